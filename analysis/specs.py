@@ -1,0 +1,262 @@
+"""Small frozen, validated specifications: events, windows and study parameters.
+
+Everything a run depends on is in an :class:`EventSpec` (what happened) or the
+:class:`StudySpec` (how to measure it). Both validate themselves on construction and raise
+:class:`~analysis.errors.InputError` naming the bad field.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any, Literal, get_args
+
+import polars as pl
+
+from analysis import schema as S
+from analysis.errors import InputError
+
+Timing = Literal["pre-open", "intraday", "after-close", "unknown"]
+TIMINGS: tuple[str, ...] = get_args(Timing)
+ModelName = Literal["market", "constant-mean", "market-adjusted"]
+MODELS: tuple[str, ...] = get_args(ModelName)
+ReturnKind = Literal["simple", "log"]
+RETURN_KINDS: tuple[str, ...] = get_args(ReturnKind)
+Role = Literal["primary", "related"]
+
+DEFAULT_BENCHMARK = "^GSPC"
+DEFAULT_GROUP = "all"
+EVENT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,127}$")
+TICKER_PATTERN = re.compile(r"^[A-Z0-9^][A-Z0-9.^=\-]{0,31}$")
+
+
+def check_ticker(ticker: str, *, field: str = "ticker", event: str | None = None) -> str:
+    """Normalise a ticker to upper case and check it looks like a Yahoo symbol."""
+    if not isinstance(ticker, str):
+        raise InputError(f"expected a ticker symbol (text), got {ticker!r}", field=field, event=event)
+    t = ticker.strip().upper()
+    if not TICKER_PATTERN.match(t):
+        raise InputError(
+            f"expected a ticker symbol such as 'AMZN', '^GSPC' or 'BRK-B' "
+            f"(letters, digits, '.', '-', '=', '^'), got {ticker!r}",
+            field=field, event=event,
+        )
+    return t
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """An inclusive window of event days ``[start, end]`` (sessions relative to day 0)."""
+
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        if isinstance(self.start, bool) or isinstance(self.end, bool) or not (
+            isinstance(self.start, int) and isinstance(self.end, int)
+        ):
+            raise InputError(f"window bounds must be integers, got {self.start!r}:{self.end!r}", field="window")
+        if self.start > self.end:
+            raise InputError(f"window start {self.start} is after its end {self.end}", field="window")
+
+    @classmethod
+    def parse(cls, text: str, *, field: str = "window") -> Window:
+        """Parse ``"-1:1"`` (also ``"-1,1"`` or ``"[-1,+1]"``) into a window."""
+        m = re.fullmatch(r"\s*\[?\s*([+-]?\d+)\s*[:,]\s*([+-]?\d+)\s*\]?\s*", str(text))
+        if not m:
+            raise InputError(f"expected START:END in sessions, such as -1:1, got {text!r}", field=field)
+        try:
+            return cls(int(m.group(1)), int(m.group(2)))
+        except InputError as e:
+            raise InputError(e.reason, field=field) from None
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+    @property
+    def label(self) -> str:
+        return f"[{self.start:+d},{self.end:+d}]".replace("+0", "0")
+
+    def __str__(self) -> str:
+        return f"{self.start}:{self.end}"
+
+
+DEFAULT_WINDOWS = (Window(0, 0), Window(-1, 1), Window(-5, 5))
+
+
+@dataclass(frozen=True, slots=True)
+class StudySpec:
+    """How reactions are measured.
+
+    Attributes
+    ----------
+    estimation
+        Window of event days on which the normal-return model is fitted. Default
+        ``[-260, -11]`` (250 sessions).
+    windows
+        Event windows over which abnormal returns are cumulated. Default ``[0,0]``,
+        ``[-1,+1]``, ``[-5,+5]``.
+    model
+        Normal-return model: ``market`` (OLS market model), ``constant-mean`` or
+        ``market-adjusted`` (alpha = 0, beta = 1).
+    returns
+        ``simple`` returns from adjusted closes (default) or ``log`` returns.
+    min_estimation_obs
+        Fewer valid estimation returns than this and the event's statistics are null with a
+        reason (default 120).
+    calendar
+        Exchange calendar code of exchange-calendars (default ``XNYS``).
+    """
+
+    estimation: Window = Window(-260, -11)
+    windows: tuple[Window, ...] = DEFAULT_WINDOWS
+    model: ModelName = "market"
+    returns: ReturnKind = "simple"
+    min_estimation_obs: int = 120
+    calendar: str = "XNYS"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "windows", tuple(dict.fromkeys(self.windows)))
+        if not self.windows:
+            raise InputError("at least one event window is needed", field="windows")
+        if self.model not in MODELS:
+            raise InputError(f"expected one of {', '.join(MODELS)}, got {self.model!r}", field="model")
+        if self.returns not in RETURN_KINDS:
+            raise InputError(f"expected one of {', '.join(RETURN_KINDS)}, got {self.returns!r}", field="returns")
+        first = min(w.start for w in self.windows)
+        if self.estimation.end >= first:
+            raise InputError(
+                f"the estimation window {self.estimation} must end before the earliest event window "
+                f"starts (day {first})",
+                field="estimation",
+            )
+        if not isinstance(self.min_estimation_obs, int) or not 3 <= self.min_estimation_obs <= self.estimation.length:
+            raise InputError(
+                f"expected an integer between 3 and the estimation length {self.estimation.length}, "
+                f"got {self.min_estimation_obs!r}",
+                field="min_estimation_obs",
+            )
+
+    @property
+    def first_day(self) -> int:
+        """First event day the study needs (start of the estimation window)."""
+        return self.estimation.start
+
+    @property
+    def report_days(self) -> Window:
+        """Event days reported in the abnormal-return table: the span of all event windows."""
+        return Window(min(w.start for w in self.windows), max(w.end for w in self.windows))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "estimation": str(self.estimation),
+            "windows": [str(w) for w in self.windows],
+            "model": self.model,
+            "returns": self.returns,
+            "min_estimation_obs": self.min_estimation_obs,
+            "calendar": self.calendar,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    """One announcement: who, when, what.
+
+    Attributes
+    ----------
+    id
+        Safe file name: lowercase letters, digits, ``-`` and ``_``.
+    tickers
+        The firms the announcement is about (upper-case Yahoo symbols).
+    announced
+        A date, or a timezone-aware datetime.
+    timing
+        ``pre-open``, ``intraday``, ``after-close`` or ``unknown`` (relative to the regular
+        session of the announcement's local date on the exchange).
+    benchmark
+        Market index or ETF the normal-return model uses (default ``^GSPC``).
+    related
+        Spillover tickers (partners, suppliers, rivals) analysed with the same model.
+    group
+        Events of one group are tested together (default group ``all``).
+    extra
+        Further named values from the catalog (characteristics, claims), as ``(name, value)``
+        pairs.
+    """
+
+    id: str
+    tickers: tuple[str, ...]
+    announced: date | datetime
+    timing: Timing = "unknown"
+    benchmark: str = DEFAULT_BENCHMARK
+    related: tuple[str, ...] = ()
+    group: str = DEFAULT_GROUP
+    description: str = ""
+    source: str = ""
+    extra: tuple[tuple[str, Any], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        ev = self.id if isinstance(self.id, str) else None
+        if not isinstance(self.id, str) or not EVENT_ID_PATTERN.match(self.id):
+            raise InputError(
+                "expected a safe file name: lowercase letters, digits, '-' and '_', starting with a "
+                f"letter or digit, at most 128 characters; got {self.id!r}",
+                field="id",
+            )
+        if isinstance(self.tickers, str) or not self.tickers:
+            raise InputError("expected a non-empty list of ticker symbols", field="tickers", event=ev)
+        tickers = tuple(dict.fromkeys(check_ticker(t, field="tickers", event=ev) for t in self.tickers))
+        related = tuple(
+            t for t in dict.fromkeys(check_ticker(t, field="related", event=ev) for t in self.related)
+            if t not in tickers
+        )
+        object.__setattr__(self, "tickers", tickers)
+        object.__setattr__(self, "related", related)
+        object.__setattr__(self, "benchmark", check_ticker(self.benchmark, field="benchmark", event=ev))
+        if self.timing not in TIMINGS:
+            raise InputError(
+                f"expected one of {', '.join(TIMINGS)}, got {self.timing!r}", field="timing", event=ev
+            )
+        if isinstance(self.announced, datetime):
+            if self.announced.tzinfo is None or self.announced.utcoffset() is None:
+                raise InputError(
+                    "a time of day needs a zone, e.g. 2025-10-30T16:01:00-04:00 or "
+                    "'2025-10-30 16:01 America/New_York'",
+                    field="announced", event=ev,
+                )
+        elif not isinstance(self.announced, date):
+            raise InputError(f"expected a date or datetime, got {self.announced!r}", field="announced", event=ev)
+        if not isinstance(self.group, str) or not self.group.strip():
+            raise InputError("expected a non-empty group name", field="group", event=ev)
+
+    @property
+    def announced_text(self) -> str:
+        return self.announced.isoformat()
+
+
+def events_frame(events: list[EventSpec] | tuple[EventSpec, ...]) -> pl.DataFrame:
+    """One row per event x ticker (primary tickers first, then related ones).
+
+    Columns: ``event_id, ticker, role, benchmark, group, announced`` (ISO text),
+    ``announced_date`` (the announcement's date in its own zone, or the date given),
+    ``announced_utc`` (UTC datetime, null when only a date is known), ``timing``.
+    """
+    rows = []
+    for ev in events:  # building the input frame: one pass over the specs, not a hot path
+        utc = ev.announced.astimezone(timezone.utc) if isinstance(ev.announced, datetime) else None
+        day = ev.announced.date() if isinstance(ev.announced, datetime) else ev.announced
+        for role, tickers in (("primary", ev.tickers), ("related", ev.related)):
+            for t in tickers:
+                rows.append((ev.id, t, role, ev.benchmark, ev.group, ev.announced_text, day, utc, ev.timing))
+    return pl.DataFrame(
+        rows,
+        schema={
+            S.EVENT_ID: pl.String, S.TICKER: pl.String, S.ROLE: pl.String, S.BENCHMARK: pl.String,
+            S.GROUP: pl.String, S.ANNOUNCED: pl.String, "announced_date": pl.Date,
+            "announced_utc": pl.Datetime("us", "UTC"), S.TIMING: pl.String,
+        },
+        orient="row",
+    )
+
