@@ -1,0 +1,166 @@
+"""The event study, end to end, as one pure function over frames.
+
+``run_study`` chains the pieces of ``analysis``: calendar alignment → returns → panel →
+normal-return model → abnormal returns → CARs → dollar values → group tests, vectorised over
+all event rows at once (no loop over events). The CLI, the Prefect flows, the demo and the
+benchmark all call it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from analysis import schema as S
+from analysis.abnormal import abnormal_returns, cumulative_abnormal_returns
+from analysis.calendar import SessionCalendar, align_events
+from analysis.models import EST_FIRST_DAY, EST_LAST_DAY, fit_models
+from analysis.panel import ROW, event_panel
+from analysis.returns import session_returns
+from analysis.significance import group_tests
+from analysis.specs import StudySpec, Window
+from analysis.valuation import CAP_NOTE, market_caps
+
+STATUS = "status"  # "ok", "skipped" (no result) or "flagged" (a result with a caveat)
+ROW_KEYS = (S.EVENT_ID, S.TICKER, S.ROLE, S.GROUP)
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """Read-only results of one study; every frame is tidy and keyed by ``event_id, ticker``.
+
+    Attributes
+    ----------
+    events
+        One row per event x ticker: the inputs, day 0 and the rule that placed it, the market
+        capitalization used for dollar values, ``status`` and ``reason``.
+    abnormal_returns, models, car, tests
+        The tables of the output contract (DESIGN.md), with extra columns after the contract's.
+    """
+
+    spec: StudySpec
+    events: pl.DataFrame
+    abnormal_returns: pl.DataFrame
+    models: pl.DataFrame
+    car: pl.DataFrame
+    tests: pl.DataFrame
+
+    @property
+    def warnings(self) -> list[str]:
+        """One line per event row that was skipped or flagged, with its reason."""
+        bad = self.events.filter(pl.col(STATUS) != "ok")
+        return [f"{r[S.EVENT_ID]} {r[S.TICKER]}: {r[STATUS]}: {r[S.REASON]}" for r in bad.iter_rows(named=True)]
+
+
+def _join_reasons(*parts: pl.Expr) -> pl.Expr:
+    return pl.concat_str(*parts, separator="; ", ignore_nulls=True).replace("", None)
+
+
+def run_study(
+    events: pl.DataFrame,
+    prices: pl.DataFrame,
+    spec: StudySpec,
+    cal: SessionCalendar,
+    shares: pl.DataFrame | None = None,
+) -> StudyResult:
+    """Run an event study.
+
+    Parameters
+    ----------
+    events
+        One row per event x ticker, as made by :func:`analysis.specs.events_frame`.
+    prices
+        Long daily prices ``ticker, date, close, adj_close`` of every ticker and benchmark.
+    spec
+        Study parameters.
+    cal
+        Exchange calendar.
+    shares
+        Shares outstanding ``ticker, as_of_date, shares_outstanding`` for dollar values.
+
+    Returns
+    -------
+    StudyResult
+    """
+    aligned = align_events(events, cal)
+    placed = aligned.filter(pl.col(S.DAY0_SESSION).is_not_null())
+    rows = placed.with_row_index(ROW)
+    returns = session_returns(prices, cal, spec.returns)
+    days = Window(spec.first_day, spec.report_days.end)
+    panel = event_panel(rows, returns, days)
+    models = fit_models(panel, rows.height, spec)
+    ar = abnormal_returns(panel, models, spec)
+    car = cumulative_abnormal_returns(ar, models, spec)
+    if shares is None:
+        shares = pl.DataFrame(schema={S.TICKER: pl.String, S.AS_OF_DATE: pl.Date, S.SHARES: pl.Int64})
+    caps = market_caps(rows.select(ROW, S.TICKER, S.DAY0_SESSION), returns, shares)
+
+    # Labels: ids and dates instead of row numbers and session indices.
+    label = rows.select(ROW, *ROW_KEYS, S.DAY0_SESSION)
+    date_of = cal.dates_of
+    known = set(returns[S.TICKER].unique().to_list())
+    no_prices = (
+        pl.when(~pl.col(S.TICKER).is_in(known)).then(pl.format("no prices for {}", pl.col(S.TICKER)))
+    )
+    no_bench = (
+        pl.when(~pl.col(S.BENCHMARK).is_in(known)).then(pl.format("no prices for benchmark {}", pl.col(S.BENCHMARK)))
+    )
+    models_out = (
+        models.join(label, on=ROW)
+        .with_columns(
+            date_of(pl.col(S.DAY0_SESSION) + pl.col(EST_FIRST_DAY)).alias(S.ESTIMATION_START),
+            date_of(pl.col(S.DAY0_SESSION) + pl.col(EST_LAST_DAY)).alias(S.ESTIMATION_END),
+        )
+        .select(
+            S.EVENT_ID, S.TICKER, S.MODEL, S.ALPHA, S.BETA, S.SIGMA, S.R_SQUARED, S.N_OBS,
+            S.ESTIMATION_START, S.ESTIMATION_END, S.DF_RESID, S.MKT_MEAN, S.MKT_SXX, S.ROLE, S.GROUP, S.REASON, ROW,
+        )
+    )
+    ar_out = (
+        ar.join(label, on=ROW)
+        .with_columns(date_of(pl.col(S.DAY0_SESSION) + pl.col(S.EVENT_DAY)).alias(S.DATE))
+        .select(*S.AR_COLUMNS, S.AR_SE, S.AR_T, S.AR_P, S.ROLE, S.GROUP)
+    )
+    window_len = pl.col(S.WINDOW_END) - pl.col(S.WINDOW_START) + 1
+    car_out = (
+        car.join(label, on=ROW)
+        .join(caps.select(ROW, S.MARKET_CAP), on=ROW, how="left")
+        .join(models.select(ROW, S.REASON, S.DF_RESID), on=ROW, how="left")
+        .with_columns(
+            (pl.col(S.CAR) * pl.col(S.MARKET_CAP)).alias(S.DOLLAR_ABNORMAL),
+            (pl.col(S.RAW_RETURN) * pl.col(S.MARKET_CAP)).alias(S.DOLLAR_RAW),
+            _join_reasons(
+                pl.col(S.REASON),
+                pl.when(pl.col(S.REASON).is_null() & (pl.col(S.N_DAYS) < window_len)).then(
+                    pl.format("{} of {} window days without an abnormal return", window_len - pl.col(S.N_DAYS), window_len)
+                ),
+            ).alias(S.REASON),
+        )
+        .select(*S.CAR_COLUMNS, S.N_DAYS, S.RAW_RETURN, S.MARKET_CAP, S.DOLLAR_RAW, S.DF_RESID, S.ROLE, S.GROUP, S.REASON)
+    )
+    tests = group_tests(car_out)
+
+    events_out = (
+        aligned.with_row_index("_order")
+        .join(rows.select(S.EVENT_ID, S.TICKER, ROW), on=[S.EVENT_ID, S.TICKER], how="left")
+        .join(models.select(ROW, S.N_OBS, pl.col(S.REASON).alias("_model_reason")), on=ROW, how="left")
+        .join(caps, on=ROW, how="left")
+        .with_columns(
+            _join_reasons(
+                pl.when(pl.col(S.DAY0_SESSION).is_null()).then(pl.format("day 0: {}", pl.col(S.DAY0_RULE))),
+                no_prices, no_bench,
+                pl.when(no_prices.is_null() & no_bench.is_null()).then(pl.col("_model_reason")),
+            ).alias("_skip"),
+        )
+        .with_columns(
+            pl.when(pl.col("_skip").is_not_null()).then(pl.lit("skipped"))
+            .when(pl.col("day0_warning").is_not_null() | pl.col(CAP_NOTE).is_not_null()).then(pl.lit("flagged"))
+            .otherwise(pl.lit("ok"))
+            .alias(STATUS),
+            _join_reasons(pl.col("_skip"), pl.col("day0_warning"), pl.col(CAP_NOTE)).alias(S.REASON),
+        )
+        .sort("_order")
+        .drop("_skip", "_model_reason", "_order")
+    )
+    return StudyResult(spec, events_out, ar_out, models_out.drop(ROW), car_out, tests)

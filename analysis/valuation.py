@@ -1,0 +1,76 @@
+"""Dollar value of a reaction.
+
+The market capitalization before the news is taken at the close of day −1::
+
+    MC_i = shares outstanding_i × P_i,−1      (P = raw close, not the adjusted close)
+
+and a window's reaction is valued as (DESIGN.md)::
+
+    dollar_abnormal = CAR × MC_i        (the part of the move the model does not explain)
+    dollar_raw      = raw return × MC_i (the whole move, market and firm news included)
+
+Shares outstanding are the latest count dated on or before day −1; when only later counts
+exist the earliest of them is used and the note says so.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from analysis import schema as S
+from analysis.panel import ROW
+
+CAP_NOTE = "cap_note"
+CAP_DATE = "cap_date"
+
+
+def market_caps(rows: pl.DataFrame, returns: pl.DataFrame, shares: pl.DataFrame) -> pl.DataFrame:
+    """Market capitalization of every event row at the close of day −1.
+
+    Parameters
+    ----------
+    rows
+        ``row, ticker, day0_session``.
+    returns
+        ``ticker, session, date, close`` (from :func:`analysis.returns.session_returns`).
+    shares
+        ``ticker, as_of_date, shares_outstanding`` (may be empty).
+
+    Returns
+    -------
+    pl.DataFrame
+        ``row, cap_date, close, shares_outstanding, as_of_date, market_cap, cap_note``.
+    """
+    day_before = (
+        rows.select(ROW, S.TICKER, (pl.col(S.DAY0_SESSION) - 1).alias(S.SESSION))
+        .join(returns.select(S.TICKER, S.SESSION, S.DATE, S.CLOSE), on=[S.TICKER, S.SESSION], how="left")
+        .rename({S.DATE: CAP_DATE})
+    )
+    sh = shares.select(
+        pl.col(S.TICKER).cast(pl.String), pl.col(S.AS_OF_DATE).cast(pl.Date), pl.col(S.SHARES).cast(pl.Int64)
+    ).sort(S.AS_OF_DATE)
+    left = day_before.with_columns(pl.col(CAP_DATE).fill_null(pl.date(1900, 1, 1)).alias("_on")).sort("_on")
+    back = left.join_asof(
+        sh.rename({S.AS_OF_DATE: "_on_r"}).with_columns(pl.col("_on_r").alias(S.AS_OF_DATE)),
+        left_on="_on", right_on="_on_r", by=S.TICKER, strategy="backward", check_sortedness=False,
+    )
+    fwd = left.join_asof(
+        sh.rename({S.AS_OF_DATE: "_on_r", S.SHARES: "_fwd_shares"}).with_columns(pl.col("_on_r").alias("_fwd_date")),
+        left_on="_on", right_on="_on_r", by=S.TICKER, strategy="forward", check_sortedness=False,
+    ).select(ROW, "_fwd_shares", "_fwd_date")
+    out = back.join(fwd, on=ROW, how="left").with_columns(
+        pl.col(S.SHARES).fill_null(pl.col("_fwd_shares")),
+        pl.col(S.AS_OF_DATE).fill_null(pl.col("_fwd_date")),
+        pl.when(pl.col(S.CLOSE).is_null())
+        .then(pl.lit("no close on day -1"))
+        .when(pl.col(S.SHARES).is_null() & pl.col("_fwd_shares").is_null())
+        .then(pl.lit("no shares outstanding for this ticker"))
+        .when(pl.col(S.SHARES).is_null())
+        .then(pl.format("shares outstanding dated {} (after day -1; no earlier count)", pl.col("_fwd_date")))
+        .alias(CAP_NOTE),
+    )
+    return out.select(
+        ROW, CAP_DATE, S.CLOSE, S.SHARES, S.AS_OF_DATE,
+        (pl.col(S.CLOSE) * pl.col(S.SHARES).cast(pl.Float64)).alias(S.MARKET_CAP),
+        CAP_NOTE,
+    ).sort(ROW)
