@@ -1,0 +1,237 @@
+"""Importing analysts' price and shares files: the reference files, and every rejection."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import pytest
+
+from analysis import schema as S
+from analysis.errors import InputError
+from flows.importers import import_price_files, read_price_file, read_shares_file
+from flows.store import PRICE_SCHEMA, PriceStore
+
+HEADER = "date,open,high,low,close,adj_close,volume\n"
+
+
+def write(tmp_path, name: str, text: str | bytes):
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def close_on(frame: pl.DataFrame, day: date) -> float:
+    return frame.filter(pl.col(S.DATE) == day).get_column(S.CLOSE).item()
+
+
+# --- the reference files -------------------------------------------------------------------
+
+
+def test_amzn_reference_file(shared_data):
+    imported = read_price_file(shared_data / "prices" / "AMZN.csv")
+    assert list(imported.frames) == ["AMZN"] and imported.warnings == ()
+    amzn = imported.frames["AMZN"]
+    assert amzn.schema == PRICE_SCHEMA
+    assert amzn.height == 2786
+    assert close_on(amzn, date(2025, 11, 3)) == 254.00
+    assert close_on(amzn, date(2025, 10, 31)) == 244.22
+    assert amzn.get_column(S.DATE).is_sorted() and amzn.get_column(S.DATE).is_unique().all()
+
+
+def test_gspc_reference_file_as_caret_ticker(shared_data):
+    imported = read_price_file(shared_data / "prices" / "GSPC.csv", ticker="^GSPC")
+    gspc = imported.frames["^GSPC"]
+    assert gspc.height == 2773
+    assert imported.warnings == ("^GSPC: no adj_close; returns use close (no dividend adjustment)",)
+    assert gspc.get_column(S.ADJ_CLOSE).equals(gspc.get_column(S.CLOSE), check_names=False)
+    tail = gspc.filter(pl.col(S.DATE) >= date(2025, 12, 31))
+    assert tail.height == 8
+    assert tail.select(pl.col(S.OPEN, S.HIGH, S.LOW, S.VOLUME).is_null().all()).row(0) == (True,) * 4
+    assert close_on(gspc, date(2026, 1, 12)) == 6977.27
+
+
+def test_ticker_defaults_to_upper_case_file_stem(tmp_path):
+    path = write(tmp_path, "gspc.csv", HEADER + "2025-01-02,,,,5868.55,,\n")
+    imported = read_price_file(path)
+    assert list(imported.frames) == ["GSPC"]
+    assert imported.warnings == ("GSPC: no adj_close; returns use close (no dividend adjustment)",)
+
+
+def test_shares_reference_file(shared_data):
+    shares = read_shares_file(shared_data / "shares_outstanding.csv")
+    assert shares.schema == pl.Schema({S.TICKER: pl.String, S.AS_OF_DATE: pl.Date, S.SHARES: pl.Int64})
+    amzn = shares.filter(pl.col(S.TICKER) == "AMZN", pl.col(S.AS_OF_DATE) == date(2025, 10, 22))
+    assert amzn.get_column(S.SHARES).to_list() == [10690216011]
+
+
+# --- accepted variations ----------------------------------------------------------------------
+
+
+def test_aliases_us_dates_and_unsorted_rows(tmp_path):
+    path = write(tmp_path, "x.csv", "Date,Close,Adj Close,Volume,Dividends\n1/3/2025,2,1.9,10,0\n12/31/2024,1,0.9,5,0\n")
+    frame = read_price_file(path, ticker="amzn").frames["AMZN"]
+    assert frame.get_column(S.DATE).to_list() == [date(2024, 12, 31), date(2025, 1, 3)]
+    assert frame.get_column(S.ADJ_CLOSE).to_list() == [0.9, 1.9]
+    assert frame.get_column(S.OPEN).is_null().all()
+
+
+def test_iso_datetimes_at_midnight(tmp_path):
+    path = write(tmp_path, "X.csv", "timestamp,close\n2025-01-02 00:00:00-05:00,1\n2025-01-03T00:00:00,2\n")
+    assert read_price_file(path).frames["X"].get_column(S.DATE).to_list() == [date(2025, 1, 2), date(2025, 1, 3)]
+
+
+def test_long_file_with_ticker_column(tmp_path):
+    path = write(tmp_path, "many.csv", "symbol,date,close,adj_close\nmsft,2025-01-02,10,9\n^GSPC,2025-01-02,5,\nMSFT,2025-01-03,11,10\n")
+    imported = read_price_file(path)
+    assert sorted(imported.frames) == ["MSFT", "^GSPC"]
+    assert imported.frames["MSFT"].get_column(S.ADJ_CLOSE).to_list() == [9.0, 10.0]
+    assert imported.warnings == ("^GSPC: no adj_close; returns use close (no dividend adjustment)",)
+
+
+def test_parquet_input(tmp_path):
+    path = tmp_path / "NVDA.parquet"
+    pl.DataFrame({
+        "Date": [date(2025, 1, 3), date(2025, 1, 2)], "Close": [2.0, 1.0], "Adj Close": [2.0, 1.0],
+        "Volume": [100, 200],
+    }).write_parquet(path)
+    frame = read_price_file(path).frames["NVDA"]
+    assert frame.schema == PRICE_SCHEMA
+    assert frame.get_column(S.VOLUME).to_list() == [200.0, 100.0]
+
+
+# --- rejections: file, row and field named ---------------------------------------------------------
+
+REJECTIONS = [
+    ("bad date", HEADER + "2025-01-02,1,1,1,1,1,1\n2025-13-01,1,1,1,1,1,1\n", 2, S.DATE, "expected a date as YYYY-MM-DD"),
+    ("mixed date formats", HEADER + "2025-01-02,1,1,1,1,1,1\n1/3/2025,1,1,1,1,1,1\n", 2, S.DATE, "'1/3/2025'"),
+    ("datetime not at midnight", "date,close\n2025-01-02 00:00:00,1\n2025-01-03 16:00:00,1\n", 2, S.DATE, "at midnight"),
+    ("missing date", HEADER + "2025-01-02,1,1,1,1,1,1\n,1,1,1,1,1,1\n", 2, S.DATE, "missing date"),
+    ("bad number", HEADER + "2025-01-02,1,1,1,1,1,1\n2025-01-03,1,1,1,1.2.3,1,1\n", 2, S.CLOSE, "expected a number, got '1.2.3'"),
+    ("missing close", HEADER + "2025-01-02,1,1,1,,1,1\n", 1, S.CLOSE, "missing close"),
+    ("duplicate date", HEADER + "2025-01-02,1,1,1,1,1,1\n2025-01-03,1,1,1,1,1,1\n2025-01-02,1,1,1,1,1,1\n", 3, S.DATE, "first on row 1"),
+    ("zero price", HEADER + "2025-01-02,0,1,1,1,1,1\n", 1, S.OPEN, "positive"),
+    ("negative price", HEADER + "2025-01-02,1,1,1,-1,1,1\n", 1, S.CLOSE, "positive"),
+    ("NaN price", HEADER + "2025-01-02,1,NaN,1,1,1,1\n", 1, S.HIGH, "got 'NaN'"),
+    ("inf price", HEADER + "2025-01-02,1,1,inf,1,1,1\n", 1, S.LOW, "got 'inf'"),
+    ("negative volume", HEADER + "2025-01-02,1,1,1,1,1,-5\n", 1, S.VOLUME, "volume >= 0"),
+    ("partial adj_close", HEADER + "2025-01-02,1,1,1,1,1,1\n2025-01-03,1,1,1,1,,1\n", 2, S.ADJ_CLOSE, "missing adj_close"),
+]
+
+
+@pytest.mark.parametrize(("case", "text", "row", "field", "reason"), REJECTIONS, ids=[r[0] for r in REJECTIONS])
+def test_rejected_rows_name_file_row_and_field(tmp_path, case, text, row, field, reason):
+    path = write(tmp_path, "BAD.csv", text)
+    with pytest.raises(InputError) as info:
+        read_price_file(path)
+    error = info.value
+    assert (error.file, error.row, error.field) == (str(path), row, field)
+    assert str(path) in str(error) and f"row {row} (line {row + 1})" in str(error) and f"'{field}'" in str(error)
+    assert reason in str(error)
+    assert "more problem" not in str(error)
+
+
+def test_all_problems_counted_in_one_error(tmp_path):
+    text = HEADER + "2025-01-02,1,1,1,1,1,1\n2025-01-03,1,1,1,x,1,1\nbad,1,1,1,1,1,1\n2025-01-05,1,1,1,-1,1,-1\n"
+    with pytest.raises(InputError, match=r"row 2 .*'close'.*got 'x' \(and 2 more problem rows\)"):
+        read_price_file(write(tmp_path, "BAD.csv", text))
+
+
+def test_bad_ticker_in_long_file(tmp_path):
+    path = write(tmp_path, "long.csv", "ticker,date,close\nAMZN,2025-01-02,1\nnot a ticker!,2025-01-02,1\n")
+    with pytest.raises(InputError, match="row 2 .*'ticker'.*got 'not a ticker!'"):
+        read_price_file(path)
+
+
+def test_semicolon_file_says_expected_header(tmp_path):
+    path = write(tmp_path, "X.csv", "date;close\n2025-01-02;1\n")
+    with pytest.raises(InputError, match="X.csv.*expected a comma-separated header such as 'date,open,high,low,close,adj_close,volume'"):
+        read_price_file(path)
+
+
+def test_non_utf8_file(tmp_path):
+    path = write(tmp_path, "X.csv", "date,close\n2025-01-02,1\n".encode() + "2025-01-03,1 €\n".encode("cp1252"))
+    with pytest.raises(InputError, match=r"X\.csv.*not UTF-8.*line 3.*save it as UTF-8"):
+        read_price_file(path)
+
+
+@pytest.mark.parametrize(("name", "message"), [("X.txt", r"expected a file ending in \.csv or \.parquet"), ("X.csv", "empty")])
+def test_unreadable_files(tmp_path, name, message):
+    with pytest.raises(InputError, match=message):
+        read_price_file(write(tmp_path, name, ""))
+
+
+def test_header_only_and_corrupt_parquet(tmp_path):
+    with pytest.raises(InputError, match="no data rows"):
+        read_price_file(write(tmp_path, "X.csv", HEADER))
+    with pytest.raises(InputError, match=r"X\.parquet.*not a readable Parquet file"):
+        read_price_file(write(tmp_path, "X.parquet", b"not parquet"))
+    with pytest.raises(InputError, match=r"Y\.csv.*not a readable comma-separated file"):
+        read_price_file(write(tmp_path, "Y.csv", "date,close\n2025-01-02,1,7\n"))
+
+
+def test_ticker_argument_with_ticker_column(tmp_path):
+    path = write(tmp_path, "long.csv", "ticker,date,close\nAMZN,2025-01-02,1\n")
+    with pytest.raises(InputError, match="ticker column"):
+        read_price_file(path, ticker="AMZN")
+
+
+def test_bad_file_name_ticker(tmp_path):
+    with pytest.raises(InputError, match=r"my prices\.csv.*file name; pass --ticker"):
+        read_price_file(write(tmp_path, "my prices.csv", "date,close\n2025-01-02,1\n"))
+
+
+# --- shares ------------------------------------------------------------------------------------
+
+SHARES_REJECTIONS = [
+    ("fractional", "ticker,shares_outstanding,as_of_date\nAMZN,1.5,2025-01-02\n", 1, S.SHARES, "whole number"),
+    ("zero", "ticker,shares_outstanding,as_of_date\nAMZN,0,2025-01-02\n", 1, S.SHARES, "positive"),
+    ("bad date", "ticker,shares_outstanding,as_of_date\nAMZN,5,2025-01-02\nAMZN,5,2025-02-30\n", 2, S.AS_OF_DATE, "expected a date"),
+    ("duplicate", "ticker,shares_outstanding,as_of_date\nAMZN,5,2025-01-02\namzn,6,2025-01-02\n", 2, S.AS_OF_DATE, "duplicate"),
+    ("missing ticker", "ticker,shares_outstanding,as_of_date\n,5,2025-01-02\n", 1, S.TICKER, "missing ticker"),
+]
+
+
+@pytest.mark.parametrize(("case", "text", "row", "field", "reason"), SHARES_REJECTIONS, ids=[r[0] for r in SHARES_REJECTIONS])
+def test_shares_rejections(tmp_path, case, text, row, field, reason):
+    path = write(tmp_path, "shares.csv", text)
+    with pytest.raises(InputError) as info:
+        read_shares_file(path)
+    assert (info.value.file, info.value.row, info.value.field) == (str(path), row, field)
+    assert reason in str(info.value)
+
+
+# --- importing into the store -----------------------------------------------------------------
+
+
+def test_import_writes_every_ticker_with_its_source(tmp_path):
+    store = PriceStore(tmp_path / "store")
+    amzn = write(tmp_path, "AMZN.csv", HEADER + "2025-01-02,1,1,1,1,1,1\n2025-01-03,1,1,1,2,2,1\n")
+    long = write(tmp_path, "long.csv", "ticker,date,close\nMSFT,2025-01-02,1\nNVDA,2025-01-03,1\n")
+    report = import_price_files(store, [amzn, long])
+    assert report.summary.get_column(S.TICKER).to_list() == ["AMZN", "MSFT", "NVDA"]
+    assert len(report.warnings) == 2
+    shown = store.tickers()
+    assert shown.get_column("source").to_list() == ["import:AMZN.csv", "import:long.csv", "import:long.csv"]
+    assert store.coverage("AMZN") == (date(2025, 1, 2), date(2025, 1, 3))
+
+
+def test_import_is_all_or_nothing(tmp_path):
+    store = PriceStore(tmp_path / "store")
+    good = write(tmp_path, "AMZN.csv", "date,close\n2025-01-02,1\n")
+    bad = write(tmp_path, "MSFT.csv", "date,close\n2025-01-02,-1\n")
+    with pytest.raises(InputError, match="MSFT.csv"):
+        import_price_files(store, [good, bad])
+    assert store.tickers().is_empty()
+
+
+def test_import_ticker_option_rules(tmp_path):
+    store = PriceStore(tmp_path / "store")
+    a = write(tmp_path, "A.csv", "date,close\n2025-01-02,1\n")
+    b = write(tmp_path, "B.csv", "date,close\n2025-01-02,1\n")
+    with pytest.raises(InputError, match="--ticker"):
+        import_price_files(store, [a, b], ticker="X")
+    with pytest.raises(InputError, match="also in"):
+        import_price_files(store, [a, a])
+    import_price_files(store, [a], ticker="^gspc")
+    assert store.tickers().get_column(S.TICKER).to_list() == ["^GSPC"]
