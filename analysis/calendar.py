@@ -28,7 +28,7 @@ explicit bounds (its default bounds move with today's date).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache
 
 import polars as pl
@@ -67,6 +67,11 @@ class SessionCalendar:
     @property
     def last(self) -> date:
         return self.sessions[S.DATE][-1]
+
+    def last_closed(self, now: datetime) -> date | None:
+        """The last session whose close is at or before ``now`` (timezone-aware)."""
+        closed = self.sessions.filter(pl.col(CLOSE_UTC) <= now)
+        return closed[S.DATE][-1] if closed.height else None
 
     def session_of(self, dates: pl.Expr) -> pl.Expr:
         """Session index of each date (null when the date is not a session)."""

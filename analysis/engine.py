@@ -17,6 +17,7 @@ from analysis.abnormal import abnormal_returns, cumulative_abnormal_returns
 from analysis.calendar import SessionCalendar, align_events
 from analysis.models import EST_FIRST_DAY, EST_LAST_DAY, fit_models
 from analysis.panel import ROW, event_panel
+from analysis.regression import event_regressions
 from analysis.returns import session_returns
 from analysis.significance import group_tests
 from analysis.specs import StudySpec, Window
@@ -37,6 +38,9 @@ class StudyResult:
         capitalization used for dollar values, ``status`` and ``reason``.
     abnormal_returns, models, car, tests
         The tables of the output contract (DESIGN.md), with extra columns after the contract's.
+    regressions
+        statsmodels market-model and event-dummy regressions, tidy (see
+        :mod:`analysis.regression`); fitted for the first ``max_regressions`` event rows.
     """
 
     spec: StudySpec
@@ -45,6 +49,7 @@ class StudyResult:
     models: pl.DataFrame
     car: pl.DataFrame
     tests: pl.DataFrame
+    regressions: pl.DataFrame
 
     @property
     def warnings(self) -> list[str]:
@@ -63,6 +68,7 @@ def run_study(
     spec: StudySpec,
     cal: SessionCalendar,
     shares: pl.DataFrame | None = None,
+    max_regressions: int = 100,
 ) -> StudyResult:
     """Run an event study.
 
@@ -78,6 +84,9 @@ def run_study(
         Exchange calendar.
     shares
         Shares outstanding ``ticker, as_of_date, shares_outstanding`` for dollar values.
+    max_regressions
+        Fit the statsmodels regressions for at most this many event rows (they loop over
+        events; the vectorised statistics cover every row regardless).
 
     Returns
     -------
@@ -140,6 +149,11 @@ def run_study(
         .select(*S.CAR_COLUMNS, S.N_DAYS, S.RAW_RETURN, S.MARKET_CAP, S.DOLLAR_RAW, S.DF_RESID, S.ROLE, S.GROUP, S.REASON)
     )
     tests = group_tests(car_out)
+    regressions = (
+        event_regressions(panel, spec, rows=list(range(min(max_regressions, rows.height))))
+        .join(label.select(ROW, S.EVENT_ID, S.TICKER), on=ROW)
+        .select(S.EVENT_ID, S.TICKER, pl.exclude(ROW, S.EVENT_ID, S.TICKER))
+    )
 
     events_out = (
         aligned.with_row_index("_order")
@@ -163,4 +177,36 @@ def run_study(
         .sort("_order")
         .drop("_skip", "_model_reason", "_order")
     )
-    return StudyResult(spec, events_out, ar_out, models_out.drop(ROW), car_out, tests)
+    return StudyResult(spec, events_out, ar_out, models_out.drop(ROW), car_out, tests, regressions)
+
+
+def price_requirements(events: pl.DataFrame, spec: StudySpec, cal: SessionCalendar) -> pl.DataFrame:
+    """The date range of prices each ticker and benchmark needs.
+
+    From the session before the estimation window's first day (its close is the base of the
+    first return) to the last reported event day, clipped to the calendar.
+
+    Parameters
+    ----------
+    events
+        Aligned events (``ticker, benchmark, day0_session``) from
+        :func:`analysis.calendar.align_events`; rows without a day 0 are ignored.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``ticker, start, end`` (Date), one row per ticker, sorted.
+    """
+    last = cal.sessions.height - 1
+    placed = events.filter(pl.col(S.DAY0_SESSION).is_not_null())
+    spans = placed.select(
+        pl.concat_list(S.TICKER, S.BENCHMARK).alias(S.TICKER),
+        (pl.col(S.DAY0_SESSION) + spec.first_day - 1).clip(0, last).alias("start"),
+        (pl.col(S.DAY0_SESSION) + spec.report_days.end).clip(0, last).alias("end"),
+    ).explode(S.TICKER)
+    return (
+        spans.group_by(S.TICKER)
+        .agg(pl.col("start").min(), pl.col("end").max())
+        .with_columns(cal.dates_of(pl.col("start")).alias("start"), cal.dates_of(pl.col("end")).alias("end"))
+        .sort(S.TICKER)
+    )

@@ -1,0 +1,194 @@
+"""The ``market-reaction`` command line.
+
+::
+
+    market-reaction prices import FILE... [--ticker SYMBOL]
+    market-reaction prices show [TICKER ...]
+    market-reaction shares import FILE
+    market-reaction events validate|list [--catalog PATH]
+    market-reaction run [EVENT_ID ...] [--catalog PATH] [--source auto|store|yfinance] [--out DIR]
+                        [--estimation -260:-11] [--window 0:0 --window -1:1 ...] [--model NAME]
+    market-reaction demo [--out DIR]
+
+Exit codes: 0 success; 1 unexpected failure; 2 bad input (arguments, catalog, price file);
+3 data unavailable (no prices in the store and none from Yahoo); 130 interrupted.
+Errors are one line on stderr: ``market-reaction: error: <what and where>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from analysis.errors import InputError, MarketReactionError
+
+PROG = "market-reaction"
+
+
+def _prefect_env(verbose: bool) -> None:
+    """Defaults for Prefect before it is imported (each can be overridden by the environment)."""
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from flows.prices import SOURCES
+    from analysis.specs import MODELS, RETURN_KINDS
+
+    p = argparse.ArgumentParser(prog=PROG, description="Event studies: how the market reacted to announcements.")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    p.add_argument("-v", "--verbose", action="store_true", help="Prefect logs and full tracebacks")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    prices = sub.add_parser("prices", help="import or show stored prices").add_subparsers(dest="action", required=True)
+    imp = prices.add_parser("import", help="import CSV/Parquet price files into the store")
+    imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    imp.add_argument("--ticker", help="ticker of a single-ticker file (default: the file name, e.g. AMZN.csv -> AMZN)")
+    show = prices.add_parser("show", help="list stored tickers and their coverage")
+    show.add_argument("tickers", nargs="*", metavar="TICKER")
+
+    shares = sub.add_parser("shares", help="import shares outstanding").add_subparsers(dest="action", required=True)
+    simp = shares.add_parser("import", help="import a CSV with ticker,shares_outstanding,as_of_date")
+    simp.add_argument("file", type=Path, metavar="FILE")
+
+    events = sub.add_parser("events", help="check or list a catalog")
+    events.add_argument("action", choices=["validate", "list"])
+    events.add_argument("--catalog", type=Path, help="TOML or CSV catalog (default: deployments/events.toml)")
+
+    run = sub.add_parser("run", help="run an event study and write the report")
+    run.add_argument("event_ids", nargs="*", metavar="EVENT_ID", help="events of the catalog (default: all)")
+    run.add_argument("--catalog", type=Path)
+    run.add_argument("--source", choices=SOURCES, default="auto",
+                     help="auto: store, topped up from Yahoo (default); store: no network; yfinance: refetch")
+    run.add_argument("--out", type=Path, help="report folder (default: reports/<time>-<event>)")
+    run.add_argument("--estimation", default="-260:-11", help="estimation window in sessions (default -260:-11)")
+    run.add_argument("--window", action="append", dest="windows", metavar="START:END",
+                     help="event window, repeatable (default 0:0, -1:1, -5:5)")
+    run.add_argument("--model", choices=MODELS, default="market")
+    run.add_argument("--returns", choices=RETURN_KINDS, default="simple")
+    run.add_argument("--min-obs", type=int, default=120, dest="min_obs", help="minimum estimation returns (default 120)")
+    run.add_argument("--latex", action="store_true", help="also write LaTeX tables")
+
+    demo = sub.add_parser("demo", help="run the whole study on a simulated market with planted effects (offline)")
+    demo.add_argument("--out", type=Path, default=Path("reports") / "demo")
+    return p
+
+
+def _home_store():
+    from flows.settings import home
+    from flows.store import PriceStore
+
+    return PriceStore(home())
+
+
+def _cmd_prices(args) -> int:
+    from flows.importers import import_price_files
+
+    store = _home_store()
+    if args.action == "import":
+        report = import_price_files(store, args.files, args.ticker)
+        for w in report.warnings:
+            print(f"{PROG}: warning: {w}", file=sys.stderr)
+        for r in report.summary.iter_rows(named=True):
+            print(f"imported {r['ticker']}: {r['rows']} rows {r['first_date']}..{r['last_date']} from {r['source']}")
+        print(f"store: {store.root}")
+        return 0
+    table = store.tickers()
+    if args.tickers:
+        table = table.filter(table["ticker"].is_in([t.upper() for t in args.tickers]))
+    if not table.height:
+        print(f"no prices stored in {store.root}" + (f" for {', '.join(args.tickers)}" if args.tickers else ""))
+        return 0
+    for r in table.iter_rows(named=True):
+        print(f"{r['ticker']:<10} {r['rows']:>6} rows  {r['first_date']}..{r['last_date']}  "
+              f"covered {r['covered_start']}..{r['covered_end']}  source {r['source']}")
+    return 0
+
+
+def _cmd_shares(args) -> int:
+    from flows.importers import read_shares_file
+
+    frame = read_shares_file(args.file)
+    store = _home_store()
+    store.upsert_shares(frame, f"import:{args.file.name}")
+    print(f"imported {frame.height} share count(s) for {frame['ticker'].n_unique()} ticker(s) into {store.root}")
+    return 0
+
+
+def _cmd_events(args) -> int:
+    from flows.catalog import default_catalog_path, load_catalog
+
+    path = args.catalog or default_catalog_path()
+    events = load_catalog(path)
+    if args.action == "validate":
+        print(f"{path}: {len(events)} events, all valid")
+        return 0
+    for e in events:
+        related = f"  related {','.join(e.related)}" if e.related else ""
+        print(f"{e.id:<28} {','.join(e.tickers):<10} {e.announced_text:<26} {e.timing:<11} "
+              f"{e.benchmark:<7} {e.group}{related}")
+    return 0
+
+
+def _cmd_run(args) -> int:
+    from flows.catalog import default_catalog_path, load_catalog, select_events
+    from flows.study import event_study, study_spec
+
+    # Check the user's input before Prefect starts, so mistakes fail fast and plainly.
+    study_spec(args.estimation, args.windows, args.model, args.returns, args.min_obs)
+    catalog = args.catalog or default_catalog_path()
+    select_events(load_catalog(catalog), args.event_ids)
+    out = event_study(
+        event_ids=args.event_ids or None, catalog=str(catalog), source=args.source,
+        out=str(args.out) if args.out else None, estimation=args.estimation, windows=args.windows,
+        model=args.model, returns=args.returns, min_estimation_obs=args.min_obs, latex=args.latex,
+    )
+    _print_summary(Path(out))
+    return 0
+
+
+def _print_summary(out: Path) -> None:
+    summary = out / "tables" / "summary.md"
+    if summary.exists():
+        print(summary.read_text(encoding="utf-8"))
+    print(f"report: {out / 'report.html'}")
+
+
+def _cmd_demo(args) -> int:
+    from flows.demo import run_demo
+
+    print(run_demo(args.out))
+    return 0
+
+
+COMMANDS = {"prices": _cmd_prices, "shares": _cmd_shares, "events": _cmd_events, "run": _cmd_run, "demo": _cmd_demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.quiet:
+        os.environ["MARKET_REACTION_QUIET"] = "1"
+    _prefect_env(args.verbose)
+    try:
+        return COMMANDS[args.command](args)
+    except MarketReactionError as e:
+        if args.verbose:
+            raise
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # an unexpected failure: one line, the traceback with --verbose
+        if args.verbose:
+            raise
+        print(f"{PROG}: error: unexpected {type(e).__name__}: {e} (run with --verbose for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,203 @@
+"""The ``event-study`` Prefect flow: thin tasks around :mod:`analysis`.
+
+Each task is one step with one side effect at most (read the catalog, download a batch from
+Yahoo, write the store, write the report); the arithmetic lives in ``analysis``. Frames move
+between tasks in memory, so tasks that take frames have no cache (hashing frames costs more
+than it saves); parameters are small JSON values so the flow can be triggered from a
+deployment with ``--param``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from analysis import schema as S
+from analysis.calendar import align_events, exchange_calendar
+from analysis.engine import StudyResult, price_requirements, run_study
+from analysis.errors import DataUnavailableError
+from analysis.specs import EventSpec, ModelName, ReturnKind, StudySpec, Window, events_frame
+from flows import progress
+from flows.catalog import default_catalog_path, load_catalog, select_events
+from flows.prices import FetchBatch, PricePlan, Source, download, ensure_shares, plan_fetches, store_download
+from flows.publish import file_sha256, write_report
+from flows.settings import home
+from flows.store import PriceStore
+from flows.tables import headline
+
+DEFAULT_WINDOWS = ["0:0", "-1:1", "-5:5"]
+
+
+def study_spec(
+    estimation: str = "-260:-11", windows: list[str] | None = None, model: str = "market",
+    returns: str = "simple", min_estimation_obs: int = 120,
+) -> StudySpec:
+    """Build the :class:`StudySpec` from the flow's / CLI's text parameters."""
+    return StudySpec(
+        estimation=Window.parse(estimation, field="estimation"),
+        windows=tuple(Window.parse(w) for w in (windows or DEFAULT_WINDOWS)),
+        model=model,  # type: ignore[arg-type]
+        returns=returns,  # type: ignore[arg-type]
+        min_estimation_obs=min_estimation_obs,
+    )
+
+
+def default_out(events: tuple[EventSpec, ...], now: datetime) -> Path:
+    """``reports/<UTC time>-<first event id>[-and-N-more]``."""
+    name = events[0].id + (f"-and-{len(events) - 1}-more" if len(events) > 1 else "")
+    return Path("reports") / f"{now:%Y%m%d-%H%M%S}-{name}"
+
+
+@task(name="load-catalog")
+def load_events(catalog: str | None, event_ids: list[str] | None) -> tuple[EventSpec, ...]:
+    path = Path(catalog) if catalog else default_catalog_path()
+    events = select_events(load_catalog(path), event_ids or [])
+    progress.say(f"{len(events)} event(s) from {path}")
+    return events
+
+
+@task(name="plan-prices", cache_policy=NO_CACHE)
+def plan_prices(events: tuple[EventSpec, ...], spec: StudySpec, store_root: str, source: Source) -> PricePlan:
+    cal = exchange_calendar(spec.calendar)
+    needs = price_requirements(align_events(events_frame(events), cal), spec, cal)
+    plan = plan_fetches(PriceStore(Path(store_root)), needs, source, cal, cal.last_closed(datetime.now(timezone.utc)))
+    if plan.batches:
+        n = sum(len(b.tickers) for b in plan.batches)
+        progress.say(f"fetching {n} ticker range(s) from Yahoo in {len(plan.batches)} batch(es)")
+    return plan
+
+
+@task(name="fetch-prices", cache_policy=NO_CACHE, tags=["yahoo"], retries=2, retry_delay_seconds=[5, 30])
+def fetch_batch(batch: FetchBatch):
+    return download(batch)
+
+
+@task(name="store-prices", cache_policy=NO_CACHE)
+def store_batch(store_root: str, batch: FetchBatch, prices: pl.DataFrame) -> list[str]:
+    return store_download(PriceStore(Path(store_root)), batch, prices)
+
+
+@task(name="fetch-shares", cache_policy=NO_CACHE, tags=["yahoo"])
+def fetch_shares(store_root: str, events: tuple[EventSpec, ...], source: Source) -> dict[str, str]:
+    tickers = sorted({t for e in events for t in (*e.tickers, *e.related)})
+    days = [e.announced if not isinstance(e.announced, datetime) else e.announced.date() for e in events]
+    return ensure_shares(PriceStore(Path(store_root)), tickers, min(days), max(days), source)
+
+
+@task(name="load-prices", cache_policy=NO_CACHE)
+def load_prices(store_root: str, needs: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    store = PriceStore(Path(store_root))
+    tickers = needs[S.TICKER].to_list()
+    prices = store.read(tickers, needs["start"].min(), needs["end"].max()) if tickers else None
+    return prices if prices is not None else store.read([]), store.read_shares(tickers)
+
+
+@task(name="analyze", cache_policy=NO_CACHE)
+def analyze(events: tuple[EventSpec, ...], prices: pl.DataFrame, shares: pl.DataFrame, spec: StudySpec) -> StudyResult:
+    progress.say(f"analysing {len(events)} event(s): {spec.model} model, estimation {spec.estimation.label}")
+    return run_study(events_frame(events), prices, spec, exchange_calendar(spec.calendar), shares)
+
+
+@task(name="write-report", cache_policy=NO_CACHE)
+def publish_report(result: StudyResult, out: str, manifest: dict[str, Any], title: str, latex: bool) -> str:
+    path = write_report(result, Path(out), manifest, title=title, headline=headline(result), latex=latex)
+    progress.say(f"report written to {path}")
+    return str(path)
+
+
+def run_manifest(
+    catalog: Path, events: tuple[EventSpec, ...], spec: StudySpec, source: str, store: PriceStore,
+    needs: pl.DataFrame, notes: list[str],
+) -> dict[str, Any]:
+    """Inputs, parameters and data coverage of a run (versions and outputs are added on write)."""
+    coverage = {
+        t: {"needed": [str(a), str(b)], "covered": [str(x) for x in (store.coverage(t) or ())],
+            "sha256": store.content_hash(t)}
+        for t, a, b in needs.select(S.TICKER, "start", "end").iter_rows()
+    }
+    return {
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "catalog": {"path": str(catalog), "sha256": file_sha256(catalog) if catalog.is_file() else None},
+        "events": [e.id for e in events],
+        "parameters": {**spec.as_dict(), "source": source},
+        "store": str(store.root),
+        "data": coverage,
+        "warnings": notes,
+    }
+
+
+@flow(name="event-study")
+def event_study(
+    event_ids: list[str] | None = None,
+    catalog: str | None = None,
+    source: Source = "auto",
+    out: str | None = None,
+    estimation: str = "-260:-11",
+    windows: list[str] | None = None,
+    model: ModelName = "market",
+    returns: ReturnKind = "simple",
+    min_estimation_obs: int = 120,
+    latex: bool = False,
+    store: str | None = None,
+) -> str:
+    """Measure the market reaction to catalog events and write the report.
+
+    Parameters
+    ----------
+    event_ids
+        Events of the catalog to study (default: all of them).
+    catalog
+        TOML or CSV catalog (default: ``deployments/events.toml``).
+    source
+        ``auto`` (store, topped up from Yahoo), ``store`` (no network) or ``yfinance``.
+    out
+        Report folder (default ``reports/<time>-<event>``).
+    estimation, windows
+        Event-day windows as ``START:END``.
+    model, returns, min_estimation_obs
+        See :class:`analysis.specs.StudySpec`.
+    latex
+        Also write LaTeX tables.
+    store
+        Price store folder (default ``$MARKET_REACTION_HOME``).
+
+    Returns
+    -------
+    str
+        The report folder.
+    """
+    spec = study_spec(estimation, windows, model, returns, min_estimation_obs)
+    root = store or str(home())
+    catalog_path = Path(catalog) if catalog else default_catalog_path()
+    events = load_events(str(catalog_path), event_ids)
+    plan = plan_prices(events, spec, root, source)
+    notes = list(plan.notes)
+    for batch, fut in [(b, fetch_batch.submit(b)) for b in plan.batches]:
+        fetched = fut.result()
+        store_batch(root, batch, fetched.prices)
+        notes += [f"{t}: {why}" for t, why in fetched.failures.items()]
+    notes += [f"{t}: shares outstanding: {why}" for t, why in fetch_shares(root, events, source).items()]
+    prices, shares = load_prices(root, plan.needs)
+    result = analyze(events, prices, shares, spec)
+    if not result.car[S.CAR].is_not_null().any():
+        raise DataUnavailableError(no_result_message(result, notes, root))
+    manifest = run_manifest(catalog_path, events, spec, source, PriceStore(Path(root)), plan.needs, notes)
+    target = out or str(default_out(events, datetime.now(timezone.utc)))
+    title = "Market reaction: " + ", ".join(e.id for e in events[:5]) + (" ..." if len(events) > 5 else "")
+    return publish_report(result, target, manifest, title, latex)
+
+
+def no_result_message(result: StudyResult, notes: list[str], root: str) -> str:
+    """One paragraph saying why no event got a result and how to fix it."""
+    reasons = sorted(set(result.warnings))
+    fix = (
+        f"The price store ({root}) lacks the data. Import prices with "
+        "`market-reaction prices import FILE --ticker SYMBOL` (CSV/Parquet with date and close), "
+        "or run with network access to Yahoo Finance."
+    )
+    return "no event could be analysed: " + "; ".join(reasons[:5] + notes[:5]) + ". " + fix
