@@ -1,0 +1,272 @@
+"""Yahoo Finance through yfinance 1.7: the only module of the project that imports yfinance.
+
+yfinance does not raise when Yahoo has nothing or cannot be reached: it returns empty or
+all-NaN columns and writes the reason to the ``yfinance`` logger. The functions here turn
+that into explicit failures with a reason a user can act on, and hand back long polars
+frames keyed by the column names of :mod:`analysis.schema`.
+
+yfinance keeps its settings, log handlers and warning filters in process-wide state, so
+calls into it are serialised by a lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+import polars as pl
+import yfinance as yf
+from pandas.errors import Pandas4Warning
+from yfinance.data import YfData
+
+from analysis import schema
+from analysis.errors import PriceSourceError
+
+__all__ = ["FetchResult", "configure_cache", "fetch_prices", "fetch_shares"]
+
+_YAHOO_FIELDS = {
+    "Open": schema.OPEN, "High": schema.HIGH, "Low": schema.LOW, "Close": schema.CLOSE,
+    "Adj Close": schema.ADJ_CLOSE, "Volume": schema.VOLUME,
+}
+_PRICES_SCHEMA = {schema.TICKER: pl.String, schema.DATE: pl.Date} | dict.fromkeys(
+    schema.PRICE_COLUMNS[1:], pl.Float64
+)
+# Network failures, as they appear in the exception reprs yfinance logs, and what to call them.
+_NETWORK_FAILURES = (
+    (re.compile(r"DNSError|Could not resolve", re.I), "could not resolve host"),
+    (re.compile(r"Timeout|timed out", re.I), "timed out"),
+    (re.compile(r"ConnectionError|SSLError|ProxyError|Failed to connect", re.I), "connection failed"),
+    (re.compile(r"RateLimit|Too Many Requests", re.I), "rate limited"),
+)
+_LOCK = threading.Lock()
+_cache_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What one :func:`fetch_prices` call obtained.
+
+    Attributes
+    ----------
+    prices
+        Long frame: TICKER, DATE, OPEN, HIGH, LOW, CLOSE, ADJ_CLOSE, VOLUME, sorted by
+        ticker and date, no row without a close.
+    failures
+        Upper-case ticker -> why Yahoo gave nothing for it. A ticker is either here or in
+        ``prices``.
+    """
+
+    prices: pl.DataFrame
+    failures: dict[str, str]
+
+
+def configure_cache(path: Path) -> None:
+    """Keep yfinance's sqlite caches (ticker timezones, cookies) under ``path``.
+
+    Call it before the first request: yfinance keeps using a cache it has already opened.
+
+    Parameters
+    ----------
+    path
+        Directory; created if missing. Calling again with the same path does nothing.
+    """
+    global _cache_dir
+    if path == _cache_dir:
+        return
+    path.mkdir(parents=True, exist_ok=True)
+    yf.set_tz_cache_location(str(path))
+    _cache_dir = path
+
+
+def fetch_prices(
+    tickers: Sequence[str],
+    start: date,
+    end: date,
+    *,
+    retries: int = 2,
+    backoff: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> FetchResult:
+    """Download daily bars (raw OHLC, Yahoo's adjusted close, volume) for ``tickers``.
+
+    One ``yf.download`` per attempt covers every ticker still missing; tickers that got
+    nothing are retried up to ``retries`` times, waiting ``backoff * 2**k`` seconds before
+    the k-th retry (k = 0, 1, ...).
+
+    Parameters
+    ----------
+    tickers
+        Yahoo symbols; upper-cased and de-duplicated, as yfinance does.
+    start, end
+        First and last calendar day wanted, both inclusive.
+    retries
+        Extra attempts for the tickers that failed.
+    backoff
+        Seconds before the first retry; doubled for each further one.
+    sleep
+        How to wait (injected so tests do not).
+
+    Returns
+    -------
+    FetchResult
+        The bars that came back, and a reason for every ticker that got none (unknown,
+        delisted, no session in the range, or Yahoo unreachable). Callers decide whether
+        an empty range is an error.
+    """
+    pending = list(dict.fromkeys(t.upper() for t in tickers))
+    frames = [pl.DataFrame(schema=_PRICES_SCHEMA)]
+    failures: dict[str, str] = {}
+    for attempt in range(retries + 1):
+        if not pending:
+            break
+        if attempt:
+            sleep(backoff * 2 ** (attempt - 1))
+            YfData.cache_get.cache_clear()  # yfinance memoises answers for past ranges, failures too
+        prices, log = _download(pending, start, end)
+        frames.append(prices)
+        pending = sorted(set(pending) - set(prices[schema.TICKER]))
+        failures = {ticker: _price_failure(ticker, log, start, end) for ticker in pending}
+    return FetchResult(pl.concat(frames).sort(schema.TICKER, schema.DATE), failures)
+
+
+def fetch_shares(ticker: str, start: date, end: date) -> pl.DataFrame:
+    """Shares outstanding reported by Yahoo between ``start`` and ``end`` (inclusive).
+
+    Parameters
+    ----------
+    ticker
+        Yahoo symbol; upper-cased.
+    start, end
+        First and last calendar day wanted.
+
+    Returns
+    -------
+    pl.DataFrame
+        TICKER, AS_OF_DATE (Date), SHARES (Int64), one row per date (the last report of a
+        day wins), sorted by date. When Yahoo has no history for the range, the one current
+        figure (``fast_info["shares"]``) dated ``end``.
+
+    Raises
+    ------
+    PriceSourceError
+        Yahoo gave no share count at all (or could not be reached).
+    """
+    ticker = ticker.upper()
+    errors: list[str] = []
+    with _yfinance_quietly() as log:
+        source = yf.Ticker(ticker)
+        try:
+            history = source.get_shares_full(start=start, end=end + timedelta(days=1))
+        except Exception as error:  # yfinance raises whatever its transport raised
+            errors.append(repr(error))
+            history = None
+        if history is not None and not history.empty:
+            return _shares_frame(ticker, history)
+        try:
+            current = source.fast_info["shares"]
+        except Exception as error:
+            errors.append(repr(error))
+            current = None
+    if current:
+        return pl.DataFrame(
+            {schema.TICKER: [ticker], schema.AS_OF_DATE: [end], schema.SHARES: [int(current)]},
+            schema={schema.TICKER: pl.String, schema.AS_OF_DATE: pl.Date, schema.SHARES: pl.Int64},
+        )
+    cause = _network_failure(" ".join(errors + log))
+    reason = f"Yahoo Finance is unreachable ({cause})" if cause else "no shares outstanding from Yahoo"
+    raise PriceSourceError(ticker, f"{reason}; import them with `market-reaction shares import FILE`")
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _yfinance_quietly() -> Iterator[list[str]]:
+    """Run yfinance with its log captured (the yielded list), its warnings silenced, and
+    its exceptions raised instead of swallowed (``download`` still catches them per ticker
+    and logs their repr, which is what tells "unreachable" from "no data")."""
+    logger = logging.getLogger("yfinance")
+    capture = _Capture()
+    with _LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore", Pandas4Warning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        propagate, hide_exceptions = logger.propagate, yf.config.debug.hide_exceptions
+        logger.addHandler(capture)
+        logger.propagate = False
+        yf.config.debug.hide_exceptions = False
+        try:
+            yield capture.messages
+        finally:
+            logger.removeHandler(capture)
+            logger.propagate = propagate
+            yf.config.debug.hide_exceptions = hide_exceptions
+
+
+def _download(tickers: list[str], start: date, end: date) -> tuple[pl.DataFrame, list[str]]:
+    """One ``yf.download`` for all ``tickers``: the long frame and the captured log."""
+    with _yfinance_quietly() as log:
+        wide = yf.download(
+            tickers, start=start, end=end + timedelta(days=1),  # yfinance's end is exclusive
+            auto_adjust=False, actions=False, progress=False,
+            group_by="column", multi_level_index=True, threads=True,
+        )
+    return _long_prices(wide), log
+
+
+def _long_prices(wide: pd.DataFrame) -> pl.DataFrame:
+    """yfinance's (field, ticker) column MultiIndex -> one row per ticker and date with a close."""
+    if wide.empty:
+        return pl.DataFrame(schema=_PRICES_SCHEMA)
+    long = wide.rename_axis(index=schema.DATE).stack(level="Ticker", future_stack=True).reset_index()
+    frame = pl.from_pandas(long.rename(columns={"Ticker": schema.TICKER, **_YAHOO_FIELDS}), nan_to_null=True)
+    return frame.select(
+        pl.col(schema.TICKER).cast(pl.String),
+        pl.col(schema.DATE).dt.date(),
+        *(pl.col(column).cast(pl.Float64) for column in schema.PRICE_COLUMNS[1:]),
+    ).drop_nulls(schema.CLOSE)
+
+
+def _shares_frame(ticker: str, history: pd.Series) -> pl.DataFrame:
+    """``get_shares_full``'s series (tz-aware stamps, dates may repeat) -> last value per date."""
+    frame = pl.from_pandas(history.rename(schema.SHARES).rename_axis(schema.AS_OF_DATE).reset_index())
+    return (
+        frame.select(
+            pl.lit(ticker, pl.String).alias(schema.TICKER),
+            pl.col(schema.AS_OF_DATE).dt.date(),
+            pl.col(schema.SHARES).cast(pl.Int64),
+        )
+        .drop_nulls(schema.SHARES)
+        .unique(schema.AS_OF_DATE, keep="last", maintain_order=True)
+        .sort(schema.AS_OF_DATE)
+    )
+
+
+def _network_failure(text: str) -> str | None:
+    """What kind of network failure ``text`` reports, if any."""
+    return next((cause for pattern, cause in _NETWORK_FAILURES if pattern.search(text)), None)
+
+
+def _price_failure(ticker: str, log: list[str], start: date, end: date) -> str:
+    """Why ``ticker`` got no prices, from the log lines that name it (yfinance quotes symbols)."""
+    cause = _network_failure(" ".join(line for line in log if f"'{ticker}'" in line))
+    if cause:
+        return (
+            f"Yahoo Finance is unreachable ({cause}); "
+            f"import prices with `market-reaction prices import FILE --ticker {ticker}`"
+        )
+    return f"Yahoo returned no prices for {start}..{end} (unknown, delisted, or no trading in that range)"

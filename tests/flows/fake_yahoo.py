@@ -1,0 +1,252 @@
+"""A fake Yahoo Finance for offline tests of the yfinance adapter and everything above it.
+
+The fixture :func:`fake_yahoo` replaces yfinance's transport (``yfinance.data.YfData.get``)
+with answers built here, so yfinance's own parsing, timezone handling and MultiIndex assembly
+still run. Usage::
+
+    def test_something(fake_yahoo):
+        fake_yahoo.add("AMZN", prices)      # columns DATE, OPEN, HIGH, LOW, CLOSE, ADJ_CLOSE, VOLUME
+        fake_yahoo.add_shares("AMZN", shares)  # columns AS_OF_DATE (Date or Datetime), SHARES
+        fake_yahoo.nan_ticker("DEAD")       # every quote value null
+        fake_yahoo.fail("AMZN", times=1)    # the next request for AMZN hits a network error
+        fake_yahoo.offline()                # every request fails like a missing network
+        ...
+        assert fake_yahoo.requests["AMZN"] == 2
+
+Endpoints answered:
+
+* ``/v8/finance/chart/{SYM}`` with ``period1``/``period2`` (unix seconds; bars whose session
+  open lies in ``[period1, period2)``) or ``range=1d`` (yfinance's timezone probe: metadata
+  only). Bars are stamped at the XNYS session open, as Yahoo does. Unregistered symbols get
+  Yahoo's 404 ``{"chart": {"result": None, "error": {...}}}``.
+* ``/ws/fundamentals-timeseries/v1/finance/timeseries/{SYM}`` (``Ticker.get_shares_full``
+  and ``fast_info["shares"]``): ``shares_out`` points from the UTC day of ``period1`` to
+  ``period2`` (exclusive). yfinance reads the stamps' UTC wall time as exchange time.
+* ``/v10/finance/quoteSummary/{SYM}`` and ``/v7/finance/quote`` for unregistered symbols only
+  (yfinance asks them when the timezone probe fails): Yahoo's "not found" answers.
+
+Any other request fails the test, even if yfinance swallows the exception. No request leaves
+the process: ``YfData.get`` is replaced, and ``post``/``_make_request`` (the only other paths
+to the HTTP session) raise. Each test gets a fresh ``YfData`` singleton, an empty
+in-process response memo (``YfData.cache_get``) and yfinance caches in ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import re
+import warnings
+from functools import cache
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import exchange_calendars as xcals
+import pandas as pd
+import polars as pl
+import pytest
+import yfinance as yf
+import yfinance.base
+import yfinance.cache
+import yfinance.data
+from curl_cffi.requests import Response
+from curl_cffi.requests.exceptions import DNSError
+from pandas.errors import Pandas4Warning
+
+from analysis import schema
+
+__all__ = ["FakeYahoo", "fake_yahoo", "xnys"]
+
+_TS = "ts"  # unix seconds of the bar (session open) or shares point
+_QUOTE_FIELDS = {
+    "open": schema.OPEN, "high": schema.HIGH, "low": schema.LOW, "close": schema.CLOSE, "volume": schema.VOLUME,
+}
+_NOT_FOUND = {"code": "Not Found", "description": "No data found, symbol may be delisted"}
+
+
+@cache
+def xnys() -> xcals.ExchangeCalendar:
+    """The NYSE calendar, built once (it is slow to build and its default bounds move with today)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Pandas4Warning)  # exchange_calendars under pandas 3.1
+        return xcals.get_calendar("XNYS", start="1990-01-01", end="2030-12-31")
+
+
+def _session_opens(dates: pl.Series) -> pl.Series:
+    """Unix seconds of the XNYS open of each date; ``KeyError`` for a date that is no session."""
+    opens = xnys().schedule["open"].loc[pd.DatetimeIndex(dates.to_numpy())]
+    return pl.from_pandas(opens.reset_index(drop=True)).dt.epoch("s").alias(_TS)
+
+
+def _response(url: str, status: int, payload: dict) -> Response:
+    response = Response()
+    response.url, response.status_code, response.ok = url, status, status < 400
+    response.reason = "OK" if response.ok else "Not Found"
+    response.content = json.dumps(payload).encode()
+    return response
+
+
+class UnexpectedRequest(AssertionError):
+    """yfinance asked for something the fake does not serve."""
+
+
+class FakeYahoo:
+    """Yahoo's answers, registered per ticker. Create through the :func:`fake_yahoo` fixture.
+
+    Attributes
+    ----------
+    requests
+        Requests received per upper-case symbol (all endpoints, including failed ones).
+        yfinance memoises GETs for past ranges within a process, so an identical repeated
+        request may not reach the fake.
+    unexpected
+        Requests the fake could not answer; the fixture fails the test if any.
+    """
+
+    def __init__(self) -> None:
+        self.requests: collections.Counter[str] = collections.Counter()
+        self.unexpected: list[str] = []
+        self._bars: dict[str, pl.DataFrame] = {}
+        self._shares: dict[str, pl.DataFrame] = {}
+        self._flaps: collections.Counter[str] = collections.Counter()
+        self._offline = False
+
+    # --- registration -----------------------------------------------------------------
+    def add(self, ticker: str, prices: pl.DataFrame) -> None:
+        """Serve ``prices`` (DATE, OPEN, HIGH, LOW, CLOSE, ADJ_CLOSE, VOLUME; DATE must be XNYS sessions)."""
+        bars = prices.select(schema.PRICE_COLUMNS).sort(schema.DATE)
+        self._bars[ticker.upper()] = bars.with_columns(_session_opens(bars[schema.DATE]))
+
+    def nan_ticker(self, ticker: str) -> None:
+        """Serve every XNYS session for ``ticker`` with all quote values null."""
+        sessions = pl.Series(schema.DATE, xnys().sessions.to_numpy()).dt.date()
+        nulls = [pl.lit(None, pl.Float64).alias(c) for c in schema.PRICE_COLUMNS[1:]]
+        self.add(ticker, pl.DataFrame(sessions).with_columns(nulls))
+
+    def add_shares(self, ticker: str, shares: pl.DataFrame) -> None:
+        """Serve shares outstanding: AS_OF_DATE (a Date is taken as midnight UTC, or a Datetime) and SHARES."""
+        instant = pl.col(schema.AS_OF_DATE).cast(pl.Datetime("ms"))
+        self._shares[ticker.upper()] = shares.select(instant.dt.epoch("s").alias(_TS), schema.SHARES).sort(_TS)
+
+    def fail(self, ticker: str, times: int = 1) -> None:
+        """Make the next ``times`` requests for ``ticker`` fail with a network error (a flap)."""
+        self._flaps[ticker.upper()] += times
+
+    def offline(self) -> None:
+        """From now on every request fails as it does without network (curl could not resolve host)."""
+        self._offline = True
+
+    # --- serving ----------------------------------------------------------------------
+    def get(self, url: str, params: dict | None = None) -> Response:
+        """What ``YfData.get`` returns under the fake."""
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query)) | dict(params or {})
+        route = self._route(parts.path, query)
+        if route is None:
+            return self._unexpected(url, query)
+        handler, symbol = route
+        self.requests[symbol] += 1
+        flap = self._flaps[symbol] > 0
+        if flap:
+            self._flaps[symbol] -= 1
+        if self._offline or flap:
+            raise DNSError(f"Failed to perform, curl: (6) Could not resolve host: {parts.hostname}", 6)
+        response = handler(url, symbol, query)
+        return self._unexpected(url, query) if response is None else response
+
+    def refuse(self, url: str, params: dict | None = None) -> None:
+        """What ``YfData.post`` and ``YfData._make_request`` do under the fake."""
+        self._unexpected(url, params)
+
+    def _route(self, path: str, query: dict):
+        for pattern, handler in (
+            (r"/v8/finance/chart/([^/]+)$", self._chart),
+            (r"/finance/timeseries/([^/]+)$", self._shares_out),
+            (r"/v10/finance/quoteSummary/([^/]+)$", self._quote_summary),
+        ):
+            if match := re.search(pattern, path):
+                return handler, unquote(match.group(1)).upper()
+        if path.endswith("/v7/finance/quote") and "symbols" in query:
+            return self._quote, query["symbols"].upper()
+        return None
+
+    def _unexpected(self, url: str, query: dict | None) -> None:
+        self.unexpected.append(f"{url} {query}")
+        raise UnexpectedRequest(f"fake Yahoo cannot answer {url} {query}")
+
+    def _chart(self, url: str, symbol: str, query: dict) -> Response | None:
+        if symbol not in self._bars:
+            return _response(url, 404, {"chart": {"result": None, "error": _NOT_FOUND}})
+        registered = self._bars[symbol]
+        if query.get("range") == "1d":
+            bars = registered.clear()
+        elif "period1" in query and "period2" in query:
+            bars = registered.filter(pl.col(_TS).is_between(int(query["period1"]), int(query["period2"]), closed="left"))
+        else:
+            return None
+        meta = {
+            "currency": "USD", "symbol": symbol, "exchangeName": "NMS", "instrumentType": "EQUITY",
+            "exchangeTimezoneName": "America/New_York", "timezone": "EST", "gmtoffset": -18000,
+            "firstTradeDate": registered[_TS][0], "regularMarketTime": registered[_TS][-1],
+            "regularMarketPrice": registered[schema.CLOSE][-1], "priceHint": 2,
+            "dataGranularity": "1d", "range": "",
+            "validRanges": ["1d", "5d", "1mo", "3mo", "6mo", "1y", "2y", "5y", "10y", "ytd", "max"],
+        }
+        result: dict = {"meta": meta, "indicators": {"quote": [{}], "adjclose": [{}]}}
+        if not bars.is_empty():
+            quote = {field: bars[column].to_list() for field, column in _QUOTE_FIELDS.items()}
+            quote["volume"] = bars[schema.VOLUME].cast(pl.Int64, strict=False).to_list()
+            result["timestamp"] = bars[_TS].to_list()
+            result["indicators"] = {"quote": [quote], "adjclose": [{"adjclose": bars[schema.ADJ_CLOSE].to_list()}]}
+        return _response(url, 200, {"chart": {"result": [result], "error": None}})
+
+    def _shares_out(self, url: str, symbol: str, query: dict) -> Response | None:
+        if "period1" not in query or "period2" not in query:
+            return None
+        points = self._shares.get(symbol, pl.DataFrame(schema={_TS: pl.Int64, schema.SHARES: pl.Int64}))
+        first_day = int(query["period1"]) // 86400 * 86400  # points are stamped at midnight UTC
+        points = points.filter(pl.col(_TS).is_between(first_day, int(query["period2"]), closed="left"))
+        result: dict = {"meta": {"symbol": [symbol], "type": ["shares_out"]}}
+        if not points.is_empty():
+            result |= {"timestamp": points[_TS].to_list(), "shares_out": points[schema.SHARES].to_list()}
+        return _response(url, 200, {"timeseries": {"result": [result], "error": None}})
+
+    def _quote_summary(self, url: str, symbol: str, query: dict) -> Response | None:
+        if symbol in self._bars:
+            return None  # company data is not faked
+        error = {"code": "Not Found", "description": f"Quote not found for symbol: {symbol}"}
+        return _response(url, 404, {"quoteSummary": {"result": None, "error": error}})
+
+    def _quote(self, url: str, symbol: str, query: dict) -> Response | None:
+        if symbol in self._bars:
+            return None
+        return _response(url, 200, {"quoteResponse": {"result": [], "error": None}})
+
+
+def _point_caches_at(path: Path | str) -> None:
+    """Move yfinance's sqlite caches, forgetting already opened ones (which would otherwise stay in use)."""
+    yf.set_tz_cache_location(str(path))
+    yfinance.cache._TzCacheManager._tz_cache = None
+    yfinance.cache._CookieCacheManager._Cookie_cache = None
+    yfinance.cache._ISINCacheManager._isin_cache = None
+
+
+@pytest.fixture
+def fake_yahoo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """A :class:`FakeYahoo` answering every yfinance request for the duration of one test."""
+    fake = FakeYahoo()
+    data = yfinance.data
+    monkeypatch.setattr(data.SingletonMeta, "_instances", {})  # a fresh YfData for this test
+    monkeypatch.setattr(data.YfData, "get", lambda _self, url, params=None, timeout=30: fake.get(url, params))
+    refuse = lambda _self, url, *args, **kwargs: fake.refuse(url, kwargs.get("params"))  # noqa: E731
+    monkeypatch.setattr(data.YfData, "post", refuse)
+    monkeypatch.setattr(data.YfData, "_make_request", refuse)
+    monkeypatch.setattr(data.YfData, "_get_cookie_and_crumb", lambda _self, timeout=30: (None, "basic"))
+    monkeypatch.setattr(yfinance.base, "_tz_info_fetch_ctr", 0)  # yfinance asks .info at most twice per process
+    previous_cache_dir = yfinance.cache._TzDBManager.get_location()
+    _point_caches_at(tmp_path / "yfinance-cache")
+    data.YfData.cache_get.cache_clear()
+    yield fake
+    data.YfData.cache_get.cache_clear()
+    _point_caches_at(previous_cache_dir)
+    assert not fake.unexpected, f"yfinance made requests the fake cannot answer: {fake.unexpected}"
