@@ -34,6 +34,7 @@ from functools import lru_cache
 import polars as pl
 
 from analysis import schema as S
+from analysis.errors import InputError
 
 OPEN_UTC = "open_utc"
 CLOSE_UTC = "close_utc"
@@ -49,6 +50,8 @@ class SessionCalendar:
     ----------
     name
         exchange-calendars code, e.g. ``XNYS``.
+    start
+        The first day the calendar covers (sessions before it are unknown, not absent).
     tz
         The exchange's IANA time zone.
     sessions
@@ -59,6 +62,7 @@ class SessionCalendar:
     name: str
     tz: str
     sessions: pl.DataFrame
+    start: date = CALENDAR_START
 
     @property
     def first(self) -> date:
@@ -93,7 +97,10 @@ def exchange_calendar(name: str = "XNYS") -> SessionCalendar:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Pandas4Warning from exchange-calendars under pandas 3
-        cal = xcals.get_calendar(name, start=CALENDAR_START.isoformat(), end=CALENDAR_END.isoformat())
+        try:
+            cal = xcals.get_calendar(name, start=CALENDAR_START.isoformat(), end=CALENDAR_END.isoformat())
+        except xcals.errors.InvalidCalendarName:
+            raise InputError(f"unknown exchange calendar {name!r}; expected a code such as XNYS, XNAS, XLON", field="calendar") from None
         sched = cal.schedule
         frame = pl.DataFrame(
             {
@@ -161,7 +168,8 @@ def align_events(events: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:
         .otherwise(0)
     )
     day0_session = (pl.col(S.SESSION) + shift).cast(pl.Int32)
-    in_calendar = day0_session <= cal.sessions.height - 1  # null when the date is past the calendar
+    # null when the date is past the calendar; before its start, join_asof would find session 0
+    in_calendar = (day0_session <= cal.sessions.height - 1) & (pl.col("_local") >= cal.start)
     rule = (
         pl.when(~in_calendar.fill_null(False))
         .then(pl.lit(f"outside the {cal.name} calendar ({cal.first}..{cal.last})"))

@@ -39,7 +39,7 @@ def group_tests(car: pl.DataFrame) -> pl.DataFrame:
     Returns
     -------
     pl.DataFrame
-        ``group, window_start, window_end, test, mean, statistic, p_value, n_events, reason``
+        ``group, window_start, window_end, test, statistic, p_value, n_events, mean, reason``
         ordered by group, window and test.
     """
     keys = [S.GROUP, S.WINDOW_START, S.WINDOW_END]
@@ -75,5 +75,5 @@ def group_tests(car: pl.DataFrame) -> pl.DataFrame:
         n,
         pl.lit(None, pl.String).alias(S.REASON),
     ).with_columns(z_pvalue(pl.col(S.STATISTIC)).alias(S.P_VALUE))
-    cols = [*keys, S.TEST, S.MEAN, S.STATISTIC, S.P_VALUE, S.N_EVENTS, S.REASON]
+    cols = [*keys, S.TEST, S.STATISTIC, S.P_VALUE, S.N_EVENTS, S.MEAN, S.REASON]
     return pl.concat([csect.select(cols), j1.select(cols)]).sort(*keys, S.TEST)

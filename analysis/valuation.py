@@ -69,8 +69,10 @@ def market_caps(rows: pl.DataFrame, returns: pl.DataFrame, shares: pl.DataFrame)
         .then(pl.format("shares outstanding dated {} (after day -1; no earlier count)", pl.col("_fwd_date")))
         .alias(CAP_NOTE),
     )
+    has_close = pl.col(S.CLOSE).is_not_null()
     return out.select(
-        ROW, CAP_DATE, S.CLOSE, S.SHARES, S.AS_OF_DATE,
+        ROW, CAP_DATE, S.CLOSE, pl.when(has_close).then(pl.col(S.SHARES)).alias(S.SHARES),
+        pl.when(has_close).then(pl.col(S.AS_OF_DATE)).alias(S.AS_OF_DATE),
         (pl.col(S.CLOSE) * pl.col(S.SHARES).cast(pl.Float64)).alias(S.MARKET_CAP),
         CAP_NOTE,
     ).sort(ROW)

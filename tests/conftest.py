@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# Prefect settings must be in the environment before prefect is imported (STACK.md).
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="mr-prefect-home-"))
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+os.environ["MARKET_REACTION_QUIET"] = "1"
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -24,3 +34,12 @@ def mr_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("MARKET_REACTION_HOME", str(home))
     return home
+
+
+@pytest.fixture(scope="session")
+def prefect_api():
+    """A throw-away Prefect API (temporary SQLite DB) for the tests that run flows."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

@@ -158,15 +158,12 @@ def test_outside_the_calendar_is_null_with_reason(cal):
     assert aligned(cal, date(2030, 12, 31), "intraday")["day0"] == cal.last
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="align_events: an announcement before the first calendar session (1990-01-02) is "
-    "placed on that first session instead of null day 0 with an 'outside the calendar' reason",
-)
 def test_before_the_calendar_is_null_with_reason(cal):
     row = aligned(cal, date(1985, 6, 3), "intraday")
     assert row["day0"] is None
     assert "outside the XNYS calendar" in row["day0_rule"]
+    # a holiday on the calendar's first day still maps to the first session
+    assert aligned(cal, date(1990, 1, 1), "unknown")["day0"] == date(1990, 1, 2)
 
 
 @pytest.mark.parametrize(

@@ -421,7 +421,7 @@ def test_group_tests_by_hand():
         ("flat", "primary", 0.02, 0.01),
     ])
     out = group_tests(car)
-    assert out.columns == ["group", "window_start", "window_end", "test", "mean", "statistic", "p_value", "n_events", "reason"]
+    assert out.columns == ["group", "window_start", "window_end", "test", "statistic", "p_value", "n_events", "mean", "reason"]
     got = {(r["group"], r["test"]): r for r in out.iter_rows(named=True)}
     assert len(got) == 6
     # deals: CAAR = .03, s = √((.02² + 0 + .02²) / 2) = .02, t = .03 / (.02 / √3) = 1.5 √3 = 2.598...
