@@ -152,10 +152,13 @@ def _cmd_run(args) -> int:
 
 
 def _print_summary(out: Path) -> None:
-    summary = out / "tables" / "summary.md"
-    if summary.exists():
-        print(summary.read_text(encoding="utf-8"))
-    print(f"report: {out / 'report.html'}")
+    import json
+
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    print(manifest.get("headline") or "no event got a result")
+    for w in manifest.get("warnings", []):
+        print(f"{PROG}: warning: {w}", file=sys.stderr)
+    print(f"report: {out / 'report.html'} (tables in {out / 'tables'})")
 
 
 def _cmd_demo(args) -> int:

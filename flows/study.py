@@ -105,7 +105,8 @@ def analyze(events: tuple[EventSpec, ...], prices: pl.DataFrame, shares: pl.Data
 
 @task(name="write-report", cache_policy=NO_CACHE)
 def publish_report(result: StudyResult, out: str, manifest: dict[str, Any], title: str, latex: bool) -> str:
-    path = write_report(result, Path(out), manifest, title=title, headline=headline(result), latex=latex)
+    line = headline(result)
+    path = write_report(result, Path(out), {**manifest, "headline": line}, title=title, headline=line, latex=latex)
     progress.say(f"report written to {path}")
     return str(path)
 

@@ -246,7 +246,7 @@ def headline(result: StudyResult) -> str:
     span = "on" if w.length == 1 else f"over {w.label} around"
     parts = [
         f"{r[S.TICKER]} ({r[S.EVENT_ID]}): {pct(r[S.CAR])} abnormal {span} {r[S.DAY0]}, "
-        f"t = {num(r[S.T_STAT])}, p = {pvalue(r[S.P_VALUE])}"
+        f"t = {num(r[S.T_STAT])}, p {'< 0.001' if r[S.P_VALUE] < 0.001 else '= ' + pvalue(r[S.P_VALUE])}"
         + (f", worth {dollars(r[S.DOLLAR_ABNORMAL])}" if r[S.DOLLAR_ABNORMAL] is not None else "")
         + "."
         for r in rows.iter_rows(named=True)

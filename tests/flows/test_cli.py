@@ -129,3 +129,24 @@ def test_demo_recovers_planted_effects(prefect_api, tmp_path, capsys):
     car = pl.read_parquet(tmp_path / "demo" / "car.parquet").filter((pl.col(S.WINDOW_START) == 0) & (pl.col(S.WINDOW_END) == 0))
     significant = dict(zip(car[S.EVENT_ID], car[S.P_VALUE] < 0.01))
     assert significant == {"acme-merger": True, "bolt-recall": True, "crux-guidance": True, "dyna-placebo": False}
+
+
+@pytest.mark.slow
+def test_run_fetches_missing_prices_from_yahoo_once(prefect_api, mr_home, fake_yahoo, shared_data, tmp_path, capsys):
+    """``--source auto``: an empty store is filled from (fake) Yahoo through yfinance's own
+    parsing; a second run finds everything covered and asks Yahoo for nothing."""
+    for ticker, name in (("AMZN", "AMZN"), ("^GSPC", "GSPC"), ("MSFT", "MSFT"), ("NVDA", "NVDA"), ("GOOGL", "GOOGL")):
+        frame = pl.read_csv(shared_data / "prices" / f"{name}.csv", try_parse_dates=True, schema_overrides={S.ADJ_CLOSE: pl.Float64})
+        fake_yahoo.add(ticker, frame.with_columns(pl.col(S.ADJ_CLOSE).fill_null(pl.col(S.CLOSE))).drop_nulls(S.CLOSE))
+    fake_yahoo.add_shares("AMZN", pl.DataFrame({S.AS_OF_DATE: [date(2025, 10, 22)], S.SHARES: [10690216011]}))
+    args = ("run", AWS, "--catalog", str(CATALOG), "--out", str(tmp_path / "r"))
+    code, _, err = run_cli(capsys, *args)
+    assert code == 0, err
+    first = dict(fake_yahoo.requests)
+    assert first.get("AMZN") and first.get("^GSPC")
+    car = pl.read_parquet(tmp_path / "r" / "car.parquet").filter(pl.col(S.TICKER) == "AMZN")
+    assert car[S.CAR].is_not_null().all() and car[S.DOLLAR_ABNORMAL].is_not_null().all()
+    assert json.loads((tmp_path / "r" / "manifest.json").read_text())["data"]["AMZN"]["covered"][1] == "2025-11-10"
+    code, _, err = run_cli(capsys, *args)
+    assert code == 0, err
+    assert {k: v for k, v in fake_yahoo.requests.items() if k in ("AMZN", "^GSPC")} == {k: first[k] for k in ("AMZN", "^GSPC")}
