@@ -39,7 +39,7 @@ from analysis.stats import t_pvalue
 
 
 def abnormal_returns(panel: pl.DataFrame, models: pl.DataFrame, spec: StudySpec) -> pl.DataFrame:
-    """Abnormal returns of every event row on the reported event days.
+    """Abnormal returns of every event row on every day of the panel.
 
     Parameters
     ----------
@@ -48,16 +48,20 @@ def abnormal_returns(panel: pl.DataFrame, models: pl.DataFrame, spec: StudySpec)
     models
         Output of :func:`analysis.models.fit_models`.
     spec
-        Study parameters; days reported are ``spec.report_days``.
+        Study parameters; the reported days are ``spec.report_days``.
 
     Returns
     -------
     pl.DataFrame
         ``row, event_day, ret, benchmark_ret, normal_ret, abnormal_ret, cum_abnormal_ret,
-        ar_var, ar_se, ar_t, ar_p`` ordered by row and event day. ``cum_abnormal_ret`` cumulates
-        from the first reported day, skipping missing days.
+        ar_var, ar_se, ar_t, ar_p`` ordered by row and event day, for all days of the panel:
+        on estimation-window days ``abnormal_ret`` is the model's residual (the rank and
+        sign tests use them); ``ar_var`` and the columns after it, and
+        ``cum_abnormal_ret`` (cumulated from the first reported day, skipping missing days),
+        are set on the reported days only.
     """
     days = spec.report_days
+    reported = pl.col(S.EVENT_DAY).is_between(days.start, days.end)
     rm = pl.col(S.BENCHMARK_RET)
     sigma2 = pl.col(S.SIGMA) ** 2
     n = pl.col(S.N_OBS)
@@ -75,12 +79,15 @@ def abnormal_returns(panel: pl.DataFrame, models: pl.DataFrame, spec: StudySpec)
     ar = pl.col(S.RET) - pl.col(S.NORMAL_RET)
     return (
         panel.lazy()
-        .filter(pl.col(S.EVENT_DAY).is_between(days.start, days.end))
         .join(models.lazy(), on=ROW, how="left")
         .with_columns(normal.alias(S.NORMAL_RET))
-        .with_columns(ar.alias(S.ABNORMAL_RET), pl.when(ar.is_not_null()).then(var).alias(S.AR_VAR))
+        .with_columns(ar.alias(S.ABNORMAL_RET), pl.when(ar.is_not_null() & reported).then(var).alias(S.AR_VAR))
         .with_columns(
-            pl.col(S.ABNORMAL_RET).cum_sum().over(ROW, order_by=S.EVENT_DAY).alias(S.CUM_ABNORMAL_RET),
+            pl.when(reported)
+            .then(pl.col(S.ABNORMAL_RET))
+            .cum_sum()
+            .over(ROW, order_by=S.EVENT_DAY)
+            .alias(S.CUM_ABNORMAL_RET),
             pl.col(S.AR_VAR).sqrt().alias(S.AR_SE),
         )
         .with_columns((pl.col(S.ABNORMAL_RET) / pl.col(S.AR_SE)).alias(S.AR_T))

@@ -126,8 +126,10 @@ def run_study(
             S.ESTIMATION_START, S.ESTIMATION_END, S.DF_RESID, S.MKT_MEAN, S.MKT_SXX, S.ROLE, S.GROUP, S.REASON, ROW,
         )
     )
+    reported = spec.report_days
     ar_out = (
-        ar.join(label, on=ROW)
+        ar.filter(pl.col(S.EVENT_DAY).is_between(reported.start, reported.end))
+        .join(label, on=ROW)
         .with_columns(date_of(pl.col(S.DAY0_SESSION) + pl.col(S.EVENT_DAY)).alias(S.DATE))
         .select(*S.AR_COLUMNS, S.AR_SE, S.AR_T, S.AR_P, S.ROLE, S.GROUP)
     )

@@ -94,7 +94,12 @@ def test_hand_checked_five_day_market_model():
     near(m["mkt_mean"], 0.0, "mean")
     near(m["mkt_sxx"], 0.001, "sxx", rel=1e-12)
 
-    ar = abnormal_returns(TINY_PANEL, models, TINY_SPEC)
+    full = abnormal_returns(TINY_PANEL, models, TINY_SPEC)
+    est = full.filter(pl.col("event_day") < 0)
+    # estimation days carry the OLS residuals (they sum to zero), with no prediction variance
+    near(est["abnormal_ret"].sum(), 0.0, "sum of residuals")
+    assert est["ar_var"].is_null().all() and est["cum_abnormal_ret"].is_null().all()
+    ar = full.filter(pl.col("event_day") >= 0)
     assert ar["event_day"].to_list() == [0, 1]
     d0, d1 = ar.row(0, named=True), ar.row(1, named=True)
     near(d0["normal_ret"], 0.061, "normal0", rel=1e-12)
