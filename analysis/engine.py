@@ -8,6 +8,7 @@ benchmark all call it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -15,6 +16,7 @@ import polars as pl
 from analysis import schema as S
 from analysis.abnormal import abnormal_returns, cumulative_abnormal_returns
 from analysis.calendar import SessionCalendar, align_events
+from analysis.factors import factor_sessions, study_factors
 from analysis.models import EST_FIRST_DAY, EST_LAST_DAY, fit_models
 from analysis.panel import ROW, event_panel
 from analysis.regression import event_regressions
@@ -69,6 +71,7 @@ def run_study(
     cal: SessionCalendar,
     shares: pl.DataFrame | None = None,
     max_regressions: int = 100,
+    factors: Mapping[str, pl.DataFrame] | None = None,
 ) -> StudyResult:
     """Run an event study.
 
@@ -77,7 +80,8 @@ def run_study(
     events
         One row per event x ticker, as made by :func:`analysis.specs.events_frame`.
     prices
-        Long daily prices ``ticker, date, close, adj_close`` of every ticker and benchmark.
+        Long daily prices ``ticker, date, close, adj_close`` (and ``volume`` for abnormal
+        volume) of every ticker and benchmark.
     spec
         Study parameters.
     cal
@@ -87,6 +91,9 @@ def run_study(
     max_regressions
         Fit the statsmodels regressions for at most this many event rows (they loop over
         events; the vectorised statistics cover every row regardless).
+    factors
+        Factor sets by name (``date`` + factor columns in decimals, see
+        :mod:`analysis.factors`): those of ``spec.factor_sets`` for the factor models.
 
     Returns
     -------
@@ -97,7 +104,8 @@ def run_study(
     rows = placed.with_row_index(ROW)
     returns = session_returns(prices, cal, spec.returns)
     days = Window(spec.first_day, spec.report_days.end)
-    panel = event_panel(rows, returns, days)
+    wide = study_factors(factors or {}, spec)
+    panel = event_panel(rows, returns, days, None if wide is None else factor_sessions(wide, cal))
     models = fit_models(panel, rows.height, spec)
     ar = abnormal_returns(panel, models, spec)
     car = cumulative_abnormal_returns(ar, models, spec)
@@ -122,8 +130,9 @@ def run_study(
             date_of(pl.col(S.DAY0_SESSION) + pl.col(EST_LAST_DAY)).alias(S.ESTIMATION_END),
         )
         .select(
-            S.EVENT_ID, S.TICKER, S.MODEL, S.ALPHA, S.BETA, S.SIGMA, S.R_SQUARED, S.N_OBS,
-            S.ESTIMATION_START, S.ESTIMATION_END, S.DF_RESID, S.MKT_MEAN, S.MKT_SXX, S.ROLE, S.GROUP, S.REASON, ROW,
+            *S.MODEL_COLUMNS, *(c for c in models.columns if c.startswith(S.LOADING_PREFIX)),
+            S.DF_RESID, S.MKT_MEAN, S.MKT_SXX, S.LOG_VOLUME_MEAN, S.LOG_VOLUME_SD, S.VOLUME_N_OBS,
+            S.ROLE, S.GROUP, S.REASON, S.VOLUME_REASON, ROW,
         )
     )
     reported = spec.report_days
@@ -131,13 +140,13 @@ def run_study(
         ar.filter(pl.col(S.EVENT_DAY).is_between(reported.start, reported.end))
         .join(label, on=ROW)
         .with_columns(date_of(pl.col(S.DAY0_SESSION) + pl.col(S.EVENT_DAY)).alias(S.DATE))
-        .select(*S.AR_COLUMNS, S.AR_SE, S.AR_T, S.AR_P, S.ROLE, S.GROUP)
+        .select(*S.AR_COLUMNS, S.AR_SE, S.AR_T, S.AR_P, S.ABNORMAL_VOLUME, S.ABNORMAL_VOLUME_T, S.ROLE, S.GROUP)
     )
     window_len = pl.col(S.WINDOW_END) - pl.col(S.WINDOW_START) + 1
     car_out = (
         car.join(label, on=ROW)
         .join(caps.select(ROW, S.MARKET_CAP), on=ROW, how="left")
-        .join(models.select(ROW, S.REASON, S.DF_RESID), on=ROW, how="left")
+        .join(models.select(ROW, S.REASON, S.DF_RESID, S.VOLUME_REASON), on=ROW, how="left")
         .with_columns(
             (pl.col(S.CAR) * pl.col(S.MARKET_CAP)).alias(S.DOLLAR_ABNORMAL),
             (pl.col(S.RAW_RETURN) * pl.col(S.MARKET_CAP)).alias(S.DOLLAR_RAW),
@@ -148,7 +157,10 @@ def run_study(
                 ),
             ).alias(S.REASON),
         )
-        .select(*S.CAR_COLUMNS, S.N_DAYS, S.RAW_RETURN, S.MARKET_CAP, S.DOLLAR_RAW, S.DF_RESID, S.ROLE, S.GROUP, S.REASON)
+        .select(
+            *S.CAR_COLUMNS, S.N_DAYS, S.RAW_RETURN, S.MARKET_CAP, S.DOLLAR_RAW, S.ABNORMAL_VOLUME, S.ABNORMAL_VOLUME_T,
+            S.DF_RESID, S.ROLE, S.GROUP, S.REASON, S.VOLUME_REASON,
+        )
     )
     tests = group_tests(car_out)
     regressions = (

@@ -26,7 +26,7 @@ def session_returns(prices: pl.DataFrame, cal: SessionCalendar, kind: ReturnKind
     Parameters
     ----------
     prices
-        Long frame with ``ticker, date, close, adj_close``.
+        Long frame with ``ticker, date, close, adj_close`` and optionally ``volume``.
     cal
         Exchange calendar defining sessions.
     kind
@@ -35,21 +35,24 @@ def session_returns(prices: pl.DataFrame, cal: SessionCalendar, kind: ReturnKind
     Returns
     -------
     pl.DataFrame
-        ``ticker, session, date, ret, close``, sorted by ticker and session.
+        ``ticker, session, date, ret, close`` (and ``volume`` when ``prices`` has it), sorted
+        by ticker and session.
     """
+    volume = [S.VOLUME] if S.VOLUME in prices.columns else []
     prev = pl.col(S.ADJ_CLOSE).shift(1).over(S.TICKER)
     consecutive = (pl.col(S.SESSION) - pl.col(S.SESSION).shift(1).over(S.TICKER)) == 1
     ratio = pl.col(S.ADJ_CLOSE) / prev
     ret = ratio.log() if kind == "log" else ratio - 1.0
     return (
         prices.lazy()
-        .select(S.TICKER, S.DATE, S.CLOSE, S.ADJ_CLOSE)
+        .select(S.TICKER, S.DATE, S.CLOSE, S.ADJ_CLOSE, *volume)
         .join(cal.sessions.lazy().select(S.DATE, S.SESSION), on=S.DATE, how="inner")
         .sort(S.TICKER, S.SESSION)
         .select(
             S.TICKER, S.SESSION, S.DATE,
             pl.when(consecutive).then(ret).alias(S.RET),
             S.CLOSE,
+            *volume,
         )
         .collect(engine="in-memory")
     )

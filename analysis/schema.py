@@ -22,6 +22,7 @@ LOW = "low"
 CLOSE = "close"
 ADJ_CLOSE = "adj_close"
 VOLUME = "volume"
+LOG_VOLUME = "log_volume"  # ln(1 + volume), the variable of the abnormal-volume model
 PRICE_COLUMNS = (DATE, OPEN, HIGH, LOW, CLOSE, ADJ_CLOSE, VOLUME)
 
 # --- shares outstanding ----------------------------------------------------------
@@ -47,6 +48,8 @@ AR_VAR = "ar_var"  # prediction-error variance of the AR (MacKinlay 1997)
 AR_SE = "ar_se"
 AR_T = "ar_t"
 AR_P = "ar_p"
+ABNORMAL_VOLUME = "abnormal_volume"  # ln(1 + V) minus its estimation mean (a window: the mean over its days)
+ABNORMAL_VOLUME_T = "abnormal_volume_t"
 
 # --- models ------------------------------------------------------------------------
 MODEL = "model"
@@ -61,6 +64,28 @@ ESTIMATION_END = "estimation_end"
 MKT_MEAN = "mkt_mean"  # mean benchmark return over the estimation window
 MKT_SXX = "mkt_sxx"  # sum of squared demeaned benchmark returns over the estimation window
 REASON = "reason"  # why a statistic is null
+LOG_VOLUME_MEAN = "log_volume_mean"  # mean of ln(1 + volume) over the estimation window
+LOG_VOLUME_SD = "log_volume_sd"  # its standard deviation (T - 1 degrees of freedom)
+VOLUME_N_OBS = "volume_n_obs"  # estimation days with a volume
+VOLUME_REASON = "volume_reason"  # why the abnormal volume is null
+
+# --- factors -----------------------------------------------------------------------
+MKT_RF = "mkt_rf"  # the market factor of a factor set (Fama-French: market minus risk-free)
+RF = "rf"  # the risk-free rate per session (decimal) of a factor set
+FACTOR_PREFIX = "factor_"  # panel columns holding factor values: factor_<name>
+LOADING_PREFIX = "beta_"  # models columns holding the loading of a factor other than the market: beta_<name>
+
+
+def factor_column(name: str) -> str:
+    """Panel column holding the values of factor ``name`` (``factor_smb``; ``factor_rf``)."""
+    return FACTOR_PREFIX + name
+
+
+def loading_column(name: str) -> str:
+    """Models column holding the loading on factor ``name``: ``beta`` for the market factor
+    ``mkt_rf``, ``beta_<name>`` for any other (``beta_smb``, ``beta_hml``, ``beta_mom``...)."""
+    return BETA if name == MKT_RF else LOADING_PREFIX + name
+
 
 # --- windows -----------------------------------------------------------------------
 WINDOW_START = "window_start"

@@ -19,8 +19,18 @@ from analysis.errors import InputError
 
 Timing = Literal["pre-open", "intraday", "after-close", "unknown"]
 TIMINGS: tuple[str, ...] = get_args(Timing)
-ModelName = Literal["market", "constant-mean", "market-adjusted"]
+ModelName = Literal["market", "constant-mean", "market-adjusted", "capm", "ff3", "carhart4", "ff5", "factors"]
 MODELS: tuple[str, ...] = get_args(ModelName)
+FACTOR_MODELS: dict[str, tuple[tuple[str, str], ...]] = {
+    # model: the (factor set, column) of each regressor besides the constant
+    "ff3": (("ff3", S.MKT_RF), ("ff3", "smb"), ("ff3", "hml")),
+    "carhart4": (("ff3", S.MKT_RF), ("ff3", "smb"), ("ff3", "hml"), ("mom", "mom")),
+    "ff5": (("ff5", S.MKT_RF), ("ff5", "smb"), ("ff5", "hml"), ("ff5", "rmw"), ("ff5", "cma")),
+}
+"""Regressors of the Fama-French and Carhart models, from the factor sets ``market-reaction
+factors fetch ff3|ff5|mom`` stores."""
+DEFAULT_RISK_FREE = {"capm": "ff3", "ff3": "ff3", "carhart4": "ff3", "ff5": "ff5"}
+"""The factor set whose ``rf`` column is the risk-free rate when ``risk_free`` is not given."""
 ReturnKind = Literal["simple", "log"]
 RETURN_KINDS: tuple[str, ...] = get_args(ReturnKind)
 Role = Literal["primary", "related"]
@@ -29,6 +39,27 @@ DEFAULT_BENCHMARK = "^GSPC"
 DEFAULT_GROUP = "all"
 EVENT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,127}$")
 TICKER_PATTERN = re.compile(r"^[A-Z0-9^][A-Z0-9.^=\-]{0,31}$")
+FACTOR_SET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # a safe file name
+FACTOR_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # a column of a factor set
+
+
+def check_factor_set(name: object, *, field: str = "factor_set") -> str:
+    """Check the name of a factor set: lowercase letters, digits, ``-`` and ``_`` (a file name)."""
+    if not isinstance(name, str) or not FACTOR_SET_PATTERN.match(name):
+        raise InputError(
+            f"expected a factor set name of lowercase letters, digits, '-' and '_' (such as ff3), got {name!r}",
+            field=field,
+        )
+    return name
+
+
+def parse_factors_option(text: str, *, field: str = "factors") -> tuple[str, tuple[str, ...]]:
+    """Parse ``"NAME:col1,col2"`` (a stored factor set and the columns to use as regressors)."""
+    name, sep, cols = str(text).partition(":")
+    columns = tuple(c.strip().lower() for c in cols.split(",") if c.strip())
+    if not sep or not columns:
+        raise InputError(f"expected NAME:COLUMN[,COLUMN...], such as mine:mkt_rf,smb; got {text!r}", field=field)
+    return check_factor_set(name.strip(), field=field), columns
 
 
 def check_ticker(ticker: str, *, field: str = "ticker", event: str | None = None) -> str:
@@ -99,8 +130,11 @@ class StudySpec:
         Event windows over which abnormal returns are cumulated. Default ``[0,0]``,
         ``[-1,+1]``, ``[-5,+5]``.
     model
-        Normal-return model: ``market`` (OLS market model), ``constant-mean`` or
-        ``market-adjusted`` (alpha = 0, beta = 1).
+        Normal-return model: ``market`` (OLS market model), ``constant-mean``,
+        ``market-adjusted`` (alpha = 0, beta = 1), ``capm`` (market model on excess returns
+        over the risk-free rate), ``ff3`` (Fama-French three factors), ``carhart4`` (ff3 +
+        momentum), ``ff5`` (Fama-French five factors) or ``factors`` (the columns ``factors``
+        of the factor set ``factor_set``). See :mod:`analysis.models`.
     returns
         ``simple`` returns from adjusted closes (default) or ``log`` returns.
     min_estimation_obs
@@ -108,6 +142,14 @@ class StudySpec:
         reason (default 120).
     calendar
         Exchange calendar code of exchange-calendars (default ``XNYS``).
+    factor_set, factors
+        With ``model="factors"`` only: the stored factor set and its columns to use as
+        regressors (lowercase names; ``mkt_rf`` is reported as ``beta``, any other column
+        ``f`` as ``beta_f``).
+    risk_free
+        The factor set whose ``rf`` column is the risk-free rate of excess returns. ``capm``,
+        ``ff3`` and ``carhart4`` default to ``ff3``, ``ff5`` to ``ff5``; with ``factors``
+        the regression is on raw returns unless it is given; the other models take none.
     """
 
     estimation: Window = Window(-260, -11)
@@ -116,6 +158,9 @@ class StudySpec:
     returns: ReturnKind = "simple"
     min_estimation_obs: int = 120
     calendar: str = "XNYS"
+    factor_set: str | None = None
+    factors: tuple[str, ...] = ()
+    risk_free: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "windows", tuple(dict.fromkeys(self.windows)))
@@ -123,6 +168,7 @@ class StudySpec:
             raise InputError("at least one event window is needed", field="windows")
         if self.model not in MODELS:
             raise InputError(f"expected one of {', '.join(MODELS)}, got {self.model!r}", field="model")
+        self._check_factors()
         if self.returns not in RETURN_KINDS:
             raise InputError(f"expected one of {', '.join(RETURN_KINDS)}, got {self.returns!r}", field="returns")
         first = min(w.start for w in self.windows)
@@ -132,12 +178,71 @@ class StudySpec:
                 f"starts (day {first})",
                 field="estimation",
             )
-        if not isinstance(self.min_estimation_obs, int) or not 3 <= self.min_estimation_obs <= self.estimation.length:
+        least = max(3, self.n_params + 1)
+        if not isinstance(self.min_estimation_obs, int) or not least <= self.min_estimation_obs <= self.estimation.length:
             raise InputError(
-                f"expected an integer between 3 and the estimation length {self.estimation.length}, "
-                f"got {self.min_estimation_obs!r}",
+                f"expected an integer between {least} and the estimation length {self.estimation.length}"
+                + (f" (the {self.model} model has {self.n_params} parameters)" if least > 3 else "")
+                + f", got {self.min_estimation_obs!r}",
                 field="min_estimation_obs",
             )
+
+    def _check_factors(self) -> None:
+        if self.model == "factors":
+            if self.factor_set is None or not self.factors:
+                raise InputError("the factors model needs a factor set and its columns (NAME:col1,col2)", field="factors")
+            check_factor_set(self.factor_set)
+            if isinstance(self.factors, str):
+                raise InputError(f"expected a list of column names, got {self.factors!r}", field="factors")
+            factors = tuple(f.strip().lower() if isinstance(f, str) else f for f in self.factors)
+            for f in factors:
+                if not isinstance(f, str) or not FACTOR_NAME_PATTERN.match(f):
+                    raise InputError(
+                        f"expected column names of lowercase letters, digits and '_', starting with a letter, got {f!r}",
+                        field="factors",
+                    )
+            if S.RF in factors:
+                raise InputError("rf is the risk-free rate, not a regressor; use risk_free (--risk-free NAME)", field="factors")
+            if len(set(factors)) < len(factors):
+                raise InputError(f"a column is listed twice in {', '.join(factors)}", field="factors")
+            object.__setattr__(self, "factors", factors)
+        elif self.factor_set is not None or self.factors:
+            raise InputError(
+                f"a factor set and columns are only used with model 'factors', not {self.model!r}", field="factors"
+            )
+        if self.risk_free is None:
+            object.__setattr__(self, "risk_free", DEFAULT_RISK_FREE.get(self.model))
+        elif self.model in ("market", "constant-mean", "market-adjusted"):
+            raise InputError(
+                f"the {self.model} model uses raw returns; a risk-free rate goes with capm, ff3, carhart4, ff5 "
+                "or factors",
+                field="risk_free",
+            )
+        else:
+            check_factor_set(self.risk_free, field="risk_free")
+
+    @property
+    def factor_columns(self) -> tuple[tuple[str, str], ...]:
+        """``(factor set, column)`` of every factor regressor, in order (empty without factors)."""
+        if self.model == "factors":
+            return tuple((self.factor_set, f) for f in self.factors)  # type: ignore[misc]
+        return FACTOR_MODELS.get(self.model, ())
+
+    @property
+    def factor_sets(self) -> tuple[str, ...]:
+        """The stored factor sets the study reads: those of the regressors, then the risk-free one."""
+        sets = [s for s, _ in self.factor_columns] + ([self.risk_free] if self.risk_free else [])
+        return tuple(dict.fromkeys(sets))
+
+    @property
+    def n_params(self) -> int:
+        """Parameters the normal-return model estimates (market-adjusted: its mean, for σ̂'s
+        degrees of freedom)."""
+        if self.model in ("constant-mean", "market-adjusted"):
+            return 1
+        if self.model in ("market", "capm"):
+            return 2
+        return 1 + len(self.factor_columns)
 
     @property
     def first_day(self) -> int:
@@ -157,6 +262,9 @@ class StudySpec:
             "returns": self.returns,
             "min_estimation_obs": self.min_estimation_obs,
             "calendar": self.calendar,
+            "factor_set": self.factor_set,
+            "factors": list(self.factors),
+            "risk_free": self.risk_free,
         }
 
 
