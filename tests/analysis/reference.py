@@ -18,7 +18,12 @@ where the engine takes closed forms:
 * BHAR: ``Π(1 + R) − Π(1 + E[R])`` over the window days with an abnormal return (Barber &
   Lyon 1997); raw return ``Π(1 + R) − 1`` over the window days with a return (log returns:
   ``exp Σ`` instead of the products);
-* p-values: ``scipy.stats.t`` / ``scipy.stats.norm`` survival functions.
+* p-values: ``scipy.stats.t`` / ``scipy.stats.norm`` survival functions;
+* factor models (:func:`linear_event_study`): the same lstsq / ``(X'X)⁻¹`` / ``γ'Vγ`` route
+  with ``X = [1, x_1 .. x_p]`` built day by day from a ``{date: [x_1 .. x_p]}`` map, on excess
+  returns ``R − rf`` when a risk-free map is given (normal return ``rf + x*'b``);
+* abnormal volume (:func:`abnormal_volume`): ``v = ln(1 + V)``, its estimation mean and
+  sample standard deviation, ``t = AV / (s √(1 + 1/T))``, window mean ``/ (s √(1/L + 1/T))``.
 
 It is slow and meant to be obviously correct; the tests compare the vectorised engine with it.
 """
@@ -78,6 +83,7 @@ class Fit:
     estimation_end: date | None = None
     xtx_inv: np.ndarray | None = None  # (X'X)^-1; None for market-adjusted (nothing estimated)
     reason: str | None = None
+    loadings: list[float] | None = None  # factor models: b_1 .. b_p
 
 
 @dataclass
@@ -267,3 +273,127 @@ def mackinlay_j1(cars: list[float], ses: list[float]) -> tuple[float, float]:
     var_caar = sum(s * s for s in ses) / n**2
     z = caar / math.sqrt(var_caar)
     return z, two_sided_z(z)
+
+
+def linear_event_study(
+    ret: Returns,
+    regressors: dict[date, list[float]],
+    sessions: list[date],
+    day0: date,
+    *,
+    rf: Returns | None = None,
+    estimation: tuple[int, int] = (-260, -11),
+    windows: tuple[tuple[int, int], ...] = ((0, 0), (-1, 1), (-5, 5)),
+    min_obs: int = 120,
+    kind: str = "simple",
+) -> Event:
+    """Single-firm event study with the linear model ``y = α + b'x + ε`` (factor models).
+
+    ``regressors`` maps a session date to the regressor values of that day (a missing date =
+    no regressors that day); with ``rf`` the dependent variable is ``R − rf`` and the normal
+    return ``rf + α + b'x``. A day is usable for estimation when the return, the regressors
+    and (if given) the risk-free rate all exist.
+    """
+    i0 = sessions.index(day0)
+
+    def at(tau: int) -> tuple[date | None, float | None, list[float] | None, float | None]:
+        i = i0 + tau
+        if not 0 <= i < len(sessions):
+            return None, None, None, None
+        d = sessions[i]
+        return d, ret.get(d), regressors.get(d), (rf.get(d) if rf is not None else 0.0)
+
+    est_dates, ys, rows = [], [], []
+    for tau in range(estimation[0], estimation[1] + 1):
+        d, r, x, f = at(tau)
+        if r is None or x is None or f is None:
+            continue
+        est_dates.append(d)
+        ys.append(r - f)
+        rows.append([1.0, *x])
+    T = len(ys)
+    k = len(rows[0]) if rows else 1 + len(next(iter(regressors.values()), []))
+    fit = Fit(model="linear", n_obs=T, df_resid=T - k)
+    if T < min_obs:
+        fit.reason = f"{T} usable estimation returns, fewer than {min_obs}"
+    else:
+        X, y = np.array(rows), np.array(ys)
+        b, *_ = np.linalg.lstsq(X, y, rcond=None)
+        resid = y - X @ b
+        ssr = float(resid @ resid)
+        fit.alpha, fit.loadings = float(b[0]), [float(v) for v in b[1:]]
+        fit.beta = fit.loadings[0] if fit.loadings else None
+        fit.sigma = math.sqrt(ssr / fit.df_resid)
+        fit.r_squared = 1.0 - ssr / float(((y - y.mean()) ** 2).sum()) if k > 1 else None
+        fit.xtx_inv = np.linalg.inv(X.T @ X)
+        fit.estimation_start, fit.estimation_end = est_dates[0], est_dates[-1]
+
+    event = Event(day0=day0, fit=fit)
+    running = 0.0
+    first, last = min(w[0] for w in windows), max(w[1] for w in windows)
+    for tau in range(first, last + 1):
+        d, r, x, f = at(tau)
+        day = Day(tau=tau, date=d, ret=r, mkt=None)
+        if fit.sigma is not None and x is not None and f is not None:
+            day.x = np.array([1.0, *x])
+            day.normal = f + float(day.x @ np.array([fit.alpha, *fit.loadings]))
+        if day.normal is not None and r is not None:
+            day.ar = r - day.normal
+            running += day.ar
+            day.cum_ar = running
+            day.var = fit.sigma**2 * (1.0 + float(day.x @ fit.xtx_inv @ day.x))
+            day.t = day.ar / math.sqrt(day.var)
+            day.p = two_sided_t(day.t, fit.df_resid)
+        event.days[tau] = day
+    for start, end in windows:
+        event.windows[(start, end)] = window_stats(list(event.days.values()), fit, start, end, kind)
+    return event
+
+
+@dataclass
+class VolumeResult:
+    mean: float | None  # v̄ over the estimation days with a volume
+    sd: float | None  # sample standard deviation (T - 1)
+    n_obs: int
+    days: dict[int, tuple[float | None, float | None]]  # τ -> (AV, t) on the reported days
+    windows: dict[tuple[int, int], tuple[float | None, float | None]]  # (start, end) -> (mean AV, t)
+
+
+def abnormal_volume(
+    volume: dict[date, float],
+    sessions: list[date],
+    day0: date,
+    *,
+    estimation: tuple[int, int] = (-260, -11),
+    windows: tuple[tuple[int, int], ...] = ((0, 0), (-1, 1), (-5, 5)),
+    min_obs: int = 120,
+) -> VolumeResult:
+    """Abnormal log volume of one event row (mean model of ``v = ln(1 + V)``)."""
+    i0 = sessions.index(day0)
+
+    def v(tau: int) -> float | None:
+        i = i0 + tau
+        if not 0 <= i < len(sessions) or sessions[i] not in volume:
+            return None
+        return math.log(1.0 + volume[sessions[i]])
+
+    est = [x for tau in range(estimation[0], estimation[1] + 1) if (x := v(tau)) is not None]
+    T = len(est)
+    out = VolumeResult(mean=None, sd=None, n_obs=T, days={}, windows={})
+    mean = sum(est) / T if T else 0.0
+    sd = math.sqrt(sum((x - mean) ** 2 for x in est) / (T - 1)) if T > 1 else 0.0
+    if T < min_obs or sd <= 0:
+        return out
+    out.mean, out.sd = mean, sd
+    first, last = min(w[0] for w in windows), max(w[1] for w in windows)
+    for tau in range(first, last + 1):
+        x = v(tau)
+        out.days[tau] = (None, None) if x is None else (x - mean, (x - mean) / (sd * math.sqrt(1 + 1 / T)))
+    for start, end in windows:
+        avs = [out.days[t][0] for t in range(start, end + 1) if out.days[t][0] is not None]
+        if not avs:
+            out.windows[(start, end)] = (None, None)
+            continue
+        mav = sum(avs) / len(avs)
+        out.windows[(start, end)] = (mav, mav / (sd * math.sqrt(1 / len(avs) + 1 / T)))
+    return out
