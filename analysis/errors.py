@@ -25,11 +25,14 @@ class InputError(MarketReactionError, ValueError):
         The file the input came from, as the user named it.
     row
         1-based data row (CSV: the header is row 0, so row 1 is the first record; the
-        message also gives the line number, row + 1).
+        message also gives the line number, row + 1 unless ``line`` says otherwise).
     event
         The event id the problem belongs to.
     field
         The field or column.
+    line
+        The 1-based line of ``row`` in the file, when it is not ``row + 1`` (files with text
+        above their header).
     """
 
     exit_code = 2
@@ -42,13 +45,14 @@ class InputError(MarketReactionError, ValueError):
         row: int | None = None,
         event: str | None = None,
         field: str | None = None,
+        line: int | None = None,
     ) -> None:
         self.file, self.row, self.event, self.field, self.reason = file, row, event, field, message
         where = []
         if file is not None:
             where.append(str(file))
         if row is not None:
-            where.append(f"row {row} (line {row + 1})")
+            where.append(f"row {row} (line {row + 1 if line is None else line})")
         if event is not None:
             where.append(f"event {event!r}")
         if field is not None:

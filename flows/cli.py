@@ -5,13 +5,19 @@
     market-reaction prices import FILE... [--ticker SYMBOL]
     market-reaction prices show [TICKER ...]
     market-reaction shares import FILE
+    market-reaction factors import FILE --name NAME [--units percent|decimal]
+    market-reaction factors fetch ff3|ff5|mom ...
+    market-reaction factors show
+    market-reaction rates import FILE [--name dtb3]
     market-reaction events validate|list [--catalog PATH]
     market-reaction run [EVENT_ID ...] [--catalog PATH] [--source auto|store|yfinance] [--out DIR]
                         [--estimation -260:-11] [--window 0:0 --window -1:1 ...] [--model NAME]
+                        [--factors NAME:COL,COL] [--risk-free NAME|none]
     market-reaction demo [--out DIR]
 
-Exit codes: 0 success; 1 unexpected failure; 2 bad input (arguments, catalog, price file);
-3 data unavailable (no prices in the store and none from Yahoo); 130 interrupted.
+Exit codes: 0 success; 1 unexpected failure; 2 bad input (arguments, catalog, price or factor
+file); 3 data unavailable (no prices in the store and none from Yahoo, a factor set not in the
+store, a failed factor download); 130 interrupted.
 Errors are one line on stderr: ``market-reaction: error: <what and where>``.
 """
 
@@ -36,6 +42,7 @@ def _prefect_env(verbose: bool) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from flows.factors import FRENCH_FILES, UNITS
     from flows.prices import SOURCES
     from analysis.specs import MODELS, RETURN_KINDS
 
@@ -55,6 +62,22 @@ def _parser() -> argparse.ArgumentParser:
     simp = shares.add_parser("import", help="import a CSV with ticker,shares_outstanding,as_of_date")
     simp.add_argument("file", type=Path, metavar="FILE")
 
+    factors = sub.add_parser("factors", help="import, download or list factor sets").add_subparsers(
+        dest="action", required=True)
+    fimp = factors.add_parser("import", help="import a factor file (Ken French CSV or date,col,... in percent) as a set")
+    fimp.add_argument("file", type=Path, metavar="FILE")
+    fimp.add_argument("--name", required=True, help="name of the set, e.g. ff3, ff5, mom or your own")
+    fimp.add_argument("--units", choices=UNITS, default="percent", help="units of the values (default: percent)")
+    fetch = factors.add_parser("fetch", help="download daily factors from the Kenneth French data library")
+    fetch.add_argument("names", nargs="+", choices=list(FRENCH_FILES), metavar="SET", help="ff3, ff5 and/or mom")
+    fetch.add_argument("--timeout", type=float, default=60.0, help="seconds per download (default 60)")
+    factors.add_parser("show", help="list the stored factor sets")
+
+    rates = sub.add_parser("rates", help="import a risk-free rate").add_subparsers(dest="action", required=True)
+    rimp = rates.add_parser("import", help="import 3-month T-bill rates (FRED DTB3: date,dtb3 in percent per year)")
+    rimp.add_argument("file", type=Path, metavar="FILE")
+    rimp.add_argument("--name", default="dtb3", help="name of the set holding the per-session rate rf (default dtb3)")
+
     events = sub.add_parser("events", help="check or list a catalog")
     events.add_argument("action", choices=["validate", "list"])
     events.add_argument("--catalog", type=Path, help="TOML or CSV catalog (default: deployments/events.toml)")
@@ -68,7 +91,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--estimation", default="-260:-11", help="estimation window in sessions (default -260:-11)")
     run.add_argument("--window", action="append", dest="windows", metavar="START:END",
                      help="event window, repeatable (default 0:0, -1:1, -5:5)")
-    run.add_argument("--model", choices=MODELS, default="market")
+    run.add_argument("--model", choices=MODELS, default=None,
+                     help="normal-return model (default: market; factors when --factors is given)")
+    run.add_argument("--factors", metavar="NAME:COL,COL",
+                     help="your own factors: a stored factor set and the columns to use (implies --model factors)")
+    run.add_argument("--risk-free", dest="risk_free", metavar="NAME",
+                     help="factor set whose rf column is the risk-free rate (default ff3; ff5 for --model ff5; "
+                          "'none' for raw returns with --factors)")
     run.add_argument("--returns", choices=RETURN_KINDS, default="simple")
     run.add_argument("--min-obs", type=int, default=120, dest="min_obs", help="minimum estimation returns (default 120)")
     run.add_argument("--latex", action="store_true", help="also write LaTeX tables")
@@ -119,6 +148,53 @@ def _cmd_shares(args) -> int:
     return 0
 
 
+def _cmd_factors(args) -> int:
+    from flows.factors import check_set_name, fetch_french, read_factor_file
+    from flows.settings import home
+    from flows.store import FactorStore
+
+    store = FactorStore(home())
+    if args.action == "import":
+        name = check_set_name(args.name)
+        frame = read_factor_file(args.file, args.units)
+        store.write(name, frame, f"import:{args.file.name}")
+        print(f"imported factor set {name}: {', '.join(frame.columns[1:])}; {frame.height} days "
+              f"{frame['date'].min()}..{frame['date'].max()} from {args.file.name}")
+    elif args.action == "fetch":
+        for name in dict.fromkeys(args.names):
+            frame, url = fetch_french(name, args.timeout)
+            store.write(name, frame, url)
+            print(f"fetched factor set {name}: {', '.join(frame.columns[1:])}; {frame.height} days "
+                  f"{frame['date'].min()}..{frame['date'].max()}")
+    else:
+        table = store.sets()
+        if not table.height:
+            print(f"no factor sets stored in {store.root}; try `market-reaction factors fetch ff3`")
+            return 0
+        for r in table.iter_rows(named=True):
+            print(f"{r['name']:<10} {r['rows']:>6} days  {r['first_date']}..{r['last_date']}  "
+                  f"columns {r['columns']}  source {r['source']}")
+        return 0
+    print(f"store: {store.root}")
+    return 0
+
+
+def _cmd_rates(args) -> int:
+    from flows.factors import check_set_name, read_rates_file, tbill_factor_set
+    from flows.settings import home
+    from flows.store import FactorStore
+
+    name = check_set_name(args.name)
+    quotes = read_rates_file(args.file)
+    frame = tbill_factor_set(quotes)
+    store = FactorStore(home())
+    store.write(name, frame, f"import:{args.file.name} (3-month T-bill discount yield -> per-session rf)")
+    print(f"imported risk-free rate {name}: {frame['rf'].count()} sessions {frame['date'].min()}..{frame['date'].max()} "
+          f"from {args.file.name}; use it with --risk-free {name}")
+    print(f"store: {store.root}")
+    return 0
+
+
 def _cmd_events(args) -> int:
     from flows.catalog import default_catalog_path, load_catalog
 
@@ -136,16 +212,21 @@ def _cmd_events(args) -> int:
 
 def _cmd_run(args) -> int:
     from flows.catalog import default_catalog_path, load_catalog, select_events
+    from flows.factors import load_factor_sets
+    from flows.settings import home
+    from flows.store import FactorStore
     from flows.study import event_study, study_spec
 
-    # Check the user's input before Prefect starts, so mistakes fail fast and plainly.
-    study_spec(args.estimation, args.windows, args.model, args.returns, args.min_obs)
+    # Check the user's input and the factor sets before Prefect starts, so mistakes fail fast and plainly.
+    spec = study_spec(args.estimation, args.windows, args.model, args.returns, args.min_obs, args.factors, args.risk_free)
     catalog = args.catalog or default_catalog_path()
     select_events(load_catalog(catalog), args.event_ids)
+    load_factor_sets(FactorStore(home()), spec)
     out = event_study(
         event_ids=args.event_ids or None, catalog=str(catalog), source=args.source,
         out=str(args.out) if args.out else None, estimation=args.estimation, windows=args.windows,
         model=args.model, returns=args.returns, min_estimation_obs=args.min_obs, latex=args.latex,
+        factors=args.factors, risk_free=args.risk_free,
     )
     _print_summary(Path(out))
     return 0
@@ -168,7 +249,10 @@ def _cmd_demo(args) -> int:
     return 0
 
 
-COMMANDS = {"prices": _cmd_prices, "shares": _cmd_shares, "events": _cmd_events, "run": _cmd_run, "demo": _cmd_demo}
+COMMANDS = {
+    "prices": _cmd_prices, "shares": _cmd_shares, "factors": _cmd_factors, "rates": _cmd_rates, "events": _cmd_events,
+    "run": _cmd_run, "demo": _cmd_demo,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

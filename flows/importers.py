@@ -59,6 +59,7 @@ _DATE_FORMATS = (
 )
 
 _ROW = "__row"  # 1-based data row
+_LINE = "__line"  # 1-based file line of a row, when not row + 1
 _FIELD = "__field"
 _REASON = "__reason"
 _ORDER = "__order"
@@ -379,11 +380,15 @@ def _duplicate_check(key: str, column: str) -> tuple[str, pl.Expr, pl.Expr]:
 
 
 def _raise_problems(frame: pl.DataFrame, file: str, checks: Sequence[tuple[str, pl.Expr, pl.Expr]]) -> None:
-    """Raise one InputError for the first bad row (by row, then check order), if any."""
+    """Raise one InputError for the first bad row (by row, then check order), if any.
+
+    A ``__line`` column in ``frame`` gives the file line of each row (default: row + 1).
+    """
+    line = pl.col(_LINE) if _LINE in frame.columns else pl.col(_ROW) + 1
     problems = pl.concat([  # reasons are computed on the whole frame: they may use windows
-        frame.select(pl.col(_ROW), bad.alias(_BAD), reason.alias(_REASON))
+        frame.select(pl.col(_ROW), line.alias(_LINE), bad.alias(_BAD), reason.alias(_REASON))
         .filter(pl.col(_BAD))
-        .select(pl.col(_ROW), pl.lit(order).alias(_ORDER), pl.lit(field).alias(_FIELD), pl.col(_REASON))
+        .select(pl.col(_ROW), pl.col(_LINE), pl.lit(order).alias(_ORDER), pl.lit(field).alias(_FIELD), pl.col(_REASON))
         for order, (field, bad, reason) in enumerate(checks)
     ]).sort(_ROW, _ORDER)
     if problems.is_empty():
@@ -391,7 +396,7 @@ def _raise_problems(frame: pl.DataFrame, file: str, checks: Sequence[tuple[str, 
     first = problems.row(0, named=True)
     more = problems.get_column(_ROW).n_unique() - 1
     suffix = f" (and {more} more problem row{'s' if more > 1 else ''})" if more else ""
-    raise InputError(first[_REASON] + suffix, file=file, row=first[_ROW], field=first[_FIELD])
+    raise InputError(first[_REASON] + suffix, file=file, row=first[_ROW], field=first[_FIELD], line=first[_LINE])
 
 
 def _first_line(error: BaseException) -> str:

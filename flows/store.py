@@ -1,10 +1,12 @@
-"""The local price store: one Parquet file per ticker, plus one file of shares outstanding.
+"""The local price store: one Parquet file per ticker, one file of shares outstanding, and
+one file per factor set.
 
 Layout under the store root::
 
     prices/<name>.parquet   one file per ticker; <name> = urllib.parse.quote(ticker, safe="")
                             (so ``^GSPC`` -> ``%5EGSPC.parquet``)
     shares.parquet          ticker, as_of_date, shares_outstanding, source
+    factors/<set>.parquet   one file per factor set (:class:`FactorStore`)
     .lock                   flock'ed by every writer
 
 A price file holds ``date`` (Date) and ``open, high, low, close, adj_close, volume`` (Float64;
@@ -235,13 +237,8 @@ class PriceStore:
 
     # --- internals ---------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        """Hold an exclusive lock on ``root/.lock`` (released when the file closes)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / ".lock").open("ab") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            yield
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return _locked(self.root)
 
     def _scan(self, ticker: str) -> pl.LazyFrame:
         return pl.scan_parquet(self.path(ticker), glob=False).select(
@@ -267,6 +264,93 @@ class PriceStore:
             return pl.read_parquet(self.shares_path).select(SHARES_SCHEMA.names()).cast(SHARES_SCHEMA)
         except (pl.exceptions.PolarsError, OSError) as error:
             raise _unreadable(self.shares_path, error) from None
+
+
+FACTOR_SETS_SCHEMA = pl.Schema({
+    "name": pl.String, "columns": pl.String, ROWS: pl.UInt32, FIRST_DATE: pl.Date, LAST_DATE: pl.Date, SOURCE: pl.String,
+})
+"""Columns of :meth:`FactorStore.sets`."""
+
+
+class FactorStore:
+    """Factor sets kept as Parquet files under ``root/factors`` (same root as the prices).
+
+    A set ``<name>.parquet`` holds ``date`` (Date, unique, sorted) and one Float64 column per
+    factor, in decimals per session (0.0123 = 1.23%; null where the source has no value).
+    Its metadata records the ``name`` and the ``source`` (``import:<file>`` or the download
+    address). Writing a set replaces it as a whole (the Fama-French files are revised every
+    month), atomically and under the store lock.
+
+    Parameters
+    ----------
+    root
+        The store directory (usually ``flows.settings.home()``).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"FactorStore({str(self.root)!r})"
+
+    def path(self, name: str) -> Path:
+        """The file of set ``name`` (which need not exist)."""
+        return self.root / "factors" / f"{name}.parquet"
+
+    def write(self, name: str, frame: pl.DataFrame, source: str) -> None:
+        """Store ``frame`` (``date`` + Float64 factor columns) as set ``name``, replacing it."""
+        frame = frame.select(pl.col(S.DATE).cast(pl.Date), pl.exclude(S.DATE).cast(pl.Float64)).sort(S.DATE)
+        if frame.get_column(S.DATE).is_duplicated().any():
+            raise ValueError(f"factor set {name}: duplicate dates")
+        with _locked(self.root):
+            _write_atomic(self.path(name), frame, metadata={"name": name, SOURCE: source})
+
+    def read(self, name: str) -> pl.DataFrame | None:
+        """Set ``name`` (``date`` + factor columns), or None if it is not stored."""
+        path = self.path(name)
+        if not path.exists():
+            return None
+        try:
+            return pl.read_parquet(path)
+        except (pl.exceptions.PolarsError, OSError) as error:
+            raise _unreadable(path, error) from None
+
+    def source(self, name: str) -> str | None:
+        """Where set ``name`` came from, or None if it is not stored."""
+        path = self.path(name)
+        if not path.exists():
+            return None
+        try:
+            return pl.read_parquet_metadata(path).get(SOURCE, "")
+        except (pl.exceptions.PolarsError, OSError) as error:
+            raise _unreadable(path, error) from None
+
+    def sets(self) -> pl.DataFrame:
+        """One row per stored set: ``name, columns, rows, first_date, last_date, source``."""
+        rows = []
+        for path in sorted((self.root / "factors").glob("*.parquet")):
+            name = path.name.removesuffix(".parquet")
+            frame = self.read(name)
+            rows.append((name, ",".join(c for c in frame.columns if c != S.DATE), frame.height,
+                         frame[S.DATE].min(), frame[S.DATE].max(), self.source(name)))
+        return pl.DataFrame(rows, schema=FACTOR_SETS_SCHEMA, orient="row")
+
+    def content_hash(self, name: str) -> str | None:
+        """sha256 (hex) of the file of set ``name``, or None if it is not stored."""
+        try:
+            with self.path(name).open("rb") as f:
+                return hashlib.file_digest(f, "sha256").hexdigest()
+        except FileNotFoundError:
+            return None
+
+
+@contextlib.contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``root/.lock`` (released when the file closes)."""
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / ".lock").open("ab") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _as_list(tickers: Sequence[str]) -> list[str]:

@@ -20,30 +20,48 @@ from prefect.cache_policies import NO_CACHE
 from analysis import schema as S
 from analysis.calendar import align_events, exchange_calendar
 from analysis.engine import StudyResult, price_requirements, run_study
-from analysis.errors import DataUnavailableError
-from analysis.specs import EventSpec, ModelName, ReturnKind, StudySpec, Window, events_frame
+from analysis.errors import DataUnavailableError, InputError
+from analysis.specs import EventSpec, ModelName, ReturnKind, StudySpec, Window, events_frame, parse_factors_option
 from flows import progress
 from flows.catalog import default_catalog_path, load_catalog, select_events
+from flows.factors import coverage_notes, load_factor_sets
 from flows.prices import FetchBatch, PricePlan, Source, download, ensure_shares, plan_fetches, store_download
 from flows.publish import file_sha256, write_report
 from flows.settings import home
-from flows.store import PriceStore
+from flows.store import FactorStore, PriceStore
 from flows.tables import headline
 
 DEFAULT_WINDOWS = ["0:0", "-1:1", "-5:5"]
 
 
 def study_spec(
-    estimation: str = "-260:-11", windows: list[str] | None = None, model: str = "market",
-    returns: str = "simple", min_estimation_obs: int = 120,
+    estimation: str = "-260:-11", windows: list[str] | None = None, model: str | None = None,
+    returns: str = "simple", min_estimation_obs: int = 120, factors: str | None = None,
+    risk_free: str | None = None,
 ) -> StudySpec:
-    """Build the :class:`StudySpec` from the flow's / CLI's text parameters."""
+    """Build the :class:`StudySpec` from the flow's / CLI's text parameters.
+
+    ``model`` defaults to ``factors`` when ``factors`` (``NAME:col1,col2``) is given, else to
+    ``market``; ``risk_free="none"`` asks the ``factors`` model for raw returns explicitly.
+    """
+    model = model or ("factors" if factors else "market")
+    if factors and model != "factors":
+        raise InputError(f"--factors NAME:COLUMNS goes with --model factors, not {model}", field="--factors")
+    factor_set, columns = parse_factors_option(factors, field="--factors") if factors else (None, ())
+    if risk_free == "none":
+        if model != "factors":
+            raise InputError(f"the {model} model needs a risk-free rate; 'none' is only for --model factors",
+                             field="--risk-free")
+        risk_free = None
     return StudySpec(
         estimation=Window.parse(estimation, field="estimation"),
         windows=tuple(Window.parse(w) for w in (windows or DEFAULT_WINDOWS)),
         model=model,  # type: ignore[arg-type]
         returns=returns,  # type: ignore[arg-type]
         min_estimation_obs=min_estimation_obs,
+        factor_set=factor_set,
+        factors=columns,
+        risk_free=risk_free,
     )
 
 
@@ -59,6 +77,15 @@ def load_events(catalog: str | None, event_ids: list[str] | None) -> tuple[Event
     events = select_events(load_catalog(path), event_ids or [])
     progress.say(f"{len(events)} event(s) from {path}")
     return events
+
+
+@task(name="load-factors", cache_policy=NO_CACHE)
+def load_factors(store_root: str, spec: StudySpec) -> dict[str, pl.DataFrame]:
+    """The stored factor sets the model reads (none for market, constant-mean, market-adjusted)."""
+    sets = load_factor_sets(FactorStore(Path(store_root)), spec)
+    if sets:
+        progress.say(f"factor sets: {', '.join(sets)}")
+    return sets
 
 
 @task(name="plan-prices", cache_policy=NO_CACHE)
@@ -98,9 +125,12 @@ def load_prices(store_root: str, needs: pl.DataFrame) -> tuple[pl.DataFrame, pl.
 
 
 @task(name="analyze", cache_policy=NO_CACHE)
-def analyze(events: tuple[EventSpec, ...], prices: pl.DataFrame, shares: pl.DataFrame, spec: StudySpec) -> StudyResult:
+def analyze(
+    events: tuple[EventSpec, ...], prices: pl.DataFrame, shares: pl.DataFrame, spec: StudySpec,
+    factors: dict[str, pl.DataFrame],
+) -> StudyResult:
     progress.say(f"analysing {len(events)} event(s): {spec.model} model, estimation {spec.estimation.label}")
-    return run_study(events_frame(events), prices, spec, exchange_calendar(spec.calendar), shares)
+    return run_study(events_frame(events), prices, spec, exchange_calendar(spec.calendar), shares, factors=factors)
 
 
 @task(name="write-report", cache_policy=NO_CACHE)
@@ -113,13 +143,19 @@ def publish_report(result: StudyResult, out: str, manifest: dict[str, Any], titl
 
 def run_manifest(
     catalog: Path, events: tuple[EventSpec, ...], spec: StudySpec, source: str, store: PriceStore,
-    needs: pl.DataFrame, notes: list[str],
+    needs: pl.DataFrame, notes: list[str], factors: dict[str, pl.DataFrame],
 ) -> dict[str, Any]:
     """Inputs, parameters and data coverage of a run (versions and outputs are added on write)."""
     coverage = {
         t: {"needed": [str(a), str(b)], "covered": [str(x) for x in (store.coverage(t) or ())],
             "sha256": store.content_hash(t)}
         for t, a, b in needs.select(S.TICKER, "start", "end").iter_rows()
+    }
+    factor_store = FactorStore(store.root)
+    factor_coverage = {
+        name: {"covered": [str(frame[S.DATE].min()), str(frame[S.DATE].max())], "columns": frame.columns[1:],
+               "source": factor_store.source(name), "sha256": factor_store.content_hash(name)}
+        for name, frame in factors.items()
     }
     return {
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -128,6 +164,7 @@ def run_manifest(
         "parameters": {**spec.as_dict(), "source": source},
         "store": str(store.root),
         "data": coverage,
+        "factors": factor_coverage,
         "warnings": notes,
     }
 
@@ -140,11 +177,13 @@ def event_study(
     out: str | None = None,
     estimation: str = "-260:-11",
     windows: list[str] | None = None,
-    model: ModelName = "market",
+    model: ModelName | None = None,
     returns: ReturnKind = "simple",
     min_estimation_obs: int = 120,
     latex: bool = False,
     store: str | None = None,
+    factors: str | None = None,
+    risk_free: str | None = None,
 ) -> str:
     """Measure the market reaction to catalog events and write the report.
 
@@ -161,7 +200,13 @@ def event_study(
     estimation, windows
         Event-day windows as ``START:END``.
     model, returns, min_estimation_obs
-        See :class:`analysis.specs.StudySpec`.
+        See :class:`analysis.specs.StudySpec` (``model`` defaults to ``market``, or to
+        ``factors`` when ``factors`` is given).
+    factors
+        ``NAME:col1,col2``: a stored factor set and its columns, for the ``factors`` model.
+    risk_free
+        The factor set whose ``rf`` is the risk-free rate (default: ``ff3``, or ``ff5`` for the
+        ff5 model; ``none`` for raw returns with the ``factors`` model).
     latex
         Also write LaTeX tables.
     store
@@ -172,22 +217,25 @@ def event_study(
     str
         The report folder.
     """
-    spec = study_spec(estimation, windows, model, returns, min_estimation_obs)
+    spec = study_spec(estimation, windows, model, returns, min_estimation_obs, factors, risk_free)
     root = store or str(home())
     catalog_path = Path(catalog) if catalog else default_catalog_path()
     events = load_events(str(catalog_path), event_ids)
+    factor_sets = load_factors(root, spec)  # before any download: a missing set stops the run at once
     plan = plan_prices(events, spec, root, source)
     notes = list(plan.notes)
+    if factor_sets and plan.needs.height:
+        notes += coverage_notes(factor_sets, plan.needs["start"].min(), plan.needs["end"].max())
     for batch, fut in [(b, fetch_batch.submit(b)) for b in plan.batches]:
         fetched = fut.result()
         store_batch(root, batch, fetched.prices)
         notes += [f"{t}: {why}" for t, why in fetched.failures.items()]
     notes += [f"{t}: shares outstanding: {why}" for t, why in fetch_shares(root, events, source).items()]
     prices, shares = load_prices(root, plan.needs)
-    result = analyze(events, prices, shares, spec)
+    result = analyze(events, prices, shares, spec, factor_sets)
     if not result.car[S.CAR].is_not_null().any():
         raise DataUnavailableError(no_result_message(result, notes, root))
-    manifest = run_manifest(catalog_path, events, spec, source, PriceStore(Path(root)), plan.needs, notes)
+    manifest = run_manifest(catalog_path, events, spec, source, PriceStore(Path(root)), plan.needs, notes, factor_sets)
     target = out or str(default_out(events, datetime.now(timezone.utc)))
     title = "Market reaction: " + ", ".join(e.id for e in events[:5]) + (" ..." if len(events) > 5 else "")
     return publish_report(result, target, manifest, title, latex)

@@ -37,6 +37,10 @@ def num(x: float | None, digits: int = 2) -> str:
     return "" if x is None or math.isnan(x) else f"{x:.{digits}f}"
 
 
+def signed(x: float | None) -> str:
+    return "" if x is None or math.isnan(x) else f"{x:+.2f}"
+
+
 def pvalue(p: float | None) -> str:
     if p is None or math.isnan(p):
         return ""
@@ -125,7 +129,11 @@ def abnormal_returns_table(result: StudyResult) -> Table:
 
 
 def car_table(result: StudyResult) -> Table:
-    notes: list[str] = ["BHAR: buy-and-hold abnormal return (Barber & Lyon 1997); days: window days with an abnormal return."]
+    notes: list[str] = [
+        "BHAR: buy-and-hold abnormal return (Barber & Lyon 1997); days: window days with an abnormal return.",
+        "AV: mean abnormal log volume over the window, ln(1 + volume) minus its estimation-window mean "
+        "(+0.69 = twice the normal volume), with its t (Campbell & Wasley 1996).",
+    ]
     car = _limit(result.car, notes)
     frame = _fmt(
         car.with_columns(
@@ -133,20 +141,28 @@ def car_table(result: StudyResult) -> Table:
                 lambda s: Window(s[S.WINDOW_START], s[S.WINDOW_END]).label, return_dtype=pl.String
             ).alias("window")
         ).select(S.EVENT_ID, S.TICKER, "window", S.N_DAYS, S.CAR, S.CAR_SE, S.T_STAT, S.P_VALUE, S.BHAR, S.RAW_RETURN,
-                 S.DOLLAR_ABNORMAL, S.DOLLAR_RAW, S.REASON),
+                 S.DOLLAR_ABNORMAL, S.DOLLAR_RAW, S.ABNORMAL_VOLUME, S.ABNORMAL_VOLUME_T, S.REASON),
         {S.CAR: pct, S.CAR_SE: pct, S.T_STAT: num, S.P_VALUE: pvalue, S.BHAR: pct, S.RAW_RETURN: pct,
-         S.DOLLAR_ABNORMAL: dollars, S.DOLLAR_RAW: dollars},
+         S.DOLLAR_ABNORMAL: dollars, S.DOLLAR_RAW: dollars, S.ABNORMAL_VOLUME: signed, S.ABNORMAL_VOLUME_T: num},
     ).rename({S.EVENT_ID: "event", S.N_DAYS: "days", S.CAR: "CAR", S.CAR_SE: "s.e.", S.T_STAT: "t", S.P_VALUE: "p",
-              S.BHAR: "BHAR", S.RAW_RETURN: "raw return", S.DOLLAR_ABNORMAL: "$ abnormal", S.DOLLAR_RAW: "$ raw", S.REASON: "note"})
+              S.BHAR: "BHAR", S.RAW_RETURN: "raw return", S.DOLLAR_ABNORMAL: "$ abnormal", S.DOLLAR_RAW: "$ raw",
+              S.ABNORMAL_VOLUME: "AV", S.ABNORMAL_VOLUME_T: "t(AV)", S.REASON: "note"})
     return Table("car", "Cumulative abnormal returns per window", frame, tuple(notes))
 
 
 def models_table(result: StudyResult) -> Table:
-    notes: list[str] = [f"Normal-return model: {result.spec.model}, estimation window {result.spec.estimation.label}."]
+    spec = result.spec
+    notes: list[str] = [f"Normal-return model: {spec.model}, estimation window {spec.estimation.label}."]
+    if spec.risk_free:
+        notes.append(f"Regression on excess returns over the risk-free rate rf of the factor set {spec.risk_free}; "
+                     "beta is the loading on the market (mkt_rf, or the benchmark's excess return for capm).")
     m = _limit(result.models, notes)
+    loadings = [c for c in m.columns if c.startswith(S.LOADING_PREFIX)]
     frame = _fmt(
-        m.select(S.EVENT_ID, S.TICKER, S.MODEL, S.ALPHA, S.BETA, S.SIGMA, S.R_SQUARED, S.N_OBS, S.ESTIMATION_START, S.ESTIMATION_END, S.REASON),
-        {S.ALPHA: lambda x: num(x, 5), S.BETA: lambda x: num(x, 3), S.SIGMA: pct, S.R_SQUARED: lambda x: num(x, 3)},
+        m.select(S.EVENT_ID, S.TICKER, S.MODEL, S.ALPHA, S.BETA, *loadings, S.SIGMA, S.R_SQUARED, S.N_OBS,
+                 S.ESTIMATION_START, S.ESTIMATION_END, S.REASON),
+        {S.ALPHA: lambda x: num(x, 5), S.SIGMA: pct, S.R_SQUARED: lambda x: num(x, 3)}
+        | {c: (lambda x: num(x, 3)) for c in (S.BETA, *loadings)},
     ).rename({S.EVENT_ID: "event", S.SIGMA: "sigma (daily)", S.R_SQUARED: "R2", S.N_OBS: "T",
               S.ESTIMATION_START: "from", S.ESTIMATION_END: "to", S.REASON: "note"})
     return Table("models", "Normal-return models (estimation window)", frame, tuple(notes))
