@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from analysis.errors import InputError
-from analysis.specs import DEFAULT_WINDOWS, EventSpec, StudySpec, Window
+from analysis.specs import DEFAULT_WINDOWS, EventSpec, StudySpec, Window, parse_factors_option
 
 
 def raises_on(expected_field: str, fn, *args, **kwargs) -> InputError:
@@ -112,6 +112,51 @@ def test_study_spec_edge_values_are_accepted():
     spec = StudySpec(estimation=Window(-100, -2), windows=(Window(-1, 1),), model="constant-mean", returns="log",
                      min_estimation_obs=99)
     assert spec.first_day == -100 and spec.report_days == Window(-1, 1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "fragment"),
+    [
+        ({"model": "factors"}, "factors", "needs a factor set and its columns"),
+        ({"model": "factors", "factor_set": "mine"}, "factors", "needs a factor set"),
+        ({"model": "factors", "factor_set": "My Set", "factors": ("a",)}, "factor_set", "'My Set'"),
+        ({"model": "factors", "factor_set": "mine", "factors": ("a", "A")}, "factors", "listed twice"),
+        ({"model": "factors", "factor_set": "mine", "factors": ("2x",)}, "factors", "'2x'"),
+        ({"model": "factors", "factor_set": "mine", "factors": "ab"}, "factors", "a list of column names"),
+        ({"model": "factors", "factor_set": "mine", "factors": ("a", "rf")}, "factors", "risk-free"),
+        ({"model": "ff3", "factors": ("a",)}, "factors", "only used with model 'factors'"),
+        ({"factor_set": "mine"}, "factors", "not 'market'"),
+        ({"risk_free": "ff3"}, "risk_free", "the market model uses raw returns"),
+        ({"model": "constant-mean", "risk_free": "ff3"}, "risk_free", "raw returns"),
+        ({"model": "capm", "risk_free": "DTB3"}, "risk_free", "'DTB3'"),
+        ({"model": "ff5", "min_estimation_obs": 6}, "min_estimation_obs", "between 7 and the estimation length 250 (the ff5 model has 6 parameters)"),
+    ],
+)
+def test_factor_options_errors_name_the_field(kwargs, field, fragment):
+    err = raises_on(field, StudySpec, **kwargs)
+    assert fragment in str(err), str(err)
+
+
+def test_factor_models_sets_and_defaults():
+    assert StudySpec().risk_free is None and StudySpec().factor_sets == () and StudySpec().n_params == 2
+    capm = StudySpec(model="capm")
+    assert (capm.risk_free, capm.factor_sets, capm.factor_columns, capm.n_params) == ("ff3", ("ff3",), (), 2)
+    c4 = StudySpec(model="carhart4")
+    assert c4.factor_sets == ("ff3", "mom") and c4.n_params == 5
+    assert [c for _, c in c4.factor_columns] == ["mkt_rf", "smb", "hml", "mom"]
+    ff5 = StudySpec(model="ff5", risk_free="dtb3", min_estimation_obs=7)
+    assert ff5.factor_sets == ("ff5", "dtb3") and ff5.n_params == 6
+    own = StudySpec(model="factors", factor_set="q", factors=(" ME", "ia"))
+    assert own.factors == ("me", "ia") and own.risk_free is None and own.factor_sets == ("q",)
+    assert own.as_dict()["factors"] == ["me", "ia"] and own.as_dict()["factor_set"] == "q"
+    assert StudySpec(model="factors", factor_set="q", factors=("me",), risk_free="ff3").factor_sets == ("q", "ff3")
+
+
+def test_parse_factors_option():
+    assert parse_factors_option("mine:Mkt_RF, smb") == ("mine", ("mkt_rf", "smb"))
+    for bad in ("mine", "mine:", ":a", "Mine:a"):
+        with pytest.raises(InputError):
+            parse_factors_option(bad)
 
 
 def test_study_spec_is_frozen():
