@@ -42,7 +42,7 @@ from __future__ import annotations
 import polars as pl
 
 from analysis import schema as S
-from analysis.models import cinv_column, design, xbar_column
+from analysis.models import cinv_column, design, variance_columns, xbar_column
 from analysis.panel import ROW
 from analysis.specs import StudySpec
 from analysis.stats import t_pvalue
@@ -96,7 +96,7 @@ def abnormal_returns(panel: pl.DataFrame, models: pl.DataFrame, spec: StudySpec)
             normal = normal + pl.col(b) * x
         devs = [x - pl.col(xbar_column(j)) for j, x in enumerate(d.regressors)]
         var = sigma2 * (1.0 + 1.0 / n + _quadratic(devs))
-        inputs = tuple(c for c in d.inputs if c != S.BENCHMARK_RET)
+        inputs = d.inputs
     if S.LOG_VOLUME in panel.columns:
         av = pl.col(S.LOG_VOLUME) - pl.col(S.LOG_VOLUME_MEAN)
         av_se = pl.col(S.LOG_VOLUME_SD) * (1.0 + 1.0 / pl.col(S.VOLUME_N_OBS)).sqrt()
@@ -187,13 +187,14 @@ def cumulative_abnormal_returns(ar: pl.DataFrame, models: pl.DataFrame, spec: St
         devs = [pl.col(f"_sx{j}") - L * pl.col(xbar_column(j)) for j in range(len(regressors))]
         car_var = sigma2 * (L + L**2 / n + _quadratic(devs))
     av_se = pl.col(S.LOG_VOLUME_SD) * (1.0 / pl.col("_nv") + 1.0 / pl.col(S.VOLUME_N_OBS)).sqrt()
-    internal = [c for c in models.columns if c.startswith(("_xbar", "_cinv"))]
     ok = (pl.col(S.N_DAYS) > 0) & pl.col(S.SIGMA).is_not_null()
     grid = models.lazy().select(ROW).join(windows.lazy(), how="cross")
     return (
         grid.join(agg, on=[ROW, "_w"], how="left")
         .join(
-            models.lazy().select(ROW, S.SIGMA, S.N_OBS, S.DF_RESID, S.LOG_VOLUME_SD, S.VOLUME_N_OBS, *internal),
+            models.lazy().select(
+                ROW, S.SIGMA, S.N_OBS, S.DF_RESID, S.LOG_VOLUME_SD, S.VOLUME_N_OBS, *variance_columns(len(regressors))
+            ),
             on=ROW, how="left",
         )
         .with_columns(pl.col(S.N_DAYS).fill_null(0))

@@ -84,6 +84,11 @@ def cinv_column(j: int, k: int) -> str:
     return f"_cinv{min(j, k)}_{max(j, k)}"
 
 
+def variance_columns(p: int) -> list[str]:
+    """The internal models columns the AR and CAR variances of ``p`` regressors read."""
+    return [xbar_column(j) for j in range(p)] + [cinv_column(j, k) for j in range(p) for k in range(j, p)]
+
+
 @dataclass(frozen=True)
 class Design:
     """The linear normal-return model of a study: ``y = α + Σ_j b_j x_j + ε``.
@@ -102,7 +107,8 @@ class Design:
     constant_reasons
         The reason given when ``x_j`` is constant over the estimation window.
     inputs
-        The panel columns besides ``ret`` the regressors and ``rf`` read.
+        The panel columns besides ``ret`` and ``benchmark_ret`` that the model reads (factors
+        and ``rf``).
     lacking
         What a day with a return but without the regressors lacks (for reasons).
     """
@@ -134,10 +140,10 @@ def design(spec: StudySpec) -> Design | None:
         return Design(ret, pl.lit(0.0), (), (), (), (), "")
     if spec.model == "market":
         return Design(ret, pl.lit(0.0), (rm,), (S.BETA,), ("benchmark returns are constant over the estimation window",),
-                      (S.BENCHMARK_RET,), "benchmark")
+                      (), "benchmark")
     if spec.model == "capm":
         return Design(y, rf, (rm - rf,), (S.BETA,), ("benchmark excess returns are constant over the estimation window",),
-                      (S.BENCHMARK_RET, *rf_inputs), "benchmark or risk-free")
+                      rf_inputs, "benchmark or risk-free")
     names = [c for _, c in spec.factor_columns]
     return Design(
         y, rf,
@@ -262,10 +268,8 @@ def fit_models(panel: pl.DataFrame, n_rows: int, spec: StudySpec) -> pl.DataFram
     n = pl.col(S.N_OBS)
     dof = n - spec.n_params
     if d is None:  # market-adjusted: the sample variance of R - R_m
-        sol = None
         ssr = pl.col("_syy") - pl.col("_sy") ** 2 / n
         alpha, loadings, r2 = pl.lit(0.0), {S.BETA: pl.lit(1.0)}, pl.lit(None, pl.Float64)
-        extra: list[pl.Expr] = []
     else:
         sol = _solve(sums, p)
         sums = sums.with_columns(
@@ -279,9 +283,6 @@ def fit_models(panel: pl.DataFrame, n_rows: int, spec: StudySpec) -> pl.DataFram
         alpha = pl.col("_alpha")
         loadings = {name: pl.col(f"_b{j}") for j, name in enumerate(d.loadings)}
         r2 = 1.0 - ssr / pl.col("_tss") if p else pl.lit(None, pl.Float64)
-        extra = [pl.col(xbar_column(j)) for j in range(p)] + [
-            pl.col(cinv_column(j, k)) for j in range(p) for k in range(j, p)
-        ]
     lacking = pl.col("_lacking").fill_null(0)
     too_few = pl.format(
         "{} usable estimation returns in [{}, {}], fewer than the minimum {}",
@@ -338,6 +339,6 @@ def fit_models(panel: pl.DataFrame, n_rows: int, spec: StudySpec) -> pl.DataFram
             pl.when(vok).then(vsd).alias(S.LOG_VOLUME_SD),
             nv.cast(pl.Int32).alias(S.VOLUME_N_OBS),
             S.VOLUME_REASON,
-            *(pl.when(ok).then(e) for e in extra),
+            *(pl.when(ok).then(pl.col(c)).alias(c) for c in variance_columns(p)),
         )
     )

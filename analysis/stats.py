@@ -18,8 +18,11 @@ def t_pvalue(t: pl.Expr, df: pl.Expr) -> pl.Expr:
     """
     def fn(s: list[pl.Series]) -> pl.Series:
         t_, df_ = (x.cast(pl.Float64).to_numpy() for x in s)
+        out = np.full(t_.shape, np.nan)
         with np.errstate(invalid="ignore"):
-            return _series(np.where(df_ > 0, 2.0 * special.stdtr(df_, -np.abs(t_)), np.nan))
+            ok = ~np.isnan(t_) & (df_ > 0)  # only where there is a statistic (most AR rows have none)
+            out[ok] = 2.0 * special.stdtr(df_[ok], -np.abs(t_[ok]))
+        return _series(out)
 
     return pl.map_batches([t, df], fn, return_dtype=pl.Float64, is_elementwise=True)
 
