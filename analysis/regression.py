@@ -257,6 +257,14 @@ def pooled_event_regressions(
     from statsmodels.regression.linear_model import OLS
 
     est, days = spec.estimation, spec.report_days
+    cov_name = "cluster(date)" if cov == "cluster" else "HAC(firm, 5 lags)"
+    sizes = rows.group_by(S.GROUP).len().sort(S.GROUP)
+    out: list[tuple] = [
+        (group, POOLED_DUMMIES, None, None, cov_name, None, None, None, None, None, None, None,
+         f"{n} event rows; pooling needs 2 to {max_rows}")
+        for group, n in sizes.filter(~pl.col("len").is_between(2, max_rows)).iter_rows()
+    ]
+    rows = rows.join(sizes.filter(pl.col("len").is_between(2, max_rows)), on=S.GROUP, how="semi")
     usable = (
         panel.join(rows.select(ROW, S.GROUP, S.DAY0_SESSION), on=ROW)
         .filter(
@@ -265,16 +273,10 @@ def pooled_event_regressions(
         )
         .sort(S.GROUP, ROW, S.EVENT_DAY)
     )
-    cov_name = "cluster(date)" if cov == "cluster" else "HAC(firm, 5 lags)"
-    out: list[tuple] = []
     tables: list[SummaryTable] = []
     day_list = list(range(days.start, days.end + 1))
     for (group,), g in usable.group_by(S.GROUP, maintain_order=True):
         firms = g[ROW].unique(maintain_order=True).to_list()
-        if not 2 <= len(firms) <= max_rows:
-            reason = f"{len(firms)} event rows; pooling needs 2 to {max_rows}"
-            out.append((group, POOLED_DUMMIES, None, None, cov_name, None, None, None, None, None, g.height, None, reason))
-            continue
         firm = g[ROW].to_numpy()
         tau = g[S.EVENT_DAY].to_numpy()
         own = (firm[:, None] == np.asarray(firms)[None, :]).astype(float)
