@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import io
 import re
-import urllib.error
 import urllib.request
 import zipfile
 from datetime import date
@@ -246,7 +245,7 @@ def fetch_french(name: str, timeout: float = 60.0) -> tuple[pl.DataFrame, str]:
                f"`market-reaction factors import FILE --name {name}`")
     try:
         data = _download(url, timeout)
-    except (urllib.error.URLError, TimeoutError, OSError) as error:
+    except OSError as error:  # URLError, HTTPError and socket timeouts are OSErrors
         reason = getattr(error, "reason", None) or error
         raise DataUnavailableError(f"cannot download the {name} factors from {url} ({reason}); {instead}") from None
     try:
