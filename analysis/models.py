@@ -165,11 +165,18 @@ def _sums(panel: pl.DataFrame, spec: StudySpec, d: Design | None) -> pl.DataFram
     else:
         usable = d.usable
         y, xs = d.dependent, list(d.regressors)
-    y, xs = pl.when(usable).then(y), [pl.when(usable).then(x) for x in xs]
-    bm = pl.when(usable).then(rm)
+    # Mask once: y, x_j and the benchmark are null on unusable days, so every sum skips them.
+    masked = [
+        usable.alias("_u"),
+        pl.when(usable).then(y).alias("_y"),
+        *(pl.when(usable).then(x).alias(f"_x{j}") for j, x in enumerate(xs)),
+        pl.when(usable).then(rm).alias("_bm"),
+    ]
+    u, y, bm = pl.col("_u"), pl.col("_y"), pl.col("_bm")
+    xs = [pl.col(f"_x{j}") for j in range(len(xs))]
     aggs = [
-        usable.sum().alias(S.N_OBS),
-        (pl.col(S.RET).is_not_null() & ~usable).sum().alias("_lacking"),
+        u.sum().alias(S.N_OBS),
+        (pl.col(S.RET).is_not_null() & ~u).sum().alias("_lacking"),
         y.sum().alias("_sy"),
         (y * y).sum().alias("_syy"),
         *(x.sum().alias(f"_sx{j}") for j, x in enumerate(xs)),
@@ -178,8 +185,8 @@ def _sums(panel: pl.DataFrame, spec: StudySpec, d: Design | None) -> pl.DataFram
         bm.count().alias("_nm"),
         bm.sum().alias("_sm"),
         (bm * bm).sum().alias("_smm"),
-        pl.when(usable).then(pl.col(S.EVENT_DAY)).min().alias(EST_FIRST_DAY),
-        pl.when(usable).then(pl.col(S.EVENT_DAY)).max().alias(EST_LAST_DAY),
+        pl.col(S.EVENT_DAY).filter(u).min().alias(EST_FIRST_DAY),
+        pl.col(S.EVENT_DAY).filter(u).max().alias(EST_LAST_DAY),
     ]
     if S.LOG_VOLUME in panel.columns:
         v = pl.col(S.LOG_VOLUME)
@@ -191,6 +198,7 @@ def _sums(panel: pl.DataFrame, spec: StudySpec, d: Design | None) -> pl.DataFram
     return (
         panel.lazy()
         .filter(pl.col(S.EVENT_DAY).is_between(est.start, est.end))
+        .with_columns(masked)
         .group_by(ROW)
         .agg(aggs)
         .with_columns(mkt_mean.alias(S.MKT_MEAN), (pl.col("_smm") - pl.col("_nm") * mkt_mean**2).alias(S.MKT_SXX))
