@@ -175,8 +175,8 @@ def _sums(panel: pl.DataFrame, spec: StudySpec, d: Design | None) -> pl.DataFram
     u, y, bm = pl.col("_u"), pl.col("_y"), pl.col("_bm")
     xs = [pl.col(f"_x{j}") for j in range(len(xs))]
     aggs = [
-        u.sum().alias(S.N_OBS),
-        (pl.col(S.RET).is_not_null() & ~u).sum().alias("_lacking"),
+        u.sum().cast(pl.Int32).alias(S.N_OBS),
+        (pl.col(S.RET).is_not_null() & ~u).sum().cast(pl.Int32).alias("_lacking"),
         y.sum().alias("_sy"),
         (y * y).sum().alias("_syy"),
         *(x.sum().alias(f"_sx{j}") for j, x in enumerate(xs)),
@@ -190,9 +190,9 @@ def _sums(panel: pl.DataFrame, spec: StudySpec, d: Design | None) -> pl.DataFram
     ]
     if S.LOG_VOLUME in panel.columns:
         v = pl.col(S.LOG_VOLUME)
-        aggs += [v.count().alias(S.VOLUME_N_OBS), v.mean().alias(S.LOG_VOLUME_MEAN), ((v - v.mean()) ** 2).sum().alias("_svv")]
+        aggs += [v.count().cast(pl.Int32).alias(S.VOLUME_N_OBS), v.mean().alias(S.LOG_VOLUME_MEAN), ((v - v.mean()) ** 2).sum().alias("_svv")]
     else:
-        aggs += [pl.lit(0).alias(S.VOLUME_N_OBS), pl.lit(None, pl.Float64).alias(S.LOG_VOLUME_MEAN),
+        aggs += [pl.lit(0, pl.Int32).alias(S.VOLUME_N_OBS), pl.lit(None, pl.Float64).alias(S.LOG_VOLUME_MEAN),
                  pl.lit(None, pl.Float64).alias("_svv")]
     mkt_mean = pl.col("_sm") / pl.col("_nm")
     return (
@@ -337,7 +337,7 @@ def fit_models(panel: pl.DataFrame, n_rows: int, spec: StudySpec) -> pl.DataFram
             pl.when(ok).then((ssr / dof).sqrt()).alias(S.SIGMA),
             pl.when(ok).then(r2).cast(pl.Float64).alias(S.R_SQUARED),
             n.fill_null(0).cast(pl.Int32).alias(S.N_OBS),
-            dof.cast(pl.Int32).alias(S.DF_RESID),
+            pl.when(n > 0).then(dof).cast(pl.Int32).alias(S.DF_RESID),  # null without any usable day
             S.MKT_MEAN,
             S.MKT_SXX,
             EST_FIRST_DAY,

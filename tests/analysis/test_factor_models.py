@@ -376,3 +376,19 @@ def test_p_values_use_the_models_degrees_of_freedom(raw):
     row = res.car.filter(pl.col("window_end") == 0).row(0, named=True)
     assert row["df_resid"] == 244
     near(row["p_value"], 2 * stats.t.sf(abs(row["t_stat"]), 244), rel=1e-9)
+
+
+@pytest.mark.parametrize("model", ["market", "constant-mean", "market-adjusted", "capm"])
+def test_rows_without_any_usable_day(model):
+    """No estimation data at all (an unknown ticker): counts are 0, estimates null, no crash."""
+    panel = pl.DataFrame(
+        {"row": [0, 0, 0, 0], "event_day": [-3, -2, -1, 0], "ret": [None] * 4, "benchmark_ret": [0.01, 0.02, 0.0, 0.01],
+         "factor_rf": [0.0001] * 4},
+        schema={"row": pl.UInt32, "event_day": pl.Int32, "ret": pl.Float64, "benchmark_ret": pl.Float64, "factor_rf": pl.Float64},
+    )
+    spec = StudySpec(estimation=Window(-3, -1), windows=(Window(0, 0),), min_estimation_obs=3, model=model)
+    m = fit_models(panel, 2, spec)
+    assert m["n_obs"].to_list() == [0, 0] and m["df_resid"].to_list() == [None, None]
+    assert m["alpha"].null_count() == 2 and m["reason"].str.starts_with("0 usable estimation returns").all()
+    car = cumulative_abnormal_returns(abnormal_returns(panel, m, spec), m, spec)
+    assert car["car"].null_count() == 2 and car["n_days"].to_list() == [0, 0]
