@@ -62,6 +62,11 @@ MKT_MEAN = "mkt_mean"  # mean benchmark return over the estimation window
 MKT_SXX = "mkt_sxx"  # sum of squared demeaned benchmark returns over the estimation window
 REASON = "reason"  # why a statistic is null
 
+# --- price-data checks (analysis.quality) -------------------------------------------
+CHECK = "check"  # which check found something: off-calendar, bad-price, gap, jump, split-like
+RATIO = "ratio"  # the price ratio of a jump between consecutive rows
+DETAIL = "detail"  # the finding in words: its date, and the ratio or the bad values
+
 # --- windows -----------------------------------------------------------------------
 WINDOW_START = "window_start"
 WINDOW_END = "window_end"
