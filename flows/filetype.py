@@ -19,7 +19,6 @@ _MAGIC = (
     (b"\xff\xfe", "UTF-16 text; save it as UTF-8 (Excel: 'CSV UTF-8')"),
     (b"\xfe\xff", "UTF-16 text; save it as UTF-8 (Excel: 'CSV UTF-8')"),
 )
-SEPARATORS = {";": "';'", "\t": "tabs", "|": "'|'"}
 
 
 def binary_kind(data: bytes) -> str | None:
@@ -29,11 +28,3 @@ def binary_kind(data: bytes) -> str | None:
         if data.startswith(magic):
             return kind
     return "binary data" if b"\x00" in data[:4096] else None
-
-
-def separator_hint(header: str) -> str:
-    """``" (the file seems to be separated by ';' ...)"`` when ``header`` uses another separator."""
-    for sep, name in SEPARATORS.items():
-        if sep in header and "," not in header:
-            return f" (the file seems to be separated by {name}; save it comma-separated)"
-    return ""

@@ -40,10 +40,10 @@ import pyarrow.parquet as pq
 
 from analysis import schema as S
 from analysis.calendar import exchange_calendar
-from analysis.errors import InputError
+from analysis.errors import InputError, separator_hint
 from analysis.quality import price_quality, quality_notes
 from analysis.specs import check_ticker
-from flows.filetype import binary_kind, separator_hint
+from flows.filetype import binary_kind
 from flows.store import FIRST_DATE, LAST_DATE, PRICE_SCHEMA, ROWS, SOURCE, PriceStore
 
 ACCEPTED_SUFFIXES = (".csv", ".parquet")
