@@ -10,8 +10,9 @@
                         [--estimation -260:-11] [--window 0:0 --window -1:1 ...] [--model NAME]
     market-reaction demo [--out DIR]
 
-Exit codes: 0 success; 1 unexpected failure; 2 bad input (arguments, catalog, price file);
-3 data unavailable (no prices in the store and none from Yahoo); 130 interrupted.
+Exit codes: 0 success; 1 unexpected failure, or a file that cannot be written (the message
+names it); 2 bad input (arguments, catalog, price file); 3 data unavailable (no prices in the
+store and none from Yahoo, or a store file that cannot be read); 130 interrupted.
 Errors are one line on stderr: ``market-reaction: error: <what and where>``.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -181,16 +183,26 @@ def main(argv: list[str] | None = None) -> int:
     except MarketReactionError as e:
         if args.verbose:
             raise
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return e.exit_code
+        return _fail(str(e), e.exit_code)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
-    except Exception as e:  # an unexpected failure: one line, the traceback with --verbose
+    except OSError as e:  # the file system refused: say which path, and why
         if args.verbose:
             raise
-        print(f"{PROG}: error: unexpected {type(e).__name__}: {e} (run with --verbose for the traceback)", file=sys.stderr)
-        return 1
+        where = " -> ".join(str(f) for f in (e.filename, e.filename2) if f is not None)
+        return _fail(f"{where + ': ' if where else ''}{e.strerror or e}", 1)
+    except BaseException as e:  # unexpected (a polars panic is a BaseException): one line; --verbose: traceback
+        if args.verbose or isinstance(e, (SystemExit, GeneratorExit)):
+            raise
+        return _fail(f"unexpected {type(e).__name__}: {e} (run with --verbose for the traceback)", 1)
+
+
+def _fail(message: str, code: int) -> int:
+    """Print ``message`` as one line on stderr and return ``code``."""
+    line = re.sub(r"\s*[\r\n]+\s*", " ", message.strip())
+    print(f"{PROG}: error: {line}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -230,7 +230,7 @@ class PriceStore:
             if loaded is not None:
                 dates, (start, end, source) = loaded[0].get_column(S.DATE), loaded[1]
                 rows.append((ticker, dates.len(), dates.min(), dates.max(), start, end, source))
-        return pl.DataFrame(rows, schema=TICKERS_SCHEMA, orient="row")
+        return pl.DataFrame(rows, schema=TICKERS_SCHEMA, orient="row").sort(S.TICKER)
 
     def content_hash(self, ticker: str) -> str | None:
         """sha256 (hex) of the stored file of ``ticker``, or None if it is not stored."""
@@ -324,6 +324,7 @@ def _load(path: Path, columns: list[str] | None = None) -> tuple[pl.DataFrame, d
     except FileNotFoundError:
         return None
     except (*_PARQUET_ERRORS, UnicodeDecodeError) as error:
+        _reraise_os_failure(error)
         raise _unreadable(path, error) from None
 
 
@@ -354,7 +355,16 @@ def _read_metadata(path: Path) -> tuple[date, date, str] | None:
     except FileNotFoundError:
         return None
     except (*_PARQUET_ERRORS, UnicodeDecodeError) as error:
+        _reraise_os_failure(error)
         raise _unreadable(path, error) from None
+
+
+def _reraise_os_failure(error: BaseException) -> None:
+    """Re-raise ``error`` if the operating system refused (permissions, not a folder, I/O
+    error: the CLI names the path); return None for a file whose content is bad (pyarrow
+    reports those as OSErrors without an errno)."""
+    if isinstance(error, OSError) and error.errno is not None:
+        raise error
 
 
 def _unreadable(path: Path, error: BaseException) -> DataUnavailableError:
