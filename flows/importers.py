@@ -17,12 +17,15 @@ hold on every row. Rows may come in any order; they are sorted.
 Every row is checked and all problems are collected: the error names the file, the first bad
 row and field, and how many other rows are bad; nothing of a bad file (or of the other files
 of the same import) is written. Files that are not text (an image, a workbook, UTF-16) or use
-another separator are named as such. What is suspicious but possible — sessions of the XNYS
-calendar missing inside a ticker's range, rows on non-session days, jumps beyond 1:1.8 and
-split-like jumps of the close (:mod:`analysis.quality`) — is imported with a warning naming
-the ticker, the count and the first dates. When ``adj_close`` is absent or empty for every row of a ticker
-(price indices such as ^GSPC), ``close`` is used and a warning says so; an ``adj_close`` missing
-on only some rows is an error. Rows with only a close (open, high, low, volume empty) are valid.
+another separator are named as such. When ``adj_close`` is absent or empty for every row of a
+ticker (price indices such as ^GSPC), ``close`` is used and a warning says so; an ``adj_close``
+missing on only some rows is an error. Rows with only a close (open, high, low, volume empty)
+are valid.
+
+What is suspicious but possible — sessions of the XNYS calendar missing inside a ticker's
+range, rows on non-session days, jumps beyond 1:1.8 and split-like jumps of the close
+(:mod:`analysis.quality`) — is imported with a warning naming the file, the ticker, the count
+and the first dates (with the ratio of a jump).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,7 +95,8 @@ class ImportedPrices:
     frames
         Ticker -> frame of :data:`flows.store.PRICE_SCHEMA` columns, sorted by date.
     warnings
-        Things the user should know, e.g. that returns of a ticker use close.
+        Things the user should know: that returns of a ticker use close, and the findings of
+        the data checks (gaps, off-calendar rows, jumps) per ticker.
     """
 
     frames: dict[str, pl.DataFrame]
@@ -300,8 +305,8 @@ def _read_table(path: Path) -> pl.DataFrame:
         raise InputError("the file is empty", file=file)
     start = data[:65536].lstrip(b"\r\n").decode("utf-8", errors="replace")
     header = next(csv.reader(io.StringIO(start, newline="")), [])
-    twice = sorted({c.strip() for c in header if [h.strip() for h in header].count(c.strip()) > 1})
-    if twice:
+    twice = sorted(c for c, n in Counter(c.strip() for c in header).items() if n > 1)
+    if twice:  # polars would rename the second one and the first would win unnoticed
         raise InputError(f"the header names column {twice[0]!r} more than once; keep one", file=file, row=0,
                          field=twice[0])
     try:

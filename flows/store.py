@@ -76,7 +76,7 @@ TICKERS_SCHEMA = pl.Schema({
 SOURCE_SEPARATOR = "; "
 _DAY = timedelta(days=1)
 _TEMP = re.compile(r"\..+\.[0-9a-f]{32}\.tmp")  # what _write_atomic names its temporary files
-_PARQUET_ERRORS = (pa.ArrowException, OSError, ValueError, TypeError, KeyError, pl.exceptions.PolarsError)
+_PARQUET_ERRORS = (pa.ArrowException, OSError, ValueError, TypeError, KeyError, pl.exceptions.PolarsError)  # ValueError: bad UTF-8 too
 
 
 class PriceStore:
@@ -323,7 +323,7 @@ def _load(path: Path, columns: list[str] | None = None) -> tuple[pl.DataFrame, d
             return pl.from_arrow(parquet.read(columns=columns)), meta
     except FileNotFoundError:
         return None
-    except (*_PARQUET_ERRORS, UnicodeDecodeError) as error:
+    except _PARQUET_ERRORS as error:
         _reraise_os_failure(error)
         raise _unreadable(path, error) from None
 
@@ -354,7 +354,7 @@ def _read_metadata(path: Path) -> tuple[date, date, str] | None:
         return _covered({k.decode(): v.decode() for k, v in meta.items()})
     except FileNotFoundError:
         return None
-    except (*_PARQUET_ERRORS, UnicodeDecodeError) as error:
+    except _PARQUET_ERRORS as error:
         _reraise_os_failure(error)
         raise _unreadable(path, error) from None
 
