@@ -19,7 +19,7 @@ from analysis.models import EST_FIRST_DAY, EST_LAST_DAY, fit_models
 from analysis.panel import ROW, event_panel
 from analysis.regression import event_regressions
 from analysis.returns import session_returns
-from analysis.significance import group_tests
+from analysis.inference import group_tests
 from analysis.specs import StudySpec, Window
 from analysis.valuation import CAP_NOTE, market_caps
 
@@ -150,7 +150,7 @@ def run_study(
         )
         .select(*S.CAR_COLUMNS, S.N_DAYS, S.RAW_RETURN, S.MARKET_CAP, S.DOLLAR_RAW, S.DF_RESID, S.ROLE, S.GROUP, S.REASON)
     )
-    tests = group_tests(car_out)
+    tests = group_tests(ar, models, rows, spec)
     regressions = (
         event_regressions(panel, spec, rows=list(range(min(max_regressions, rows.height))))
         .join(label.select(ROW, S.EVENT_ID, S.TICKER), on=ROW)
