@@ -608,8 +608,11 @@ def grank_t(
     sar[cells["_m"].to_numpy(), cells["_d"].to_numpy()] = cells["_sar"].to_numpy()
     present = ~np.isnan(sar)
     t_i = present.sum(axis=1)
+    weight = 1.0 / (t_i + 2)  # 1 / (M_i + 1) with M_i = T_i + 1 points
     est_rank = sps.rankdata(sar, axis=1, nan_policy="omit")  # rank among the estimation SARs
-    denom = (t_i + 2).astype(float)  # M_i + 1 with M_i = T_i + 1
+    base = np.where(present, est_rank * weight[:, None] - 0.5, 0.0)  # U_it before the event point's shift
+    base_sum = np.add.reduceat(base, starts, axis=0)
+    present_sum = np.add.reduceat(present.astype(float), starts, axis=0)
 
     # Re-standardised SCAR of every member and window (NaN when not in the window's test).
     scar = (
@@ -624,17 +627,22 @@ def grank_t(
     for w in range(win.height):  # loop over the test windows; each step is vectorised over events
         g = g_all[w]
         inc = ~np.isnan(g)
-        gc = g[:, None]
-        above = np.where(present, (sar > gc) + 0.5 * (sar == gc), 0.0)  # the point 0 ranks below these days
-        below = np.where(present, (sar < gc) + 0.5 * (sar == gc), 0.0)
-        u_est = np.where(present & inc[:, None], (est_rank + above) / denom[:, None] - 0.5, 0.0)
-        u0 = np.where(inc, (1.0 + below.sum(axis=1)) / denom - 0.5, 0.0)
-        n_t = np.add.reduceat((present & inc[:, None]).astype(float), starts, axis=0)
-        sum_t = np.add.reduceat(u_est, starts, axis=0)
+        gc = np.where(inc, g, np.inf)[:, None]
+        above = (sar > gc).astype(float)  # estimation days ranked above the event point: rank + 1
+        ties = sar == gc
+        if ties.any():
+            above += 0.5 * ties
+        sum_t = base_sum + np.add.reduceat(above * np.where(inc, weight, 0.0)[:, None], starts, axis=0)
+        n_t = present_sum
+        if not inc.all():
+            out_rows = (~inc)[:, None]
+            sum_t = sum_t - np.add.reduceat(base * out_rows, starts, axis=0)
+            n_t = n_t - np.add.reduceat((present & out_rows).astype(float), starts, axis=0)
+        u0 = np.where(inc, (1.0 + t_i - above.sum(axis=1)) * weight - 0.5, 0.0)
         n = np.add.reduceat(inc.astype(float), starts)
         sum0 = np.add.reduceat(u0, starts)
         with np.errstate(invalid="ignore", divide="ignore"):
-            ss = np.where(n_t > 0, sum_t**2 / np.where(n_t > 0, n_t, 1.0), 0.0).sum(axis=1) + sum0**2 / n
+            ss = (sum_t**2 / np.where(n_t > 0, n_t, np.inf)).sum(axis=1) + sum0**2 / n
             points = (n_t > 0).sum(axis=1) + 1.0
             s_u = np.sqrt(ss / n / points)
             z = (sum0 / n) / s_u
