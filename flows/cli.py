@@ -219,8 +219,19 @@ COMMANDS = {"prices": _cmd_prices, "shares": _cmd_shares, "events": _cmd_events,
             "simulate": _cmd_simulate}
 
 
+def _glue_window_values(argv: list[str]) -> list[str]:
+    """``--window -1:1`` -> ``--window=-1:1``: argparse would take ``-1:1`` for an option."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] in ("--window", "--estimation") and arg.startswith("-") and ":" in arg:
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_glue_window_values(sys.argv[1:] if argv is None else list(argv)))
     if args.quiet:
         os.environ["MARKET_REACTION_QUIET"] = "1"
     _prefect_env(args.verbose)
