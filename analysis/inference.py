@@ -273,16 +273,19 @@ def _cross_section(obs: pl.DataFrame, est: pl.DataFrame) -> pl.DataFrame:
 
 def _out(frame: pl.DataFrame, test: str, statistic: pl.Expr, p_value: pl.Expr, reason: pl.Expr,
          n_events: pl.Expr | None = None, mean: pl.Expr | None = None) -> pl.DataFrame:
-    """Select a test's rows: null statistic and p-value wherever ``reason`` is set."""
-    ok = reason.is_null()
+    """Select a test's rows: null statistic and p-value wherever ``reason`` is set (and a
+    generic reason where the arithmetic gave no finite statistic)."""
+    undefined = statistic.is_null() | ~statistic.is_finite()
+    why = pl.coalesce(reason, pl.when(undefined).then(pl.lit("the statistic is undefined for these data (zero variance)")))
+    ok = why.is_null()
     return frame.select(
         *KEYS,
         pl.lit(test).alias(S.TEST),
         pl.when(ok).then(statistic).alias(S.STATISTIC),
         pl.when(ok).then(p_value).alias(S.P_VALUE),
-        (pl.col(_N) if n_events is None else n_events).cast(pl.Int32).alias(S.N_EVENTS),
+        (_COUNT if n_events is None else n_events).cast(pl.Int32).alias(S.N_EVENTS),
         (pl.col(S.MEAN) if mean is None else mean).alias(S.MEAN),
-        reason.alias(S.REASON),
+        why.alias(S.REASON),
     )
 
 
@@ -293,8 +296,8 @@ def _reason(*cases: tuple[pl.Expr, str]) -> pl.Expr:
     return expr.otherwise(pl.lit(None, pl.String))
 
 
-N = pl.col(_N)
-FEW = (N < 2, "needs at least 2 events")
+_COUNT = pl.col(_N)
+_FEW = (_COUNT < 2, "needs at least 2 events")
 
 
 # --- parametric ----------------------------------------------------------------------------------
@@ -307,9 +310,9 @@ def cross_sectional_t(cs: pl.DataFrame) -> pl.DataFrame:
 
     Robust to event-induced variance, not to cross-correlation.
     """
-    stat = pl.col(S.MEAN) / (pl.col(_SD) / N.sqrt())
-    reason = _reason(FEW, (pl.col(_SD) <= 0, "the CARs have no cross-sectional dispersion"))
-    return _out(cs, CROSS_SECTIONAL_T, stat, t_pvalue(stat, N - 1), reason)
+    stat = pl.col(S.MEAN) / (pl.col(_SD) / _COUNT.sqrt())
+    reason = _reason(_FEW, (pl.col(_SD) <= 0, "the CARs have no cross-sectional dispersion"))
+    return _out(cs, CROSS_SECTIONAL_T, stat, t_pvalue(stat, _COUNT - 1), reason)
 
 
 def brown_warner_cda(cs: pl.DataFrame, days: DayStatistics) -> pl.DataFrame:
@@ -357,9 +360,9 @@ def bmp_t(cs: pl.DataFrame) -> pl.DataFrame:
     The cross-sectional variance of the standardised CARs makes it robust to event-induced
     variance.
     """
-    stat = pl.col("_z_mean") / (pl.col("_z_sd") / N.sqrt())
-    reason = _reason(FEW, (pl.col("_z_sd") <= 0, "the standardised CARs have no cross-sectional dispersion"))
-    return _out(cs, BMP_T, stat, t_pvalue(stat, N - 1), reason)
+    stat = pl.col("_z_mean") / (pl.col("_z_sd") / _COUNT.sqrt())
+    reason = _reason(_FEW, (pl.col("_z_sd") <= 0, "the standardised CARs have no cross-sectional dispersion"))
+    return _out(cs, BMP_T, stat, t_pvalue(stat, _COUNT - 1), reason)
 
 
 def kp_adjusted_bmp_t(cs: pl.DataFrame, rho: pl.DataFrame) -> pl.DataFrame:
@@ -375,17 +378,17 @@ def kp_adjusted_bmp_t(cs: pl.DataFrame, rho: pl.DataFrame) -> pl.DataFrame:
     daily one when the cross-correlation is constant).
     """
     f = cs.join(rho, on=KEYS, how="left").with_columns(
-        (2.0 * pl.col("_rho_sum").fill_null(0.0) / (N * (N - 1))).alias("_rbar")
+        (2.0 * pl.col("_rho_sum").fill_null(0.0) / (_COUNT * (_COUNT - 1))).alias("_rbar")
     )
     rbar = pl.col("_rbar")
-    t = pl.col("_z_mean") / (pl.col("_z_sd") / N.sqrt())
-    stat = t * ((1 - rbar) / (1 + (N - 1) * rbar)).sqrt()
+    t = pl.col("_z_mean") / (pl.col("_z_sd") / _COUNT.sqrt())
+    stat = t * ((1 - rbar) / (1 + (_COUNT - 1) * rbar)).sqrt()
     reason = _reason(
-        FEW,
+        _FEW,
         (pl.col("_z_sd") <= 0, "the standardised CARs have no cross-sectional dispersion"),
-        ((rbar >= 1) | (1 + (N - 1) * rbar <= 0), "the average cross-correlation leaves no variance"),
+        ((rbar >= 1) | (1 + (_COUNT - 1) * rbar <= 0), "the average cross-correlation leaves no variance"),
     )
-    return _out(f, KP_ADJUSTED_BMP_T, stat, t_pvalue(stat, N - 1), reason)
+    return _out(f, KP_ADJUSTED_BMP_T, stat, t_pvalue(stat, _COUNT - 1), reason)
 
 
 def mackinlay_j1(cs: pl.DataFrame) -> pl.DataFrame:
@@ -395,8 +398,8 @@ def mackinlay_j1(cs: pl.DataFrame) -> pl.DataFrame:
 
     Assumes independent events (no same-date clustering) and no event-induced variance.
     """
-    stat = pl.col(S.MEAN) / (pl.col("_sum_var").sqrt() / N)
-    return _out(cs, MACKINLAY_J1, stat, z_pvalue(stat), _reason((N < 1, "no event")))
+    stat = pl.col(S.MEAN) / (pl.col("_sum_var").sqrt() / _COUNT)
+    return _out(cs, MACKINLAY_J1, stat, z_pvalue(stat), pl.lit(None, pl.String))
 
 
 # --- non-parametric: cross-sectional ---------------------------------------------------------------
@@ -426,7 +429,7 @@ def generalized_sign(cs: pl.DataFrame) -> pl.DataFrame:
     ``w`` is the number of positive CARs. Zeros are "not positive" in the window and in ``p̂``.
     """
     p = pl.col("_p_hat")
-    stat = (pl.col("_pos") - N * p) / (N * p * (1 - p)).sqrt()
+    stat = (pl.col("_pos") - _COUNT * p) / (_COUNT * p * (1 - p)).sqrt()
     reason = _reason((p.is_null() | (p <= 0) | (p >= 1), "the expected share of positive abnormal returns is 0 or 1"))
     return _out(cs, GENERALIZED_SIGN, stat, z_pvalue(stat), reason)
 
@@ -660,7 +663,7 @@ def grank_t(
     s_scar = scar.group_by(KEYS).agg(pl.col(_Z).std(ddof=1).alias("_s_scar"))
     f = cs.join(s_scar, on=KEYS, how="left").join(res, on=KEYS, how="left")
     reason = _reason(
-        FEW,
+        _FEW,
         (pl.col("_s_scar") <= 0, "the standardised CARs have no cross-sectional dispersion"),
         (pl.col("_points") - 1 - pl.col("_z2") <= 0, "degenerate rank sample (T − 1 − Z² ≤ 0)"),
     )
