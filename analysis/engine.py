@@ -21,8 +21,8 @@ from analysis.regression import (
     COV_TYPE, PooledCov, SummaryTable, cross_sectional_regressions, event_regressions, pooled_event_regressions,
 )
 from analysis.returns import session_returns
-from analysis.significance import group_tests
 from analysis.errors import InputError
+from analysis.inference import group_tests
 from analysis.specs import CHAR_PREFIX, StudySpec, Window
 from analysis.valuation import CAP_NOTE, market_caps
 
@@ -167,7 +167,7 @@ def run_study(
         )
         .select(*S.CAR_COLUMNS, S.N_DAYS, S.RAW_RETURN, S.MARKET_CAP, S.DOLLAR_RAW, S.DF_RESID, S.ROLE, S.GROUP, S.REASON)
     )
-    tests = group_tests(car_out)
+    tests = group_tests(ar, models, rows, spec)
     numeric = [c for c, t in events.schema.items() if c.startswith(CHAR_PREFIX) and t == pl.Float64]
     if regressors is not None:
         unknown = [r for r in regressors if CHAR_PREFIX + r not in numeric]

@@ -150,3 +150,9 @@ def test_run_fetches_missing_prices_from_yahoo_once(prefect_api, mr_home, fake_y
     code, _, err = run_cli(capsys, *args)
     assert code == 0, err
     assert {k: v for k, v in fake_yahoo.requests.items() if k in ("AMZN", "^GSPC")} == {k: first[k] for k in ("AMZN", "^GSPC")}
+
+
+def test_negative_window_values_parse(capsys):
+    # `--window -1:1` is glued to `--window=-1:1` before argparse (which would take -1:1 for an option)
+    code, _, err = run_cli(capsys, "run", AWS, "--window", "-1:1", "--estimation", "-100:-11", "--catalog", str(CATALOG))
+    assert code == 2 and "'min_estimation_obs'" in err and "estimation length 90" in err
