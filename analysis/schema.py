@@ -47,6 +47,7 @@ AR_VAR = "ar_var"  # prediction-error variance of the AR (MacKinlay 1997)
 AR_SE = "ar_se"
 AR_T = "ar_t"
 AR_P = "ar_p"
+IN_ESTIMATION = "in_estimation"  # the day lies in the estimation window (its AR is a residual)
 
 # --- models ------------------------------------------------------------------------
 MODEL = "model"

@@ -9,6 +9,8 @@
     market-reaction run [EVENT_ID ...] [--catalog PATH] [--source auto|store|yfinance] [--out DIR]
                         [--estimation -260:-11] [--window 0:0 --window -1:1 ...] [--model NAME]
     market-reaction demo [--out DIR]
+    market-reaction simulate [--events 1000] [--group-size 50] [--effects 0.005,0.01,0.02] [--seed N]
+                             [--tickers A,B,...] [--benchmark ^GSPC] [--simulated] [--out DIR] [study options]
 
 Exit codes: 0 success; 1 unexpected failure, or a file that cannot be written (the message
 names it); 2 bad input (arguments, catalog, price file); 3 data unavailable (no prices in the
@@ -74,9 +76,31 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--returns", choices=RETURN_KINDS, default="simple")
     run.add_argument("--min-obs", type=int, default=120, dest="min_obs", help="minimum estimation returns (default 120)")
     run.add_argument("--latex", action="store_true", help="also write LaTeX tables")
+    run.add_argument("--regressor", action="append", dest="regressors", metavar="NAME",
+                     help="catalog characteristic for the cross-sectional CAR regression, repeatable "
+                          "(default: every numeric one; --no-regressors for none)")
+    run.add_argument("--no-regressors", action="store_const", const=[], dest="regressors")
+    run.add_argument("--pooled-cov", choices=["cluster", "hac"], default="cluster",
+                     help="errors of the pooled dummy regression: cluster by date (default) or HAC within firm")
 
     demo = sub.add_parser("demo", help="run the whole study on a simulated market with planted effects (offline)")
     demo.add_argument("--out", type=Path, default=Path("reports") / "demo")
+
+    sim = sub.add_parser("simulate", help="size and power of the group tests on pseudo-events (Brown & Warner 1985)")
+    sim.add_argument("--events", type=int, default=1000, help="pseudo-events to draw (default 1000)")
+    sim.add_argument("--group-size", type=int, default=50, dest="group_size", help="events per group (default 50)")
+    sim.add_argument("--effects", default="0.005,0.01,0.02",
+                     help="abnormal returns planted on day 0 for power, comma-separated (default 0.005,0.01,0.02; '' for none)")
+    sim.add_argument("--seed", type=int, default=1985)
+    sim.add_argument("--tickers", help="comma-separated tickers to draw from (default: every stored ticker but indices)")
+    sim.add_argument("--benchmark", default="^GSPC")
+    sim.add_argument("--simulated", action="store_true", help="draw from a simulated market instead of the store (offline)")
+    sim.add_argument("--out", type=Path, help="folder for the tables and files (default: reports/<time>-simulate)")
+    sim.add_argument("--estimation", default="-260:-11")
+    sim.add_argument("--window", action="append", dest="windows", metavar="START:END")
+    sim.add_argument("--model", choices=MODELS, default="market")
+    sim.add_argument("--returns", choices=RETURN_KINDS, default="simple")
+    sim.add_argument("--min-obs", type=int, default=120, dest="min_obs")
     return p
 
 
@@ -143,11 +167,22 @@ def _cmd_run(args) -> int:
     # Check the user's input before Prefect starts, so mistakes fail fast and plainly.
     study_spec(args.estimation, args.windows, args.model, args.returns, args.min_obs)
     catalog = args.catalog or default_catalog_path()
-    select_events(load_catalog(catalog), args.event_ids)
+    events = select_events(load_catalog(catalog), args.event_ids)
+    if args.regressors:
+        from analysis.catalog import characteristics
+
+        known = {k for e in events for k, v in characteristics(e).items() if isinstance(v, float)}
+        unknown = sorted(set(args.regressors) - known)
+        if unknown:
+            raise InputError(
+                f"not a numeric characteristic of the selected events: {', '.join(unknown)} "
+                f"(numeric ones: {', '.join(sorted(known)) or 'none'})", file=str(catalog), field="--regressor",
+            )
     out = event_study(
         event_ids=args.event_ids or None, catalog=str(catalog), source=args.source,
         out=str(args.out) if args.out else None, estimation=args.estimation, windows=args.windows,
         model=args.model, returns=args.returns, min_estimation_obs=args.min_obs, latex=args.latex,
+        regressors=args.regressors, pooled_cov=args.pooled_cov,
     )
     _print_summary(Path(out))
     return 0
@@ -170,11 +205,52 @@ def _cmd_demo(args) -> int:
     return 0
 
 
-COMMANDS = {"prices": _cmd_prices, "shares": _cmd_shares, "events": _cmd_events, "run": _cmd_run, "demo": _cmd_demo}
+def _numbers(text: str, field: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise InputError(f"expected comma-separated numbers such as 0.005,0.01, got {text!r}", field=field) from None
+
+
+def _cmd_simulate(args) -> int:
+    from datetime import datetime, timezone
+
+    from analysis.size_power import SimulationSpec
+    from flows.simulate import default_out, rates_tables, run_simulation, write_simulation
+    from flows.study import study_spec
+    from flows.tables import to_markdown
+
+    spec = study_spec(args.estimation, args.windows, args.model, args.returns, args.min_obs)
+    sim = SimulationSpec(events=args.events, group_size=args.group_size, effects=_numbers(args.effects, "effects"),
+                         seed=args.seed)
+    tickers = [t.strip().upper() for t in args.tickers.split(",") if t.strip()] if args.tickers else None
+    run = run_simulation(spec, sim, simulated=args.simulated, store=None if args.simulated else _home_store(),
+                         tickers=tickers, benchmark=args.benchmark.upper())
+    out = write_simulation(run, args.out or default_out(datetime.now(timezone.utc)))
+    for table in rates_tables(run):
+        print(to_markdown(table, heading="###"))
+    print(f"{sim.groups} groups x {sim.group_size} pseudo-events, {1 + len(sim.effects)} runs, simulated in {run.seconds:.1f}s")
+    print(f"tables and files: {out}")
+    return 0
+
+
+COMMANDS = {"prices": _cmd_prices, "shares": _cmd_shares, "events": _cmd_events, "run": _cmd_run, "demo": _cmd_demo,
+            "simulate": _cmd_simulate}
+
+
+def _glue_window_values(argv: list[str]) -> list[str]:
+    """``--window -1:1`` -> ``--window=-1:1``: argparse would take ``-1:1`` for an option."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] in ("--window", "--estimation") and arg.startswith("-") and ":" in arg:
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_glue_window_values(sys.argv[1:] if argv is None else list(argv)))
     if args.quiet:
         os.environ["MARKET_REACTION_QUIET"] = "1"
     _prefect_env(args.verbose)

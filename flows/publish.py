@@ -9,6 +9,8 @@ A report folder holds::
     events.parquet/.csv             event x ticker: day 0, its rule, status and reason
     regressions.parquet/.csv        statsmodels regressions, tidy
     tables/<name>.md|.html|.csv     the human tables (.tex with latex=True)
+    tables/cross_section_<group>.*  regressions of CARs on characteristics, summary_col layout
+    tables/pooled_<group>.*         pooled dummy-variable event regression, summary_col layout
     report.md, report.html          every table on one page
     manifest.json                   inputs, parameters, coverage, hashes, versions, warnings
 
@@ -59,8 +61,11 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def _page(title: str, tables: list[Table], headline: str) -> str:
-    body = "\n".join(f'<section id="{t.key}">{to_html(t)}</section>' for t in tables)
+def _page(title: str, tables: list[Table], headline: str, regression_tables=()) -> str:
+    body = "\n".join(
+        [f'<section id="{t.key}">{to_html(t)}</section>' for t in tables]
+        + [f'<section id="{t.key}"><h2>{html.escape(t.title)}</h2>{t.html}</section>' for t in regression_tables]
+    )
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(title)}</title>"
@@ -105,9 +110,15 @@ def write_report(
             t.frame.write_csv(tmp / "tables" / f"{t.key}.csv")
             if latex:
                 (tmp / "tables" / f"{t.key}.tex").write_text(to_latex(t), encoding="utf-8")
-        md = f"# {title}\n\n{headline}\n\n" + "\n".join(to_markdown(t) for t in tables)
+        for t in result.regression_tables:  # statsmodels summary_col layout
+            (tmp / "tables" / f"{t.key}.md").write_text(t.markdown, encoding="utf-8")
+            (tmp / "tables" / f"{t.key}.html").write_text(t.html, encoding="utf-8")
+            (tmp / "tables" / f"{t.key}.tex").write_text(t.latex, encoding="utf-8")
+        md = f"# {title}\n\n{headline}\n\n" + "\n".join(
+            [*(to_markdown(t) for t in tables), *(t.markdown for t in result.regression_tables)]
+        )
         (tmp / "report.md").write_text(md, encoding="utf-8")
-        (tmp / "report.html").write_text(_page(title, tables, headline), encoding="utf-8")
+        (tmp / "report.html").write_text(_page(title, tables, headline, result.regression_tables), encoding="utf-8")
         full = {
             **manifest,
             "versions": versions(),

@@ -21,6 +21,7 @@ from analysis import schema as S
 from analysis.calendar import align_events, exchange_calendar
 from analysis.engine import StudyResult, price_requirements, run_study
 from analysis.errors import DataUnavailableError
+from analysis.regression import PooledCov
 from analysis.specs import EventSpec, ModelName, ReturnKind, StudySpec, Window, events_frame
 from flows import progress
 from flows.catalog import default_catalog_path, load_catalog, select_events
@@ -98,9 +99,15 @@ def load_prices(store_root: str, needs: pl.DataFrame) -> tuple[pl.DataFrame, pl.
 
 
 @task(name="analyze", cache_policy=NO_CACHE)
-def analyze(events: tuple[EventSpec, ...], prices: pl.DataFrame, shares: pl.DataFrame, spec: StudySpec) -> StudyResult:
+def analyze(
+    events: tuple[EventSpec, ...], prices: pl.DataFrame, shares: pl.DataFrame, spec: StudySpec,
+    regressors: list[str] | None, pooled_cov: PooledCov,
+) -> StudyResult:
     progress.say(f"analysing {len(events)} event(s): {spec.model} model, estimation {spec.estimation.label}")
-    return run_study(events_frame(events), prices, spec, exchange_calendar(spec.calendar), shares)
+    return run_study(
+        events_frame(events), prices, spec, exchange_calendar(spec.calendar), shares,
+        regressors=regressors, pooled_cov=pooled_cov,
+    )
 
 
 @task(name="write-report", cache_policy=NO_CACHE)
@@ -113,7 +120,7 @@ def publish_report(result: StudyResult, out: str, manifest: dict[str, Any], titl
 
 def run_manifest(
     catalog: Path, events: tuple[EventSpec, ...], spec: StudySpec, source: str, store: PriceStore,
-    needs: pl.DataFrame, notes: list[str],
+    needs: pl.DataFrame, notes: list[str], **extra_parameters: Any,
 ) -> dict[str, Any]:
     """Inputs, parameters and data coverage of a run (versions and outputs are added on write)."""
     coverage = {
@@ -125,7 +132,7 @@ def run_manifest(
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "catalog": {"path": str(catalog), "sha256": file_sha256(catalog) if catalog.is_file() else None},
         "events": [e.id for e in events],
-        "parameters": {**spec.as_dict(), "source": source},
+        "parameters": {**spec.as_dict(), **extra_parameters, "source": source},
         "store": str(store.root),
         "data": coverage,
         "warnings": notes,
@@ -145,6 +152,8 @@ def event_study(
     min_estimation_obs: int = 120,
     latex: bool = False,
     store: str | None = None,
+    regressors: list[str] | None = None,
+    pooled_cov: PooledCov = "cluster",
 ) -> str:
     """Measure the market reaction to catalog events and write the report.
 
@@ -166,6 +175,11 @@ def event_study(
         Also write LaTeX tables.
     store
         Price store folder (default ``$MARKET_REACTION_HOME``).
+    regressors
+        Characteristics for the cross-sectional regression of CARs (default: every numeric
+        one in the catalog; ``[]`` for none).
+    pooled_cov
+        Errors of the pooled dummy-variable regression: ``cluster`` (by date) or ``hac``.
 
     Returns
     -------
@@ -184,10 +198,13 @@ def event_study(
         notes += [f"{t}: {why}" for t, why in fetched.failures.items()]
     notes += [f"{t}: shares outstanding: {why}" for t, why in fetch_shares(root, events, source).items()]
     prices, shares = load_prices(root, plan.needs)
-    result = analyze(events, prices, shares, spec)
+    result = analyze(events, prices, shares, spec, regressors, pooled_cov)
     if not result.car[S.CAR].is_not_null().any():
         raise DataUnavailableError(no_result_message(result, notes, root))
-    manifest = run_manifest(catalog_path, events, spec, source, PriceStore(Path(root)), plan.needs, notes)
+    manifest = run_manifest(
+        catalog_path, events, spec, source, PriceStore(Path(root)), plan.needs, notes,
+        regressors=regressors, pooled_cov=pooled_cov,
+    )
     target = out or str(default_out(events, datetime.now(timezone.utc)))
     title = "Market reaction: " + ", ".join(e.id for e in events[:5]) + (" ..." if len(events) > 5 else "")
     return publish_report(result, target, manifest, title, latex)

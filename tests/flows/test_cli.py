@@ -298,3 +298,9 @@ def test_run_many_events_reports_every_skipped_or_flagged_one(prefect_api, mr_ho
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
     assert SECRET not in stdout + err
+
+
+def test_negative_window_values_parse(capsys):
+    # `--window -1:1` is glued to `--window=-1:1` before argparse (which would take -1:1 for an option)
+    code, _, err = run_cli(capsys, "run", AWS, "--window", "-1:1", "--estimation", "-100:-11", "--catalog", str(CATALOG))
+    assert code == 2 and "'min_estimation_obs'" in err and "estimation length 90" in err
