@@ -380,7 +380,7 @@ print(json.dumps({"code": code, "seconds": time.perf_counter() - start,
 @pytest.mark.slow
 def test_two_million_rows_import_in_reasonable_time_and_memory(tmp_path):
     """250 tickers x 8000 sessions in one long CSV (131 MB). Measured on the 2-core machine:
-    about 14 s and 1.5 GB peak RSS (README, "Inputs tried and faults injected")."""
+    13-17 s and 1.5 GB peak RSS (README, "Inputs tried and faults injected")."""
     import json
     import os
     import subprocess
