@@ -50,6 +50,7 @@ AR_T = "ar_t"
 AR_P = "ar_p"
 ABNORMAL_VOLUME = "abnormal_volume"  # ln(1 + V) minus its estimation mean (a window: the mean over its days)
 ABNORMAL_VOLUME_T = "abnormal_volume_t"
+IN_ESTIMATION = "in_estimation"  # the day lies in the estimation window (its AR is a residual)
 
 # --- models ------------------------------------------------------------------------
 MODEL = "model"
@@ -86,6 +87,11 @@ def loading_column(name: str) -> str:
     ``mkt_rf``, ``beta_<name>`` for any other (``beta_smb``, ``beta_hml``, ``beta_mom``...)."""
     return BETA if name == MKT_RF else LOADING_PREFIX + name
 
+
+# --- price-data checks (analysis.quality) -------------------------------------------
+CHECK = "check"  # which check found something: off-calendar, bad-price, gap, jump, split-like
+RATIO = "ratio"  # the price ratio of a jump between consecutive rows
+DETAIL = "detail"  # the finding in words: its date, and the ratio or the bad values
 
 # --- windows -----------------------------------------------------------------------
 WINDOW_START = "window_start"

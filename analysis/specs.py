@@ -21,6 +21,7 @@ Timing = Literal["pre-open", "intraday", "after-close", "unknown"]
 TIMINGS: tuple[str, ...] = get_args(Timing)
 ModelName = Literal["market", "constant-mean", "market-adjusted", "capm", "ff3", "carhart4", "ff5", "factors"]
 MODELS: tuple[str, ...] = get_args(ModelName)
+PLAIN_MODELS = ("market", "constant-mean", "market-adjusted")  # the models that read no factor data
 FACTOR_MODELS: dict[str, tuple[tuple[str, str], ...]] = {
     # model: the (factor set, column) of each regressor besides the constant
     "ff3": (("ff3", S.MKT_RF), ("ff3", "smb"), ("ff3", "hml")),
@@ -68,7 +69,7 @@ def check_ticker(ticker: str, *, field: str = "ticker", event: str | None = None
     if not isinstance(ticker, str):
         raise InputError(f"expected a ticker symbol (text), got {ticker!r}", field=field, event=event)
     t = ticker.strip().upper()
-    if not TICKER_PATTERN.match(t):
+    if not TICKER_PATTERN.fullmatch(t):
         raise InputError(
             f"expected a ticker symbol such as 'AMZN', '^GSPC' or 'BRK-B' "
             f"(letters, digits, '.', '-', '=', '^'), got {ticker!r}",
@@ -213,7 +214,7 @@ class StudySpec:
             )
         if self.risk_free is None:
             object.__setattr__(self, "risk_free", DEFAULT_RISK_FREE.get(self.model))
-        elif self.model in ("market", "constant-mean", "market-adjusted"):
+        elif self.model in PLAIN_MODELS:
             raise InputError(
                 f"the {self.model} model uses raw returns; a risk-free rate goes with capm, ff3, carhart4, ff5 "
                 "or factors",
@@ -308,7 +309,7 @@ class EventSpec:
 
     def __post_init__(self) -> None:
         ev = self.id if isinstance(self.id, str) else None
-        if not isinstance(self.id, str) or not EVENT_ID_PATTERN.match(self.id):
+        if not isinstance(self.id, str) or not EVENT_ID_PATTERN.fullmatch(self.id):
             raise InputError(
                 "expected a safe file name: lowercase letters, digits, '-' and '_', starting with a "
                 f"letter or digit, at most 128 characters; got {self.id!r}",

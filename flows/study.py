@@ -147,7 +147,7 @@ def publish_report(result: StudyResult, out: str, manifest: dict[str, Any], titl
 
 def run_manifest(
     catalog: Path, events: tuple[EventSpec, ...], spec: StudySpec, source: str, store: PriceStore,
-    needs: pl.DataFrame, notes: list[str], factors: dict[str, pl.DataFrame], **extra_parameters: Any,
+    needs: pl.DataFrame, notes: list[str], factors: dict[str, pl.DataFrame] | None = None, **extra_parameters: Any,
 ) -> dict[str, Any]:
     """Inputs, parameters and data coverage of a run (versions and outputs are added on write)."""
     coverage = {
@@ -159,7 +159,7 @@ def run_manifest(
     factor_coverage = {
         name: {"covered": [str(frame[S.DATE].min()), str(frame[S.DATE].max())], "columns": frame.columns[1:],
                "source": factor_store.source(name), "sha256": factor_store.content_hash(name)}
-        for name, frame in factors.items()
+        for name, frame in (factors or {}).items()
     }
     return {
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
