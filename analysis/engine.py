@@ -1,36 +1,55 @@
-"""The event study, end to end, as one pure function over frames.
+"""The event study, end to end, as pure functions over frames.
 
 ``run_study`` chains the pieces of ``analysis``: calendar alignment → returns → panel →
 normal-return model → abnormal returns → CARs → dollar values → group tests, vectorised over
 all event rows at once (no loop over events). The CLI, the Prefect flows, the demo and the
 benchmark all call it.
+
+It runs in three steps, which the batched flow (``flows/batches.py``) also runs, one batch of
+event rows per task:
+
+1. :func:`plan_study` — day 0 of every event and the global row numbers (cheap, all rows);
+2. :func:`event_batch` — every per-event number of a contiguous batch of event rows (models,
+   ARs, CARs, dollar values, data checks, and the daily abnormal returns the rank tests need),
+   from the batch's prices (:func:`prepare_prices`). Nothing in it depends on the other rows,
+   so batches give exactly the numbers of one run;
+3. :func:`combine_batches` — the group statistics (tests, regressions) on the *combined*
+   per-event results, and the tables.
+
+Within one process, ``run_study`` splits large studies into batches of :data:`BATCH_ROWS`
+rows and runs them in two threads (NumPy and polars release the GIL), which also bounds the
+memory of the ``E x L`` arrays.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 
 from analysis import schema as S
-from analysis.abnormal import abnormal_returns, cumulative_abnormal_returns
+from analysis.abnormal import abnormal_returns, cumulative_abnormal_returns, window_statistics
 from analysis.calendar import SessionCalendar, align_events
+from analysis.errors import InputError
 from analysis.factors import factor_sessions, study_factors
+from analysis.inference import NEEDS_DAILY, DailyAbnormalReturns, check_tests, group_tests, windows_tested
 from analysis.models import EST_FIRST_DAY, EST_LAST_DAY, fit_models
 from analysis.panel import ROW, event_panel
 from analysis.quality import QUALITY_SCHEMA, event_quality, price_quality
 from analysis.regression import (
     COV_TYPE, PooledCov, SummaryTable, cross_sectional_regressions, event_regressions, pooled_event_regressions,
 )
-from analysis.returns import session_returns
-from analysis.errors import InputError
-from analysis.inference import group_tests
+from analysis.returns import SessionGrid, on_calendar, session_grid
 from analysis.specs import CHAR_PREFIX, StudySpec, Window
 from analysis.valuation import CAP_NOTE, market_caps
 
 STATUS = "status"  # "ok", "skipped" (no result) or "flagged" (a result with a caveat)
 ROW_KEYS = (S.EVENT_ID, S.TICKER, S.ROLE, S.GROUP)
+BATCH_ROWS = 25_000
+"""Event rows per batch within one process (``run_study``): two threads share the batches."""
 
 
 @dataclass(frozen=True)
@@ -79,83 +98,145 @@ def _join_reasons(*parts: pl.Expr) -> pl.Expr:
     return pl.concat_str(*parts, separator="; ", ignore_nulls=True).replace("", None)
 
 
-def run_study(
-    events: pl.DataFrame,
-    prices: pl.DataFrame,
-    spec: StudySpec,
-    cal: SessionCalendar,
-    shares: pl.DataFrame | None = None,
-    max_regressions: int = 100,
-    regressors: list[str] | None = None,
-    pooled_cov: PooledCov = "cluster",
-    factors: Mapping[str, pl.DataFrame] | None = None,
-) -> StudyResult:
-    """Run an event study.
+# --- 1. the plan ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class StudyPlan:
+    """What a study computes, decided before any price is read.
+
+    Attributes
+    ----------
+    spec
+        The study parameters.
+    aligned
+        Every input event row with its day 0 (:func:`analysis.calendar.align_events`).
+    rows
+        The rows with a day 0, numbered ``row = 0..E-1`` in input order.
+    tests
+        The group tests to run (battery order).
+    regressors
+        The ``char.`` columns of the cross-sectional regressions.
+    regression_rows
+        The rows whose returns the statsmodels regressions read: the first
+        ``max_regressions`` rows (per-event regressions) and the primary rows of groups with
+        2 to ``max_regressions`` primary rows (pooled regression).
+    """
+
+    spec: StudySpec
+    aligned: pl.DataFrame
+    rows: pl.DataFrame
+    tests: tuple[str, ...]
+    regressors: tuple[str, ...]
+    max_regressions: int
+    pooled_cov: PooledCov
+    regression_rows: np.ndarray
+
+    def batches(self, size: int) -> list[pl.DataFrame]:
+        """The rows in contiguous batches of at most ``size`` (at least one batch)."""
+        return [self.rows.slice(i, size) for i in range(0, self.rows.height, size)] or [self.rows]
+
+
+def plan_study(
+    events: pl.DataFrame, spec: StudySpec, cal: SessionCalendar, max_regressions: int = 100,
+    regressors: list[str] | None = None, pooled_cov: PooledCov = "cluster", tests: Collection[str] | None = None,
+) -> StudyPlan:
+    """Place every event on the calendar and decide what the study computes (see
+    :func:`run_study` for the parameters); unknown regressors or tests are an ``InputError``."""
+    numeric = [c for c, t in events.schema.items() if c.startswith(CHAR_PREFIX) and t == pl.Float64]
+    if regressors is not None:
+        unknown = [r for r in regressors if CHAR_PREFIX + r not in numeric]
+        if unknown:
+            known = ", ".join(c.removeprefix(CHAR_PREFIX) for c in numeric) or "none"
+            raise InputError(f"not a numeric characteristic of the catalog: {', '.join(unknown)} (numeric ones: {known})", field="regressors")
+        numeric = [CHAR_PREFIX + r for r in regressors]
+    aligned = align_events(events, cal)
+    rows = aligned.filter(pl.col(S.DAY0_SESSION).is_not_null()).with_row_index(ROW)
+    primary = pl.col(S.ROLE) == "primary"
+    pooled = rows.filter(primary & pl.len().over(S.GROUP, primary).is_between(2, max_regressions))
+    regression_rows = np.union1d(np.arange(min(max_regressions, rows.height)), pooled[ROW].to_numpy())
+    return StudyPlan(spec, aligned, rows, check_tests(tests), tuple(numeric), max_regressions, pooled_cov, regression_rows)
+
+
+# --- 2. per-event numbers, batch by batch -------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedPrices:
+    """The prices of a study (or of a batch) laid out for the engine: returns by session, the
+    data-check findings and the factor values by session."""
+
+    grid: SessionGrid
+    findings: pl.DataFrame
+    factors: pl.DataFrame | None
+
+
+def prepare_prices(
+    prices: pl.DataFrame, spec: StudySpec, cal: SessionCalendar, factors: Mapping[str, pl.DataFrame] | None = None
+) -> PreparedPrices:
+    """Returns by session (:func:`analysis.returns.session_grid`), the findings of
+    :func:`analysis.quality.price_quality` and the study's factors by session."""
+    placed = on_calendar(prices, cal)
+    wide = study_factors(factors or {}, spec)
+    return PreparedPrices(
+        session_grid(placed, cal, spec.returns), price_quality(placed, cal),
+        None if wide is None else factor_sessions(wide, cal),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class EventBatch:
+    """Every per-event result of a batch of event rows (``row`` numbers are the study's).
+
+    ``models``, ``abnormal_returns`` and ``car`` are the output tables (with ``row``);
+    ``status`` holds what the events table needs per row; ``window_obs`` and ``daily`` feed
+    the group tests; ``regression_panel`` is the long panel of the plan's regression rows.
+    """
+
+    models: pl.DataFrame
+    abnormal_returns: pl.DataFrame
+    car: pl.DataFrame
+    status: pl.DataFrame
+    window_obs: pl.DataFrame
+    daily: DailyAbnormalReturns | None
+    regression_panel: pl.DataFrame
+
+
+def event_batch(
+    plan: StudyPlan, rows: pl.DataFrame, prices: PreparedPrices, cal: SessionCalendar, shares: pl.DataFrame | None = None,
+) -> EventBatch:
+    """The per-event results of ``rows`` (a contiguous slice of ``plan.rows``).
 
     Parameters
     ----------
-    events
-        One row per event x ticker, as made by :func:`analysis.specs.events_frame`.
+    plan
+        The study's plan.
+    rows
+        The batch's event rows.
     prices
-        Long daily prices ``ticker, date, close, adj_close`` (and ``volume`` for abnormal
-        volume) of every ticker and benchmark.
-    spec
-        Study parameters.
+        The prices of (at least) the batch's tickers and benchmarks (:func:`prepare_prices`).
     cal
         Exchange calendar.
     shares
         Shares outstanding ``ticker, as_of_date, shares_outstanding`` for dollar values.
-    max_regressions
-        Fit the statsmodels regressions for at most this many event rows (they loop over
-        events; the vectorised statistics cover every row regardless). Groups with more
-        event rows are not pooled either.
-    regressors
-        Characteristics (catalog names, without ``char.``) for the cross-sectional regression
-        of CARs; default all numeric characteristics; ``[]`` for none.
-    pooled_cov
-        Standard errors of the pooled regression: ``cluster`` by date or ``hac`` within firm.
-    factors
-        Factor sets by name (``date`` + factor columns in decimals, see
-        :mod:`analysis.factors`): those of ``spec.factor_sets`` for the factor models.
-
-    Returns
-    -------
-    StudyResult
-        Every input event row is in ``events``: ``skipped`` (no result: no day 0, no prices,
-        too few estimation returns, or no abnormal return in any window) or ``flagged`` (a
-        result with a caveat: a day-0 or market-cap note, fewer estimation returns than the
-        window has days, window days without an abnormal return, or findings of
-        :func:`analysis.quality.price_quality` in the event's data range), with the reasons.
     """
-    aligned = align_events(events, cal)
-    placed = aligned.filter(pl.col(S.DAY0_SESSION).is_not_null())
-    rows = placed.with_row_index(ROW)
-    returns = session_returns(prices, cal, spec.returns)
+    spec = plan.spec
+    offset = int(rows[ROW][0]) if rows.height else 0
     days = Window(spec.first_day, spec.report_days.end)
-    wide = study_factors(factors or {}, spec)
-    panel = event_panel(rows, returns, days, None if wide is None else factor_sessions(wide, cal))
-    models = fit_models(panel, rows.height, spec)
+    panel = event_panel(rows, prices.grid, days, prices.factors)
+    models = fit_models(panel, spec).with_columns(pl.col(ROW) + offset)
     ar = abnormal_returns(panel, models, spec)
-    car = cumulative_abnormal_returns(ar, models, spec)
+    car = cumulative_abnormal_returns(ar, models, spec).with_columns(pl.col(ROW) + offset)
     if shares is None:
         shares = pl.DataFrame(schema={S.TICKER: pl.String, S.AS_OF_DATE: pl.Date, S.SHARES: pl.Int64})
-    caps = market_caps(rows.select(ROW, S.TICKER, S.DAY0_SESSION), returns, shares)
+    caps = market_caps(rows.select(ROW, S.TICKER, S.DAY0_SESSION), prices.grid, shares, cal)
 
-    # Labels: ids and dates instead of row numbers and session indices.
     label = rows.select(ROW, *ROW_KEYS, S.DAY0_SESSION)
-    date_of = cal.dates_of
-    known = set(returns[S.TICKER].unique().to_list())
-    no_prices = (
-        pl.when(~pl.col(S.TICKER).is_in(known)).then(pl.format("no prices for {}", pl.col(S.TICKER)))
-    )
-    no_bench = (
-        pl.when(~pl.col(S.BENCHMARK).is_in(known)).then(pl.format("no prices for benchmark {}", pl.col(S.BENCHMARK)))
-    )
     models_out = (
-        models.join(label, on=ROW)
+        models.join(label, on=ROW, maintain_order="left")
         .with_columns(
-            date_of(pl.col(S.DAY0_SESSION) + pl.col(EST_FIRST_DAY)).alias(S.ESTIMATION_START),
-            date_of(pl.col(S.DAY0_SESSION) + pl.col(EST_LAST_DAY)).alias(S.ESTIMATION_END),
+            cal.dates_of(pl.col(S.DAY0_SESSION) + pl.col(EST_FIRST_DAY)).alias(S.ESTIMATION_START),
+            cal.dates_of(pl.col(S.DAY0_SESSION) + pl.col(EST_LAST_DAY)).alias(S.ESTIMATION_END),
         )
         .select(
             *S.MODEL_COLUMNS, *(c for c in models.columns if c.startswith(S.LOADING_PREFIX)),
@@ -163,18 +244,21 @@ def run_study(
             S.ROLE, S.GROUP, S.REASON, S.VOLUME_REASON, ROW,
         )
     )
-    reported = spec.report_days
-    ar_out = (
-        ar.filter(pl.col(S.EVENT_DAY).is_between(reported.start, reported.end))
-        .join(label, on=ROW)
-        .with_columns(date_of(pl.col(S.DAY0_SESSION) + pl.col(S.EVENT_DAY)).alias(S.DATE))
-        .select(*S.AR_COLUMNS, S.AR_SE, S.AR_T, S.AR_P, S.ABNORMAL_VOLUME, S.ABNORMAL_VOLUME_T, S.ROLE, S.GROUP)
+    tau = np.arange(ar.days.start, ar.days.end + 1)
+    day0 = rows[S.DAY0_SESSION].to_numpy().astype(np.int64)
+    idx = pl.Series(np.repeat(np.arange(rows.height, dtype=np.uint32), tau.size))
+    ar_out = ar.to_frame().select(
+        *(label[c].gather(idx) for c in (S.EVENT_ID, S.TICKER)),
+        cal.dates_at((day0[:, None] + tau[None, :]).ravel()).alias(S.DATE),
+        S.EVENT_DAY, S.RET, S.BENCHMARK_RET, S.NORMAL_RET, S.ABNORMAL_RET, S.CUM_ABNORMAL_RET,
+        S.AR_SE, S.AR_T, S.AR_P, S.ABNORMAL_VOLUME, S.ABNORMAL_VOLUME_T,
+        *(label[c].gather(idx) for c in (S.ROLE, S.GROUP)),
     )
     window_len = pl.col(S.WINDOW_END) - pl.col(S.WINDOW_START) + 1
     car_out = (
-        car.join(label, on=ROW)
-        .join(caps.select(ROW, S.MARKET_CAP), on=ROW, how="left")
-        .join(models.select(ROW, S.REASON, S.DF_RESID, S.VOLUME_REASON), on=ROW, how="left")
+        car.join(label, on=ROW, maintain_order="left")
+        .join(caps.select(ROW, S.MARKET_CAP), on=ROW, how="left", maintain_order="left")
+        .join(models.select(ROW, S.REASON, S.DF_RESID, S.VOLUME_REASON), on=ROW, how="left", maintain_order="left")
         .with_columns(
             (pl.col(S.CAR) * pl.col(S.MARKET_CAP)).alias(S.DOLLAR_ABNORMAL),
             (pl.col(S.RAW_RETURN) * pl.col(S.MARKET_CAP)).alias(S.DOLLAR_RAW),
@@ -190,13 +274,10 @@ def run_study(
             S.DF_RESID, S.ROLE, S.GROUP, S.REASON, S.VOLUME_REASON,
         )
     )
-    quality = price_quality(prices, cal)
-    quality_reasons = event_quality(quality, rows, spec.first_day, spec.report_days.end, cal)
     missing_days = window_len - pl.col(S.N_DAYS)
     coverage = (  # rows with a model: short estimation, windows lacking days, no CAR at all
-        car.join(models.select(ROW, S.N_OBS, pl.col(S.REASON).alias("_model_reason")), on=ROW)
+        car.join(models.select(ROW, S.N_OBS, pl.col(S.REASON).alias("_model_reason")), on=ROW, maintain_order="left")
         .filter(pl.col("_model_reason").is_null())
-        .sort(ROW, S.WINDOW_START, S.WINDOW_END)
         .group_by(ROW, maintain_order=True)
         .agg(
             pl.col(S.CAR).is_not_null().any().alias("_any_car"),
@@ -209,41 +290,103 @@ def run_study(
             ).filter(missing_days > 0).str.join("; ").replace("", None).alias("_windows"),
         )
     )
-    tests = group_tests(ar, models, rows, spec)
-    numeric = [c for c, t in events.schema.items() if c.startswith(CHAR_PREFIX) and t == pl.Float64]
-    if regressors is not None:
-        unknown = [r for r in regressors if CHAR_PREFIX + r not in numeric]
-        if unknown:
-            known = ", ".join(c.removeprefix(CHAR_PREFIX) for c in numeric) or "none"
-            raise InputError(f"not a numeric characteristic of the catalog: {', '.join(unknown)} (numeric ones: {known})", field="regressors")
-        numeric = [CHAR_PREFIX + r for r in regressors]
+    quality = event_quality(prices.findings, rows, spec.first_day, spec.report_days.end, cal)
+    status = (
+        models.select(ROW, S.N_OBS, pl.col(S.REASON).alias("_model_reason"))
+        .join(caps, on=ROW, how="left", maintain_order="left")
+        .join(coverage, on=ROW, how="left", maintain_order="left")
+        .join(quality.rename({S.REASON: "_quality"}), on=ROW, how="left", maintain_order="left")
+    )
+
+    windows = windows_tested(spec)
+    ws = window_statistics(ar, models, spec, windows, extras=False)
+    k = len(windows)
+    primary = (rows[S.ROLE] == "primary").to_numpy()
+    window_obs = pl.DataFrame({
+        ROW: np.repeat(np.arange(rows.height, dtype=np.uint32) + offset, k),
+        S.WINDOW_START: pl.Series(np.tile([w.start for w in windows], rows.height), dtype=pl.Int32),
+        S.WINDOW_END: pl.Series(np.tile([w.end for w in windows], rows.height), dtype=pl.Int32),
+        S.CAR: ws.car.ravel(),
+        S.CAR_SE: np.sqrt(ws.car_var).ravel(),
+    }).filter(pl.Series(np.repeat(primary, k)) & pl.col(S.CAR).is_not_nan() & (pl.col(S.CAR_SE) > 0))
+    daily = None
+    if NEEDS_DAILY.intersection(plan.tests):
+        residuals = abnormal_returns(panel, models, spec, days=spec.estimation).ar
+        daily = DailyAbnormalReturns(residuals, ar.ar, spec.estimation, spec.report_days)
+    mine = plan.regression_rows[(plan.regression_rows >= offset) & (plan.regression_rows < offset + rows.height)]
+    regression_panel = panel.to_frame(mine - offset).with_columns(pl.col(ROW) + offset)
+    return EventBatch(models_out, ar_out, car_out, status, window_obs, daily, regression_panel)
+
+
+# --- 3. group statistics on the combined batches --------------------------------------------------------
+
+
+def combine_batches(
+    plan: StudyPlan, batches: Sequence[EventBatch], quality: pl.DataFrame, known: Collection[str]
+) -> StudyResult:
+    """The study's result from the per-event results of all its batches (in row order): the
+    group tests and regressions on the combined rows, and the tables.
+
+    Parameters
+    ----------
+    plan
+        The study's plan.
+    batches
+        :func:`event_batch` of every batch of ``plan.batches(...)``, in order.
+    quality
+        The findings of :func:`analysis.quality.price_quality` on the study's prices.
+    known
+        The tickers that have prices (an event row of any other ticker or benchmark is
+        skipped with "no prices for ...").
+    """
+    spec = plan.spec
+    models = pl.concat([b.models for b in batches])
+    car_out = pl.concat([b.car for b in batches])
+    status = pl.concat([b.status for b in batches], how="diagonal_relaxed")
+    rows = plan.rows
+    daily = None
+    if NEEDS_DAILY.intersection(plan.tests):
+        parts = [b.daily for b in batches]
+        daily = DailyAbnormalReturns(
+            np.concatenate([d.estimation for d in parts]), np.concatenate([d.reported for d in parts]),
+            parts[0].estimation_days, parts[0].reported_days,
+        )
+    test_events = rows.filter(pl.col(S.ROLE) == "primary").select(ROW, S.GROUP, S.DAY0_SESSION).join(
+        models.select(ROW, S.SIGMA, S.DF_RESID), on=ROW, how="left", maintain_order="left"
+    )
+    tests = group_tests(test_events, pl.concat([b.window_obs for b in batches]), daily, windows_tested(spec), plan.tests)
+
+    label = rows.select(ROW, S.EVENT_ID, S.TICKER, S.GROUP)
     primary_ok = rows.filter(pl.col(S.ROLE) == "primary").join(models.filter(pl.col(S.REASON).is_null()).select(ROW), on=ROW)
+    numeric = list(plan.regressors)
     cross, cross_tables = cross_sectional_regressions(
         car_out.filter(pl.col(S.ROLE) == "primary").join(
             rows.select(S.EVENT_ID, S.TICKER, *numeric), on=[S.EVENT_ID, S.TICKER], how="left"
         ),
         numeric,
     )
+    panel = pl.concat([b.regression_panel for b in batches])
     pooled, pooled_tables = pooled_event_regressions(
-        panel, primary_ok.select(ROW, S.GROUP, S.DAY0_SESSION), spec, pooled_cov, max_rows=max_regressions
+        panel, primary_ok.select(ROW, S.GROUP, S.DAY0_SESSION), spec, plan.pooled_cov, max_rows=plan.max_regressions
     )
     per_event = (
-        event_regressions(panel, spec, rows=list(range(min(max_regressions, rows.height))))
-        .join(label.select(ROW, S.EVENT_ID, S.TICKER, S.GROUP), on=ROW)
+        event_regressions(panel, spec, rows=list(range(min(plan.max_regressions, rows.height))))
+        .join(label, on=ROW)
         .with_columns(pl.lit("nonrobust").alias(COV_TYPE))
     )
     regressions = pl.concat([per_event.drop(ROW), cross, pooled], how="diagonal_relaxed").select(
         "regression", S.GROUP, S.EVENT_ID, S.TICKER, S.WINDOW_START, S.WINDOW_END, COV_TYPE, "term", "estimate",
         "std_error", S.T_STAT, S.P_VALUE, S.N_OBS, S.R_SQUARED, S.SIGMA, S.REASON,
     )
-
+    reported = spec.report_days
+    no_prices = pl.when(~pl.col(S.TICKER).is_in(list(known))).then(pl.format("no prices for {}", pl.col(S.TICKER)))
+    no_bench = pl.when(~pl.col(S.BENCHMARK).is_in(list(known))).then(
+        pl.format("no prices for benchmark {}", pl.col(S.BENCHMARK))
+    )
     events_out = (
-        aligned.with_row_index("_order")
+        plan.aligned.with_row_index("_order")
         .join(rows.select(S.EVENT_ID, S.TICKER, ROW), on=[S.EVENT_ID, S.TICKER], how="left")
-        .join(models.select(ROW, S.N_OBS, pl.col(S.REASON).alias("_model_reason")), on=ROW, how="left")
-        .join(caps, on=ROW, how="left")
-        .join(coverage, on=ROW, how="left")
-        .join(quality_reasons.rename({S.REASON: "_quality"}), on=ROW, how="left")
+        .join(status, on=ROW, how="left")
         .with_columns(
             _join_reasons(
                 pl.when(pl.col(S.DAY0_SESSION).is_null()).then(pl.format("day 0: {}", pl.col(S.DAY0_RULE))),
@@ -270,9 +413,74 @@ def run_study(
         .drop("_skip", "_flag", "_model_reason", "_order", "_any_car", "_short", "_windows", "_quality")
     )
     return StudyResult(
-        spec, events_out, ar_out, models_out.drop(ROW), car_out, tests, regressions,
-        regression_tables=(*cross_tables, *pooled_tables), quality=quality,
+        spec, events_out, pl.concat([b.abnormal_returns for b in batches]), models.drop(ROW), car_out, tests,
+        regressions, regression_tables=(*cross_tables, *pooled_tables), quality=quality,
     )
+
+
+# --- the whole study in one process -----------------------------------------------------------------------
+
+
+def run_study(
+    events: pl.DataFrame,
+    prices: pl.DataFrame,
+    spec: StudySpec,
+    cal: SessionCalendar,
+    shares: pl.DataFrame | None = None,
+    max_regressions: int = 100,
+    regressors: list[str] | None = None,
+    pooled_cov: PooledCov = "cluster",
+    factors: Mapping[str, pl.DataFrame] | None = None,
+    tests: Collection[str] | None = None,
+) -> StudyResult:
+    """Run an event study.
+
+    Parameters
+    ----------
+    events
+        One row per event x ticker, as made by :func:`analysis.specs.events_frame`.
+    prices
+        Long daily prices ``ticker, date, close, adj_close`` (and ``volume`` for abnormal
+        volume) of every ticker and benchmark.
+    spec
+        Study parameters.
+    cal
+        Exchange calendar.
+    shares
+        Shares outstanding ``ticker, as_of_date, shares_outstanding`` for dollar values.
+    max_regressions
+        Fit the statsmodels regressions for at most this many event rows (they loop over
+        events; the vectorised statistics cover every row regardless), and pool only groups
+        of 2 to this many primary event rows. 0 skips them (what large studies want).
+    regressors
+        Characteristics (catalog names, without ``char.``) for the cross-sectional regression
+        of CARs; default all numeric characteristics; ``[]`` for none.
+    pooled_cov
+        Standard errors of the pooled regression: ``cluster`` by date or ``hac`` within firm.
+    factors
+        Factor sets by name (``date`` + factor columns in decimals, see
+        :mod:`analysis.factors`): those of ``spec.factor_sets`` for the factor models.
+    tests
+        The group tests to run (names of :data:`analysis.inference.TEST_NAMES`; default all).
+
+    Returns
+    -------
+    StudyResult
+        Every input event row is in ``events``: ``skipped`` (no result: no day 0, no prices,
+        too few estimation returns, or no abnormal return in any window) or ``flagged`` (a
+        result with a caveat: a day-0 or market-cap note, fewer estimation returns than the
+        window has days, window days without an abnormal return, or findings of
+        :func:`analysis.quality.price_quality` in the event's data range), with the reasons.
+    """
+    plan = plan_study(events, spec, cal, max_regressions, regressors, pooled_cov, tests)
+    prepared = prepare_prices(prices, spec, cal, factors)
+    batches = plan.batches(BATCH_ROWS)
+    if len(batches) == 1:
+        results = [event_batch(plan, batches[0], prepared, cal, shares)]
+    else:
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(lambda rows: event_batch(plan, rows, prepared, cal, shares), batches))
+    return combine_batches(plan, results, prepared.findings, prepared.grid.tickers[S.TICKER])
 
 
 def price_requirements(events: pl.DataFrame, spec: StudySpec, cal: SessionCalendar) -> pl.DataFrame:

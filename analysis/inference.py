@@ -54,14 +54,14 @@ p-value and a ``reason``; the other tests and groups go on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from scipy import stats as sps
 
 from analysis import schema as S
-from analysis.abnormal import cumulative_abnormal_returns
 from analysis.panel import ROW
 from analysis.specs import StudySpec, Window
 from analysis.stats import binom_two_sided_pvalue, t_pvalue, wilcoxon_exact_pvalue, z_pvalue
@@ -114,7 +114,11 @@ _N = "_n"
 _SD = "_sd"
 
 
-# --- the adapter used by the engine ------------------------------------------------------------
+# --- inputs -----------------------------------------------------------------------------------
+
+NEEDS_DAILY = frozenset({BROWN_WARNER_CDA, KP_ADJUSTED_BMP_T, GENERALIZED_SIGN, CORRADO_RANK, CORRADO_ZIVNEY_SIGN, GRANK_T})
+"""The tests that read the daily abnormal returns (estimation residuals or daily ARs), not just
+each event's CAR per window."""
 
 
 def windows_tested(spec: StudySpec) -> tuple[Window, ...]:
@@ -123,52 +127,71 @@ def windows_tested(spec: StudySpec) -> tuple[Window, ...]:
     return tuple(dict.fromkeys([*(Window(t, t) for t in range(days.start, days.end + 1)), *spec.windows]))
 
 
-def group_tests(ar: pl.DataFrame, models: pl.DataFrame, rows: pl.DataFrame, spec: StudySpec) -> pl.DataFrame:
-    """Run the whole battery for every group on every reported day and every window.
+def check_tests(tests: Collection[str] | None) -> tuple[str, ...]:
+    """The tests to run, in battery order (all of :data:`TEST_NAMES` for None); an unknown name
+    is an :class:`~analysis.errors.InputError`."""
+    from analysis.errors import InputError
 
-    Parameters
+    if tests is None:
+        return TEST_NAMES
+    unknown = sorted(set(tests) - set(TEST_NAMES))
+    if unknown:
+        raise InputError(f"unknown test(s) {', '.join(unknown)}; expected some of {', '.join(TEST_NAMES)}", field="tests")
+    return tuple(t for t in TEST_NAMES if t in set(tests))
+
+
+@dataclass(frozen=True, eq=False)
+class DailyAbnormalReturns:
+    """Daily abnormal returns of event rows as dense arrays: array row ``r`` is event row ``r``.
+
+    Attributes
     ----------
-    ar
-        :func:`analysis.abnormal.abnormal_returns` on all panel days (``row, event_day,
-        abnormal_ret``, ...): estimation-window residuals and event-window prediction errors.
-    models
-        :func:`analysis.models.fit_models` (``row, sigma, df_resid``, ...).
-    rows
-        The event rows (``row, group, role, day0_session``).
-    spec
-        The study (estimation window, windows, reported days).
-
-    Returns
-    -------
-    pl.DataFrame
-        ``group, window_start, window_end, test, statistic, p_value, n_events, mean, reason``,
-        one row per group x test window x test, ordered by group, window and test (in the
-        order of :data:`TESTS`).
+    estimation
+        ``(rows, T)``: the estimation-window residuals ``e_it`` on ``estimation_days`` (NaN
+        where missing).
+    reported
+        ``(rows, R)``: the ARs of the reported days ``reported_days``.
     """
-    windows = windows_tested(spec)
-    reported = spec.report_days
-    in_est = pl.col(S.EVENT_DAY).is_between(spec.estimation.start, spec.estimation.end)
-    in_rep = pl.col(S.EVENT_DAY).is_between(reported.start, reported.end)
-    events = (
-        rows.filter(pl.col(S.ROLE) == "primary")
-        .select(ROW, S.GROUP, S.DAY0_SESSION)
-        .join(models.select(ROW, S.SIGMA, S.DF_RESID), on=ROW, how="left")
-    )
-    event_ar = ar.filter(in_rep)
-    cars = cumulative_abnormal_returns(event_ar, models, replace(spec, windows=windows))
-    daily = ar.filter((in_est | in_rep) & pl.col(S.ABNORMAL_RET).is_not_null()).select(
-        ROW, S.EVENT_DAY, S.ABNORMAL_RET, in_est.alias(S.IN_ESTIMATION)
-    )
-    return run_battery(events, cars.select(ROW, S.WINDOW_START, S.WINDOW_END, S.CAR, S.CAR_SE), daily, windows)
 
+    estimation: np.ndarray
+    reported: np.ndarray
+    estimation_days: Window
+    reported_days: Window
 
-# --- the battery on tidy inputs ----------------------------------------------------------------
+    @classmethod
+    def from_frame(cls, daily: pl.DataFrame, n_rows: int) -> DailyAbnormalReturns:
+        """From the tidy ``row, event_day, abnormal_ret, in_estimation`` (rows ``< n_rows``)."""
+        arrays, spans = [], []
+        for in_est in (True, False):
+            part = daily.filter(pl.col(S.IN_ESTIMATION) == in_est)
+            days = part[S.EVENT_DAY]
+            span = Window(int(days.min()), int(days.max())) if part.height else Window(0, 0)
+            dense = np.full((n_rows, span.length), np.nan)
+            dense[part[ROW].to_numpy(), days.to_numpy() - span.start] = part[S.ABNORMAL_RET].to_numpy()
+            arrays.append(dense)
+            spans.append(span)
+        return cls(arrays[0], arrays[1], spans[0], spans[1])
 
 
 def run_battery(
-    events: pl.DataFrame, window_obs: pl.DataFrame, daily: pl.DataFrame, windows: tuple[Window, ...]
+    events: pl.DataFrame, window_obs: pl.DataFrame, daily: pl.DataFrame, windows: tuple[Window, ...],
+    tests: Collection[str] | None = None,
 ) -> pl.DataFrame:
-    """All tests for every group and test window, from tidy inputs.
+    """All tests for every group and test window, from tidy inputs (:func:`group_tests` with
+    ``daily`` as a tidy frame ``row, event_day, abnormal_ret, in_estimation``: the
+    estimation-window residuals (``in_estimation``) and the reported days' ARs, non-null)."""
+    n_rows = int(max(events[ROW].max() or 0, daily[ROW].max() or 0)) + 1
+    return group_tests(events, window_obs, DailyAbnormalReturns.from_frame(daily, n_rows), windows, tests)
+
+
+# --- the battery ----------------------------------------------------------------------------------
+
+
+def group_tests(
+    events: pl.DataFrame, window_obs: pl.DataFrame, daily: DailyAbnormalReturns | None, windows: tuple[Window, ...],
+    tests: Collection[str] | None = None,
+) -> pl.DataFrame:
+    """Run the battery (or the ``tests`` named) for every group and test window.
 
     Parameters
     ----------
@@ -179,17 +202,25 @@ def run_battery(
         ``row, window_start, window_end, car, car_se`` for the test windows (one-day windows
         carry the AR and its prediction-error s.e.).
     daily
-        ``row, event_day, abnormal_ret, in_estimation``: the estimation-window residuals
-        (``in_estimation``) and the reported days' ARs, non-null.
+        The daily abnormal returns by event row (needed only by :data:`NEEDS_DAILY`).
     windows
         The test windows; every group gets a row for each window and test.
+    tests
+        The tests to run (default: all of :data:`TEST_NAMES`).
 
     Returns
     -------
     pl.DataFrame
-        As :func:`group_tests`.
+        ``group, window_start, window_end, test, statistic, p_value, n_events, mean, reason``,
+        one row per group x test window x test, ordered by group, window and test (in the
+        order of :data:`TESTS`).
     """
-    members = events.filter(pl.col(S.SIGMA).is_not_null()).select(ROW, S.GROUP, S.DAY0_SESSION, S.SIGMA, S.DF_RESID)
+    tests = check_tests(tests)
+    members = (
+        events.filter(pl.col(S.SIGMA).is_not_null())
+        .select(ROW, S.GROUP, S.DAY0_SESSION, S.SIGMA, S.DF_RESID)
+        .sort(S.GROUP, ROW)
+    )
     win = pl.DataFrame(
         {S.WINDOW_START: [w.start for w in windows], S.WINDOW_END: [w.end for w in windows]},
         schema={S.WINDOW_START: pl.Int32, S.WINDOW_END: pl.Int32},
@@ -201,32 +232,39 @@ def run_battery(
         .join(members, on=ROW, how="inner")
         .with_columns((pl.col(S.CAR) / pl.col(S.CAR_SE)).alias(_Z))
     )
-    day = daily.join(members.select(ROW, S.GROUP), on=ROW, how="inner")
-    est = day.filter(pl.col(S.IN_ESTIMATION))
-
-    cs = _cross_section(obs, est)
-    days = _day_statistics(day, win)
-    parts = [
-        cross_sectional_t(cs),
-        brown_warner_cda(cs, days),
-        patell_z(cs),
-        bmp_t(cs),
-        kp_adjusted_bmp_t(cs, _same_date_correlation(obs, members, est)),
-        mackinlay_j1(cs),
-        sign_test(cs),
-        generalized_sign(cs),
-        corrado_rank(cs, days),
-        corrado_zivney_sign(cs, days),
-        wilcoxon_signed_rank(cs),
-        grank_t(cs, obs, members, est, win),
-    ]
+    if daily is None and NEEDS_DAILY.intersection(tests):
+        raise ValueError(f"{', '.join(sorted(NEEDS_DAILY.intersection(tests)))} need the daily abnormal returns")
+    est = None if daily is None else daily.estimation[members[ROW].to_numpy()]
+    share_pos = None
+    if GENERALIZED_SIGN in tests:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p_i = (est > 0).sum(axis=1) / np.isfinite(est).sum(axis=1)
+        share_pos = pl.DataFrame({ROW: members[ROW], "_p_i": p_i})
+    cs = _cross_section(obs, share_pos, WILCOXON in tests)
+    days = None
+    if {BROWN_WARNER_CDA, CORRADO_RANK, CORRADO_ZIVNEY_SIGN}.intersection(tests):
+        days = _day_statistics(members, daily, windows, ranks={CORRADO_RANK, CORRADO_ZIVNEY_SIGN}.intersection(tests))
+    make: dict[str, Callable[[], pl.DataFrame]] = {
+        CROSS_SECTIONAL_T: lambda: cross_sectional_t(cs),
+        BROWN_WARNER_CDA: lambda: brown_warner_cda(cs, days),
+        PATELL_Z: lambda: patell_z(cs),
+        BMP_T: lambda: bmp_t(cs),
+        KP_ADJUSTED_BMP_T: lambda: kp_adjusted_bmp_t(cs, _same_date_correlation(obs, members, est, windows)),
+        MACKINLAY_J1: lambda: mackinlay_j1(cs),
+        SIGN: lambda: sign_test(cs),
+        GENERALIZED_SIGN: lambda: generalized_sign(cs),
+        CORRADO_RANK: lambda: corrado_rank(cs, days),
+        CORRADO_ZIVNEY_SIGN: lambda: corrado_zivney_sign(cs, days),
+        WILCOXON: lambda: wilcoxon_signed_rank(cs),
+        GRANK_T: lambda: grank_t(cs, obs, members, est, windows),
+    }
     order = pl.Enum(TEST_NAMES)
     grid = (
         events.select(S.GROUP).unique()
         .join(win, how="cross")
-        .join(pl.DataFrame({S.TEST: TEST_NAMES}, schema={S.TEST: pl.String}), how="cross")
+        .join(pl.DataFrame({S.TEST: tests}, schema={S.TEST: pl.String}), how="cross")
     )
-    found = pl.concat([p.select(OUTPUT) for p in parts], how="vertical_relaxed")
+    found = pl.concat([make[t]().select(OUTPUT) for t in tests], how="vertical_relaxed")
     return (
         grid.join(found, on=[*KEYS, S.TEST], how="left")
         .with_columns(
@@ -241,34 +279,38 @@ def run_battery(
     )
 
 
-def _cross_section(obs: pl.DataFrame, est: pl.DataFrame) -> pl.DataFrame:
-    """Per group and window: the cross-sectional sums every CAR-based test needs."""
-    share_pos = est.group_by(ROW).agg((pl.col(S.ABNORMAL_RET) > 0).mean().alias("_p_i"))
+def _cross_section(obs: pl.DataFrame, share_pos: pl.DataFrame | None, ranks: bool) -> pl.DataFrame:
+    """Per group and window: the cross-sectional sums every CAR-based test needs (``share_pos``:
+    each event's share of positive estimation residuals, for the generalized sign test;
+    ``ranks``: the signed ranks of Wilcoxon's test)."""
     car, z, df = pl.col(S.CAR), pl.col(_Z), pl.col(S.DF_RESID).cast(pl.Float64)
     nonzero = car != 0
-    abs_rank = pl.when(nonzero).then(car.abs()).rank("average").over(KEYS)
-    ties = pl.when(nonzero).then(pl.len().over([*KEYS, car.abs()]))
-    return (
-        obs.join(share_pos, on=ROW, how="left")
-        .with_columns(abs_rank.alias("_rank"), ties.alias("_tie"))
-        .group_by(KEYS)
-        .agg(
-            pl.len().cast(pl.Int32).alias(_N),
-            car.mean().alias(S.MEAN),
-            car.std(ddof=1).alias(_SD),
-            (pl.col(S.CAR_SE) ** 2).sum().alias("_sum_var"),
-            z.sum().alias("_z_sum"),
-            z.mean().alias("_z_mean"),
-            z.std(ddof=1).alias("_z_sd"),
-            pl.when(df > 2).then(df / (df - 2)).sum().alias("_z_var"),
-            df.min().alias("_df_min"),
-            (car > 0).sum().cast(pl.Int32).alias("_pos"),
-            nonzero.sum().cast(pl.Int32).alias("_nonzero"),
-            pl.col("_p_i").mean().alias("_p_hat"),
+    frame = obs if share_pos is None else obs.join(share_pos, on=ROW, how="left")
+    aggs = [
+        pl.len().cast(pl.Int32).alias(_N),
+        car.mean().alias(S.MEAN),
+        car.std(ddof=1).alias(_SD),
+        (pl.col(S.CAR_SE) ** 2).sum().alias("_sum_var"),
+        z.sum().alias("_z_sum"),
+        z.mean().alias("_z_mean"),
+        z.std(ddof=1).alias("_z_sd"),
+        pl.when(df > 2).then(df / (df - 2)).sum().alias("_z_var"),
+        df.min().alias("_df_min"),
+        (car > 0).sum().cast(pl.Int32).alias("_pos"),
+        nonzero.sum().cast(pl.Int32).alias("_nonzero"),
+    ]
+    if share_pos is not None:
+        aggs.append(pl.col("_p_i").mean().alias("_p_hat"))
+    if ranks:
+        frame = frame.with_columns(
+            pl.when(nonzero).then(car.abs()).rank("average").over(KEYS).alias("_rank"),
+            pl.when(nonzero).then(pl.len().over([*KEYS, car.abs()])).alias("_tie"),
+        )
+        aggs += [
             pl.col("_rank").filter(car > 0).sum().alias("_w_plus"),
             (pl.col("_tie").cast(pl.Float64) ** 2 - 1).sum().alias("_tie_term"),
-        )
-    )
+        ]
+    return frame.group_by(KEYS).agg(aggs)
 
 
 def _out(frame: pl.DataFrame, test: str, statistic: pl.Expr, p_value: pl.Expr, reason: pl.Expr,
@@ -456,6 +498,76 @@ def wilcoxon_signed_rank(cs: pl.DataFrame) -> pl.DataFrame:
 # --- non-parametric: time series of ranks and signs ------------------------------------------------
 
 
+# --- dense helpers: events sorted by group, ranks by row ---------------------------------------------
+
+ROW_CHUNK = 16384  # rows per block of the row-wise NumPy work (ranks): bounded temporaries, two threads
+CLUSTER_CELLS = 1 << 21  # residual cells per block of same-date clusters (KP correlations)
+
+
+def _by_rows(fn: Callable[..., tuple[np.ndarray, ...]], *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``fn`` applied to blocks of rows of ``arrays`` (in two threads when there are several
+    blocks; NumPy releases the GIL), the results stacked back in row order."""
+    n = arrays[0].shape[0]
+    blocks = [slice(i, min(i + ROW_CHUNK, n)) for i in range(0, n, ROW_CHUNK)] or [slice(0, 0)]
+    if len(blocks) == 1:
+        return fn(*arrays)
+    with ThreadPoolExecutor(2) as pool:
+        parts = list(pool.map(lambda b: fn(*(a[b] for a in arrays)), blocks))
+    return tuple(np.concatenate(p, axis=0) for p in zip(*parts, strict=True))
+
+
+def _average_ranks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the average ranks (1, 2, ...; ties share their mean rank) of the finite values
+    among the row's finite values (NaN elsewhere), and the row sorted (NaN last)."""
+    order = np.argsort(values, axis=1)
+    ordered = np.take_along_axis(values, order, axis=1)
+    width = values.shape[1]
+    position = np.arange(width)
+    new = np.ones(ordered.shape, dtype=bool)
+    new[:, 1:] = ordered[:, 1:] != ordered[:, :-1]  # a tie continues a run (NaN never does)
+    last = np.ones(ordered.shape, dtype=bool)
+    last[:, :-1] = new[:, 1:]
+    first_of_run = np.maximum.accumulate(np.where(new, position, 0), axis=1)
+    last_of_run = np.minimum.accumulate(np.where(last, position, width)[:, ::-1], axis=1)[:, ::-1]
+    mean_rank = np.where(np.isfinite(ordered), (first_of_run + last_of_run) / 2.0 + 1.0, np.nan)
+    ranks = np.empty_like(values)
+    np.put_along_axis(ranks, order, mean_rank, axis=1)
+    return ranks, ordered
+
+
+def _count_below(ordered: np.ndarray, count: np.ndarray, q: np.ndarray, strict: bool) -> np.ndarray:
+    """Per row ``i``: how many of the first ``count[i]`` values of the sorted row
+    ``ordered[i]`` are below ``q[i]`` (``<``, or ``<=`` unless ``strict``): a binary search run
+    on all rows at once."""
+    lo, hi = np.zeros(count.shape, dtype=np.int64), count.astype(np.int64)
+    rows = np.arange(count.size)
+    width = ordered.shape[1]
+    while (active := lo < hi).any():  # at most log2(width) + 1 steps
+        mid = (lo + hi) // 2
+        v = ordered[rows, np.minimum(mid, width - 1)]
+        go = (v < q) if strict else (v <= q)
+        lo = np.where(active & go, mid + 1, lo)
+        hi = np.where(active & ~go, mid, hi)
+    return lo
+
+
+def _group_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Column sums of each group's rows (rows sorted by group; ``starts``: each group's first row)."""
+    if not values.shape[0]:
+        return np.zeros((0, *values.shape[1:]))
+    return np.add.reduceat(values, starts, axis=0)
+
+
+def _group_starts(members: pl.DataFrame) -> tuple[pl.Series, np.ndarray]:
+    """The groups of ``members`` (sorted by group) and the index of each group's first member."""
+    code = members[S.GROUP].rle_id().to_numpy()
+    starts = np.flatnonzero(np.diff(code, prepend=-1))
+    return members[S.GROUP].gather(pl.Series(starts, dtype=pl.UInt32)), starts
+
+
+# --- non-parametric: time series of ranks and signs ------------------------------------------------
+
+
 @dataclass(frozen=True)
 class DayStatistics:
     """Per group: the estimation-window and ranking-sample constants; per group and window:
@@ -465,49 +577,78 @@ class DayStatistics:
     windows: pl.DataFrame  # group, window_start, window_end, _days, _caar, _u_sum, _g_sum
 
 
-def _day_statistics(day: pl.DataFrame, win: pl.DataFrame) -> DayStatistics:
-    """Daily cross-sectional averages of residuals, standardised ranks and signs.
+def _standardised_ranks(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``U_it = K_it / (M_i + 1) − 1/2`` and ``G_it = sign(AR_it − median_i)`` of every row."""
+    ranks, ordered = _average_ranks(sample)
+    m = np.isfinite(ordered).sum(axis=1)
+    rows = np.arange(m.size)
+    with np.errstate(invalid="ignore"):
+        median = (ordered[rows, np.maximum(m - 1, 0) // 2] + ordered[rows, m // 2]) / 2.0
+        return ranks / (m + 1.0)[:, None] - 0.5, np.sign(sample - median[:, None])
 
-    ``U_it = K_it / (M_i + 1) − 1/2`` with ``K_it`` the rank of ``AR_it`` among the ``M_i``
-    days of event i's ranking sample (Corrado 1989; Corrado & Zivney 1992), and
-    ``G_it = sign(AR_it − median_i)`` (Corrado & Zivney 1992).
+
+def _day_statistics(
+    members: pl.DataFrame, daily: DailyAbnormalReturns, windows: tuple[Window, ...], ranks: Collection[str]
+) -> DayStatistics:
+    """Daily cross-sectional averages of residuals, standardised ranks and signs, per group.
+
+    ``AAR_t`` is the mean residual (estimation days) or AR (reported days) of the group's
+    events present on day t; ``U_it = K_it / (M_i + 1) − 1/2`` with ``K_it`` the rank of
+    ``AR_it`` among the ``M_i`` days of event i's ranking sample (estimation window and
+    reported days; Corrado 1989; Corrado & Zivney 1992), and ``G_it = sign(AR_it − median_i)``
+    (Corrado & Zivney 1992). Dense: one array row per member (sorted by group), group sums by
+    ``np.add.reduceat``; ranks only when ``ranks`` names a rank test.
     """
-    e = pl.col(S.ABNORMAL_RET)
-    n_t = pl.len()
-    per_day = (
-        day.with_columns(
-            (e.rank("average").over(ROW) / (e.count().over(ROW) + 1) - 0.5).alias("_u"),
-            (e - e.median().over(ROW)).sign().alias("_g"),
-        )
-        .group_by(S.GROUP, S.EVENT_DAY, S.IN_ESTIMATION)
-        .agg(
-            e.mean().alias("_aar"),
-            pl.col("_u").mean().alias("_ubar"),
-            (pl.col("_g").sum() / n_t.sqrt()).alias("_gbar"),
-        )
-    )
-    groups = (
-        per_day.group_by(S.GROUP)
-        .agg(
-            pl.col("_aar").filter(pl.col(S.IN_ESTIMATION)).std(ddof=1).alias("_s_aar"),
-            pl.col(S.IN_ESTIMATION).sum().cast(pl.Int32).alias("_t_est"),
-            (pl.col("_ubar") ** 2).mean().sqrt().alias("_s_u"),
-            (pl.col("_gbar") ** 2).mean().sqrt().alias("_s_g"),
-        )
-    )
-    windows = (
-        per_day.filter(~pl.col(S.IN_ESTIMATION))
-        .join(win, how="cross")
-        .filter(pl.col(S.EVENT_DAY).is_between(pl.col(S.WINDOW_START), pl.col(S.WINDOW_END)))
-        .group_by(KEYS)
-        .agg(
-            pl.len().cast(pl.Int32).alias("_days"),
-            pl.col("_aar").sum().alias("_caar"),
-            pl.col("_ubar").sum().alias("_u_sum"),
-            pl.col("_gbar").sum().alias("_g_sum"),
-        )
-    )
-    return DayStatistics(groups, windows)
+    groups, starts = _group_starts(members)
+    rows = members[ROW].to_numpy()
+    est, rep = daily.estimation[rows], daily.reported[rows]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        def daily_means(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            has = np.isfinite(block)
+            n = _group_sums(has.astype(np.float64), starts)
+            return _group_sums(np.where(has, block, 0.0), starts) / n, n
+
+        aar_est, n_est = daily_means(est)
+        aar_rep, n_rep = daily_means(rep)
+        days_est = n_est > 0
+        t_est = days_est.sum(axis=1)
+        mean_est = np.where(days_est, aar_est, 0.0).sum(axis=1) / t_est
+        s_aar = np.sqrt(np.where(days_est, (aar_est - mean_est[:, None]) ** 2, 0.0).sum(axis=1) / (t_est - 1))
+        n_groups = len(starts)
+        s_u = s_g = np.full(n_groups, np.nan)
+        ubar = gbar = None
+        if ranks:
+            u, g = _by_rows(_standardised_ranks, np.concatenate([est, rep], axis=1))
+            has = np.isfinite(u)
+            n_t = _group_sums(has.astype(np.float64), starts)
+            ubar = _group_sums(np.where(has, u, 0.0), starts) / n_t
+            gbar = _group_sums(np.where(has, g, 0.0), starts) / np.sqrt(n_t)
+            seen = n_t > 0
+            s_u = np.sqrt(np.where(seen, ubar**2, 0.0).sum(axis=1) / seen.sum(axis=1))
+            s_g = np.sqrt(np.where(seen, gbar**2, 0.0).sum(axis=1) / seen.sum(axis=1))
+            ubar, gbar = ubar[:, est.shape[1]:], gbar[:, est.shape[1]:]  # the reported days
+    per_window = [pl.DataFrame(schema={
+        S.GROUP: pl.String, S.WINDOW_START: pl.Int32, S.WINDOW_END: pl.Int32, "_days": pl.Int32,
+        "_caar": pl.Float64, "_u_sum": pl.Float64, "_g_sum": pl.Float64})]
+    first = daily.reported_days.start
+    for w in windows:  # a few windows; each step is vectorised over groups
+        cols = slice(w.start - first, w.end - first + 1)
+        seen = n_rep[:, cols] > 0
+
+        def total(x: np.ndarray | None) -> np.ndarray:
+            return np.full(n_groups, np.nan) if x is None else np.where(seen, x[:, cols], 0.0).sum(axis=1)
+
+        per_window.append(pl.DataFrame({
+            S.GROUP: groups, S.WINDOW_START: pl.Series([w.start] * n_groups, dtype=pl.Int32),
+            S.WINDOW_END: pl.Series([w.end] * n_groups, dtype=pl.Int32),
+            "_days": pl.Series(seen.sum(axis=1), dtype=pl.Int32),
+            "_caar": total(aar_rep), "_u_sum": total(ubar), "_g_sum": total(gbar),
+        }, nan_to_null=True))
+    group_frame = pl.DataFrame({
+        S.GROUP: groups, "_s_aar": s_aar, "_t_est": pl.Series(t_est, dtype=pl.Int32), "_s_u": s_u, "_s_g": s_g,
+    }, schema_overrides={S.GROUP: pl.String}, nan_to_null=True)
+    window_frame = pl.concat(per_window)
+    return DayStatistics(group_frame, window_frame)
 
 
 def corrado_rank(cs: pl.DataFrame, days: DayStatistics) -> pl.DataFrame:
@@ -546,29 +687,67 @@ def corrado_zivney_sign(cs: pl.DataFrame, days: DayStatistics) -> pl.DataFrame:
 # --- cross-correlation of same-date events (Kolari & Pynnönen 2010) ---------------------------------
 
 
-def _same_date_correlation(obs: pl.DataFrame, members: pl.DataFrame, est: pl.DataFrame) -> pl.DataFrame:
+def _same_date_correlation(
+    obs: pl.DataFrame, members: pl.DataFrame, est: np.ndarray, windows: tuple[Window, ...]
+) -> pl.DataFrame:
     """``Σ_{i<j} ρ_ij`` per group and window over the pairs of the window's events that share a
     day 0; ``ρ_ij`` is the Pearson correlation of the two events' estimation-window residuals
     over their common days (0 when it cannot be computed: fewer than 2 common days or no
-    variation)."""
-    left = members.select(pl.col(ROW).alias("_i"), S.GROUP, S.DAY0_SESSION)
-    right = members.select(pl.col(ROW).alias("_j"), S.GROUP, S.DAY0_SESSION)
-    pairs = left.join(right, on=[S.GROUP, S.DAY0_SESSION]).filter(pl.col("_i") < pl.col("_j"))
-    resid = est.select(ROW, S.EVENT_DAY, S.ABNORMAL_RET)
-    rho = (
-        pairs.join(resid.rename({ROW: "_i", S.ABNORMAL_RET: "_ei"}), on="_i")
-        .join(resid.rename({ROW: "_j", S.ABNORMAL_RET: "_ej"}), on=["_j", S.EVENT_DAY])
-        .group_by("_i", "_j")
-        .agg(pl.corr("_ei", "_ej").alias("_rho"))
-        .with_columns(pl.col("_rho").fill_nan(None).fill_null(0.0))
-    )
-    at = obs.select(ROW, *KEYS)
+    variation).
+
+    Dense: the events of each (group, day 0) cluster are stacked into a ``clusters x size x T``
+    block per cluster size, and every cluster's correlation matrix comes from batched matrix
+    products of the residuals and their presence masks (pairwise-complete sums).
+    """
+    out_schema = {S.GROUP: pl.String, S.WINDOW_START: pl.Int32, S.WINDOW_END: pl.Int32, "_rho_sum": pl.Float64}
+    keyed = members.with_row_index("_m").with_columns(
+        pl.len().over(S.GROUP, S.DAY0_SESSION).alias("_size"),
+        pl.col("_m").rank("ordinal").over(S.GROUP, S.DAY0_SESSION).cast(pl.Int64).alias("_k"),
+    ).filter(pl.col("_size") > 1)
+    if keyed.is_empty():
+        return pl.DataFrame(schema=out_schema)
+    index = {(w.start, w.end): j for j, w in enumerate(windows)}
+    inside = np.zeros((members.height, len(windows)))
+    at = obs.join(members.with_row_index("_m").select(ROW, "_m"), on=ROW)
+    cols = np.array([index[(a, b)] for a, b in zip(at[S.WINDOW_START], at[S.WINDOW_END], strict=True)], dtype=np.int64)
+    inside[at["_m"].to_numpy(), cols] = 1.0
+    sums = []
+    for (size,), part in keyed.sort("_size", S.GROUP, S.DAY0_SESSION, "_k").group_by("_size", maintain_order=True):
+        members_of = part["_m"].to_numpy().reshape(-1, size)  # clusters x size: member index
+        pair_sum = np.empty((members_of.shape[0], len(windows)))
+        step = max(1, CLUSTER_CELLS // (size * est.shape[1]))
+        for lo in range(0, members_of.shape[0], step):  # blocks of clusters: bounded memory
+            m = members_of[lo:lo + step]
+            x = est[m]  # clusters x size x T
+            has = np.isfinite(x)
+            x0, p = np.where(has, x, 0.0), has.astype(np.float64)
+            pt = p.transpose(0, 2, 1)
+            n = p @ pt
+            sx = x0 @ pt  # Σ e_i over the days both have
+            with np.errstate(invalid="ignore", divide="ignore"):
+                cov = x0 @ x0.transpose(0, 2, 1) - sx * sx.transpose(0, 2, 1) / n
+                var = (x0 * x0) @ pt - sx**2 / n
+                rho = cov / np.sqrt(var * var.transpose(0, 2, 1))
+            rho = np.where(np.isfinite(rho), rho, 0.0)
+            rho[:, np.arange(size), np.arange(size)] = 0.0
+            a = inside[m]  # clusters x size x windows
+            pair_sum[lo:lo + step] = 0.5 * np.einsum("csw,cst,ctw->cw", a, rho, a)
+        cluster_group = part[S.GROUP].gather_every(size)
+        sums.append(pl.DataFrame({
+            S.GROUP: cluster_group.gather(pl.Series(np.repeat(np.arange(cluster_group.len()), len(windows)))),
+            "_w": np.tile(np.arange(len(windows)), cluster_group.len()),
+            "_rho": pair_sum.ravel(),
+        }))
+    win = pl.DataFrame({
+        "_w": np.arange(len(windows)),
+        S.WINDOW_START: pl.Series([w.start for w in windows], dtype=pl.Int32),
+        S.WINDOW_END: pl.Series([w.end for w in windows], dtype=pl.Int32),
+    })
     return (
-        pairs.join(rho, on=["_i", "_j"], how="left")
-        .join(at.rename({ROW: "_i"}), on=["_i", S.GROUP])
-        .join(at.rename({ROW: "_j"}), on=["_j", *KEYS])
-        .group_by(KEYS)
-        .agg(pl.col("_rho").fill_null(0.0).sum().alias("_rho_sum"))
+        pl.concat(sums)
+        .group_by(S.GROUP, "_w").agg(pl.col("_rho").sum().alias("_rho_sum"))
+        .join(win, on="_w")
+        .select(S.GROUP, S.WINDOW_START, S.WINDOW_END, "_rho_sum")
     )
 
 
@@ -576,7 +755,7 @@ def _same_date_correlation(obs: pl.DataFrame, members: pl.DataFrame, est: pl.Dat
 
 
 def grank_t(
-    cs: pl.DataFrame, obs: pl.DataFrame, members: pl.DataFrame, est: pl.DataFrame, win: pl.DataFrame
+    cs: pl.DataFrame, obs: pl.DataFrame, members: pl.DataFrame, est: np.ndarray, windows: tuple[Window, ...]
 ) -> pl.DataFrame:
     """Kolari & Pynnönen (2011) generalized rank test, for one day and for CARs::
 
@@ -590,60 +769,57 @@ def grank_t(
     A multi-day window enters as its one cumulative point (the "cumulative version"); on one
     day, SCAR is the day's standardised AR. Ranks of ties are averaged.
 
-    Vectorised with batched NumPy over events and groups on a dense event x estimation-day
-    matrix; the loop runs over the test windows.
+    Dense, over a member x estimation-day matrix (members sorted by group): each member's SARs
+    are ranked once; inserting the event point raises the rank of the SARs above it by 1
+    (ties by 1/2), so per window only a comparison with the point and group sums remain; the
+    point's own rank comes from a binary search in the member's sorted SARs.
     """
     if obs.is_empty():
         return pl.DataFrame(schema={S.GROUP: pl.String, S.WINDOW_START: pl.Int32, S.WINDOW_END: pl.Int32,
                                     S.TEST: pl.String, S.STATISTIC: pl.Float64, S.P_VALUE: pl.Float64,
                                     S.N_EVENTS: pl.Int32, S.MEAN: pl.Float64, S.REASON: pl.String})
-    # Members in group order; dense SAR matrix (member x estimation day), NaN where missing.
-    ordered = members.sort(S.GROUP, ROW).with_row_index("_m")
-    groups = ordered.group_by(S.GROUP, maintain_order=True).agg(pl.col("_m").min().alias("_start"))
-    starts = groups["_start"].to_numpy().astype(np.int64)
-    est_days = est[S.EVENT_DAY]
-    first = int(est_days.min()) if est.height else 0
-    width = int(est_days.max()) - first + 1 if est.height else 1
-    cells = est.join(ordered.select(ROW, "_m", S.SIGMA), on=ROW).select(
-        "_m", (pl.col(S.EVENT_DAY) - first).alias("_d"), (pl.col(S.ABNORMAL_RET) / pl.col(S.SIGMA)).alias("_sar")
-    )
-    sar = np.full((ordered.height, width), np.nan)
-    sar[cells["_m"].to_numpy(), cells["_d"].to_numpy()] = cells["_sar"].to_numpy()
-    present = ~np.isnan(sar)
+    groups, starts = _group_starts(members)
+    sar = est / members[S.SIGMA].to_numpy()[:, None]
+    present = np.isfinite(sar)
     t_i = present.sum(axis=1)
     weight = 1.0 / (t_i + 2)  # 1 / (M_i + 1) with M_i = T_i + 1 points
-    est_rank = sps.rankdata(sar, axis=1, nan_policy="omit")  # rank among the estimation SARs
+    est_rank, _ = _by_rows(_average_ranks, sar)
     base = np.where(present, est_rank * weight[:, None] - 0.5, 0.0)  # U_it before the event point's shift
-    base_sum = np.add.reduceat(base, starts, axis=0)
-    present_sum = np.add.reduceat(present.astype(float), starts, axis=0)
+    base_sum = _group_sums(base, starts)
+    present_sum = _group_sums(present.astype(np.float64), starts)
 
     # Re-standardised SCAR of every member and window (NaN when not in the window's test).
+    win = pl.DataFrame({
+        S.WINDOW_START: pl.Series([w.start for w in windows], dtype=pl.Int32),
+        S.WINDOW_END: pl.Series([w.end for w in windows], dtype=pl.Int32),
+    }).with_row_index("_w")
     scar = (
-        obs.join(ordered.select(ROW, "_m"), on=ROW)
+        obs.join(members.with_row_index("_m").select(ROW, "_m"), on=ROW)
         .with_columns((pl.col(_Z) / pl.col(_Z).std(ddof=1).over(KEYS)).alias("_g"))
-        .join(win.with_row_index("_w"), on=[S.WINDOW_START, S.WINDOW_END])
+        .join(win, on=[S.WINDOW_START, S.WINDOW_END])
     )
-    g_all = np.full((win.height, ordered.height), np.nan)
+    g_all = np.full((len(windows), members.height), np.nan)
     g_all[scar["_w"].to_numpy(), scar["_m"].to_numpy()] = scar["_g"].fill_null(np.nan).to_numpy()
 
     out = []
-    for w in range(win.height):  # loop over the test windows; each step is vectorised over events
+    for w in range(len(windows)):  # loop over the test windows; each step is vectorised over events
         g = g_all[w]
         inc = ~np.isnan(g)
-        gc = np.where(inc, g, np.inf)[:, None]
-        above = (sar > gc).astype(float)  # estimation days ranked above the event point: rank + 1
-        ties = sar == gc
+        gq = np.where(inc, g, np.inf)[:, None]
+        above = (sar > gq).astype(np.float64)  # estimation SARs ranked above the point: rank + 1
+        ties = sar == gq
         if ties.any():
             above += 0.5 * ties
-        sum_t = base_sum + np.add.reduceat(above * np.where(inc, weight, 0.0)[:, None], starts, axis=0)
+        above_count = above.sum(axis=1)
+        sum_t = base_sum + _group_sums(above * np.where(inc, weight, 0.0)[:, None], starts)
         n_t = present_sum
         if not inc.all():
             out_rows = (~inc)[:, None]
-            sum_t = sum_t - np.add.reduceat(base * out_rows, starts, axis=0)
-            n_t = n_t - np.add.reduceat((present & out_rows).astype(float), starts, axis=0)
-        u0 = np.where(inc, (1.0 + t_i - above.sum(axis=1)) * weight - 0.5, 0.0)
-        n = np.add.reduceat(inc.astype(float), starts)
-        sum0 = np.add.reduceat(u0, starts)
+            sum_t = sum_t - _group_sums(base * out_rows, starts)
+            n_t = n_t - _group_sums((present & out_rows).astype(np.float64), starts)
+        u0 = np.where(inc, (1.0 + t_i - above_count) * weight - 0.5, 0.0)
+        n = _group_sums(inc.astype(np.float64), starts)
+        sum0 = _group_sums(u0, starts)
         with np.errstate(invalid="ignore", divide="ignore"):
             ss = (sum_t**2 / np.where(n_t > 0, n_t, np.inf)).sum(axis=1) + sum0**2 / n
             points = (n_t > 0).sum(axis=1) + 1.0
@@ -651,13 +827,13 @@ def grank_t(
             z = (sum0 / n) / s_u
             t = z * np.sqrt((points - 2) / (points - 1 - z**2))
         out.append(pl.DataFrame({
-            S.GROUP: groups[S.GROUP], "_w": np.full(len(starts), w, dtype=np.uint32),
+            S.GROUP: groups, "_w": np.full(len(starts), w, dtype=np.uint32),
             "_t": t, "_df": points - 2, "_z2": z**2, "_points": points,
         }))
     res = (
         pl.concat(out)
         .with_columns(pl.col("_t", "_z2").fill_nan(None))
-        .join(win.with_row_index("_w"), on="_w")
+        .join(win, on="_w")
         .drop("_w")
     )
     s_scar = scar.group_by(KEYS).agg(pl.col(_Z).std(ddof=1).alias("_s_scar"))
@@ -668,4 +844,3 @@ def grank_t(
         (pl.col("_points") - 1 - pl.col("_z2") <= 0, "degenerate rank sample (T − 1 − Z² ≤ 0)"),
     )
     return _out(f, GRANK_T, pl.col("_t"), t_pvalue(pl.col("_t"), pl.col("_df")), reason)
-

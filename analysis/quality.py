@@ -34,11 +34,13 @@ from __future__ import annotations
 import math
 from typing import Literal, get_args
 
+import numpy as np
 import polars as pl
 
 from analysis import schema as S
 from analysis.calendar import SessionCalendar
 from analysis.panel import ROW
+from analysis.returns import on_calendar
 
 QualityCheck = Literal["off-calendar", "bad-price", "gap", "jump", "split-like"]
 CHECKS: tuple[str, ...] = get_args(QualityCheck)
@@ -81,10 +83,15 @@ def _big(ratio: pl.Expr, factor: float) -> pl.Expr:
 def price_quality(prices: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:
     """Find off-calendar rows, bad prices, gaps, jumps and split-like jumps (module docstring).
 
+    Column expressions over the rows sorted by ticker and date (consecutive rows of one
+    ticker compared with ``shift``, no sorting within groups), so millions of rows take a
+    fraction of a second.
+
     Parameters
     ----------
     prices
-        Long frame with ``ticker, date, close, adj_close`` (dates unique per ticker).
+        Long frame with ``ticker, date, close, adj_close`` (dates unique per ticker), or the
+        output of :func:`analysis.returns.on_calendar`.
     cal
         The exchange calendar that defines sessions.
 
@@ -95,11 +102,8 @@ def price_quality(prices: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:
         other checks) and ``detail`` (the date, with the factor or the bad values), one row
         per finding, sorted by ticker, date and check.
     """
-    rows = (
-        prices.lazy()
-        .select(S.TICKER, S.DATE, pl.col(S.CLOSE).cast(pl.Float64), pl.col(S.ADJ_CLOSE).cast(pl.Float64))
-        .join(cal.sessions.lazy().select(S.DATE, S.SESSION), on=S.DATE, how="left")
-    )
+    rows = prices if S.SESSION in prices.columns else on_calendar(prices, cal)
+    rows = rows.select(S.TICKER, S.DATE, S.SESSION, pl.col(S.CLOSE).cast(pl.Float64), pl.col(S.ADJ_CLOSE).cast(pl.Float64))
     date_text = pl.col(S.DATE).cast(pl.String)
 
     def finding(check: str, ratio: pl.Expr | None = None, detail: pl.Expr | None = None) -> list[pl.Expr]:
@@ -109,35 +113,43 @@ def price_quality(prices: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:
             (date_text if detail is None else detail).alias(S.DETAIL),
         ]
 
-    off = rows.filter(pl.col(S.SESSION).is_null()).select(finding("off-calendar"))
-    on = rows.filter(pl.col(S.SESSION).is_not_null())
-    value = lambda c: pl.col(c).cast(pl.String).fill_null("missing")  # noqa: E731
-    bad = on.filter(~(_valid(S.CLOSE) & _valid(S.ADJ_CLOSE))).select(finding(
-        "bad-price", detail=pl.format("{} (close {}, adj_close {})", date_text, value(S.CLOSE), value(S.ADJ_CLOSE)),
-    ))
-    previous = pl.col(S.SESSION).shift(1).over(S.TICKER, order_by=S.SESSION)
-    gaps = (
-        on.select(S.TICKER, pl.int_ranges(previous + 1, pl.col(S.SESSION), dtype=pl.Int32).alias(S.SESSION))
+    def same_ticker() -> pl.Expr:  # this row and the one before are of one ticker (rows sorted)
+        return pl.col(S.TICKER) == pl.col(S.TICKER).shift(1)
+
+    valid = _valid(S.CLOSE) & _valid(S.ADJ_CLOSE)
+    on_session = pl.col(S.SESSION).is_not_null()
+    counts = rows.select(on_session.not_().sum().alias("off"), (on_session & ~valid).sum().alias("bad")).row(0)
+    parts = []
+    if counts[0]:
+        parts.append(rows.lazy().filter(~on_session).select(finding("off-calendar")))
+    on = rows.filter(on_session) if counts[0] else rows
+    if counts[1]:
+        value = lambda c: pl.col(c).cast(pl.String).fill_null("missing")  # noqa: E731
+        parts.append(on.lazy().filter(~valid).select(finding(
+            "bad-price", detail=pl.format("{} (close {}, adj_close {})", date_text, value(S.CLOSE), value(S.ADJ_CLOSE)),
+        )))
+    previous = pl.when(same_ticker()).then(pl.col(S.SESSION).shift(1)).alias("_previous")
+    parts.append(
+        on.lazy().with_columns(previous).filter(pl.col(S.SESSION) - pl.col("_previous") > 1)  # few rows: expand those
+        .select(S.TICKER, pl.int_ranges(pl.col("_previous") + 1, pl.col(S.SESSION), dtype=pl.Int32).alias(S.SESSION))
         .explode(S.SESSION)
-        .drop_nulls(S.SESSION)
         .select(S.TICKER, cal.dates_of(pl.col(S.SESSION)).alias(S.DATE))
         .select(finding("gap"))
     )
-    good = on.filter(_valid(S.CLOSE) & _valid(S.ADJ_CLOSE))
-    step = lambda c: pl.col(c) / pl.col(c).shift(1).over(S.TICKER, order_by=S.SESSION)  # noqa: E731
-    ratios = good.with_columns(step(S.CLOSE).alias("_close"), step(S.ADJ_CLOSE).alias("_adj"))
-    factor = lambda c: pl.format("{} ×{}", date_text, pl.col(c).round(3))  # noqa: E731
-    jumps = ratios.filter(_big(pl.col("_adj"), JUMP_RATIO)).select(finding("jump", pl.col("_adj"), factor("_adj")))
-    close = pl.col("_close")
+    good = on.filter(valid) if counts[1] else on
+    step = lambda c: pl.when(same_ticker()).then(pl.col(c) / pl.col(c).shift(1))  # noqa: E731
+    ratios = good.lazy().with_columns(step(S.ADJ_CLOSE).alias("_adj"), step(S.CLOSE).alias("_close"))
+    adj, close = pl.col("_adj"), pl.col("_close")
+    # concat_str, not pl.format: polars 2.1 panicked ("i < self.len()") formatting the rounded ratio after the filter
+    factor = lambda r: pl.concat_str(date_text, pl.lit(" ×"), r.round(3).cast(pl.String))  # noqa: E731
+    parts.append(ratios.filter(_big(adj, JUMP_RATIO)).select(finding("jump", adj, factor(adj))))
     split_like = _big(close, JUMP_RATIO) | pl.any_horizontal(
         *((close / f - 1).abs() <= SPLIT_TOLERANCE for f in SPLIT_FACTORS)
     )
-    splits = ratios.filter(split_like & ~_big(pl.col("_adj"), ADJ_STEADY)).select(
-        finding("split-like", close, factor("_close"))
-    )
+    parts.append(ratios.filter(split_like & ~_big(adj, ADJ_STEADY)).select(finding("split-like", close, factor(close))))
     order = pl.col(S.CHECK).replace_strict(CHECKS, range(len(CHECKS)), return_dtype=pl.Int8)
     return (
-        pl.concat([off, bad, gaps, jumps, splits])
+        pl.concat(parts)
         .collect(engine="in-memory")
         .cast(dict(QUALITY_SCHEMA))
         .sort(S.TICKER, S.DATE, order)
@@ -187,7 +199,8 @@ def event_quality(
     An event row uses its ticker and its benchmark from the session before event day
     ``first_day`` (the base of the first return) to event day ``last_day``; a finding of
     either ticker dated in that range (calendar dates, so off-calendar rows count too)
-    concerns the row.
+    concerns the row. The findings of each (ticker, check) in a row's range are counted by
+    binary search in the sorted findings (no join of rows with findings).
 
     Parameters
     ----------
@@ -206,24 +219,49 @@ def event_quality(
         ``row, reason`` for the rows with at least one finding: notes joined by ``"; "``,
         the event's own ticker first, then the benchmark, each in :data:`CHECKS` order.
     """
+    out_schema = {ROW: rows.schema[ROW], S.REASON: pl.String}
+    if findings.is_empty() or rows.is_empty():
+        return pl.DataFrame(schema=out_schema)
+    order = pl.col(S.CHECK).replace_strict(CHECKS, range(len(CHECKS)), return_dtype=pl.Int64)
+    names = findings[S.TICKER].unique().sort()
+    code_of = lambda tickers: tickers.replace_strict(names, range(names.len()), default=-1, return_dtype=pl.Int64)  # noqa: E731
+
+    def key(code: np.ndarray, check: np.ndarray | int, day: np.ndarray) -> np.ndarray:  # sorts as (ticker, check, date)
+        return ((code * len(CHECKS) + check) << 32) + day + (1 << 31)
+
+    f = findings.sort(pl.col(S.TICKER), order, pl.col(S.DATE))
+    keys = key(code_of(f[S.TICKER]).to_numpy(), f.select(order).to_series().to_numpy(), f[S.DATE].cast(pl.Int64).to_numpy())
     last = cal.sessions.height - 1
-    spans = rows.lazy().select(
-        ROW,
-        pl.concat_list(S.TICKER, S.BENCHMARK).alias("_who"),
-        pl.int_ranges(0, 2, dtype=pl.Int8).alias("_rank"),  # 0 = the ticker, 1 = the benchmark
-        cal.dates_of((pl.col(S.DAY0_SESSION) + first_day - 1).clip(0, last)).alias("_lo"),
-        cal.dates_of((pl.col(S.DAY0_SESSION) + last_day).clip(0, last)).alias("_hi"),
-    ).explode("_who", "_rank").unique([ROW, "_who"], keep="first")
-    hits = spans.join(findings.lazy(), left_on="_who", right_on=S.TICKER).filter(
-        pl.col(S.DATE).is_between(pl.col("_lo"), pl.col("_hi"))
-    )
-    order = pl.col(S.CHECK).replace_strict(CHECKS, range(len(CHECKS)), return_dtype=pl.Int8)
+    day0 = rows[S.DAY0_SESSION].cast(pl.Int64).to_numpy()
+    dates = cal.sessions[S.DATE].cast(pl.Int64).to_numpy()
+    lo, hi = dates[np.clip(day0 + first_day - 1, 0, last)], dates[np.clip(day0 + last_day, 0, last)]
+    who = [rows[S.TICKER], rows[S.BENCHMARK]]
+    notes = []
+    for rank, tickers in enumerate(who):  # the ticker, then the benchmark (unless it is the ticker)
+        code = code_of(tickers).to_numpy()
+        known = (code >= 0) if rank == 0 else (code >= 0) & (tickers != who[0]).to_numpy()
+        for c in range(len(CHECKS)):
+            start = np.searchsorted(keys, key(code, c, lo), "left")
+            n = np.searchsorted(keys, key(code, c, hi), "right") - start
+            hit = np.flatnonzero(known & (n > 0))
+            if hit.size:
+                notes.append(pl.DataFrame({
+                    ROW: rows[ROW].gather(pl.Series(hit)), "_rank": rank, "_who": tickers.gather(pl.Series(hit)),
+                    S.CHECK: CHECKS[c], "_n": pl.Series(n[hit], dtype=pl.UInt32),
+                    **{f"_d{k}": f[S.DETAIL].gather(pl.Series(np.minimum(start[hit] + k, f.height - 1)))
+                       for k in range(MAX_LISTED)},
+                }).select(
+                    ROW, "_rank", "_who", S.CHECK, "_n",
+                    pl.concat_list(pl.when(pl.col("_n") > k).then(pl.col(f"_d{k}")) for k in range(MAX_LISTED))
+                    .list.drop_nulls().alias("_details"),
+                ))
+    if not notes:
+        return pl.DataFrame(schema=out_schema)
     return (
-        _aggregate(hits, [ROW, "_rank", "_who"])
+        pl.concat(notes)
         .with_columns(_note(pl.col("_who"), cal).alias(S.REASON))
-        .sort(ROW, "_rank", "_who", order)
+        .sort(ROW, "_rank", order)
         .group_by(ROW, maintain_order=True)
         .agg(pl.col(S.REASON).str.join("; "))
         .sort(ROW)
-        .collect(engine="in-memory")
     )

@@ -123,8 +123,6 @@ def event_regressions(panel: pl.DataFrame, spec: StudySpec, rows: list[int] | No
         sigma`` — terms ``alpha``, ``beta`` and ``d[k]`` for each reported event day k that has
         returns.
     """
-    from statsmodels.regression.linear_model import OLS  # imported here: it pulls in pandas and scipy.stats (seconds)
-
     est, days = spec.estimation, spec.report_days
     usable = (
         panel.filter(
@@ -136,6 +134,8 @@ def event_regressions(panel: pl.DataFrame, spec: StudySpec, rows: list[int] | No
         .sort(ROW, S.EVENT_DAY)
     )
     out: list[tuple] = []
+    if usable.height:
+        from statsmodels.regression.linear_model import OLS  # imported here: it pulls in pandas and scipy.stats (seconds)
     for (row,), g in usable.group_by(ROW, maintain_order=True):
         in_est = g[S.EVENT_DAY].is_between(est.start, est.end).to_numpy()
         if in_est.sum() < max(3, spec.min_estimation_obs):
@@ -193,13 +193,13 @@ def cross_sectional_regressions(
         has one row with null terms and the ``reason``), and one summary table per group
         with a column per window.
     """
-    from statsmodels.regression.linear_model import OLS
-
     names = [r for r in regressors if REGRESSOR_NAME.match(r.removeprefix("char.")) and r in car.columns]
     out: list[tuple] = []
     tables: list[SummaryTable] = []
     if not names:
         return pl.DataFrame(schema=GROUP_TIDY_SCHEMA), tables
+    from statsmodels.regression.linear_model import OLS  # imported here: it pulls in pandas and scipy.stats (seconds)
+
     keys = [S.GROUP, S.WINDOW_START, S.WINDOW_END]
     data = car.filter(pl.col(S.CAR).is_not_null()).drop_nulls(names).sort(keys)
     terms = ["const", *(n.removeprefix("char.") for n in names)]
@@ -254,8 +254,6 @@ def pooled_event_regressions(
         ``window_start = window_end = k`` for days; firm intercepts and betas are not
         reported. One summary table per group.
     """
-    from statsmodels.regression.linear_model import OLS
-
     est, days = spec.estimation, spec.report_days
     cov_name = "cluster(date)" if cov == "cluster" else "HAC(firm, 5 lags)"
     sizes = rows.group_by(S.GROUP).len().sort(S.GROUP)
@@ -275,6 +273,8 @@ def pooled_event_regressions(
     )
     tables: list[SummaryTable] = []
     day_list = list(range(days.start, days.end + 1))
+    if usable.height:
+        from statsmodels.regression.linear_model import OLS  # imported here: it pulls in pandas and scipy.stats (seconds)
     for (group,), g in usable.group_by(S.GROUP, maintain_order=True):
         firms = g[ROW].unique(maintain_order=True).to_list()
         firm = g[ROW].to_numpy()

@@ -1,4 +1,4 @@
-"""Daily returns on the exchange calendar.
+"""Daily returns on the exchange calendar, laid out densely by ticker and session.
 
 Returns are computed from adjusted closes (split- and dividend-adjusted), per ticker:
 
@@ -11,19 +11,181 @@ multi-day return silently treated as one day; the day after a gap is therefore m
 A price that is missing, zero, negative, NaN or infinite counts as no price (for the close
 too, which market capitalizations use). Rows dated on non-sessions are dropped (see
 :func:`off_calendar_rows`). :func:`analysis.quality.price_quality` reports all of these.
+
+**Layout** (:class:`SessionGrid`): each ticker occupies one contiguous stretch of a flat array,
+one cell per session from its first to its last on-calendar price row, so that the cell of
+session ``s`` of ticker ``k`` is ``offset_k + s − first_k``. A session without a price row is a
+NaN cell; the return of a cell is computed from it and the cell before, so a gap (NaN) makes
+the return of that session and of the next one NaN — exactly the rule above, without sorting
+or shifting millions of rows. The panel (:mod:`analysis.panel`), the market capitalizations
+(:mod:`analysis.valuation`) and :func:`session_returns` all read this one layout.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import polars as pl
 
 from analysis import schema as S
 from analysis.calendar import SessionCalendar
-from analysis.specs import ReturnKind
+from analysis.specs import ReturnKind, Window
+
+FIRST = "_first"  # layout columns of SessionGrid.tickers
+SPAN = "_span"
+OFFSET = "_offset"
+
+
+@dataclass(frozen=True, eq=False)
+class SessionGrid:
+    """Returns, closes and log volumes of every ticker, one cell per session (module docstring).
+
+    Attributes
+    ----------
+    tickers
+        ``ticker, _first, _span, _offset``: one row per ticker (sorted), its first session,
+        the number of sessions from its first to its last price row, and where its stretch
+        starts in the arrays.
+    ret
+        Returns (simple or log), NaN where missing.
+    close
+        Raw closes (positive and finite, else NaN).
+    log_volume
+        ``ln(1 + volume)``, NaN where missing; None when the prices carry no volume at all.
+    present
+        True on the cells that have a price row.
+    """
+
+    tickers: pl.DataFrame
+    ret: np.ndarray
+    close: np.ndarray
+    log_volume: np.ndarray | None
+    present: np.ndarray
+
+    def gather(self, tickers: pl.Series, day0: np.ndarray, days: Window, *arrays: np.ndarray) -> list[np.ndarray]:
+        """Each of ``arrays`` (arrays of the grid) at ticker ``tickers[i]`` and session
+        ``day0[i] + τ`` for ``τ`` in ``days``: ``E x L`` each, NaN (False for ``present``) where
+        the ticker is unknown or has no cell on that session."""
+        lay = tickers.rename(S.TICKER).to_frame().join(self.tickers, on=S.TICKER, how="left", maintain_order="left")
+        first = lay[FIRST].fill_null(0).to_numpy().astype(np.int64)
+        span = lay[SPAN].fill_null(0).to_numpy().astype(np.int64)
+        offset = lay[OFFSET].fill_null(0).to_numpy().astype(np.int64)
+        idx = np.add.outer(np.asarray(day0, dtype=np.int64) - first, np.arange(days.start, days.end + 1))
+        ok = (idx >= 0) & (idx < span[:, None])
+        idx += offset[:, None]
+        idx[~ok] = 0
+        out = []
+        for values in arrays:
+            fill = np.nan if values.dtype.kind == "f" else 0
+            got = values.take(idx) if values.size else np.full(idx.shape, fill, dtype=values.dtype)
+            got[~ok] = fill
+            out.append(got)
+        return out
+
+    def to_frame(self, cal: SessionCalendar) -> pl.DataFrame:
+        """The long form: one row per price row on a session (:func:`session_returns`)."""
+        lay = self.tickers
+        owner = np.repeat(np.arange(lay.height, dtype=np.uint32), lay[SPAN].to_numpy())
+        session = (
+            np.arange(self.ret.size, dtype=np.int64)
+            - lay[OFFSET].to_numpy()[owner] + lay[FIRST].to_numpy()[owner]
+        )
+        keep = self.present
+        columns = [
+            lay[S.TICKER].gather(pl.Series(owner[keep])),
+            pl.Series(S.SESSION, session[keep], dtype=pl.Int32),
+            cal.sessions[S.DATE].gather(pl.Series(session[keep])),
+            pl.Series(S.RET, self.ret[keep], nan_to_null=True),
+            pl.Series(S.CLOSE, self.close[keep], nan_to_null=True),
+        ]
+        if self.log_volume is not None:
+            columns.append(pl.Series(S.LOG_VOLUME, self.log_volume[keep], nan_to_null=True))
+        return pl.DataFrame(columns)
+
+
+def on_calendar(prices: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:
+    """``prices`` with the ``session`` of every row (null when its date is no session), each
+    ticker's rows together and in date order (sorted by ticker and date unless they already
+    are: the store's frames are checked in one pass, not sorted again)."""
+    frame = prices.with_columns(pl.Series(S.SESSION, cal.session_numbers(prices[S.DATE])).replace(-1, None))
+    return frame if _grouped(frame) else frame.sort(S.TICKER, S.DATE)
+
+
+def _runs(tickers: pl.Series) -> tuple[pl.Series, np.ndarray]:
+    """The tickers of the runs of equal consecutive values, and the index where each starts."""
+    runs = tickers.rle().struct.unnest()
+    lengths = runs["len"].to_numpy().astype(np.int64)
+    return runs["value"], np.cumsum(lengths) - lengths
+
+
+def _grouped(frame: pl.DataFrame) -> bool:
+    """Whether every ticker's rows are contiguous and in date order."""
+    if frame.height < 2:
+        return True
+    names, starts = _runs(frame[S.TICKER])
+    if not names.is_unique().all():
+        return False
+    steps = np.diff(frame[S.DATE].cast(pl.Date).to_physical().fill_null(np.iinfo(np.int32).min).to_numpy())
+    steps[starts[1:] - 1] = 0  # where one ticker's rows end and the next one's begin
+    return bool((steps >= 0).all())
+
+
+def session_grid(prices: pl.DataFrame, cal: SessionCalendar, kind: ReturnKind = "simple") -> SessionGrid:
+    """Lay out prices by ticker and session and compute the returns (module docstring).
+
+    Parameters
+    ----------
+    prices
+        Long frame with ``ticker, date, close, adj_close`` and optionally ``volume`` (or the
+        output of :func:`on_calendar`).
+    cal
+        Exchange calendar defining sessions.
+    kind
+        ``simple`` or ``log``.
+    """
+    rows = prices if S.SESSION in prices.columns else on_calendar(prices, cal)
+    session = rows[S.SESSION].fill_null(-1).to_numpy().astype(np.int64)
+    on = session >= 0
+    names, starts = _runs(rows[S.TICKER]) if rows.height else (rows[S.TICKER], np.zeros(0, dtype=np.int64))
+    code = np.repeat(np.arange(starts.size), np.diff(np.append(starts, rows.height)))
+    if starts.size:
+        first = np.minimum.reduceat(np.where(on, session, np.iinfo(np.int64).max), starts)
+        last = np.maximum.reduceat(session, starts)
+    else:
+        first = last = np.zeros(0, dtype=np.int64)
+    listed = last >= 0  # tickers with a row on a session
+    span = np.where(listed, last - first + 1, 0)
+    offset = np.cumsum(span) - span
+    size = int(span.sum())
+    pos = (offset[code] + session - first[code])[on]
+
+    def lay(values: np.ndarray) -> np.ndarray:
+        dense = np.full(size, np.nan)
+        dense[pos] = values[on]
+        return dense
+
+    adj = lay(_positive(rows[S.ADJ_CLOSE]))
+    ret = np.full(size, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = adj[1:] / adj[:-1]
+        ret[1:] = np.log(ratio) if kind == "log" else ratio - 1.0
+    ret[offset[listed]] = np.nan  # a ticker's first session has no previous price
+    present = np.zeros(size, dtype=bool)
+    present[pos] = True
+    has_volume = S.VOLUME in rows.columns and rows[S.VOLUME].is_not_null().any()
+    volume = lay(np.log1p(rows[S.VOLUME].cast(pl.Float64).fill_null(np.nan).to_numpy())) if has_volume else None
+    tickers = pl.DataFrame({
+        S.TICKER: names.cast(pl.String),
+        FIRST: pl.Series(first, dtype=pl.Int64).cast(pl.Int32, strict=False),
+        SPAN: pl.Series(span, dtype=pl.Int64),
+        OFFSET: pl.Series(offset, dtype=pl.Int64),
+    }).filter(pl.Series(listed))
+    return SessionGrid(tickers, ret, lay(_positive(rows[S.CLOSE])), volume, present)
 
 
 def session_returns(prices: pl.DataFrame, cal: SessionCalendar, kind: ReturnKind = "simple") -> pl.DataFrame:
-    """Returns of every ticker in a long price frame.
+    """Returns of every ticker in a long price frame, one row per price row on a session.
 
     Parameters
     ----------
@@ -37,34 +199,18 @@ def session_returns(prices: pl.DataFrame, cal: SessionCalendar, kind: ReturnKind
     Returns
     -------
     pl.DataFrame
-        ``ticker, session, date, ret, close`` (and ``volume`` when ``prices`` has it), sorted
-        by ticker and session; ``close`` is null where it is not a positive finite number.
+        ``ticker, session, date, ret, close`` (and ``log_volume`` = ln(1 + volume) when
+        ``prices`` has a volume), sorted by ticker and session; ``close`` is null where it is
+        not a positive finite number. The long form of :func:`session_grid`.
     """
-    volume = [S.VOLUME] if S.VOLUME in prices.columns else []
-    adj = _positive(S.ADJ_CLOSE)
-    prev = adj.shift(1).over(S.TICKER)
-    consecutive = (pl.col(S.SESSION) - pl.col(S.SESSION).shift(1).over(S.TICKER)) == 1
-    ratio = adj / prev
-    ret = ratio.log() if kind == "log" else ratio - 1.0
-    return (
-        prices.lazy()
-        .select(S.TICKER, S.DATE, S.CLOSE, S.ADJ_CLOSE, *volume)
-        .join(cal.sessions.lazy().select(S.DATE, S.SESSION), on=S.DATE, how="inner")
-        .sort(S.TICKER, S.SESSION)
-        .select(
-            S.TICKER, S.SESSION, S.DATE,
-            pl.when(consecutive).then(ret).alias(S.RET),
-            _positive(S.CLOSE).alias(S.CLOSE),
-            *volume,
-        )
-        .collect(engine="in-memory")
-    )
+    return session_grid(prices, cal, kind).to_frame(cal)
 
 
-def _positive(column: str) -> pl.Expr:
-    """``column`` where it is a positive finite number, else null."""
-    c = pl.col(column).cast(pl.Float64)
-    return pl.when(c.is_finite() & (c > 0)).then(c)
+def _positive(column: pl.Series) -> np.ndarray:
+    """``column`` where it is a positive finite number, else NaN."""
+    values = column.cast(pl.Float64).fill_null(np.nan).to_numpy()
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(values) & (values > 0), values, np.nan)
 
 
 def off_calendar_rows(prices: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:

@@ -32,6 +32,7 @@ from analysis.errors import DataUnavailableError, InputError
 from analysis.factors import study_factors, tbill_daily_rate
 from analysis.models import fit_models
 from analysis.specs import EventSpec, StudySpec, Window, events_frame
+from dense import panel_of
 
 REL, ABS = 1e-10, 1e-13
 LOADINGS = {
@@ -310,12 +311,14 @@ TINY = StudySpec(estimation=Window(-5, -1), windows=(Window(0, 0), Window(0, 1))
 
 
 def test_abnormal_volume_by_hand():
-    models = fit_models(VOLUME_PANEL, 1, TINY)
+    panel = panel_of(VOLUME_PANEL)
+    models = fit_models(panel, TINY)
     m = models.row(0, named=True)
     near(m["log_volume_mean"], 11.0, "mean")
     near(m["log_volume_sd"], math.sqrt(0.5), "sd")
     assert (m["volume_n_obs"], m["volume_reason"]) == (5, None)
-    ar = abnormal_returns(VOLUME_PANEL, models, TINY)
+    full = abnormal_returns(panel, models, TINY, days=Window(-5, 1))
+    ar = full.to_frame()
     near(ar.filter(pl.col("event_day") < 0)["abnormal_volume"].sum(), 0.0, "estimation residuals sum to 0")
     assert ar.filter(pl.col("event_day") < 0)["abnormal_volume_t"].is_null().all()
     d0, d1 = ar.filter(pl.col("event_day") >= 0).iter_rows(named=True)
@@ -323,12 +326,13 @@ def test_abnormal_volume_by_hand():
     near(d0["abnormal_volume_t"], 2 / math.sqrt(0.6))
     near(d1["abnormal_volume"], 0.5)
     near(d1["abnormal_volume_t"], 0.5 / math.sqrt(0.6))
-    car = cumulative_abnormal_returns(ar, models, TINY)
+    car = cumulative_abnormal_returns(abnormal_returns(panel, models, TINY), models, TINY)
     w = car.filter(pl.col("window_end") == 1).row(0, named=True)
     near(w["abnormal_volume"], 1.25)
     near(w["abnormal_volume_t"], 1.25 / math.sqrt(0.5 * (1 / 2 + 1 / 5)))
     # a missing volume on day 1: the window mean is over day 0 alone
     holed = VOLUME_PANEL.with_columns(pl.when(pl.col("event_day") == 1).then(None).otherwise(pl.col("log_volume")).alias("log_volume"))
+    holed = panel_of(holed)
     w = cumulative_abnormal_returns(abnormal_returns(holed, models, TINY), models, TINY).filter(pl.col("window_end") == 1).row(0, named=True)
     near(w["abnormal_volume"], 2.0)
     near(w["abnormal_volume_t"], 2.0 / math.sqrt(0.5 * (1 + 1 / 5)))
@@ -387,7 +391,8 @@ def test_rows_without_any_usable_day(model):
         schema={"row": pl.UInt32, "event_day": pl.Int32, "ret": pl.Float64, "benchmark_ret": pl.Float64, "factor_rf": pl.Float64},
     )
     spec = StudySpec(estimation=Window(-3, -1), windows=(Window(0, 0),), min_estimation_obs=3, model=model)
-    m = fit_models(panel, 2, spec)
+    panel = panel_of(panel, 2)
+    m = fit_models(panel, spec)
     assert m["n_obs"].to_list() == [0, 0] and m["df_resid"].to_list() == [None, None]
     assert m["alpha"].null_count() == 2 and m["reason"].str.starts_with("0 usable estimation returns").all()
     car = cumulative_abnormal_returns(abnormal_returns(panel, m, spec), m, spec)

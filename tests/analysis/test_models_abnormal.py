@@ -27,6 +27,7 @@ from analysis.calendar import exchange_calendar
 from analysis.engine import run_study
 from analysis.models import fit_models
 from analysis.specs import EventSpec, StudySpec, Window, events_frame
+from dense import panel_of
 
 REL = 1e-10  # relative tolerance of every comparison with an independent computation
 ABS = 1e-13  # absolute floor, for quantities that are (nearly) zero
@@ -83,7 +84,8 @@ TINY_PANEL = pl.DataFrame(
 
 def test_hand_checked_five_day_market_model():
     sigma2 = 14e-6 / 3
-    models = fit_models(TINY_PANEL, 1, TINY_SPEC)
+    panel = panel_of(TINY_PANEL)
+    models = fit_models(panel, TINY_SPEC)
     m = models.row(0, named=True)
     near(m["alpha"], 0.001, "alpha", rel=1e-12)
     near(m["beta"], 2.0, "beta", rel=1e-12)
@@ -93,7 +95,7 @@ def test_hand_checked_five_day_market_model():
     near(m["mkt_mean"], 0.0, "mean")
     near(m["mkt_sxx"], 0.001, "sxx", rel=1e-12)
 
-    full = abnormal_returns(TINY_PANEL, models, TINY_SPEC)
+    full = abnormal_returns(panel, models, TINY_SPEC, days=Window(-5, 1)).to_frame()
     est = full.filter(pl.col("event_day") < 0)
     # estimation days carry the OLS residuals (they sum to zero), with no prediction variance
     near(est["abnormal_ret"].sum(), 0.0, "sum of residuals")
@@ -110,7 +112,7 @@ def test_hand_checked_five_day_market_model():
     near(d1["ar_var"], 1.3 * sigma2, "var1", rel=1e-10)
     near(d1["cum_abnormal_ret"], 0.023, "cum1", rel=1e-10)
 
-    car = cumulative_abnormal_returns(ar, models, TINY_SPEC)
+    car = cumulative_abnormal_returns(abnormal_returns(panel, models, TINY_SPEC), models, TINY_SPEC)
     w01 = car.filter(pl.col("window_start") == 0, pl.col("window_end") == 1).row(0, named=True)
     near(w01["car"], 0.023, "car", rel=1e-10)
     near(w01["car_se"], math.sqrt(3.2 * sigma2), "car_se", rel=1e-10)
@@ -137,22 +139,22 @@ def test_hand_checked_five_day_market_model():
 def test_hand_checked_constant_mean_and_market_adjusted():
     # constant mean: μ = mean(R) = .001, σ² = S_yy / (T - 1) = .004014 / 4
     spec = StudySpec(estimation=Window(-5, -1), windows=(Window(0, 1),), min_estimation_obs=3, model="constant-mean")
-    models = fit_models(TINY_PANEL, 1, spec)
+    models = fit_models(panel_of(TINY_PANEL), spec)
     m = models.row(0, named=True)
     near(m["alpha"], 0.001, rel=1e-12)
     assert m["beta"] is None and m["df_resid"] == 4
     near(m["sigma"], math.sqrt(0.004014 / 4), rel=1e-10)
-    car = cumulative_abnormal_returns(abnormal_returns(TINY_PANEL, models, spec), models, spec).row(0, named=True)
+    car = cumulative_abnormal_returns(abnormal_returns(panel_of(TINY_PANEL), models, spec), models, spec).row(0, named=True)
     near(car["car"], 0.079 + -0.016, rel=1e-10)
     near(car["car_se"], math.sqrt(0.004014 / 4 * (2 + 4 / 5)), rel=1e-10)  # σ² (L + L²/T)
     # market-adjusted: d = R - R_m = -.018, -.011, .003, .009, .022, mean .001,
     # Σ(d - d̄)² = .000361 + .000144 + .000004 + .000064 + .000441 = .001014, σ² = .001014 / 4
     spec = StudySpec(estimation=Window(-5, -1), windows=(Window(0, 1),), min_estimation_obs=3, model="market-adjusted")
-    models = fit_models(TINY_PANEL, 1, spec)
+    models = fit_models(panel_of(TINY_PANEL), spec)
     m = models.row(0, named=True)
     assert (m["alpha"], m["beta"], m["df_resid"]) == (0.0, 1.0, 4)
     near(m["sigma"], math.sqrt(0.001014 / 4), rel=1e-10)
-    car = cumulative_abnormal_returns(abnormal_returns(TINY_PANEL, models, spec), models, spec).row(0, named=True)
+    car = cumulative_abnormal_returns(abnormal_returns(panel_of(TINY_PANEL), models, spec), models, spec).row(0, named=True)
     near(car["car"], 0.05 + -0.005, rel=1e-10)
     near(car["car_se"], math.sqrt(0.001014 / 4 * 2), rel=1e-10)  # σ² L
 
