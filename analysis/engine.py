@@ -35,7 +35,9 @@ from analysis.abnormal import abnormal_returns, cumulative_abnormal_returns, win
 from analysis.calendar import SessionCalendar, align_events
 from analysis.errors import InputError
 from analysis.factors import factor_sessions, study_factors
-from analysis.inference import NEEDS_DAILY, DailyAbnormalReturns, check_tests, group_tests, windows_tested
+from analysis.inference import (
+    NEEDS_DAILY, DailyAbnormalReturns, WindowObservations, check_tests, group_tests, windows_tested,
+)
 from analysis.models import EST_FIRST_DAY, EST_LAST_DAY, fit_models
 from analysis.panel import ROW, event_panel
 from analysis.quality import QUALITY_SCHEMA, event_quality, price_quality
@@ -197,7 +199,7 @@ class EventBatch:
     abnormal_returns: pl.DataFrame
     car: pl.DataFrame
     status: pl.DataFrame
-    window_obs: pl.DataFrame
+    window_obs: WindowObservations
     daily: DailyAbnormalReturns | None
     regression_panel: pl.DataFrame
 
@@ -298,17 +300,13 @@ def event_batch(
         .join(quality.rename({S.REASON: "_quality"}), on=ROW, how="left", maintain_order="left")
     )
 
-    windows = windows_tested(spec)
-    ws = window_statistics(ar, models, spec, windows, extras=False)
-    k = len(windows)
-    primary = (rows[S.ROLE] == "primary").to_numpy()
-    window_obs = pl.DataFrame({
-        ROW: np.repeat(np.arange(rows.height, dtype=np.uint32) + offset, k),
-        S.WINDOW_START: pl.Series(np.tile([w.start for w in windows], rows.height), dtype=pl.Int32),
-        S.WINDOW_END: pl.Series(np.tile([w.end for w in windows], rows.height), dtype=pl.Int32),
-        S.CAR: ws.car.ravel(),
-        S.CAR_SE: np.sqrt(ws.car_var).ravel(),
-    }).filter(pl.Series(np.repeat(primary, k)) & pl.col(S.CAR).is_not_nan() & (pl.col(S.CAR_SE) > 0))
+    # The group tests' windows: every reported day (its AR), then the longer windows.
+    longer = windows_tested(spec)[spec.report_days.length:]
+    ws = window_statistics(ar, models, spec, longer, extras=False)
+    with np.errstate(invalid="ignore"):
+        window_obs = WindowObservations(
+            np.concatenate([ar.ar, ws.car], axis=1), np.sqrt(np.concatenate([ar.ar_var, ws.car_var], axis=1))
+        )
     daily = None
     if NEEDS_DAILY.intersection(plan.tests):
         residuals = abnormal_returns(panel, models, spec, days=spec.estimation).ar
@@ -354,7 +352,10 @@ def combine_batches(
     test_events = rows.filter(pl.col(S.ROLE) == "primary").select(ROW, S.GROUP, S.DAY0_SESSION).join(
         models.select(ROW, S.SIGMA, S.DF_RESID), on=ROW, how="left", maintain_order="left"
     )
-    tests = group_tests(test_events, pl.concat([b.window_obs for b in batches]), daily, windows_tested(spec), plan.tests)
+    obs = WindowObservations(
+        np.concatenate([b.window_obs.car for b in batches]), np.concatenate([b.window_obs.se for b in batches])
+    )
+    tests = group_tests(test_events, obs, daily, windows_tested(spec), plan.tests)
 
     label = rows.select(ROW, S.EVENT_ID, S.TICKER, S.GROUP)
     primary_ok = rows.filter(pl.col(S.ROLE) == "primary").join(models.filter(pl.col(S.REASON).is_null()).select(ROW), on=ROW)

@@ -173,22 +173,52 @@ class DailyAbnormalReturns:
         return cls(arrays[0], arrays[1], spans[0], spans[1])
 
 
+@dataclass(frozen=True, eq=False)
+class WindowObservations:
+    """Each event row's CAR and its standard error in each test window: ``(rows, W)`` arrays
+    (array row ``r`` is event row ``r``, column ``j`` the ``j``-th test window), NaN where the
+    row has no CAR there. One-day windows carry the AR and its prediction-error s.e."""
+
+    car: np.ndarray
+    se: np.ndarray
+
+    @classmethod
+    def from_frame(cls, obs: pl.DataFrame, windows: tuple[Window, ...], n_rows: int) -> WindowObservations:
+        """From the tidy ``row, window_start, window_end, car, car_se`` (rows ``< n_rows``)."""
+        index = pl.DataFrame({
+            S.WINDOW_START: pl.Series([w.start for w in windows], dtype=pl.Int32),
+            S.WINDOW_END: pl.Series([w.end for w in windows], dtype=pl.Int32),
+        }).with_row_index("_w")
+        at = obs.with_columns(pl.col(S.WINDOW_START, S.WINDOW_END).cast(pl.Int32)).join(
+            index, on=[S.WINDOW_START, S.WINDOW_END]
+        ).filter(pl.col(S.CAR).is_not_null())
+        car, se = np.full((n_rows, len(windows)), np.nan), np.full((n_rows, len(windows)), np.nan)
+        cells = (at[ROW].to_numpy(), at["_w"].to_numpy())
+        car[cells] = at[S.CAR].to_numpy()
+        se[cells] = at[S.CAR_SE].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        return cls(car, se)
+
+
 def run_battery(
     events: pl.DataFrame, window_obs: pl.DataFrame, daily: pl.DataFrame, windows: tuple[Window, ...],
     tests: Collection[str] | None = None,
 ) -> pl.DataFrame:
-    """All tests for every group and test window, from tidy inputs (:func:`group_tests` with
-    ``daily`` as a tidy frame ``row, event_day, abnormal_ret, in_estimation``: the
-    estimation-window residuals (``in_estimation``) and the reported days' ARs, non-null)."""
-    n_rows = int(max(events[ROW].max() or 0, daily[ROW].max() or 0)) + 1
-    return group_tests(events, window_obs, DailyAbnormalReturns.from_frame(daily, n_rows), windows, tests)
+    """All tests for every group and test window, from tidy inputs: :func:`group_tests` with
+    ``window_obs`` as ``row, window_start, window_end, car, car_se`` and ``daily`` as ``row,
+    event_day, abnormal_ret, in_estimation`` (the estimation-window residuals and the reported
+    days' ARs, non-null)."""
+    n_rows = int(max(events[ROW].max() or 0, daily[ROW].max() or 0, window_obs[ROW].max() or 0)) + 1
+    return group_tests(
+        events, WindowObservations.from_frame(window_obs, windows, n_rows),
+        DailyAbnormalReturns.from_frame(daily, n_rows), windows, tests,
+    )
 
 
 # --- the battery ----------------------------------------------------------------------------------
 
 
 def group_tests(
-    events: pl.DataFrame, window_obs: pl.DataFrame, daily: DailyAbnormalReturns | None, windows: tuple[Window, ...],
+    events: pl.DataFrame, obs: WindowObservations, daily: DailyAbnormalReturns | None, windows: tuple[Window, ...],
     tests: Collection[str] | None = None,
 ) -> pl.DataFrame:
     """Run the battery (or the ``tests`` named) for every group and test window.
@@ -198,9 +228,8 @@ def group_tests(
     events
         One row per primary event row: ``row, group, day0_session, sigma, df_resid``; rows
         with a null ``sigma`` (no model) belong to their group but enter no test.
-    window_obs
-        ``row, window_start, window_end, car, car_se`` for the test windows (one-day windows
-        carry the AR and its prediction-error s.e.).
+    obs
+        The CARs and their standard errors in the test windows, by event row.
     daily
         The daily abnormal returns by event row (needed only by :data:`NEEDS_DAILY`).
     windows
@@ -216,52 +245,36 @@ def group_tests(
         order of :data:`TESTS`).
     """
     tests = check_tests(tests)
-    members = (
-        events.filter(pl.col(S.SIGMA).is_not_null())
-        .select(ROW, S.GROUP, S.DAY0_SESSION, S.SIGMA, S.DF_RESID)
-        .sort(S.GROUP, ROW)
-    )
-    win = pl.DataFrame(
-        {S.WINDOW_START: [w.start for w in windows], S.WINDOW_END: [w.end for w in windows]},
-        schema={S.WINDOW_START: pl.Int32, S.WINDOW_END: pl.Int32},
-    )
-    obs = (
-        window_obs.filter(pl.col(S.CAR).is_not_null() & (pl.col(S.CAR_SE) > 0))
-        .with_columns(pl.col(S.WINDOW_START).cast(pl.Int32), pl.col(S.WINDOW_END).cast(pl.Int32))
-        .join(win, on=[S.WINDOW_START, S.WINDOW_END], how="semi")
-        .join(members, on=ROW, how="inner")
-        .with_columns((pl.col(S.CAR) / pl.col(S.CAR_SE)).alias(_Z))
-    )
     if daily is None and NEEDS_DAILY.intersection(tests):
         raise ValueError(f"{', '.join(sorted(NEEDS_DAILY.intersection(tests)))} need the daily abnormal returns")
-    est = None if daily is None else daily.estimation[members[ROW].to_numpy()]
-    share_pos = None
+    members = Members.of(events)
+    est = None if daily is None else daily.estimation[members.rows]
+    p_i = None
     if GENERALIZED_SIGN in tests:
         with np.errstate(invalid="ignore", divide="ignore"):
             p_i = (est > 0).sum(axis=1) / np.isfinite(est).sum(axis=1)
-        share_pos = pl.DataFrame({ROW: members[ROW], "_p_i": p_i})
-    cs = _cross_section(obs, share_pos, WILCOXON in tests)
+    cs = _cross_section(members, obs, windows, p_i, WILCOXON in tests)
     days = None
     if {BROWN_WARNER_CDA, CORRADO_RANK, CORRADO_ZIVNEY_SIGN}.intersection(tests):
         days = _day_statistics(members, daily, windows, ranks={CORRADO_RANK, CORRADO_ZIVNEY_SIGN}.intersection(tests))
     make: dict[str, Callable[[], pl.DataFrame]] = {
-        CROSS_SECTIONAL_T: lambda: cross_sectional_t(cs),
-        BROWN_WARNER_CDA: lambda: brown_warner_cda(cs, days),
-        PATELL_Z: lambda: patell_z(cs),
-        BMP_T: lambda: bmp_t(cs),
-        KP_ADJUSTED_BMP_T: lambda: kp_adjusted_bmp_t(cs, _same_date_correlation(obs, members, est, windows)),
-        MACKINLAY_J1: lambda: mackinlay_j1(cs),
-        SIGN: lambda: sign_test(cs),
-        GENERALIZED_SIGN: lambda: generalized_sign(cs),
-        CORRADO_RANK: lambda: corrado_rank(cs, days),
-        CORRADO_ZIVNEY_SIGN: lambda: corrado_zivney_sign(cs, days),
-        WILCOXON: lambda: wilcoxon_signed_rank(cs),
-        GRANK_T: lambda: grank_t(cs, obs, members, est, windows),
+        CROSS_SECTIONAL_T: lambda: cross_sectional_t(cs.frame),
+        BROWN_WARNER_CDA: lambda: brown_warner_cda(cs.frame, days),
+        PATELL_Z: lambda: patell_z(cs.frame),
+        BMP_T: lambda: bmp_t(cs.frame),
+        KP_ADJUSTED_BMP_T: lambda: kp_adjusted_bmp_t(cs.frame, _same_date_correlation(members, cs, est, windows)),
+        MACKINLAY_J1: lambda: mackinlay_j1(cs.frame),
+        SIGN: lambda: sign_test(cs.frame),
+        GENERALIZED_SIGN: lambda: generalized_sign(cs.frame),
+        CORRADO_RANK: lambda: corrado_rank(cs.frame, days),
+        CORRADO_ZIVNEY_SIGN: lambda: corrado_zivney_sign(cs.frame, days),
+        WILCOXON: lambda: wilcoxon_signed_rank(cs.frame),
+        GRANK_T: lambda: grank_t(cs, members, est, windows),
     }
     order = pl.Enum(TEST_NAMES)
     grid = (
         events.select(S.GROUP).unique()
-        .join(win, how="cross")
+        .join(_window_frame(windows), how="cross")
         .join(pl.DataFrame({S.TEST: tests}, schema={S.TEST: pl.String}), how="cross")
     )
     found = pl.concat([make[t]().select(OUTPUT) for t in tests], how="vertical_relaxed")
@@ -279,38 +292,112 @@ def group_tests(
     )
 
 
-def _cross_section(obs: pl.DataFrame, share_pos: pl.DataFrame | None, ranks: bool) -> pl.DataFrame:
-    """Per group and window: the cross-sectional sums every CAR-based test needs (``share_pos``:
-    each event's share of positive estimation residuals, for the generalized sign test;
-    ``ranks``: the signed ranks of Wilcoxon's test)."""
-    car, z, df = pl.col(S.CAR), pl.col(_Z), pl.col(S.DF_RESID).cast(pl.Float64)
-    nonzero = car != 0
-    frame = obs if share_pos is None else obs.join(share_pos, on=ROW, how="left")
-    aggs = [
-        pl.len().cast(pl.Int32).alias(_N),
-        car.mean().alias(S.MEAN),
-        car.std(ddof=1).alias(_SD),
-        (pl.col(S.CAR_SE) ** 2).sum().alias("_sum_var"),
-        z.sum().alias("_z_sum"),
-        z.mean().alias("_z_mean"),
-        z.std(ddof=1).alias("_z_sd"),
-        pl.when(df > 2).then(df / (df - 2)).sum().alias("_z_var"),
-        df.min().alias("_df_min"),
-        (car > 0).sum().cast(pl.Int32).alias("_pos"),
-        nonzero.sum().cast(pl.Int32).alias("_nonzero"),
-    ]
-    if share_pos is not None:
-        aggs.append(pl.col("_p_i").mean().alias("_p_hat"))
-    if ranks:
-        frame = frame.with_columns(
-            pl.when(nonzero).then(car.abs()).rank("average").over(KEYS).alias("_rank"),
-            pl.when(nonzero).then(pl.len().over([*KEYS, car.abs()])).alias("_tie"),
+def _window_frame(windows: tuple[Window, ...]) -> pl.DataFrame:
+    """``window_start, window_end`` of the test windows, in order."""
+    return pl.DataFrame({
+        S.WINDOW_START: pl.Series([w.start for w in windows], dtype=pl.Int32),
+        S.WINDOW_END: pl.Series([w.end for w in windows], dtype=pl.Int32),
+    })
+
+
+@dataclass(frozen=True, eq=False)
+class Members:
+    """The events that enter the tests (primary rows with a model), sorted by group then row:
+    array row ``i`` of every member array is ``frame[i]``."""
+
+    frame: pl.DataFrame  # row, group, day0_session, sigma, df_resid
+    rows: np.ndarray  # event row of each member
+    groups: pl.Series  # the groups, in order
+    starts: np.ndarray  # each group's first member
+    group_of: np.ndarray  # group index of each member
+
+    @classmethod
+    def of(cls, events: pl.DataFrame) -> Members:
+        frame = (
+            events.filter(pl.col(S.SIGMA).is_not_null())
+            .select(ROW, S.GROUP, S.DAY0_SESSION, S.SIGMA, S.DF_RESID)
+            .sort(S.GROUP, ROW)
         )
-        aggs += [
-            pl.col("_rank").filter(car > 0).sum().alias("_w_plus"),
-            (pl.col("_tie").cast(pl.Float64) ** 2 - 1).sum().alias("_tie_term"),
-        ]
-    return frame.group_by(KEYS).agg(aggs)
+        code = frame[S.GROUP].rle_id().to_numpy().astype(np.int64)
+        starts = np.flatnonzero(np.diff(code, prepend=-1))
+        return cls(frame, frame[ROW].to_numpy(), frame[S.GROUP].gather(pl.Series(starts, dtype=pl.UInt32)), starts, code)
+
+    def sums(self, values: np.ndarray) -> np.ndarray:
+        """Column sums of each group's members (``groups x ...``)."""
+        return _group_sums(values, self.starts)
+
+
+@dataclass(frozen=True, eq=False)
+class CrossSection:
+    """The cross-sectional sums of every group and window (``frame``, one row per group and
+    window with an observation) and the member x window arrays the rank tests reuse."""
+
+    frame: pl.DataFrame
+    ok: np.ndarray  # member x window: the member has a CAR (and s.e. > 0) in the window
+    z: np.ndarray  # member x window: SCAR = CAR / s.e. (0 where not ok)
+    z_sd: np.ndarray  # group x window: the cross-sectional s.d. of SCAR
+
+
+def _cross_section(
+    m: Members, obs: WindowObservations, windows: tuple[Window, ...], p_i: np.ndarray | None, ranks: bool
+) -> CrossSection:
+    """Per group and window: the cross-sectional sums every CAR-based test needs (``p_i``:
+    each member's share of positive estimation residuals, for the generalized sign test;
+    ``ranks``: the signed ranks of Wilcoxon's test). Dense: member x window arrays summed by
+    group (``np.add.reduceat``); standard deviations in two passes around the group means."""
+    car, se = obs.car[m.rows], obs.se[m.rows]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ok = np.isfinite(car) & (se > 0)
+        n = m.sums(ok.astype(np.float64))
+        car0 = np.where(ok, car, 0.0)
+        mean = m.sums(car0) / n
+        sd = np.sqrt(m.sums(np.where(ok, car - mean[m.group_of], 0.0) ** 2) / (n - 1))
+        z = np.where(ok, car / se, 0.0)
+        z_mean = m.sums(z) / n
+        z_sd = np.sqrt(m.sums(np.where(ok, z - z_mean[m.group_of], 0.0) ** 2) / (n - 1))
+        df = m.frame[S.DF_RESID].cast(pl.Float64).to_numpy()
+        sums = {
+            S.MEAN: mean, _SD: sd, "_sum_var": m.sums(np.where(ok, se * se, 0.0)), "_z_sum": m.sums(z),
+            "_z_mean": z_mean, "_z_sd": z_sd,
+            "_z_var": m.sums(ok * np.where(df > 2, df / (df - 2), 0.0)[:, None]),
+            "_df_min": np.minimum.reduceat(np.where(ok, df[:, None], np.inf), m.starts, axis=0) if m.starts.size else n,
+        }
+        counts = {"_pos": m.sums((ok & (car0 > 0)).astype(np.float64)), "_nonzero": m.sums((ok & (car0 != 0)).astype(np.float64))}
+        if p_i is not None:
+            sums["_p_hat"] = m.sums(ok * p_i[:, None]) / n
+    g, w = len(m.starts), len(windows)
+    wins = _window_frame(windows)
+    frame = pl.DataFrame({
+        S.GROUP: m.groups.gather(pl.Series(np.repeat(np.arange(g, dtype=np.uint32), w))),
+        S.WINDOW_START: np.tile(wins[S.WINDOW_START].to_numpy(), g),
+        S.WINDOW_END: np.tile(wins[S.WINDOW_END].to_numpy(), g),
+        _N: pl.Series(n.ravel(), dtype=pl.Int32),
+        **{name: pl.Series(name, v.ravel(), nan_to_null=True) for name, v in sums.items()},
+        **{name: pl.Series(v.ravel(), dtype=pl.Int32) for name, v in counts.items()},
+    }, schema_overrides={S.GROUP: pl.String}).filter(pl.col(_N) > 0)
+    if ranks:
+        frame = frame.join(_signed_ranks(m, car0, ok, windows), on=KEYS, how="left")
+    return CrossSection(frame, ok, z, z_sd)
+
+
+def _signed_ranks(m: Members, car: np.ndarray, ok: np.ndarray, windows: tuple[Window, ...]) -> pl.DataFrame:
+    """Per group and window: Wilcoxon's ``W⁺`` (the sum of the average ranks of ``|CAR|`` of the
+    positive CARs among the non-zero ones) and the tie term ``Σ (t³ − t)`` of tied ``|CAR|``."""
+    member, window = np.nonzero(ok & (car != 0))
+    wins = _window_frame(windows)
+    frame = pl.DataFrame({
+        S.GROUP: m.groups.gather(pl.Series(m.group_of[member])),
+        S.WINDOW_START: wins[S.WINDOW_START].gather(pl.Series(window)),
+        S.WINDOW_END: wins[S.WINDOW_END].gather(pl.Series(window)),
+        S.CAR: car[member, window],
+    })
+    size = pl.col(S.CAR).abs()
+    return frame.with_columns(
+        size.rank("average").over(KEYS).alias("_rank"), pl.len().over([*KEYS, size]).alias("_tie"),
+    ).group_by(KEYS).agg(
+        pl.col("_rank").filter(pl.col(S.CAR) > 0).sum().alias("_w_plus"),
+        (pl.col("_tie").cast(pl.Float64) ** 2 - 1).sum().alias("_tie_term"),
+    )
 
 
 def _out(frame: pl.DataFrame, test: str, statistic: pl.Expr, p_value: pl.Expr, reason: pl.Expr,
@@ -495,9 +582,6 @@ def wilcoxon_signed_rank(cs: pl.DataFrame) -> pl.DataFrame:
     return _out(cs, WILCOXON, stat, p, reason, n_events=pl.col("_nonzero"))
 
 
-# --- non-parametric: time series of ranks and signs ------------------------------------------------
-
-
 # --- dense helpers: events sorted by group, ranks by row ---------------------------------------------
 
 ROW_CHUNK = 16384  # rows per block of the row-wise NumPy work (ranks): bounded temporaries, two threads
@@ -558,13 +642,6 @@ def _group_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.add.reduceat(values, starts, axis=0)
 
 
-def _group_starts(members: pl.DataFrame) -> tuple[pl.Series, np.ndarray]:
-    """The groups of ``members`` (sorted by group) and the index of each group's first member."""
-    code = members[S.GROUP].rle_id().to_numpy()
-    starts = np.flatnonzero(np.diff(code, prepend=-1))
-    return members[S.GROUP].gather(pl.Series(starts, dtype=pl.UInt32)), starts
-
-
 # --- non-parametric: time series of ranks and signs ------------------------------------------------
 
 
@@ -588,7 +665,7 @@ def _standardised_ranks(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _day_statistics(
-    members: pl.DataFrame, daily: DailyAbnormalReturns, windows: tuple[Window, ...], ranks: Collection[str]
+    members: Members, daily: DailyAbnormalReturns, windows: tuple[Window, ...], ranks: Collection[str]
 ) -> DayStatistics:
     """Daily cross-sectional averages of residuals, standardised ranks and signs, per group.
 
@@ -599,9 +676,8 @@ def _day_statistics(
     (Corrado & Zivney 1992). Dense: one array row per member (sorted by group), group sums by
     ``np.add.reduceat``; ranks only when ``ranks`` names a rank test.
     """
-    groups, starts = _group_starts(members)
-    rows = members[ROW].to_numpy()
-    est, rep = daily.estimation[rows], daily.reported[rows]
+    groups, starts = members.groups, members.starts
+    est, rep = daily.estimation[members.rows], daily.reported[members.rows]
     with np.errstate(invalid="ignore", divide="ignore"):
         def daily_means(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             has = np.isfinite(block)
@@ -688,7 +764,7 @@ def corrado_zivney_sign(cs: pl.DataFrame, days: DayStatistics) -> pl.DataFrame:
 
 
 def _same_date_correlation(
-    obs: pl.DataFrame, members: pl.DataFrame, est: np.ndarray, windows: tuple[Window, ...]
+    members: Members, cs: CrossSection, est: np.ndarray, windows: tuple[Window, ...]
 ) -> pl.DataFrame:
     """``Σ_{i<j} ρ_ij`` per group and window over the pairs of the window's events that share a
     day 0; ``ρ_ij`` is the Pearson correlation of the two events' estimation-window residuals
@@ -700,17 +776,13 @@ def _same_date_correlation(
     products of the residuals and their presence masks (pairwise-complete sums).
     """
     out_schema = {S.GROUP: pl.String, S.WINDOW_START: pl.Int32, S.WINDOW_END: pl.Int32, "_rho_sum": pl.Float64}
-    keyed = members.with_row_index("_m").with_columns(
+    keyed = members.frame.with_row_index("_m").with_columns(
         pl.len().over(S.GROUP, S.DAY0_SESSION).alias("_size"),
         pl.col("_m").rank("ordinal").over(S.GROUP, S.DAY0_SESSION).cast(pl.Int64).alias("_k"),
     ).filter(pl.col("_size") > 1)
     if keyed.is_empty():
         return pl.DataFrame(schema=out_schema)
-    index = {(w.start, w.end): j for j, w in enumerate(windows)}
-    inside = np.zeros((members.height, len(windows)))
-    at = obs.join(members.with_row_index("_m").select(ROW, "_m"), on=ROW)
-    cols = np.array([index[(a, b)] for a, b in zip(at[S.WINDOW_START], at[S.WINDOW_END], strict=True)], dtype=np.int64)
-    inside[at["_m"].to_numpy(), cols] = 1.0
+    inside = cs.ok.astype(np.float64)
     sums = []
     for (size,), part in keyed.sort("_size", S.GROUP, S.DAY0_SESSION, "_k").group_by("_size", maintain_order=True):
         members_of = part["_m"].to_numpy().reshape(-1, size)  # clusters x size: member index
@@ -754,9 +826,7 @@ def _same_date_correlation(
 # --- GRANK (Kolari & Pynnönen 2011) -------------------------------------------------------------------
 
 
-def grank_t(
-    cs: pl.DataFrame, obs: pl.DataFrame, members: pl.DataFrame, est: np.ndarray, windows: tuple[Window, ...]
-) -> pl.DataFrame:
+def grank_t(cs: CrossSection, members: Members, est: np.ndarray, windows: tuple[Window, ...]) -> pl.DataFrame:
     """Kolari & Pynnönen (2011) generalized rank test, for one day and for CARs::
 
         SAR_it = e_it / σ_i                               estimation days
@@ -771,15 +841,10 @@ def grank_t(
 
     Dense, over a member x estimation-day matrix (members sorted by group): each member's SARs
     are ranked once; inserting the event point raises the rank of the SARs above it by 1
-    (ties by 1/2), so per window only a comparison with the point and group sums remain; the
-    point's own rank comes from a binary search in the member's sorted SARs.
+    (ties by 1/2), so per window only a comparison with the point and group sums remain.
     """
-    if obs.is_empty():
-        return pl.DataFrame(schema={S.GROUP: pl.String, S.WINDOW_START: pl.Int32, S.WINDOW_END: pl.Int32,
-                                    S.TEST: pl.String, S.STATISTIC: pl.Float64, S.P_VALUE: pl.Float64,
-                                    S.N_EVENTS: pl.Int32, S.MEAN: pl.Float64, S.REASON: pl.String})
-    groups, starts = _group_starts(members)
-    sar = est / members[S.SIGMA].to_numpy()[:, None]
+    groups, starts = members.groups, members.starts
+    sar = est / members.frame[S.SIGMA].to_numpy()[:, None]
     present = np.isfinite(sar)
     t_i = present.sum(axis=1)
     weight = 1.0 / (t_i + 2)  # 1 / (M_i + 1) with M_i = T_i + 1 points
@@ -787,19 +852,9 @@ def grank_t(
     base = np.where(present, est_rank * weight[:, None] - 0.5, 0.0)  # U_it before the event point's shift
     base_sum = _group_sums(base, starts)
     present_sum = _group_sums(present.astype(np.float64), starts)
-
-    # Re-standardised SCAR of every member and window (NaN when not in the window's test).
-    win = pl.DataFrame({
-        S.WINDOW_START: pl.Series([w.start for w in windows], dtype=pl.Int32),
-        S.WINDOW_END: pl.Series([w.end for w in windows], dtype=pl.Int32),
-    }).with_row_index("_w")
-    scar = (
-        obs.join(members.with_row_index("_m").select(ROW, "_m"), on=ROW)
-        .with_columns((pl.col(_Z) / pl.col(_Z).std(ddof=1).over(KEYS)).alias("_g"))
-        .join(win, on=[S.WINDOW_START, S.WINDOW_END])
-    )
-    g_all = np.full((len(windows), members.height), np.nan)
-    g_all[scar["_w"].to_numpy(), scar["_m"].to_numpy()] = scar["_g"].fill_null(np.nan).to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):  # re-standardised SCAR (NaN when not in the window)
+        g_all = np.where(cs.ok, cs.z / cs.z_sd[members.group_of], np.nan).T
+    win = _window_frame(windows).with_row_index("_w")
 
     out = []
     for w in range(len(windows)):  # loop over the test windows; each step is vectorised over events
@@ -836,11 +891,10 @@ def grank_t(
         .join(win, on="_w")
         .drop("_w")
     )
-    s_scar = scar.group_by(KEYS).agg(pl.col(_Z).std(ddof=1).alias("_s_scar"))
-    f = cs.join(s_scar, on=KEYS, how="left").join(res, on=KEYS, how="left")
+    f = cs.frame.join(res, on=KEYS, how="left")
     reason = _reason(
         _FEW,
-        (pl.col("_s_scar") <= 0, "the standardised CARs have no cross-sectional dispersion"),
+        (pl.col("_z_sd") <= 0, "the standardised CARs have no cross-sectional dispersion"),
         (pl.col("_points") - 1 - pl.col("_z2") <= 0, "degenerate rank sample (T − 1 − Z² ≤ 0)"),
     )
     return _out(f, GRANK_T, pl.col("_t"), t_pvalue(pl.col("_t"), pl.col("_df")), reason)

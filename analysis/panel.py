@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from analysis import schema as S
-from analysis.returns import SessionGrid
+from analysis.returns import SessionGrid, window_gather
 from analysis.specs import Window
 
 ROW = "row"
@@ -118,14 +118,15 @@ def event_panel(
     if factors is not None:
         names = [c for c in factors.columns if c != S.SESSION]
         first = int(factors[S.SESSION].min() or 0)
-        rel = np.add.outer(day0 - first, np.arange(days.start, days.end + 1))
         width = int(factors[S.SESSION].max() or 0) - first + 1 if factors.height else 0
-        ok = (rel >= 0) & (rel < width)
-        rel[~ok] = 0
         idx = factors[S.SESSION].to_numpy().astype(np.int64) - first
+        dense = []
         for name in names:
-            dense = np.full(max(width, 1), np.nan)
-            dense[idx] = factors[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
-            by_factor[name] = dense.take(rel)
-            by_factor[name][~ok] = np.nan
+            values = np.full(width, np.nan)
+            values[idx] = factors[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
+            dense.append(values)
+        e = day0.size
+        gathered = window_gather(tuple(dense), np.zeros(e, dtype=np.int64), day0 + days.start - first,
+                                 np.full(e, width, dtype=np.int64), np.ones(e, dtype=bool), days.length)
+        by_factor = dict(zip(names, gathered, strict=True))
     return EventPanel(days, mine[0], bench, mine[1] if len(mine) > 1 else None, by_factor)

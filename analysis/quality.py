@@ -40,7 +40,7 @@ import polars as pl
 from analysis import schema as S
 from analysis.calendar import SessionCalendar
 from analysis.panel import ROW
-from analysis.returns import on_calendar
+from analysis.returns import ticker_runs, on_calendar
 
 QualityCheck = Literal["off-calendar", "bad-price", "gap", "jump", "split-like"]
 CHECKS: tuple[str, ...] = get_args(QualityCheck)
@@ -83,9 +83,10 @@ def _big(ratio: pl.Expr, factor: float) -> pl.Expr:
 def price_quality(prices: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:
     """Find off-calendar rows, bad prices, gaps, jumps and split-like jumps (module docstring).
 
-    Column expressions over the rows sorted by ticker and date (consecutive rows of one
-    ticker compared with ``shift``, no sorting within groups), so millions of rows take a
-    fraction of a second.
+    The rows of each ticker are together and in date order (:func:`analysis.returns.on_calendar`),
+    so consecutive rows are compared as whole NumPy columns (no sorting, no shifting of text);
+    the few candidate rows go through the exact checks as polars expressions, so millions of
+    rows take a fraction of a second.
 
     Parameters
     ----------
@@ -113,47 +114,64 @@ def price_quality(prices: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:
             (date_text if detail is None else detail).alias(S.DETAIL),
         ]
 
-    def same_ticker() -> pl.Expr:  # this row and the one before are of one ticker (rows sorted)
-        return pl.col(S.TICKER) == pl.col(S.TICKER).shift(1)
+    n = rows.height
+    session = rows[S.SESSION].fill_null(-1).to_numpy()
+    close, adj = rows[S.CLOSE].to_numpy(), rows[S.ADJ_CLOSE].to_numpy()
+    with np.errstate(invalid="ignore"):
+        valid = (close > 0) & (close < np.inf) & (adj > 0) & (adj < np.inf)
+    on = session >= 0
+    first_row = np.zeros(n, dtype=bool)  # a ticker's first row
+    if n:
+        first_row[ticker_runs(rows[S.TICKER])[1]] = True
 
-    valid = _valid(S.CLOSE) & _valid(S.ADJ_CLOSE)
-    on_session = pl.col(S.SESSION).is_not_null()
-    counts = rows.select(on_session.not_().sum().alias("off"), (on_session & ~valid).sum().alias("bad")).row(0)
-    parts = []
-    if counts[0]:
-        parts.append(rows.lazy().filter(~on_session).select(finding("off-calendar")))
-    on = rows.filter(on_session) if counts[0] else rows
-    if counts[1]:
-        value = lambda c: pl.col(c).cast(pl.String).fill_null("missing")  # noqa: E731
-        parts.append(on.lazy().filter(~valid).select(finding(
-            "bad-price", detail=pl.format("{} (close {}, adj_close {})", date_text, value(S.CLOSE), value(S.ADJ_CLOSE)),
-        )))
-    previous = pl.when(same_ticker()).then(pl.col(S.SESSION).shift(1)).alias("_previous")
+    def pairs(keep: np.ndarray, *values: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The rows of ``keep`` whose previous kept row is of the same ticker (a mask over
+        those rows) and, for each of ``values``, its (value, previous value) pairs."""
+        if keep.all():  # the common case: every row, no gathering
+            return ~first_row[1:], [(v[1:], v[:-1]) for v in values]
+        idx = np.flatnonzero(keep)
+        run = np.cumsum(first_row)[idx]
+        return run[1:] == run[:-1], [(v[idx[1:]], v[idx[:-1]]) for v in values]
+
+    def at(mask: np.ndarray) -> pl.DataFrame:  # the (few) rows of a mask, gathered rather than filtered
+        return rows[np.flatnonzero(mask)]
+
+    parts = [at(~on).select(finding("off-calendar"))]
+    value = lambda c: pl.col(c).cast(pl.String).fill_null("missing")  # noqa: E731
+    parts.append(at(on & ~valid).select(finding(
+        "bad-price", detail=pl.format("{} (close {}, adj_close {})", date_text, value(S.CLOSE), value(S.ADJ_CLOSE)),
+    )))
+    index = np.arange(n)
+    same, ((now, before), (s_now, s_before)) = pairs(on, index, session)
+    gap = same & (s_now - s_before > 1)  # sessions between two rows: a few, expanded here
     parts.append(
-        on.lazy().with_columns(previous).filter(pl.col(S.SESSION) - pl.col("_previous") > 1)  # few rows: expand those
-        .select(S.TICKER, pl.int_ranges(pl.col("_previous") + 1, pl.col(S.SESSION), dtype=pl.Int32).alias(S.SESSION))
+        pl.DataFrame({S.TICKER: rows[S.TICKER].gather(pl.Series(now[gap])),
+                      "_from": s_before[gap] + 1, "_to": s_now[gap]})
+        .select(S.TICKER, pl.int_ranges("_from", "_to", dtype=pl.Int32).alias(S.SESSION))
         .explode(S.SESSION)
         .select(S.TICKER, cal.dates_of(pl.col(S.SESSION)).alias(S.DATE))
         .select(finding("gap"))
     )
-    good = on.filter(valid) if counts[1] else on
-    step = lambda c: pl.when(same_ticker()).then(pl.col(c) / pl.col(c).shift(1))  # noqa: E731
-    ratios = good.lazy().with_columns(step(S.ADJ_CLOSE).alias("_adj"), step(S.CLOSE).alias("_close"))
-    adj, close = pl.col("_adj"), pl.col("_close")
-    # concat_str, not pl.format: polars 2.1 panicked ("i < self.len()") formatting the rounded ratio after the filter
+    same, ((now, _), (a_now, a_before), (c_now, c_before)) = pairs(on & valid, index, adj, close)
+    r_adj, r_close = a_now / a_before, c_now / c_before
+    wide = lambda r, f: (r > f * 0.99) | (r < 1 / (f * 0.99))  # noqa: E731  (a margin around the exact checks below)
+    candidate = wide(r_adj, JUMP_RATIO) | wide(r_close, JUMP_RATIO)
+    for f in SPLIT_FACTORS:
+        candidate |= np.abs(r_close / f - 1) <= SPLIT_TOLERANCE * 1.01
+    candidate &= same
+    ratios = rows[now[candidate]].with_columns(
+        pl.Series("_adj", r_adj[candidate]), pl.Series("_close", r_close[candidate])
+    )
+    adj_r, close_r = pl.col("_adj"), pl.col("_close")
+    # concat_str, not pl.format: polars 2.1 panicked ("i < self.len()") formatting a rounded ratio
     factor = lambda r: pl.concat_str(date_text, pl.lit(" ×"), r.round(3).cast(pl.String))  # noqa: E731
-    parts.append(ratios.filter(_big(adj, JUMP_RATIO)).select(finding("jump", adj, factor(adj))))
-    split_like = _big(close, JUMP_RATIO) | pl.any_horizontal(
-        *((close / f - 1).abs() <= SPLIT_TOLERANCE for f in SPLIT_FACTORS)
+    parts.append(ratios.filter(_big(adj_r, JUMP_RATIO)).select(finding("jump", adj_r, factor(adj_r))))
+    split_like = _big(close_r, JUMP_RATIO) | pl.any_horizontal(
+        *((close_r / f - 1).abs() <= SPLIT_TOLERANCE for f in SPLIT_FACTORS)
     )
-    parts.append(ratios.filter(split_like & ~_big(adj, ADJ_STEADY)).select(finding("split-like", close, factor(close))))
+    parts.append(ratios.filter(split_like & ~_big(adj_r, ADJ_STEADY)).select(finding("split-like", close_r, factor(close_r))))
     order = pl.col(S.CHECK).replace_strict(CHECKS, range(len(CHECKS)), return_dtype=pl.Int8)
-    return (
-        pl.concat(parts)
-        .collect(engine="in-memory")
-        .cast(dict(QUALITY_SCHEMA))
-        .sort(S.TICKER, S.DATE, order)
-    )
+    return pl.concat([p.cast(dict(QUALITY_SCHEMA)) for p in parts]).sort(S.TICKER, S.DATE, order)
 
 
 def _note(who: pl.Expr, cal: SessionCalendar) -> pl.Expr:

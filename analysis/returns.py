@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+from numpy.lib.stride_tricks import sliding_window_view
 
 from analysis import schema as S
 from analysis.calendar import SessionCalendar
@@ -68,20 +69,9 @@ class SessionGrid:
         ``day0[i] + τ`` for ``τ`` in ``days``: ``E x L`` each, NaN (False for ``present``) where
         the ticker is unknown or has no cell on that session."""
         lay = tickers.rename(S.TICKER).to_frame().join(self.tickers, on=S.TICKER, how="left", maintain_order="left")
-        first = lay[FIRST].fill_null(0).to_numpy().astype(np.int64)
-        span = lay[SPAN].fill_null(0).to_numpy().astype(np.int64)
-        offset = lay[OFFSET].fill_null(0).to_numpy().astype(np.int64)
-        idx = np.add.outer(np.asarray(day0, dtype=np.int64) - first, np.arange(days.start, days.end + 1))
-        ok = (idx >= 0) & (idx < span[:, None])
-        idx += offset[:, None]
-        idx[~ok] = 0
-        out = []
-        for values in arrays:
-            fill = np.nan if values.dtype.kind == "f" else 0
-            got = values.take(idx) if values.size else np.full(idx.shape, fill, dtype=values.dtype)
-            got[~ok] = fill
-            out.append(got)
-        return out
+        known = lay[SPAN].is_not_null().to_numpy()
+        first, span, offset = (lay[c].fill_null(0).to_numpy().astype(np.int64) for c in (FIRST, SPAN, OFFSET))
+        return window_gather(arrays, offset, np.asarray(day0, dtype=np.int64) + days.start - first, span, known, days.length)
 
     def to_frame(self, cal: SessionCalendar) -> pl.DataFrame:
         """The long form: one row per price row on a session (:func:`session_returns`)."""
@@ -104,6 +94,36 @@ class SessionGrid:
         return pl.DataFrame(columns)
 
 
+def window_gather(
+    arrays: tuple[np.ndarray, ...], offset: np.ndarray, rel: np.ndarray, span: np.ndarray, known: np.ndarray, length: int,
+) -> list[np.ndarray]:
+    """Row ``i`` of each result: cells ``rel[i] .. rel[i] + length − 1`` of the stretch
+    ``offset[i] .. offset[i] + span[i] − 1`` of each array (NaN, or False, outside the stretch
+    or where ``known[i]`` is False).
+
+    Each row is one contiguous slice, so the rows are copied from a sliding-window view of the
+    array (a block copy per row); only rows that run past their stretch are masked cell by cell.
+    """
+    inside = known & (rel >= 0) & (rel + length <= span)
+    out = []
+    for values in arrays:
+        fill = np.nan if values.dtype.kind == "f" else 0
+        if values.size >= length:
+            top = values.size - length
+            got = sliding_window_view(values, length)[np.clip(offset + rel, 0, top)]
+        else:
+            got = np.full((rel.size, length), fill, dtype=values.dtype)
+        edge = np.flatnonzero(~inside)
+        if edge.size:
+            cells = rel[edge, None] + np.arange(length)
+            ok = known[edge, None] & (cells >= 0) & (cells < span[edge, None])
+            part = values.take(np.where(ok, offset[edge, None] + cells, 0)) if values.size else np.full(ok.shape, fill)
+            part[~ok] = fill
+            got[edge] = part
+        out.append(got)
+    return out
+
+
 def on_calendar(prices: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:
     """``prices`` with the ``session`` of every row (null when its date is no session), each
     ticker's rows together and in date order (sorted by ticker and date unless they already
@@ -112,7 +132,7 @@ def on_calendar(prices: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:
     return frame if _grouped(frame) else frame.sort(S.TICKER, S.DATE)
 
 
-def _runs(tickers: pl.Series) -> tuple[pl.Series, np.ndarray]:
+def ticker_runs(tickers: pl.Series) -> tuple[pl.Series, np.ndarray]:
     """The tickers of the runs of equal consecutive values, and the index where each starts."""
     runs = tickers.rle().struct.unnest()
     lengths = runs["len"].to_numpy().astype(np.int64)
@@ -123,7 +143,7 @@ def _grouped(frame: pl.DataFrame) -> bool:
     """Whether every ticker's rows are contiguous and in date order."""
     if frame.height < 2:
         return True
-    names, starts = _runs(frame[S.TICKER])
+    names, starts = ticker_runs(frame[S.TICKER])
     if not names.is_unique().all():
         return False
     steps = np.diff(frame[S.DATE].cast(pl.Date).to_physical().fill_null(np.iinfo(np.int32).min).to_numpy())
@@ -145,11 +165,17 @@ def session_grid(prices: pl.DataFrame, cal: SessionCalendar, kind: ReturnKind = 
         ``simple`` or ``log``.
     """
     rows = prices if S.SESSION in prices.columns else on_calendar(prices, cal)
+    n = rows.height
     session = rows[S.SESSION].fill_null(-1).to_numpy().astype(np.int64)
     on = session >= 0
-    names, starts = _runs(rows[S.TICKER]) if rows.height else (rows[S.TICKER], np.zeros(0, dtype=np.int64))
-    code = np.repeat(np.arange(starts.size), np.diff(np.append(starts, rows.height)))
-    if starts.size:
+    if n:
+        names, starts = ticker_runs(rows[S.TICKER])
+    else:
+        names, starts = rows[S.TICKER], np.zeros(0, dtype=np.int64)
+    ends = np.append(starts[1:], n)[: starts.size] - 1
+    if on.all():  # sorted by date within each run
+        first, last = session[starts], session[ends]
+    elif n:
         first = np.minimum.reduceat(np.where(on, session, np.iinfo(np.int64).max), starts)
         last = np.maximum.reduceat(session, starts)
     else:
@@ -158,26 +184,35 @@ def session_grid(prices: pl.DataFrame, cal: SessionCalendar, kind: ReturnKind = 
     span = np.where(listed, last - first + 1, 0)
     offset = np.cumsum(span) - span
     size = int(span.sum())
-    pos = (offset[code] + session - first[code])[on]
+    steps = np.diff(session)
+    steps[starts[1:] - 1] = 1
+    if size == n and (steps == 1).all():  # one row per session, no gap: the rows are the cells already
+        def lay(values: np.ndarray) -> np.ndarray:
+            return values
+    else:
+        code = np.repeat(np.arange(starts.size), ends - starts + 1)
+        pos = ((offset - first)[code] + session)[on]
 
-    def lay(values: np.ndarray) -> np.ndarray:
-        dense = np.full(size, np.nan)
-        dense[pos] = values[on]
-        return dense
+        def lay(values: np.ndarray) -> np.ndarray:
+            dense = np.full(size, np.nan)
+            dense[pos] = values[on]
+            return dense
 
     adj = lay(_positive(rows[S.ADJ_CLOSE]))
-    ret = np.full(size, np.nan)
+    ret = np.empty(size)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = adj[1:] / adj[:-1]
-        ret[1:] = np.log(ratio) if kind == "log" else ratio - 1.0
+        np.divide(adj[1:], adj[:-1], out=ret[1:])
+        if kind == "log":
+            np.log(ret[1:], out=ret[1:])
+        else:
+            ret[1:] -= 1.0
     ret[offset[listed]] = np.nan  # a ticker's first session has no previous price
-    present = np.zeros(size, dtype=bool)
-    present[pos] = True
+    present = lay(np.ones(n)) == 1.0
     has_volume = S.VOLUME in rows.columns and rows[S.VOLUME].is_not_null().any()
-    volume = lay(np.log1p(rows[S.VOLUME].cast(pl.Float64).fill_null(np.nan).to_numpy())) if has_volume else None
+    volume = lay(np.log1p(rows[S.VOLUME].cast(pl.Float64).to_numpy())) if has_volume else None
     tickers = pl.DataFrame({
         S.TICKER: names.cast(pl.String),
-        FIRST: pl.Series(first, dtype=pl.Int64).cast(pl.Int32, strict=False),
+        FIRST: pl.Series(np.where(listed, first, 0), dtype=pl.Int32),
         SPAN: pl.Series(span, dtype=pl.Int64),
         OFFSET: pl.Series(offset, dtype=pl.Int64),
     }).filter(pl.Series(listed))
@@ -207,10 +242,11 @@ def session_returns(prices: pl.DataFrame, cal: SessionCalendar, kind: ReturnKind
 
 
 def _positive(column: pl.Series) -> np.ndarray:
-    """``column`` where it is a positive finite number, else NaN."""
-    values = column.cast(pl.Float64).fill_null(np.nan).to_numpy()
+    """``column`` where it is a positive finite number, else NaN (null is NaN)."""
+    values = column.cast(pl.Float64).to_numpy()
     with np.errstate(invalid="ignore"):
-        return np.where(np.isfinite(values) & (values > 0), values, np.nan)
+        ok = (values > 0) & (values < np.inf)
+    return values if ok.all() else np.where(ok, values, np.nan)
 
 
 def off_calendar_rows(prices: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:
