@@ -199,7 +199,7 @@ def window_statistics(
     """CAR, its prediction-error variance, BHAR, the raw return and the mean abnormal volume of
     every event row and window (module docstring), from the abnormal returns of the window days;
     without ``extras`` only the CAR and its variance (the rest NaN)."""
-    windows = tuple(windows or spec.windows)
+    windows = spec.windows if windows is None else tuple(windows)
     estimated = design(spec) is not None
     e = ar.ar.shape[0]
     shape = (e, len(windows))
@@ -260,7 +260,7 @@ def cumulative_abnormal_returns(
         return; a window without any has null statistics. ``abnormal_volume`` is the mean
         abnormal log volume over the window's days with a volume.
     """
-    windows = tuple(windows or spec.windows)
+    windows = spec.windows if windows is None else tuple(windows)
     ws = window_statistics(ar, models, spec, windows)
     e = ws.car.shape[0]
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cached_property, lru_cache
+from functools import lru_cache
 
 import numpy as np
 import polars as pl
@@ -95,21 +95,18 @@ class SessionCalendar:
         dates = self.sessions[S.DATE].gather(pl.Series(np.where(inside, idx, 0), dtype=pl.UInt32))
         return dates if inside.all() else dates.set(pl.Series(~inside), None)
 
-    @cached_property
-    def _day_table(self) -> tuple[int, np.ndarray]:
-        """(first day number, session index of every calendar day from it, -1 on non-sessions)."""
-        days = self.sessions[S.DATE].cast(pl.Int32).to_numpy()
-        table = np.full(int(days[-1] - days[0]) + 1, -1, dtype=np.int32)
-        table[days - days[0]] = np.arange(days.size, dtype=np.int32)
-        return int(days[0]), table
-
     def session_numbers(self, dates: pl.Series) -> np.ndarray:
         """Session index of each date as a NumPy array (-1 where the date is no session or null):
-        a table lookup, for millions of price rows."""
-        first, table = self._day_table
+        a lookup in a table of every calendar day, for millions of price rows."""
+        days = self.sessions[S.DATE].cast(pl.Int32).to_numpy()
+        first = int(days[0])
+        table = np.full(int(days[-1]) - first + 1, -1, dtype=np.int32)
+        table[days - first] = np.arange(days.size, dtype=np.int32)
         days = dates.cast(pl.Date).to_physical()
-        idx = days.fill_null(first - 1).to_numpy() - np.int32(first)  # int32 day numbers
-        out = table.take(np.clip(idx, 0, table.size - 1))
+        idx = days.fill_null(first - 1).to_numpy().astype(np.int64) - first
+        if idx.size and 0 <= idx.min() and idx.max() < table.size:
+            return table[idx]
+        out = table[np.clip(idx, 0, table.size - 1)]
         out[(idx < 0) | (idx >= table.size)] = -1
         return out
 

@@ -44,7 +44,7 @@ from analysis.quality import QUALITY_SCHEMA, event_quality, price_quality
 from analysis.regression import (
     COV_TYPE, PooledCov, SummaryTable, cross_sectional_regressions, event_regressions, pooled_event_regressions,
 )
-from analysis.returns import SessionGrid, on_calendar, session_grid
+from analysis.returns import SessionGrid, place_prices, session_grid
 from analysis.specs import CHAR_PREFIX, StudySpec, Window
 from analysis.valuation import CAP_NOTE, market_caps
 
@@ -178,7 +178,7 @@ def prepare_prices(
 ) -> PreparedPrices:
     """Returns by session (:func:`analysis.returns.session_grid`), the findings of
     :func:`analysis.quality.price_quality` and the study's factors by session."""
-    placed = on_calendar(prices, cal)
+    placed = place_prices(prices, cal)
     wide = study_factors(factors or {}, spec)
     return PreparedPrices(
         session_grid(placed, cal, spec.returns), price_quality(placed, cal),
@@ -256,11 +256,14 @@ def event_batch(
         S.AR_SE, S.AR_T, S.AR_P, S.ABNORMAL_VOLUME, S.ABNORMAL_VOLUME_T,
         *(label[c].gather(idx) for c in (S.ROLE, S.GROUP)),
     )
+    # Per window: the batch's rows repeat (row-major), so labels are gathered, not joined.
+    k = len(spec.windows)
+    each = pl.Series(np.repeat(np.arange(rows.height, dtype=np.uint32), k))
+    per_row = pl.concat([label, models.select(S.REASON, S.DF_RESID, S.VOLUME_REASON), caps.select(S.MARKET_CAP)],
+                        how="horizontal")
     window_len = pl.col(S.WINDOW_END) - pl.col(S.WINDOW_START) + 1
     car_out = (
-        car.join(label, on=ROW, maintain_order="left")
-        .join(caps.select(ROW, S.MARKET_CAP), on=ROW, how="left", maintain_order="left")
-        .join(models.select(ROW, S.REASON, S.DF_RESID, S.VOLUME_REASON), on=ROW, how="left", maintain_order="left")
+        car.with_columns(per_row.select(pl.all().gather(each)))
         .with_columns(
             (pl.col(S.CAR) * pl.col(S.MARKET_CAP)).alias(S.DOLLAR_ABNORMAL),
             (pl.col(S.RAW_RETURN) * pl.col(S.MARKET_CAP)).alias(S.DOLLAR_RAW),
@@ -276,27 +279,27 @@ def event_batch(
             S.DF_RESID, S.ROLE, S.GROUP, S.REASON, S.VOLUME_REASON,
         )
     )
-    missing_days = window_len - pl.col(S.N_DAYS)
-    coverage = (  # rows with a model: short estimation, windows lacking days, no CAR at all
-        car.join(models.select(ROW, S.N_OBS, pl.col(S.REASON).alias("_model_reason")), on=ROW, maintain_order="left")
-        .filter(pl.col("_model_reason").is_null())
-        .group_by(ROW, maintain_order=True)
-        .agg(
-            pl.col(S.CAR).is_not_null().any().alias("_any_car"),
-            pl.when(pl.col(S.N_OBS).first() < spec.estimation.length).then(pl.format(
-                "{} of {} estimation returns", pl.col(S.N_OBS).first(), pl.lit(spec.estimation.length),
-            )).alias("_short"),
-            pl.format(
-                "window {}:{}: {} of {} days without an abnormal return",
-                S.WINDOW_START, S.WINDOW_END, missing_days, window_len,
-            ).filter(missing_days > 0).str.join("; ").replace("", None).alias("_windows"),
-        )
-    )
+    # Coverage of the rows with a model: no CAR at all, a short estimation window, windows lacking days.
+    n_days = car[S.N_DAYS].to_numpy().reshape(-1, k)
+    has_car = car[S.CAR].is_not_null().to_numpy().reshape(-1, k)
+    missing = np.array([w.length for w in spec.windows]) - n_days
+    fitted = models[S.REASON].is_null()
+    lacking = [
+        pl.when(pl.Series(missing[:, j] > 0)).then(pl.format(
+            f"window {w.start}:{w.end}: {{}} of {w.length} days without an abnormal return", pl.Series(missing[:, j]),
+        ))
+        for j, w in enumerate(spec.windows)
+    ]
     quality = event_quality(prices.findings, rows, spec.first_day, spec.report_days.end, cal)
     status = (
-        models.select(ROW, S.N_OBS, pl.col(S.REASON).alias("_model_reason"))
-        .join(caps, on=ROW, how="left", maintain_order="left")
-        .join(coverage, on=ROW, how="left", maintain_order="left")
+        pl.concat([models.select(ROW, S.N_OBS, pl.col(S.REASON).alias("_model_reason")), caps.drop(ROW)], how="horizontal")
+        .with_columns(
+            pl.when(fitted).then(pl.Series(has_car.any(axis=1))).alias("_any_car"),
+            pl.when(fitted & (pl.col(S.N_OBS) < spec.estimation.length)).then(
+                pl.format(f"{{}} of {spec.estimation.length} estimation returns", pl.col(S.N_OBS))
+            ).alias("_short"),
+            pl.when(fitted).then(_join_reasons(*lacking)).alias("_windows"),
+        )
         .join(quality.rename({S.REASON: "_quality"}), on=ROW, how="left", maintain_order="left")
     )
 

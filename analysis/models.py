@@ -165,14 +165,14 @@ def _sums(panel: EventPanel, spec: StudySpec, d: Design | None) -> dict[str, np.
     usable = np.isfinite(y)
     for x in xs:
         usable &= np.isfinite(x)
+    complete = bool(usable.all())  # no day to skip (complete data): no masked copies
     # Zero the unusable days once: every sum below then skips them.
-    y0 = np.where(usable, y, 0.0)
-    x0 = [np.where(usable, x, 0.0) for x in xs]
+    y0, *x0 = (v if complete else np.where(usable, v, 0.0) for v in (y, *xs))
     n = usable.sum(axis=1)
     p = len(xs)
     out = {
         S.N_OBS: n,
-        "_lacking": (np.isfinite(ret) & ~usable).sum(axis=1),
+        "_lacking": np.zeros(n.size, dtype=np.int64) if complete else (np.isfinite(ret) & ~usable).sum(axis=1),
         "_sy": y0.sum(axis=1),
         "_syy": _rowdot(y0, y0),
         **{f"_sx{j}": x.sum(axis=1) for j, x in enumerate(x0)},
@@ -188,8 +188,11 @@ def _sums(panel: EventPanel, spec: StudySpec, d: Design | None) -> dict[str, np.
         mean = sm / nm
         out[S.MKT_MEAN], out[S.MKT_SXX] = mean, smm - nm * mean**2
     any_day = n > 0
-    first_day = spec.estimation.start + usable.argmax(axis=1)
-    last_day = spec.estimation.end - usable[:, ::-1].argmax(axis=1)
+    if complete:
+        first_day, last_day = np.full(n.size, spec.estimation.start), np.full(n.size, spec.estimation.end)
+    else:
+        first_day = spec.estimation.start + usable.argmax(axis=1)
+        last_day = spec.estimation.end - usable[:, ::-1].argmax(axis=1)
     out[EST_FIRST_DAY] = np.where(any_day, first_day, -1)
     out[EST_LAST_DAY] = np.where(any_day, last_day, -1)
     if panel.log_volume is not None:

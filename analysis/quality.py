@@ -40,7 +40,7 @@ import polars as pl
 from analysis import schema as S
 from analysis.calendar import SessionCalendar
 from analysis.panel import ROW
-from analysis.returns import ticker_runs, on_calendar
+from analysis.returns import PlacedPrices, place_prices
 
 QualityCheck = Literal["off-calendar", "bad-price", "gap", "jump", "split-like"]
 CHECKS: tuple[str, ...] = get_args(QualityCheck)
@@ -80,10 +80,10 @@ def _big(ratio: pl.Expr, factor: float) -> pl.Expr:
     return ratio.log().abs() > math.log(factor)
 
 
-def price_quality(prices: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:
+def price_quality(prices: pl.DataFrame | PlacedPrices, cal: SessionCalendar) -> pl.DataFrame:
     """Find off-calendar rows, bad prices, gaps, jumps and split-like jumps (module docstring).
 
-    The rows of each ticker are together and in date order (:func:`analysis.returns.on_calendar`),
+    The rows of each ticker are together and in date order (:func:`analysis.returns.place_prices`),
     so consecutive rows are compared as whole NumPy columns (no sorting, no shifting of text);
     the few candidate rows go through the exact checks as polars expressions, so millions of
     rows take a fraction of a second.
@@ -92,7 +92,7 @@ def price_quality(prices: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:
     ----------
     prices
         Long frame with ``ticker, date, close, adj_close`` (dates unique per ticker), or the
-        output of :func:`analysis.returns.on_calendar`.
+        output of :func:`analysis.returns.place_prices`.
     cal
         The exchange calendar that defines sessions.
 
@@ -103,8 +103,8 @@ def price_quality(prices: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:
         other checks) and ``detail`` (the date, with the factor or the bad values), one row
         per finding, sorted by ticker, date and check.
     """
-    rows = prices if S.SESSION in prices.columns else on_calendar(prices, cal)
-    rows = rows.select(S.TICKER, S.DATE, S.SESSION, pl.col(S.CLOSE).cast(pl.Float64), pl.col(S.ADJ_CLOSE).cast(pl.Float64))
+    placed = place_prices(prices, cal)
+    rows, session, close, adj = placed.rows, placed.session, placed.close, placed.adj_close
     date_text = pl.col(S.DATE).cast(pl.String)
 
     def finding(check: str, ratio: pl.Expr | None = None, detail: pl.Expr | None = None) -> list[pl.Expr]:
@@ -115,14 +115,10 @@ def price_quality(prices: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:
         ]
 
     n = rows.height
-    session = rows[S.SESSION].fill_null(-1).to_numpy()
-    close, adj = rows[S.CLOSE].to_numpy(), rows[S.ADJ_CLOSE].to_numpy()
-    with np.errstate(invalid="ignore"):
-        valid = (close > 0) & (close < np.inf) & (adj > 0) & (adj < np.inf)
+    valid = ~(np.isnan(close) | np.isnan(adj))
     on = session >= 0
     first_row = np.zeros(n, dtype=bool)  # a ticker's first row
-    if n:
-        first_row[ticker_runs(rows[S.TICKER])[1]] = True
+    first_row[placed.starts] = True
 
     def pairs(keep: np.ndarray, *values: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         """The rows of ``keep`` whose previous kept row is of the same ticker (a mask over
@@ -133,12 +129,12 @@ def price_quality(prices: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:
         run = np.cumsum(first_row)[idx]
         return run[1:] == run[:-1], [(v[idx[1:]], v[idx[:-1]]) for v in values]
 
-    def at(mask: np.ndarray) -> pl.DataFrame:  # the (few) rows of a mask, gathered rather than filtered
-        return rows[np.flatnonzero(mask)]
+    def at(index: np.ndarray) -> pl.DataFrame:  # a few rows, gathered (filtering 10^7 rows costs more)
+        return rows[index].select(S.TICKER, S.DATE, pl.col(S.CLOSE).cast(pl.Float64), pl.col(S.ADJ_CLOSE).cast(pl.Float64))
 
-    parts = [at(~on).select(finding("off-calendar"))]
+    parts = [at(np.flatnonzero(~on)).select(finding("off-calendar"))]
     value = lambda c: pl.col(c).cast(pl.String).fill_null("missing")  # noqa: E731
-    parts.append(at(on & ~valid).select(finding(
+    parts.append(at(np.flatnonzero(on & ~valid)).select(finding(
         "bad-price", detail=pl.format("{} (close {}, adj_close {})", date_text, value(S.CLOSE), value(S.ADJ_CLOSE)),
     )))
     index = np.arange(n)
@@ -159,7 +155,7 @@ def price_quality(prices: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:
     for f in SPLIT_FACTORS:
         candidate |= np.abs(r_close / f - 1) <= SPLIT_TOLERANCE * 1.01
     candidate &= same
-    ratios = rows[now[candidate]].with_columns(
+    ratios = at(now[candidate]).with_columns(
         pl.Series("_adj", r_adj[candidate]), pl.Series("_close", r_close[candidate])
     )
     adj_r, close_r = pl.col("_adj"), pl.col("_close")

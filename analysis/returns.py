@@ -124,62 +124,93 @@ def window_gather(
     return out
 
 
-def on_calendar(prices: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:
-    """``prices`` with the ``session`` of every row (null when its date is no session), each
-    ticker's rows together and in date order (sorted by ticker and date unless they already
-    are: the store's frames are checked in one pass, not sorted again)."""
-    frame = prices.with_columns(pl.Series(S.SESSION, cal.session_numbers(prices[S.DATE])).replace(-1, None))
-    return frame if _grouped(frame) else frame.sort(S.TICKER, S.DATE)
+@dataclass(frozen=True, eq=False)
+class PlacedPrices:
+    """Price rows placed on the calendar, each ticker's rows together and in date order.
+
+    Attributes
+    ----------
+    rows
+        The price rows (``ticker, date, close, adj_close[, volume]``), grouped by ticker and
+        sorted by date within each ticker.
+    tickers, starts
+        The ticker of each group and the index of its first row.
+    session
+        Session index of every row (-1 when its date is no session).
+    close, adj_close
+        The prices as NumPy arrays, NaN where not a positive finite number (no price).
+    """
+
+    rows: pl.DataFrame
+    tickers: pl.Series
+    starts: np.ndarray
+    session: np.ndarray
+    close: np.ndarray
+    adj_close: np.ndarray
+
+
+def place_prices(prices: pl.DataFrame | PlacedPrices, cal: SessionCalendar) -> PlacedPrices:
+    """Place long prices on ``cal`` (module docstring): a frame in the store's order (grouped by
+    ticker, dates ascending) is only checked, in one pass, not sorted again."""
+    if isinstance(prices, PlacedPrices):
+        return prices
+    rows = prices
+    tickers, starts = ticker_runs(rows[S.TICKER])
+    if not _grouped(rows, tickers, starts):
+        rows = rows.sort(S.TICKER, S.DATE)
+        tickers, starts = ticker_runs(rows[S.TICKER])
+    return PlacedPrices(
+        rows, tickers, starts, cal.session_numbers(rows[S.DATE]), _positive(rows[S.CLOSE]), _positive(rows[S.ADJ_CLOSE]),
+    )
 
 
 def ticker_runs(tickers: pl.Series) -> tuple[pl.Series, np.ndarray]:
-    """The tickers of the runs of equal consecutive values, and the index where each starts."""
+    """The values of the runs of equal consecutive values, and the index where each run starts."""
+    if tickers.is_empty():
+        return tickers, np.zeros(0, dtype=np.int64)
     runs = tickers.rle().struct.unnest()
     lengths = runs["len"].to_numpy().astype(np.int64)
     return runs["value"], np.cumsum(lengths) - lengths
 
 
-def _grouped(frame: pl.DataFrame) -> bool:
+def _grouped(rows: pl.DataFrame, tickers: pl.Series, starts: np.ndarray) -> bool:
     """Whether every ticker's rows are contiguous and in date order."""
-    if frame.height < 2:
-        return True
-    names, starts = ticker_runs(frame[S.TICKER])
-    if not names.is_unique().all():
+    if not tickers.is_unique().all():
         return False
-    steps = np.diff(frame[S.DATE].cast(pl.Date).to_physical().fill_null(np.iinfo(np.int32).min).to_numpy())
+    days = rows[S.DATE].cast(pl.Date).to_physical()
+    if days.null_count():
+        return False
+    steps = np.diff(days.to_numpy())
     steps[starts[1:] - 1] = 0  # where one ticker's rows end and the next one's begin
     return bool((steps >= 0).all())
 
 
-def session_grid(prices: pl.DataFrame, cal: SessionCalendar, kind: ReturnKind = "simple") -> SessionGrid:
+def session_grid(prices: pl.DataFrame | PlacedPrices, cal: SessionCalendar, kind: ReturnKind = "simple") -> SessionGrid:
     """Lay out prices by ticker and session and compute the returns (module docstring).
 
     Parameters
     ----------
     prices
         Long frame with ``ticker, date, close, adj_close`` and optionally ``volume`` (or the
-        output of :func:`on_calendar`).
+        output of :func:`place_prices`).
     cal
         Exchange calendar defining sessions.
     kind
         ``simple`` or ``log``.
     """
-    rows = prices if S.SESSION in prices.columns else on_calendar(prices, cal)
+    placed = place_prices(prices, cal)
+    rows, session, starts = placed.rows, placed.session, placed.starts
     n = rows.height
-    session = rows[S.SESSION].fill_null(-1).to_numpy().astype(np.int64)
     on = session >= 0
-    if n:
-        names, starts = ticker_runs(rows[S.TICKER])
-    else:
-        names, starts = rows[S.TICKER], np.zeros(0, dtype=np.int64)
     ends = np.append(starts[1:], n)[: starts.size] - 1
-    if on.all():  # sorted by date within each run
+    if on.all():  # sorted by date within each ticker
         first, last = session[starts], session[ends]
     elif n:
-        first = np.minimum.reduceat(np.where(on, session, np.iinfo(np.int64).max), starts)
+        first = np.minimum.reduceat(np.where(on, session, np.iinfo(np.int32).max), starts)
         last = np.maximum.reduceat(session, starts)
     else:
         first = last = np.zeros(0, dtype=np.int64)
+    first, last = first.astype(np.int64), last.astype(np.int64)
     listed = last >= 0  # tickers with a row on a session
     span = np.where(listed, last - first + 1, 0)
     offset = np.cumsum(span) - span
@@ -189,6 +220,8 @@ def session_grid(prices: pl.DataFrame, cal: SessionCalendar, kind: ReturnKind = 
     if size == n and (steps == 1).all():  # one row per session, no gap: the rows are the cells already
         def lay(values: np.ndarray) -> np.ndarray:
             return values
+
+        present = np.ones(n, dtype=bool)
     else:
         code = np.repeat(np.arange(starts.size), ends - starts + 1)
         pos = ((offset - first)[code] + session)[on]
@@ -198,7 +231,9 @@ def session_grid(prices: pl.DataFrame, cal: SessionCalendar, kind: ReturnKind = 
             dense[pos] = values[on]
             return dense
 
-    adj = lay(_positive(rows[S.ADJ_CLOSE]))
+        present = np.zeros(size, dtype=bool)
+        present[pos] = True
+    adj = lay(placed.adj_close)
     ret = np.empty(size)
     with np.errstate(divide="ignore", invalid="ignore"):
         np.divide(adj[1:], adj[:-1], out=ret[1:])
@@ -207,16 +242,15 @@ def session_grid(prices: pl.DataFrame, cal: SessionCalendar, kind: ReturnKind = 
         else:
             ret[1:] -= 1.0
     ret[offset[listed]] = np.nan  # a ticker's first session has no previous price
-    present = lay(np.ones(n)) == 1.0
     has_volume = S.VOLUME in rows.columns and rows[S.VOLUME].is_not_null().any()
     volume = lay(np.log1p(rows[S.VOLUME].cast(pl.Float64).to_numpy())) if has_volume else None
     tickers = pl.DataFrame({
-        S.TICKER: names.cast(pl.String),
+        S.TICKER: placed.tickers.cast(pl.String),
         FIRST: pl.Series(np.where(listed, first, 0), dtype=pl.Int32),
         SPAN: pl.Series(span, dtype=pl.Int64),
         OFFSET: pl.Series(offset, dtype=pl.Int64),
     }).filter(pl.Series(listed))
-    return SessionGrid(tickers, ret, lay(_positive(rows[S.CLOSE])), volume, present)
+    return SessionGrid(tickers, ret, lay(placed.close), volume, present)
 
 
 def session_returns(prices: pl.DataFrame, cal: SessionCalendar, kind: ReturnKind = "simple") -> pl.DataFrame:
