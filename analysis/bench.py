@@ -124,3 +124,91 @@ def bench_events(spec: SyntheticSpec, cal: SessionCalendar) -> pl.DataFrame:
 def catalog_csv(events: pl.DataFrame) -> str:
     """The events as a CSV catalog (``event_id,ticker,announced,timing,benchmark,group``)."""
     return events.select(S.EVENT_ID, S.TICKER, S.ANNOUNCED, S.TIMING, S.BENCHMARK, S.GROUP).write_csv()
+
+
+# --- the NumPy floor: the same statistics, written plainly -------------------------------------------
+
+FLOOR_WINDOWS = (Window(0, 0), Window(-1, 1), EVENT_DAYS)
+
+
+@dataclass(frozen=True, eq=False)
+class FloorResult:
+    """The floor's numbers: per event, the market model and each window's CAR and t; per group
+    and test window (every event day, then [-1, +1] and [-10, +10]), Patell Z and BMP t."""
+
+    n_obs: np.ndarray  # (E,) estimation days with both returns
+    alpha: np.ndarray
+    beta: np.ndarray
+    sigma: np.ndarray
+    n_days: np.ndarray  # (E, windows) days with an abnormal return
+    car: np.ndarray  # (E, windows)
+    car_t: np.ndarray  # (E, windows)
+    ar_t: np.ndarray  # (E, event days)
+    patell: np.ndarray  # (groups, test windows)
+    bmp: np.ndarray  # (groups, test windows)
+
+
+def dense_returns(prices: np.ndarray) -> np.ndarray:
+    """Simple returns of a (tickers x sessions) price matrix with NaN for missing prices."""
+    out = np.full(prices.shape, np.nan)
+    out[:, 1:] = prices[:, 1:] / prices[:, :-1] - 1.0
+    return out
+
+
+def numpy_floor(ret: np.ndarray, firm: np.ndarray, market: int, day0: np.ndarray, group: np.ndarray,
+                min_obs: int = 120) -> FloorResult:
+    """Market model, ARs, CARs, per-event t, Patell Z and BMP t for every event, in plain NumPy.
+
+    ``ret`` is (tickers x sessions) with NaN for missing returns; event ``i`` is firm
+    ``firm[i]`` with day 0 at column ``day0[i]``; ``market`` is the benchmark's row; ``group``
+    numbers the events' groups 0..G-1. The formulas are those of :mod:`analysis.abnormal` and
+    :mod:`analysis.inference` for the market model (MacKinlay 1997; Patell 1976; Boehmer,
+    Musumeci & Poulsen 1991), written out for this one model without the engine's generality.
+    """
+    tau = np.arange(ESTIMATION.start, EVENT_DAYS.end + 1)
+    cols = day0[:, None] + tau[None, :]
+    r, m = ret[firm[:, None], cols], ret[market, cols]
+    est = slice(0, ESTIMATION.length)
+    ev = slice(EVENT_DAYS.start - ESTIMATION.start, None)
+    y, x = r[:, est], m[:, est]
+    ok = ~(np.isnan(y) | np.isnan(x))
+    y0, x0 = np.where(ok, y, 0.0), np.where(ok, x, 0.0)
+    n = ok.sum(axis=1).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        xbar, ybar = x0.sum(axis=1) / n, y0.sum(axis=1) / n
+        sxx = (x0 * x0).sum(axis=1) - n * xbar**2
+        sxy = (x0 * y0).sum(axis=1) - n * xbar * ybar
+        syy = (y0 * y0).sum(axis=1) - n * ybar**2
+        beta = sxy / sxx
+        alpha = ybar - beta * xbar
+        dof = n - 2
+        s2 = (syy - beta * sxy) / dof
+        s2 = np.where(n >= min_obs, s2, np.nan)
+        ar = r[:, ev] - (alpha[:, None] + beta[:, None] * m[:, ev])
+        ar_var = s2[:, None] * (1 + 1 / n[:, None] + (m[:, ev] - xbar[:, None]) ** 2 / sxx[:, None])
+        ar_t = ar / np.sqrt(ar_var)
+        has = ~np.isnan(ar)
+        windows = []
+        for w in FLOOR_WINDOWS:
+            sl = slice(w.start - EVENT_DAYS.start, w.end - EVENT_DAYS.start + 1)
+            days = has[:, sl].sum(axis=1).astype(np.float64)
+            car = np.where(has[:, sl], ar[:, sl], 0.0).sum(axis=1)
+            dev = np.where(has[:, sl], m[:, ev][:, sl], 0.0).sum(axis=1) - days * xbar
+            var = s2 * (days + days**2 / n + dev**2 / sxx)
+            car = np.where(days > 0, car, np.nan)
+            windows.append((days, car, car / np.sqrt(var)))
+        n_days, car, car_t = (np.stack(v, axis=1) for v in zip(*windows, strict=True))
+        # Patell Z and BMP t per group and test window: each event day, then the longer windows.
+        scar = np.concatenate([ar_t, car_t[:, 1:]], axis=1)
+        use = np.isfinite(scar)
+        z = np.where(use, scar, 0.0)
+        groups = int(group.max()) + 1 if group.size else 0
+        count = np.stack([np.bincount(group, use[:, j], groups) for j in range(scar.shape[1])], axis=1)
+        zsum = np.stack([np.bincount(group, z[:, j], groups) for j in range(scar.shape[1])], axis=1)
+        vsum = np.stack([np.bincount(group, use[:, j] * dof / (dof - 2), groups) for j in range(scar.shape[1])], axis=1)
+        zmean = zsum / count
+        dev2 = np.where(use, z - zmean[group], 0.0) ** 2
+        zsd = np.sqrt(np.stack([np.bincount(group, dev2[:, j], groups) for j in range(scar.shape[1])], axis=1) / (count - 1))
+        patell = zsum / np.sqrt(vsum)
+        bmp = zmean / (zsd / np.sqrt(count))
+    return FloorResult(n.astype(np.int64), alpha, beta, np.sqrt(s2), n_days.astype(np.int64), car, car_t, ar_t, patell, bmp)

@@ -302,3 +302,33 @@ def pooled_event_regressions(
         tables.append(_summary(f"pooled_{group}", f"Pooled dummy-variable event regression, group {group} ({cov_name})",
                                [res], [f"{len(firms)} firms"], [dummy_term(k) for k in day_list], drop_others=True))
     return pl.DataFrame(out, schema=GROUP_TIDY_SCHEMA, orient="row"), tables
+
+
+def market_model_loop(ret: np.ndarray, market: np.ndarray, estimation: slice, windows: Sequence[slice]) -> dict[str, np.ndarray]:
+    """The straightforward way: one statsmodels OLS per event row (the benchmark's baseline).
+
+    ``ret`` and ``market`` are ``E x L`` returns (NaN where missing) of the event rows and their
+    benchmark; per row, the market model is fitted on the ``estimation`` columns with a
+    return on both, and each window's CAR gets its prediction-error variance
+    ``σ̂² (L + s'(X'X)⁻¹s)`` from ``cov_params()`` (MacKinlay 1997). Returns ``alpha, beta``
+    (E) and ``car, car_t`` (E x windows).
+    """
+    from statsmodels.regression.linear_model import OLS
+
+    e = ret.shape[0]
+    alpha, beta = np.full(e, np.nan), np.full(e, np.nan)
+    car, car_t = np.full((e, len(windows)), np.nan), np.full((e, len(windows)), np.nan)
+    for i in range(e):  # the loop the vectorised engine avoids
+        y, x = ret[i, estimation], market[i, estimation]
+        ok = ~(np.isnan(y) | np.isnan(x))
+        res = OLS(y[ok], np.column_stack([np.ones(ok.sum()), x[ok]])).fit()
+        alpha[i], beta[i] = res.params
+        cov = res.cov_params()
+        for j, w in enumerate(windows):
+            yw, xw = ret[i, w], market[i, w]
+            has = ~(np.isnan(yw) | np.isnan(xw))
+            xs = np.column_stack([np.ones(has.sum()), xw[has]])
+            s = xs.sum(axis=0)
+            car[i, j] = (yw[has] - xs @ res.params).sum()
+            car_t[i, j] = car[i, j] / np.sqrt(res.scale * has.sum() + s @ cov @ s)
+    return {"alpha": alpha, "beta": beta, "car": car, "car_t": car_t}

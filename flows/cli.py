@@ -16,6 +16,8 @@
     market-reaction demo [--out DIR]
     market-reaction simulate [--events 1000] [--group-size 50] [--effects 0.005,0.01,0.02] [--seed N]
                              [--tickers A,B,...] [--benchmark ^GSPC] [--simulated] [--out DIR] [study options]
+    market-reaction bench [--events 100000] [--tickers 2000] [--sessions 5000] [--sizes 100,10000,100000]
+                          [--sample 2000] [--repeat 3] [--seed 1976] [--workdir DIR] [--out DIR]
 
 Exit codes: 0 success; 1 unexpected failure, or a file that cannot be written (the message
 names it); 2 bad input (arguments, catalog, price or factor file); 3 data unavailable (no
@@ -27,6 +29,7 @@ Errors are one line on stderr: ``market-reaction: error: <what and where>``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -131,6 +134,18 @@ def _parser() -> argparse.ArgumentParser:
                      help="normal-return model (the factor models are not simulated yet)")
     sim.add_argument("--returns", choices=RETURN_KINDS, default="simple")
     sim.add_argument("--min-obs", type=int, default=120, dest="min_obs")
+
+    bench = sub.add_parser("bench", help="time the engine against a statsmodels loop and a NumPy floor (synthetic market)")
+    bench.add_argument("--events", type=int, default=100_000, help="events of the largest run (default 100000)")
+    bench.add_argument("--tickers", type=int, default=2_000, help="tickers of the synthetic market (default 2000)")
+    bench.add_argument("--sessions", type=int, default=5_000, help="sessions of the synthetic market (default 5000)")
+    bench.add_argument("--sizes", default="100,10000,100000",
+                       help="event counts the engine is timed at, comma-separated (default 100,10000,100000)")
+    bench.add_argument("--sample", type=int, default=2_000, help="events of the statsmodels loop (default 2000)")
+    bench.add_argument("--repeat", type=int, default=3, help="runs per stage; the median is reported (default 3)")
+    bench.add_argument("--seed", type=int, default=1976)
+    bench.add_argument("--workdir", type=Path, help="keep (and reuse) the synthetic market in this folder")
+    bench.add_argument("--out", type=Path, help="also write the table (.md) and the raw results (.json) here")
     return p
 
 
@@ -315,7 +330,28 @@ def _cmd_simulate(args) -> int:
     return 0
 
 
+def _cmd_bench(args) -> int:
+    from analysis.bench import SyntheticSpec
+    from flows.bench import BenchOptions, run_bench, table
+
+    sizes = tuple(int(x) for x in _numbers(args.sizes, "sizes"))
+    try:
+        market = SyntheticSpec(tickers=args.tickers, sessions=args.sessions, events=args.events, seed=args.seed)
+    except ValueError as e:
+        raise InputError(str(e), field="bench") from None
+    options = BenchOptions(market, sizes, args.sample, args.repeat, args.workdir)
+    rows, raw = run_bench(options)
+    text = table(rows, raw, options)
+    print(text)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "bench.md").write_text(text + "\n", encoding="utf-8")
+        (args.out / "bench.json").write_text(json.dumps(raw, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
 COMMANDS = {
+    "bench": _cmd_bench,
     "prices": _cmd_prices, "shares": _cmd_shares, "factors": _cmd_factors, "rates": _cmd_rates, "events": _cmd_events,
     "run": _cmd_run, "demo": _cmd_demo, "simulate": _cmd_simulate,
 }

@@ -109,3 +109,17 @@ def ensure_shares(store: PriceStore, tickers: list[str], first: date, last: date
                 if t not in have:
                     failures[t] = e.reason
     return failures
+
+
+STUDY_COLUMNS = (S.CLOSE, S.ADJ_CLOSE, S.VOLUME)
+"""The stored price columns a study reads (besides ``date``): returns, market caps, volume."""
+
+
+def read_study_prices(store: PriceStore, needs: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The prices (``ticker, date, close, adj_close, volume``) and shares outstanding of the
+    tickers in ``needs`` (``ticker, start, end``, from :func:`analysis.engine.price_requirements`),
+    over the whole span of ``needs``: what ``run`` hands to :func:`analysis.engine.run_study`."""
+    tickers = needs[S.TICKER].to_list()
+    if not tickers:
+        return store.read([], columns=STUDY_COLUMNS), store.read_shares([])
+    return store.read(tickers, needs["start"].min(), needs["end"].max(), columns=STUDY_COLUMNS), store.read_shares(tickers)

@@ -26,7 +26,9 @@ from analysis.specs import EventSpec, ModelName, ReturnKind, StudySpec, Window, 
 from flows import progress
 from flows.catalog import default_catalog_path, load_catalog, select_events
 from flows.factors import coverage_notes, load_factor_sets
-from flows.prices import FetchBatch, PricePlan, Source, download, ensure_shares, plan_fetches, store_download
+from flows.prices import (
+    FetchBatch, PricePlan, Source, download, ensure_shares, plan_fetches, read_study_prices, store_download,
+)
 from flows.publish import file_sha256, write_report
 from flows.settings import home
 from flows.store import FactorStore, PriceStore
@@ -119,10 +121,7 @@ def fetch_shares(store_root: str, events: tuple[EventSpec, ...], source: Source)
 
 @task(name="load-prices", cache_policy=NO_CACHE)
 def load_prices(store_root: str, needs: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    store = PriceStore(Path(store_root))
-    tickers = needs[S.TICKER].to_list()
-    prices = store.read(tickers, needs["start"].min(), needs["end"].max()) if tickers else None
-    return prices if prices is not None else store.read([]), store.read_shares(tickers)
+    return read_study_prices(PriceStore(Path(store_root)), needs)
 
 
 @task(name="analyze", cache_policy=NO_CACHE)
