@@ -87,8 +87,8 @@ class AbnormalReturns:
     benchmark_ret: np.ndarray
     normal: np.ndarray
     ar: np.ndarray
-    ar_var: np.ndarray
-    cum_ar: np.ndarray
+    ar_var: np.ndarray | None  # None when no reported day is among the days
+    cum_ar: np.ndarray | None
     regressors: tuple[np.ndarray, ...]  # x_j of the model on these days (for window variances)
     abnormal_volume: np.ndarray | None
     abnormal_volume_t: np.ndarray | None
@@ -99,14 +99,16 @@ class AbnormalReturns:
         abnormal_ret, cum_abnormal_ret, ar_var, ar_se, ar_t, ar_p, abnormal_volume,
         abnormal_volume_t``, ordered by row and event day."""
         e, length = self.ar.shape
+        nothing = np.full(self.ar.shape, np.nan)
+        var = nothing if self.ar_var is None else self.ar_var
         with np.errstate(invalid="ignore", divide="ignore"):
-            se = np.sqrt(self.ar_var)
+            se = np.sqrt(var)
             t = self.ar / se
         p = t_pvalues(t, np.broadcast_to(self.df_resid[:, None], t.shape))
-        nothing = np.full(self.ar.size, np.nan)
         values = {
             S.RET: self.ret, S.BENCHMARK_RET: self.benchmark_ret, S.NORMAL_RET: self.normal, S.ABNORMAL_RET: self.ar,
-            S.CUM_ABNORMAL_RET: self.cum_ar, S.AR_VAR: self.ar_var, S.AR_SE: se, S.AR_T: t, S.AR_P: p,
+            S.CUM_ABNORMAL_RET: nothing if self.cum_ar is None else self.cum_ar, S.AR_VAR: var, S.AR_SE: se, S.AR_T: t,
+            S.AR_P: p,
             S.ABNORMAL_VOLUME: nothing if self.abnormal_volume is None else self.abnormal_volume,
             S.ABNORMAL_VOLUME_T: nothing if self.abnormal_volume_t is None else self.abnormal_volume_t,
         }
@@ -151,14 +153,19 @@ def abnormal_returns(panel: EventPanel, models: pl.DataFrame, spec: StudySpec, d
         regressors: tuple[np.ndarray, ...] = ()
     else:
         _, xs, rf = d.arrays(panel, cols)
-        normal = np.broadcast_to(_column(models, S.ALPHA)[:, None], ret.shape) + (0.0 if rf is None else rf)
+        normal = np.empty(ret.shape)  # α + (rf) + Σ b_j x_j, in place: NaN wherever a regressor (or rf) is missing
+        normal[:] = _column(models, S.ALPHA)[:, None]
+        if rf is not None:
+            normal += rf
+        term = np.empty(ret.shape) if xs else None
         for name, x in zip(d.loadings, xs, strict=True):
-            normal = normal + _column(models, name)[:, None] * x  # NaN wherever a regressor (or rf) is missing
+            np.multiply(x, _column(models, name)[:, None], out=term)
+            normal += term
         regressors = tuple(xs)
     ar = ret - normal
-    ar_var = np.full(ar.shape, np.nan)
-    cum = np.full(ar.shape, np.nan)
+    ar_var = cum = None
     if reported.any():
+        ar_var, cum = np.full(ar.shape, np.nan), np.full(ar.shape, np.nan)
         rep = np.flatnonzero(reported)
         sl = slice(rep[0], rep[-1] + 1)
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -24,6 +24,7 @@ from datetime import date
 
 import numpy as np
 import polars as pl
+from numpy.lib.stride_tricks import sliding_window_view
 
 from analysis import schema as S
 from analysis.calendar import SessionCalendar
@@ -165,20 +166,24 @@ def numpy_floor(ret: np.ndarray, firm: np.ndarray, market: int, day0: np.ndarray
     :mod:`analysis.inference` for the market model (MacKinlay 1997; Patell 1976; Boehmer,
     Musumeci & Poulsen 1991), written out for this one model without the engine's generality.
     """
-    tau = np.arange(ESTIMATION.start, EVENT_DAYS.end + 1)
-    cols = day0[:, None] + tau[None, :]
-    r, m = ret[firm[:, None], cols], ret[market, cols]
+    length = EVENT_DAYS.end - ESTIMATION.start + 1
+    first = day0 + ESTIMATION.start
+    if first.min(initial=0) < 0 or (first + length).max(initial=0) > ret.shape[1]:
+        raise ValueError("every event's days must lie inside the matrix")
+    rows = sliding_window_view(ret.ravel(), length)  # row k: the `length` returns from flat cell k on
+    r, m = rows[firm * ret.shape[1] + first], rows[market * ret.shape[1] + first]
     est = slice(0, ESTIMATION.length)
     ev = slice(EVENT_DAYS.start - ESTIMATION.start, None)
     y, x = r[:, est], m[:, est]
     ok = ~(np.isnan(y) | np.isnan(x))
     y0, x0 = np.where(ok, y, 0.0), np.where(ok, x, 0.0)
     n = ok.sum(axis=1).astype(np.float64)
+    dot = lambda a, b: np.einsum("ij,ij->i", a, b)  # noqa: E731  (row-wise sums of products)
     with np.errstate(invalid="ignore", divide="ignore"):
         xbar, ybar = x0.sum(axis=1) / n, y0.sum(axis=1) / n
-        sxx = (x0 * x0).sum(axis=1) - n * xbar**2
-        sxy = (x0 * y0).sum(axis=1) - n * xbar * ybar
-        syy = (y0 * y0).sum(axis=1) - n * ybar**2
+        sxx = dot(x0, x0) - n * xbar**2
+        sxy = dot(x0, y0) - n * xbar * ybar
+        syy = dot(y0, y0) - n * ybar**2
         beta = sxy / sxx
         alpha = ybar - beta * xbar
         dof = n - 2

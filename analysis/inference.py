@@ -376,28 +376,38 @@ def _cross_section(
         **{name: pl.Series(v.ravel(), dtype=pl.Int32) for name, v in counts.items()},
     }, schema_overrides={S.GROUP: pl.String}).filter(pl.col(_N) > 0)
     if ranks:
-        frame = frame.join(_signed_ranks(m, car0, ok, windows), on=KEYS, how="left")
+        frame = frame.join(_signed_ranks(m, car0, ok, windows), on=KEYS, how="left", maintain_order="left")
     return CrossSection(frame, ok, z, z_sd)
 
 
 def _signed_ranks(m: Members, car: np.ndarray, ok: np.ndarray, windows: tuple[Window, ...]) -> pl.DataFrame:
     """Per group and window: Wilcoxon's ``W⁺`` (the sum of the average ranks of ``|CAR|`` of the
-    positive CARs among the non-zero ones) and the tie term ``Σ (t³ − t)`` of tied ``|CAR|``."""
-    member, window = np.nonzero(ok & (car != 0))
+    positive CARs among the non-zero ones) and the tie term ``Σ (t³ − t)`` of tied ``|CAR|``.
+    One sort of the window's non-zero CARs by group and ``|CAR|`` per window."""
+    g = len(m.starts)
+    w_plus, tie_term = np.zeros((g, len(windows))), np.zeros((g, len(windows)))
+    for w in range(len(windows)):  # a few windows; each step is vectorised over events
+        rows = np.flatnonzero(ok[:, w] & (car[:, w] != 0))
+        size, group, positive = np.abs(car[rows, w]), m.group_of[rows], car[rows, w] > 0
+        order = np.lexsort((size, group))
+        size, group, positive = size[order], group[order], positive[order]
+        k = np.arange(rows.size)
+        new = np.ones(rows.size, dtype=bool)
+        new[1:] = (size[1:] != size[:-1]) | (group[1:] != group[:-1])
+        run = np.cumsum(new) - 1
+        run_first = k[new]
+        run_size = np.diff(np.append(run_first, rows.size))
+        first_in_group = np.maximum.accumulate(np.where(np.append(True, group[1:] != group[:-1]), k, 0))
+        mean_rank = (run_first[run] + run_first[run] + run_size[run] - 1) / 2.0 - first_in_group + 1.0
+        w_plus[:, w] = np.bincount(group, mean_rank * positive, g)
+        tie_term[:, w] = np.bincount(group[new], run_size**3.0 - run_size, g)
     wins = _window_frame(windows)
-    frame = pl.DataFrame({
-        S.GROUP: m.groups.gather(pl.Series(m.group_of[member])),
-        S.WINDOW_START: wins[S.WINDOW_START].gather(pl.Series(window)),
-        S.WINDOW_END: wins[S.WINDOW_END].gather(pl.Series(window)),
-        S.CAR: car[member, window],
-    })
-    size = pl.col(S.CAR).abs()
-    return frame.with_columns(
-        size.rank("average").over(KEYS).alias("_rank"), pl.len().over([*KEYS, size]).alias("_tie"),
-    ).group_by(KEYS).agg(
-        pl.col("_rank").filter(pl.col(S.CAR) > 0).sum().alias("_w_plus"),
-        (pl.col("_tie").cast(pl.Float64) ** 2 - 1).sum().alias("_tie_term"),
-    )
+    return pl.DataFrame({
+        S.GROUP: m.groups.gather(pl.Series(np.repeat(np.arange(g, dtype=np.uint32), len(windows)))),
+        S.WINDOW_START: np.tile(wins[S.WINDOW_START].to_numpy(), g),
+        S.WINDOW_END: np.tile(wins[S.WINDOW_END].to_numpy(), g),
+        "_w_plus": w_plus.ravel(), "_tie_term": tie_term.ravel(),
+    }, schema_overrides={S.GROUP: pl.String})
 
 
 def _out(frame: pl.DataFrame, test: str, statistic: pl.Expr, p_value: pl.Expr, reason: pl.Expr,
@@ -584,55 +594,129 @@ def wilcoxon_signed_rank(cs: pl.DataFrame) -> pl.DataFrame:
 
 # --- dense helpers: events sorted by group, ranks by row ---------------------------------------------
 
-ROW_CHUNK = 16384  # rows per block of the row-wise NumPy work (ranks): bounded temporaries, two threads
+ROW_CHUNK = 4096  # rows per block of the row-wise NumPy work (ranks): small temporaries, two threads
 CLUSTER_CELLS = 1 << 21  # residual cells per block of same-date clusters (KP correlations)
+_ORDER_BITS = 9  # a row of at most 2**9 values sorts with each column packed into its lowest mantissa bits
 
 
-def _by_rows(fn: Callable[..., tuple[np.ndarray, ...]], *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
-    """``fn`` applied to blocks of rows of ``arrays`` (in two threads when there are several
-    blocks; NumPy releases the GIL), the results stacked back in row order."""
-    n = arrays[0].shape[0]
-    blocks = [slice(i, min(i + ROW_CHUNK, n)) for i in range(0, n, ROW_CHUNK)] or [slice(0, 0)]
-    if len(blocks) == 1:
-        return fn(*arrays)
-    with ThreadPoolExecutor(2) as pool:
-        parts = list(pool.map(lambda b: fn(*(a[b] for a in arrays)), blocks))
-    return tuple(np.concatenate(p, axis=0) for p in zip(*parts, strict=True))
+def _sort_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The order that sorts each row (missing values last) and the sorted rows.
 
-
-def _average_ranks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row: the average ranks (1, 2, ...; ties share their mean rank) of the finite values
-    among the row's finite values (NaN elsewhere), and the row sorted (NaN last)."""
-    order = np.argsort(values, axis=1)
+    Exact, and faster than ``argsort``: each value's column is written into the lowest
+    :data:`_ORDER_BITS` bits of its mantissa and the packed rows are sorted as plain floats
+    (NumPy's vectorised sort), so the order comes out of the sorted bits. Packing can only
+    swap two values that differ by less than ~1e-13 relative; the rows where the unpacked
+    values come out of order are sorted again with ``argsort``.
+    """
+    width = values.shape[1]
+    finite = np.isfinite(values)
+    if width > 1 << _ORDER_BITS:
+        order = np.argsort(np.where(finite, values, np.inf), axis=1)
+    else:
+        low = (1 << _ORDER_BITS) - 1
+        keys = np.where(finite, values, np.finfo(np.float64).max).view(np.int64) & ~np.int64(low)
+        keys |= np.arange(width, dtype=np.int64)
+        order = np.sort(keys.view(np.float64), axis=1).view(np.int64) & low
     ordered = np.take_along_axis(values, order, axis=1)
+    wrong = np.flatnonzero((ordered[:, 1:] < ordered[:, :-1]).any(axis=1))  # NaN compares False
+    if wrong.size:
+        order[wrong] = np.argsort(np.where(finite[wrong], values[wrong], np.inf), axis=1, kind="stable")
+        ordered[wrong] = np.take_along_axis(values[wrong], order[wrong], axis=1)
+    return order, ordered
+
+
+def _average_ranks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: the average ranks (1, 2, ...; ties share their mean rank) of the finite values
+    among the row's finite values (NaN elsewhere), each value's position in the sorted row
+    (-1 where missing), and the sorted row (NaN last)."""
+    order, ordered = _sort_rows(values)
     width = values.shape[1]
     position = np.arange(width)
-    new = np.ones(ordered.shape, dtype=bool)
-    new[:, 1:] = ordered[:, 1:] != ordered[:, :-1]  # a tie continues a run (NaN never does)
-    last = np.ones(ordered.shape, dtype=bool)
-    last[:, :-1] = new[:, 1:]
-    first_of_run = np.maximum.accumulate(np.where(new, position, 0), axis=1)
-    last_of_run = np.minimum.accumulate(np.where(last, position, width)[:, ::-1], axis=1)[:, ::-1]
-    mean_rank = np.where(np.isfinite(ordered), (first_of_run + last_of_run) / 2.0 + 1.0, np.nan)
+    mean_rank = np.broadcast_to(position + 1.0, ordered.shape).copy()
+    tied = np.flatnonzero((ordered[:, 1:] == ordered[:, :-1]).any(axis=1))  # NaN never ties
+    if tied.size:  # the few rows with ties: the mean of each run of equal values
+        run = ordered[tied]
+        new = np.ones(run.shape, dtype=bool)
+        new[:, 1:] = run[:, 1:] != run[:, :-1]
+        last = np.ones(run.shape, dtype=bool)
+        last[:, :-1] = new[:, 1:]
+        first_of_run = np.maximum.accumulate(np.where(new, position, 0), axis=1)
+        last_of_run = np.minimum.accumulate(np.where(last, position, width)[:, ::-1], axis=1)[:, ::-1]
+        mean_rank[tied] = (first_of_run + last_of_run) / 2.0 + 1.0
+    missing = np.isnan(ordered)
+    mean_rank[missing] = np.nan
+    cells = (order + (np.arange(values.shape[0]) * width)[:, None]).ravel()  # where each sorted value came from
     ranks = np.empty_like(values)
-    np.put_along_axis(ranks, order, mean_rank, axis=1)
-    return ranks, ordered
+    ranks.ravel()[cells] = mean_rank.ravel()
+    places = np.empty(values.shape, dtype=np.int16)
+    places.ravel()[cells] = np.where(missing, -1, position).astype(np.int16).ravel()
+    return ranks, places, ordered
 
 
 def _count_below(ordered: np.ndarray, count: np.ndarray, q: np.ndarray, strict: bool) -> np.ndarray:
-    """Per row ``i``: how many of the first ``count[i]`` values of the sorted row
-    ``ordered[i]`` are below ``q[i]`` (``<``, or ``<=`` unless ``strict``): a binary search run
-    on all rows at once."""
-    lo, hi = np.zeros(count.shape, dtype=np.int64), count.astype(np.int64)
-    rows = np.arange(count.size)
+    """``[i, j]``: how many of the first ``count[i]`` values of the sorted row ``ordered[i]``
+    are below ``q[i, j]`` (``<``, or ``<=`` unless ``strict``): one binary search for all rows
+    and queries at once (all queries of a row step together, so each row is read once a step)."""
+    lo = np.zeros(q.shape, dtype=np.int64)
+    hi = np.broadcast_to(count.astype(np.int64)[:, None], q.shape).copy()
     width = ordered.shape[1]
+    flat, first = ordered.ravel(), (np.arange(q.shape[0]) * width)[:, None]
     while (active := lo < hi).any():  # at most log2(width) + 1 steps
         mid = (lo + hi) // 2
-        v = ordered[rows, np.minimum(mid, width - 1)]
+        v = flat.take(first + np.minimum(mid, width - 1))
         go = (v < q) if strict else (v <= q)
         lo = np.where(active & go, mid + 1, lo)
         hi = np.where(active & ~go, mid, hi)
     return lo
+
+
+@dataclass(frozen=True, eq=False)
+class _Block:
+    """A block of members (in group order): ``group`` numbers the block's groups 0, 1, ... row
+    by row; :meth:`sums` adds rows up by those groups."""
+
+    group: np.ndarray
+    starts: np.ndarray
+
+    @property
+    def groups(self) -> int:
+        return self.starts.size
+
+    def sums(self, values: np.ndarray) -> np.ndarray:
+        """``rows x ...`` -> ``groups x ...``."""
+        return np.add.reduceat(values, self.starts, axis=0) if self.starts.size else values[:0]
+
+
+def _group_totals(
+    members: Members, fn: Callable[..., dict[str, np.ndarray]], *arrays: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Group totals of per-member quantities, computed block by block of members.
+
+    ``fn(block, *rows)`` gets a :class:`_Block` and a block of rows of each of ``arrays``
+    (members in group order), and returns named arrays already summed by the block's groups
+    (``block.sums``). The blocks run in two threads and their sums are added into
+    ``groups x ...`` totals: every temporary is block-sized.
+    """
+    n, g = members.rows.size, len(members.starts)
+
+    def block(sl: slice) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        code = members.group_of[sl]
+        starts = np.flatnonzero(np.diff(code, prepend=-1))
+        local = np.cumsum(np.isin(np.arange(code.size), starts)) - 1
+        return code[starts], fn(_Block(local, starts), *(a[sl] for a in arrays))
+
+    blocks = [slice(i, min(i + ROW_CHUNK, n)) for i in range(0, n, ROW_CHUNK)] or [slice(0, 0)]
+    if len(blocks) == 1:
+        results = [block(blocks[0])]
+    else:
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(block, blocks))
+    totals: dict[str, np.ndarray] = {}
+    for groups, sums in results:
+        for name, value in sums.items():
+            total = totals.setdefault(name, np.zeros((g, *value.shape[1:])))
+            total[groups] += value
+    return totals
 
 
 def _group_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -656,7 +740,7 @@ class DayStatistics:
 
 def _standardised_ranks(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``U_it = K_it / (M_i + 1) − 1/2`` and ``G_it = sign(AR_it − median_i)`` of every row."""
-    ranks, ordered = _average_ranks(sample)
+    ranks, _, ordered = _average_ranks(sample)
     m = np.isfinite(ordered).sum(axis=1)
     rows = np.arange(m.size)
     with np.errstate(invalid="ignore"):
@@ -677,32 +761,38 @@ def _day_statistics(
     ``np.add.reduceat``; ranks only when ``ranks`` names a rank test.
     """
     groups, starts = members.groups, members.starts
-    est, rep = daily.estimation[members.rows], daily.reported[members.rows]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        def daily_means(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            has = np.isfinite(block)
-            n = _group_sums(has.astype(np.float64), starts)
-            return _group_sums(np.where(has, block, 0.0), starts) / n, n
+    n_groups = len(starts)
 
-        aar_est, n_est = daily_means(est)
-        aar_rep, n_rep = daily_means(rep)
-        days_est = n_est > 0
+    def block(b: _Block, est: np.ndarray, rep: np.ndarray) -> dict[str, np.ndarray]:
+        reduce = b.sums
+        has_est, has_rep = np.isfinite(est), np.isfinite(rep)
+        out = {
+            "n_est": reduce(has_est.astype(np.float64)), "s_est": reduce(np.where(has_est, est, 0.0)),
+            "n_rep": reduce(has_rep.astype(np.float64)), "s_rep": reduce(np.where(has_rep, rep, 0.0)),
+        }
+        if ranks:
+            u, g = _standardised_ranks(np.concatenate([est, rep], axis=1))
+            has = np.isfinite(u)
+            out |= {"u": reduce(np.where(has, u, 0.0)), "g": reduce(np.where(has, g, 0.0))}
+        return out
+
+    sums = _group_totals(members, block, daily.estimation[members.rows], daily.reported[members.rows])
+    n_rep = sums["n_rep"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        aar_est, aar_rep = sums["s_est"] / sums["n_est"], sums["s_rep"] / n_rep
+        days_est = sums["n_est"] > 0
         t_est = days_est.sum(axis=1)
         mean_est = np.where(days_est, aar_est, 0.0).sum(axis=1) / t_est
         s_aar = np.sqrt(np.where(days_est, (aar_est - mean_est[:, None]) ** 2, 0.0).sum(axis=1) / (t_est - 1))
-        n_groups = len(starts)
         s_u = s_g = np.full(n_groups, np.nan)
         ubar = gbar = None
         if ranks:
-            u, g = _by_rows(_standardised_ranks, np.concatenate([est, rep], axis=1))
-            has = np.isfinite(u)
-            n_t = _group_sums(has.astype(np.float64), starts)
-            ubar = _group_sums(np.where(has, u, 0.0), starts) / n_t
-            gbar = _group_sums(np.where(has, g, 0.0), starts) / np.sqrt(n_t)
+            n_t = np.concatenate([sums["n_est"], n_rep], axis=1)  # the ranking sample: estimation + reported days
+            ubar, gbar = sums["u"] / n_t, sums["g"] / np.sqrt(n_t)
             seen = n_t > 0
             s_u = np.sqrt(np.where(seen, ubar**2, 0.0).sum(axis=1) / seen.sum(axis=1))
             s_g = np.sqrt(np.where(seen, gbar**2, 0.0).sum(axis=1) / seen.sum(axis=1))
-            ubar, gbar = ubar[:, est.shape[1]:], gbar[:, est.shape[1]:]  # the reported days
+            ubar, gbar = ubar[:, -n_rep.shape[1]:], gbar[:, -n_rep.shape[1]:]  # the reported days
     per_window = [pl.DataFrame(schema={
         S.GROUP: pl.String, S.WINDOW_START: pl.Int32, S.WINDOW_END: pl.Int32, "_days": pl.Int32,
         "_caar": pl.Float64, "_u_sum": pl.Float64, "_g_sum": pl.Float64})]
@@ -839,42 +929,65 @@ def grank_t(cs: CrossSection, members: Members, est: np.ndarray, windows: tuple[
     A multi-day window enters as its one cumulative point (the "cumulative version"); on one
     day, SCAR is the day's standardised AR. Ranks of ties are averaged.
 
-    Dense, over a member x estimation-day matrix (members sorted by group): each member's SARs
-    are ranked once; inserting the event point raises the rank of the SARs above it by 1
-    (ties by 1/2), so per window only a comparison with the point and group sums remain.
+    Dense, block by block of members: each member's SARs are sorted and ranked once.
+    Inserting the event point raises the rank of the SARs above it by 1 (ties by 1/2), so per
+    window the point's count of SARs above it comes from a binary search in the member's
+    sorted SARs, and the days whose SAR lies above it are those whose sorted position is past
+    that count: a comparison of small integers per member and day, summed by group.
     """
     groups, starts = members.groups, members.starts
-    sar = est / members.frame[S.SIGMA].to_numpy()[:, None]
-    present = np.isfinite(sar)
-    t_i = present.sum(axis=1)
-    weight = 1.0 / (t_i + 2)  # 1 / (M_i + 1) with M_i = T_i + 1 points
-    est_rank, _ = _by_rows(_average_ranks, sar)
-    base = np.where(present, est_rank * weight[:, None] - 0.5, 0.0)  # U_it before the event point's shift
-    base_sum = _group_sums(base, starts)
-    present_sum = _group_sums(present.astype(np.float64), starts)
     with np.errstate(invalid="ignore", divide="ignore"):  # re-standardised SCAR (NaN when not in the window)
-        g_all = np.where(cs.ok, cs.z / cs.z_sd[members.group_of], np.nan).T
-    win = _window_frame(windows).with_row_index("_w")
+        g_all = np.where(cs.ok, cs.z / cs.z_sd[members.group_of], np.nan)
+    n_windows = len(windows)
 
-    out = []
-    for w in range(len(windows)):  # loop over the test windows; each step is vectorised over events
-        g = g_all[w]
+    def block(b: _Block, est: np.ndarray, sigma: np.ndarray, g: np.ndarray) -> dict[str, np.ndarray]:
+        reduce = b.sums
+        sar = est / sigma[:, None]
+        present = np.isfinite(sar)
+        t_i = present.sum(axis=1)
+        weight = 1.0 / (t_i + 2)  # 1 / (M_i + 1) with M_i = T_i + 1 points
+        ranks, places, ordered = _average_ranks(sar)
+        base = np.where(present, ranks * weight[:, None] - 0.5, 0.0)  # U_it before the event point's shift
         inc = ~np.isnan(g)
-        gq = np.where(inc, g, np.inf)[:, None]
-        above = (sar > gq).astype(np.float64)  # estimation SARs ranked above the point: rank + 1
-        ties = sar == gq
-        if ties.any():
-            above += 0.5 * ties
-        above_count = above.sum(axis=1)
-        sum_t = base_sum + _group_sums(above * np.where(inc, weight, 0.0)[:, None], starts)
-        n_t = present_sum
-        if not inc.all():
-            out_rows = (~inc)[:, None]
-            sum_t = sum_t - _group_sums(base * out_rows, starts)
-            n_t = n_t - _group_sums((present & out_rows).astype(np.float64), starts)
-        u0 = np.where(inc, (1.0 + t_i - above_count) * weight - 0.5, 0.0)
-        n = _group_sums(inc.astype(np.float64), starts)
-        sum0 = _group_sums(u0, starts)
+        point = np.where(inc, g, np.inf)  # a member not in the window: no SAR above its point
+        below = _count_below(ordered, t_i, point, strict=True)
+        at = np.take_along_axis(ordered, np.minimum(below, ordered.shape[1] - 1), axis=1)
+        tied = (below < t_i[:, None]) & (at == point)  # a SAR equal to the point (rare)
+        not_above = _count_below(ordered, t_i, point, strict=False) if tied.any() else below
+        above_count = (t_i[:, None] - not_above) + 0.5 * (not_above - below)
+        shift, out_base, out_present = (np.zeros((b.groups, n_windows, sar.shape[1])) for _ in range(3))
+        # members of one group with one weight (the same T_i), as counts: comparisons of int16 positions
+        group = b.group
+        by_weight = np.lexsort((t_i, group))
+        places = places[by_weight]
+        key = group[by_weight] * (sar.shape[1] + 2) + t_i[by_weight]
+        segments = np.flatnonzero(np.diff(key, prepend=-1))
+        bounds = zip(segments, np.append(segments[1:], key.size)[: segments.size], strict=True)
+        segments = [(group[by_weight][a], weight[by_weight][a], a, b) for a, b in bounds]
+        cut, tie_from = not_above[by_weight], below[by_weight]
+        for w in range(n_windows):  # the windows; each step is vectorised over the block's members and days
+            has_ties = bool((cut[:, w] > tie_from[:, w]).any())
+            for k, wk, a, b in segments:  # a few per group
+                shift[k, w] += wk * (places[a:b] >= cut[a:b, w, None]).sum(axis=0)
+                if has_ties:
+                    inside = (places[a:b] >= tie_from[a:b, w, None]) & (places[a:b] < cut[a:b, w, None])
+                    shift[k, w] += 0.5 * wk * inside.sum(axis=0)
+            if not inc[:, w].all():
+                out_base[:, w] = reduce(np.where(inc[:, w, None], 0.0, base))
+                out_present[:, w] = reduce((present & ~inc[:, w, None]).astype(np.float64))
+        return {
+            "base": reduce(base), "present": reduce(present.astype(np.float64)), "shift": shift,
+            "out_base": out_base, "out_present": out_present, "n": reduce(inc.astype(np.float64)),
+            "u0": reduce(np.where(inc, (1.0 + t_i[:, None] - above_count) * weight[:, None] - 0.5, 0.0)),
+        }
+
+    sums = _group_totals(members, block, est, members.frame[S.SIGMA].to_numpy(), g_all)
+    win = _window_frame(windows).with_row_index("_w")
+    out = []
+    for w in range(n_windows):  # loop over the test windows; each step is vectorised over groups
+        sum_t = sums["base"] + sums["shift"][:, w] - sums["out_base"][:, w]
+        n_t = sums["present"] - sums["out_present"][:, w]
+        n, sum0 = sums["n"][:, w], sums["u0"][:, w]
         with np.errstate(invalid="ignore", divide="ignore"):
             ss = (sum_t**2 / np.where(n_t > 0, n_t, np.inf)).sum(axis=1) + sum0**2 / n
             points = (n_t > 0).sum(axis=1) + 1.0

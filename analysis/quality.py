@@ -149,14 +149,10 @@ def price_quality(prices: pl.DataFrame | PlacedPrices, cal: SessionCalendar) -> 
         .select(finding("gap"))
     )
     same, ((now, _), (a_now, a_before), (c_now, c_before)) = pairs(on & valid, index, adj, close)
-    r_adj, r_close = a_now / a_before, c_now / c_before
-    wide = lambda r, f: (r > f * 0.99) | (r < 1 / (f * 0.99))  # noqa: E731  (a margin around the exact checks below)
-    candidate = wide(r_adj, JUMP_RATIO) | wide(r_close, JUMP_RATIO)
-    for f in SPLIT_FACTORS:
-        candidate |= np.abs(r_close / f - 1) <= SPLIT_TOLERANCE * 1.01
-    candidate &= same
+    candidate = _candidates(a_now, a_before, c_now, c_before, same)
     ratios = at(now[candidate]).with_columns(
-        pl.Series("_adj", r_adj[candidate]), pl.Series("_close", r_close[candidate])
+        pl.Series("_adj", a_now[candidate] / a_before[candidate]),
+        pl.Series("_close", c_now[candidate] / c_before[candidate]),
     )
     adj_r, close_r = pl.col("_adj"), pl.col("_close")
     # concat_str, not pl.format: polars 2.1 panicked ("i < self.len()") formatting a rounded ratio
@@ -168,6 +164,28 @@ def price_quality(prices: pl.DataFrame | PlacedPrices, cal: SessionCalendar) -> 
     parts.append(ratios.filter(split_like & ~_big(adj_r, ADJ_STEADY)).select(finding("split-like", close_r, factor(close_r))))
     order = pl.col(S.CHECK).replace_strict(CHECKS, range(len(CHECKS)), return_dtype=pl.Int8)
     return pl.concat([p.cast(dict(QUALITY_SCHEMA)) for p in parts]).sort(S.TICKER, S.DATE, order)
+
+
+BLOCK = 1 << 20  # rows per block of the candidate search (temporaries stay small and reused)
+
+
+def _candidates(
+    a_now: np.ndarray, a_before: np.ndarray, c_now: np.ndarray, c_before: np.ndarray, same: np.ndarray
+) -> np.ndarray:
+    """Positions of the consecutive pairs (of one ticker) whose adjusted-close or close ratio
+    comes near a jump or a split: a cheap superset of the findings, which the exact checks then
+    confirm. Done in blocks of rows, so no temporary is as long as the prices."""
+    jump_hi, jump_lo = JUMP_RATIO * 0.99, 1 / (JUMP_RATIO * 0.99)
+    near = [(f * (1 - SPLIT_TOLERANCE * 1.01), f * (1 + SPLIT_TOLERANCE * 1.01)) for f in SPLIT_FACTORS]
+    found = []
+    for lo in range(0, same.size, BLOCK):  # blocks of rows, each vectorised
+        hi = min(lo + BLOCK, same.size)
+        r_adj, r_close = a_now[lo:hi] / a_before[lo:hi], c_now[lo:hi] / c_before[lo:hi]
+        hit = (r_adj > jump_hi) | (r_adj < jump_lo) | (r_close > jump_hi) | (r_close < jump_lo)
+        for a, b in near:
+            hit |= (r_close >= a) & (r_close <= b)
+        found.append(np.flatnonzero(hit & same[lo:hi]) + lo)
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
 
 def _note(who: pl.Expr, cal: SessionCalendar) -> pl.Expr:
