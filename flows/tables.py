@@ -24,7 +24,6 @@ import polars as pl
 from analysis import schema as S
 from analysis.engine import STATUS, StudyResult
 from analysis.regression import ESTIMATE, REGRESSION, STD_ERROR, TERM
-from analysis.specs import Window
 
 MAX_EVENT_ROWS = 200
 
@@ -59,14 +58,41 @@ def dollars(x: float | None) -> str:
     return f"{sign}${a:,.0f}"
 
 
+SIGNIFICANT = 0.05  # cells with p below this are highlighted in HTML
+
+
 @dataclass(frozen=True)
 class Table:
-    """A rendered-later table: ``frame`` holds display text only, columns in display order."""
+    """A rendered-later table.
+
+    Attributes
+    ----------
+    key
+        File name stem (``tables/<key>.md``...) and HTML id.
+    title, notes
+        Heading and source notes (conventions), shown in every format.
+    frame
+        Display text only, columns in display order; Markdown, CSV, HTML and LaTeX show these
+        very strings, so every format has the same digits.
+    labels
+        ``(column, label)``: a shorter label shown under the column's spanner (HTML, LaTeX);
+        Markdown and CSV keep the full, unique column name.
+    spanners
+        ``(label, columns)``: a heading over adjacent columns (HTML, LaTeX).
+    highlight
+        ``(column, rows)``: cells to highlight as significant (HTML).
+    numeric
+        Columns aligned right.
+    """
 
     key: str
     title: str
     frame: pl.DataFrame
     notes: tuple[str, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    spanners: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    highlight: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    numeric: tuple[str, ...] = ()
 
 
 def _fmt(frame: pl.DataFrame, formats: dict[str, Callable[[float | None], str]]) -> pl.DataFrame:
@@ -75,104 +101,190 @@ def _fmt(frame: pl.DataFrame, formats: dict[str, Callable[[float | None], str]])
     ).with_columns(pl.all().cast(pl.String).fill_null(""))
 
 
+def _rows_where(frame: pl.DataFrame, condition: pl.Expr) -> tuple[int, ...]:
+    """Row numbers of ``frame`` where ``condition`` holds (nulls: no)."""
+    return tuple(frame.with_row_index("_i").filter(condition.fill_null(False))["_i"].to_list())
+
+
+def _significant(p: str) -> pl.Expr:
+    return pl.col(p) < SIGNIFICANT
+
+
+def _window_label(start: str = S.WINDOW_START, end: str = S.WINDOW_END) -> pl.Expr:
+    """``[-1,+1]`` from the window bounds (the text of :attr:`analysis.specs.Window.label`)."""
+    def side(c: str) -> pl.Expr:
+        return pl.when(pl.col(c) > 0).then(pl.format("+{}", pl.col(c))).otherwise(pl.col(c).cast(pl.String))
+
+    return pl.format("[{},{}]", side(start), side(end)).alias("window")
+
+
 def _limit(frame: pl.DataFrame, notes: list[str]) -> pl.DataFrame:
     keys = frame.select(S.EVENT_ID, S.TICKER).unique(maintain_order=True)
     if keys.height <= MAX_EVENT_ROWS:
         return frame
     notes.append(f"First {MAX_EVENT_ROWS} of {keys.height} event rows; the Parquet/CSV files hold all.")
-    return frame.join(keys.head(MAX_EVENT_ROWS), on=[S.EVENT_ID, S.TICKER], how="semi")
+    return frame.join(keys.head(MAX_EVENT_ROWS), on=[S.EVENT_ID, S.TICKER], how="semi", maintain_order="left")
+
+
+def _conventions(result: StudyResult) -> str:
+    spec = result.spec
+    return (
+        f"{spec.model} model on estimation window {spec.estimation.label} (sessions relative to day 0, "
+        f"at least {spec.min_estimation_obs} returns), {spec.returns} returns of adjusted closes, "
+        f"calendar {spec.calendar}. Day 0: the first session in which the market could react."
+    )
+
+
+STARS_NOTE = "*** p<0.01, ** p<0.05, * p<0.10; shaded cells: p<0.05 (two-sided)."
 
 
 def summary_table(result: StudyResult) -> Table:
-    """One row per event x ticker: day 0, CAR per window with stars and t, dollar values."""
+    """One row per event x ticker: day 0, the day-0 AR, then CAR (with stars), t, p and dollar
+    value for every window under a spanner per window."""
     notes = [
-        "CAR: cumulative abnormal return over the window (event days, sessions relative to day 0); "
-        "t from the prediction-error variance (MacKinlay 1997); *** p<0.01, ** p<0.05, * p<0.10.",
-        "$ abnormal = CAR x market cap at the close of day -1; $ raw = the whole price move x market cap.",
+        _conventions(result),
+        "AR day 0: abnormal return on day 0. CAR: cumulative abnormal return over the window; t from "
+        "the prediction-error variance including its cross-day covariance (MacKinlay 1997), p from "
+        "Student t with the model's residual degrees of freedom. " + STARS_NOTE,
+        "$ abnormal = CAR x market cap at the close of day -1 (shares outstanding x close); "
+        "$ raw = the whole price move over the window x the same market cap.",
     ]
     car = _limit(result.car, notes)
-    first = result.spec.windows[0]
-    wide = result.events.select(S.EVENT_ID, S.TICKER, S.ROLE, S.DAY0, S.MARKET_CAP)
-    for w in result.spec.windows:
-        part = car.filter((pl.col(S.WINDOW_START) == w.start) & (pl.col(S.WINDOW_END) == w.end))
-        cols = [
+    keys = [S.EVENT_ID, S.TICKER]
+    day0 = result.abnormal_returns.filter(pl.col(S.EVENT_DAY) == 0).select(
+        *keys, pl.col(S.ABNORMAL_RET).alias("AR day 0"), pl.col(S.AR_T).alias("t day 0"), pl.col(S.AR_P).alias("p day 0"),
+    )
+    wide = (
+        result.events.join(car.select(keys).unique(), on=keys, how="semi", maintain_order="left")
+        .select(*keys, S.ROLE, S.DAY0, S.MARKET_CAP)
+        .join(day0, on=keys, how="left", maintain_order="left")
+    )
+    formats: dict[str, Callable[[float | None], str]] = {S.MARKET_CAP: dollars, "AR day 0": pct, "t day 0": num, "p day 0": pvalue}
+    labels = [("AR day 0", "AR"), ("t day 0", "t"), ("p day 0", "p")]
+    spanners = [("Day 0", ("AR day 0", "t day 0", "p day 0"))]
+    marks = [("AR day 0", "p day 0")]
+    for i, w in enumerate(result.spec.windows):
+        c, t, p, d, raw = (f"{name} {w.label}" for name in ("CAR", "t", "p", "$ abnormal", "$ raw"))
+        part = car.filter((pl.col(S.WINDOW_START) == w.start) & (pl.col(S.WINDOW_END) == w.end)).select(
+            *keys,
             pl.struct(S.CAR, S.P_VALUE).map_elements(
                 lambda s: f"{pct(s[S.CAR])}{stars(s[S.P_VALUE])}", return_dtype=pl.String
-            ).alias(f"CAR {w.label}"),
-            pl.col(S.T_STAT).map_elements(num, return_dtype=pl.String).alias(f"t {w.label}"),
-        ]
-        if w == first:
-            cols += [
-                pl.col(S.DOLLAR_ABNORMAL).map_elements(dollars, return_dtype=pl.String).alias(f"$ abnormal {w.label}"),
-                pl.col(S.DOLLAR_RAW).map_elements(dollars, return_dtype=pl.String).alias(f"$ raw {w.label}"),
-            ]
-        wide = wide.join(part.select(S.EVENT_ID, S.TICKER, *cols), on=[S.EVENT_ID, S.TICKER], how="inner", maintain_order="left")
-    frame = _fmt(wide, {S.MARKET_CAP: dollars}).rename(
+            ).alias(c),
+            pl.col(S.T_STAT).alias(t), pl.col(S.P_VALUE).alias(p), pl.col(S.DOLLAR_ABNORMAL).alias(d),
+            *([pl.col(S.DOLLAR_RAW).alias(raw)] if i == 0 else []),
+        )
+        wide = wide.join(part, on=keys, how="left", maintain_order="left")
+        cols = (c, t, p, d, *((raw,) if i == 0 else ()))
+        formats |= {t: num, p: pvalue, d: dollars, raw: dollars}
+        labels += [(c, "CAR"), (t, "t"), (p, "p"), (d, "$ abnormal"), (raw, "$ raw")][: len(cols)]
+        spanners.append((f"CAR {w.label}", cols))
+        marks.append((c, p))
+    highlight = tuple((col, _rows_where(wide, _significant(p))) for col, p in marks)
+    frame = _fmt(wide, {k: v for k, v in formats.items() if k in wide.columns}).rename(
         {S.EVENT_ID: "event", S.TICKER: "ticker", S.ROLE: "role", S.DAY0: "day 0", S.MARKET_CAP: "market cap (day -1)"}
     )
-    return Table("summary", "Reaction per event: cumulative abnormal returns and dollar value", frame, tuple(notes))
+    numeric = tuple(c for c in frame.columns if c not in ("event", "ticker", "role", "day 0"))
+    return Table(
+        "summary", "Reaction per event: abnormal returns, CARs and dollar value", frame, tuple(notes),
+        labels=tuple(labels), spanners=tuple(spanners), highlight=highlight, numeric=numeric,
+    )
 
 
 def abnormal_returns_table(result: StudyResult) -> Table:
-    notes: list[str] = ["AR = return - normal return of the model; t = AR / prediction-error s.e."]
+    notes: list[str] = [
+        "AR = return - normal return of the model; t = AR / prediction-error s.e. (MacKinlay 1997); "
+        "CAR to date cumulates the ARs from the first reported day. Shaded: p<0.05.",
+        _conventions(result),
+    ]
     ar = _limit(result.abnormal_returns, notes)
+    marks = _rows_where(ar, _significant(S.AR_P))
     frame = _fmt(
         ar.select(S.EVENT_ID, S.TICKER, S.DATE, S.EVENT_DAY, S.RET, S.BENCHMARK_RET, S.NORMAL_RET, S.ABNORMAL_RET, S.AR_T, S.AR_P, S.CUM_ABNORMAL_RET),
         {S.RET: pct, S.BENCHMARK_RET: pct, S.NORMAL_RET: pct, S.ABNORMAL_RET: pct, S.AR_T: num, S.AR_P: pvalue, S.CUM_ABNORMAL_RET: pct},
     ).rename({S.EVENT_DAY: "day", S.RET: "return", S.BENCHMARK_RET: "benchmark", S.NORMAL_RET: "normal",
               S.ABNORMAL_RET: "AR", S.AR_T: "t", S.AR_P: "p", S.CUM_ABNORMAL_RET: "CAR to date", S.EVENT_ID: "event"})
-    return Table("abnormal_returns", "Daily abnormal returns around day 0", frame, tuple(notes))
+    return Table(
+        "abnormal_returns", "Daily abnormal returns around day 0", frame, tuple(notes),
+        spanners=(("Returns", ("return", "benchmark", "normal")), ("Abnormal", ("AR", "t", "p", "CAR to date"))),
+        highlight=(("AR", marks), ("p", marks)),
+        numeric=("day", "return", "benchmark", "normal", "AR", "t", "p", "CAR to date"),
+    )
 
 
 def car_table(result: StudyResult) -> Table:
-    notes: list[str] = ["BHAR: buy-and-hold abnormal return (Barber & Lyon 1997); days: window days with an abnormal return."]
+    notes: list[str] = [
+        "CAR s.e. from the prediction-error variances and their cross-day covariance (MacKinlay 1997). "
+        "BHAR: buy-and-hold abnormal return (Barber & Lyon 1997); days: window days with an abnormal return. "
+        + STARS_NOTE,
+    ]
     car = _limit(result.car, notes)
+    marks = _rows_where(car, _significant(S.P_VALUE))
     frame = _fmt(
-        car.with_columns(
-            pl.struct(S.WINDOW_START, S.WINDOW_END).map_elements(
-                lambda s: Window(s[S.WINDOW_START], s[S.WINDOW_END]).label, return_dtype=pl.String
-            ).alias("window")
-        ).select(S.EVENT_ID, S.TICKER, "window", S.N_DAYS, S.CAR, S.CAR_SE, S.T_STAT, S.P_VALUE, S.BHAR, S.RAW_RETURN,
-                 S.DOLLAR_ABNORMAL, S.DOLLAR_RAW, S.REASON),
+        car.with_columns(_window_label()).select(
+            S.EVENT_ID, S.TICKER, "window", S.N_DAYS, S.CAR, S.CAR_SE, S.T_STAT, S.P_VALUE, S.BHAR, S.RAW_RETURN,
+            S.DOLLAR_ABNORMAL, S.DOLLAR_RAW, S.REASON,
+        ),
         {S.CAR: pct, S.CAR_SE: pct, S.T_STAT: num, S.P_VALUE: pvalue, S.BHAR: pct, S.RAW_RETURN: pct,
          S.DOLLAR_ABNORMAL: dollars, S.DOLLAR_RAW: dollars},
     ).rename({S.EVENT_ID: "event", S.N_DAYS: "days", S.CAR: "CAR", S.CAR_SE: "s.e.", S.T_STAT: "t", S.P_VALUE: "p",
               S.BHAR: "BHAR", S.RAW_RETURN: "raw return", S.DOLLAR_ABNORMAL: "$ abnormal", S.DOLLAR_RAW: "$ raw", S.REASON: "note"})
-    return Table("car", "Cumulative abnormal returns per window", frame, tuple(notes))
+    return Table(
+        "car", "Cumulative abnormal returns per window", frame, tuple(notes),
+        spanners=(("Abnormal", ("CAR", "s.e.", "t", "p", "BHAR")), ("Dollar value", ("$ abnormal", "$ raw"))),
+        highlight=(("CAR", marks), ("p", marks)),
+        numeric=("days", "CAR", "s.e.", "t", "p", "BHAR", "raw return", "$ abnormal", "$ raw"),
+    )
 
 
 def models_table(result: StudyResult) -> Table:
-    notes: list[str] = [f"Normal-return model: {result.spec.model}, estimation window {result.spec.estimation.label}."]
+    notes: list[str] = [
+        f"Normal-return model: {result.spec.model}, fitted by OLS on the estimation window "
+        f"{result.spec.estimation.label}; sigma = sqrt(SSR / (T - 2)), the daily residual standard deviation; "
+        "T: estimation returns."
+    ]
     m = _limit(result.models, notes)
     frame = _fmt(
         m.select(S.EVENT_ID, S.TICKER, S.MODEL, S.ALPHA, S.BETA, S.SIGMA, S.R_SQUARED, S.N_OBS, S.ESTIMATION_START, S.ESTIMATION_END, S.REASON),
         {S.ALPHA: lambda x: num(x, 5), S.BETA: lambda x: num(x, 3), S.SIGMA: pct, S.R_SQUARED: lambda x: num(x, 3)},
     ).rename({S.EVENT_ID: "event", S.SIGMA: "sigma (daily)", S.R_SQUARED: "R2", S.N_OBS: "T",
               S.ESTIMATION_START: "from", S.ESTIMATION_END: "to", S.REASON: "note"})
-    return Table("models", "Normal-return models (estimation window)", frame, tuple(notes))
+    return Table(
+        "models", "Normal-return models (estimation window)", frame, tuple(notes),
+        spanners=(("Estimates", ("alpha", "beta", "sigma (daily)", "R2")), ("Estimation window", ("T", "from", "to"))),
+        numeric=("alpha", "beta", "sigma (daily)", "R2", "T"),
+    )
 
 
 def tests_table(result: StudyResult) -> Table:
+    tests = result.tests.with_columns(_window_label())
+    marks = _rows_where(tests, _significant(S.P_VALUE))
     frame = _fmt(
-        result.tests.with_columns(
-            pl.struct(S.WINDOW_START, S.WINDOW_END).map_elements(
-                lambda s: Window(s[S.WINDOW_START], s[S.WINDOW_END]).label, return_dtype=pl.String
-            ).alias("window")
-        ).select(S.GROUP, "window", S.TEST, S.N_EVENTS, S.MEAN, S.STATISTIC, S.P_VALUE, S.REASON),
+        tests.select(S.GROUP, "window", S.TEST, S.N_EVENTS, S.MEAN, S.STATISTIC, S.P_VALUE, S.REASON),
         {S.MEAN: pct, S.STATISTIC: num, S.P_VALUE: pvalue},
     ).rename({S.N_EVENTS: "N", S.MEAN: "CAAR", S.P_VALUE: "p", S.REASON: "note"})
-    return Table("tests", "Tests across the events of each group", frame,
-                 ("Primary tickers only; related (spillover) tickers are not pooled.",))
+    return Table(
+        "tests", "Tests across the events of each group", frame,
+        ("Primary tickers only; related (spillover) tickers are not pooled. CAAR: mean CAR of the group's "
+         "events. cross_sectional_t: Brown & Warner (1985); mackinlay_j1: MacKinlay (1997). "
+         "Shaded: p<0.05. A test that cannot be computed is empty, with the reason in note.",),
+        highlight=(("statistic", marks), ("p", marks)),
+        numeric=("N", "CAAR", "statistic", "p"),
+    )
 
 
 def regressions_table(result: StudyResult) -> Table:
     notes = ["market_model: R = a + b Rm on the estimation window; event_dummies: R = a + b Rm + sum_k g_k D_k "
-             "over the estimation window and event days, so g_k = AR_k (statsmodels OLS)."]
+             "over the estimation window and event days, so g_k = AR_k (statsmodels OLS). Shaded: p<0.05."]
+    reg = result.regressions
+    marks = _rows_where(reg, _significant(S.P_VALUE))
     frame = _fmt(
-        result.regressions.select(S.EVENT_ID, S.TICKER, REGRESSION, TERM, ESTIMATE, STD_ERROR, S.T_STAT, S.P_VALUE, S.N_OBS, S.R_SQUARED),
+        reg.select(S.EVENT_ID, S.TICKER, REGRESSION, TERM, ESTIMATE, STD_ERROR, S.T_STAT, S.P_VALUE, S.N_OBS, S.R_SQUARED),
         {ESTIMATE: lambda x: num(x, 5), STD_ERROR: lambda x: num(x, 5), S.T_STAT: num, S.P_VALUE: pvalue, S.R_SQUARED: lambda x: num(x, 3)},
     ).rename({S.EVENT_ID: "event", STD_ERROR: "s.e.", S.T_STAT: "t", S.P_VALUE: "p", S.N_OBS: "n", S.R_SQUARED: "R2"})
-    return Table("regressions", "Event-study regressions (statsmodels OLS)", frame, tuple(notes))
+    return Table(
+        "regressions", "Event-study regressions (statsmodels OLS)", frame, tuple(notes),
+        highlight=((ESTIMATE, marks), ("p", marks)), numeric=(ESTIMATE, "s.e.", "t", "p", "n", "R2"),
+    )
 
 
 def events_table(result: StudyResult) -> Table:
@@ -181,7 +293,7 @@ def events_table(result: StudyResult) -> Table:
         {},
     ).rename({S.EVENT_ID: "event", S.DAY0: "day 0", S.DAY0_RULE: "day 0 rule", S.N_OBS: "T", S.REASON: "note"})
     return Table("events", "Events, day 0 and status", frame,
-                 ("status: ok; flagged (a result with a caveat); skipped (no result, see note).",))
+                 ("status: ok; flagged (a result with a caveat); skipped (no result, see note).",), numeric=("T",))
 
 
 def all_tables(result: StudyResult) -> list[Table]:
@@ -201,7 +313,7 @@ def _md_cell(text: str) -> str:
 def to_markdown(table: Table, *, heading: str = "##") -> str:
     cols = table.frame.columns
     lines = [f"{heading} {_md_cell(table.title)}", "", "| " + " | ".join(_md_cell(c) for c in cols) + " |",
-             "|" + "|".join("---" for _ in cols) + "|"]
+             "|" + "|".join("--:" if c in table.numeric else "---" for c in cols) + "|"]
     lines += ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in table.frame.iter_rows()]
     if not table.frame.height:
         lines.append("| " + " | ".join("" for _ in cols) + " |")
@@ -209,17 +321,34 @@ def to_markdown(table: Table, *, heading: str = "##") -> str:
     return "\n".join(lines) + "\n"
 
 
-def _gt(table: Table):
-    from great_tables import GT
+HIGHLIGHT_FILL = "#fff3bf"
 
-    g = GT(table.frame).tab_header(title=table.title)
+
+def _gt(table: Table):
+    from great_tables import GT, loc, style
+
+    g = GT(table.frame, id=table.key.replace("_", "-")).tab_header(title=table.title)
+    for label, cols in table.spanners:
+        g = g.tab_spanner(label=label, columns=list(cols), id=f"{table.key}-{label}")
+    if table.labels:
+        g = g.cols_label(cases=dict(table.labels))
+    if table.numeric:
+        g = g.cols_align("right", columns=list(table.numeric))
+    for col, rows in table.highlight:
+        if rows:
+            g = g.tab_style(
+                style=[style.fill(color=HIGHLIGHT_FILL), style.text(weight="bold")],
+                locations=loc.body(columns=col, rows=list(rows)),
+            )
     for note in table.notes:
         g = g.tab_source_note(note)
-    return g
+    return g.tab_options(table_font_size="13px", data_row_padding="3px", source_notes_font_size="11px",
+                         column_labels_font_weight="bold", row_striping_include_table_body=True)
 
 
 def to_html(table: Table) -> str:
-    """A standalone-embeddable HTML table (great_tables; cell text is escaped)."""
+    """A standalone-embeddable HTML table (great_tables; cell text is escaped; no external
+    resources; a stable element id so the same table gives the same bytes)."""
     return _gt(table).as_raw_html()
 
 
