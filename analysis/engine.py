@@ -182,8 +182,11 @@ def run_study(
     return StudyResult(spec, events_out, ar_out, models_out.drop(ROW), car_out, tests, regressions)
 
 
-def price_requirements(events: pl.DataFrame, spec: StudySpec, cal: SessionCalendar) -> pl.DataFrame:
-    """The date range of prices each ticker and benchmark needs.
+def price_requirements(
+    events: pl.DataFrame, spec: StudySpec, cal: SessionCalendar, per_event: bool = False
+) -> pl.DataFrame:
+    """The date range of prices each ticker and benchmark needs (of each event, with
+    ``per_event``).
 
     From the session before the estimation window's first day (its close is the base of the
     first return) to the last reported event day, clipped to the calendar.
@@ -193,22 +196,27 @@ def price_requirements(events: pl.DataFrame, spec: StudySpec, cal: SessionCalend
     events
         Aligned events (``ticker, benchmark, day0_session``) from
         :func:`analysis.calendar.align_events`; rows without a day 0 are ignored.
+    per_event
+        One row per event and ticker instead of per ticker.
 
     Returns
     -------
     pl.DataFrame
-        ``ticker, start, end`` (Date), one row per ticker, sorted.
+        ``ticker, start, end`` (Date), one row per ticker (``event_id, ticker, start, end``
+        per event and ticker with ``per_event``), sorted.
     """
     last = cal.sessions.height - 1
     placed = events.filter(pl.col(S.DAY0_SESSION).is_not_null())
+    keys = [S.EVENT_ID, S.TICKER] if per_event else [S.TICKER]
     spans = placed.select(
+        *keys[:-1],
         pl.concat_list(S.TICKER, S.BENCHMARK).alias(S.TICKER),
         (pl.col(S.DAY0_SESSION) + spec.first_day - 1).clip(0, last).alias("start"),
         (pl.col(S.DAY0_SESSION) + spec.report_days.end).clip(0, last).alias("end"),
     ).explode(S.TICKER)
     return (
-        spans.group_by(S.TICKER)
+        spans.group_by(keys)
         .agg(pl.col("start").min(), pl.col("end").max())
         .with_columns(cal.dates_of(pl.col("start")).alias("start"), cal.dates_of(pl.col("end")).alias("end"))
-        .sort(S.TICKER)
+        .sort(keys)
     )

@@ -317,7 +317,7 @@ def to_markdown(table: Table, *, heading: str = "##") -> str:
     lines += ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in table.frame.iter_rows()]
     if not table.frame.height:
         lines.append("| " + " | ".join("" for _ in cols) + " |")
-    lines += [""] + [f"*{_md_cell(n)}*" for n in table.notes]
+    lines += [line for n in table.notes for line in ("", f"*{_md_cell(n)}*")]
     return "\n".join(lines) + "\n"
 
 
@@ -360,24 +360,26 @@ def to_latex(table: Table) -> str:
         return _gt(table).as_latex()
 
 
-def headline(result: StudyResult) -> str:
-    """One sentence per primary event row on its first window, e.g.
-    ``AMZN (amzn-openai-aws-2025): +3.78% abnormal on 2025-11-03, t = 2.76, p = 0.006, worth $98.6bn.``"""
+def headline_sentences(result: StudyResult) -> list[tuple[str, str, str]]:
+    """``(event_id, ticker, sentence)`` for every primary event row with a CAR on the first
+    window, e.g. ``AMZN (amzn-openai-aws-2025): +3.78% abnormal on 2025-11-03, t = 2.76,
+    p = 0.006, worth $98.6bn.``"""
     w = result.spec.windows[0]
-    rows = (
-        result.car.filter(
-            (pl.col(S.ROLE) == "primary") & (pl.col(S.WINDOW_START) == w.start) & (pl.col(S.WINDOW_END) == w.end)
-            & pl.col(S.CAR).is_not_null()
-        )
-        .join(result.events.select(S.EVENT_ID, S.TICKER, S.DAY0), on=[S.EVENT_ID, S.TICKER], how="left")
-        .head(5)
-    )
+    rows = result.car.filter(
+        (pl.col(S.ROLE) == "primary") & (pl.col(S.WINDOW_START) == w.start) & (pl.col(S.WINDOW_END) == w.end)
+        & pl.col(S.CAR).is_not_null()
+    ).join(result.events.select(S.EVENT_ID, S.TICKER, S.DAY0), on=[S.EVENT_ID, S.TICKER], how="left", maintain_order="left")
     span = "on" if w.length == 1 else f"over {w.label} around"
-    parts = [
-        f"{r[S.TICKER]} ({r[S.EVENT_ID]}): {pct(r[S.CAR])} abnormal {span} {r[S.DAY0]}, "
-        f"t = {num(r[S.T_STAT])}, p {'< 0.001' if r[S.P_VALUE] < 0.001 else '= ' + pvalue(r[S.P_VALUE])}"
-        + (f", worth {dollars(r[S.DOLLAR_ABNORMAL])}" if r[S.DOLLAR_ABNORMAL] is not None else "")
-        + "."
+    return [
+        (r[S.EVENT_ID], r[S.TICKER],
+         f"{r[S.TICKER]} ({r[S.EVENT_ID]}): {pct(r[S.CAR])} abnormal {span} {r[S.DAY0]}, "
+         f"t = {num(r[S.T_STAT])}, p {'< 0.001' if r[S.P_VALUE] < 0.001 else '= ' + pvalue(r[S.P_VALUE])}"
+         + (f", worth {dollars(r[S.DOLLAR_ABNORMAL])}" if r[S.DOLLAR_ABNORMAL] is not None else "")
+         + ".")
         for r in rows.iter_rows(named=True)
     ]
-    return " ".join(parts)
+
+
+def headline(result: StudyResult, limit: int = 5) -> str:
+    """The sentences of :func:`headline_sentences` for the first ``limit`` event rows."""
+    return " ".join(s for _, _, s in headline_sentences(result)[:limit])
