@@ -9,6 +9,8 @@
     market-reaction run [EVENT_ID ...] [--catalog PATH] [--source auto|store|yfinance] [--out DIR]
                         [--estimation -260:-11] [--window 0:0 --window -1:1 ...] [--model NAME]
     market-reaction demo [--out DIR]
+    market-reaction serve [--catalog PATH] [--reports DIR] [--source auto|store|yfinance]
+                          [--cron "30 17 * * 1-5"] [--timezone America/New_York] [--limit N]
 
 Exit codes: 0 success; 1 unexpected failure; 2 bad input (arguments, catalog, price file);
 3 data unavailable (no prices in the store and none from Yahoo); 130 interrupted.
@@ -27,12 +29,13 @@ from analysis.errors import InputError, MarketReactionError
 PROG = "market-reaction"
 
 
-def _prefect_env(verbose: bool) -> None:
-    """Defaults for Prefect before it is imported (each can be overridden by the environment)."""
+def _prefect_env(verbose: bool, command: str) -> None:
+    """Defaults for Prefect before it is imported (each can be overridden by the environment).
+    ``serve`` logs at INFO: its flow runs send their logs to the server."""
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose or command == "serve" else "CRITICAL")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,6 +78,16 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the whole study on a simulated market with planted effects (offline)")
     demo.add_argument("--out", type=Path, default=Path("reports") / "demo")
+
+    from flows.serve import DEFAULT_CRON, DEFAULT_TIMEZONE
+
+    serve = sub.add_parser("serve", help="serve the deployments refresh-catalog/nightly (cron) and event-study/adhoc")
+    serve.add_argument("--catalog", type=Path, help="catalog of the scheduled refresh (default: deployments/events.toml)")
+    serve.add_argument("--reports", type=Path, default=Path("reports"), help="reports folder (default: reports)")
+    serve.add_argument("--source", choices=SOURCES, default="auto")
+    serve.add_argument("--cron", default=DEFAULT_CRON, help=f"schedule of refresh-catalog (default {DEFAULT_CRON!r})")
+    serve.add_argument("--timezone", default=DEFAULT_TIMEZONE, help=f"time zone of the cron (default {DEFAULT_TIMEZONE})")
+    serve.add_argument("--limit", type=int, default=2, help="flow runs at once (default 2)")
     return p
 
 
@@ -168,14 +181,26 @@ def _cmd_demo(args) -> int:
     return 0
 
 
-COMMANDS = {"prices": _cmd_prices, "shares": _cmd_shares, "events": _cmd_events, "run": _cmd_run, "demo": _cmd_demo}
+def _cmd_serve(args) -> int:
+    from flows.catalog import default_catalog_path, load_catalog
+    from flows.serve import serve
+
+    catalog = args.catalog or default_catalog_path()
+    load_catalog(catalog)  # fail now, not at 17:30
+    print(f"serving refresh-catalog/nightly ({args.cron}, {args.timezone}) and event-study/adhoc; "
+          f"catalog {catalog}, reports {args.reports}; Ctrl-C to stop", flush=True)
+    serve(catalog, args.reports, args.source, args.cron, args.timezone, args.limit)
+    return 0
+
+
+COMMANDS = {"serve": _cmd_serve, "prices": _cmd_prices, "shares": _cmd_shares, "events": _cmd_events, "run": _cmd_run, "demo": _cmd_demo}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.quiet:
         os.environ["MARKET_REACTION_QUIET"] = "1"
-    _prefect_env(args.verbose)
+    _prefect_env(args.verbose, args.command)
     try:
         return COMMANDS[args.command](args)
     except MarketReactionError as e:
