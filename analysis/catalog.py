@@ -62,9 +62,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from analysis.errors import InputError
-from analysis.specs import TIMINGS, EventSpec, check_ticker
+from analysis.specs import CHAR_PREFIX, TIMINGS, EventSpec, check_ticker
 
-CHAR_PREFIX = "char."
 CLAIMS = "claims"
 
 EVENT_KEYS = (

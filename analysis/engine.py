@@ -17,10 +17,13 @@ from analysis.abnormal import abnormal_returns, cumulative_abnormal_returns
 from analysis.calendar import SessionCalendar, align_events
 from analysis.models import EST_FIRST_DAY, EST_LAST_DAY, fit_models
 from analysis.panel import ROW, event_panel
-from analysis.regression import event_regressions
+from analysis.regression import (
+    COV_TYPE, PooledCov, SummaryTable, cross_sectional_regressions, event_regressions, pooled_event_regressions,
+)
 from analysis.returns import session_returns
 from analysis.significance import group_tests
-from analysis.specs import StudySpec, Window
+from analysis.errors import InputError
+from analysis.specs import CHAR_PREFIX, StudySpec, Window
 from analysis.valuation import CAP_NOTE, market_caps
 
 STATUS = "status"  # "ok", "skipped" (no result) or "flagged" (a result with a caveat)
@@ -39,8 +42,13 @@ class StudyResult:
     abnormal_returns, models, car, tests
         The tables of the output contract (DESIGN.md), with extra columns after the contract's.
     regressions
-        statsmodels market-model and event-dummy regressions, tidy (see
-        :mod:`analysis.regression`); fitted for the first ``max_regressions`` event rows.
+        Every statsmodels regression as one tidy frame (see :mod:`analysis.regression`):
+        per event row the market model and the dummy-variable event regression (for the
+        first ``max_regressions`` event rows; ``window_*`` null), per group and window the
+        cross-sectional regression of CARs on the catalog's characteristics (HC3), and per
+        group the pooled dummy-variable regression (``event_id``/``ticker`` null).
+    regression_tables
+        The group regressions in the summary_col layout, rendered (Markdown, HTML, LaTeX).
     """
 
     spec: StudySpec
@@ -50,6 +58,7 @@ class StudyResult:
     car: pl.DataFrame
     tests: pl.DataFrame
     regressions: pl.DataFrame
+    regression_tables: tuple[SummaryTable, ...] = ()
 
     @property
     def warnings(self) -> list[str]:
@@ -69,6 +78,8 @@ def run_study(
     cal: SessionCalendar,
     shares: pl.DataFrame | None = None,
     max_regressions: int = 100,
+    regressors: list[str] | None = None,
+    pooled_cov: PooledCov = "cluster",
 ) -> StudyResult:
     """Run an event study.
 
@@ -86,7 +97,13 @@ def run_study(
         Shares outstanding ``ticker, as_of_date, shares_outstanding`` for dollar values.
     max_regressions
         Fit the statsmodels regressions for at most this many event rows (they loop over
-        events; the vectorised statistics cover every row regardless).
+        events; the vectorised statistics cover every row regardless). Groups with more
+        event rows are not pooled either.
+    regressors
+        Characteristics (catalog names, without ``char.``) for the cross-sectional regression
+        of CARs; default all numeric characteristics; ``[]`` for none.
+    pooled_cov
+        Standard errors of the pooled regression: ``cluster`` by date or ``hac`` within firm.
 
     Returns
     -------
@@ -151,10 +168,31 @@ def run_study(
         .select(*S.CAR_COLUMNS, S.N_DAYS, S.RAW_RETURN, S.MARKET_CAP, S.DOLLAR_RAW, S.DF_RESID, S.ROLE, S.GROUP, S.REASON)
     )
     tests = group_tests(car_out)
-    regressions = (
+    numeric = [c for c, t in events.schema.items() if c.startswith(CHAR_PREFIX) and t == pl.Float64]
+    if regressors is not None:
+        unknown = [r for r in regressors if CHAR_PREFIX + r not in numeric]
+        if unknown:
+            known = ", ".join(c.removeprefix(CHAR_PREFIX) for c in numeric) or "none"
+            raise InputError(f"not a numeric characteristic of the catalog: {', '.join(unknown)} (numeric ones: {known})", field="regressors")
+        numeric = [CHAR_PREFIX + r for r in regressors]
+    primary_ok = rows.filter(pl.col(S.ROLE) == "primary").join(models.filter(pl.col(S.REASON).is_null()).select(ROW), on=ROW)
+    cross, cross_tables = cross_sectional_regressions(
+        car_out.filter(pl.col(S.ROLE) == "primary").join(
+            rows.select(S.EVENT_ID, S.TICKER, *numeric), on=[S.EVENT_ID, S.TICKER], how="left"
+        ),
+        numeric,
+    )
+    pooled, pooled_tables = pooled_event_regressions(
+        panel, primary_ok.select(ROW, S.GROUP, S.DAY0_SESSION), spec, pooled_cov, max_rows=max_regressions
+    )
+    per_event = (
         event_regressions(panel, spec, rows=list(range(min(max_regressions, rows.height))))
-        .join(label.select(ROW, S.EVENT_ID, S.TICKER), on=ROW)
-        .select(S.EVENT_ID, S.TICKER, pl.exclude(ROW, S.EVENT_ID, S.TICKER))
+        .join(label.select(ROW, S.EVENT_ID, S.TICKER, S.GROUP), on=ROW)
+        .with_columns(pl.lit("nonrobust").alias(COV_TYPE))
+    )
+    regressions = pl.concat([per_event.drop(ROW), cross, pooled], how="diagonal_relaxed").select(
+        "regression", S.GROUP, S.EVENT_ID, S.TICKER, S.WINDOW_START, S.WINDOW_END, COV_TYPE, "term", "estimate",
+        "std_error", S.T_STAT, S.P_VALUE, S.N_OBS, S.R_SQUARED, S.SIGMA, S.REASON,
     )
 
     events_out = (
@@ -179,7 +217,9 @@ def run_study(
         .sort("_order")
         .drop("_skip", "_model_reason", "_order")
     )
-    return StudyResult(spec, events_out, ar_out, models_out.drop(ROW), car_out, tests, regressions)
+    return StudyResult(
+        spec, events_out, ar_out, models_out.drop(ROW), car_out, tests, regressions, (*cross_tables, *pooled_tables)
+    )
 
 
 def price_requirements(

@@ -21,9 +21,34 @@ standard error of MacKinlay (1997), so its t equals the AR's t.
 
 These loop over event rows (statsmodels fits one model at a time): they serve the reports of
 a handful of events; the batch statistics come from the vectorised engine.
+
+Across events of a group:
+
+``cross_section`` — per window, OLS of the CARs on event characteristics from the catalog,
+with HC3 heteroskedasticity-consistent errors (MacKinnon & White 1985)::
+
+    CAR_i = c_0 + Σ_j c_j x_ij + u_i
+
+``pooled_dummies`` — the pooled dummy-variable regression for multi-firm events: firm-specific
+intercepts and market betas, and one common dummy per reported event day::
+
+    R_it = a_i + b_i R_mt + Σ_k γ_k D_kt + e_it
+
+so γ_k is the pooled abnormal return of day k and ``CAR[w] = Σ_{k∈w} γ_k`` (a linear
+combination tested with the same covariance). Errors are clustered by calendar date (firms
+reacting to the same news on the same day are correlated; Petersen 2009) or, with
+``cov="hac"``, Newey–West within firm (``hac-panel``, 5 lags).
+
+Regression tables in the summary_col layout (coefficients with stars, standard errors in
+parentheses, R², N) come back as text (Markdown, HTML, LaTeX) in :class:`SummaryTable`.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -36,8 +61,30 @@ REGRESSION = "regression"
 TERM = "term"
 ESTIMATE = "estimate"
 STD_ERROR = "std_error"
+COV_TYPE = "cov_type"
 MARKET_MODEL = "market_model"
 EVENT_DUMMIES = "event_dummies"
+CROSS_SECTION = "cross_section"
+POOLED_DUMMIES = "pooled_dummies"
+PooledCov = Literal["cluster", "hac"]
+REGRESSOR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+MIN_DF = 3  # residual degrees of freedom a cross-sectional regression needs
+GROUP_TIDY_SCHEMA = {
+    S.GROUP: pl.String, REGRESSION: pl.String, S.WINDOW_START: pl.Int32, S.WINDOW_END: pl.Int32,
+    COV_TYPE: pl.String, TERM: pl.String, ESTIMATE: pl.Float64, STD_ERROR: pl.Float64, S.T_STAT: pl.Float64,
+    S.P_VALUE: pl.Float64, S.N_OBS: pl.Int32, S.R_SQUARED: pl.Float64, S.REASON: pl.String,
+}
+
+
+@dataclass(frozen=True)
+class SummaryTable:
+    """A regression table in statsmodels' ``summary_col`` layout, rendered."""
+
+    key: str
+    title: str
+    markdown: str
+    html: str
+    latex: str
 TIDY_SCHEMA = {
     ROW: pl.UInt32, REGRESSION: pl.String, TERM: pl.String, ESTIMATE: pl.Float64, STD_ERROR: pl.Float64,
     S.T_STAT: pl.Float64, S.P_VALUE: pl.Float64, S.N_OBS: pl.Int32, S.R_SQUARED: pl.Float64, S.SIGMA: pl.Float64,
@@ -101,3 +148,157 @@ def event_regressions(panel: pl.DataFrame, spec: StudySpec, rows: list[int] | No
         res = OLS(y, np.column_stack([x, dummies])).fit()
         out += _tidy(row, EVENT_DUMMIES, res, ["alpha", "beta", *(dummy_term(int(k)) for k in event_days)])
     return pl.DataFrame(out, schema=TIDY_SCHEMA, orient="row")
+
+
+def _window_label(start: int, end: int) -> str:
+    return f"[{start:+d},{end:+d}]".replace("+0", "0")
+
+
+def _summary(key: str, title: str, results: list, names: list[str], order: list[str], drop_others: bool = False) -> SummaryTable:
+    from statsmodels.iolib.summary2 import summary_col
+
+    table = summary_col(
+        results, stars=True, model_names=names, float_format="%.4f", regressor_order=order,
+        drop_omitted=drop_others, info_dict={"N": lambda r: f"{int(r.nobs)}"},
+    )
+    frame = table.tables[0]
+    head = "| | " + " | ".join(str(c) for c in frame.columns) + " |"
+    lines = [head, "|" + "---|" * (len(frame.columns) + 1)]
+    for idx, row in frame.iterrows():
+        cells = [str(v).replace("*", "\\*") for v in row]
+        lines.append(f"| {idx} | " + " | ".join(cells) + " |")
+    note = "\n\n*Standard errors in parentheses; \\*\\*\\* p<0.01, \\*\\* p<0.05, \\* p<0.10.*\n"
+    markdown = f"## {title}\n\n" + "\n".join(lines) + note
+    return SummaryTable(key, title, markdown, table.as_html(), table.as_latex())
+
+
+def cross_sectional_regressions(
+    car: pl.DataFrame, regressors: Sequence[str]
+) -> tuple[pl.DataFrame, list[SummaryTable]]:
+    """OLS of CARs on event characteristics, per group and window, with HC3 errors.
+
+    Parameters
+    ----------
+    car
+        One row per event row and window (primary tickers): ``group, window_start,
+        window_end, car`` and the regressor columns.
+    regressors
+        Column names of numeric characteristics. Names that are not plain identifiers are
+        ignored (they come from user catalogs and end up in rendered tables).
+
+    Returns
+    -------
+    (pl.DataFrame, list[SummaryTable])
+        Tidy coefficients (:data:`GROUP_TIDY_SCHEMA`; a group/window that cannot be fitted
+        has one row with null terms and the ``reason``), and one summary table per group
+        with a column per window.
+    """
+    from statsmodels.regression.linear_model import OLS
+
+    names = [r for r in regressors if REGRESSOR_NAME.match(r.removeprefix("char.")) and r in car.columns]
+    out: list[tuple] = []
+    tables: list[SummaryTable] = []
+    if not names:
+        return pl.DataFrame(schema=GROUP_TIDY_SCHEMA), tables
+    keys = [S.GROUP, S.WINDOW_START, S.WINDOW_END]
+    data = car.filter(pl.col(S.CAR).is_not_null()).drop_nulls(names).sort(keys)
+    terms = ["const", *(n.removeprefix("char.") for n in names)]
+    for (group,), g in data.group_by(S.GROUP, maintain_order=True):  # one regression per group x window
+        fitted, labels = [], []
+        for (start, end), w in g.group_by(S.WINDOW_START, S.WINDOW_END, maintain_order=True):
+            x = w.select(pl.lit(1.0).alias("const"), *(pl.col(n).cast(pl.Float64).alias(t) for n, t in zip(names, terms[1:])))
+            y = w[S.CAR]
+            reason = None
+            if w.height - x.shape[1] < MIN_DF:
+                reason = f"{w.height} events for {x.shape[1]} coefficients; needs {MIN_DF} residual degrees of freedom"
+            elif np.linalg.matrix_rank(x.to_numpy()) < x.shape[1]:
+                reason = "regressors are collinear or constant across events"
+            if reason:
+                out.append((group, CROSS_SECTION, start, end, "HC3", None, None, None, None, None, w.height, None, reason))
+                continue
+            res = OLS(y, x).fit(cov_type="HC3")
+            out += [
+                (group, CROSS_SECTION, start, end, "HC3", term, float(b), float(se), float(t), float(p), int(res.nobs), float(res.rsquared), None)
+                for term, b, se, t, p in zip(terms, res.params, res.bse, res.tvalues, res.pvalues, strict=True)
+            ]
+            fitted.append(res)
+            labels.append(f"CAR {_window_label(start, end)}")
+        if fitted:
+            tables.append(_summary(f"cross_section_{group}", f"Cross-sectional regressions of CARs, group {group} (HC3)", fitted, labels, terms))
+    return pl.DataFrame(out, schema=GROUP_TIDY_SCHEMA, orient="row"), tables
+
+
+def pooled_event_regressions(
+    panel: pl.DataFrame, rows: pl.DataFrame, spec: StudySpec, cov: PooledCov = "cluster", max_rows: int = 50
+) -> tuple[pl.DataFrame, list[SummaryTable]]:
+    """Pooled dummy-variable event regression per group (see the module docstring).
+
+    Parameters
+    ----------
+    panel
+        ``row, event_day, ret, benchmark_ret``.
+    rows
+        The event rows to pool: ``row, group, day0_session`` (primary tickers whose model
+        could be fitted).
+    spec
+        Estimation window, reported days and windows.
+    cov
+        ``cluster`` (by calendar date) or ``hac`` (Newey–West within firm, 5 lags).
+    max_rows
+        Groups with more event rows are left out (the design has two columns per firm).
+
+    Returns
+    -------
+    (pl.DataFrame, list[SummaryTable])
+        Tidy terms ``d[k]`` (pooled AR of day k) and ``CAR[w]`` (window sums), with
+        ``window_start = window_end = k`` for days; firm intercepts and betas are not
+        reported. One summary table per group.
+    """
+    from statsmodels.regression.linear_model import OLS
+
+    est, days = spec.estimation, spec.report_days
+    cov_name = "cluster(date)" if cov == "cluster" else "HAC(firm, 5 lags)"
+    sizes = rows.group_by(S.GROUP).len().sort(S.GROUP)
+    out: list[tuple] = [
+        (group, POOLED_DUMMIES, None, None, cov_name, None, None, None, None, None, None, None,
+         f"{n} event rows; pooling needs 2 to {max_rows}")
+        for group, n in sizes.filter(~pl.col("len").is_between(2, max_rows)).iter_rows()
+    ]
+    rows = rows.join(sizes.filter(pl.col("len").is_between(2, max_rows)), on=S.GROUP, how="semi")
+    usable = (
+        panel.join(rows.select(ROW, S.GROUP, S.DAY0_SESSION), on=ROW)
+        .filter(
+            (pl.col(S.EVENT_DAY).is_between(est.start, est.end) | pl.col(S.EVENT_DAY).is_between(days.start, days.end))
+            & pl.col(S.RET).is_not_null() & pl.col(S.BENCHMARK_RET).is_not_null()
+        )
+        .sort(S.GROUP, ROW, S.EVENT_DAY)
+    )
+    tables: list[SummaryTable] = []
+    day_list = list(range(days.start, days.end + 1))
+    for (group,), g in usable.group_by(S.GROUP, maintain_order=True):
+        firms = g[ROW].unique(maintain_order=True).to_list()
+        firm = g[ROW].to_numpy()
+        tau = g[S.EVENT_DAY].to_numpy()
+        own = (firm[:, None] == np.asarray(firms)[None, :]).astype(float)
+        dummies = (tau[:, None] == np.asarray(day_list)[None, :]).astype(float)
+        names = [f"a[{i}]" for i in range(len(firms))] + [f"b[{i}]" for i in range(len(firms))] + [dummy_term(k) for k in day_list]
+        x = pl.DataFrame(np.column_stack([own, own * g[S.BENCHMARK_RET].to_numpy()[:, None], dummies]), schema=names)
+        if cov == "cluster":
+            dates = (g[S.DAY0_SESSION] + g[S.EVENT_DAY]).to_numpy()
+            res = OLS(g[S.RET], x).fit(cov_type="cluster", cov_kwds={"groups": dates})
+        else:
+            res = OLS(g[S.RET], x).fit(cov_type="hac-panel", cov_kwds={"groups": firm, "maxlags": 5})
+        base = 2 * len(firms)
+        combos = [(dummy_term(k), k, k, np.eye(x.shape[1])[base + i]) for i, k in enumerate(day_list)]
+        for w in spec.windows:
+            r = np.zeros(x.shape[1])
+            r[[base + day_list.index(k) for k in range(w.start, w.end + 1)]] = 1.0
+            combos.append((f"CAR{_window_label(w.start, w.end)}", w.start, w.end, r))
+        for term, start, end, r in combos:
+            tt = res.t_test(r)
+            est_, se = float(np.squeeze(tt.effect)), float(np.squeeze(tt.sd))
+            out.append((group, POOLED_DUMMIES, start, end, cov_name, term, est_, se, float(np.squeeze(tt.tvalue)),
+                        float(np.squeeze(tt.pvalue)), int(res.nobs), float(res.rsquared), None))
+        tables.append(_summary(f"pooled_{group}", f"Pooled dummy-variable event regression, group {group} ({cov_name})",
+                               [res], [f"{len(firms)} firms"], [dummy_term(k) for k in day_list], drop_others=True))
+    return pl.DataFrame(out, schema=GROUP_TIDY_SCHEMA, orient="row"), tables

@@ -25,6 +25,7 @@ ReturnKind = Literal["simple", "log"]
 RETURN_KINDS: tuple[str, ...] = get_args(ReturnKind)
 Role = Literal["primary", "related"]
 
+CHAR_PREFIX = "char."  # EventSpec.extra names of characteristics (regressors): "char.<name>"
 DEFAULT_BENCHMARK = "^GSPC"
 DEFAULT_GROUP = "all"
 EVENT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,127}$")
@@ -241,16 +242,20 @@ def events_frame(events: list[EventSpec] | tuple[EventSpec, ...]) -> pl.DataFram
 
     Columns: ``event_id, ticker, role, benchmark, group, announced`` (ISO text),
     ``announced_date`` (the announcement's date in its own zone, or the date given),
-    ``announced_utc`` (UTC datetime, null when only a date is known), ``timing``.
+    ``announced_utc`` (UTC datetime, null when only a date is known), ``timing``, then one
+    column ``char.<name>`` per characteristic of any event (Float64 when every value is a
+    number, else String; null where an event lacks it).
     """
-    rows = []
+    rows, chars = [], []
     for ev in events:  # building the input frame: one pass over the specs, not a hot path
         utc = ev.announced.astimezone(timezone.utc) if isinstance(ev.announced, datetime) else None
         day = ev.announced.date() if isinstance(ev.announced, datetime) else ev.announced
+        ev_chars = {k: v for k, v in ev.extra if k.startswith(CHAR_PREFIX)}
         for role, tickers in (("primary", ev.tickers), ("related", ev.related)):
             for t in tickers:
                 rows.append((ev.id, t, role, ev.benchmark, ev.group, ev.announced_text, day, utc, ev.timing))
-    return pl.DataFrame(
+                chars.append(ev_chars)
+    frame = pl.DataFrame(
         rows,
         schema={
             S.EVENT_ID: pl.String, S.TICKER: pl.String, S.ROLE: pl.String, S.BENCHMARK: pl.String,
@@ -259,4 +264,10 @@ def events_frame(events: list[EventSpec] | tuple[EventSpec, ...]) -> pl.DataFram
         },
         orient="row",
     )
-
+    names = list(dict.fromkeys(k for c in chars for k in c))
+    columns = []
+    for name in names:
+        values = [c.get(name) for c in chars]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values if v is not None)
+        columns.append(pl.Series(name, values, dtype=pl.Float64 if numeric else pl.String, strict=False))
+    return frame.with_columns(columns)

@@ -75,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--returns", choices=RETURN_KINDS, default="simple")
     run.add_argument("--min-obs", type=int, default=120, dest="min_obs", help="minimum estimation returns (default 120)")
     run.add_argument("--latex", action="store_true", help="also write LaTeX tables")
+    run.add_argument("--regressor", action="append", dest="regressors", metavar="NAME",
+                     help="catalog characteristic for the cross-sectional CAR regression, repeatable "
+                          "(default: every numeric one; --no-regressors for none)")
+    run.add_argument("--no-regressors", action="store_const", const=[], dest="regressors")
+    run.add_argument("--pooled-cov", choices=["cluster", "hac"], default="cluster",
+                     help="errors of the pooled dummy regression: cluster by date (default) or HAC within firm")
 
     demo = sub.add_parser("demo", help="run the whole study on a simulated market with planted effects (offline)")
     demo.add_argument("--out", type=Path, default=Path("reports") / "demo")
@@ -154,11 +160,22 @@ def _cmd_run(args) -> int:
     # Check the user's input before Prefect starts, so mistakes fail fast and plainly.
     study_spec(args.estimation, args.windows, args.model, args.returns, args.min_obs)
     catalog = args.catalog or default_catalog_path()
-    select_events(load_catalog(catalog), args.event_ids)
+    events = select_events(load_catalog(catalog), args.event_ids)
+    if args.regressors:
+        from analysis.catalog import characteristics
+
+        known = {k for e in events for k, v in characteristics(e).items() if isinstance(v, float)}
+        unknown = sorted(set(args.regressors) - known)
+        if unknown:
+            raise InputError(
+                f"not a numeric characteristic of the selected events: {', '.join(unknown)} "
+                f"(numeric ones: {', '.join(sorted(known)) or 'none'})", file=str(catalog), field="--regressor",
+            )
     out = event_study(
         event_ids=args.event_ids or None, catalog=str(catalog), source=args.source,
         out=str(args.out) if args.out else None, estimation=args.estimation, windows=args.windows,
         model=args.model, returns=args.returns, min_estimation_obs=args.min_obs, latex=args.latex,
+        regressors=args.regressors, pooled_cov=args.pooled_cov,
     )
     _print_summary(Path(out))
     return 0

@@ -9,6 +9,8 @@ A report folder holds::
     events.parquet/.csv             event x ticker: day 0, its rule, status and reason
     regressions.parquet/.csv        statsmodels regressions, tidy
     tables/<name>.md|.html|.csv     the human tables (.tex with latex=True)
+    tables/cross_section_<group>.*  regressions of CARs on characteristics, summary_col layout
+    tables/pooled_<group>.*         pooled dummy-variable event regression, summary_col layout
     plots/car-<event>.png|.svg      CAR path with its 95 % band, per event (first 50 events)
     plots/caar-<group>.png|.svg     CAAR path with its cross-sectional band, per group
     report.md, report.html          headline, plots and every table on one page (offline:
@@ -73,14 +75,17 @@ PAGE_CSS = (
 )
 
 
-def _page(title: str, tables: list[Table], headline: str, plots: list[str]) -> str:
+def _page(title: str, tables: list[Table], headline: str, plots: list[str], regression_tables=()) -> str:
     esc = html.escape
     figures = "".join(
         f'<figure><img src="{esc(p)}" alt="{esc(Path(p).stem)}"><figcaption>{esc(Path(p).stem)}</figcaption></figure>'
         for p in plots
     )
     nav = " ".join(f'<a href="#{t.key}">{esc(t.title)}</a>' for t in tables)
-    body = "\n".join(f'<section id="{t.key}">{to_html(t)}</section>' for t in tables)
+    body = "\n".join(
+        [f'<section id="{t.key}">{to_html(t)}</section>' for t in tables]
+        + [f'<section id="{t.key}"><h2>{esc(t.title)}</h2>{t.html}</section>' for t in regression_tables]
+    )
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{esc(title)}</title><style>{PAGE_CSS}</style></head><body>"
@@ -128,16 +133,20 @@ def write_report(
             t.frame.write_csv(tmp / "tables" / f"{t.key}.csv")
             if latex:
                 (tmp / "tables" / f"{t.key}.tex").write_text(to_latex(t), encoding="utf-8")
+        for t in result.regression_tables:  # statsmodels summary_col layout
+            (tmp / "tables" / f"{t.key}.md").write_text(t.markdown, encoding="utf-8")
+            (tmp / "tables" / f"{t.key}.html").write_text(t.html, encoding="utf-8")
+            (tmp / "tables" / f"{t.key}.tex").write_text(t.latex, encoding="utf-8")
         paths = car_paths(result)
         figures = event_plots(paths, tmp / "plots") + group_plots(caar_paths(paths), tmp / "plots")
         svgs = [p.relative_to(tmp).as_posix() for p in figures if p.suffix == ".svg"]
         pngs = [p.relative_to(tmp).as_posix() for p in figures if p.suffix == ".png"]
         md = (
             f"# {title}\n\n{headline}\n\n" + "".join(f"![{Path(p).stem}]({p})\n" for p in pngs) + "\n"
-            + "\n".join(to_markdown(t) for t in tables)
+            + "\n".join([*(to_markdown(t) for t in tables), *(t.markdown for t in result.regression_tables)])
         )
         (tmp / "report.md").write_text(md, encoding="utf-8")
-        (tmp / "report.html").write_text(_page(title, tables, headline, svgs), encoding="utf-8")
+        (tmp / "report.html").write_text(_page(title, tables, headline, svgs, result.regression_tables), encoding="utf-8")
         for name, text in (extra or {}).items():
             (tmp / name).write_text(text, encoding="utf-8")
         full = {

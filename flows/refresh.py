@@ -263,7 +263,7 @@ def refresh_catalog(
         todo = tuple(e for e in events if e.id in changed)
         needs = plan.needs.filter(pl.col(S.TICKER).is_in({t for e in todo for t in (*e.tickers, *e.related, e.benchmark)}))
         prices, shares = load_prices(root, needs)
-        result = analyze(todo, prices, shares, spec)
+        result = analyze(todo, prices, shares, spec, [], "cluster")  # group regressions: not over a subset
         manifest = run_manifest(catalog_path, todo, spec, source, PriceStore(Path(root)), needs, notes, kind="event")
         write_event_reports(result, str(folder), manifest, prints, todo, latex)
         everything = read_event_reports(spec, str(folder), [e.id for e in events])

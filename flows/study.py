@@ -43,6 +43,7 @@ from analysis import schema as S
 from analysis.calendar import align_events, exchange_calendar
 from analysis.engine import StudyResult, price_requirements, run_study
 from analysis.errors import DataUnavailableError
+from analysis.regression import PooledCov
 from analysis.specs import EventSpec, ModelName, ReturnKind, StudySpec, Window, events_frame
 from flows import progress
 from flows.artifacts import publish_artifacts
@@ -191,9 +192,15 @@ def load_prices(store_root: str, needs: pl.DataFrame) -> tuple[pl.DataFrame, pl.
 
 
 @task(name="analyze", cache_policy=NO_CACHE)
-def analyze(events: tuple[EventSpec, ...], prices: pl.DataFrame, shares: pl.DataFrame, spec: StudySpec) -> StudyResult:
+def analyze(
+    events: tuple[EventSpec, ...], prices: pl.DataFrame, shares: pl.DataFrame, spec: StudySpec,
+    regressors: list[str] | None, pooled_cov: PooledCov,
+) -> StudyResult:
     progress.say(f"analysing {len(events)} event(s): {spec.model} model, estimation {spec.estimation.label}")
-    return run_study(events_frame(events), prices, spec, exchange_calendar(spec.calendar), shares)
+    return run_study(
+        events_frame(events), prices, spec, exchange_calendar(spec.calendar), shares,
+        regressors=regressors, pooled_cov=pooled_cov,
+    )
 
 
 @task(name="write-report", cache_policy=NO_CACHE)
@@ -230,7 +237,7 @@ def event_info(events: tuple[EventSpec, ...]) -> list[dict[str, Any]]:
 
 def run_manifest(
     catalog: Path, events: tuple[EventSpec, ...], spec: StudySpec, source: str, store: PriceStore,
-    needs: pl.DataFrame, notes: list[str], kind: str = "run",
+    needs: pl.DataFrame, notes: list[str], kind: str = "run", **extra_parameters: Any,
 ) -> dict[str, Any]:
     """Inputs, parameters and data coverage of a run (versions and outputs are added on write).
 
@@ -247,7 +254,7 @@ def run_manifest(
         "catalog": {"path": str(catalog), "sha256": file_sha256(catalog) if catalog.is_file() else None},
         "events": [e.id for e in events],
         "event_info": event_info(events),
-        "parameters": {**spec.as_dict(), "source": source},
+        "parameters": {**spec.as_dict(), **extra_parameters, "source": source},
         "store": str(store.root),
         "data": coverage,
         "warnings": notes,
@@ -267,6 +274,8 @@ def event_study(
     min_estimation_obs: int = 120,
     latex: bool = False,
     store: str | None = None,
+    regressors: list[str] | None = None,
+    pooled_cov: PooledCov = "cluster",
     reports: str | None = None,
 ) -> str:
     """Measure the market reaction to catalog events; write the report, its Prefect artifacts
@@ -290,6 +299,11 @@ def event_study(
         Also write LaTeX tables.
     store
         Price store folder (default ``$MARKET_REACTION_HOME``).
+    regressors
+        Characteristics for the cross-sectional regression of CARs (default: every numeric
+        one in the catalog; ``[]`` for none).
+    pooled_cov
+        Errors of the pooled dummy-variable regression: ``cluster`` (by date) or ``hac``.
     reports
         Folder whose ``index.html`` lists this report (default: the folder holding ``out``,
         else ``reports``).
@@ -305,10 +319,13 @@ def event_study(
     events = load_events(str(catalog_path), event_ids)
     plan, notes = acquire_prices(events, spec, root, source)
     prices, shares = load_prices(root, plan.needs)
-    result = analyze(events, prices, shares, spec)
+    result = analyze(events, prices, shares, spec, regressors, pooled_cov)
     if not result.car[S.CAR].is_not_null().any():
         raise DataUnavailableError(no_result_message(result, notes, root))
-    manifest = run_manifest(catalog_path, events, spec, source, PriceStore(Path(root)), plan.needs, notes)
+    manifest = run_manifest(
+        catalog_path, events, spec, source, PriceStore(Path(root)), plan.needs, notes,
+        regressors=regressors, pooled_cov=pooled_cov,
+    )
     folder = Path(reports) if reports else Path(out).parent if out else Path(DEFAULT_REPORTS)
     target = out or str(default_out(events, datetime.now(timezone.utc), folder))
     title = "Market reaction: " + ", ".join(e.id for e in events[:5]) + (" ..." if len(events) > 5 else "")

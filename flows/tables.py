@@ -275,14 +275,14 @@ def tests_table(result: StudyResult) -> Table:
 def regressions_table(result: StudyResult) -> Table:
     notes = ["market_model: R = a + b Rm on the estimation window; event_dummies: R = a + b Rm + sum_k g_k D_k "
              "over the estimation window and event days, so g_k = AR_k (statsmodels OLS). Shaded: p<0.05."]
-    reg = result.regressions
+    reg = result.regressions.filter(pl.col(S.EVENT_ID).is_not_null())
     marks = _rows_where(reg, _significant(S.P_VALUE))
     frame = _fmt(
         reg.select(S.EVENT_ID, S.TICKER, REGRESSION, TERM, ESTIMATE, STD_ERROR, S.T_STAT, S.P_VALUE, S.N_OBS, S.R_SQUARED),
         {ESTIMATE: lambda x: num(x, 5), STD_ERROR: lambda x: num(x, 5), S.T_STAT: num, S.P_VALUE: pvalue, S.R_SQUARED: lambda x: num(x, 3)},
     ).rename({S.EVENT_ID: "event", STD_ERROR: "s.e.", S.T_STAT: "t", S.P_VALUE: "p", S.N_OBS: "n", S.R_SQUARED: "R2"})
     return Table(
-        "regressions", "Event-study regressions (statsmodels OLS)", frame, tuple(notes),
+        "regressions", "Per-event regressions (statsmodels OLS)", frame, tuple(notes),
         highlight=((ESTIMATE, marks), ("p", marks)), numeric=(ESTIMATE, "s.e.", "t", "p", "n", "R2"),
     )
 
