@@ -91,7 +91,8 @@ def _catalog_key(_context, parameters: dict[str, Any]) -> str | None:
     path = Path(parameters["catalog"])
     if not path.is_file():
         return None
-    return hash_objects("load-catalog", code_version(), str(path.resolve()), file_sha256(path), parameters.get("event_ids"))
+    layout = [f.name for f in dataclasses.fields(EventSpec)]  # a cached result must unpickle into today's EventSpec
+    return hash_objects("load-catalog", code_version(), layout, str(path.resolve()), file_sha256(path), parameters.get("event_ids"))
 
 
 @task(name="load-catalog", cache_key_fn=_catalog_key, cache_expiration=timedelta(days=1))

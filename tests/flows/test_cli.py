@@ -117,6 +117,8 @@ def test_run_with_empty_store_and_yahoo_unreachable(prefect_api, mr_home, fake_y
     code, _, err = run_cli(capsys, "run", AWS, "--catalog", str(CATALOG), "--out", str(tmp_path / "r"))
     assert code == 3
     assert "unreachable" in err and "market-reaction prices import" in err
+    # the download task ran 3 times (2 Prefect retries with backoff) x 2 attempts of the adapter
+    assert fake_yahoo.requests["^GSPC"] == 6
     assert not (tmp_path / "r").exists()
 
 
