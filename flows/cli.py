@@ -188,7 +188,8 @@ def _print_summary(out: Path) -> None:
     print(manifest.get("headline") or "no event got a result")
     for w in manifest.get("warnings", []):
         print(f"{PROG}: warning: {w}", file=sys.stderr)
-    print(f"report: {out / 'report.html'} (tables in {out / 'tables'})")
+    print(f"report: {out / 'report.html'} (tables in {out / 'tables'}, plots in {out / 'plots'}; "
+          f"all reports: {out.parent / 'index.html'})")
 
 
 def _cmd_demo(args) -> int:

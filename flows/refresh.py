@@ -87,7 +87,7 @@ def fingerprints(events: tuple[EventSpec, ...], spec: StudySpec, store: PriceSto
         .sort(S.EVENT_ID, S.TICKER, S.DATE)
         .group_by(S.EVENT_ID, S.TICKER, maintain_order=True)
         .agg(pl.format("{}..{}\n", pl.col("start").first(), pl.col("end").first()).alias("_range"),
-             row_text.fill_null("").str.join("\n").alias("_rows"))
+             row_text.str.join("\n").alias("_rows"))
         .with_columns(pl.concat_str("_range", "_rows").map_elements(_sha, return_dtype=pl.String).alias("_sha"))
     )
     by_event: dict[str, dict[str, str]] = {}
@@ -145,12 +145,16 @@ def read_fingerprint(folder: Path) -> dict[str, Any] | None:
 def split_by_event(result: StudyResult) -> dict[str, StudyResult]:
     """One result per event: its rows of every frame, and the group tests over that event alone
     (the tests across the group's events are in the catalog report)."""
-    parts: dict[str, dict[str, pl.DataFrame]] = {}
+    events = result.events[S.EVENT_ID].unique(maintain_order=True).to_list()
+    parts = {}
     for name in ("events", "abnormal_returns", "models", "car", "regressions"):
         frame: pl.DataFrame = getattr(result, name)
-        for event in result.events[S.EVENT_ID].unique(maintain_order=True).to_list():
-            parts.setdefault(event, {})[name] = frame.filter(pl.col(S.EVENT_ID) == event)
-    return {event: StudyResult(result.spec, tests=group_tests(p["car"]), **p) for event, p in parts.items()}
+        by_id = {k[0]: v for k, v in frame.partition_by(S.EVENT_ID, as_dict=True, maintain_order=True).items()}
+        parts[name] = {e: by_id.get(e, frame.clear()) for e in events}
+    return {
+        e: StudyResult(result.spec, tests=group_tests(parts["car"][e]), **{name: p[e] for name, p in parts.items()})
+        for e in events
+    }
 
 
 def read_results(spec: StudySpec, folders: list[Path]) -> StudyResult:
