@@ -64,7 +64,9 @@ def _axes(plt, title: str):
     ax.axvline(0.0, color="#888888", linewidth=0.8, linestyle=":")
     ax.set_xlabel("event day (sessions relative to day 0)")
     ax.set_ylabel("cumulative abnormal return")
-    ax.yaxis.set_major_formatter(lambda y, _: f"{y * 100:+.0f}%" if y else "0%")
+    from matplotlib.ticker import PercentFormatter
+
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))  # enough decimals for the tick spacing
     ax.set_title(_plain(title), fontsize=10, loc="left")
     ax.grid(True, color="#eeeeee")
     return fig, ax

@@ -21,8 +21,9 @@ Bookkeeping: each event has a *fingerprint*, the sha256 of
 It is stored with its parts in ``events/<id>/fingerprint.json``. A run recomputes an event
 when its fingerprint differs from the stored one (or none is stored, or ``force``), says
 which part changed, writes its report, and rebuilds the catalog report from the per-event
-reports; events whose fingerprint is unchanged are skipped, and when none changed nothing
-is written at all (every file stays byte-identical).
+reports (also when events left or joined the catalog; the reports of events that left stay
+in ``events/``); events whose fingerprint is unchanged are skipped, and when none changed
+nothing is written at all (every file stays byte-identical).
 """
 
 from __future__ import annotations
@@ -139,6 +140,14 @@ def read_fingerprint(folder: Path) -> dict[str, Any] | None:
     try:
         return json.loads((folder / FINGERPRINT).read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        return None
+
+
+def listed_events(report: Path) -> list[str] | None:
+    """The event ids of the report in ``report`` (None when there is none)."""
+    try:
+        return json.loads((report / "manifest.json").read_text(encoding="utf-8"))["events"]
+    except (OSError, ValueError, KeyError):
         return None
 
 
@@ -270,10 +279,13 @@ def refresh_catalog(
         result = analyze(todo, prices, shares, spec, [], "cluster")  # group regressions: not over a subset
         manifest = run_manifest(catalog_path, todo, spec, source, PriceStore(Path(root)), needs, notes, kind="event")
         write_event_reports(result, str(folder), manifest, prints, todo, latex)
-        everything = read_event_reports(spec, str(folder), [e.id for e in events])
+    ids = [e.id for e in events]
+    if changed or listed_events(folder / CATALOG_DIR) != ids:  # an event changed, or left / joined the catalog
+        everything = read_event_reports(spec, str(folder), ids)
         whole = run_manifest(catalog_path, events, spec, source, PriceStore(Path(root)), plan.needs, notes, kind="catalog")
         whole["fingerprints"] = {e: p["fingerprint"] for e, p in prints.items()}
         publish_report(everything, str(folder / CATALOG_DIR), whole, f"Market reaction: catalog {catalog_path.name}", latex)
-        artifacts(everything, {e: str(folder / EVENTS_DIR / e) for e in changed})
+        if changed:
+            artifacts(everything, {e: str(folder / EVENTS_DIR / e) for e in changed})
     update_index(reports)
     return {"reports": str(folder), "recomputed": changed, "unchanged": [e.id for e in events if e.id not in changed]}

@@ -127,3 +127,10 @@ def test_refresh_recomputes_only_events_whose_window_gained_data(prefect_api, sh
     assert manifest["kind"] == "catalog" and set(manifest["fingerprints"]) == {"amzn-june", "amzn-openai-aws-2025"}
     days = pl.read_parquet(folder / EVENTS_DIR / "amzn-openai-aws-2025" / "car.parquet")
     assert days.filter(pl.col(S.WINDOW_END) == 5)[S.N_DAYS].item() == 11
+
+    # an event leaves the catalog: nothing recomputed, the catalog report no longer lists it
+    catalog.write_text(CATALOG.split("[[events]]")[0] + "[[events]]" + CATALOG.split("[[events]]")[2])
+    fourth = refresh_catalog(**args)
+    assert fourth["recomputed"] == {} and fourth["unchanged"] == ["amzn-openai-aws-2025"]
+    assert set(pl.read_parquet(folder / CATALOG_DIR / "car.parquet")[S.EVENT_ID]) == {"amzn-openai-aws-2025"}
+    assert (folder / EVENTS_DIR / "amzn-june" / "report.html").is_file()
