@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
