@@ -61,7 +61,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from analysis.errors import InputError
+from analysis.errors import InputError, separator_hint
 from analysis.specs import CHAR_PREFIX, TIMINGS, EventSpec, check_ticker
 
 CLAIMS = "claims"
@@ -336,7 +336,8 @@ def parse_catalog_csv(text: str, file: str) -> tuple[EventSpec, ...]:
     missing = [c for c in CSV_REQUIRED if c not in header]
     if missing:
         raise InputError(f"missing column(s) {', '.join(missing)}; expected a header like "
-                         f"{','.join(CSV_HEADER)}", file=file, row=0, field=missing[0])
+                         f"{','.join(CSV_HEADER)}{separator_hint(','.join(header))}",
+                         file=file, row=0, field=missing[0])
     numeric = {
         col for col in header
         if col not in CSV_HEADER and col not in CSV_FIELDS

@@ -8,7 +8,7 @@ benchmark all call it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -17,12 +17,13 @@ from analysis.abnormal import abnormal_returns, cumulative_abnormal_returns
 from analysis.calendar import SessionCalendar, align_events
 from analysis.models import EST_FIRST_DAY, EST_LAST_DAY, fit_models
 from analysis.panel import ROW, event_panel
+from analysis.quality import QUALITY_SCHEMA, event_quality, price_quality
 from analysis.regression import (
     COV_TYPE, PooledCov, SummaryTable, cross_sectional_regressions, event_regressions, pooled_event_regressions,
 )
 from analysis.returns import session_returns
-from analysis.significance import group_tests
 from analysis.errors import InputError
+from analysis.inference import group_tests
 from analysis.specs import CHAR_PREFIX, StudySpec, Window
 from analysis.valuation import CAP_NOTE, market_caps
 
@@ -49,6 +50,10 @@ class StudyResult:
         group the pooled dummy-variable regression (``event_id``/``ticker`` null).
     regression_tables
         The group regressions in the summary_col layout, rendered (Markdown, HTML, LaTeX).
+    quality
+        Findings of :func:`analysis.quality.price_quality` on the prices the study was given
+        (``ticker, date, check, ratio, detail``); those inside an event row's data range are
+        also in that row's ``reason``.
     """
 
     spec: StudySpec
@@ -59,6 +64,7 @@ class StudyResult:
     tests: pl.DataFrame
     regressions: pl.DataFrame
     regression_tables: tuple[SummaryTable, ...] = ()
+    quality: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=QUALITY_SCHEMA))
 
     @property
     def warnings(self) -> list[str]:
@@ -108,6 +114,11 @@ def run_study(
     Returns
     -------
     StudyResult
+        Every input event row is in ``events``: ``skipped`` (no result: no day 0, no prices,
+        too few estimation returns, or no abnormal return in any window) or ``flagged`` (a
+        result with a caveat: a day-0 or market-cap note, fewer estimation returns than the
+        window has days, window days without an abnormal return, or findings of
+        :func:`analysis.quality.price_quality` in the event's data range), with the reasons.
     """
     aligned = align_events(events, cal)
     placed = aligned.filter(pl.col(S.DAY0_SESSION).is_not_null())
@@ -167,7 +178,26 @@ def run_study(
         )
         .select(*S.CAR_COLUMNS, S.N_DAYS, S.RAW_RETURN, S.MARKET_CAP, S.DOLLAR_RAW, S.DF_RESID, S.ROLE, S.GROUP, S.REASON)
     )
-    tests = group_tests(car_out)
+    quality = price_quality(prices, cal)
+    quality_reasons = event_quality(quality, rows, spec.first_day, spec.report_days.end, cal)
+    missing_days = window_len - pl.col(S.N_DAYS)
+    coverage = (  # rows with a model: short estimation, windows lacking days, no CAR at all
+        car.join(models.select(ROW, S.N_OBS, pl.col(S.REASON).alias("_model_reason")), on=ROW)
+        .filter(pl.col("_model_reason").is_null())
+        .sort(ROW, S.WINDOW_START, S.WINDOW_END)
+        .group_by(ROW, maintain_order=True)
+        .agg(
+            pl.col(S.CAR).is_not_null().any().alias("_any_car"),
+            pl.when(pl.col(S.N_OBS).first() < spec.estimation.length).then(pl.format(
+                "{} of {} estimation returns", pl.col(S.N_OBS).first(), pl.lit(spec.estimation.length),
+            )).alias("_short"),
+            pl.format(
+                "window {}:{}: {} of {} days without an abnormal return",
+                S.WINDOW_START, S.WINDOW_END, missing_days, window_len,
+            ).filter(missing_days > 0).str.join("; ").replace("", None).alias("_windows"),
+        )
+    )
+    tests = group_tests(ar, models, rows, spec)
     numeric = [c for c, t in events.schema.items() if c.startswith(CHAR_PREFIX) and t == pl.Float64]
     if regressors is not None:
         unknown = [r for r in regressors if CHAR_PREFIX + r not in numeric]
@@ -200,25 +230,36 @@ def run_study(
         .join(rows.select(S.EVENT_ID, S.TICKER, ROW), on=[S.EVENT_ID, S.TICKER], how="left")
         .join(models.select(ROW, S.N_OBS, pl.col(S.REASON).alias("_model_reason")), on=ROW, how="left")
         .join(caps, on=ROW, how="left")
+        .join(coverage, on=ROW, how="left")
+        .join(quality_reasons.rename({S.REASON: "_quality"}), on=ROW, how="left")
         .with_columns(
             _join_reasons(
                 pl.when(pl.col(S.DAY0_SESSION).is_null()).then(pl.format("day 0: {}", pl.col(S.DAY0_RULE))),
                 no_prices, no_bench,
                 pl.when(no_prices.is_null() & no_bench.is_null()).then(pl.col("_model_reason")),
+                pl.when(~pl.col("_any_car")).then(pl.lit(
+                    f"no abnormal return on any event-window day ({reported.start:+d}..{reported.end:+d}): "
+                    "the ticker's or the benchmark's returns are missing there"
+                )),
             ).alias("_skip"),
+            _join_reasons(
+                pl.col("day0_warning"), pl.col(CAP_NOTE), pl.col("_short"),
+                pl.when(pl.col("_any_car")).then(pl.col("_windows")), pl.col("_quality"),
+            ).alias("_flag"),
         )
         .with_columns(
             pl.when(pl.col("_skip").is_not_null()).then(pl.lit("skipped"))
-            .when(pl.col("day0_warning").is_not_null() | pl.col(CAP_NOTE).is_not_null()).then(pl.lit("flagged"))
+            .when(pl.col("_flag").is_not_null()).then(pl.lit("flagged"))
             .otherwise(pl.lit("ok"))
             .alias(STATUS),
-            _join_reasons(pl.col("_skip"), pl.col("day0_warning"), pl.col(CAP_NOTE)).alias(S.REASON),
+            _join_reasons(pl.col("_skip"), pl.col("_flag")).alias(S.REASON),
         )
         .sort("_order")
-        .drop("_skip", "_model_reason", "_order")
+        .drop("_skip", "_flag", "_model_reason", "_order", "_any_car", "_short", "_windows", "_quality")
     )
     return StudyResult(
-        spec, events_out, ar_out, models_out.drop(ROW), car_out, tests, regressions, (*cross_tables, *pooled_tables)
+        spec, events_out, ar_out, models_out.drop(ROW), car_out, tests, regressions,
+        regression_tables=(*cross_tables, *pooled_tables), quality=quality,
     )
 
 

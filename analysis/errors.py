@@ -68,3 +68,15 @@ class PriceSourceError(DataUnavailableError):
     def __init__(self, ticker: str, reason: str) -> None:
         self.ticker, self.reason = ticker, reason
         super().__init__(f"{ticker}: {reason}")
+
+
+SEPARATORS = {";": "';'", "\t": "tabs", "|": "'|'"}
+
+
+def separator_hint(header: str) -> str:
+    """``" (the file seems to be separated by ';'; ...)"`` when a header line that should be
+    comma-separated uses another separator, else ``""``."""
+    for sep, name in SEPARATORS.items():
+        if sep in header and "," not in header:
+            return f" (the file seems to be separated by {name}; save it comma-separated)"
+    return ""

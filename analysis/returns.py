@@ -8,7 +8,9 @@ Returns are computed from adjusted closes (split- and dividend-adjusted), per ti
 where ``t−1`` is the *previous exchange session*. When a ticker has no price on the previous
 session (a halt, a gap in the data, the first day of a listing), ``R_t`` is null rather than a
 multi-day return silently treated as one day; the day after a gap is therefore missing too.
-Rows dated on non-sessions are dropped (see :func:`off_calendar_rows`).
+A price that is missing, zero, negative, NaN or infinite counts as no price (for the close
+too, which market capitalizations use). Rows dated on non-sessions are dropped (see
+:func:`off_calendar_rows`). :func:`analysis.quality.price_quality` reports all of these.
 """
 
 from __future__ import annotations
@@ -35,11 +37,13 @@ def session_returns(prices: pl.DataFrame, cal: SessionCalendar, kind: ReturnKind
     Returns
     -------
     pl.DataFrame
-        ``ticker, session, date, ret, close``, sorted by ticker and session.
+        ``ticker, session, date, ret, close``, sorted by ticker and session; ``close`` is
+        null where it is not a positive finite number.
     """
-    prev = pl.col(S.ADJ_CLOSE).shift(1).over(S.TICKER)
+    adj = _positive(S.ADJ_CLOSE)
+    prev = adj.shift(1).over(S.TICKER)
     consecutive = (pl.col(S.SESSION) - pl.col(S.SESSION).shift(1).over(S.TICKER)) == 1
-    ratio = pl.col(S.ADJ_CLOSE) / prev
+    ratio = adj / prev
     ret = ratio.log() if kind == "log" else ratio - 1.0
     return (
         prices.lazy()
@@ -49,10 +53,16 @@ def session_returns(prices: pl.DataFrame, cal: SessionCalendar, kind: ReturnKind
         .select(
             S.TICKER, S.SESSION, S.DATE,
             pl.when(consecutive).then(ret).alias(S.RET),
-            S.CLOSE,
+            _positive(S.CLOSE).alias(S.CLOSE),
         )
         .collect(engine="in-memory")
     )
+
+
+def _positive(column: str) -> pl.Expr:
+    """``column`` where it is a positive finite number, else null."""
+    c = pl.col(column).cast(pl.Float64)
+    return pl.when(c.is_finite() & (c > 0)).then(c)
 
 
 def off_calendar_rows(prices: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:

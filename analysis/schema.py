@@ -47,6 +47,7 @@ AR_VAR = "ar_var"  # prediction-error variance of the AR (MacKinlay 1997)
 AR_SE = "ar_se"
 AR_T = "ar_t"
 AR_P = "ar_p"
+IN_ESTIMATION = "in_estimation"  # the day lies in the estimation window (its AR is a residual)
 
 # --- models ------------------------------------------------------------------------
 MODEL = "model"
@@ -61,6 +62,11 @@ ESTIMATION_END = "estimation_end"
 MKT_MEAN = "mkt_mean"  # mean benchmark return over the estimation window
 MKT_SXX = "mkt_sxx"  # sum of squared demeaned benchmark returns over the estimation window
 REASON = "reason"  # why a statistic is null
+
+# --- price-data checks (analysis.quality) -------------------------------------------
+CHECK = "check"  # which check found something: off-calendar, bad-price, gap, jump, split-like
+RATIO = "ratio"  # the price ratio of a jump between consecutive rows
+DETAIL = "detail"  # the finding in words: its date, and the ratio or the bad values
 
 # --- windows -----------------------------------------------------------------------
 WINDOW_START = "window_start"

@@ -37,7 +37,7 @@ def check_ticker(ticker: str, *, field: str = "ticker", event: str | None = None
     if not isinstance(ticker, str):
         raise InputError(f"expected a ticker symbol (text), got {ticker!r}", field=field, event=event)
     t = ticker.strip().upper()
-    if not TICKER_PATTERN.match(t):
+    if not TICKER_PATTERN.fullmatch(t):
         raise InputError(
             f"expected a ticker symbol such as 'AMZN', '^GSPC' or 'BRK-B' "
             f"(letters, digits, '.', '-', '=', '^'), got {ticker!r}",
@@ -200,7 +200,7 @@ class EventSpec:
 
     def __post_init__(self) -> None:
         ev = self.id if isinstance(self.id, str) else None
-        if not isinstance(self.id, str) or not EVENT_ID_PATTERN.match(self.id):
+        if not isinstance(self.id, str) or not EVENT_ID_PATTERN.fullmatch(self.id):
             raise InputError(
                 "expected a safe file name: lowercase letters, digits, '-' and '_', starting with a "
                 f"letter or digit, at most 128 characters; got {self.id!r}",

@@ -14,6 +14,7 @@ from pathlib import Path
 from analysis.catalog import parse_catalog_csv, parse_catalog_toml
 from analysis.errors import InputError
 from analysis.specs import EventSpec
+from flows.filetype import binary_kind
 
 CATALOG_ENV = "MARKET_REACTION_CATALOG"
 PARSERS = {".toml": parse_catalog_toml, ".csv": parse_catalog_csv}
@@ -35,8 +36,8 @@ def load_catalog(path: Path | str) -> tuple[EventSpec, ...]:
     Raises
     ------
     InputError
-        Unknown suffix, missing or unreadable file, text that is not UTF-8, or any problem
-        found by the parser.
+        Unknown suffix, missing or unreadable file, a file that is not text (an image, a
+        workbook), text that is not UTF-8, or any problem found by the parser.
     """
     path = Path(path)
     parse = PARSERS.get(path.suffix.lower())
@@ -51,6 +52,9 @@ def load_catalog(path: Path | str) -> tuple[EventSpec, ...]:
         raise InputError(f"catalog not found: {path}") from None
     except OSError as e:
         raise InputError(f"cannot read the catalog: {e.strerror or e}", file=str(path)) from None
+    kind = binary_kind(data)
+    if kind is not None:
+        raise InputError(f"not a text file: it is {kind}", file=str(path))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:

@@ -11,9 +11,12 @@
     market-reaction demo [--out DIR]
     market-reaction serve [--catalog PATH] [--reports DIR] [--source auto|store|yfinance]
                           [--cron "30 17 * * 1-5"] [--timezone America/New_York] [--limit N]
+    market-reaction simulate [--events 1000] [--group-size 50] [--effects 0.005,0.01,0.02] [--seed N]
+                             [--tickers A,B,...] [--benchmark ^GSPC] [--simulated] [--out DIR] [study options]
 
-Exit codes: 0 success; 1 unexpected failure; 2 bad input (arguments, catalog, price file);
-3 data unavailable (no prices in the store and none from Yahoo); 130 interrupted.
+Exit codes: 0 success; 1 unexpected failure, or a file that cannot be written (the message
+names it); 2 bad input (arguments, catalog, price file); 3 data unavailable (no prices in the
+store and none from Yahoo, or a store file that cannot be read); 130 interrupted.
 Errors are one line on stderr: ``market-reaction: error: <what and where>``.
 """
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -84,6 +88,22 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the whole study on a simulated market with planted effects (offline)")
     demo.add_argument("--out", type=Path, default=Path("reports") / "demo")
+
+    sim = sub.add_parser("simulate", help="size and power of the group tests on pseudo-events (Brown & Warner 1985)")
+    sim.add_argument("--events", type=int, default=1000, help="pseudo-events to draw (default 1000)")
+    sim.add_argument("--group-size", type=int, default=50, dest="group_size", help="events per group (default 50)")
+    sim.add_argument("--effects", default="0.005,0.01,0.02",
+                     help="abnormal returns planted on day 0 for power, comma-separated (default 0.005,0.01,0.02; '' for none)")
+    sim.add_argument("--seed", type=int, default=1985)
+    sim.add_argument("--tickers", help="comma-separated tickers to draw from (default: every stored ticker but indices)")
+    sim.add_argument("--benchmark", default="^GSPC")
+    sim.add_argument("--simulated", action="store_true", help="draw from a simulated market instead of the store (offline)")
+    sim.add_argument("--out", type=Path, help="folder for the tables and files (default: reports/<time>-simulate)")
+    sim.add_argument("--estimation", default="-260:-11")
+    sim.add_argument("--window", action="append", dest="windows", metavar="START:END")
+    sim.add_argument("--model", choices=MODELS, default="market")
+    sim.add_argument("--returns", choices=RETURN_KINDS, default="simple")
+    sim.add_argument("--min-obs", type=int, default=120, dest="min_obs")
 
     from flows.serve import DEFAULT_CRON, DEFAULT_TIMEZONE
 
@@ -211,11 +231,53 @@ def _cmd_serve(args) -> int:
     return 0
 
 
-COMMANDS = {"serve": _cmd_serve, "prices": _cmd_prices, "shares": _cmd_shares, "events": _cmd_events, "run": _cmd_run, "demo": _cmd_demo}
+
+def _numbers(text: str, field: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise InputError(f"expected comma-separated numbers such as 0.005,0.01, got {text!r}", field=field) from None
+
+
+def _cmd_simulate(args) -> int:
+    from datetime import datetime, timezone
+
+    from analysis.size_power import SimulationSpec
+    from flows.simulate import default_out, rates_tables, run_simulation, write_simulation
+    from flows.study import study_spec
+    from flows.tables import to_markdown
+
+    spec = study_spec(args.estimation, args.windows, args.model, args.returns, args.min_obs)
+    sim = SimulationSpec(events=args.events, group_size=args.group_size, effects=_numbers(args.effects, "effects"),
+                         seed=args.seed)
+    tickers = [t.strip().upper() for t in args.tickers.split(",") if t.strip()] if args.tickers else None
+    run = run_simulation(spec, sim, simulated=args.simulated, store=None if args.simulated else _home_store(),
+                         tickers=tickers, benchmark=args.benchmark.upper())
+    out = write_simulation(run, args.out or default_out(datetime.now(timezone.utc)))
+    for table in rates_tables(run):
+        print(to_markdown(table, heading="###"))
+    print(f"{sim.groups} groups x {sim.group_size} pseudo-events, {1 + len(sim.effects)} runs, simulated in {run.seconds:.1f}s")
+    print(f"tables and files: {out}")
+    return 0
+
+
+COMMANDS = {"prices": _cmd_prices, "shares": _cmd_shares, "events": _cmd_events, "run": _cmd_run, "demo": _cmd_demo,
+            "simulate": _cmd_simulate, "serve": _cmd_serve}
+
+
+def _glue_window_values(argv: list[str]) -> list[str]:
+    """``--window -1:1`` -> ``--window=-1:1``: argparse would take ``-1:1`` for an option."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] in ("--window", "--estimation") and arg.startswith("-") and ":" in arg:
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_glue_window_values(sys.argv[1:] if argv is None else list(argv)))
     if args.quiet:
         os.environ["MARKET_REACTION_QUIET"] = "1"
     _prefect_env(args.verbose, args.command)
@@ -224,16 +286,26 @@ def main(argv: list[str] | None = None) -> int:
     except MarketReactionError as e:
         if args.verbose:
             raise
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return e.exit_code
+        return _fail(str(e), e.exit_code)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
-    except Exception as e:  # an unexpected failure: one line, the traceback with --verbose
+    except OSError as e:  # the file system refused: say which path, and why
         if args.verbose:
             raise
-        print(f"{PROG}: error: unexpected {type(e).__name__}: {e} (run with --verbose for the traceback)", file=sys.stderr)
-        return 1
+        where = " -> ".join(str(f) for f in (e.filename, e.filename2) if f is not None)
+        return _fail(f"{where + ': ' if where else ''}{e.strerror or e}", 1)
+    except BaseException as e:  # unexpected (a polars panic is a BaseException): one line; --verbose: traceback
+        if args.verbose or isinstance(e, (SystemExit, GeneratorExit)):
+            raise
+        return _fail(f"unexpected {type(e).__name__}: {e} (run with --verbose for the traceback)", 1)
+
+
+def _fail(message: str, code: int) -> int:
+    """Print ``message`` as one line on stderr and return ``code``."""
+    line = re.sub(r"\s*[\r\n]+\s*", " ", message.strip())
+    print(f"{PROG}: error: {line}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

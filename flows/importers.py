@@ -16,23 +16,38 @@ hold on every row. Rows may come in any order; they are sorted.
 
 Every row is checked and all problems are collected: the error names the file, the first bad
 row and field, and how many other rows are bad; nothing of a bad file (or of the other files
-of the same import) is written. When ``adj_close`` is absent or empty for every row of a ticker
-(price indices such as ^GSPC), ``close`` is used and a warning says so; an ``adj_close`` missing
-on only some rows is an error. Rows with only a close (open, high, low, volume empty) are valid.
+of the same import) is written. Files that are not text (an image, a workbook, UTF-16) or use
+another separator are named as such. When ``adj_close`` is absent or empty for every row of a
+ticker (price indices such as ^GSPC), ``close`` is used and a warning says so; an ``adj_close``
+missing on only some rows is an error. Rows with only a close (open, high, low, volume empty)
+are valid.
+
+What is suspicious but possible — sessions of the XNYS calendar missing inside a ticker's
+range, rows on non-session days, jumps beyond 1:1.8 and split-like jumps of the close
+(:mod:`analysis.quality`) — is imported with a warning naming the file, the ticker, the count
+and the first dates (with the ratio of a jump).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from analysis import schema as S
-from analysis.errors import InputError
+from analysis.calendar import exchange_calendar
+from analysis.errors import InputError, separator_hint
+from analysis.quality import price_quality, quality_notes
 from analysis.specs import check_ticker
+from flows.filetype import binary_kind
 from flows.store import FIRST_DATE, LAST_DATE, PRICE_SCHEMA, ROWS, SOURCE, PriceStore
 
 ACCEPTED_SUFFIXES = (".csv", ".parquet")
@@ -80,7 +95,8 @@ class ImportedPrices:
     frames
         Ticker -> frame of :data:`flows.store.PRICE_SCHEMA` columns, sorted by date.
     warnings
-        Things the user should know, e.g. that returns of a ticker use close.
+        Things the user should know: that returns of a ticker use close, and the findings of
+        the data checks (gaps, off-calendar rows, jumps) per ticker.
     """
 
     frames: dict[str, pl.DataFrame]
@@ -158,12 +174,17 @@ def read_price_file(path: Path, ticker: str | None = None) -> ImportedPrices:
         pl.when(adj_all_missing).then(pl.col(S.CLOSE)).otherwise(pl.col(S.ADJ_CLOSE)).alias(S.ADJ_CLOSE),
     )
     no_adj = frame.filter(pl.col(_NO_ADJ)).get_column(S.TICKER).unique().sort()
+    cal = exchange_calendar()
+    notes = quality_notes(price_quality(frame.select(S.TICKER, S.DATE, S.CLOSE, S.ADJ_CLOSE), cal), cal)
     return ImportedPrices(
         frames={
             t: part.select(PRICE_SCHEMA.names()).sort(S.DATE)
             for (t,), part in frame.partition_by(S.TICKER, as_dict=True).items()
         },
-        warnings=tuple(f"{t}: no adj_close; returns use close (no dividend adjustment)" for t in no_adj),
+        warnings=(
+            *(f"{t}: no adj_close; returns use close (no dividend adjustment)" for t in no_adj),
+            *(f"{file}: {note}" for note in notes[S.REASON]),
+        ),
     )
 
 
@@ -262,13 +283,14 @@ def _read_table(path: Path) -> pl.DataFrame:
             file=file,
         )
     try:
-        if suffix == ".parquet":
-            return pl.read_parquet(path)
         data = path.read_bytes()
     except OSError as error:
         raise InputError(f"cannot read the file ({error.strerror or error})", file=file) from None
-    except pl.exceptions.PolarsError as error:
-        raise InputError(f"not a readable Parquet file ({_first_line(error)})", file=file) from None
+    if suffix == ".parquet":
+        return _read_parquet(data, file)
+    kind = binary_kind(data)
+    if kind is not None:
+        raise InputError(f"not a comma-separated text file: it is {kind}", file=file)
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -278,12 +300,32 @@ def _read_table(path: Path) -> pl.DataFrame:
             "save it as UTF-8 (Excel: 'CSV UTF-8')",
             file=file,
         ) from None
-    if not data.strip():
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    if not data or data.isspace():
         raise InputError("the file is empty", file=file)
+    start = data[:65536].lstrip(b"\r\n").decode("utf-8", errors="replace")
+    header = next(csv.reader(io.StringIO(start, newline="")), [])
+    twice = sorted(c for c, n in Counter(c.strip() for c in header).items() if n > 1)
+    if twice:  # polars would rename the second one and the first would win unnoticed
+        raise InputError(f"the header names column {twice[0]!r} more than once; keep one", file=file, row=0,
+                         field=twice[0])
     try:
         return pl.read_csv(data, infer_schema=False)
     except pl.exceptions.PolarsError as error:
         raise InputError(f"not a readable comma-separated file ({_first_line(error)})", file=file) from None
+
+
+def _read_parquet(data: bytes, file: str) -> pl.DataFrame:
+    """A Parquet file read by pyarrow (which reports damaged files as errors where polars may
+    panic), as a polars frame."""
+    try:
+        return pl.from_arrow(pq.read_table(pa.BufferReader(data)))
+    except (pa.ArrowException, OSError, ValueError, TypeError, pl.exceptions.PolarsError) as error:
+        kind = binary_kind(data)
+        hint = "" if data.startswith(b"PAR1") else (
+            f"; it is {kind}" if kind else "; it looks like text: give a CSV file the suffix .csv"
+        )
+        raise InputError(f"not a readable Parquet file ({_first_line(error)}){hint}", file=file) from None
 
 
 def _columns(
@@ -301,9 +343,10 @@ def _columns(
             found[name] = column
     missing = [c for c in required if c not in found]
     if missing:
+        got = ",".join(table.columns)
         raise InputError(
             f"missing column {', '.join(missing)}: expected a comma-separated header such as "
-            f"{header!r}, got {','.join(table.columns)!r}",
+            f"{header!r}, got {got!r}{separator_hint(got)}",
             file=file, field=missing[0],
         )
     if table.is_empty():
@@ -373,13 +416,16 @@ def _is_ticker(text: str) -> bool:
 
 def _duplicate_check(key: str, column: str) -> tuple[str, pl.Expr, pl.Expr]:
     first_row = pl.col(_ROW).min().over(key, column)
-    return column, pl.col(column).is_not_null() & (pl.col(_ROW) > first_row), pl.format(
+    repeated = ~pl.struct(key, column).is_first_distinct()
+    return column, pl.col(column).is_not_null() & repeated, pl.format(
         "duplicate {} for {} (first on row {})", pl.col(column), pl.col(key), first_row,
     )
 
 
 def _raise_problems(frame: pl.DataFrame, file: str, checks: Sequence[tuple[str, pl.Expr, pl.Expr]]) -> None:
     """Raise one InputError for the first bad row (by row, then check order), if any."""
+    if not frame.select(pl.any_horizontal(bad.fill_null(False) for _, bad, _ in checks).any()).item():
+        return  # the usual case, checked without building the reasons
     problems = pl.concat([  # reasons are computed on the whole frame: they may use windows
         frame.select(pl.col(_ROW), bad.alias(_BAD), reason.alias(_REASON))
         .filter(pl.col(_BAD))

@@ -18,12 +18,15 @@ Bookkeeping: each event has a *fingerprint*, the sha256 of
 * ``shares``: the stored shares outstanding of its tickers (they give the dollar values);
 * ``code``: the market-reaction version.
 
-It is stored with its parts in ``events/<id>/fingerprint.json``. A run recomputes an event
-when its fingerprint differs from the stored one (or none is stored, or ``force``), says
-which part changed, writes its report, and rebuilds the catalog report from the per-event
-reports (also when events left or joined the catalog; the reports of events that left stay
-in ``events/``); events whose fingerprint is unchanged are skipped, and when none changed
-nothing is written at all (every file stays byte-identical).
+It is stored with its parts in ``events/<id>/fingerprint.json``. An event is recomputed when
+its fingerprint differs from the stored one (or none is stored, or ``force``); the log says
+which part changed. Then the catalog is studied again as a whole, in one vectorised
+``run_study`` (the group tests and regressions need every event of a group), the changed
+events' reports are written (an event's own report holds its rows; its ``tests`` are empty:
+group tests are in the catalog report) and the catalog report is rewritten — also when
+events left or joined the catalog (the reports of events that left stay in ``events/``).
+Unchanged events' reports are not touched, and when no event changed nothing is computed or
+written at all: every file stays byte-identical.
 """
 
 from __future__ import annotations
@@ -40,13 +43,11 @@ from prefect.cache_policies import NO_CACHE
 from analysis import schema as S
 from analysis.calendar import align_events, exchange_calendar
 from analysis.engine import StudyResult, price_requirements
-from analysis.significance import group_tests
 from analysis.specs import EventSpec, ModelName, ReturnKind, StudySpec, events_frame
 from flows import progress
 from flows.catalog import default_catalog_path
 from flows.plots import slug
 from flows.prices import Source
-from flows.publish import CONTRACT_FILES
 from flows.settings import home
 from flows.store import PRICE_SCHEMA, PriceStore
 from flows.study import (
@@ -149,29 +150,16 @@ def listed_events(report: Path) -> list[str] | None:
         return None
 
 
-def split_by_event(result: StudyResult) -> dict[str, StudyResult]:
-    """One result per event: its rows of every frame, and the group tests over that event alone
-    (the tests across the group's events are in the catalog report)."""
-    events = result.events[S.EVENT_ID].unique(maintain_order=True).to_list()
-    parts = {}
+def split_by_event(result: StudyResult, event_ids: list[str]) -> dict[str, StudyResult]:
+    """The results of each of ``event_ids``: its rows of every frame. The group tests and group
+    regressions depend on the other events of the group, so an event's own report leaves them
+    out (its ``tests`` frame is empty); the catalog report has them."""
+    parts: dict[str, dict[str, pl.DataFrame]] = {}
     for name in ("events", "abnormal_returns", "models", "car", "regressions"):
         frame: pl.DataFrame = getattr(result, name)
         by_id = {k[0]: v for k, v in frame.partition_by(S.EVENT_ID, as_dict=True, maintain_order=True).items()}
-        parts[name] = {e: by_id.get(e, frame.clear()) for e in events}
-    return {
-        e: StudyResult(result.spec, tests=group_tests(parts["car"][e]), **{name: p[e] for name, p in parts.items()})
-        for e in events
-    }
-
-
-def read_results(spec: StudySpec, folders: list[Path]) -> StudyResult:
-    """The per-event reports in ``folders`` as one result, with the group tests recomputed over
-    all of them (:func:`analysis.significance.group_tests`)."""
-    frames = {
-        name: pl.concat([pl.read_parquet(f / f"{name}.parquet") for f in folders], how="diagonal_relaxed")
-        for name in CONTRACT_FILES if name != "tests"
-    }
-    return StudyResult(spec, tests=group_tests(frames["car"]), **frames)
+        parts[name] = {e: by_id.get(e, frame.clear()) for e in event_ids}
+    return {e: StudyResult(result.spec, tests=result.tests.clear(), **{n: p[e] for n, p in parts.items()}) for e in event_ids}
 
 
 @task(name="fingerprint-events", cache_policy=NO_CACHE)
@@ -195,10 +183,10 @@ def write_event_reports(
     result: StudyResult, folder: str, manifest: dict[str, Any], prints: dict[str, dict[str, Any]],
     events: tuple[EventSpec, ...], latex: bool,
 ) -> list[str]:
-    """Write ``<folder>/events/<id>/`` for every event of ``result``, each with its fingerprint."""
+    """Write ``<folder>/events/<id>/`` for every event of ``events``, each with its fingerprint."""
     by_id = {e.id: e for e in events}
     written = []
-    for event, part in split_by_event(result).items():  # one report (files) per event
+    for event, part in split_by_event(result, list(by_id)).items():  # one report (files) per event
         ev = by_id[event]
         tickers = {*ev.tickers, *ev.related, ev.benchmark}
         own = {
@@ -211,12 +199,6 @@ def write_event_reports(
         written.append(publish_report.fn(part, str(Path(folder) / EVENTS_DIR / event), own,
                                          f"Market reaction: {event}", latex, {FINGERPRINT: fp}))
     return written
-
-
-@task(name="read-event-reports", cache_policy=NO_CACHE)
-def read_event_reports(spec: StudySpec, folder: str, event_ids: list[str]) -> StudyResult:
-    folders = [Path(folder) / EVENTS_DIR / e for e in event_ids if (Path(folder) / EVENTS_DIR / e / "car.parquet").is_file()]
-    return read_results(spec, folders)
 
 
 @flow(name="refresh-catalog")
@@ -264,6 +246,7 @@ def refresh_catalog(
     plan, notes = acquire_prices(events, spec, root, source)
     prints = fingerprint_events(events, spec, root)
     changed = changed_events(prints, str(folder), force)
+    ids = [e.id for e in events]
     if not changed:
         logger.info("nothing to recompute: all %d events unchanged", len(events))
         progress.say(f"nothing to recompute: all {len(events)} events unchanged")
@@ -271,16 +254,17 @@ def refresh_catalog(
         logger.info("recomputing %d of %d events: %s", len(changed), len(events),
                     "; ".join(f"{e} ({why})" for e, why in changed.items()))
         progress.say(f"recomputing {len(changed)} of {len(events)} events")
-        todo = tuple(e for e in events if e.id in changed)
-        needs = plan.needs.filter(pl.col(S.TICKER).is_in({t for e in todo for t in (*e.tickers, *e.related, e.benchmark)}))
-        prices, shares = load_prices(root, needs)
-        result = analyze(todo, prices, shares, spec, [], "cluster")  # group regressions: not over a subset
-        manifest = run_manifest(catalog_path, todo, spec, source, PriceStore(Path(root)), needs, notes, kind="event")
-        write_event_reports(result, str(folder), manifest, prints, todo, latex)
-    ids = [e.id for e in events]
     if changed or listed_events(folder / CATALOG_DIR) != ids:  # an event changed, or left / joined the catalog
-        everything = read_event_reports(spec, str(folder), ids)
-        whole = run_manifest(catalog_path, events, spec, source, PriceStore(Path(root)), plan.needs, notes, kind="catalog")
+        # One vectorised study of the whole catalog: the group tests and regressions need every
+        # event of a group; only the changed events' own reports are written.
+        prices, shares = load_prices(root, plan.needs)
+        everything = analyze(events, prices, shares, spec, None, "cluster")
+        store_ = PriceStore(Path(root))
+        if changed:
+            todo = tuple(e for e in events if e.id in changed)
+            manifest = run_manifest(catalog_path, todo, spec, source, store_, plan.needs, notes, kind="event")
+            write_event_reports(everything, str(folder), manifest, prints, todo, latex)
+        whole = run_manifest(catalog_path, events, spec, source, store_, plan.needs, notes, kind="catalog")
         whole["fingerprints"] = {e: p["fingerprint"] for e, p in prints.items()}
         publish_report(everything, str(folder / CATALOG_DIR), whole, f"Market reaction: catalog {catalog_path.name}", latex)
         if changed:

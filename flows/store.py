@@ -15,10 +15,19 @@ last row when the range ends on holidays; always one contiguous range) and the `
 (``yfinance`` or ``import:<file name>``; several sources that contributed are joined by
 ``"; "``).
 
-Writes are atomic (temporary file in the same directory, fsync, ``os.replace``), so readers
-never see a torn file and need no lock; read-merge-write cycles hold an exclusive ``flock`` on
-``.lock``, so concurrent writers (processes or threads) never lose each other's rows. The lock
-is POSIX-only.
+Writes are atomic (temporary file ``.<name>.<random>.tmp`` in the same directory, fsync,
+``os.replace``), so a file is always either its old or its new version, even when the writer is
+killed (``kill -9``) at any moment; read-merge-write cycles hold an exclusive ``flock`` on
+``.lock``, so concurrent writers (processes or threads) never lose each other's rows. A killed
+writer can leave its temporary file behind: no reader looks at those, and the next writer
+(holding the lock, so no write is in progress) deletes them. The lock is POSIX-only.
+
+Readers need no lock: each file is opened once and read (metadata and rows) through that one
+open handle, so a reader sees one version of the file even while a writer replaces it (reading
+the same path twice — once for its layout, again for its data — can mix two versions).
+
+Tickers are checked before they become file names (:meth:`PriceStore.path`): only symbols
+that :func:`analysis.specs.check_ticker` accepts unchanged, so no name can leave ``prices/``.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
@@ -34,9 +44,12 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from analysis import schema as S
-from analysis.errors import DataUnavailableError
+from analysis.errors import DataUnavailableError, InputError
+from analysis.specs import check_ticker
 
 # Columns of PriceStore.tickers() and of the shares file beyond the schema module's names.
 SOURCE = "source"
@@ -62,6 +75,8 @@ TICKERS_SCHEMA = pl.Schema({
 
 SOURCE_SEPARATOR = "; "
 _DAY = timedelta(days=1)
+_TEMP = re.compile(r"\..+\.[0-9a-f]{32}\.tmp")  # what _write_atomic names its temporary files
+_PARQUET_ERRORS = (pa.ArrowException, OSError, ValueError, TypeError, KeyError, pl.exceptions.PolarsError)  # ValueError: bad UTF-8 too
 
 
 class PriceStore:
@@ -85,7 +100,20 @@ class PriceStore:
         return self.root / "shares.parquet"
 
     def path(self, ticker: str) -> Path:
-        """The price file of ``ticker`` (which need not exist)."""
+        """The price file of ``ticker`` (which need not exist).
+
+        Raises
+        ------
+        InputError
+            ``ticker`` is not a normalised symbol (:func:`analysis.specs.check_ticker`): this
+            keeps '../', '/', NUL bytes and over-long names out of file names.
+        """
+        if not _is_symbol(ticker):
+            raise InputError(
+                f"not a ticker symbol the store can hold: {ticker!r}; expected upper-case letters, digits, "
+                "'.', '-', '=', '^' (at most 32)",
+                field="ticker",
+            )
         return self.root / "prices" / f"{quote(ticker, safe='')}.parquet"
 
     # --- coverage --------------------------------------------------------------------
@@ -150,11 +178,12 @@ class PriceStore:
         sources = [source]
         path = self.path(ticker)
         with self._locked():
-            old = _read_metadata(path)
+            old = _load_prices(path)
             if old is not None:
-                start, end = min(start, old[0]), max(end, old[1])
-                sources = [*old[2].split(SOURCE_SEPARATOR), source]
-                new = pl.concat([_read_prices(path), new])
+                rows, (old_start, old_end, old_source) = old
+                start, end = min(start, old_start), max(end, old_end)
+                sources = [*old_source.split(SOURCE_SEPARATOR), source]
+                new = pl.concat([rows, new])
             merged = new.unique(subset=S.DATE, keep="last", maintain_order=True).sort(S.DATE)
             _write_atomic(path, merged, metadata={
                 S.TICKER: ticker,
@@ -178,32 +207,30 @@ class PriceStore:
         pl.DataFrame
             ``ticker`` + :data:`PRICE_SCHEMA` columns, sorted by ticker and date.
         """
-        stored = [t for t in dict.fromkeys(_as_list(tickers)) if self.path(t).exists()]
-        lf = pl.concat([self._scan(t) for t in stored]) if stored else _empty_prices().lazy()
+        frames = [_empty_prices()]
+        for t in dict.fromkeys(_as_list(tickers)):
+            loaded = _load_prices(self.path(t))
+            if loaded is not None:
+                frames.append(loaded[0].select(pl.lit(t, pl.String).alias(S.TICKER), *PRICE_SCHEMA.names()))
+        out = pl.concat(frames)
         if start is not None:
-            lf = lf.filter(pl.col(S.DATE) >= start)
+            out = out.filter(pl.col(S.DATE) >= start)
         if end is not None:
-            lf = lf.filter(pl.col(S.DATE) <= end)
-        return self._collect(lf.sort(S.TICKER, S.DATE), stored)
+            out = out.filter(pl.col(S.DATE) <= end)
+        return out.sort(S.TICKER, S.DATE)
 
     def tickers(self) -> pl.DataFrame:
         """One row per stored ticker: rows, first and last date, covered range and source."""
-        paths = sorted((self.root / "prices").glob("*.parquet"))
-        names = [unquote(p.name.removesuffix(".parquet")) for p in paths]
-        if not names:
-            return pl.DataFrame(schema=TICKERS_SCHEMA)
-        stats = self._collect(pl.concat([
-            self._scan(t).select(
-                pl.lit(t, pl.String).alias(S.TICKER), pl.len().alias(ROWS),
-                pl.col(S.DATE).min().alias(FIRST_DATE), pl.col(S.DATE).max().alias(LAST_DATE),
-            )
-            for t in names
-        ]), names)
-        meta = pl.DataFrame(
-            [(t, *_read_metadata(p)) for t, p in zip(names, paths)],
-            schema=[S.TICKER, COVERED_START, COVERED_END, SOURCE], orient="row",
-        )
-        return stats.join(meta, on=S.TICKER).select(TICKERS_SCHEMA.names()).cast(TICKERS_SCHEMA).sort(S.TICKER)
+        rows = []
+        for path in sorted((self.root / "prices").glob("*.parquet")):
+            ticker = unquote(path.name.removesuffix(".parquet"))
+            if not _is_symbol(ticker) or self.path(ticker) != path:
+                continue  # not a file of the store's (a stray file someone put there)
+            loaded = _load_prices(path, columns=[S.DATE])
+            if loaded is not None:
+                dates, (start, end, source) = loaded[0].get_column(S.DATE), loaded[1]
+                rows.append((ticker, dates.len(), dates.min(), dates.max(), start, end, source))
+        return pl.DataFrame(rows, schema=TICKERS_SCHEMA, orient="row").sort(S.TICKER)
 
     def content_hash(self, ticker: str) -> str | None:
         """sha256 (hex) of the stored file of ``ticker``, or None if it is not stored."""
@@ -237,35 +264,24 @@ class PriceStore:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        """Hold an exclusive lock on ``root/.lock`` (released when the file closes)."""
+        """Hold an exclusive lock on ``root/.lock`` (released when the file closes, or when
+        the process dies), after deleting the temporary files of writers that were killed."""
         self.root.mkdir(parents=True, exist_ok=True)
         with (self.root / ".lock").open("ab") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            for folder in (self.root, self.root / "prices"):
+                for stale in folder.glob(".*.tmp") if folder.is_dir() else ():
+                    if _TEMP.fullmatch(stale.name):
+                        stale.unlink(missing_ok=True)
             yield
 
-    def _scan(self, ticker: str) -> pl.LazyFrame:
-        return pl.scan_parquet(self.path(ticker), glob=False).select(
-            pl.lit(ticker, pl.String).alias(S.TICKER), *(pl.col(c) for c in PRICE_SCHEMA)
-        )
-
-    def _collect(self, lf: pl.LazyFrame, tickers: Sequence[str]) -> pl.DataFrame:
-        """Collect ``lf`` (built from the files of ``tickers``); name the bad file on failure."""
-        try:
-            return lf.collect()
-        except (pl.exceptions.PolarsError, OSError) as error:
-            for t in tickers:
-                try:
-                    self._scan(t).collect()
-                except (pl.exceptions.PolarsError, OSError) as bad:
-                    raise _unreadable(self.path(t), bad) from None
-            raise _unreadable(self.root / "prices", error) from None
-
     def _read_shares(self) -> pl.DataFrame:
-        if not self.shares_path.exists():
+        loaded = _load(self.shares_path)
+        if loaded is None:
             return pl.DataFrame(schema=SHARES_SCHEMA)
         try:
-            return pl.read_parquet(self.shares_path).select(SHARES_SCHEMA.names()).cast(SHARES_SCHEMA)
-        except (pl.exceptions.PolarsError, OSError) as error:
+            return loaded[0].select(SHARES_SCHEMA.names()).cast(SHARES_SCHEMA)
+        except pl.exceptions.PolarsError as error:
             raise _unreadable(self.shares_path, error) from None
 
 
@@ -289,22 +305,66 @@ def _empty_prices() -> pl.DataFrame:
     return pl.DataFrame(schema=pl.Schema({S.TICKER: pl.String}) | PRICE_SCHEMA)
 
 
-def _read_prices(path: Path) -> pl.DataFrame:
+def _is_symbol(ticker: object) -> bool:
+    """Whether ``ticker`` is a symbol as :func:`check_ticker` returns it (so a safe file name)."""
     try:
-        return pl.read_parquet(path).select(PRICE_SCHEMA.names()).cast(PRICE_SCHEMA)
-    except (pl.exceptions.PolarsError, OSError) as error:
+        return isinstance(ticker, str) and check_ticker(ticker) == ticker
+    except InputError:
+        return False
+
+
+def _load(path: Path, columns: list[str] | None = None) -> tuple[pl.DataFrame, dict[str, str]] | None:
+    """Rows (``columns``, or all) and key-value metadata of a Parquet file, read through one
+    open handle (so from one version of the file); None if there is no file."""
+    try:
+        with path.open("rb") as f:
+            parquet = pq.ParquetFile(f)
+            meta = {k.decode(): v.decode() for k, v in (parquet.metadata.metadata or {}).items()}
+            return pl.from_arrow(parquet.read(columns=columns)), meta
+    except FileNotFoundError:
+        return None
+    except _PARQUET_ERRORS as error:
+        _reraise_os_failure(error)
         raise _unreadable(path, error) from None
+
+
+def _load_prices(path: Path, columns: list[str] | None = None) -> tuple[pl.DataFrame, tuple[date, date, str]] | None:
+    """:func:`_load` for a price file: rows with :data:`PRICE_SCHEMA` types, and the covered
+    range and source from its metadata."""
+    loaded = _load(path, columns)
+    if loaded is None:
+        return None
+    frame, meta = loaded
+    try:
+        names = columns or PRICE_SCHEMA.names()
+        return frame.select(names).cast({c: PRICE_SCHEMA[c] for c in names}), _covered(meta)
+    except (KeyError, ValueError, pl.exceptions.PolarsError) as error:
+        raise _unreadable(path, error) from None
+
+
+def _covered(meta: dict[str, str]) -> tuple[date, date, str]:
+    return date.fromisoformat(meta[COVERED_START]), date.fromisoformat(meta[COVERED_END]), meta[SOURCE]
 
 
 def _read_metadata(path: Path) -> tuple[date, date, str] | None:
-    """``(covered_start, covered_end, source)`` of a price file, or None if there is none."""
-    if not path.exists():
-        return None
+    """``(covered_start, covered_end, source)`` of a price file (its footer only), or None."""
     try:
-        meta = pl.read_parquet_metadata(path)
-        return date.fromisoformat(meta[COVERED_START]), date.fromisoformat(meta[COVERED_END]), meta[SOURCE]
-    except (pl.exceptions.PolarsError, OSError, KeyError, ValueError) as error:
+        with path.open("rb") as f:
+            meta = pq.read_metadata(f).metadata or {}
+        return _covered({k.decode(): v.decode() for k, v in meta.items()})
+    except FileNotFoundError:
+        return None
+    except _PARQUET_ERRORS as error:
+        _reraise_os_failure(error)
         raise _unreadable(path, error) from None
+
+
+def _reraise_os_failure(error: BaseException) -> None:
+    """Re-raise ``error`` if the operating system refused (permissions, not a folder, I/O
+    error: the CLI names the path); return None for a file whose content is bad (pyarrow
+    reports those as OSErrors without an errno)."""
+    if isinstance(error, OSError) and error.errno is not None:
+        raise error
 
 
 def _unreadable(path: Path, error: BaseException) -> DataUnavailableError:

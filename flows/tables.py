@@ -23,7 +23,9 @@ import polars as pl
 
 from analysis import schema as S
 from analysis.engine import STATUS, StudyResult
+from analysis.inference import CROSS_SECTIONAL_T, TEST_NAMES, TESTS
 from analysis.regression import ESTIMATE, REGRESSION, STD_ERROR, TERM
+from analysis.specs import Window
 
 MAX_EVENT_ROWS = 200
 
@@ -255,20 +257,71 @@ def models_table(result: StudyResult) -> Table:
     )
 
 
+def window_label(start: int, end: int) -> str:
+    """``day -1`` for a one-day window, ``[-1,+1]`` otherwise."""
+    return f"day {start}" if start == end else Window(start, end).label
+
+
 def tests_table(result: StudyResult) -> Table:
-    tests = result.tests.with_columns(_window_label())
-    marks = _rows_where(tests, _significant(S.P_VALUE))
+    """Every test of every group on one table: a row per group and reported day (the AAR),
+    then per window (the CAAR); a column per test holding ``statistic (p-value)``."""
+    tests = result.tests
+    keys = [S.GROUP, S.WINDOW_START, S.WINDOW_END]
+    cell = pl.struct(S.STATISTIC, S.P_VALUE).map_elements(
+        lambda s: "n/a" if s[S.STATISTIC] is None else f"{num(s[S.STATISTIC])} ({pvalue(s[S.P_VALUE])})",
+        return_dtype=pl.String,
+    )
+    labels = {t.name: t.label for t in TESTS}
+    multi = [w for w in result.spec.windows if w.length > 1]  # after the days, in the study's order
+    order = pl.DataFrame(
+        {S.WINDOW_START: [w.start for w in multi], S.WINDOW_END: [w.end for w in multi],
+         "_multi": [True] * len(multi), "_order": list(range(len(multi)))},
+        schema={S.WINDOW_START: pl.Int32, S.WINDOW_END: pl.Int32, "_multi": pl.Boolean, "_order": pl.Int64},
+    )
+    head = (
+        tests.group_by(keys, maintain_order=True)
+        .agg(
+            pl.col(S.N_EVENTS).max().alias("N"),
+            pl.col(S.MEAN).filter(pl.col(S.TEST) == CROSS_SECTIONAL_T).first().alias("mean"),
+        )
+        .join(order, on=[S.WINDOW_START, S.WINDOW_END], how="left")
+        .with_columns(pl.col("_multi").fill_null(False))
+        .sort(S.GROUP, "_multi", "_order", S.WINDOW_START)
+    )
+    wide = head
+    for name in TEST_NAMES:
+        part = tests.filter(pl.col(S.TEST) == name).select(*keys, cell.alias(labels[name]), pl.col(S.P_VALUE).alias(f"_p_{name}"))
+        wide = wide.join(part, on=keys, how="left", maintain_order="left")
+    highlight = tuple((labels[name], _rows_where(wide, _significant(f"_p_{name}"))) for name in TEST_NAMES)
     frame = _fmt(
-        tests.select(S.GROUP, "window", S.TEST, S.N_EVENTS, S.MEAN, S.STATISTIC, S.P_VALUE, S.REASON),
-        {S.MEAN: pct, S.STATISTIC: num, S.P_VALUE: pvalue},
-    ).rename({S.N_EVENTS: "N", S.MEAN: "CAAR", S.P_VALUE: "p", S.REASON: "note"})
+        wide.with_columns(
+            pl.struct(S.WINDOW_START, S.WINDOW_END).map_elements(
+                lambda s: window_label(s[S.WINDOW_START], s[S.WINDOW_END]), return_dtype=pl.String
+            ).alias("window")
+        ).select(S.GROUP, "window", "N", "mean", *labels.values()),
+        {"mean": pct},
+    ).rename({"mean": "AAR / CAAR"})
+    notes = [
+        "Primary tickers only; related (spillover) tickers are not pooled. Day rows test the average abnormal "
+        "return (AAR) of that event day, window rows the cumulative average (CAAR). Cells: statistic (two-sided p).",
+        "Parametric: CS t cross-sectional t; BW CDA t Brown-Warner (1985) crude dependence adjustment; Patell (1976) Z; "
+        "BMP t Boehmer-Musumeci-Poulsen (1991); KP adj. BMP t Kolari-Pynnonen (2010), same-date cross-correlation; "
+        "J1 MacKinlay (1997). Non-parametric: Sign Z (exact binomial p); Gen. sign Z Cowan (1992); Rank Z Corrado (1989); "
+        "CZ sign Z Corrado-Zivney (1992); Wilcoxon signed-rank z; GRANK t Kolari-Pynnonen (2011). Shaded: p<0.05.",
+    ]
+    missing = (
+        tests.filter(pl.col(S.REASON).is_not_null())
+        .group_by(S.TEST, S.REASON)
+        .agg(pl.col(S.GROUP).unique().sort())
+        .sort(pl.col(S.TEST).cast(pl.Enum(TEST_NAMES)), S.REASON)
+    )
+    for r in missing.iter_rows(named=True):
+        notes.append(f"n/a {labels[r[S.TEST]]}: {r[S.REASON]} (group {', '.join(r[S.GROUP])}).")
     return Table(
-        "tests", "Tests across the events of each group", frame,
-        ("Primary tickers only; related (spillover) tickers are not pooled. CAAR: mean CAR of the group's "
-         "events. cross_sectional_t: Brown & Warner (1985); mackinlay_j1: MacKinlay (1997). "
-         "Shaded: p<0.05. A test that cannot be computed is empty, with the reason in note.",),
-        highlight=(("statistic", marks), ("p", marks)),
-        numeric=("N", "CAAR", "statistic", "p"),
+        "tests", "Tests across the events of each group", frame, tuple(notes),
+        spanners=tuple((family.capitalize(), tuple(t.label for t in TESTS if t.family == family))
+                       for family in ("parametric", "non-parametric")),
+        highlight=highlight, numeric=("N", "AAR / CAAR", *labels.values()),
     )
 
 

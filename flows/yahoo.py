@@ -47,6 +47,8 @@ _NETWORK_FAILURES = (
     (re.compile(r"ConnectionError|SSLError|ProxyError|Failed to connect", re.I), "connection failed"),
     (re.compile(r"RateLimit|Too Many Requests", re.I), "rate limited"),
 )
+# What yfinance logs when Yahoo has no data for a symbol (as opposed to an answer it could not read).
+_NO_DATA = re.compile(r"HTTP Error 404|Not Found|delisted|PricesMissing|TzMissing|no price data|No data found", re.I)
 _LOCK = threading.Lock()
 _cache_dir: Path | None = None
 
@@ -262,11 +264,15 @@ def _network_failure(text: str) -> str | None:
 
 
 def _price_failure(ticker: str, log: list[str], start: date, end: date) -> str:
-    """Why ``ticker`` got no prices, from the log lines that name it (yfinance quotes symbols)."""
-    cause = _network_failure(" ".join(line for line in log if f"'{ticker}'" in line))
+    """Why ``ticker`` got no prices, from the log lines that name it (yfinance quotes symbols):
+    Yahoo unreachable, Yahoo has nothing, or Yahoo answered something yfinance could not read
+    (an error page, a server error, JSON of another shape)."""
+    lines = [line for line in log if f"'{ticker}'" in line]
+    cause = _network_failure(" ".join(lines))
+    fix = f"import prices with `market-reaction prices import FILE --ticker {ticker}`"
     if cause:
-        return (
-            f"Yahoo Finance is unreachable ({cause}); "
-            f"import prices with `market-reaction prices import FILE --ticker {ticker}`"
-        )
+        return f"Yahoo Finance is unreachable ({cause}); {fix}"
+    if lines and not any(_NO_DATA.search(line) for line in lines):
+        answer = lines[0].split(": ", 1)[-1].strip()
+        return f"Yahoo's answer could not be read ({answer[:200]}); try again later, or {fix}"
     return f"Yahoo returned no prices for {start}..{end} (unknown, delisted, or no trading in that range)"

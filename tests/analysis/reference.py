@@ -114,6 +114,7 @@ class Event:
     day0: date
     fit: Fit
     days: dict[int, Day] = field(default_factory=dict)
+    est_ar: dict[int, float] = field(default_factory=dict)  # τ -> estimation-window residual R − E[R]
     windows: dict[tuple[int, int], WindowResult] = field(default_factory=dict)
 
 
@@ -208,12 +209,13 @@ def event_study(
         d = sessions[i]
         return d, ret.get(d), mkt.get(d)
 
-    est_dates, ys, xs = [], [], []
+    est_dates, est_taus, ys, xs = [], [], [], []
     for tau in range(estimation[0], estimation[1] + 1):
         d, r, m = at(tau)
         if r is None or (uses_market and m is None):
             continue
         est_dates.append(d)
+        est_taus.append(tau)
         ys.append(r)
         xs.append(m)
     fit = fit_model(model, ys, xs, min_obs)
@@ -221,6 +223,10 @@ def event_study(
         fit.estimation_start, fit.estimation_end = est_dates[0], est_dates[-1]
 
     event = Event(day0=day0, fit=fit)
+    if fit.sigma is not None:
+        for tau, r, m in zip(est_taus, ys, xs, strict=True):
+            normal = fit.alpha + fit.beta * m if model == "market" else fit.alpha if model == "constant-mean" else m
+            event.est_ar[tau] = r - normal
     running = 0.0
     first, last = min(w[0] for w in windows), max(w[1] for w in windows)
     for tau in range(first, last + 1):

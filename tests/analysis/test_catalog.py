@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -195,6 +196,25 @@ def test_reject_unsafe_id():
              "event 'AMZN deal!'", "field 'id'", "safe file name")
 
 
+UNSAFE_IDS = ["../../etc/passwd", "/abs/path", "a/b", "..", ".hidden", "ev\x00x", "ev\n", "ev 1", "Ev-1", "a" * 129, "-ev"]
+
+
+@pytest.mark.parametrize("bad_id", UNSAFE_IDS, ids=range(len(UNSAFE_IDS)))
+def test_event_ids_that_could_escape_a_folder_are_rejected_in_both_formats(bad_id):
+    """Event ids become folder names (reports/<time>-<id>): only [a-z0-9][a-z0-9_-]{0,127}."""
+    toml_text = GOOD_EVENT.replace('"ev-1"', json.dumps(bad_id))  # a JSON string is a TOML basic string
+    err = rejected(parse_catalog_toml, toml_text, F, "field 'id'", "safe file name")
+    assert err.event == bad_id
+    csv_text = "event_id,ticker,announced\n" + '"' + bad_id + '",AMZN,2025-11-03\n'
+    if bad_id.strip() == bad_id:  # CSV cells are stripped: "ev\n" is "ev" there
+        rejected(parse_catalog_csv, csv_text, G, "row 1", "field 'event_id'")
+
+
+def test_longest_safe_id_is_accepted():
+    (ev,) = parse_catalog_toml(GOOD_EVENT.replace("ev-1", "a" * 128), F)
+    assert ev.id == "a" * 128
+
+
 def test_reject_bad_ticker():
     rejected(parse_catalog_toml, GOOD_EVENT.replace('"AMZN"', '"AM ZN"'), F, "event 'ev-1'", "field 'tickers'")
 
@@ -253,6 +273,11 @@ def test_csv_rejects_disagreeing_rows_naming_both():
     text = GOOD_CSV.replace("amzn-aws,MSFT,2025-11-03,,,,,", "amzn-aws,MSFT,2025-11-04,,,,,")
     err = rejected(parse_catalog_csv, text, G, "row 2", "event 'amzn-aws'", "field 'announced'", "rows 1 and 2")
     assert err.row == 2
+
+
+def test_csv_with_semicolons_says_so():
+    text = GOOD_CSV.replace(",", ";")
+    rejected(parse_catalog_csv, text, G, "row 0", "field 'event_id'", "separated by ';'")
 
 
 def test_csv_rejects_missing_column_listing_header():

@@ -6,7 +6,7 @@
   statsmodels OLS (``params``, ``scale``, ``get_prediction().se_obs``, ``cov_params()``);
 * exact observation counts with missing days in the estimation and event windows;
 * ``min_estimation_obs``: null statistics with a reason;
-* group tests (``analysis.significance.group_tests``) by hand and end to end.
+* the two classic group tests end to end (the whole battery: ``test_inference.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from analysis.abnormal import abnormal_returns, cumulative_abnormal_returns
 from analysis.calendar import exchange_calendar
 from analysis.engine import run_study
 from analysis.models import fit_models
-from analysis.significance import group_tests
 from analysis.specs import EventSpec, StudySpec, Window, events_frame
 
 REL = 1e-10  # relative tolerance of every comparison with an independent computation
@@ -405,64 +404,19 @@ def near_all(got: np.ndarray, want: np.ndarray, what) -> None:
 # --- group tests ---------------------------------------------------------------------------
 
 
-def car_rows(rows: list[tuple[str, str, float | None, float | None]], window=(0, 0)) -> pl.DataFrame:
-    return pl.DataFrame(
-        [(g, role, window[0], window[1], c, s) for g, role, c, s in rows],
-        schema={"group": pl.String, "role": pl.String, "window_start": pl.Int32, "window_end": pl.Int32,
-                "car": pl.Float64, "car_se": pl.Float64},
-        orient="row",
-    )
-
-
-def test_group_tests_by_hand():
-    car = car_rows([
-        ("deals", "primary", 0.01, 0.01),
-        ("deals", "primary", 0.03, 0.02),
-        ("deals", "primary", 0.05, 0.02),
-        ("deals", "related", 1.00, 0.01),  # spillover ticker: left out
-        ("deals", "primary", None, None),  # no CAR: left out
-        ("solo", "primary", 0.04, 0.02),
-        ("flat", "primary", 0.02, 0.01),
-        ("flat", "primary", 0.02, 0.01),
-    ])
-    out = group_tests(car)
-    assert out.columns == ["group", "window_start", "window_end", "test", "statistic", "p_value", "n_events", "mean", "reason"]
-    got = {(r["group"], r["test"]): r for r in out.iter_rows(named=True)}
-    assert len(got) == 6
-    # deals: CAAR = .03, s = √((.02² + 0 + .02²) / 2) = .02, t = .03 / (.02 / √3) = 1.5 √3 = 2.598...
-    cs = got[("deals", "cross_sectional_t")]
-    assert cs["n_events"] == 3 and cs["reason"] is None
-    near(cs["mean"], 0.03)
-    near(cs["statistic"], 1.5 * math.sqrt(3))
-    near(cs["p_value"], 2 * stats.t.sf(1.5 * math.sqrt(3), 2))
-    near(cs["statistic"], ref.cross_sectional_t([0.01, 0.03, 0.05])[0])
-    # J1 = .03 / (√(.01² + .02² + .02²) / 3) = .03 / (.03 / 3) = 3
-    j1 = got[("deals", "mackinlay_j1")]
-    near(j1["statistic"], 3.0)
-    near(j1["p_value"], 2 * stats.norm.sf(3.0))
-    assert j1["n_events"] == 3
-    # one event: no cross-sectional t, but J1 = CAR / se
-    solo = got[("solo", "cross_sectional_t")]
-    assert solo["statistic"] is None and solo["p_value"] is None and solo["n_events"] == 1
-    assert solo["reason"] == "needs at least 2 events"
-    near(got[("solo", "mackinlay_j1")]["statistic"], 2.0)
-    flat = got[("flat", "cross_sectional_t")]
-    assert flat["statistic"] is None and flat["reason"] == "CARs have no cross-sectional dispersion"
-
-
 def test_group_tests_end_to_end_match_reference(study):
     spec, res, refs = study
-    tests = {(r["group"], r["window_start"], r["test"]): r for r in res.tests.iter_rows(named=True)}
+    tests = {(r["group"], r["window_start"], r["window_end"], r["test"]): r for r in res.tests.iter_rows(named=True)}
     for w in spec.windows:
         # group "g": aaa-nov, bbb-nov, aaa-jun (ccc-nov has no CAR)
         members = [refs[e].windows[(w.start, w.end)] for e in ("aaa-nov", "bbb-nov", "aaa-jun")]
         cars, ses = [m.car for m in members], [m.se for m in members]
         t, p = ref.cross_sectional_t(cars)
         z, pz = ref.mackinlay_j1(cars, ses)
-        cs, j1 = tests[("g", w.start, "cross_sectional_t")], tests[("g", w.start, "mackinlay_j1")]
+        cs, j1 = tests[("g", w.start, w.end, "cross_sectional_t")], tests[("g", w.start, w.end, "mackinlay_j1")]
         assert cs["n_events"] == 3 and j1["n_events"] == 3
         near(cs["statistic"], t, ("cs", w.start))
         near(cs["p_value"], p, ("cs p", w.start))
         near(j1["statistic"], z, ("j1", w.start))
         near(j1["p_value"], pz, ("j1 p", w.start))
-        assert tests[("solo", w.start, "cross_sectional_t")]["statistic"] is None
+        assert tests[("solo", w.start, w.end, "cross_sectional_t")]["statistic"] is None

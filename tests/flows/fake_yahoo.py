@@ -10,6 +10,7 @@ still run. Usage::
         fake_yahoo.nan_ticker("DEAD")       # every quote value null
         fake_yahoo.fail("AMZN", times=1)    # the next request for AMZN hits a network error
         fake_yahoo.offline()                # every request fails like a missing network
+        fake_yahoo.garble("AMZN", 500, b"oops")  # AMZN's price requests get this answer
         ...
         assert fake_yahoo.requests["AMZN"] == 2
 
@@ -51,6 +52,7 @@ import yfinance.cache
 import yfinance.data
 from curl_cffi.requests import Response
 from curl_cffi.requests.exceptions import DNSError
+from yfinance.exceptions import YFRateLimitError
 from pandas.errors import Pandas4Warning
 
 from analysis import schema
@@ -109,6 +111,7 @@ class FakeYahoo:
         self._bars: dict[str, pl.DataFrame] = {}
         self._shares: dict[str, pl.DataFrame] = {}
         self._flaps: collections.Counter[str] = collections.Counter()
+        self._garbled: dict[str, tuple[int, bytes]] = {}
         self._offline = False
 
     # --- registration -----------------------------------------------------------------
@@ -131,6 +134,12 @@ class FakeYahoo:
     def fail(self, ticker: str, times: int = 1) -> None:
         """Make the next ``times`` requests for ``ticker`` fail with a network error (a flap)."""
         self._flaps[ticker.upper()] += times
+
+    def garble(self, ticker: str, status: int, body: bytes) -> None:
+        """Answer ``ticker``'s price requests (not the timezone probe) with ``status`` and ``body``
+        (an HTML error page, a server error, JSON of another shape...); status 429 raises
+        yfinance's ``YFRateLimitError`` as its ``YfData.get`` does."""
+        self._garbled[ticker.upper()] = (status, body)
 
     def offline(self) -> None:
         """From now on every request fails as it does without network (curl could not resolve host)."""
@@ -178,6 +187,13 @@ class FakeYahoo:
         if symbol not in self._bars:
             return _response(url, 404, {"chart": {"result": None, "error": _NOT_FOUND}})
         registered = self._bars[symbol]
+        if symbol in self._garbled and query.get("range") != "1d":
+            status, body = self._garbled[symbol]
+            if status == 429:  # what yfinance's own YfData.get does with a 429 (see its source)
+                raise YFRateLimitError()
+            response = _response(url, status, {})
+            response.content, response.ok = body, status < 400
+            return response
         if query.get("range") == "1d":
             bars = registered.clear()
         elif "period1" in query and "period2" in query:

@@ -117,3 +117,29 @@ def load_catalog_text():
     from analysis.catalog import parse_catalog_toml
 
     return parse_catalog_toml(TOML, "events.toml")
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("events.toml", b"\x89PNG\r\n\x1a\n\x00\x00", "not a text file: it is a PNG image"),
+        ("events.csv", b"PK\x03\x04\x14\x00", "it is a zip archive or an Excel workbook"),
+        ("events.csv", CSV.encode("utf-16"), "it is UTF-16 text; save it as UTF-8"),
+        ("events.toml", b"[[events]]\nid = 'x'\x00\n", "it is binary data"),
+    ],
+    ids=["png", "xlsx", "utf16", "nul"],
+)
+def test_load_files_that_are_not_catalogs(tmp_path, name, data, message):
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(InputError, match=message) as info:
+        load_catalog(path)
+    assert info.value.file == str(path)
+
+
+def test_load_a_directory(tmp_path):
+    path = tmp_path / "events.toml"
+    path.mkdir()
+    with pytest.raises(InputError, match="cannot read the catalog") as info:
+        load_catalog(path)
+    assert info.value.file == str(path)

@@ -156,3 +156,157 @@ def test_run_fetches_missing_prices_from_yahoo_once(prefect_api, mr_home, fake_y
     code, _, err = run_cli(capsys, *args)
     assert code == 0, err
     assert {k: v for k, v in fake_yahoo.requests.items() if k in ("AMZN", "^GSPC")} == {k: first[k] for k in ("AMZN", "^GSPC")}
+
+
+# --- exit codes (README, "Commands"): each path returns the documented code, on one line ---------
+
+
+def one_line_error(err: str) -> str:
+    assert err.count("\n") == 1 and err.startswith("market-reaction: error: "), err
+    return err
+
+
+def test_exit_0_on_success(capsys):
+    assert run_cli(capsys, "events", "validate", "--catalog", str(CATALOG))[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragments"),
+    [
+        (["prices", "import", "{tmp}/nope.csv"], ["nope.csv", "cannot read the file"]),
+        (["prices", "import", "{tmp}/AMZN.csv"], ["AMZN.csv", "it is a PNG image"]),
+        (["shares", "import", "{tmp}/shares.csv"], ["shares.csv", "missing column"]),
+        (["events", "list", "--catalog", "{tmp}/events.csv"], ["events.csv", "row 1", "'announced'"]),
+        (["run", "--catalog", str(CATALOG), "--estimation=-10:5"], ["'estimation'"]),
+        (["run", "no-such-event", "--catalog", str(CATALOG)], ["unknown event id"]),
+    ],
+    ids=["missing-file", "image", "bad-shares", "bad-catalog", "bad-window", "unknown-event"],
+)
+def test_exit_2_on_bad_input(mr_home, tmp_path, capsys, argv, fragments):
+    (tmp_path / "AMZN.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00")
+    (tmp_path / "shares.csv").write_text("ticker,when\nAMZN,2025-01-02\n")
+    (tmp_path / "events.csv").write_text("event_id,ticker,announced\nev,AMZN,2025-02-30\n")
+    code, _, err = run_cli(capsys, *(a.replace("{tmp}", str(tmp_path)) for a in argv))
+    assert code == 2
+    for fragment in fragments:
+        assert fragment in one_line_error(err), (fragment, err)
+
+
+@pytest.mark.parametrize("argv", [["run", "--min-obs", "many"], ["prices"], ["nonsense"]])
+def test_exit_2_on_bad_arguments(capsys, argv):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2 and "usage: market-reaction" in capsys.readouterr().err
+
+
+def test_exit_3_when_a_store_file_cannot_be_read(mr_home, tmp_path, capsys):
+    f = tmp_path / "AMZN.csv"
+    f.write_text("date,close\n2025-01-02,1\n")
+    assert run_cli(capsys, "prices", "import", str(f))[0] == 0
+    (mr_home / "prices" / "AMZN.parquet").write_bytes(b"PAR1 torn by a disk failure PAR1")
+    for argv in (["prices", "show"], ["prices", "import", str(f)]):
+        code, _, err = run_cli(capsys, *argv)
+        assert code == 3 and "AMZN.parquet" in one_line_error(err) and "re-import" in err
+
+
+def test_exit_1_when_the_store_cannot_be_written_names_the_path(tmp_path, monkeypatch, capsys):
+    home = tmp_path / "home"
+    home.write_text("a file where the store's folder should be")
+    monkeypatch.setenv("MARKET_REACTION_HOME", str(home))
+    f = tmp_path / "AMZN.csv"
+    f.write_text("date,close\n2025-01-02,1\n")
+    code, _, err = run_cli(capsys, "prices", "import", str(f))
+    assert code == 1 and str(home) in one_line_error(err) and "unexpected" not in err
+
+
+@pytest.mark.parametrize(("raised", "code"), [(RuntimeError("boom\nsecond line"), 1), (KeyboardInterrupt(), 130)])
+def test_exit_1_on_unexpected_failures_and_130_when_interrupted(monkeypatch, capsys, raised, code):
+    import flows.cli
+
+    def fail(args):
+        raise raised
+
+    monkeypatch.setitem(flows.cli.COMMANDS, "events", fail)
+    got, _, err = run_cli(capsys, "events", "list")
+    assert got == code
+    if code == 1:
+        assert "unexpected RuntimeError: boom second line (run with --verbose" in one_line_error(err)
+        with pytest.raises(RuntimeError):
+            main(["--verbose", "events", "list"])
+    else:
+        assert err == "market-reaction: interrupted\n"
+
+
+# --- many events: one event's missing or suspicious prices never stop the others --------------------
+
+SECRET = "s3cr3t-token-do-not-log"
+
+
+def synthetic_prices(tmp_path) -> list[Path]:
+    """AAA (clean), BBB (two sessions missing and a 2:1 split in the raw close) and ^GSPC."""
+    import exchange_calendars as xcals
+    import numpy as np
+
+    days = xcals.get_calendar("XNYS", start="2023-01-01", end="2025-12-31").sessions_in_range("2023-06-01", "2025-11-28")
+    dates = [d.date() for d in days]
+    rng = np.random.default_rng(6)
+    files = []
+    for name, ticker in (("AAA", "AAA"), ("BBB", "BBB"), ("GSPC", "^GSPC")):
+        adj = 100 * np.cumprod(1 + rng.normal(0, 0.01, len(dates)))
+        frame = pl.DataFrame({S.DATE: dates, S.CLOSE: adj, S.ADJ_CLOSE: adj})
+        if ticker == "BBB":
+            frame = frame.with_columns(
+                pl.when(pl.col(S.DATE) >= date(2025, 8, 4)).then(pl.col(S.CLOSE) / 2).otherwise(pl.col(S.CLOSE))
+            ).filter(~pl.col(S.DATE).is_in([date(2025, 9, 2), date(2025, 9, 3)]))
+        files.append(tmp_path / f"{name}.csv")
+        frame.write_csv(files[-1])
+    return files
+
+
+@pytest.mark.slow
+def test_run_many_events_reports_every_skipped_or_flagged_one(prefect_api, mr_home, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MR_TEST_API_KEY", SECRET)
+    aaa, bbb, gspc = synthetic_prices(tmp_path)
+    assert run_cli(capsys, "prices", "import", str(aaa), str(bbb))[0] == 0
+    assert run_cli(capsys, "prices", "import", str(gspc), "--ticker", "^GSPC")[0] == 0
+    catalog = tmp_path / "events.csv"
+    catalog.write_text(
+        "event_id,ticker,announced,timing\n"
+        "aaa-ok,AAA,2025-11-03,pre-open\n"
+        "bbb-flagged,BBB,2025-11-03,pre-open\n"
+        "ccc-no-prices,CCC,2025-11-03,pre-open\n"
+        "aaa-too-early,AAA,2023-09-01,pre-open\n"
+        "aaa-after-data,AAA,2026-03-02,pre-open\n"
+    )
+    out = tmp_path / "report"
+    code, stdout, err = run_cli(capsys, "run", "--catalog", str(catalog), "--source", "store", "--out", str(out))
+    assert code == 0, err
+    events = pl.read_parquet(out / "events.parquet")
+    status = dict(zip(events[S.EVENT_ID], zip(events["status"], events[S.REASON])))
+    assert len(status) == 5
+    assert status["aaa-ok"][0] == "flagged" and status["aaa-ok"][1] == "no shares outstanding for this ticker"
+    assert status["bbb-flagged"][0] == "flagged"
+    assert "BBB: 2 XNYS sessions without a price" in status["bbb-flagged"][1]
+    assert "BBB: 1 split-like close jump" in status["bbb-flagged"][1] and "2025-08-04 ×" in status["bbb-flagged"][1]
+    assert status["ccc-no-prices"] == ("skipped", "no prices for CCC; no close on day -1")
+    assert status["aaa-too-early"][0] == "skipped" and "fewer than the minimum 120" in status["aaa-too-early"][1]
+    assert status["aaa-after-data"][0] == "skipped" and "no abnormal return" in status["aaa-after-data"][1]
+    manifest = json.loads((out / "manifest.json").read_text())
+    for event_id, (st, reason) in status.items():
+        assert any(w.startswith(f"{event_id} ") and st in w and reason in w for w in manifest["warnings"]), event_id
+    table = (out / "tables" / "events.csv").read_text()
+    assert all(event_id in table for event_id in status)
+    car = pl.read_parquet(out / "car.parquet")
+    assert car.filter(pl.col(S.EVENT_ID) == "aaa-ok")[S.CAR].is_not_null().all()
+    assert "warning: ccc-no-prices CCC: skipped" in err
+    # nothing secret is written or printed
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+    assert SECRET not in stdout + err
+
+
+def test_negative_window_values_parse(capsys):
+    # `--window -1:1` is glued to `--window=-1:1` before argparse (which would take -1:1 for an option)
+    code, _, err = run_cli(capsys, "run", AWS, "--window", "-1:1", "--estimation", "-100:-11", "--catalog", str(CATALOG))
+    assert code == 2 and "'min_estimation_obs'" in err and "estimation length 90" in err

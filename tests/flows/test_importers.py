@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from analysis import schema as S
-from analysis.errors import InputError
+from analysis.errors import DataUnavailableError, InputError
 from flows.importers import import_price_files, read_price_file, read_shares_file
 from flows.store import PRICE_SCHEMA, PriceStore
 
@@ -206,7 +210,7 @@ def test_shares_rejections(tmp_path, case, text, row, field, reason):
 
 def test_import_writes_every_ticker_with_its_source(tmp_path):
     store = PriceStore(tmp_path / "store")
-    amzn = write(tmp_path, "AMZN.csv", HEADER + "2025-01-02,1,1,1,1,1,1\n2025-01-03,1,1,1,2,2,1\n")
+    amzn = write(tmp_path, "AMZN.csv", HEADER + "2025-01-02,1,1,1,1,1,1\n2025-01-03,1,1,1,1.1,1.1,1\n")
     long = write(tmp_path, "long.csv", "ticker,date,close\nMSFT,2025-01-02,1\nNVDA,2025-01-03,1\n")
     report = import_price_files(store, [amzn, long])
     assert report.summary.get_column(S.TICKER).to_list() == ["AMZN", "MSFT", "NVDA"]
@@ -235,3 +239,175 @@ def test_import_ticker_option_rules(tmp_path):
         import_price_files(store, [a, a])
     import_price_files(store, [a], ticker="^gspc")
     assert store.tickers().get_column(S.TICKER).to_list() == ["^GSPC"]
+
+
+# --- files that are not price files -------------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01"
+
+
+def parquet_bytes() -> bytes:
+    buf = io.BytesIO()
+    pl.DataFrame({"date": [date(2025, 1, 2)], "close": [1.0]}).write_parquet(buf)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("AMZN.csv", PNG, r"not a comma-separated text file: it is a PNG image"),
+        ("AMZN.csv", b"PK\x03\x04" + b"\x00" * 40, r"it is a zip archive or an Excel workbook; export the sheet as 'CSV UTF-8'"),
+        ("AMZN.csv", "date,close\n2025-01-02,1\n".encode("utf-16"), r"it is UTF-16 text; save it as UTF-8"),
+        ("AMZN.csv", b"date,close\n2025-01-02,1\x00\x00\n", r"it is binary data"),
+        ("AMZN.csv", None, r"it is a Parquet file; give it the suffix \.parquet"),
+        ("AMZN.parquet", b"date,close\n2025-01-02,1\n", r"not a readable Parquet file .*; it looks like text: give a CSV file the suffix \.csv"),
+        ("AMZN.parquet", PNG, r"not a readable Parquet file .*; it is a PNG image"),
+        ("AMZN.csv", b"date;close\n2025-01-02;1\n", r"separated by ';'; save it comma-separated"),
+        ("AMZN.csv", b"date\tclose\n2025-01-02\t1\n", r"separated by tabs; save it comma-separated"),
+        ("AMZN.csv", b"date,close,close\n2025-01-02,1,2\n", r"row 0 \(line 1\), field 'close': the header names column 'close' more than once"),
+        ("AMZN.csv", b"\n\n  \n", r"the file is empty"),
+    ],
+    ids=["png", "xlsx", "utf16", "nul", "parquet-as-csv", "csv-as-parquet", "png-as-parquet", "semicolons", "tabs",
+         "duplicate-column", "blank"],
+)
+def test_files_that_are_not_price_files_say_what_they_are(tmp_path, name, data, message):
+    path = write(tmp_path, name, parquet_bytes() if data is None else data)
+    with pytest.raises(InputError, match=message) as info:
+        read_price_file(path)
+    assert str(path) in str(info.value)
+
+
+def test_utf8_byte_order_mark_and_crlf_are_accepted(tmp_path):
+    path = write(tmp_path, "AMZN.csv", b"\xef\xbb\xbfDate,Close,Adj Close\r\n2025-01-02,1,1\r\n2025-01-03,1.1,1.1\r\n")
+    frame = read_price_file(path).frames["AMZN"]
+    assert frame.get_column(S.CLOSE).to_list() == [1.0, 1.1]
+
+
+def test_a_shares_file_that_is_an_image(tmp_path):
+    with pytest.raises(InputError, match=r"shares\.csv.*it is a PNG image"):
+        read_shares_file(write(tmp_path, "shares.csv", PNG))
+
+
+# --- suspicious but possible: imported, with a warning naming ticker, dates and ratio ------------
+
+
+def test_gaps_and_split_like_jumps_are_warned_about_not_rejected(tmp_path):
+    # Missing sessions: 01-06, 01-07, 01-14, 01-15, 01-16. Not sessions: 01-09 (national day of
+    # mourning for President Carter) and 01-20 (Martin Luther King Day).
+    rows = [
+        ("2025-01-02", 100, 98), ("2025-01-03", 101, 99), ("2025-01-08", 102, 100), ("2025-01-10", 51, 100.5),
+        ("2025-01-13", 52, 101), ("2025-01-17", 52, 101), ("2025-01-21", 52, 101), ("2025-01-22", 104, 202),
+    ]
+    text = "date,close,adj_close\n" + "".join(f"{d},{c},{a}\n" for d, c, a in rows)
+    path = write(tmp_path, "ACME.csv", text)
+    imported = read_price_file(path)
+    assert imported.frames["ACME"].height == len(rows)
+    gap, jump, split = imported.warnings
+    assert gap == (f"{path}: ACME: 5 XNYS sessions without a price (their returns and the next are missing): "
+                   "2025-01-06, 2025-01-07, 2025-01-14, ...")
+    assert jump.startswith(f"{path}: ACME: 1 adj_close jump beyond 1:1.8") and jump.endswith("2025-01-22 ×2.0")
+    assert split.startswith(f"{path}: ACME: 1 split-like close jump") and split.endswith("2025-01-10 ×0.5")
+
+
+def test_rows_on_non_session_days_are_warned_about(tmp_path):
+    path = write(tmp_path, "X.csv", "date,close\n2025-01-02,1\n2025-01-04,1\n2025-01-03,1\n")  # 01-04 is a Saturday
+    (warning,) = [w for w in read_price_file(path).warnings if "session" in w]
+    assert warning == f"{path}: X: 1 row on a day that is not an XNYS session (ignored): 2025-01-04"
+
+
+# --- property tests: arbitrary and mutated files give only the project's own errors -----------------
+
+VALID_CSV = (HEADER + "2025-01-02,1,2,0.5,1.5,1.4,100\n2025-01-03,1,2,0.5,1.6,1.5,100\n").encode()
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+TOKENS = st.sampled_from([b",", b"\n", b"\r", b'"', b"-", b"1", b"e", b"NaN", b"\x00", b"/", b":", b" ", b"\xff", b"\xef\xbb\xbf"])
+
+
+def read_any(tmp_dir: Path, name: str, data: bytes) -> None:
+    """Read ``data`` as a price and as a shares file; only InputError may come out."""
+    path = tmp_dir / name
+    path.write_bytes(data)
+    for read in (read_price_file, read_shares_file):
+        try:
+            read(path)
+        except (InputError, DataUnavailableError):
+            pass
+
+
+def mutate(data: bytes, draw) -> bytes:
+    out = bytearray(data)
+    for _ in range(draw(st.integers(1, 5))):
+        i = draw(st.integers(0, len(out)))
+        j = draw(st.integers(i, min(len(out), i + 12)))
+        out[i:j] = draw(st.binary(max_size=8) | TOKENS)
+    return bytes(out)
+
+
+@pytest.fixture(scope="module")
+def fuzz_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("fuzz")
+
+
+@FUZZ
+@given(data=st.binary(max_size=400), suffix=st.sampled_from([".csv", ".parquet"]))
+def test_arbitrary_bytes_raise_only_input_error(fuzz_dir, data, suffix):
+    read_any(fuzz_dir, "X" + suffix, data)
+
+
+@FUZZ
+@given(st.data())
+def test_mutated_csv_raises_only_input_error(fuzz_dir, data):
+    read_any(fuzz_dir, "X.csv", mutate(VALID_CSV, data.draw))
+
+
+@FUZZ
+@given(st.data())
+def test_mutated_parquet_raises_only_input_error(fuzz_dir, data):
+    read_any(fuzz_dir, "X.parquet", mutate(parquet_bytes(), data.draw))
+
+
+# --- a huge file ------------------------------------------------------------------------------------
+
+MEASURE = """
+import json, resource, sys, time
+from flows.cli import main
+start = time.perf_counter()
+code = main(["--quiet", "prices", "import", sys.argv[1]])
+print(json.dumps({"code": code, "seconds": time.perf_counter() - start,
+                  "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+@pytest.mark.slow
+def test_two_million_rows_import_in_reasonable_time_and_memory(tmp_path):
+    """250 tickers x 8000 sessions in one long CSV (131 MB). Measured on the 2-core machine:
+    13-17 s and 1.5 GB peak RSS (README, "Inputs tried and faults injected")."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from analysis.calendar import exchange_calendar
+    from tests.conftest import REPO_ROOT
+
+    days = exchange_calendar().sessions.filter(pl.col(S.DATE) >= date(1995, 1, 1))[S.DATE].head(8000)
+    tickers = [f"T{i:03d}" for i in range(250)]
+    close = 100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, (len(tickers), days.len())), axis=1)).ravel()
+    big = tmp_path / "big.csv"
+    pl.DataFrame({
+        S.TICKER: np.repeat(tickers, days.len()), S.DATE: pl.concat([days] * len(tickers)),
+        S.OPEN: close, S.HIGH: close * 1.01, S.LOW: close * 0.99, S.CLOSE: close, S.ADJ_CLOSE: close * 0.98,
+        S.VOLUME: np.full(close.size, 1000),
+    }).write_csv(big, float_precision=4)
+    home = tmp_path / "home"
+    run = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(big)], capture_output=True, text=True, timeout=600,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "MARKET_REACTION_HOME": str(home)},
+    )
+    measured = json.loads(run.stdout.splitlines()[-1])
+    print(f"2,000,000 rows ({big.stat().st_size / 1e6:.0f} MB): {measured}")
+    assert measured["code"] == 0, run.stderr
+    assert measured["seconds"] < 120 and measured["max_rss_mb"] < 4096
+    stored = PriceStore(home).tickers()
+    assert stored.height == 250 and stored["rows"].unique().to_list() == [8000]

@@ -17,6 +17,7 @@ import pytest
 from analysis import schema as S
 from analysis.calendar import exchange_calendar
 from analysis.engine import run_study
+from analysis.inference import TESTS
 from analysis.paths import caar_paths, car_paths
 from analysis.simulate import simulate_market
 from analysis.specs import StudySpec, events_frame
@@ -66,8 +67,14 @@ def test_every_format_shows_the_same_digits(result):
 def test_tests_table_shades_significant_tests(result):
     res, _ = result
     table = tables.tests_table(res)
-    rows = dict(table.highlight)["p"]
-    assert all(float(table.frame["p"][i].lstrip("<")) < 0.05 for i in rows)
+    shaded = dict(table.highlight)
+    assert set(shaded) == {t.label for t in TESTS} and any(shaded.values())
+    for label, rows in shaded.items():
+        for i, cell in enumerate(table.frame[label]):
+            p = re.search(r"\((<?[\d.]+)\)", cell)
+            significant = p is not None and float(p.group(1).lstrip("<")) < 0.05
+            assert significant == (i in rows), (label, i, cell)
+    assert [label for label, _ in table.spanners] == ["Parametric", "Non-parametric"]
 
 
 def test_artifact_payloads(result):

@@ -301,3 +301,59 @@ def test_the_fake_refuses_requests_it_does_not_understand(fake_yahoo):
 
     assert len(fake_yahoo.unexpected) == 1 and "quoteSummary/AMZN" in fake_yahoo.unexpected[0]
     fake_yahoo.unexpected.clear()  # acknowledged; the fixture would fail the test otherwise
+
+
+# --- answers that are not prices -------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("status", "body", "reason"),
+    [
+        (200, b"<html><body>Consent required</body></html>", "Yahoo's answer could not be read (JSONDecodeError("),
+        (200, b"<html><body>Will be right back</body></html>",
+         "Yahoo's answer could not be read (YFDataException('*** YAHOO! FINANCE IS CURRENTLY DOWN! ***'))"),
+        (500, b"Internal Server Error", "Yahoo's answer could not be read (JSONDecodeError("),
+        (200, b'{"chart": {"result": [{"meta": {}}], "error": null}}', "Yahoo's answer could not be read (KeyError('indicators'))"),
+        (200, b'{"chart": {"result": [], "error": null}}', "Yahoo returned no prices for 2025-03-03..2025-03-07"),
+        (429, b"Too Many Requests", "Yahoo Finance is unreachable (rate limited)"),
+    ],
+    ids=["html-page", "yahoo-down", "server-error", "other-json", "empty-result", "rate-limited"],
+)
+def test_answers_that_are_not_prices_fail_that_ticker_with_a_reason(fake_yahoo, status, body, reason):
+    fake_yahoo.add("AAPL", bars("2025-03-03", "2025-03-07"))
+    fake_yahoo.add("MSFT", bars("2025-03-03", "2025-03-07"))
+    fake_yahoo.garble("AAPL", status, body)
+    sleeps = Sleeps()
+
+    result = fetch(["AAPL", "MSFT"], "2025-03-03", "2025-03-07", sleep=sleeps)
+
+    assert set(result.prices[schema.TICKER]) == {"MSFT"}
+    assert list(result.failures) == ["AAPL"] and result.failures["AAPL"].startswith(reason)
+    assert "market-reaction prices import FILE --ticker AAPL" in result.failures["AAPL"] or "no prices" in reason
+    assert sleeps == [1.0, 2.0]  # retried like any other failure
+
+
+def test_partial_answer_returns_what_yahoo_has_without_failing(fake_yahoo):
+    """A listing that starts late (or a Yahoo history cut short): the rows that exist come back;
+    the analysis flags the shorter estimation window (tests/analysis/test_quality.py)."""
+    fake_yahoo.add("NEW", bars("2025-09-02", "2025-11-28"))
+
+    result = fetch(["NEW"], "2025-01-02", "2025-11-28")
+
+    assert result.failures == {}
+    assert result.prices[schema.DATE].min() == dt.date(2025, 9, 2) and result.prices.height == 63
+
+
+def test_nan_and_zero_bars_inside_the_range(fake_yahoo):
+    """NaN bars are dropped (a gap the analysis flags); a zero close is kept as Yahoo sent it
+    (the analysis flags it and treats it as missing)."""
+    registered = bars("2025-03-03", "2025-03-14").with_columns(
+        pl.when(pl.col(schema.DATE).is_in([dt.date(2025, 3, 5), dt.date(2025, 3, 6)])).then(None)
+        .otherwise(pl.col(schema.CLOSE)).alias(schema.CLOSE),
+        pl.when(pl.col(schema.DATE) == dt.date(2025, 3, 12)).then(0.0)
+        .otherwise(pl.col(schema.ADJ_CLOSE)).alias(schema.ADJ_CLOSE),
+    )
+    fake_yahoo.add("AAPL", registered)
+
+    prices = fetch(["AAPL"], "2025-03-03", "2025-03-14").prices
+
+    assert prices.height == 8 and dt.date(2025, 3, 5) not in prices[schema.DATE].to_list()
+    assert prices.filter(pl.col(schema.DATE) == dt.date(2025, 3, 12))[schema.ADJ_CLOSE].item() == 0.0
