@@ -19,6 +19,7 @@ from analysis.calendar import SessionCalendar, align_events
 from analysis.factors import factor_sessions, study_factors
 from analysis.models import EST_FIRST_DAY, EST_LAST_DAY, fit_models
 from analysis.panel import ROW, event_panel
+from analysis.paths import car_paths
 from analysis.quality import QUALITY_SCHEMA, event_quality, price_quality
 from analysis.regression import (
     COV_TYPE, PooledCov, SummaryTable, cross_sectional_regressions, event_regressions, pooled_event_regressions,
@@ -31,6 +32,10 @@ from analysis.valuation import CAP_NOTE, market_caps
 
 STATUS = "status"  # "ok", "skipped" (no result) or "flagged" (a result with a caveat)
 ROW_KEYS = (S.EVENT_ID, S.TICKER, S.ROLE, S.GROUP)
+PATH_SCHEMA = {
+    S.EVENT_ID: pl.String, S.TICKER: pl.String, S.ROLE: pl.String, S.GROUP: pl.String, S.EVENT_DAY: pl.Int32,
+    S.N_DAYS: pl.Int32, S.CAR: pl.Float64, S.CAR_SE: pl.Float64,
+}
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,9 @@ class StudyResult:
         group the pooled dummy-variable regression (``event_id``/``ticker`` null).
     regression_tables
         The group regressions in the summary_col layout, rendered (Markdown, HTML, LaTeX).
+    paths
+        CAR from the first reported day to each reported day with its standard error, for the
+        first ``max_paths`` event rows (:func:`analysis.paths.car_paths`; the plots' lines).
     quality
         Findings of :func:`analysis.quality.price_quality` on the prices the study was given
         (``ticker, date, check, ratio, detail``); those inside an event row's data range are
@@ -67,6 +75,7 @@ class StudyResult:
     regressions: pl.DataFrame
     regression_tables: tuple[SummaryTable, ...] = ()
     quality: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=QUALITY_SCHEMA))
+    paths: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PATH_SCHEMA))
 
     @property
     def warnings(self) -> list[str]:
@@ -89,6 +98,7 @@ def run_study(
     regressors: list[str] | None = None,
     pooled_cov: PooledCov = "cluster",
     factors: Mapping[str, pl.DataFrame] | None = None,
+    max_paths: int = 50,
 ) -> StudyResult:
     """Run an event study.
 
@@ -114,6 +124,8 @@ def run_study(
         of CARs; default all numeric characteristics; ``[]`` for none.
     pooled_cov
         Standard errors of the pooled regression: ``cluster`` by date or ``hac`` within firm.
+    max_paths
+        Compute the day-by-day CAR paths (the plots) for at most this many event rows.
     factors
         Factor sets by name (``date`` + factor columns in decimals, see
         :mod:`analysis.factors`): those of ``spec.factor_sets`` for the factor models.
@@ -269,14 +281,24 @@ def run_study(
         .sort("_order")
         .drop("_skip", "_flag", "_model_reason", "_order", "_any_car", "_short", "_windows", "_quality")
     )
+    first = pl.col(ROW) < max_paths
+    paths = (
+        car_paths(ar.filter(first), models.filter(first), spec)
+        .join(label.select(ROW, *ROW_KEYS), on=ROW)
+        .select(*PATH_SCHEMA)
+        .sort(S.EVENT_ID, S.TICKER, S.EVENT_DAY)
+    )
     return StudyResult(
         spec, events_out, ar_out, models_out.drop(ROW), car_out, tests, regressions,
-        regression_tables=(*cross_tables, *pooled_tables), quality=quality,
+        regression_tables=(*cross_tables, *pooled_tables), quality=quality, paths=paths,
     )
 
 
-def price_requirements(events: pl.DataFrame, spec: StudySpec, cal: SessionCalendar) -> pl.DataFrame:
-    """The date range of prices each ticker and benchmark needs.
+def price_requirements(
+    events: pl.DataFrame, spec: StudySpec, cal: SessionCalendar, per_event: bool = False
+) -> pl.DataFrame:
+    """The date range of prices each ticker and benchmark needs (of each event, with
+    ``per_event``).
 
     From the session before the estimation window's first day (its close is the base of the
     first return) to the last reported event day, clipped to the calendar.
@@ -286,22 +308,27 @@ def price_requirements(events: pl.DataFrame, spec: StudySpec, cal: SessionCalend
     events
         Aligned events (``ticker, benchmark, day0_session``) from
         :func:`analysis.calendar.align_events`; rows without a day 0 are ignored.
+    per_event
+        One row per event and ticker instead of per ticker.
 
     Returns
     -------
     pl.DataFrame
-        ``ticker, start, end`` (Date), one row per ticker, sorted.
+        ``ticker, start, end`` (Date), one row per ticker (``event_id, ticker, start, end``
+        per event and ticker with ``per_event``), sorted.
     """
     last = cal.sessions.height - 1
     placed = events.filter(pl.col(S.DAY0_SESSION).is_not_null())
+    keys = [S.EVENT_ID, S.TICKER] if per_event else [S.TICKER]
     spans = placed.select(
+        *keys[:-1],
         pl.concat_list(S.TICKER, S.BENCHMARK).alias(S.TICKER),
         (pl.col(S.DAY0_SESSION) + spec.first_day - 1).clip(0, last).alias("start"),
         (pl.col(S.DAY0_SESSION) + spec.report_days.end).clip(0, last).alias("end"),
     ).explode(S.TICKER)
     return (
-        spans.group_by(S.TICKER)
+        spans.group_by(keys)
         .agg(pl.col("start").min(), pl.col("end").max())
         .with_columns(cal.dates_of(pl.col("start")).alias("start"), cal.dates_of(pl.col("end")).alias("end"))
-        .sort(S.TICKER)
+        .sort(keys)
     )

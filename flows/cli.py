@@ -14,6 +14,8 @@
                         [--estimation -260:-11] [--window 0:0 --window -1:1 ...] [--model NAME]
                         [--factors NAME:COL,COL] [--risk-free NAME|none]
     market-reaction demo [--out DIR]
+    market-reaction serve [--catalog PATH] [--reports DIR] [--source auto|store|yfinance]
+                          [--cron "30 17 * * 1-5"] [--timezone America/New_York] [--limit N]
     market-reaction simulate [--events 1000] [--group-size 50] [--effects 0.005,0.01,0.02] [--seed N]
                              [--tickers A,B,...] [--benchmark ^GSPC] [--simulated] [--out DIR] [study options]
 
@@ -37,12 +39,13 @@ from analysis.errors import InputError, MarketReactionError
 PROG = "market-reaction"
 
 
-def _prefect_env(verbose: bool) -> None:
-    """Defaults for Prefect before it is imported (each can be overridden by the environment)."""
+def _prefect_env(verbose: bool, command: str) -> None:
+    """Defaults for Prefect before it is imported (each can be overridden by the environment).
+    ``serve`` logs at INFO: its flow runs send their logs to the server."""
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose or command == "serve" else "CRITICAL")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -131,6 +134,16 @@ def _parser() -> argparse.ArgumentParser:
                      help="normal-return model (the factor models are not simulated yet)")
     sim.add_argument("--returns", choices=RETURN_KINDS, default="simple")
     sim.add_argument("--min-obs", type=int, default=120, dest="min_obs")
+
+    from flows.serve import DEFAULT_CRON, DEFAULT_TIMEZONE
+
+    serve = sub.add_parser("serve", help="serve the deployments refresh-catalog/nightly (cron) and event-study/adhoc")
+    serve.add_argument("--catalog", type=Path, help="catalog of the scheduled refresh (default: deployments/events.toml)")
+    serve.add_argument("--reports", type=Path, default=Path("reports"), help="reports folder (default: reports)")
+    serve.add_argument("--source", choices=SOURCES, default="auto")
+    serve.add_argument("--cron", default=DEFAULT_CRON, help=f"schedule of refresh-catalog (default {DEFAULT_CRON!r})")
+    serve.add_argument("--timezone", default=DEFAULT_TIMEZONE, help=f"time zone of the cron (default {DEFAULT_TIMEZONE})")
+    serve.add_argument("--limit", type=int, default=2, help="flow runs at once (default 2)")
     return p
 
 
@@ -276,7 +289,8 @@ def _print_summary(out: Path) -> None:
     print(manifest.get("headline") or "no event got a result")
     for w in manifest.get("warnings", []):
         print(f"{PROG}: warning: {w}", file=sys.stderr)
-    print(f"report: {out / 'report.html'} (tables in {out / 'tables'})")
+    print(f"report: {out / 'report.html'} (tables in {out / 'tables'}, plots in {out / 'plots'}; "
+          f"all reports: {out.parent / 'index.html'})")
 
 
 def _cmd_demo(args) -> int:
@@ -284,6 +298,19 @@ def _cmd_demo(args) -> int:
 
     print(run_demo(args.out))
     return 0
+
+
+def _cmd_serve(args) -> int:
+    from flows.catalog import default_catalog_path, load_catalog
+    from flows.serve import serve
+
+    catalog = args.catalog or default_catalog_path()
+    load_catalog(catalog)  # fail now, not at 17:30
+    print(f"serving refresh-catalog/nightly ({args.cron}, {args.timezone}) and event-study/adhoc; "
+          f"catalog {catalog}, reports {args.reports}; Ctrl-C to stop", flush=True)
+    serve(catalog, args.reports, args.source, args.cron, args.timezone, args.limit)
+    return 0
+
 
 
 def _numbers(text: str, field: str) -> tuple[float, ...]:
@@ -317,7 +344,7 @@ def _cmd_simulate(args) -> int:
 
 COMMANDS = {
     "prices": _cmd_prices, "shares": _cmd_shares, "factors": _cmd_factors, "rates": _cmd_rates, "events": _cmd_events,
-    "run": _cmd_run, "demo": _cmd_demo, "simulate": _cmd_simulate,
+    "run": _cmd_run, "demo": _cmd_demo, "simulate": _cmd_simulate, "serve": _cmd_serve,
 }
 
 
@@ -336,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(_glue_window_values(sys.argv[1:] if argv is None else list(argv)))
     if args.quiet:
         os.environ["MARKET_REACTION_QUIET"] = "1"
-    _prefect_env(args.verbose)
+    _prefect_env(args.verbose, args.command)
     try:
         return COMMANDS[args.command](args)
     except MarketReactionError as e:

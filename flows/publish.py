@@ -11,7 +11,10 @@ A report folder holds::
     tables/<name>.md|.html|.csv     the human tables (.tex with latex=True)
     tables/cross_section_<group>.*  regressions of CARs on characteristics, summary_col layout
     tables/pooled_<group>.*         pooled dummy-variable event regression, summary_col layout
-    report.md, report.html          every table on one page
+    plots/car-<event>.png|.svg      CAR path with its 95 % band, per event (first 50 events)
+    plots/caar-<group>.png|.svg     CAAR path with its cross-sectional band, per group
+    report.md, report.html          headline, plots and every table on one page (offline:
+                                    relative links, no external CSS or scripts)
     manifest.json                   inputs, parameters, coverage, hashes, versions, warnings
 
 Everything is written into a hidden sibling folder first and moved into place at the end, so
@@ -34,6 +37,8 @@ from typing import Any
 import polars as pl
 
 from analysis.engine import StudyResult
+from analysis.paths import caar_paths
+from flows.plots import event_plots, group_plots
 from flows.tables import Table, all_tables, to_html, to_latex, to_markdown
 
 PACKAGES = (
@@ -61,22 +66,37 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def _page(title: str, tables: list[Table], headline: str, regression_tables=()) -> str:
+PAGE_CSS = (
+    "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2em auto;max-width:96em;"
+    "padding:0 1.5em;color:#1f2328}h1{font-size:1.5em}p.headline{font-size:1.1em;background:#f6f8fa;"
+    "border-left:4px solid #0969da;padding:.6em 1em}section{margin:2em 0;overflow-x:auto}"
+    "figure{display:inline-block;margin:0 1.5em 1.5em 0}figure img{width:36em;max-width:100%;height:auto}"
+    "figcaption{font-size:.85em;color:#57606a}nav a{margin-right:1em}"
+)
+
+
+def _page(title: str, tables: list[Table], headline: str, plots: list[str], regression_tables=()) -> str:
+    esc = html.escape
+    figures = "".join(
+        f'<figure><img src="{esc(p)}" alt="{esc(Path(p).stem)}"><figcaption>{esc(Path(p).stem)}</figcaption></figure>'
+        for p in plots
+    )
+    nav = " ".join(f'<a href="#{t.key}">{esc(t.title)}</a>' for t in tables)
     body = "\n".join(
         [f'<section id="{t.key}">{to_html(t)}</section>' for t in tables]
-        + [f'<section id="{t.key}"><h2>{html.escape(t.title)}</h2>{t.html}</section>' for t in regression_tables]
+        + [f'<section id="{t.key}"><h2>{esc(t.title)}</h2>{t.html}</section>' for t in regression_tables]
     )
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>{html.escape(title)}</title>"
-        "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:90em}"
-        "section{margin:2em 0;overflow-x:auto}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(headline)}</p>{body}</body></html>\n"
+        f"<title>{esc(title)}</title><style>{PAGE_CSS}</style></head><body>"
+        f"<h1>{esc(title)}</h1><p class=\"headline\">{esc(headline)}</p><nav>{nav}</nav>"
+        f"<section id=\"plots\">{figures}</section>{body}</body></html>\n"
     )
 
 
 def write_report(
-    result: StudyResult, out: Path, manifest: dict[str, Any], *, title: str, headline: str = "", latex: bool = False
+    result: StudyResult, out: Path, manifest: dict[str, Any], *, title: str, headline: str = "", latex: bool = False,
+    extra: dict[str, str] | None = None,
 ) -> Path:
     """Write the report of ``result`` to ``out`` atomically and return ``out``.
 
@@ -93,6 +113,9 @@ def write_report(
         Shown at the top of ``report.md`` / ``report.html``.
     latex
         Also write ``tables/*.tex``.
+    extra
+        Further text files, name -> content (e.g. ``fingerprint.json``), written in the same
+        atomic swap.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -114,11 +137,17 @@ def write_report(
             (tmp / "tables" / f"{t.key}.md").write_text(t.markdown, encoding="utf-8")
             (tmp / "tables" / f"{t.key}.html").write_text(t.html, encoding="utf-8")
             (tmp / "tables" / f"{t.key}.tex").write_text(t.latex, encoding="utf-8")
-        md = f"# {title}\n\n{headline}\n\n" + "\n".join(
-            [*(to_markdown(t) for t in tables), *(t.markdown for t in result.regression_tables)]
+        figures = event_plots(result.paths, tmp / "plots") + group_plots(caar_paths(result.paths), tmp / "plots")
+        svgs = [p.relative_to(tmp).as_posix() for p in figures if p.suffix == ".svg"]
+        pngs = [p.relative_to(tmp).as_posix() for p in figures if p.suffix == ".png"]
+        md = (
+            f"# {title}\n\n{headline}\n\n" + "".join(f"![{Path(p).stem}]({p})\n" for p in pngs) + "\n"
+            + "\n".join([*(to_markdown(t) for t in tables), *(t.markdown for t in result.regression_tables)])
         )
         (tmp / "report.md").write_text(md, encoding="utf-8")
-        (tmp / "report.html").write_text(_page(title, tables, headline, result.regression_tables), encoding="utf-8")
+        (tmp / "report.html").write_text(_page(title, tables, headline, svgs, result.regression_tables), encoding="utf-8")
+        for name, text in (extra or {}).items():
+            (tmp / name).write_text(text, encoding="utf-8")
         full = {
             **manifest,
             "versions": versions(),
