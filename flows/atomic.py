@@ -2,7 +2,10 @@
 with SIGKILL at any moment sees the old version or the new one, complete, never a mix.
 
 A folder ``<parent>/<name>`` is written as a hidden sibling ``.<name>.tmp-<tag>`` and swapped
-into place by two renames under an exclusive ``flock`` on ``<parent>/.publish.lock``::
+into place under an exclusive ``flock`` on ``<parent>/.publish.lock``: on Linux by one atomic
+exchange of the two paths (``renameat2(RENAME_EXCHANGE)``: ``<name>`` is never missing), then
+the old folder is renamed ``.<name>.del-<tag>`` and deleted; where the file system cannot
+exchange, by two renames::
 
     <name>             -> .<name>.old-<tag>     (the previous version, complete)
     .<name>.tmp-<tag>  -> <name>                (the new version, complete)
@@ -26,10 +29,13 @@ swap also survives a power cut. The lock files (``.publish.lock`` and a writer's
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import fcntl
 import os
 import re
 import shutil
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -193,10 +199,20 @@ def staged_folder(out: Path) -> Iterator[Path]:
 
 
 def _swap(new: Path, out: Path) -> None:
-    """Replace ``out`` by ``new`` (both complete folders) with two renames; a writer killed
-    between them leaves ``.<name>.old-<tag>``, which :func:`recover` puts back."""
+    """Replace ``out`` by ``new`` (both complete folders).
+
+    Where the system can exchange two paths atomically (Linux ``renameat2`` with
+    ``RENAME_EXCHANGE``; ext4, xfs, btrfs, tmpfs), ``out`` is never missing, not even for a
+    moment: the old folder lands at ``new``'s hidden name and is deleted (a kill before that
+    leaves it to :func:`recover`). Elsewhere two renames, ``out`` -> ``.<name>.old-<tag>``,
+    ``new`` -> ``out``: a writer killed between them leaves ``.old-``, which :func:`recover`
+    puts back."""
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"{out} exists and is not a folder")
+    if out.exists() and exchange(new, out):
+        _fsync(out.parent)
+        _discard(new)
+        return
     old = None
     if out.exists():
         old = out.parent / f".{out.name}.old-{_tag()}"
@@ -205,3 +221,21 @@ def _swap(new: Path, out: Path) -> None:
     _fsync(out.parent)
     if old is not None:
         _discard(old)
+
+
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+_renameat2 = getattr(_libc, "renameat2", None)
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Atomically exchange the paths ``a`` and ``b`` (Linux ``renameat2(RENAME_EXCHANGE)``);
+    False when the system or the file system cannot (then nothing happened)."""
+    if _renameat2 is None:
+        return False
+    if _renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(a), str(b))

@@ -43,7 +43,7 @@ from analysis.engine import StudyResult
 from analysis.paths import caar_paths
 from flows.atomic import staged_folder
 from flows.plots import event_plots, file_stems, group_plots
-from flows.tables import Table, all_tables, md_block, md_text, summary_markdown, to_html, to_latex, to_markdown
+from flows.tables import Table, all_tables, md_block, md_text, summary_markdown, to_csv, to_html, to_latex, to_markdown
 
 PACKAGES = (
     "market-reaction", "polars", "numpy", "scipy", "statsmodels", "pyarrow", "prefect", "yfinance",
@@ -178,7 +178,7 @@ def _write_contents(
     for t in tables:
         (tmp / "tables" / f"{t.key}.md").write_text(to_markdown(t), encoding="utf-8")
         (tmp / "tables" / f"{t.key}.html").write_text(to_html(t), encoding="utf-8")
-        t.frame.write_csv(tmp / "tables" / f"{t.key}.csv")
+        (tmp / "tables" / f"{t.key}.csv").write_text(to_csv(t), encoding="utf-8")
         if latex:
             (tmp / "tables" / f"{t.key}.tex").write_text(to_latex(t), encoding="utf-8")
     # statsmodels summary_col layout; keys name the group (user text): safe, unique file names

@@ -393,6 +393,18 @@ def md_block(text: str) -> str:
     return "\\" + s if s[:1] in ("#", "+", "-", "=") else re.sub(r"^(\d+)([.)])", r"\1\\\2", s)
 
 
+def to_csv(table: Table) -> str:
+    """The table as CSV for spreadsheets: a cell a spreadsheet would run as a formula (one
+    starting with ``=``, ``@``, a tab or carriage return, or with ``+`` / ``-`` not followed by
+    a number) gets a leading apostrophe (OWASP's advice against CSV injection). Only display
+    tables; the data CSVs beside the Parquet files keep every text as written."""
+    formula = r"^(?:[=@\t\r]|[+-](?:[^\d.$]|$))"
+    return table.frame.with_columns(
+        pl.when(pl.col(c).str.contains(formula)).then(pl.concat_str(pl.lit("'"), pl.col(c))).otherwise(pl.col(c)).alias(c)
+        for c in table.frame.columns
+    ).write_csv()
+
+
 def to_markdown(table: Table, *, heading: str = "##") -> str:
     cols = table.frame.columns
     lines = [f"{heading} {md_text(table.title)}", "", "| " + " | ".join(md_text(c) for c in cols) + " |",
