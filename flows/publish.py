@@ -50,6 +50,8 @@ PACKAGES = (
     "exchange-calendars", "great-tables", "pandas",
 )
 CONTRACT_FILES = ("abnormal_returns", "models", "car", "tests", "events", "regressions")
+VARYING_FIELDS = ("created_utc",)  # the manifest's fields that differ between two runs on the same inputs
+SAFE_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")  # names of the ``extra`` files
 
 
 def versions() -> dict[str, str]:
@@ -79,7 +81,7 @@ PAGE_CSS = (
 )
 
 
-def _page(title: str, tables: list[Table], headline: str, plots: list[str], regression_tables=()) -> str:
+def _page(title: str, tables: list[tuple[Table, str]], headline: str, plots: list[str], regression_tables=()) -> str:
     """``report.html``: every text is escaped (titles and headline here, table cells by
     great_tables, regression titles here; statsmodels' regression tables hold numbers and
     checked regressor names only)."""
@@ -88,9 +90,9 @@ def _page(title: str, tables: list[Table], headline: str, plots: list[str], regr
         f'<figure><img src="{esc(quote(p))}" alt="{esc(Path(p).stem)}"><figcaption>{esc(Path(p).stem)}</figcaption></figure>'
         for p in plots
     )
-    nav = " ".join(f'<a href="#{t.key}">{esc(t.title)}</a>' for t in tables)
+    nav = " ".join(f'<a href="#{t.key}">{esc(t.title)}</a>' for t, _ in tables)
     body = "\n".join(
-        [f'<section id="{t.key}">{to_html(t)}</section>' for t in tables]
+        [f'<section id="{t.key}">{rendered}</section>' for t, rendered in tables]
         + [f'<section id="{esc(key)}"><h2>{esc(t.title)}</h2>{t.html}</section>' for key, t in regression_tables]
     )
     return (
@@ -153,10 +155,6 @@ def write_report(
     return out
 
 
-SAFE_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
-VARYING_FIELDS = ("created_utc",)  # manifest fields that differ between two runs on the same inputs
-
-
 def _check_replaceable(out: Path) -> None:
     if out.is_dir() and not (out / "manifest.json").is_file() and any(out.iterdir()):
         raise FileExistsError(
@@ -174,10 +172,10 @@ def _write_contents(
         frame: pl.DataFrame = getattr(result, name)
         frame.write_parquet(tmp / f"{name}.parquet", statistics=False)
         frame.write_csv(tmp / f"{name}.csv")
-    tables = all_tables(result)
-    for t in tables:
+    tables = [(t, to_html(t)) for t in all_tables(result)]
+    for t, rendered in tables:
         (tmp / "tables" / f"{t.key}.md").write_text(to_markdown(t), encoding="utf-8")
-        (tmp / "tables" / f"{t.key}.html").write_text(to_html(t), encoding="utf-8")
+        (tmp / "tables" / f"{t.key}.html").write_text(rendered, encoding="utf-8")
         (tmp / "tables" / f"{t.key}.csv").write_text(to_csv(t), encoding="utf-8")
         if latex:
             (tmp / "tables" / f"{t.key}.tex").write_text(to_latex(t), encoding="utf-8")
@@ -191,7 +189,7 @@ def _write_contents(
     figures = event_plots(result.paths, tmp / "plots") + group_plots(caar_paths(result.paths), tmp / "plots")
     svgs = [p.relative_to(tmp).as_posix() for p in figures if p.suffix == ".svg"]
     pngs = [p.relative_to(tmp).as_posix() for p in figures if p.suffix == ".png"]
-    (tmp / "report.md").write_text(_markdown(title, headline, tables, pngs, regression_tables), encoding="utf-8")
+    (tmp / "report.md").write_text(_markdown(title, headline, [t for t, _ in tables], pngs, regression_tables), encoding="utf-8")
     (tmp / "report.html").write_text(_page(title, tables, headline, svgs, regression_tables), encoding="utf-8")
     for name, text in extra.items():
         (tmp / name).write_text(text, encoding="utf-8")
