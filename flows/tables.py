@@ -419,8 +419,8 @@ def to_markdown(table: Table, *, heading: str = "##") -> str:
 def summary_markdown(table: SummaryTable) -> str:
     """A regression table's Markdown (statsmodels' summary_col layout) with its heading
     rebuilt from the title through :func:`md_text` (the title names the group: user text)."""
-    first, _, rest = table.markdown.partition("\n")
-    return f"## {md_text(table.title)}\n{rest}" if first.startswith("#") else f"## {md_text(table.title)}\n\n{table.markdown}"
+    body = table.markdown.removeprefix(f"## {table.title}")
+    return f"## {md_text(table.title)}" + ("" if body.startswith("\n") else "\n\n") + body
 
 
 HIGHLIGHT_FILL = "#fff3bf"
