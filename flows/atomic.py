@@ -168,16 +168,23 @@ def replace_file(path: Path, data: bytes) -> None:
 
 
 @contextlib.contextmanager
-def staged_folder(out: Path) -> Iterator[Path]:
+def staged_folder(out: Path, marker: str = "manifest.json") -> Iterator[Path]:
     """Yield an empty hidden folder beside ``out``; when the block ends without error it
     replaces ``out`` as a whole, else it is deleted and ``out`` is untouched.
 
     Concurrent writers of the same ``out`` each write their own folder; the swaps happen one
     at a time, so ``out`` is always one writer's complete folder (the last one to finish).
+    An existing ``out`` that is not empty and holds no file ``marker`` was not written here
+    and is refused (``FileExistsError``): ``--out .`` must not replace the current folder.
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise FileExistsError(f"{out} exists and is not a folder")
+        raise FileExistsError(errno.EEXIST, "exists and is not a folder", str(out))
+    if out.is_dir() and not (out / marker).is_file() and any(out.iterdir()):
+        raise FileExistsError(
+            errno.EEXIST, f"exists, is not empty and holds no {marker} (not written by market-reaction); "
+            "choose another --out or empty it", str(out),
+        )
     parent, tag = out.parent, _tag()
     tmp = parent / f".{out.name}.tmp-{tag}"
     guard = parent / f".{out.name}.tmp-{tag}.lock"

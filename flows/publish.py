@@ -27,7 +27,6 @@ LaTeX, SVG) and never becomes a path outside the report folder.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import html
 import json
@@ -146,21 +145,12 @@ def write_report(
     :func:`flows.plots.file_stems`, so no file is written outside ``out``.
     """
     out = Path(out)
-    _check_replaceable(out)
     for name in extra or {}:
         if not SAFE_FILE.fullmatch(name):
             raise ValueError(f"extra file name {name!r} is not a plain file name")
     with staged_folder(out) as tmp:
         _write_contents(tmp, result, manifest, title=title, headline=headline, latex=latex, extra=extra or {})
     return out
-
-
-def _check_replaceable(out: Path) -> None:
-    if out.is_dir() and not (out / "manifest.json").is_file() and any(out.iterdir()):
-        raise FileExistsError(
-            errno.EEXIST, "exists, is not empty and is not a report (no manifest.json); choose another --out "
-            "or empty it", str(out),
-        )
 
 
 def _write_contents(

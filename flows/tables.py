@@ -374,15 +374,16 @@ def all_tables(result: StudyResult) -> list[Table]:
 # --- rendering ---------------------------------------------------------------------
 
 
-_MD_INLINE = re.compile(r"([\\`*_\[\]|~$])")
+_MD_INLINE = re.compile(r"[\\`*_|~$]|\](?=[(\[])")
 
 
 def md_text(text: str) -> str:
     """``text`` (user or table text) as inert Markdown inline text, shown as written: ``& < >``
-    as HTML entities (no tag or entity of the text is rendered), Markdown's inline syntax
-    ``\\ ` * _ [ ] | ~ $`` backslash-escaped (no link, image, code, emphasis, math or table
-    cell break), line breaks as spaces."""
-    escaped = _MD_INLINE.sub(r"\\\1", html.escape(str(text), quote=False))
+    as HTML entities (no tag, autolink or entity of the text is rendered), ``\\ ` * _ | ~ $``
+    backslash-escaped (no code, emphasis, strike-through, math or table cell break), and a
+    ``]`` that would close a link or image (``](``, ``][``) too; line breaks become spaces,
+    so the text never starts a line (no heading, list or link definition)."""
+    escaped = _MD_INLINE.sub(lambda m: "\\" + m.group(), html.escape(str(text), quote=False))
     return re.sub(r"\s*[\r\n]+\s*", " ", escaped)
 
 

@@ -350,7 +350,7 @@ def test_two_writers_on_the_same_folder_leave_one_complete_report(zygote, tmp_pa
 def test_stale_temporary_folders_are_removed_and_live_ones_kept(tmp_path):
     reports = tmp_path / "reports"
     (reports / "run").mkdir(parents=True)
-    (reports / "run" / "f").write_text("current")
+    (reports / "run" / "manifest.json").write_text("current")
     stale = reports / ".run.tmp-0123456789ab"
     (stale / "tables").mkdir(parents=True)
     (reports / ".run.tmp-0123456789ab.lock").touch()  # its writer died: the lock is free
@@ -362,12 +362,12 @@ def test_stale_temporary_folders_are_removed_and_live_ones_kept(tmp_path):
         with atomic.locked(reports):
             pass
         assert live.is_dir() and not stale.exists()
-        (live / "f").write_text("new")
-    assert (reports / "run" / "f").read_text() == "new" and (reports / "other" / "f").read_text() == "previous"
+        (live / "manifest.json").write_text("new")
+    assert (reports / "run" / "manifest.json").read_text() == "new" and (reports / "other" / "f").read_text() == "previous"
     assert hidden(reports) == []
     (reports / "notes").mkdir()
     (reports / "notes" / "mine.txt").write_text("not a report")
-    with pytest.raises(FileExistsError, match="not a report"):  # --out on a folder that is not a report
+    with pytest.raises(FileExistsError, match="holds no manifest.json"):  # --out on a folder we did not write
         write_report(None, reports / "notes", {}, title="x")
     assert (reports / "notes" / "mine.txt").exists()
 
@@ -402,3 +402,42 @@ def png_chunks(data: bytes) -> dict[str, list[bytes]]:
         i += 12 + length
     assert "IEND" in chunks
     return chunks
+
+
+@pytest.mark.slow
+def test_two_cli_runs_on_the_same_inputs_write_the_same_bytes(prefect_api, mr_home, tmp_path, capsys, monkeypatch):
+    """``market-reaction run`` twice (the event-study flow, with its artifacts and index) into
+    two folders: every file is byte-identical but the manifest's documented varying fields;
+    secrets in the environment are written nowhere."""
+    from flows.cli import main
+    from flows.store import PriceStore
+
+    secret = "s3cr3t-api-key-value"
+    for name in ("PREFECT_API_KEY", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, secret)
+    market = simulate_market(exchange_calendar())
+    store = PriceStore(mr_home)
+    for (ticker,), frame in market.prices.partition_by(S.TICKER, as_dict=True, include_key=False).items():
+        store.upsert(ticker, frame, (frame[S.DATE].min(), frame[S.DATE].max()), "simulated")
+    store.upsert_shares(market.shares, "simulated")
+    catalog = tmp_path / "events.csv"
+    pl.DataFrame(
+        [(e.id, e.tickers[0], e.announced_text, e.timing, e.benchmark, e.group, e.description) for e in market.events],
+        schema=["event_id", "ticker", "announced", "timing", "benchmark", "group", "description"], orient="row",
+    ).write_csv(catalog)
+    runs = []
+    for name in ("a", "b"):
+        out = tmp_path / name / "run"
+        code = main(["run", "--catalog", str(catalog), "--source", "store", "--out", str(out), "--latex"])
+        assert code == 0, capsys.readouterr().err
+        runs.append(out)
+    a, b = tree(runs[0]), tree(runs[1])
+    assert a.keys() == b.keys() and len(a) > 50
+    assert {name for name in a if a[name] != b[name]} <= {"manifest.json"}
+    m1, m2 = (json.loads(x["manifest.json"]) for x in (a, b))
+    assert {k: v for k, v in m1.items() if k not in m1["varying_fields"]} == {k: v for k, v in m2.items() if k not in m2["varying_fields"]}
+    index = [(out.parent / "index.html").read_text().replace(m["created_utc"], "") for out, m in zip(runs, (m1, m2))]
+    assert index[0] == index[1]  # the index differs by the runs' creation times only
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
