@@ -40,6 +40,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from flows import progress
+
 LOCK = ".publish.lock"
 _ENTRY = re.compile(r"\.(?P<name>.+)\.(?P<kind>tmp|old|del)-(?P<tag>[0-9a-f]{12})(?P<guard>\.lock)?")
 
@@ -111,7 +113,7 @@ def recover(parent: Path) -> list[str]:
             if not _held(guard):
                 _remove(path)
                 guard.unlink(missing_ok=True)
-                done.append(f"deleted {path.name} (unfinished)")
+                done.append(f"deleted {path.name} (unfinished: its writer was killed)")
         elif kind == "old":
             olds.setdefault(name, []).append(path)
         elif kind == "del":
@@ -121,7 +123,7 @@ def recover(parent: Path) -> list[str]:
         found.sort(key=lambda p: p.stat().st_mtime_ns)
         if not (parent / name).exists():  # the writer died between the two renames
             os.replace(found.pop(), parent / name)
-            done.append(f"restored {name} from its previous version")
+            done.append(f"restored {name} from its previous version (its writer was killed while swapping it)")
         for old in found:
             _discard(old)
             done.append(f"deleted {old.name}")
@@ -143,11 +145,13 @@ def _discard(path: Path) -> None:
 @contextlib.contextmanager
 def locked(parent: Path) -> Iterator[None]:
     """Hold the exclusive lock on ``parent/.publish.lock`` (released when the block ends or the
-    process dies), after :func:`recover` has repaired ``parent``."""
+    process dies), after :func:`recover` has repaired ``parent`` (each repair is printed as a
+    progress line)."""
     parent.mkdir(parents=True, exist_ok=True)
     with (parent / LOCK).open("ab") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        recover(parent)
+        for line in recover(parent):  # not silently: a writer was killed here
+            progress.say(f"{parent}: {line}")
         yield
 
 
@@ -215,7 +219,7 @@ def _swap(new: Path, out: Path) -> None:
     ``new`` -> ``out``: a writer killed between them leaves ``.old-``, which :func:`recover`
     puts back."""
     if out.exists() and not out.is_dir():
-        raise FileExistsError(f"{out} exists and is not a folder")
+        raise FileExistsError(errno.EEXIST, "exists and is not a folder", str(out))
     if out.exists() and exchange(new, out):
         _fsync(out.parent)
         _discard(new)

@@ -314,8 +314,9 @@ def test_a_kill_at_each_step_of_the_swap_is_repaired_by_the_next_write(
         assert not out.exists() and [p.name for p in reports.iterdir() if ".run.old-" in p.name]
     else:
         assert complete_version(out) == after_kill and tree(out) == expected[after_kill]
-    with atomic.locked(reports):  # what the next writer (or the index) does first
-        assert hidden(reports) == []
+    done = atomic.recover(reports)  # what the next writer (or index update) does first, under the lock
+    assert any(line.startswith("restored run") for line in done) == (after_kill is None), done
+    assert hidden(reports) == []
     repaired = after_kill or "w1"  # the fallback restores the previous report
     assert complete_version(out) == repaired and tree(out) == expected[repaired]
     write(result, out, 3)
@@ -359,9 +360,8 @@ def test_stale_temporary_folders_are_removed_and_live_ones_kept(tmp_path):
     (reports / ".other.old-cccccccccccc").mkdir()  # a report whose writer died between the renames
     (reports / ".other.old-cccccccccccc" / "f").write_text("previous")
     with atomic.staged_folder(reports / "run") as live:  # a live writer's folder survives a recovery
-        with atomic.locked(reports):
-            pass
         assert live.is_dir() and not stale.exists()
+        assert atomic.recover(reports) == []
         (live / "manifest.json").write_text("new")
     assert (reports / "run" / "manifest.json").read_text() == "new" and (reports / "other" / "f").read_text() == "previous"
     assert hidden(reports) == []
