@@ -7,6 +7,13 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every run, so a red CI is a reproducible one; set
+# HYPOTHESIS_PROFILE=explore to search fresh examples (a failure there becomes a fixed test).
+settings.register_profile("ci", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # Prefect settings must be in the environment before prefect is imported (STACK.md).
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="mr-prefect-home-"))
