@@ -485,6 +485,7 @@ def _day_statistics(day: pl.DataFrame, win: pl.DataFrame) -> DayStatistics:
             pl.col("_u").mean().alias("_ubar"),
             (pl.col("_g").sum() / n_t.sqrt()).alias("_gbar"),
         )
+        .sort(S.GROUP, S.EVENT_DAY)  # fixed order: the sums and s.d. below give the same bits every run
     )
     groups = (
         per_day.group_by(S.GROUP)

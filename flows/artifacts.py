@@ -9,12 +9,12 @@ For every event with a result (the first :data:`MAX_EVENTS` of a run)::
 
 ``<event>`` is the event id with ``_`` turned into ``-`` (artifact keys allow lowercase
 letters, digits and dashes only). A key's latest version is the latest result of the event;
-Prefect keeps the earlier versions. Dates are sent as ISO text, NaN as null.
+Prefect keeps the earlier versions. Dates are sent as ISO text, NaN as null. The UI renders
+descriptions and Markdown: user text in them goes through :func:`flows.tables.md_text`.
 """
 
 from __future__ import annotations
 
-import html
 import re
 from pathlib import Path
 
@@ -22,6 +22,7 @@ import polars as pl
 
 from analysis import schema as S
 from analysis.engine import StudyResult
+from flows.tables import md_block, md_text
 
 MAX_EVENTS = 25
 SUMMARY_COLUMNS = (
@@ -75,13 +76,13 @@ def publish_artifacts(result: StudyResult, reports: dict[str, Path], sentences: 
         url = (Path(reports[event]).resolve() / "report.html").as_uri()
         tests = result.tests.filter(pl.col(S.GROUP) == groups.get(event))
         create_table_artifact(table=json_rows(rows.select(SUMMARY_COLUMNS)), key=f"{base}-summary",
-                              description=f"CAR per ticker and window: {event}")
+                              description=f"CAR per ticker and window: {md_text(event)}")
         create_table_artifact(table=json_rows(tests), key=f"{base}-tests",
-                              description=f"tests of group {groups.get(event)} in the report of {event}")
+                              description=f"tests of group {md_text(str(groups.get(event)))} in the report of {md_text(event)}")
         create_markdown_artifact(
-            markdown="\n\n".join(html.escape(s, quote=False) for s in said[event]) + f"\n\n[report]({url})",
-            key=f"{base}-headline", description=f"headline: {event}",
+            markdown="\n\n".join(md_block(s) for s in said[event]) + f"\n\n[report]({url})",
+            key=f"{base}-headline", description=f"headline: {md_text(event)}",
         )
-        create_link_artifact(link=url, link_text=f"report: {event}", key=f"{base}-report")
+        create_link_artifact(link=url, link_text=f"report: {md_text(event)}", key=f"{base}-report")
         keys += [f"{base}-summary", f"{base}-tests", f"{base}-headline", f"{base}-report"]
     return keys

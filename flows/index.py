@@ -6,16 +6,14 @@ primary ticker, the result of its most recent report (by ``created_utc``). It is
 offline: relative links, inline CSS, no script. Every text that comes from a catalog or a
 file (descriptions, tickers, groups, headlines, titles) is HTML-escaped.
 
-It is rebuilt from the reports alone (no clock), and written only when its text changes,
-so an unchanged set of reports leaves it byte-identical.
+It is rebuilt from the reports alone (no clock), and written atomically under a lock, only
+when its text changes, so an unchanged set of reports leaves it byte-identical.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import os
-import uuid
 from pathlib import Path
 from urllib.parse import quote
 
@@ -23,6 +21,7 @@ import polars as pl
 
 from analysis import schema as S
 from analysis.specs import Window
+from flows.atomic import locked, replace_file
 from flows.tables import dollars, num, pct, pvalue, stars
 
 INDEX = "index.html"
@@ -128,14 +127,16 @@ def build_index(root: Path) -> str:
 
 
 def write_index(root: Path) -> Path:
-    """Write ``root/index.html`` (atomically, and only if its text changed) and return its path."""
+    """Write ``root/index.html`` and return its path.
+
+    The index is built and written under the lock of ``root`` (:func:`flows.atomic.locked`,
+    which first repairs what killed writers left there), through a temporary file renamed
+    over it, and only when its text changed. Concurrent runs therefore never write an index
+    built before another's: the last one to take the lock sees every finished report."""
     root = Path(root)
     path = root / INDEX
-    text = build_index(root)
-    if path.is_file() and path.read_text(encoding="utf-8") == text:
-        return path
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = root / f".{INDEX}.tmp-{uuid.uuid4().hex[:12]}"
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    with locked(root):
+        text = build_index(root)
+        if not (path.is_file() and path.read_text(encoding="utf-8") == text):
+            replace_file(path, text.encode("utf-8"))
     return path

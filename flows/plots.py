@@ -32,6 +32,33 @@ def slug(text: str) -> str:
     return s if s == text else f"{s}-{hashlib.sha1(text.encode()).hexdigest()[:6]}"
 
 
+SAFE_STEM = re.compile(r"[a-z0-9][a-z0-9_-]{0,127}")  # event ids are of this form (analysis.specs.EVENT_ID_PATTERN)
+
+
+def file_stem(text: str) -> str:
+    """``text`` itself when it is a safe file-name part (lowercase letters, digits, '-', '_',
+    not starting with '-' or '_'), else :func:`slug` of it: names from catalogs (event ids,
+    group names) never leave the folder they are written to (``../x``, ``/abs``, ``.hidden``)."""
+    return text if SAFE_STEM.fullmatch(text) else slug(text)
+
+
+def file_stems(texts: list[str]) -> dict[str, str]:
+    """:func:`file_stem` of each distinct text, made unique (``-2``, ``-3``... on a clash, in
+    the order given), so that two names never share a file."""
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for text in texts:
+        if text in out:
+            continue
+        stem, n = file_stem(text), 1
+        while stem in used:
+            n += 1
+            stem = f"{file_stem(text)}-{n}"
+        out[text] = stem
+        used.add(stem)
+    return out
+
+
 def _plain(text: str) -> str:
     """User text shown by matplotlib: escape '$' so it is not read as mathtext."""
     return text.replace("$", r"\$")
@@ -79,6 +106,7 @@ def event_plots(paths: pl.DataFrame, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     events = paths.drop_nulls(S.CAR)[S.EVENT_ID].unique(maintain_order=True).head(MAX_EVENT_PLOTS).to_list()
+    stems = file_stems(events)
     for event in events:  # one figure per event (drawing, not statistics)
         fig, ax = _axes(plt, f"{event}: CAR with 95% band (±{BAND_Z} s.e.)")
         part = paths.filter(pl.col(S.EVENT_ID) == event)
@@ -95,7 +123,7 @@ def event_plots(paths: pl.DataFrame, folder: Path) -> list[Path]:
                 ax.fill_between(day, car - BAND_Z * se, car + BAND_Z * se, color=line.get_color(), alpha=0.18, linewidth=0)
         if ax.lines[2:]:
             ax.legend(loc="upper left", fontsize=8, frameon=False)
-        written += _save(fig, folder, f"car-{event}")
+        written += _save(fig, folder, f"car-{stems[event]}")
         plt.close(fig)
     return written
 
@@ -106,7 +134,9 @@ def group_plots(caar: pl.DataFrame, folder: Path) -> list[Path]:
     plt = _pyplot()
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    for (group,), rows in caar.partition_by(S.GROUP, as_dict=True, maintain_order=True).items():
+    parts = caar.partition_by(S.GROUP, as_dict=True, maintain_order=True)
+    stems = file_stems([group for (group,) in parts])
+    for (group,), rows in parts.items():
         n = rows[S.N_EVENTS].max()
         fig, ax = _axes(plt, f"group {group}: CAAR of {n} event(s), 95% cross-sectional band")
         day, mean = rows[S.EVENT_DAY].to_numpy(), rows[CAAR].to_numpy()
@@ -117,6 +147,6 @@ def group_plots(caar: pl.DataFrame, folder: Path) -> list[Path]:
             ax.fill_between(d, m - BAND_Z * se, m + BAND_Z * se, color=line.get_color(), alpha=0.18, linewidth=0,
                             label=f"±{BAND_Z} s/√N")
         ax.legend(loc="upper left", fontsize=8, frameon=False)
-        written += _save(fig, folder, f"caar-{slug(group)}")
+        written += _save(fig, folder, f"caar-{stems[group]}")
         plt.close(fig)
     return written

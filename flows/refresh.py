@@ -49,7 +49,7 @@ from analysis.engine import StudyResult, price_requirements
 from analysis.specs import EventSpec, ModelName, ReturnKind, StudySpec, events_frame
 from flows import progress
 from flows.catalog import default_catalog_path
-from flows.plots import slug
+from flows.plots import file_stem, slug
 from flows.prices import Source
 from flows.settings import home
 from flows.store import PRICE_SCHEMA, PriceStore
@@ -164,6 +164,14 @@ def what_changed(old: dict[str, Any] | None, new: dict[str, Any]) -> str | None:
     return "; ".join(reasons) or "fingerprint changed"
 
 
+def event_folder(folder: str | Path, event_id: str) -> Path:
+    """``<folder>/events/<event_id>``; refuses an id that is not a safe file name (ids are
+    checked when the catalog is read; this keeps a forged one from leaving the folder)."""
+    if file_stem(event_id) != event_id:
+        raise ValueError(f"event id {event_id!r} is not a safe folder name")
+    return Path(folder) / EVENTS_DIR / event_id
+
+
 def read_fingerprint(folder: Path) -> dict[str, Any] | None:
     try:
         return json.loads((folder / FINGERPRINT).read_text(encoding="utf-8"))
@@ -203,7 +211,7 @@ def changed_events(prints: dict[str, dict[str, Any]], folder: str, force: bool) 
     """event id -> why it is recomputed, for the events whose fingerprint changed."""
     changed = {}
     for event, new in prints.items():
-        why = "forced" if force else what_changed(read_fingerprint(Path(folder) / EVENTS_DIR / event), new)
+        why = "forced" if force else what_changed(read_fingerprint(event_folder(folder, event)), new)
         if why:
             changed[event] = why
     return changed
@@ -227,7 +235,7 @@ def write_event_reports(
             "warnings": [w for w in manifest["warnings"] if w.split(":", 1)[0] in tickers],
         }
         fp = json.dumps(prints[event], indent=2, sort_keys=True) + "\n"
-        written.append(publish_report.fn(part, str(Path(folder) / EVENTS_DIR / event), own,
+        written.append(publish_report.fn(part, str(event_folder(folder, event)), own,
                                          f"Market reaction: {event}", latex, {FINGERPRINT: fp}))
     return written
 
@@ -302,6 +310,6 @@ def refresh_catalog(
         whole["fingerprints"] = {e: p["fingerprint"] for e, p in prints.items()}
         publish_report(everything, str(folder / CATALOG_DIR), whole, f"Market reaction: catalog {catalog_path.name}", latex)
         if changed:
-            artifacts(everything, {e: str(folder / EVENTS_DIR / e) for e in changed})
+            artifacts(everything, {e: str(event_folder(folder, e)) for e in changed})
     update_index(reports)
     return {"reports": str(folder), "recomputed": changed, "unchanged": [e.id for e in events if e.id not in changed]}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,7 +25,7 @@ import polars as pl
 from analysis import schema as S
 from analysis.engine import STATUS, StudyResult
 from analysis.inference import CROSS_SECTIONAL_T, TEST_NAMES, TESTS
-from analysis.regression import ESTIMATE, REGRESSION, STD_ERROR, TERM
+from analysis.regression import ESTIMATE, REGRESSION, STD_ERROR, TERM, SummaryTable
 from analysis.specs import Window
 
 MAX_EVENT_ROWS = 200
@@ -373,19 +374,54 @@ def all_tables(result: StudyResult) -> list[Table]:
 # --- rendering ---------------------------------------------------------------------
 
 
-def _md_cell(text: str) -> str:
-    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ").replace("*", "\\*")
+_MD_INLINE = re.compile(r"[\\`*_|~$]|\](?=[(\[])")
+
+
+def md_text(text: str) -> str:
+    """``text`` (user or table text) as inert Markdown inline text, shown as written: ``& < >``
+    as HTML entities (no tag, autolink or entity of the text is rendered), ``\\ ` * _ | ~ $``
+    backslash-escaped (no code, emphasis, strike-through, math or table cell break), and a
+    ``]`` that would close a link or image (``](``, ``][``) too; line breaks become spaces,
+    so the text never starts a line (no heading, list or link definition)."""
+    escaped = _MD_INLINE.sub(lambda m: "\\" + m.group(), html.escape(str(text), quote=False))
+    return re.sub(r"\s*[\r\n]+\s*", " ", escaped)
+
+
+def md_block(text: str) -> str:
+    """:func:`md_text` for a paragraph of its own: a leading ``# + - =`` or list number is
+    escaped too, so the text cannot become a heading or a list item."""
+    s = md_text(text).lstrip()
+    return "\\" + s if s[:1] in ("#", "+", "-", "=") else re.sub(r"^(\d+)([.)])", r"\1\\\2", s)
+
+
+def to_csv(table: Table) -> str:
+    """The table as CSV for spreadsheets: a cell a spreadsheet would run as a formula (one
+    starting with ``=``, ``@``, a tab or carriage return, or with ``+`` / ``-`` not followed by
+    a number) gets a leading apostrophe (OWASP's advice against CSV injection). Only display
+    tables; the data CSVs beside the Parquet files keep every text as written."""
+    formula = r"^(?:[=@\t\r]|[+-](?:[^\d.$]|$))"
+    return table.frame.with_columns(
+        pl.when(pl.col(c).str.contains(formula)).then(pl.concat_str(pl.lit("'"), pl.col(c))).otherwise(pl.col(c)).alias(c)
+        for c in table.frame.columns
+    ).write_csv()
 
 
 def to_markdown(table: Table, *, heading: str = "##") -> str:
     cols = table.frame.columns
-    lines = [f"{heading} {_md_cell(table.title)}", "", "| " + " | ".join(_md_cell(c) for c in cols) + " |",
+    lines = [f"{heading} {md_text(table.title)}", "", "| " + " | ".join(md_text(c) for c in cols) + " |",
              "|" + "|".join("--:" if c in table.numeric else "---" for c in cols) + "|"]
-    lines += ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in table.frame.iter_rows()]
+    lines += ["| " + " | ".join(md_text(v) for v in row) + " |" for row in table.frame.iter_rows()]
     if not table.frame.height:
         lines.append("| " + " | ".join("" for _ in cols) + " |")
-    lines += [line for n in table.notes for line in ("", f"*{_md_cell(n)}*")]
+    lines += [line for n in table.notes for line in ("", f"*{md_text(n)}*")]
     return "\n".join(lines) + "\n"
+
+
+def summary_markdown(table: SummaryTable) -> str:
+    """A regression table's Markdown (statsmodels' summary_col layout) with its heading
+    rebuilt from the title through :func:`md_text` (the title names the group: user text)."""
+    body = table.markdown.removeprefix(f"## {table.title}")
+    return f"## {md_text(table.title)}" + ("" if body.startswith("\n") else "\n\n") + body
 
 
 HIGHLIGHT_FILL = "#fff3bf"
