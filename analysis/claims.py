@@ -81,6 +81,8 @@ CLAIM_SCHEMA = {
     S.WHY: pl.String,
 }
 BASIS_TEXT = {"close": "close", "intraday": "intraday", "any": "close or intraday"}
+HISTORY_SCHEMA = {S.TICKER: pl.String, S.DATE: pl.Date, S.CLOSE: pl.Float64, S.HIGH: pl.Float64, S.LOW: pl.Float64}
+"""The price history :func:`check_claims` reads."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -247,3 +247,28 @@ def outlier_reasons(outliers: pl.DataFrame, threshold: float = OUTLIER_Z) -> pl.
         .agg(pl.len().cast(pl.Int32).alias(S.N_OUTLIERS), one.str.join("; ").alias(S.OUTLIER_DATES))
         .with_columns(pl.format(f"{{}} estimation-window outlier(s) beyond {threshold:g}σ: {{}}", S.N_OUTLIERS, S.OUTLIER_DATES).alias(S.REASON))
     )
+
+
+CONFOUNDER_AR0 = "confounder_ar0"
+CONFOUNDER_AR0_T = "confounder_ar0_t"
+CONFOUNDER_AR0_P = "confounder_ar0_p"
+CONFOUNDER_DOLLARS = "confounder_dollar_abnormal"
+
+
+def confounder_effects(confounders: pl.DataFrame, abnormal_returns: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
+    """``confounders`` with the confounder's own day-0 reaction on the same ticker, when it is
+    an event of the study: ``confounder_ar0, confounder_ar0_t, confounder_ar0_p`` and
+    ``confounder_dollar_abnormal`` = AR(0) × its market cap at the close of its day −1
+    (null otherwise)."""
+    own = (
+        abnormal_returns.filter(pl.col(S.EVENT_DAY) == 0)
+        .select(S.EVENT_ID, S.TICKER, S.ABNORMAL_RET, S.AR_T, S.AR_P)
+        .join(events.select(S.EVENT_ID, S.TICKER, S.MARKET_CAP), on=[S.EVENT_ID, S.TICKER], how="left")
+        .select(
+            pl.col(S.EVENT_ID).alias(S.CONFOUNDER_ID), S.TICKER,
+            pl.col(S.ABNORMAL_RET).alias(CONFOUNDER_AR0), pl.col(S.AR_T).alias(CONFOUNDER_AR0_T),
+            pl.col(S.AR_P).alias(CONFOUNDER_AR0_P),
+            (pl.col(S.ABNORMAL_RET) * pl.col(S.MARKET_CAP)).alias(CONFOUNDER_DOLLARS),
+        )
+    )
+    return confounders.join(own, on=[S.CONFOUNDER_ID, S.TICKER], how="left", maintain_order="left")

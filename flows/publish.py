@@ -8,6 +8,10 @@ A report folder holds::
     tests.parquet/.csv              group x window x test
     events.parquet/.csv             event x ticker: day 0, its rule, status and reason
     regressions.parquet/.csv        statsmodels regressions, tidy
+    confounders.parquet/.csv        other catalog events of the same ticker around each event row
+    outliers.parquet/.csv           estimation days with |residual| > 4 sigma
+    claims.parquet/.csv             the catalog's headline claims beside the data, with verdicts
+    brief-<group>.html|.md          one page per event group (flows.flagship), passed in ``extra``
     tables/<name>.md|.html|.csv     the human tables (.tex with latex=True)
     tables/cross_section_<group>.*  regressions of CARs on characteristics, summary_col layout
     tables/pooled_<group>.*         pooled dummy-variable event regression, summary_col layout
@@ -45,7 +49,7 @@ PACKAGES = (
     "market-reaction", "polars", "numpy", "scipy", "statsmodels", "pyarrow", "prefect", "yfinance",
     "exchange-calendars", "great-tables", "pandas",
 )
-CONTRACT_FILES = ("abnormal_returns", "models", "car", "tests", "events", "regressions")
+CONTRACT_FILES = ("abnormal_returns", "models", "car", "tests", "events", "regressions", "confounders", "outliers", "claims")
 
 
 def versions() -> dict[str, str]:
@@ -75,13 +79,14 @@ PAGE_CSS = (
 )
 
 
-def _page(title: str, tables: list[Table], headline: str, plots: list[str], regression_tables=()) -> str:
+def _page(title: str, tables: list[Table], headline: str, plots: list[str], regression_tables=(), links=()) -> str:
     esc = html.escape
     figures = "".join(
         f'<figure><img src="{esc(p)}" alt="{esc(Path(p).stem)}"><figcaption>{esc(Path(p).stem)}</figcaption></figure>'
         for p in plots
     )
-    nav = " ".join(f'<a href="#{t.key}">{esc(t.title)}</a>' for t in tables)
+    nav = " ".join([f'<a href="{esc(href)}">{esc(text)}</a>' for href, text in links]
+                   + [f'<a href="#{t.key}">{esc(t.title)}</a>' for t in tables])
     body = "\n".join(
         [f'<section id="{t.key}">{to_html(t)}</section>' for t in tables]
         + [f'<section id="{t.key}"><h2>{esc(t.title)}</h2>{t.html}</section>' for t in regression_tables]
@@ -96,7 +101,7 @@ def _page(title: str, tables: list[Table], headline: str, plots: list[str], regr
 
 def write_report(
     result: StudyResult, out: Path, manifest: dict[str, Any], *, title: str, headline: str = "", latex: bool = False,
-    extra: dict[str, str] | None = None,
+    extra: dict[str, str] | None = None, links: tuple[tuple[str, str], ...] = (),
 ) -> Path:
     """Write the report of ``result`` to ``out`` atomically and return ``out``.
 
@@ -114,8 +119,10 @@ def write_report(
     latex
         Also write ``tables/*.tex``.
     extra
-        Further text files, name -> content (e.g. ``fingerprint.json``), written in the same
-        atomic swap.
+        Further text files, name -> content (e.g. ``fingerprint.json``, the group briefs),
+        written in the same atomic swap.
+    links
+        ``(relative href, text)`` shown first in the page's navigation (the group briefs).
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -141,11 +148,12 @@ def write_report(
         svgs = [p.relative_to(tmp).as_posix() for p in figures if p.suffix == ".svg"]
         pngs = [p.relative_to(tmp).as_posix() for p in figures if p.suffix == ".png"]
         md = (
-            f"# {title}\n\n{headline}\n\n" + "".join(f"![{Path(p).stem}]({p})\n" for p in pngs) + "\n"
+            f"# {title}\n\n{headline}\n\n" + "".join(f"[{_md_link_text(text)}]({href})\n" for href, text in links)
+            + "".join(f"![{Path(p).stem}]({p})\n" for p in pngs) + "\n"
             + "\n".join([*(to_markdown(t) for t in tables), *(t.markdown for t in result.regression_tables)])
         )
         (tmp / "report.md").write_text(md, encoding="utf-8")
-        (tmp / "report.html").write_text(_page(title, tables, headline, svgs, result.regression_tables), encoding="utf-8")
+        (tmp / "report.html").write_text(_page(title, tables, headline, svgs, result.regression_tables, links), encoding="utf-8")
         for name, text in (extra or {}).items():
             (tmp / name).write_text(text, encoding="utf-8")
         full = {
@@ -162,6 +170,10 @@ def write_report(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _md_link_text(text: str) -> str:
+    return html.escape(text, quote=False).replace("[", "\\[").replace("]", "\\]")
 
 
 def _swap_into_place(new: Path, out: Path) -> None:
