@@ -88,9 +88,18 @@ def find_confounders(rows: pl.DataFrame, spec: StudySpec, others: pl.DataFrame |
     o = pl.col(S.OFFSET)
     contaminated = (pl.min_horizontal(o + span.end, pl.lit(est.end)) - pl.max_horizontal(o + span.start, pl.lit(est.start)) + 1).clip(lower_bound=0)
     labels = [pl.when(o.is_between(w.start, w.end)).then(pl.lit(w.label)) for w in spec.windows]
+    # Every listed pair has o in [lo, hi]: its day 0 before the last event-window day, its event
+    # window not entirely before the estimation window. Sessions in buckets of that width: a pair
+    # lies in the event's bucket of s + lo or of s + hi, so the self-join on (ticker, bucket)
+    # meets only nearby events, not every pair of events of a ticker.
+    lo, hi = min(est.start, est.start - span.end), max(span.end, est.end - span.start)
+    width = hi - lo + 1
     return (
         mine.lazy()
-        .join(theirs.lazy(), on=S.TICKER)  # the self-join: every pair of events sharing a ticker
+        .with_columns(pl.concat_list((pl.col(S.DAY0_SESSION) + lo) // width, (pl.col(S.DAY0_SESSION) + hi) // width)
+                      .list.unique().alias("_bucket"))
+        .explode("_bucket")
+        .join(theirs.lazy().with_columns((pl.col("_their_session") // width).alias("_bucket")), on=[S.TICKER, "_bucket"])
         .filter(pl.col(S.EVENT_ID) != pl.col(S.CONFOUNDER_ID))
         .with_columns((pl.col("_their_session") - pl.col(S.DAY0_SESSION)).cast(pl.Int32).alias(S.OFFSET))
         .with_columns(contaminated.cast(pl.Int32).alias(S.CONTAMINATED_DAYS),

@@ -124,6 +124,7 @@ def run_study(
     factors: Mapping[str, pl.DataFrame] | None = None,
     max_paths: int = 50,
     context: pl.DataFrame | None = None,
+    confounders: bool = True,
 ) -> StudyResult:
     """Run an event study.
 
@@ -157,6 +158,10 @@ def run_study(
     context
         Further catalog events (:func:`analysis.specs.events_frame`) that are not studied
         but can confound the studied ones (:mod:`analysis.confounders`).
+    confounders
+        Look for confounding events among the events (and ``context``). Off for pseudo-events
+        (:mod:`analysis.size_power`), which are not news and would confound each other by the
+        million.
 
     Returns
     -------
@@ -180,7 +185,7 @@ def run_study(
     others = None
     if context is not None and context.height:
         others = align_events(context.join(events.select(S.EVENT_ID).unique(), on=S.EVENT_ID, how="anti"), cal)
-    confounders = find_confounders(rows, spec, others)
+    confounders = find_confounders(rows if confounders else rows.clear(), spec, others)
     dropped = (
         contaminated_days(confounders, spec).join(rows.select(ROW, S.EVENT_ID, S.TICKER), on=[S.EVENT_ID, S.TICKER])
         .select(ROW, S.EVENT_DAY)

@@ -73,6 +73,8 @@ class Brief:
         One line per claim part: ``event ticker: "claim": verdict``.
     markdown, html
         The page.
+    n_events
+        The group's events in the brief (the index prefers the brief covering the most).
     """
 
     group: str
@@ -81,13 +83,15 @@ class Brief:
     verdicts: tuple[str, ...]
     markdown: str
     html: str
+    n_events: int = 0
 
     @property
     def markdown_file(self) -> str:
         return self.file.removesuffix(".html") + ".md"
 
     def manifest_entry(self) -> dict[str, object]:
-        return {"group": self.group, "file": self.file, "headline": self.headline, "verdicts": list(self.verdicts)}
+        return {"group": self.group, "file": self.file, "headline": self.headline, "verdicts": list(self.verdicts),
+                "events": self.n_events}
 
 
 # --- text helpers -------------------------------------------------------------------------------
@@ -367,7 +371,7 @@ def group_briefs(result: StudyResult, descriptions: dict[str, str] | None = None
             + "".join(f'<section id="{esc(t.key)}">{to_html(t)}</section>' for t in tables[2:])
             + "</body></html>\n"
         )
-        briefs.append(Brief(group, file, headline, _verdict_lines(result, ids), markdown, page))
+        briefs.append(Brief(group, file, headline, _verdict_lines(result, ids), markdown, page, len(ids)))
     return briefs
 
 

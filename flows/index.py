@@ -84,7 +84,9 @@ def _briefs(folder: Path, manifest: dict) -> list[dict]:
     for b in manifest.get("briefs") or []:
         name = b.get("file") if isinstance(b, dict) else None
         if isinstance(name, str) and BRIEF_FILE.fullmatch(name) and (folder / name).is_file():
-            found.append({"group": str(b.get("group", "")), "file": name, "headline": str(b.get("headline", ""))})
+            events = b.get("events")
+            found.append({"group": str(b.get("group", "")), "file": name, "headline": str(b.get("headline", "")),
+                          "events": events if isinstance(events, int) else 0})
     return found
 
 
@@ -104,9 +106,11 @@ def build_index(root: Path) -> str:
             latest.append(rows)
     reports.sort(key=lambda r: (r[0], r[1].as_posix()), reverse=True)
     latest_briefs: dict[str, tuple[str, Path, dict]] = {}
-    for created, folder, manifest in reports:  # newest first: the first brief of a group is its latest
+    for created, folder, manifest in reports:  # newest first; a brief covering more of the group's events wins
         for b in _briefs(folder, manifest):
-            latest_briefs.setdefault(b["group"], (created, folder, b))
+            kept = latest_briefs.get(b["group"])
+            if kept is None or b["events"] > kept[2]["events"]:
+                latest_briefs[b["group"]] = (created, folder, b)
     brief_rows = "".join(
         f"<tr><td>{esc(group)}</td><td>{_link(root, folder, folder.relative_to(root).as_posix() + '/' + b['file'], b['file'])}</td>"
         f"<td>{esc(created)}</td><td class=\"muted\">{esc(b['headline'])}</td></tr>"
@@ -147,8 +151,9 @@ def build_index(root: Path) -> str:
         f"<h2>Latest result per event</h2><p class=\"muted\">The most recent report of each event and primary "
         f"ticker, on its first event window. *** p&lt;0.01, ** p&lt;0.05, * p&lt;0.10; shaded: p&lt;0.05.</p>"
         f"<table>{head}{''.join(body)}</table>"
-        + (f"<h2>Group briefs</h2><p class=\"muted\">The latest one-page brief of every event group: its CAAR, each "
-           f"event's reaction and dollar value, headline claims beside the data, confounders and who moved.</p>"
+        + (f"<h2>Group briefs</h2><p class=\"muted\">The one-page brief of every event group (the latest of those "
+           f"covering the most of its events): its CAAR, each event's reaction and dollar value, headline claims "
+           f"beside the data, confounders and who moved.</p>"
            f"<table><tr><th>group</th><th>brief</th><th>as of (UTC)</th><th>headline</th></tr>{brief_rows}</table>"
            if brief_rows else "")
         + f"<h2>All reports ({len(reports)})</h2><table><tr><th>created (UTC)</th><th>report</th><th>kind</th>"

@@ -407,7 +407,8 @@ def event_study(
     catalog_path = Path(catalog) if catalog else default_catalog_path()
     everything = load_events(str(catalog_path), None)
     events = select_events(everything, event_ids or [])
-    context = tuple(e for e in everything if e not in events)  # not studied, but they may confound the events
+    chosen = {e.id for e in events}
+    context = tuple(e for e in everything if e.id not in chosen)  # not studied, but they may confound the events
     factor_sets = load_factors(root, spec)  # before any download: a missing set stops the run at once
     plan, notes = acquire_prices(events, spec, root, source)
     if factor_sets and plan.needs.height:
@@ -419,7 +420,7 @@ def event_study(
         raise DataUnavailableError(no_result_message(result, notes, root))
     manifest = run_manifest(
         catalog_path, events, spec, source, PriceStore(Path(root)), plan.needs, notes, factor_sets,
-        regressors=regressors, pooled_cov=pooled_cov, drop_confounded=drop_confounded,
+        regressors=regressors, pooled_cov=pooled_cov,
     )
     folder = Path(reports) if reports else Path(out).parent if out else Path(DEFAULT_REPORTS)
     target = out or str(default_out(events, datetime.now(timezone.utc), folder))
