@@ -140,10 +140,12 @@ _VALUATION_AT_END = re.compile(
 )
 _UP = (r"add|added|adds|adding|gain|gained|gains|gaining|rose|rise|rises|rising|risen|jump|jumped|jumps|jumping|"
        r"climb|climbed|climbs|surge|surged|surges|soar|soared|soars|rally|rallied|up|higher|increase|increased|"
-       r"boost|boosted|lift|lifted|swell|swelled|advance|advanced|spike|spiked|pop|popped|leap|leapt|leaped|grew|grow")
+       r"boost|boosted|lift|lifted|swell|swelled|advance|advanced|spike|spiked|pop|popped|leap|leapt|leaped|grew|grow|"
+       r"skyrocket|skyrocketed|skyrockets|rocket|rocketed|zoom|zoomed")
 _DOWN = (r"lose|lost|loses|losing|shed|sheds|shedding|wipe|wiped|wiping|erase|erased|fell|fall|falls|falling|drop|"
          r"dropped|drops|down|lower|decline|declined|declines|slid|slide|slump|slumped|sank|sink|plunge|plunged|"
-         r"tumble|tumbled|dip|dipped|shrank|shrink|knocked|slashed|lost out")
+         r"tumble|tumbled|dip|dipped|shrank|shrink|knocked|slashed|slip|slipped|plummet|plummeted|tank|tanked|"
+         r"crater|cratered|lost out")
 _DIRECTION = re.compile(rf"\b(?:(?P<up>{_UP})|(?P<down>{_DOWN}))\b")
 _MARKET_VALUE = re.compile(r"market (?:value|cap|capitali[sz]ation)|valuation")
 _INTRADAY = re.compile(r"\b(briefly|intraday|intra-day|at one point|during the (?:day|session)|touched|peak|peaked)\b")

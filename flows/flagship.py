@@ -31,7 +31,7 @@ from pathlib import Path
 import polars as pl
 
 from analysis import schema as S
-from analysis.claims import CLAIMED, CONSISTENT, PART
+from analysis.claims import CANNOT_TELL, CLAIMED, CONSISTENT, INCONSISTENT, PART
 from analysis.confounders import (
     CONFOUNDER_AR0, CONFOUNDER_AR0_P, CONFOUNDER_DOLLARS, EVENT_WINDOW, confounder_effects,
 )
@@ -287,10 +287,9 @@ def _headline(result: StudyResult, group: str) -> str:
             text += " (" + "; ".join(parts) + ")"
     elif not result.tests.height:
         text += ". Group tests: see the catalog report"
-    verdicts = result.claims.filter(pl.col(S.EVENT_ID).is_in(prim[S.EVENT_ID].to_list()))
-    if verdicts.height:
-        ok = (verdicts[S.VERDICT] == CONSISTENT).sum()
-        text += f". Claims: {ok} of {verdicts.height} consistent with the data"
+    verdicts = result.claims.filter(pl.col(S.EVENT_ID).is_in(prim[S.EVENT_ID].to_list()))[S.VERDICT].to_list()
+    if verdicts:
+        text += ". Claims: " + ", ".join(f"{verdicts.count(v)} {v}" for v in (CONSISTENT, INCONSISTENT, CANNOT_TELL) if v in verdicts)
     return text + "."
 
 
