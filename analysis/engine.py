@@ -16,6 +16,11 @@ import polars as pl
 from analysis import schema as S
 from analysis.abnormal import abnormal_returns, cumulative_abnormal_returns
 from analysis.calendar import SessionCalendar, align_events
+from analysis.claims import CLAIM_SCHEMA
+from analysis.confounders import (
+    CONFOUNDER_SCHEMA, confounder_reasons, contaminated_days, drop_estimation_days, estimation_outliers, find_confounders,
+    outlier_reasons,
+)
 from analysis.factors import factor_sessions, study_factors
 from analysis.models import EST_FIRST_DAY, EST_LAST_DAY, fit_models
 from analysis.panel import ROW, event_panel
@@ -28,13 +33,19 @@ from analysis.returns import session_returns
 from analysis.errors import InputError
 from analysis.inference import group_tests
 from analysis.specs import CHAR_PREFIX, StudySpec, Window
+from analysis.spillovers import battery_rows
 from analysis.valuation import CAP_NOTE, market_caps
 
 STATUS = "status"  # "ok", "skipped" (no result) or "flagged" (a result with a caveat)
+AR_AT_OFFSET = "ar_at_offset"  # confounders: the event row's AR on the confounder's day 0
 ROW_KEYS = (S.EVENT_ID, S.TICKER, S.ROLE, S.GROUP)
 PATH_SCHEMA = {
     S.EVENT_ID: pl.String, S.TICKER: pl.String, S.ROLE: pl.String, S.GROUP: pl.String, S.EVENT_DAY: pl.Int32,
     S.N_DAYS: pl.Int32, S.CAR: pl.Float64, S.CAR_SE: pl.Float64,
+}
+OUTLIERS_SCHEMA = {
+    S.EVENT_ID: pl.String, S.TICKER: pl.String, S.ROLE: pl.String, S.GROUP: pl.String, S.DATE: pl.Date,
+    S.EVENT_DAY: pl.Int32, S.ABNORMAL_RET: pl.Float64, S.STD_RESID: pl.Float64,
 }
 
 
@@ -64,6 +75,16 @@ class StudyResult:
         Findings of :func:`analysis.quality.price_quality` on the prices the study was given
         (``ticker, date, check, ratio, detail``); those inside an event row's data range are
         also in that row's ``reason``.
+    confounders
+        Per event row, the other catalog events on the same ticker around it
+        (:func:`analysis.confounders.find_confounders`), with ``ar_at_offset``: the event
+        row's own abnormal return on the confounder's day 0 (null outside the reported days).
+    outliers
+        Estimation days with a standardized residual beyond 4 (``event_id, ticker, role,
+        group, date, event_day, abnormal_ret, std_resid``).
+    claims
+        The catalog's headline claims checked against the prices
+        (:func:`analysis.claims.check_claims`; the flows fill it, empty otherwise).
     """
 
     spec: StudySpec
@@ -76,6 +97,9 @@ class StudyResult:
     regression_tables: tuple[SummaryTable, ...] = ()
     quality: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=QUALITY_SCHEMA))
     paths: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PATH_SCHEMA))
+    confounders: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CONFOUNDER_SCHEMA | {AR_AT_OFFSET: pl.Float64}))
+    outliers: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=OUTLIERS_SCHEMA))
+    claims: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CLAIM_SCHEMA))
 
     @property
     def warnings(self) -> list[str]:
@@ -99,6 +123,8 @@ def run_study(
     pooled_cov: PooledCov = "cluster",
     factors: Mapping[str, pl.DataFrame] | None = None,
     max_paths: int = 50,
+    context: pl.DataFrame | None = None,
+    confounders: bool = True,
 ) -> StudyResult:
     """Run an event study.
 
@@ -129,6 +155,13 @@ def run_study(
     factors
         Factor sets by name (``date`` + factor columns in decimals, see
         :mod:`analysis.factors`): those of ``spec.factor_sets`` for the factor models.
+    context
+        Further catalog events (:func:`analysis.specs.events_frame`) that are not studied
+        but can confound the studied ones (:mod:`analysis.confounders`).
+    confounders
+        Look for confounding events among the events (and ``context``). Off for pseudo-events
+        (:mod:`analysis.size_power`), which are not news and would confound each other by the
+        million.
 
     Returns
     -------
@@ -136,8 +169,11 @@ def run_study(
         Every input event row is in ``events``: ``skipped`` (no result: no day 0, no prices,
         too few estimation returns, or no abnormal return in any window) or ``flagged`` (a
         result with a caveat: a day-0 or market-cap note, fewer estimation returns than the
-        window has days, window days without an abnormal return, or findings of
-        :func:`analysis.quality.price_quality` in the event's data range), with the reasons.
+        window has days, window days without an abnormal return, findings of
+        :func:`analysis.quality.price_quality` in the event's data range, other events of
+        the ticker in its windows (confounders) or estimation outliers), with the reasons.
+        Related tickers of an event with two or more of them are also tested as the group
+        ``<event>:related`` (:func:`analysis.spillovers.battery_rows`).
     """
     aligned = align_events(events, cal)
     placed = aligned.filter(pl.col(S.DAY0_SESSION).is_not_null())
@@ -146,6 +182,16 @@ def run_study(
     days = Window(spec.first_day, spec.report_days.end)
     wide = study_factors(factors or {}, spec)
     panel = event_panel(rows, returns, days, None if wide is None else factor_sessions(wide, cal))
+    others = None
+    if context is not None and context.height:
+        others = align_events(context.join(events.select(S.EVENT_ID).unique(), on=S.EVENT_ID, how="anti"), cal)
+    confounders = find_confounders(rows if confounders else rows.clear(), spec, others)
+    dropped = (
+        contaminated_days(confounders, spec).join(rows.select(ROW, S.EVENT_ID, S.TICKER), on=[S.EVENT_ID, S.TICKER])
+        .select(ROW, S.EVENT_DAY)
+        if spec.drop_confounded else pl.DataFrame(schema={ROW: pl.UInt32, S.EVENT_DAY: pl.Int32})
+    )
+    panel = drop_estimation_days(panel, dropped)  # a separate step on the panel: no-op unless drop_confounded
     models = fit_models(panel, rows.height, spec)
     ar = abnormal_returns(panel, models, spec)
     car = cumulative_abnormal_returns(ar, models, spec)
@@ -221,7 +267,27 @@ def run_study(
             ).filter(missing_days > 0).str.join("; ").replace("", None).alias("_windows"),
         )
     )
-    tests = group_tests(ar, models, rows, spec)
+    tests = group_tests(ar, models, battery_rows(rows), spec)
+    outliers = (
+        estimation_outliers(ar, models, spec).join(label, on=ROW)
+        .with_columns(date_of(pl.col(S.DAY0_SESSION) + pl.col(S.EVENT_DAY)).alias(S.DATE))
+        .select(*OUTLIERS_SCHEMA)
+    )
+    confounders_out = confounders.join(
+        ar_out.select(S.EVENT_ID, S.TICKER, pl.col(S.EVENT_DAY).alias(S.OFFSET), pl.col(S.ABNORMAL_RET).alias(AR_AT_OFFSET)),
+        on=[S.EVENT_ID, S.TICKER, S.OFFSET], how="left", maintain_order="left",
+    )
+    per_row_notes = (
+        rows.select(ROW, S.EVENT_ID, S.TICKER)
+        .join(confounder_reasons(confounders, spec.drop_confounded).rename({S.REASON: "_confounded"}),
+              on=[S.EVENT_ID, S.TICKER], how="left")
+        .join(outlier_reasons(outliers).rename({S.REASON: "_outliers"}), on=[S.EVENT_ID, S.TICKER], how="left")
+        .join(dropped.group_by(ROW).agg(pl.len().cast(pl.Int32).alias(S.N_DROPPED)), on=ROW, how="left")
+        .select(
+            ROW, pl.col(S.N_CONFOUNDERS).fill_null(0), pl.col(S.N_OUTLIERS).fill_null(0), S.OUTLIER_DATES,
+            pl.col(S.N_DROPPED).fill_null(0), "_confounded", "_outliers",
+        )
+    )
     numeric = [c for c, t in events.schema.items() if c.startswith(CHAR_PREFIX) and t == pl.Float64]
     if regressors is not None:
         unknown = [r for r in regressors if CHAR_PREFIX + r not in numeric]
@@ -256,6 +322,7 @@ def run_study(
         .join(caps, on=ROW, how="left")
         .join(coverage, on=ROW, how="left")
         .join(quality_reasons.rename({S.REASON: "_quality"}), on=ROW, how="left")
+        .join(per_row_notes, on=ROW, how="left")
         .with_columns(
             _join_reasons(
                 pl.when(pl.col(S.DAY0_SESSION).is_null()).then(pl.format("day 0: {}", pl.col(S.DAY0_RULE))),
@@ -269,6 +336,7 @@ def run_study(
             _join_reasons(
                 pl.col("day0_warning"), pl.col(CAP_NOTE), pl.col("_short"),
                 pl.when(pl.col("_any_car")).then(pl.col("_windows")), pl.col("_quality"),
+                pl.col("_confounded"), pl.col("_outliers"),
             ).alias("_flag"),
         )
         .with_columns(
@@ -278,8 +346,10 @@ def run_study(
             .alias(STATUS),
             _join_reasons(pl.col("_skip"), pl.col("_flag")).alias(S.REASON),
         )
+        .with_columns(pl.col(S.N_CONFOUNDERS, S.N_OUTLIERS, S.N_DROPPED).fill_null(0))
         .sort("_order")
-        .drop("_skip", "_flag", "_model_reason", "_order", "_any_car", "_short", "_windows", "_quality")
+        .drop("_skip", "_flag", "_model_reason", "_order", "_any_car", "_short", "_windows", "_quality", "_confounded",
+              "_outliers")
     )
     first = pl.col(ROW) < max_paths
     paths = (
@@ -291,6 +361,7 @@ def run_study(
     return StudyResult(
         spec, events_out, ar_out, models_out.drop(ROW), car_out, tests, regressions,
         regression_tables=(*cross_tables, *pooled_tables), quality=quality, paths=paths,
+        confounders=confounders_out, outliers=outliers,
     )
 
 

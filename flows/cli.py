@@ -12,7 +12,7 @@
     market-reaction events validate|list [--catalog PATH]
     market-reaction run [EVENT_ID ...] [--catalog PATH] [--source auto|store|yfinance] [--out DIR]
                         [--estimation -260:-11] [--window 0:0 --window -1:1 ...] [--model NAME]
-                        [--factors NAME:COL,COL] [--risk-free NAME|none]
+                        [--factors NAME:COL,COL] [--risk-free NAME|none] [--drop-confounded]
     market-reaction demo [--out DIR]
     market-reaction serve [--catalog PATH] [--reports DIR] [--source auto|store|yfinance]
                           [--cron "30 17 * * 1-5"] [--timezone America/New_York] [--limit N]
@@ -114,6 +114,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-regressors", action="store_const", const=[], dest="regressors")
     run.add_argument("--pooled-cov", choices=["cluster", "hac"], default="cluster",
                      help="errors of the pooled dummy regression: cluster by date (default) or HAC within firm")
+    run.add_argument("--drop-confounded", action="store_true", dest="drop_confounded",
+                     help="leave the event-window days of other catalog events on the same ticker out of the estimation window")
 
     demo = sub.add_parser("demo", help="run the whole study on a simulated market with planted effects (offline)")
     demo.add_argument("--out", type=Path, default=Path("reports") / "demo")
@@ -258,7 +260,8 @@ def _cmd_run(args) -> int:
     from flows.study import event_study, study_spec
 
     # Check the user's input and the factor sets before Prefect starts, so mistakes fail fast and plainly.
-    spec = study_spec(args.estimation, args.windows, args.model, args.returns, args.min_obs, args.factors, args.risk_free)
+    spec = study_spec(args.estimation, args.windows, args.model, args.returns, args.min_obs, args.factors, args.risk_free,
+                      args.drop_confounded)
     catalog = args.catalog or default_catalog_path()
     events = select_events(load_catalog(catalog), args.event_ids)
     if args.regressors:
@@ -277,6 +280,7 @@ def _cmd_run(args) -> int:
         out=str(args.out) if args.out else None, estimation=args.estimation, windows=args.windows,
         model=args.model, returns=args.returns, min_estimation_obs=args.min_obs, latex=args.latex,
         regressors=args.regressors, pooled_cov=args.pooled_cov, factors=args.factors, risk_free=args.risk_free,
+        drop_confounded=args.drop_confounded,
     )
     _print_summary(Path(out))
     return 0
@@ -291,6 +295,8 @@ def _print_summary(out: Path) -> None:
         print(f"{PROG}: warning: {w}", file=sys.stderr)
     print(f"report: {out / 'report.html'} (tables in {out / 'tables'}, plots in {out / 'plots'}; "
           f"all reports: {out.parent / 'index.html'})")
+    for brief in manifest.get("briefs", []):
+        print(f"brief: {out / brief['file']} ({brief['headline']})")
 
 
 def _cmd_demo(args) -> int:

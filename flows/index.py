@@ -1,7 +1,8 @@
 """``index.html``: every report below a folder, and the latest result of every event.
 
 The index lists each report folder (one holding a ``manifest.json``, up to three levels
-down; hidden folders such as unfinished ``.x.tmp-*`` ones are ignored) and, per event and
+down; hidden folders such as unfinished ``.x.tmp-*`` ones are ignored) with links to its group
+briefs (:mod:`flows.flagship`), the latest brief of every event group, and, per event and
 primary ticker, the result of its most recent report (by ``created_utc``). It is readable
 offline: relative links, inline CSS, no script. Every text that comes from a catalog or a
 file (descriptions, tickers, groups, headlines, titles) is HTML-escaped.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from pathlib import Path
 from urllib.parse import quote
 
@@ -67,9 +69,24 @@ def _latest_rows(folder: Path, manifest: dict) -> pl.DataFrame | None:
     )
 
 
-def _link(root: Path, folder: Path, text: str) -> str:
-    href = quote((folder.relative_to(root) / "report.html").as_posix(), safe="/")
+def _link(root: Path, folder: Path, text: str, page: str = "report.html") -> str:
+    href = quote((folder.relative_to(root) / page).as_posix(), safe="/")
     return f'<a href="{html.escape(href)}">{html.escape(text)}</a>'
+
+
+BRIEF_FILE = re.compile(r"brief-[a-z0-9-]+\.html")
+
+
+def _briefs(folder: Path, manifest: dict) -> list[dict]:
+    """The manifest's group briefs whose page is in the folder (a name of the expected form)."""
+    found = []
+    for b in manifest.get("briefs") or []:
+        name = b.get("file") if isinstance(b, dict) else None
+        if isinstance(name, str) and BRIEF_FILE.fullmatch(name) and (folder / name).is_file():
+            events = b.get("events")
+            found.append({"group": str(b.get("group", "")), "file": name, "headline": str(b.get("headline", "")),
+                          "events": events if isinstance(events, int) else 0})
+    return found
 
 
 def build_index(root: Path) -> str:
@@ -87,6 +104,17 @@ def build_index(root: Path) -> str:
         if rows is not None and rows.height:
             latest.append(rows)
     reports.sort(key=lambda r: (r[0], r[1].as_posix()), reverse=True)
+    latest_briefs: dict[str, tuple[str, Path, dict]] = {}
+    for created, folder, manifest in reports:  # newest first; a brief covering more of the group's events wins
+        for b in _briefs(folder, manifest):
+            kept = latest_briefs.get(b["group"])
+            if kept is None or b["events"] > kept[2]["events"]:
+                latest_briefs[b["group"]] = (created, folder, b)
+    brief_rows = "".join(
+        f"<tr><td>{esc(group)}</td><td>{_link(root, folder, folder.relative_to(root).as_posix() + '/' + b['file'], b['file'])}</td>"
+        f"<td>{esc(created)}</td><td class=\"muted\">{esc(b['headline'])}</td></tr>"
+        for group, (created, folder, b) in sorted(latest_briefs.items())
+    )
 
     head = ("<tr><th>event</th><th>ticker</th><th>day 0</th><th>window</th><th>CAR</th><th>t</th><th>p</th>"
             "<th>$ abnormal</th><th>report</th><th>as of (UTC)</th><th>description</th></tr>")
@@ -112,6 +140,7 @@ def build_index(root: Path) -> str:
     runs = [
         f"<tr><td>{esc(created)}</td><td>{_link(root, folder, folder.relative_to(root).as_posix())}</td>"
         f"<td>{esc(str(m.get('kind', 'run')))}</td><td>{len(m.get('events', []))}</td>"
+        f"<td>{' '.join(_link(root, folder, b['group'], b['file']) for b in _briefs(folder, m))}</td>"
         f"<td class=\"muted\">{esc(str(m.get('headline') or ''))}</td></tr>"
         for created, folder, m in reports
     ]
@@ -121,8 +150,13 @@ def build_index(root: Path) -> str:
         f"<h2>Latest result per event</h2><p class=\"muted\">The most recent report of each event and primary "
         f"ticker, on its first event window. *** p&lt;0.01, ** p&lt;0.05, * p&lt;0.10; shaded: p&lt;0.05.</p>"
         f"<table>{head}{''.join(body)}</table>"
-        f"<h2>All reports ({len(reports)})</h2><table><tr><th>created (UTC)</th><th>report</th><th>kind</th>"
-        f"<th>events</th><th>headline</th></tr>{''.join(runs)}</table></body></html>\n"
+        + (f"<h2>Group briefs</h2><p class=\"muted\">The one-page brief of every event group (the latest of those "
+           f"covering the most of its events): its CAAR, each event's reaction and dollar value, headline claims "
+           f"beside the data, confounders and who moved.</p>"
+           f"<table><tr><th>group</th><th>brief</th><th>as of (UTC)</th><th>headline</th></tr>{brief_rows}</table>"
+           if brief_rows else "")
+        + f"<h2>All reports ({len(reports)})</h2><table><tr><th>created (UTC)</th><th>report</th><th>kind</th>"
+        f"<th>events</th><th>briefs</th><th>headline</th></tr>{''.join(runs)}</table></body></html>\n"
     )
 
 

@@ -8,6 +8,10 @@ A report folder holds::
     tests.parquet/.csv              group x window x test
     events.parquet/.csv             event x ticker: day 0, its rule, status and reason
     regressions.parquet/.csv        statsmodels regressions, tidy
+    confounders.parquet/.csv        other catalog events of the same ticker around each event row
+    outliers.parquet/.csv           estimation days with |residual| > 4 sigma
+    claims.parquet/.csv             the catalog's headline claims beside the data, with verdicts
+    brief-<group>.html|.md          one page per event group (flows.flagship), passed in ``extra``
     tables/<name>.md|.html|.csv     the human tables (.tex with latex=True)
     tables/cross_section_<group>.*  regressions of CARs on characteristics, summary_col layout
     tables/pooled_<group>.*         pooled dummy-variable event regression, summary_col layout
@@ -48,7 +52,7 @@ PACKAGES = (
     "market-reaction", "polars", "numpy", "scipy", "statsmodels", "pyarrow", "prefect", "yfinance",
     "exchange-calendars", "great-tables", "pandas",
 )
-CONTRACT_FILES = ("abnormal_returns", "models", "car", "tests", "events", "regressions")
+CONTRACT_FILES = ("abnormal_returns", "models", "car", "tests", "events", "regressions", "confounders", "outliers", "claims")
 VARYING_FIELDS = ("created_utc",)  # the manifest's fields that differ between two runs on the same inputs
 SAFE_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")  # names of the ``extra`` files
 
@@ -80,8 +84,10 @@ PAGE_CSS = (
 )
 
 
-def _page(title: str, tables: list[tuple[Table, str]], headline: str, plots: list[str], regression_tables=()) -> str:
-    """``report.html``: every text is escaped (titles and headline here, table cells by
+def _page(
+    title: str, tables: list[tuple[Table, str]], headline: str, plots: list[str], regression_tables=(), links=(),
+) -> str:
+    """``report.html``: every text is escaped (titles, headline and links here, table cells by
     great_tables, regression titles here; statsmodels' regression tables hold numbers and
     checked regressor names only)."""
     esc = html.escape
@@ -89,7 +95,8 @@ def _page(title: str, tables: list[tuple[Table, str]], headline: str, plots: lis
         f'<figure><img src="{esc(quote(p))}" alt="{esc(Path(p).stem)}"><figcaption>{esc(Path(p).stem)}</figcaption></figure>'
         for p in plots
     )
-    nav = " ".join(f'<a href="#{t.key}">{esc(t.title)}</a>' for t, _ in tables)
+    nav = " ".join([f'<a href="{esc(quote(href))}">{esc(text)}</a>' for href, text in links]
+                   + [f'<a href="#{t.key}">{esc(t.title)}</a>' for t, _ in tables])
     body = "\n".join(
         [f'<section id="{t.key}">{rendered}</section>' for t, rendered in tables]
         + [f'<section id="{esc(key)}"><h2>{esc(t.title)}</h2>{t.html}</section>' for key, t in regression_tables]
@@ -102,17 +109,18 @@ def _page(title: str, tables: list[tuple[Table, str]], headline: str, plots: lis
     )
 
 
-def _markdown(title: str, headline: str, tables: list[Table], plots: list[str], regression_tables=()) -> str:
-    """``report.md``: title, headline and image alt texts through :func:`md_text` /
+def _markdown(title: str, headline: str, tables: list[Table], plots: list[str], regression_tables=(), links=()) -> str:
+    """``report.md``: title, headline, link and image alt texts through :func:`md_text` /
     :func:`md_block`; tables through :func:`to_markdown` / :func:`summary_markdown`."""
-    images = "".join(f"![{md_text(Path(p).stem)}]({quote(p)})\n" for p in plots)
+    refs = "".join(f"[{md_text(text, link=True)}]({quote(href)})\n" for href, text in links)
+    images = "".join(f"![{md_text(Path(p).stem, link=True)}]({quote(p)})\n" for p in plots)
     body = [*(to_markdown(t) for t in tables), *(summary_markdown(t) for _, t in regression_tables)]
-    return f"# {md_text(title)}\n\n{md_block(headline)}\n\n{images}\n" + "\n".join(body)
+    return f"# {md_text(title)}\n\n{md_block(headline)}\n\n{refs}{images}\n" + "\n".join(body)
 
 
 def write_report(
     result: StudyResult, out: Path, manifest: dict[str, Any], *, title: str, headline: str = "", latex: bool = False,
-    extra: dict[str, str] | None = None,
+    extra: dict[str, str] | None = None, links: tuple[tuple[str, str], ...] = (),
 ) -> Path:
     """Write the report of ``result`` to ``out`` atomically and return ``out``.
 
@@ -133,8 +141,10 @@ def write_report(
     latex
         Also write ``tables/*.tex``.
     extra
-        Further text files, name -> content (e.g. ``fingerprint.json``), written in the same
-        atomic swap.
+        Further text files, name -> content (e.g. ``fingerprint.json``, the group briefs),
+        written in the same atomic swap.
+    links
+        ``(relative href, text)`` shown first in the page's navigation (the group briefs).
 
     Notes
     -----
@@ -149,13 +159,14 @@ def write_report(
         if not SAFE_FILE.fullmatch(name):
             raise ValueError(f"extra file name {name!r} is not a plain file name")
     with staged_folder(out) as tmp:
-        _write_contents(tmp, result, manifest, title=title, headline=headline, latex=latex, extra=extra or {})
+        _write_contents(tmp, result, manifest, title=title, headline=headline, latex=latex, extra=extra or {},
+                        links=links)
     return out
 
 
 def _write_contents(
     tmp: Path, result: StudyResult, manifest: dict[str, Any], *, title: str, headline: str, latex: bool,
-    extra: dict[str, str],
+    extra: dict[str, str], links: tuple[tuple[str, str], ...],
 ) -> None:
     (tmp / "tables").mkdir()
     for name in CONTRACT_FILES:
@@ -179,8 +190,8 @@ def _write_contents(
     figures = event_plots(result.paths, tmp / "plots") + group_plots(caar_paths(result.paths), tmp / "plots")
     svgs = [p.relative_to(tmp).as_posix() for p in figures if p.suffix == ".svg"]
     pngs = [p.relative_to(tmp).as_posix() for p in figures if p.suffix == ".png"]
-    (tmp / "report.md").write_text(_markdown(title, headline, [t for t, _ in tables], pngs, regression_tables), encoding="utf-8")
-    (tmp / "report.html").write_text(_page(title, tables, headline, svgs, regression_tables), encoding="utf-8")
+    (tmp / "report.md").write_text(_markdown(title, headline, [t for t, _ in tables], pngs, regression_tables, links), encoding="utf-8")
+    (tmp / "report.html").write_text(_page(title, tables, headline, svgs, regression_tables, links), encoding="utf-8")
     for name, text in extra.items():
         (tmp / name).write_text(text, encoding="utf-8")
     full = {

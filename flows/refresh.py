@@ -18,6 +18,9 @@ Bookkeeping: each event has a *fingerprint*, the sha256 of
 * ``shares``: the stored shares outstanding of its tickers (they give the dollar values);
 * ``factors``: for factor models, per factor set the content of its rows inside the event's
   range;
+* ``confounders``: the other catalog events around it on its tickers (ids, day 0, where they
+  fall; :mod:`analysis.confounders`) — a new earnings date in the catalog changes its flags
+  (and, with ``drop_confounded``, its estimation window);
 * ``code``: the market-reaction version.
 
 It is stored with its parts in ``events/<id>/fingerprint.json``. An event is recomputed when
@@ -45,6 +48,7 @@ from prefect.cache_policies import NO_CACHE
 
 from analysis import schema as S
 from analysis.calendar import align_events, exchange_calendar
+from analysis.confounders import find_confounders
 from analysis.engine import StudyResult, price_requirements
 from analysis.specs import EventSpec, ModelName, ReturnKind, StudySpec, events_frame
 from flows import progress
@@ -54,14 +58,14 @@ from flows.prices import Source
 from flows.settings import home
 from flows.store import PRICE_SCHEMA, PriceStore
 from flows.study import (
-    DEFAULT_REPORTS, acquire_prices, analyze, artifacts, code_version, event_info, load_events, load_factors, load_prices,
-    publish_report, run_manifest, study_spec, update_index,
+    DEFAULT_REPORTS, acquire_prices, analyze, artifacts, brief_artifacts, claim_tickers, code_version, event_info,
+    load_events, load_factors, load_history, load_prices, publish_report, run_manifest, study_spec, update_index,
 )
 
 FINGERPRINT = "fingerprint.json"
 EVENTS_DIR = "events"
 CATALOG_DIR = "catalog"
-FINGERPRINT_PARTS = ("event", "parameters", "prices", "shares", "factors", "code")
+FINGERPRINT_PARTS = ("event", "parameters", "prices", "shares", "factors", "confounders", "code")
 
 
 def _sha(text: str) -> str:
@@ -101,7 +105,11 @@ def fingerprints(
         {ticker: sha256}, "shares", "code"}}``.
     """
     cal = exchange_calendar(spec.calendar)
-    needs = price_requirements(align_events(events_frame(events), cal), spec, cal, per_event=True)
+    aligned = align_events(events_frame(events), cal)
+    needs = price_requirements(aligned, spec, cal, per_event=True)
+    around: dict[str, list[list[Any]]] = {}
+    for row in find_confounders(aligned, spec).iter_rows():  # a few per event
+        around.setdefault(row[0], []).append([str(v) for v in row])
     tickers = needs[S.TICKER].unique().sort().to_list()
     prices = store.read(tickers, needs["start"].min(), needs["end"].max()) if tickers else store.read([])
     row_text = pl.concat_str(
@@ -137,6 +145,7 @@ def fingerprints(
             "prices": by_event.get(e.id, {}),
             "shares": _sha(json.dumps({t: shares_text.get(t, "") for t in (*e.tickers, *e.related)}, sort_keys=True)),
             "factors": factor_parts.get(e.id, {}),
+            "confounders": _sha(json.dumps(around.get(e.id, []))),
             "code": code_version(),
         }
         out[e.id] = {"fingerprint": _sha(json.dumps(parts, sort_keys=True)), "parts": parts}
@@ -160,7 +169,7 @@ def what_changed(old: dict[str, Any] | None, new: dict[str, Any]) -> str | None:
         elif before.get(part) != after[part]:
             reasons.append({"event": "catalog entry changed", "parameters": "study parameters changed",
                             "shares": "shares outstanding changed", "factors": "factor data changed inside its window",
-                            "code": "market-reaction version changed"}[part])
+                            "confounders": "confounding events changed", "code": "market-reaction version changed"}[part])
     return "; ".join(reasons) or "fingerprint changed"
 
 
@@ -192,7 +201,7 @@ def split_by_event(result: StudyResult, event_ids: list[str]) -> dict[str, Study
     regressions depend on the other events of the group, so an event's own report leaves them
     out (its ``tests`` frame is empty); the catalog report has them."""
     parts: dict[str, dict[str, pl.DataFrame]] = {}
-    for name in ("events", "abnormal_returns", "models", "car", "regressions", "paths"):
+    for name in ("events", "abnormal_returns", "models", "car", "regressions", "paths", "confounders", "outliers", "claims"):
         frame: pl.DataFrame = getattr(result, name)
         by_id = {k[0]: v for k, v in frame.partition_by(S.EVENT_ID, as_dict=True, maintain_order=True).items()}
         parts[name] = {e: by_id.get(e, frame.clear()) for e in event_ids}
@@ -236,7 +245,7 @@ def write_event_reports(
         }
         fp = json.dumps(prints[event], indent=2, sort_keys=True) + "\n"
         written.append(publish_report.fn(part, str(event_folder(folder, event)), own,
-                                         f"Market reaction: {event}", latex, {FINGERPRINT: fp}))
+                                         f"Market reaction: {event}", latex, {FINGERPRINT: fp}, briefs=False))
     return written
 
 
@@ -255,6 +264,7 @@ def refresh_catalog(
     force: bool = False,
     factors: str | None = None,
     risk_free: str | None = None,
+    drop_confounded: bool = False,
 ) -> dict[str, Any]:
     """Fetch new prices for every event of a catalog, recompute the events whose fingerprint
     changed, skip the rest, and republish.
@@ -267,7 +277,7 @@ def refresh_catalog(
         ``auto`` (store, topped up from Yahoo; default), ``store`` or ``yfinance``.
     reports
         Reports folder; the catalog's reports go to ``<reports>/<catalog name>/``.
-    estimation, windows, model, returns, min_estimation_obs, latex, store, factors, risk_free
+    estimation, windows, model, returns, min_estimation_obs, latex, store, factors, risk_free, drop_confounded
         As for ``event-study``.
     force
         Recompute every event.
@@ -279,7 +289,7 @@ def refresh_catalog(
         ``unchanged`` (event ids skipped).
     """
     logger = get_run_logger()
-    spec = study_spec(estimation, windows, model, returns, min_estimation_obs, factors, risk_free)
+    spec = study_spec(estimation, windows, model, returns, min_estimation_obs, factors, risk_free, drop_confounded)
     root = store or str(home())
     catalog_path = Path(catalog) if catalog else default_catalog_path()
     folder = Path(reports) / slug(catalog_path.stem)
@@ -300,7 +310,8 @@ def refresh_catalog(
         # One vectorised study of the whole catalog: the group tests and regressions need every
         # event of a group; only the changed events' own reports are written.
         prices, shares = load_prices(root, plan.needs)
-        everything = analyze(events, prices, shares, spec, factor_sets, None, "cluster")
+        history = load_history(root, claim_tickers(events))
+        everything = analyze(events, prices, shares, spec, factor_sets, None, "cluster", history)
         store_ = PriceStore(Path(root))
         if changed:
             todo = tuple(e for e in events if e.id in changed)
@@ -308,7 +319,8 @@ def refresh_catalog(
             write_event_reports(everything, str(folder), manifest, prints, todo, latex)
         whole = run_manifest(catalog_path, events, spec, source, store_, plan.needs, notes, factor_sets, kind="catalog")
         whole["fingerprints"] = {e: p["fingerprint"] for e, p in prints.items()}
-        publish_report(everything, str(folder / CATALOG_DIR), whole, f"Market reaction: catalog {catalog_path.name}", latex)
+        report = publish_report(everything, str(folder / CATALOG_DIR), whole, f"Market reaction: catalog {catalog_path.name}", latex)
+        brief_artifacts(report)
         if changed:
             artifacts(everything, {e: str(event_folder(folder, e)) for e in changed})
     update_index(reports)

@@ -27,6 +27,7 @@ from a deployment with ``--param``.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from datetime import datetime, timedelta, timezone
 from importlib import metadata
@@ -41,6 +42,8 @@ from prefect.utilities.hashing import hash_objects
 
 from analysis import schema as S
 from analysis.calendar import align_events, exchange_calendar
+from analysis.catalog import claims
+from analysis.claims import HISTORY_SCHEMA, catalog_claims, check_claims
 from analysis.engine import StudyResult, price_requirements, run_study
 from analysis.errors import DataUnavailableError, InputError
 from analysis.regression import PooledCov
@@ -49,6 +52,7 @@ from flows import progress
 from flows.artifacts import publish_artifacts
 from flows.catalog import default_catalog_path, load_catalog, select_events
 from flows.factors import coverage_notes, load_factor_sets
+from flows.flagship import brief_files, group_briefs, publish_brief_artifacts
 from flows.index import write_index
 from flows.prices import FetchBatch, PricePlan, Source, download, ensure_shares, plan_fetches, store_download
 from flows.publish import file_sha256, write_report
@@ -64,7 +68,7 @@ YAHOO_TAG = "yahoo"
 def study_spec(
     estimation: str = "-260:-11", windows: list[str] | None = None, model: str | None = None,
     returns: str = "simple", min_estimation_obs: int = 120, factors: str | None = None,
-    risk_free: str | None = None,
+    risk_free: str | None = None, drop_confounded: bool = False,
 ) -> StudySpec:
     """Build the :class:`StudySpec` from the flow's / CLI's text parameters.
 
@@ -89,6 +93,7 @@ def study_spec(
         factor_set=factor_set,
         factors=columns,
         risk_free=risk_free,
+        drop_confounded=drop_confounded,
     )
 
 
@@ -219,26 +224,62 @@ def load_prices(store_root: str, needs: pl.DataFrame) -> tuple[pl.DataFrame, pl.
     return prices if prices is not None else store.read([]), store.read_shares(tickers)
 
 
+def claim_tickers(events: tuple[EventSpec, ...]) -> list[str]:
+    """The primary tickers of the events that carry claims (their whole history is read)."""
+    return sorted({t for e in events if claims(e) for t in e.tickers})
+
+
+@task(name="load-history", cache_policy=NO_CACHE)
+def load_history(store_root: str, tickers: list[str]) -> pl.DataFrame:
+    """The whole stored history (raw close, high, low) of ``tickers``, for the claim checks
+    ("record high" looks back as far as the store goes)."""
+    return PriceStore(Path(store_root)).read(tickers).select(S.TICKER, S.DATE, S.CLOSE, S.HIGH, S.LOW)
+
+
 @task(name="analyze", cache_policy=NO_CACHE)
 def analyze(
     events: tuple[EventSpec, ...], prices: pl.DataFrame, shares: pl.DataFrame, spec: StudySpec,
     factors: dict[str, pl.DataFrame], regressors: list[str] | None, pooled_cov: PooledCov,
+    history: pl.DataFrame | None = None, context: tuple[EventSpec, ...] = (),
 ) -> StudyResult:
+    """Run the study (``context``: further catalog events that may confound these) and check
+    the events' claims against ``history``."""
     progress.say(f"analysing {len(events)} event(s): {spec.model} model, estimation {spec.estimation.label}")
-    return run_study(
+    result = run_study(
         events_frame(events), prices, spec, exchange_calendar(spec.calendar), shares,
         regressors=regressors, pooled_cov=pooled_cov, factors=factors,
+        context=events_frame(context) if context else None,
     )
+    stated = catalog_claims(events)
+    if stated.height:
+        history = history if history is not None else pl.DataFrame(schema=HISTORY_SCHEMA)
+        result = dataclasses.replace(result, claims=check_claims(stated, result.events, history))
+    return result
 
 
 @task(name="write-report", cache_policy=NO_CACHE)
 def publish_report(
-    result: StudyResult, out: str, manifest: dict[str, Any], title: str, latex: bool, extra: dict[str, str] | None = None
+    result: StudyResult, out: str, manifest: dict[str, Any], title: str, latex: bool, extra: dict[str, str] | None = None,
+    briefs: bool = True,
 ) -> str:
+    """Write the report; with ``briefs``, also the brief of every event group in it
+    (:mod:`flows.flagship`), listed in the manifest's ``briefs``."""
     line = headline(result)
-    path = write_report(result, Path(out), {**manifest, "headline": line}, title=title, headline=line, latex=latex, extra=extra)
-    progress.say(f"report written to {path}")
+    pages = group_briefs(result, {e["id"]: e.get("description", "") for e in manifest.get("event_info", [])}, title) if briefs else []
+    path = write_report(
+        result, Path(out), {**manifest, "headline": line, "briefs": [b.manifest_entry() for b in pages]},
+        title=title, headline=line, latex=latex, extra={**(extra or {}), **brief_files(pages)},
+        links=tuple((b.file, f"brief: {b.group}") for b in pages),
+    )
+    progress.say(f"report written to {path}" + (f" (briefs: {', '.join(b.file for b in pages)})" if pages else ""))
     return str(path)
+
+
+@task(name="publish-briefs", cache_policy=NO_CACHE)
+def brief_artifacts(report: str) -> list[str]:
+    """The markdown artifact ``<group>-brief`` of every brief the report at ``report`` lists."""
+    manifest = json.loads((Path(report) / "manifest.json").read_text(encoding="utf-8"))
+    return publish_brief_artifacts(manifest.get("briefs", []), Path(report))
 
 
 @task(name="publish-artifacts", cache_policy=NO_CACHE)
@@ -315,6 +356,7 @@ def event_study(
     factors: str | None = None,
     risk_free: str | None = None,
     reports: str | None = None,
+    drop_confounded: bool = False,
 ) -> str:
     """Measure the market reaction to catalog events; write the report, its Prefect artifacts
     and the index of the reports folder.
@@ -351,22 +393,29 @@ def event_study(
     reports
         Folder whose ``index.html`` lists this report (default: the folder holding ``out``,
         else ``reports``).
+    drop_confounded
+        Leave the event-window days of other catalog events on the same ticker out of each
+        estimation window (:mod:`analysis.confounders`).
 
     Returns
     -------
     str
         The report folder.
     """
-    spec = study_spec(estimation, windows, model, returns, min_estimation_obs, factors, risk_free)
+    spec = study_spec(estimation, windows, model, returns, min_estimation_obs, factors, risk_free, drop_confounded)
     root = store or str(home())
     catalog_path = Path(catalog) if catalog else default_catalog_path()
-    events = load_events(str(catalog_path), event_ids)
+    everything = load_events(str(catalog_path), None)
+    events = select_events(everything, event_ids or [])
+    chosen = {e.id for e in events}
+    context = tuple(e for e in everything if e.id not in chosen)  # not studied, but they may confound the events
     factor_sets = load_factors(root, spec)  # before any download: a missing set stops the run at once
     plan, notes = acquire_prices(events, spec, root, source)
     if factor_sets and plan.needs.height:
         notes += coverage_notes(factor_sets, plan.needs["start"].min(), plan.needs["end"].max())
     prices, shares = load_prices(root, plan.needs)
-    result = analyze(events, prices, shares, spec, factor_sets, regressors, pooled_cov)
+    history = load_history(root, claim_tickers(events))
+    result = analyze(events, prices, shares, spec, factor_sets, regressors, pooled_cov, history, context)
     if not result.car[S.CAR].is_not_null().any():
         raise DataUnavailableError(no_result_message(result, notes, root))
     manifest = run_manifest(
@@ -378,6 +427,7 @@ def event_study(
     title = "Market reaction: " + ", ".join(e.id for e in events[:5]) + (" ..." if len(events) > 5 else "")
     report = publish_report(result, target, manifest, title, latex)
     artifacts(result, dict.fromkeys(result.events[S.EVENT_ID].unique(maintain_order=True).to_list(), report))
+    brief_artifacts(report)
     update_index(str(folder))
     get_run_logger().info("%s", headline(result))
     return report

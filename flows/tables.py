@@ -17,16 +17,21 @@ from __future__ import annotations
 import html
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import polars as pl
 
 from analysis import schema as S
-from analysis.engine import STATUS, StudyResult
+from analysis.claims import BASIS
+from analysis.confounders import (
+    CONFOUNDER_AR0, CONFOUNDER_AR0_P, CONFOUNDER_AR0_T, CONFOUNDER_DOLLARS, EVENT_WINDOW, confounder_effects,
+)
+from analysis.engine import AR_AT_OFFSET, STATUS, StudyResult
 from analysis.inference import CROSS_SECTIONAL_T, TEST_NAMES, TESTS
 from analysis.regression import ESTIMATE, REGRESSION, STD_ERROR, TERM, SummaryTable
 from analysis.specs import Window
+from analysis.spillovers import RANK, who_moved
 
 MAX_EVENT_ROWS = 200
 
@@ -145,9 +150,69 @@ def _conventions(result: StudyResult) -> str:
 STARS_NOTE = "*** p<0.01, ** p<0.05, * p<0.10; shaded cells: p<0.05 (two-sided)."
 
 
+FLAGS_NOTE = (
+    "flags: another catalog event of the ticker inside the event windows (confounded: its day in this event's time) "
+    "or the estimation window, and estimation-window outliers (|residual| > 4 sigma); see the events and confounders tables."
+)
+
+
+def flags(result: StudyResult) -> pl.DataFrame:
+    """``event_id, ticker, flags``: a short caveat per event row (``confounded: amzn-q3-2025-earnings
+    (day -1); 2 estimation outliers``), null when none."""
+    keys = [S.EVENT_ID, S.TICKER]
+    inside = pl.col(S.LOCATION) == EVENT_WINDOW
+    conf = result.confounders.sort(*keys, S.OFFSET).group_by(keys, maintain_order=True).agg(
+        pl.format("confounded: {} (day {})", S.CONFOUNDER_ID, pl.col(S.OFFSET).map_elements(lambda d: f"{d:+d}" if d else "0", return_dtype=pl.String))
+        .filter(inside).str.join("; ").replace("", None).alias("_in"),
+        (~inside).sum().alias("_out"),
+    )
+    return result.events.select(*keys, S.N_OUTLIERS).join(conf, on=keys, how="left", maintain_order="left").select(
+        *keys,
+        pl.concat_str(
+            pl.col("_in"),
+            pl.when(pl.col("_out") > 0).then(pl.format("{} confounder(s) in the estimation window", "_out")),
+            pl.when(pl.col(S.N_OUTLIERS) > 0).then(pl.format("{} estimation outlier(s)", S.N_OUTLIERS)),
+            separator="; ", ignore_nulls=True,
+        ).replace("", None).alias("flags"),
+    )
+
+
 def summary_table(result: StudyResult) -> Table:
     """One row per event x ticker: day 0, the day-0 AR, then CAR (with stars), t, p and dollar
-    value for every window under a spanner per window."""
+    value for every window under a spanner per window, and the row's flags."""
+    keys = [S.EVENT_ID, S.TICKER]
+    rows = result.events.join(result.car.select(keys).unique(), on=keys, how="semi", maintain_order="left")
+    return _reaction_table(result, rows.select(*keys, S.ROLE), "summary", "Reaction per event: abnormal returns, CARs and dollar value")
+
+
+def _only(frame: pl.DataFrame, only: Sequence[str] | None) -> pl.DataFrame:
+    return frame if only is None else frame.filter(pl.col(S.EVENT_ID).is_in(list(only)))
+
+
+def spillovers_table(result: StudyResult, only: Sequence[str] | None = None) -> Table:
+    """Who moved: per event (of ``only``, default all), its primary and related tickers ranked
+    by the size of their day-0 dollar reaction (:func:`analysis.spillovers.who_moved`), with
+    the summary's columns; events in the order of the events table."""
+    order = result.events.select(S.EVENT_ID).unique(maintain_order=True).with_row_index("_order")
+    ranked = (
+        _only(who_moved(result.car, result.abnormal_returns, result.events), only)
+        .join(order, on=S.EVENT_ID, how="left")
+        .sort("_order", RANK, maintain_order=True)
+        .unique([S.EVENT_ID, S.TICKER], keep="first", maintain_order=True)
+        .select(S.EVENT_ID, pl.col(RANK).alias("rank"), S.TICKER, S.ROLE)
+    )
+    return _reaction_table(
+        result, ranked, "spillovers", "Who moved: every ticker of each event, largest day-0 dollar reaction first",
+        extra_notes=("Primary and related (spillover) tickers with the same model, estimation window and day 0; rank by "
+                     "|AR day 0 x market cap|. Groups '<event>:related' in the tests table pool the related tickers "
+                     "of an event (same day 0: read the KP-adjusted BMP t, which accounts for their cross-correlation).",),
+    )
+
+
+def _reaction_table(
+    result: StudyResult, rows: pl.DataFrame, key: str, title: str, extra_notes: tuple[str, ...] = ()
+) -> Table:
+    """The summary layout for ``rows`` (``event_id, ticker`` and leading columns, in order)."""
     notes = [
         _conventions(result),
         "AR day 0: abnormal return on day 0. CAR: cumulative abnormal return over the window; t from "
@@ -155,15 +220,16 @@ def summary_table(result: StudyResult) -> Table:
         "Student t with the model's residual degrees of freedom. " + STARS_NOTE,
         "$ abnormal = CAR x market cap at the close of day -1 (shares outstanding x close); "
         "$ raw = the whole price move over the window x the same market cap.",
+        FLAGS_NOTE, *extra_notes,
     ]
-    car = _limit(result.car, notes)
+    car = result.car
     keys = [S.EVENT_ID, S.TICKER]
+    rows = _limit(rows, notes)
     day0 = result.abnormal_returns.filter(pl.col(S.EVENT_DAY) == 0).select(
         *keys, pl.col(S.ABNORMAL_RET).alias("AR day 0"), pl.col(S.AR_T).alias("t day 0"), pl.col(S.AR_P).alias("p day 0"),
     )
     wide = (
-        result.events.join(car.select(keys).unique(), on=keys, how="semi", maintain_order="left")
-        .select(*keys, S.ROLE, S.DAY0, S.MARKET_CAP)
+        rows.join(result.events.select(*keys, S.DAY0, S.MARKET_CAP), on=keys, how="left", maintain_order="left")
         .join(day0, on=keys, how="left", maintain_order="left")
     )
     formats: dict[str, Callable[[float | None], str]] = {S.MARKET_CAP: dollars, "AR day 0": pct, "t day 0": num, "p day 0": pvalue}
@@ -186,13 +252,14 @@ def summary_table(result: StudyResult) -> Table:
         labels += [(c, "CAR"), (t, "t"), (p, "p"), (d, "$ abnormal"), (raw, "$ raw")][: len(cols)]
         spanners.append((f"CAR {w.label}", cols))
         marks.append((c, p))
+    wide = wide.join(flags(result), on=keys, how="left", maintain_order="left")
     highlight = tuple((col, _rows_where(wide, _significant(p))) for col, p in marks)
     frame = _fmt(wide, {k: v for k, v in formats.items() if k in wide.columns}).rename(
         {S.EVENT_ID: "event", S.TICKER: "ticker", S.ROLE: "role", S.DAY0: "day 0", S.MARKET_CAP: "market cap (day -1)"}
     )
-    numeric = tuple(c for c in frame.columns if c not in ("event", "ticker", "role", "day 0"))
+    numeric = tuple(c for c in frame.columns if c not in ("event", "ticker", "role", "day 0", "flags"))
     return Table(
-        "summary", "Reaction per event: abnormal returns, CARs and dollar value", frame, tuple(notes),
+        key, title, frame, tuple(notes),
         labels=tuple(labels), spanners=tuple(spanners), highlight=highlight, numeric=numeric,
     )
 
@@ -357,17 +424,78 @@ def regressions_table(result: StudyResult) -> Table:
 
 def events_table(result: StudyResult) -> Table:
     frame = _fmt(
-        result.events.select(S.EVENT_ID, S.TICKER, S.ROLE, S.GROUP, S.ANNOUNCED, S.TIMING, S.DAY0, S.DAY0_RULE, S.N_OBS, STATUS, S.REASON),
+        result.events.select(S.EVENT_ID, S.TICKER, S.ROLE, S.GROUP, S.ANNOUNCED, S.TIMING, S.DAY0, S.DAY0_RULE, S.N_OBS,
+                             S.N_DROPPED, S.N_CONFOUNDERS, S.N_OUTLIERS, STATUS, S.REASON),
         {},
-    ).rename({S.EVENT_ID: "event", S.DAY0: "day 0", S.DAY0_RULE: "day 0 rule", S.N_OBS: "T", S.REASON: "note"})
+    ).rename({S.EVENT_ID: "event", S.DAY0: "day 0", S.DAY0_RULE: "day 0 rule", S.N_OBS: "T", S.N_DROPPED: "dropped",
+              S.N_CONFOUNDERS: "confounders", S.N_OUTLIERS: "outliers", S.REASON: "note"})
     return Table("events", "Events, day 0 and status", frame,
-                 ("status: ok; flagged (a result with a caveat); skipped (no result, see note).",), numeric=("T",))
+                 ("status: ok; flagged (a result with a caveat); skipped (no result, see note).",
+                  "T: estimation returns; dropped: estimation days left out as another event's window days "
+                  "(drop_confounded); confounders: other catalog events of the ticker around the event; outliers: "
+                  "estimation days with |residual| > 4 sigma (dates in the note)."),
+                 numeric=("T", "dropped", "confounders", "outliers"))
+
+
+def confounders_table(result: StudyResult, only: Sequence[str] | None = None) -> Table:
+    """Other catalog events of the same ticker around each event row (of ``only``, default all),
+    with the event row's AR on the confounder's day 0 and, when the confounder is in the study,
+    its own day-0 reaction."""
+    conf = _only(confounder_effects(result.confounders, result.abnormal_returns, result.events), only)
+    notes = [
+        "A confounder is another catalog event naming the same ticker (primary or related) whose day 0 falls in the "
+        "event's estimation window, event windows or the days between (or whose own event-window days reach into the "
+        "estimation window). day: its day 0 in this event's time. Estimation days: its event-window days inside this "
+        "event's estimation window, dropped with drop_confounded (--drop-confounded), else kept.",
+        "AR that day: this event row's abnormal return on the confounder's day 0 (part of every window holding it). "
+        "Own AR day 0 and $: the confounder's own reaction, when it is studied in this run. " + STARS_NOTE,
+    ]
+    conf = _limit(conf, notes)
+    frame = _fmt(
+        conf.with_columns(
+            pl.col(S.OFFSET).map_elements(lambda d: f"{d:+d}" if d else "0", return_dtype=pl.String),
+            pl.coalesce(S.WINDOWS, S.LOCATION).alias(S.LOCATION),
+            pl.struct(CONFOUNDER_AR0, CONFOUNDER_AR0_P).map_elements(
+                lambda s: f"{pct(s[CONFOUNDER_AR0])}{stars(s[CONFOUNDER_AR0_P])}", return_dtype=pl.String).alias(CONFOUNDER_AR0),
+            pl.when(pl.col(S.IN_STUDY)).then(pl.lit("yes")).otherwise(pl.lit("no")).alias(S.IN_STUDY),
+        ).select(S.EVENT_ID, S.TICKER, S.ROLE, S.CONFOUNDER_ID, S.CONFOUNDER_ROLE, S.CONFOUNDER_DAY0, S.OFFSET, S.LOCATION,
+                 S.CONTAMINATED_DAYS, AR_AT_OFFSET, S.IN_STUDY, CONFOUNDER_AR0, CONFOUNDER_AR0_T, CONFOUNDER_AR0_P,
+                 CONFOUNDER_DOLLARS),
+        {AR_AT_OFFSET: pct, CONFOUNDER_AR0_T: num, CONFOUNDER_AR0_P: pvalue, CONFOUNDER_DOLLARS: dollars},
+    ).rename({S.EVENT_ID: "event", S.CONFOUNDER_ID: "confounder", S.CONFOUNDER_ROLE: "its role",
+              S.CONFOUNDER_DAY0: "its day 0", S.OFFSET: "day", S.LOCATION: "where", S.CONTAMINATED_DAYS: "estimation days",
+              AR_AT_OFFSET: "AR that day", S.IN_STUDY: "studied", CONFOUNDER_AR0: "own AR day 0", CONFOUNDER_AR0_T: "t",
+              CONFOUNDER_AR0_P: "p", CONFOUNDER_DOLLARS: "own $ day 0"})
+    return Table(
+        "confounders", "Confounding events: other catalog events of the same ticker", frame, tuple(notes),
+        spanners=(("Its own reaction", ("own AR day 0", "t", "p", "own $ day 0")),),
+        numeric=("day", "estimation days", "AR that day", "own AR day 0", "t", "p", "own $ day 0"),
+    )
+
+
+def claims_table(result: StudyResult, only: Sequence[str] | None = None) -> Table:
+    """Each claim of the catalog (of the events ``only``, default all) beside what the prices
+    say, with the verdict and why."""
+    frame = _fmt(
+        _only(result.claims, only).select(S.EVENT_ID, S.TICKER, S.CLAIM, S.CLAIM_KIND, BASIS, S.VERDICT, S.AT_CLOSE, S.AT_INTRADAY, S.WHY),
+        {},
+    ).rename({S.EVENT_ID: "event", S.CLAIM_KIND: "kind", BASIS: "basis", S.AT_CLOSE: "at the close",
+              S.AT_INTRADAY: "at the intraday extreme", S.WHY: "why"})
+    notes = (
+        "Claims from the catalog, checked on the stored raw (split-adjusted) close, high and low of day 0 against the "
+        "close of day -1, with the shares outstanding of the dollar values. Verdicts: consistent, inconsistent, cannot "
+        "tell. 'about', 'around', 'roughly', '~' read as +/-15%; a bare figure as +/-5%; 'more than' / 'topped' as a "
+        "floor, 'nearly' as up to 15% below. Intraday the price moved through every value between the day's low and "
+        "high. Records are judged over the stored history only (its start is stated).",
+    )
+    return Table("claims", "Headline claims beside the data", frame, notes)
 
 
 def all_tables(result: StudyResult) -> list[Table]:
     return [
-        summary_table(result), events_table(result), car_table(result), abnormal_returns_table(result),
-        models_table(result), tests_table(result), regressions_table(result),
+        summary_table(result), events_table(result), claims_table(result), confounders_table(result),
+        spillovers_table(result), car_table(result), abnormal_returns_table(result), models_table(result),
+        tests_table(result), regressions_table(result),
     ]
 
 
@@ -375,15 +503,17 @@ def all_tables(result: StudyResult) -> list[Table]:
 
 
 _MD_INLINE = re.compile(r"[\\`*_|~$]|\](?=[(\[])")
+_MD_LINK_TEXT = re.compile(r"[\\`*_|~$\[\]]")
 
 
-def md_text(text: str) -> str:
+def md_text(text: str, link: bool = False) -> str:
     """``text`` (user or table text) as inert Markdown inline text, shown as written: ``& < >``
     as HTML entities (no tag, autolink or entity of the text is rendered), ``\\ ` * _ | ~ $``
     backslash-escaped (no code, emphasis, strike-through, math or table cell break), and a
     ``]`` that would close a link or image (``](``, ``][``) too; line breaks become spaces,
-    so the text never starts a line (no heading, list or link definition)."""
-    escaped = _MD_INLINE.sub(lambda m: "\\" + m.group(), html.escape(str(text), quote=False))
+    so the text never starts a line (no heading, list or link definition). ``link=True``
+    escapes every bracket, for the text inside ``[...]`` of a link or image."""
+    escaped = (_MD_LINK_TEXT if link else _MD_INLINE).sub(lambda m: "\\" + m.group(), html.escape(str(text), quote=False))
     return re.sub(r"\s*[\r\n]+\s*", " ", escaped)
 
 
