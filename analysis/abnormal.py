@@ -94,6 +94,17 @@ class AbnormalReturns:
     abnormal_volume_t: np.ndarray | None
     df_resid: np.ndarray  # per row, NaN without a model
 
+    def head(self, n: int) -> AbnormalReturns:
+        """The first ``n`` event rows (views of the arrays)."""
+        def cut(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[:n]
+
+        return AbnormalReturns(
+            self.days, self.ret[:n], self.benchmark_ret[:n], self.normal[:n], self.ar[:n], cut(self.ar_var),
+            cut(self.cum_ar), tuple(x[:n] for x in self.regressors), cut(self.abnormal_volume),
+            cut(self.abnormal_volume_t), self.df_resid[:n],
+        )
+
     def to_frame(self) -> pl.DataFrame:
         """One row per event row and day: ``row, event_day, ret, benchmark_ret, normal_ret,
         abnormal_ret, cum_abnormal_ret, ar_var, ar_se, ar_t, ar_p, abnormal_volume,

@@ -33,6 +33,11 @@ import polars as pl
 from analysis import schema as S
 from analysis.abnormal import abnormal_returns, cumulative_abnormal_returns, window_statistics
 from analysis.calendar import SessionCalendar, align_events
+from analysis.claims import CLAIM_SCHEMA
+from analysis.confounders import (
+    CONFOUNDER_SCHEMA, confounder_reasons, contaminated_days, drop_estimation_days, estimation_outliers, find_confounders,
+    outlier_reasons,
+)
 from analysis.errors import InputError
 from analysis.factors import factor_sessions, study_factors
 from analysis.inference import (
@@ -40,18 +45,29 @@ from analysis.inference import (
 )
 from analysis.models import EST_FIRST_DAY, EST_LAST_DAY, fit_models
 from analysis.panel import ROW, event_panel
+from analysis.paths import car_paths
 from analysis.quality import QUALITY_SCHEMA, event_quality, price_quality
 from analysis.regression import (
     COV_TYPE, PooledCov, SummaryTable, cross_sectional_regressions, event_regressions, pooled_event_regressions,
 )
 from analysis.returns import SessionGrid, place_prices, session_grid
 from analysis.specs import CHAR_PREFIX, StudySpec, Window
+from analysis.spillovers import battery_rows
 from analysis.valuation import CAP_NOTE, market_caps
 
 STATUS = "status"  # "ok", "skipped" (no result) or "flagged" (a result with a caveat)
 ROW_KEYS = (S.EVENT_ID, S.TICKER, S.ROLE, S.GROUP)
 BATCH_ROWS = 25_000
 """Event rows per batch within one process (``run_study``): two threads share the batches."""
+AR_AT_OFFSET = "ar_at_offset"  # confounders: the event row's AR on the confounder's day 0
+PATH_SCHEMA = {
+    S.EVENT_ID: pl.String, S.TICKER: pl.String, S.ROLE: pl.String, S.GROUP: pl.String, S.EVENT_DAY: pl.Int32,
+    S.N_DAYS: pl.Int32, S.CAR: pl.Float64, S.CAR_SE: pl.Float64,
+}
+OUTLIERS_SCHEMA = {
+    S.EVENT_ID: pl.String, S.TICKER: pl.String, S.ROLE: pl.String, S.GROUP: pl.String, S.DATE: pl.Date,
+    S.EVENT_DAY: pl.Int32, S.ABNORMAL_RET: pl.Float64, S.STD_RESID: pl.Float64,
+}
 
 
 @dataclass(frozen=True)
@@ -77,6 +93,19 @@ class StudyResult:
         Findings of :func:`analysis.quality.price_quality` on the prices the study was given
         (``ticker, date, check, ratio, detail``); those inside an event row's data range are
         also in that row's ``reason``.
+    paths
+        CAR from the first reported day to each reported day with its standard error, for the
+        first ``max_paths`` event rows (:func:`analysis.paths.car_paths`; the plots' lines).
+    confounders
+        Per event row, the other catalog events on the same ticker around it
+        (:func:`analysis.confounders.find_confounders`), with ``ar_at_offset``: the event
+        row's own abnormal return on the confounder's day 0 (null outside the reported days).
+    outliers
+        Estimation days with a standardized residual beyond 4 (``event_id, ticker, role,
+        group, date, event_day, abnormal_ret, std_resid``).
+    claims
+        The catalog's headline claims checked against the prices
+        (:func:`analysis.claims.check_claims`; the flows fill it, empty otherwise).
     """
 
     spec: StudySpec
@@ -88,6 +117,10 @@ class StudyResult:
     regressions: pl.DataFrame
     regression_tables: tuple[SummaryTable, ...] = ()
     quality: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=QUALITY_SCHEMA))
+    paths: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PATH_SCHEMA))
+    confounders: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CONFOUNDER_SCHEMA | {AR_AT_OFFSET: pl.Float64}))
+    outliers: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=OUTLIERS_SCHEMA))
+    claims: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CLAIM_SCHEMA))
 
     @property
     def warnings(self) -> list[str]:
@@ -123,6 +156,14 @@ class StudyPlan:
         The rows whose returns the statsmodels regressions read: the first
         ``max_regressions`` rows (per-event regressions) and the primary rows of groups with
         2 to ``max_regressions`` primary rows (pooled regression).
+    max_paths
+        The first this many rows get a CAR path (the plots).
+    confounders
+        Other events of the same ticker around every row
+        (:func:`analysis.confounders.find_confounders`).
+    dropped
+        ``row, event_day``: the estimation days left out of the rows' models
+        (``spec.drop_confounded``; empty otherwise).
     """
 
     spec: StudySpec
@@ -133,6 +174,9 @@ class StudyPlan:
     max_regressions: int
     pooled_cov: PooledCov
     regression_rows: np.ndarray
+    max_paths: int
+    confounders: pl.DataFrame
+    dropped: pl.DataFrame
 
     def batches(self, size: int) -> list[pl.DataFrame]:
         """The rows in contiguous batches of at most ``size`` (at least one batch)."""
@@ -142,6 +186,7 @@ class StudyPlan:
 def plan_study(
     events: pl.DataFrame, spec: StudySpec, cal: SessionCalendar, max_regressions: int = 100,
     regressors: list[str] | None = None, pooled_cov: PooledCov = "cluster", tests: Collection[str] | None = None,
+    max_paths: int = 50, context: pl.DataFrame | None = None, confounders: bool = True,
 ) -> StudyPlan:
     """Place every event on the calendar and decide what the study computes (see
     :func:`run_study` for the parameters); unknown regressors or tests are an ``InputError``."""
@@ -157,7 +202,16 @@ def plan_study(
     primary = pl.col(S.ROLE) == "primary"
     pooled = rows.filter(primary & pl.len().over(S.GROUP, primary).is_between(2, max_regressions))
     regression_rows = np.union1d(np.arange(min(max_regressions, rows.height)), pooled[ROW].to_numpy())
-    return StudyPlan(spec, aligned, rows, check_tests(tests), tuple(numeric), max_regressions, pooled_cov, regression_rows)
+    others = None
+    if context is not None and context.height:
+        others = align_events(context.join(events.select(S.EVENT_ID).unique(), on=S.EVENT_ID, how="anti"), cal)
+    found = find_confounders(rows if confounders else rows.clear(), spec, others)
+    dropped = pl.DataFrame(schema={ROW: pl.UInt32, S.EVENT_DAY: pl.Int32})
+    if spec.drop_confounded:
+        dropped = contaminated_days(found, spec).join(rows.select(ROW, S.EVENT_ID, S.TICKER), on=[S.EVENT_ID, S.TICKER]).select(
+            ROW, S.EVENT_DAY).sort(ROW, S.EVENT_DAY)
+    return StudyPlan(spec, aligned, rows, check_tests(tests), tuple(numeric), max_regressions, pooled_cov, regression_rows,
+                     max_paths, found, dropped)
 
 
 # --- 2. per-event numbers, batch by batch -------------------------------------------------------------
@@ -190,9 +244,10 @@ def prepare_prices(
 class EventBatch:
     """Every per-event result of a batch of event rows (``row`` numbers are the study's).
 
-    ``models``, ``abnormal_returns`` and ``car`` are the output tables (with ``row``);
-    ``status`` holds what the events table needs per row; ``window_obs`` and ``daily`` feed
-    the group tests; ``regression_panel`` is the long panel of the plan's regression rows.
+    ``models``, ``abnormal_returns``, ``car``, ``outliers`` and ``paths`` are output tables
+    (with ``row``); ``status`` holds what the events table needs per row; ``window_obs`` and
+    ``daily`` feed the group tests; ``regression_panel`` is the long panel of the plan's
+    regression rows.
     """
 
     models: pl.DataFrame
@@ -202,6 +257,8 @@ class EventBatch:
     window_obs: WindowObservations
     daily: DailyAbnormalReturns | None
     regression_panel: pl.DataFrame
+    outliers: pl.DataFrame
+    paths: pl.DataFrame
 
 
 def event_batch(
@@ -226,6 +283,8 @@ def event_batch(
     offset = int(rows[ROW][0]) if rows.height else 0
     days = Window(spec.first_day, spec.report_days.end)
     panel = event_panel(rows, prices.grid, days, prices.factors)
+    drop = plan.dropped.filter(pl.col(ROW).is_between(offset, offset + rows.height - 1))
+    panel = drop_estimation_days(panel, drop[ROW].to_numpy().astype(np.int64) - offset, drop[S.EVENT_DAY].to_numpy())
     models = fit_models(panel, spec).with_columns(pl.col(ROW) + offset)
     ar = abnormal_returns(panel, models, spec)
     car = cumulative_abnormal_returns(ar, models, spec).with_columns(pl.col(ROW) + offset)
@@ -310,13 +369,27 @@ def event_batch(
         window_obs = WindowObservations(
             np.concatenate([ar.ar, ws.car], axis=1), np.sqrt(np.concatenate([ar.ar_var, ws.car_var], axis=1))
         )
+    residuals = abnormal_returns(panel, models, spec, days=spec.estimation).ar
     daily = None
     if NEEDS_DAILY.intersection(plan.tests):
-        residuals = abnormal_returns(panel, models, spec, days=spec.estimation).ar
         daily = DailyAbnormalReturns(residuals, ar.ar, spec.estimation, spec.report_days)
+    outliers = (
+        estimation_outliers(residuals, models[S.SIGMA].fill_null(np.nan).to_numpy(), spec.estimation)
+        .with_columns(pl.col(ROW) + offset)
+        .join(label, on=ROW, maintain_order="left")
+        .with_columns(cal.dates_of(pl.col(S.DAY0_SESSION) + pl.col(S.EVENT_DAY)).alias(S.DATE))
+        .select(*OUTLIERS_SCHEMA)
+    )
+    n_paths = max(0, min(plan.max_paths - offset, rows.height))
+    paths = (
+        car_paths(ar.head(n_paths), models.head(n_paths), spec)
+        .with_columns(pl.col(ROW) + offset)
+        .join(label, on=ROW, maintain_order="left")
+        .select(*PATH_SCHEMA)
+    )
     mine = plan.regression_rows[(plan.regression_rows >= offset) & (plan.regression_rows < offset + rows.height)]
     regression_panel = panel.to_frame(mine - offset).with_columns(pl.col(ROW) + offset)
-    return EventBatch(models_out, ar_out, car_out, status, window_obs, daily, regression_panel)
+    return EventBatch(models_out, ar_out, car_out, status, window_obs, daily, regression_panel, outliers, paths)
 
 
 # --- 3. group statistics on the combined batches --------------------------------------------------------
@@ -352,7 +425,7 @@ def combine_batches(
             np.concatenate([d.estimation for d in parts]), np.concatenate([d.reported for d in parts]),
             parts[0].estimation_days, parts[0].reported_days,
         )
-    test_events = rows.filter(pl.col(S.ROLE) == "primary").select(ROW, S.GROUP, S.DAY0_SESSION).join(
+    test_events = battery_rows(rows).select(ROW, S.GROUP, S.DAY0_SESSION).join(
         models.select(ROW, S.SIGMA, S.DF_RESID), on=ROW, how="left", maintain_order="left"
     )
     obs = WindowObservations(
@@ -382,6 +455,20 @@ def combine_batches(
         "regression", S.GROUP, S.EVENT_ID, S.TICKER, S.WINDOW_START, S.WINDOW_END, COV_TYPE, "term", "estimate",
         "std_error", S.T_STAT, S.P_VALUE, S.N_OBS, S.R_SQUARED, S.SIGMA, S.REASON,
     )
+    ar_out = pl.concat([b.abnormal_returns for b in batches])
+    outliers = pl.concat([b.outliers for b in batches])
+    confounders = plan.confounders.join(
+        ar_out.select(S.EVENT_ID, S.TICKER, pl.col(S.EVENT_DAY).alias(S.OFFSET), pl.col(S.ABNORMAL_RET).alias(AR_AT_OFFSET)),
+        on=[S.EVENT_ID, S.TICKER, S.OFFSET], how="left", maintain_order="left",
+    )
+    per_row_notes = (
+        rows.select(ROW, S.EVENT_ID, S.TICKER)
+        .join(confounder_reasons(plan.confounders, spec.drop_confounded).rename({S.REASON: "_confounded"}),
+              on=[S.EVENT_ID, S.TICKER], how="left")
+        .join(outlier_reasons(outliers).rename({S.REASON: "_outliers"}), on=[S.EVENT_ID, S.TICKER], how="left")
+        .join(plan.dropped.group_by(ROW).agg(pl.len().cast(pl.Int32).alias(S.N_DROPPED)), on=ROW, how="left")
+        .select(ROW, S.N_CONFOUNDERS, S.N_OUTLIERS, S.OUTLIER_DATES, S.N_DROPPED, "_confounded", "_outliers")
+    )
     reported = spec.report_days
     no_prices = pl.when(~pl.col(S.TICKER).is_in(list(known))).then(pl.format("no prices for {}", pl.col(S.TICKER)))
     no_bench = pl.when(~pl.col(S.BENCHMARK).is_in(list(known))).then(
@@ -391,6 +478,7 @@ def combine_batches(
         plan.aligned.with_row_index("_order")
         .join(rows.select(S.EVENT_ID, S.TICKER, ROW), on=[S.EVENT_ID, S.TICKER], how="left")
         .join(status, on=ROW, how="left")
+        .join(per_row_notes, on=ROW, how="left")
         .with_columns(
             _join_reasons(
                 pl.when(pl.col(S.DAY0_SESSION).is_null()).then(pl.format("day 0: {}", pl.col(S.DAY0_RULE))),
@@ -404,6 +492,7 @@ def combine_batches(
             _join_reasons(
                 pl.col("day0_warning"), pl.col(CAP_NOTE), pl.col("_short"),
                 pl.when(pl.col("_any_car")).then(pl.col("_windows")), pl.col("_quality"),
+                pl.col("_confounded"), pl.col("_outliers"),
             ).alias("_flag"),
         )
         .with_columns(
@@ -413,12 +502,16 @@ def combine_batches(
             .alias(STATUS),
             _join_reasons(pl.col("_skip"), pl.col("_flag")).alias(S.REASON),
         )
+        .with_columns(pl.col(S.N_CONFOUNDERS, S.N_OUTLIERS, S.N_DROPPED).fill_null(0))
         .sort("_order")
-        .drop("_skip", "_flag", "_model_reason", "_order", "_any_car", "_short", "_windows", "_quality")
+        .drop("_skip", "_flag", "_model_reason", "_order", "_any_car", "_short", "_windows", "_quality", "_confounded",
+              "_outliers")
     )
     return StudyResult(
-        spec, events_out, pl.concat([b.abnormal_returns for b in batches]), models.drop(ROW), car_out, tests,
-        regressions, regression_tables=(*cross_tables, *pooled_tables), quality=quality,
+        spec, events_out, ar_out, models.drop(ROW), car_out, tests, regressions,
+        regression_tables=(*cross_tables, *pooled_tables), quality=quality,
+        paths=pl.concat([b.paths for b in batches]).sort(S.EVENT_ID, S.TICKER, S.EVENT_DAY),
+        confounders=confounders, outliers=outliers,
     )
 
 
@@ -436,6 +529,9 @@ def run_study(
     pooled_cov: PooledCov = "cluster",
     factors: Mapping[str, pl.DataFrame] | None = None,
     tests: Collection[str] | None = None,
+    max_paths: int = 50,
+    context: pl.DataFrame | None = None,
+    confounders: bool = True,
 ) -> StudyResult:
     """Run an event study.
 
@@ -466,6 +562,15 @@ def run_study(
         :mod:`analysis.factors`): those of ``spec.factor_sets`` for the factor models.
     tests
         The group tests to run (names of :data:`analysis.inference.TEST_NAMES`; default all).
+    max_paths
+        Compute the day-by-day CAR paths (the plots) for at most this many event rows.
+    context
+        Further catalog events (:func:`analysis.specs.events_frame`) that are not studied
+        but can confound the studied ones (:mod:`analysis.confounders`).
+    confounders
+        Look for confounding events among the events (and ``context``). Off for pseudo-events
+        (:mod:`analysis.size_power`), which are not news and would confound each other by the
+        million.
 
     Returns
     -------
@@ -473,10 +578,13 @@ def run_study(
         Every input event row is in ``events``: ``skipped`` (no result: no day 0, no prices,
         too few estimation returns, or no abnormal return in any window) or ``flagged`` (a
         result with a caveat: a day-0 or market-cap note, fewer estimation returns than the
-        window has days, window days without an abnormal return, or findings of
-        :func:`analysis.quality.price_quality` in the event's data range), with the reasons.
+        window has days, window days without an abnormal return, findings of
+        :func:`analysis.quality.price_quality` in the event's data range, other events of
+        the ticker in its windows (confounders) or estimation outliers), with the reasons.
+        Related tickers of an event with two or more of them are also tested as the group
+        ``<event>:related`` (:func:`analysis.spillovers.battery_rows`).
     """
-    plan = plan_study(events, spec, cal, max_regressions, regressors, pooled_cov, tests)
+    plan = plan_study(events, spec, cal, max_regressions, regressors, pooled_cov, tests, max_paths, context, confounders)
     prepared = prepare_prices(prices, spec, cal, factors)
     batches = plan.batches(BATCH_ROWS)
     if len(batches) == 1:
@@ -487,8 +595,11 @@ def run_study(
     return combine_batches(plan, results, prepared.findings, prepared.grid.tickers[S.TICKER])
 
 
-def price_requirements(events: pl.DataFrame, spec: StudySpec, cal: SessionCalendar) -> pl.DataFrame:
-    """The date range of prices each ticker and benchmark needs.
+def price_requirements(
+    events: pl.DataFrame, spec: StudySpec, cal: SessionCalendar, per_event: bool = False
+) -> pl.DataFrame:
+    """The date range of prices each ticker and benchmark needs (of each event, with
+    ``per_event``).
 
     From the session before the estimation window's first day (its close is the base of the
     first return) to the last reported event day, clipped to the calendar.
@@ -498,22 +609,27 @@ def price_requirements(events: pl.DataFrame, spec: StudySpec, cal: SessionCalend
     events
         Aligned events (``ticker, benchmark, day0_session``) from
         :func:`analysis.calendar.align_events`; rows without a day 0 are ignored.
+    per_event
+        One row per event and ticker instead of per ticker.
 
     Returns
     -------
     pl.DataFrame
-        ``ticker, start, end`` (Date), one row per ticker, sorted.
+        ``ticker, start, end`` (Date), one row per ticker (``event_id, ticker, start, end``
+        per event and ticker with ``per_event``), sorted.
     """
     last = cal.sessions.height - 1
     placed = events.filter(pl.col(S.DAY0_SESSION).is_not_null())
+    keys = [S.EVENT_ID, S.TICKER] if per_event else [S.TICKER]
     spans = placed.select(
+        *keys[:-1],
         pl.concat_list(S.TICKER, S.BENCHMARK).alias(S.TICKER),
         (pl.col(S.DAY0_SESSION) + spec.first_day - 1).clip(0, last).alias("start"),
         (pl.col(S.DAY0_SESSION) + spec.report_days.end).clip(0, last).alias("end"),
     ).explode(S.TICKER)
     return (
-        spans.group_by(S.TICKER)
+        spans.group_by(keys)
         .agg(pl.col("start").min(), pl.col("end").max())
         .with_columns(cal.dates_of(pl.col("start")).alias("start"), cal.dates_of(pl.col("end")).alias("end"))
-        .sort(S.TICKER)
+        .sort(keys)
     )

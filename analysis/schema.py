@@ -124,3 +124,26 @@ CAR_COLUMNS = (
     EVENT_ID, TICKER, WINDOW_START, WINDOW_END, CAR, CAR_SE, T_STAT, P_VALUE, BHAR, DOLLAR_ABNORMAL,
 )
 TEST_COLUMNS = (GROUP, WINDOW_START, WINDOW_END, TEST, STATISTIC, P_VALUE, N_EVENTS)
+
+# --- confounding events and estimation outliers (analysis.confounders) ------------------
+CONFOUNDER_ID = "confounder_id"  # another catalog event on the same ticker
+CONFOUNDER_ROLE = "confounder_role"  # the ticker's role in that event (primary / related)
+CONFOUNDER_DAY0 = "confounder_day0"
+OFFSET = "offset"  # the confounder's day 0 in this event's time (sessions; -1 = day -1)
+LOCATION = "location"  # event window / between the windows / estimation window / before the estimation window
+WINDOWS = "windows"  # labels of the event windows holding the confounder's day 0, e.g. "[-1,+1], [-5,+5]"
+CONTAMINATED_DAYS = "contaminated_days"  # the confounder's event-window days inside this estimation window
+IN_STUDY = "in_study"  # the confounder is an event of the same study (its own AR is measured)
+N_CONFOUNDERS = "n_confounders"
+N_DROPPED = "n_dropped"  # estimation days dropped as contaminated (drop_confounded)
+STD_RESID = "std_resid"  # estimation residual / sigma
+N_OUTLIERS = "n_outliers"
+OUTLIER_DATES = "outlier_dates"  # "2025-08-01 (-4.4σ); ..." (text, one cell)
+
+# --- headline claims (analysis.claims) ---------------------------------------------------
+CLAIM = "claim"  # the statement as the catalog gives it
+CLAIM_KIND = "claim_kind"  # record / value_change / valuation / pct_change / unknown
+VERDICT = "verdict"  # consistent / inconsistent / cannot tell
+WHY = "why"
+AT_CLOSE = "at_close"  # what the data say at the close of day 0, with the arithmetic
+AT_INTRADAY = "at_intraday"  # ... at the intraday extreme (high / low) of day 0

@@ -234,7 +234,7 @@ def run_pseudo_events(events: pl.DataFrame, prices: pl.DataFrame, spec: StudySpe
         chunk = events.filter(pl.col(S.GROUP).is_in(groups[start : start + per_chunk]))
         for effect in (0.0, *sim.effects):
             ev, px = (chunk, prices) if effect == 0 else plant_abnormal_returns(chunk, prices, effect, spec, cal)
-            tests = run_study(ev.drop(S.DAY0_SESSION), px, spec, cal, max_regressions=0).tests
+            tests = run_study(ev.drop(S.DAY0_SESSION), px, spec, cal, max_regressions=0, confounders=False).tests
             out.append(tests.select(pl.lit(effect).alias(EFFECT), pl.all()))
     return pl.concat(out)
 

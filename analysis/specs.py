@@ -152,6 +152,10 @@ class StudySpec:
         The factor set whose ``rf`` column is the risk-free rate of excess returns. ``capm``,
         ``ff3`` and ``carhart4`` default to ``ff3``, ``ff5`` to ``ff5``; with ``factors``
         the regression is on raw returns unless it is given; the other models take none.
+    drop_confounded
+        Leave out of the estimation window the event-window days (``report_days`` around
+        their day 0) of every other catalog event on the same ticker (see
+        :mod:`analysis.confounders`). Default False: they are kept, and the event is flagged.
     """
 
     estimation: Window = Window(-260, -11)
@@ -163,9 +167,12 @@ class StudySpec:
     factor_set: str | None = None
     factors: tuple[str, ...] = ()
     risk_free: str | None = None
+    drop_confounded: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "windows", tuple(dict.fromkeys(self.windows)))
+        if not isinstance(self.drop_confounded, bool):
+            raise InputError(f"expected true or false, got {self.drop_confounded!r}", field="drop_confounded")
         if not self.windows:
             raise InputError("at least one event window is needed", field="windows")
         if self.model not in MODELS:
@@ -267,6 +274,7 @@ class StudySpec:
             "factor_set": self.factor_set,
             "factors": list(self.factors),
             "risk_free": self.risk_free,
+            "drop_confounded": self.drop_confounded,
         }
 
 

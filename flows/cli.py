@@ -12,8 +12,10 @@
     market-reaction events validate|list [--catalog PATH]
     market-reaction run [EVENT_ID ...] [--catalog PATH] [--source auto|store|yfinance] [--out DIR]
                         [--estimation -260:-11] [--window 0:0 --window -1:1 ...] [--model NAME]
-                        [--factors NAME:COL,COL] [--risk-free NAME|none]
+                        [--factors NAME:COL,COL] [--risk-free NAME|none] [--drop-confounded]
     market-reaction demo [--out DIR]
+    market-reaction serve [--catalog PATH] [--reports DIR] [--source auto|store|yfinance]
+                          [--cron "30 17 * * 1-5"] [--timezone America/New_York] [--limit N]
     market-reaction simulate [--events 1000] [--group-size 50] [--effects 0.005,0.01,0.02] [--seed N]
                              [--tickers A,B,...] [--benchmark ^GSPC] [--simulated] [--out DIR] [study options]
     market-reaction bench [--events 100000] [--tickers 2000] [--sessions 5000] [--sizes 100,10000,100000]
@@ -40,12 +42,13 @@ from analysis.errors import InputError, MarketReactionError
 PROG = "market-reaction"
 
 
-def _prefect_env(verbose: bool) -> None:
-    """Defaults for Prefect before it is imported (each can be overridden by the environment)."""
+def _prefect_env(verbose: bool, command: str) -> None:
+    """Defaults for Prefect before it is imported (each can be overridden by the environment).
+    ``serve`` logs at INFO: its flow runs send their logs to the server."""
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose or command == "serve" else "CRITICAL")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -114,6 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-regressors", action="store_const", const=[], dest="regressors")
     run.add_argument("--pooled-cov", choices=["cluster", "hac"], default="cluster",
                      help="errors of the pooled dummy regression: cluster by date (default) or HAC within firm")
+    run.add_argument("--drop-confounded", action="store_true", dest="drop_confounded",
+                     help="leave the event-window days of other catalog events on the same ticker out of the estimation window")
 
     demo = sub.add_parser("demo", help="run the whole study on a simulated market with planted effects (offline)")
     demo.add_argument("--out", type=Path, default=Path("reports") / "demo")
@@ -146,6 +151,16 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--seed", type=int, default=1976)
     bench.add_argument("--workdir", type=Path, help="keep (and reuse) the synthetic market in this folder")
     bench.add_argument("--out", type=Path, help="also write the table (.md) and the raw results (.json) here")
+
+    from flows.serve import DEFAULT_CRON, DEFAULT_TIMEZONE
+
+    serve = sub.add_parser("serve", help="serve the deployments refresh-catalog/nightly (cron) and event-study/adhoc")
+    serve.add_argument("--catalog", type=Path, help="catalog of the scheduled refresh (default: deployments/events.toml)")
+    serve.add_argument("--reports", type=Path, default=Path("reports"), help="reports folder (default: reports)")
+    serve.add_argument("--source", choices=SOURCES, default="auto")
+    serve.add_argument("--cron", default=DEFAULT_CRON, help=f"schedule of refresh-catalog (default {DEFAULT_CRON!r})")
+    serve.add_argument("--timezone", default=DEFAULT_TIMEZONE, help=f"time zone of the cron (default {DEFAULT_TIMEZONE})")
+    serve.add_argument("--limit", type=int, default=2, help="flow runs at once (default 2)")
     return p
 
 
@@ -260,7 +275,8 @@ def _cmd_run(args) -> int:
     from flows.study import event_study, study_spec
 
     # Check the user's input and the factor sets before Prefect starts, so mistakes fail fast and plainly.
-    spec = study_spec(args.estimation, args.windows, args.model, args.returns, args.min_obs, args.factors, args.risk_free)
+    spec = study_spec(args.estimation, args.windows, args.model, args.returns, args.min_obs, args.factors, args.risk_free,
+                      args.drop_confounded)
     catalog = args.catalog or default_catalog_path()
     events = select_events(load_catalog(catalog), args.event_ids)
     if args.regressors:
@@ -279,6 +295,7 @@ def _cmd_run(args) -> int:
         out=str(args.out) if args.out else None, estimation=args.estimation, windows=args.windows,
         model=args.model, returns=args.returns, min_estimation_obs=args.min_obs, latex=args.latex,
         regressors=args.regressors, pooled_cov=args.pooled_cov, factors=args.factors, risk_free=args.risk_free,
+        drop_confounded=args.drop_confounded,
     )
     _print_summary(Path(out))
     return 0
@@ -291,7 +308,10 @@ def _print_summary(out: Path) -> None:
     print(manifest.get("headline") or "no event got a result")
     for w in manifest.get("warnings", []):
         print(f"{PROG}: warning: {w}", file=sys.stderr)
-    print(f"report: {out / 'report.html'} (tables in {out / 'tables'})")
+    print(f"report: {out / 'report.html'} (tables in {out / 'tables'}, plots in {out / 'plots'}; "
+          f"all reports: {out.parent / 'index.html'})")
+    for brief in manifest.get("briefs", []):
+        print(f"brief: {out / brief['file']} ({brief['headline']})")
 
 
 def _cmd_demo(args) -> int:
@@ -299,6 +319,19 @@ def _cmd_demo(args) -> int:
 
     print(run_demo(args.out))
     return 0
+
+
+def _cmd_serve(args) -> int:
+    from flows.catalog import default_catalog_path, load_catalog
+    from flows.serve import serve
+
+    catalog = args.catalog or default_catalog_path()
+    load_catalog(catalog)  # fail now, not at 17:30
+    print(f"serving refresh-catalog/nightly ({args.cron}, {args.timezone}) and event-study/adhoc; "
+          f"catalog {catalog}, reports {args.reports}; Ctrl-C to stop", flush=True)
+    serve(catalog, args.reports, args.source, args.cron, args.timezone, args.limit)
+    return 0
+
 
 
 def _numbers(text: str, field: str) -> tuple[float, ...]:
@@ -353,7 +386,7 @@ def _cmd_bench(args) -> int:
 COMMANDS = {
     "bench": _cmd_bench,
     "prices": _cmd_prices, "shares": _cmd_shares, "factors": _cmd_factors, "rates": _cmd_rates, "events": _cmd_events,
-    "run": _cmd_run, "demo": _cmd_demo, "simulate": _cmd_simulate,
+    "run": _cmd_run, "demo": _cmd_demo, "simulate": _cmd_simulate, "serve": _cmd_serve,
 }
 
 
@@ -372,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(_glue_window_values(sys.argv[1:] if argv is None else list(argv)))
     if args.quiet:
         os.environ["MARKET_REACTION_QUIET"] = "1"
-    _prefect_env(args.verbose)
+    _prefect_env(args.verbose, args.command)
     try:
         return COMMANDS[args.command](args)
     except MarketReactionError as e:

@@ -318,9 +318,12 @@ def _read_table(path: Path) -> pl.DataFrame:
 
 def _read_parquet(data: bytes, file: str) -> pl.DataFrame:
     """A Parquet file read by pyarrow (which reports damaged files as errors where polars may
-    panic), as a polars frame."""
+    panic), as a polars frame. Schema and field metadata are dropped first: polars panics on
+    metadata that is not UTF-8, and none of it is needed."""
     try:
-        return pl.from_arrow(pq.read_table(pa.BufferReader(data)))
+        table = pq.read_table(pa.BufferReader(data))
+        plain = pa.schema([pa.field(f.name, f.type, f.nullable) for f in table.schema])
+        return pl.from_arrow(pa.Table.from_arrays(table.columns, schema=plain))
     except (pa.ArrowException, OSError, ValueError, TypeError, pl.exceptions.PolarsError) as error:
         kind = binary_kind(data)
         hint = "" if data.startswith(b"PAR1") else (

@@ -8,15 +8,25 @@ A report folder holds::
     tests.parquet/.csv              group x window x test
     events.parquet/.csv             event x ticker: day 0, its rule, status and reason
     regressions.parquet/.csv        statsmodels regressions, tidy
+    confounders.parquet/.csv        other catalog events of the same ticker around each event row
+    outliers.parquet/.csv           estimation days with |residual| > 4 sigma
+    claims.parquet/.csv             the catalog's headline claims beside the data, with verdicts
+    brief-<group>.html|.md          one page per event group (flows.flagship), passed in ``extra``
     tables/<name>.md|.html|.csv     the human tables (.tex with latex=True)
     tables/cross_section_<group>.*  regressions of CARs on characteristics, summary_col layout
     tables/pooled_<group>.*         pooled dummy-variable event regression, summary_col layout
-    report.md, report.html          every table on one page
+    plots/car-<event>.png|.svg      CAR path with its 95 % band, per event (first 50 events)
+    plots/caar-<group>.png|.svg     CAAR path with its cross-sectional band, per group
+    report.md, report.html          headline, plots and every table on one page (offline:
+                                    relative links, no external CSS or scripts)
     manifest.json                   inputs, parameters, coverage, hashes, versions, warnings
 
-Everything is written into a hidden sibling folder first and moved into place at the end, so
-a failed or killed run never leaves a half-written report, and the previous report stays
-until the new one is complete.
+Everything is written into a hidden sibling folder first and swapped into place at the end
+(:mod:`flows.atomic`), so a failed or killed run never leaves a half-written report, the
+previous report stays until the new one is complete, and the next write repairs what a
+killed one left. Two runs on the same inputs write byte-identical files except the
+manifest's :data:`VARYING_FIELDS`. User text is escaped in every format (HTML, Markdown,
+LaTeX, SVG) and never becomes a path outside the report folder.
 """
 
 from __future__ import annotations
@@ -24,23 +34,27 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import os
-import shutil
-import uuid
+import re
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import polars as pl
 
 from analysis.engine import StudyResult
-from flows.tables import Table, all_tables, to_html, to_latex, to_markdown
+from analysis.paths import caar_paths
+from flows.atomic import staged_folder
+from flows.plots import event_plots, file_stems, group_plots
+from flows.tables import Table, all_tables, md_block, md_text, summary_markdown, to_csv, to_html, to_latex, to_markdown
 
 PACKAGES = (
     "market-reaction", "polars", "numpy", "scipy", "statsmodels", "pyarrow", "prefect", "yfinance",
     "exchange-calendars", "great-tables", "pandas",
 )
-CONTRACT_FILES = ("abnormal_returns", "models", "car", "tests", "events", "regressions")
+CONTRACT_FILES = ("abnormal_returns", "models", "car", "tests", "events", "regressions", "confounders", "outliers", "claims")
+VARYING_FIELDS = ("created_utc",)  # the manifest's fields that differ between two runs on the same inputs
+SAFE_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")  # names of the ``extra`` files
 
 
 def versions() -> dict[str, str]:
@@ -61,22 +75,52 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def _page(title: str, tables: list[Table], headline: str, regression_tables=()) -> str:
+PAGE_CSS = (
+    "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2em auto;max-width:96em;"
+    "padding:0 1.5em;color:#1f2328}h1{font-size:1.5em}p.headline{font-size:1.1em;background:#f6f8fa;"
+    "border-left:4px solid #0969da;padding:.6em 1em}section{margin:2em 0;overflow-x:auto}"
+    "figure{display:inline-block;margin:0 1.5em 1.5em 0}figure img{width:36em;max-width:100%;height:auto}"
+    "figcaption{font-size:.85em;color:#57606a}nav a{margin-right:1em}"
+)
+
+
+def _page(
+    title: str, tables: list[tuple[Table, str]], headline: str, plots: list[str], regression_tables=(), links=(),
+) -> str:
+    """``report.html``: every text is escaped (titles, headline and links here, table cells by
+    great_tables, regression titles here; statsmodels' regression tables hold numbers and
+    checked regressor names only)."""
+    esc = html.escape
+    figures = "".join(
+        f'<figure><img src="{esc(quote(p))}" alt="{esc(Path(p).stem)}"><figcaption>{esc(Path(p).stem)}</figcaption></figure>'
+        for p in plots
+    )
+    nav = " ".join([f'<a href="{esc(quote(href))}">{esc(text)}</a>' for href, text in links]
+                   + [f'<a href="#{t.key}">{esc(t.title)}</a>' for t, _ in tables])
     body = "\n".join(
-        [f'<section id="{t.key}">{to_html(t)}</section>' for t in tables]
-        + [f'<section id="{t.key}"><h2>{html.escape(t.title)}</h2>{t.html}</section>' for t in regression_tables]
+        [f'<section id="{t.key}">{rendered}</section>' for t, rendered in tables]
+        + [f'<section id="{esc(key)}"><h2>{esc(t.title)}</h2>{t.html}</section>' for key, t in regression_tables]
     )
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>{html.escape(title)}</title>"
-        "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:90em}"
-        "section{margin:2em 0;overflow-x:auto}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(headline)}</p>{body}</body></html>\n"
+        f"<title>{esc(title)}</title><style>{PAGE_CSS}</style></head><body>"
+        f"<h1>{esc(title)}</h1><p class=\"headline\">{esc(headline)}</p><nav>{nav}</nav>"
+        f"<section id=\"plots\">{figures}</section>{body}</body></html>\n"
     )
 
 
+def _markdown(title: str, headline: str, tables: list[Table], plots: list[str], regression_tables=(), links=()) -> str:
+    """``report.md``: title, headline, link and image alt texts through :func:`md_text` /
+    :func:`md_block`; tables through :func:`to_markdown` / :func:`summary_markdown`."""
+    refs = "".join(f"[{md_text(text, link=True)}]({quote(href)})\n" for href, text in links)
+    images = "".join(f"![{md_text(Path(p).stem, link=True)}]({quote(p)})\n" for p in plots)
+    body = [*(to_markdown(t) for t in tables), *(summary_markdown(t) for _, t in regression_tables)]
+    return f"# {md_text(title)}\n\n{md_block(headline)}\n\n{refs}{images}\n" + "\n".join(body)
+
+
 def write_report(
-    result: StudyResult, out: Path, manifest: dict[str, Any], *, title: str, headline: str = "", latex: bool = False
+    result: StudyResult, out: Path, manifest: dict[str, Any], *, title: str, headline: str = "", latex: bool = False,
+    extra: dict[str, str] | None = None, links: tuple[tuple[str, str], ...] = (),
 ) -> Path:
     """Write the report of ``result`` to ``out`` atomically and return ``out``.
 
@@ -85,66 +129,78 @@ def write_report(
     result
         The study's results.
     out
-        The report folder; replaced as a whole if it exists.
+        The report folder; replaced as a whole if it exists. A folder that exists, is not
+        empty and holds no ``manifest.json`` is not a report and is refused
+        (``FileExistsError``): ``--out .`` must not replace the current folder.
     manifest
         Inputs and parameters of the run; versions, output hashes and the result's warnings
-        are added here.
+        are added here, and :data:`VARYING_FIELDS` names its fields that differ between two
+        runs on the same inputs.
     title, headline
         Shown at the top of ``report.md`` / ``report.html``.
     latex
         Also write ``tables/*.tex``.
+    extra
+        Further text files, name -> content (e.g. ``fingerprint.json``, the group briefs),
+        written in the same atomic swap.
+    links
+        ``(relative href, text)`` shown first in the page's navigation (the group briefs).
+
+    Notes
+    -----
+    The report is written into a hidden sibling folder and swapped into place
+    (:func:`flows.atomic.staged_folder`): a run killed at any moment leaves the previous
+    report or the new one, complete, and the next write repairs what it left. Names taken
+    from the results (event ids, group names) become file names through
+    :func:`flows.plots.file_stems`, so no file is written outside ``out``.
     """
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:12]}"
-    try:
-        (tmp / "tables").mkdir(parents=True)
-        for name in CONTRACT_FILES:
-            frame: pl.DataFrame = getattr(result, name)
-            frame.write_parquet(tmp / f"{name}.parquet", statistics=False)
-            frame.write_csv(tmp / f"{name}.csv")
-        tables = all_tables(result)
-        for t in tables:
-            (tmp / "tables" / f"{t.key}.md").write_text(to_markdown(t), encoding="utf-8")
-            (tmp / "tables" / f"{t.key}.html").write_text(to_html(t), encoding="utf-8")
-            t.frame.write_csv(tmp / "tables" / f"{t.key}.csv")
-            if latex:
-                (tmp / "tables" / f"{t.key}.tex").write_text(to_latex(t), encoding="utf-8")
-        for t in result.regression_tables:  # statsmodels summary_col layout
-            (tmp / "tables" / f"{t.key}.md").write_text(t.markdown, encoding="utf-8")
-            (tmp / "tables" / f"{t.key}.html").write_text(t.html, encoding="utf-8")
-            (tmp / "tables" / f"{t.key}.tex").write_text(t.latex, encoding="utf-8")
-        md = f"# {title}\n\n{headline}\n\n" + "\n".join(
-            [*(to_markdown(t) for t in tables), *(t.markdown for t in result.regression_tables)]
-        )
-        (tmp / "report.md").write_text(md, encoding="utf-8")
-        (tmp / "report.html").write_text(_page(title, tables, headline, result.regression_tables), encoding="utf-8")
-        full = {
-            **manifest,
-            "versions": versions(),
-            "warnings": [*manifest.get("warnings", []), *result.warnings],
-            "outputs": {
-                p.relative_to(tmp).as_posix(): file_sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()
-            },
-        }
-        (tmp / "manifest.json").write_text(json.dumps(full, indent=2, default=str) + "\n", encoding="utf-8")
-        _swap_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    for name in extra or {}:
+        if not SAFE_FILE.fullmatch(name):
+            raise ValueError(f"extra file name {name!r} is not a plain file name")
+    with staged_folder(out) as tmp:
+        _write_contents(tmp, result, manifest, title=title, headline=headline, latex=latex, extra=extra or {},
+                        links=links)
     return out
 
 
-def _swap_into_place(new: Path, out: Path) -> None:
-    """Replace ``out`` by ``new``: rename the old folder aside, move the new one in, delete
-    the old one. A crash between the two renames leaves the old report beside, complete, as
-    ``.<name>.old-*``."""
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"{out} exists and is not a folder")
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:12]}"
-        os.replace(out, old)
-    os.replace(new, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def _write_contents(
+    tmp: Path, result: StudyResult, manifest: dict[str, Any], *, title: str, headline: str, latex: bool,
+    extra: dict[str, str], links: tuple[tuple[str, str], ...],
+) -> None:
+    (tmp / "tables").mkdir()
+    for name in CONTRACT_FILES:
+        frame: pl.DataFrame = getattr(result, name)
+        frame.write_parquet(tmp / f"{name}.parquet", statistics=False)
+        frame.write_csv(tmp / f"{name}.csv")
+    tables = [(t, to_html(t)) for t in all_tables(result)]
+    for t, rendered in tables:
+        (tmp / "tables" / f"{t.key}.md").write_text(to_markdown(t), encoding="utf-8")
+        (tmp / "tables" / f"{t.key}.html").write_text(rendered, encoding="utf-8")
+        (tmp / "tables" / f"{t.key}.csv").write_text(to_csv(t), encoding="utf-8")
+        if latex:
+            (tmp / "tables" / f"{t.key}.tex").write_text(to_latex(t), encoding="utf-8")
+    # statsmodels summary_col layout; keys name the group (user text): safe, unique file names
+    stems = file_stems([t.key for t in result.regression_tables])
+    regression_tables = [(stems[t.key], t) for t in result.regression_tables]
+    for key, t in regression_tables:
+        (tmp / "tables" / f"{key}.md").write_text(summary_markdown(t), encoding="utf-8")
+        (tmp / "tables" / f"{key}.html").write_text(t.html, encoding="utf-8")
+        (tmp / "tables" / f"{key}.tex").write_text(t.latex, encoding="utf-8")
+    figures = event_plots(result.paths, tmp / "plots") + group_plots(caar_paths(result.paths), tmp / "plots")
+    svgs = [p.relative_to(tmp).as_posix() for p in figures if p.suffix == ".svg"]
+    pngs = [p.relative_to(tmp).as_posix() for p in figures if p.suffix == ".png"]
+    (tmp / "report.md").write_text(_markdown(title, headline, [t for t, _ in tables], pngs, regression_tables, links), encoding="utf-8")
+    (tmp / "report.html").write_text(_page(title, tables, headline, svgs, regression_tables, links), encoding="utf-8")
+    for name, text in extra.items():
+        (tmp / name).write_text(text, encoding="utf-8")
+    full = {
+        **manifest,
+        "varying_fields": list(VARYING_FIELDS),
+        "versions": versions(),
+        "warnings": [*manifest.get("warnings", []), *result.warnings],
+        "outputs": {
+            p.relative_to(tmp).as_posix(): file_sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()
+        },
+    }
+    (tmp / "manifest.json").write_text(json.dumps(full, indent=2, default=str) + "\n", encoding="utf-8")

@@ -31,6 +31,7 @@ from analysis.size_power import (
 )
 from analysis.specs import StudySpec
 from flows import progress
+from flows.atomic import staged_folder
 from flows.publish import versions
 from flows.store import PriceStore
 from flows.tables import Table, num, to_markdown, window_label
@@ -135,9 +136,15 @@ def rates_tables(run: SimulationRun) -> list[Table]:
 
 
 def write_simulation(run: SimulationRun, out: Path) -> Path:
-    """Write the simulation's files (see the module docstring) to ``out``."""
+    """Write the simulation's files (see the module docstring) to ``out``, atomically (a
+    hidden sibling folder swapped into place: :func:`flows.atomic.staged_folder`)."""
+    with staged_folder(out) as tmp:
+        _write_simulation(run, tmp)
+    return out
+
+
+def _write_simulation(run: SimulationRun, out: Path) -> None:
     res = run.result
-    out.mkdir(parents=True, exist_ok=True)
     tables = rates_tables(run)
     (out / "simulation.md").write_text(
         f"# Size and power of the group tests\n\nSimulation took {run.seconds:.1f}s.\n\n"
@@ -158,7 +165,6 @@ def write_simulation(run: SimulationRun, out: Path) -> Path:
         "versions": versions(),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    return out
 
 
 def default_out(now: datetime) -> Path:

@@ -16,16 +16,22 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import polars as pl
 
 from analysis import schema as S
-from analysis.engine import STATUS, StudyResult
+from analysis.claims import BASIS
+from analysis.confounders import (
+    CONFOUNDER_AR0, CONFOUNDER_AR0_P, CONFOUNDER_AR0_T, CONFOUNDER_DOLLARS, EVENT_WINDOW, confounder_effects,
+)
+from analysis.engine import AR_AT_OFFSET, STATUS, StudyResult
 from analysis.inference import CROSS_SECTIONAL_T, TEST_NAMES, TESTS
-from analysis.regression import ESTIMATE, REGRESSION, STD_ERROR, TERM
+from analysis.regression import ESTIMATE, REGRESSION, STD_ERROR, TERM, SummaryTable
 from analysis.specs import Window
+from analysis.spillovers import RANK, who_moved
 
 MAX_EVENT_ROWS = 200
 
@@ -64,14 +70,41 @@ def dollars(x: float | None) -> str:
     return f"{sign}${a:,.0f}"
 
 
+SIGNIFICANT = 0.05  # cells with p below this are highlighted in HTML
+
+
 @dataclass(frozen=True)
 class Table:
-    """A rendered-later table: ``frame`` holds display text only, columns in display order."""
+    """A rendered-later table.
+
+    Attributes
+    ----------
+    key
+        File name stem (``tables/<key>.md``...) and HTML id.
+    title, notes
+        Heading and source notes (conventions), shown in every format.
+    frame
+        Display text only, columns in display order; Markdown, CSV, HTML and LaTeX show these
+        very strings, so every format has the same digits.
+    labels
+        ``(column, label)``: a shorter label shown under the column's spanner (HTML, LaTeX);
+        Markdown and CSV keep the full, unique column name.
+    spanners
+        ``(label, columns)``: a heading over adjacent columns (HTML, LaTeX).
+    highlight
+        ``(column, rows)``: cells to highlight as significant (HTML).
+    numeric
+        Columns aligned right.
+    """
 
     key: str
     title: str
     frame: pl.DataFrame
     notes: tuple[str, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    spanners: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    highlight: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    numeric: tuple[str, ...] = ()
 
 
 def _fmt(frame: pl.DataFrame, formats: dict[str, Callable[[float | None], str]]) -> pl.DataFrame:
@@ -80,80 +113,213 @@ def _fmt(frame: pl.DataFrame, formats: dict[str, Callable[[float | None], str]])
     ).with_columns(pl.all().cast(pl.String).fill_null(""))
 
 
+def _rows_where(frame: pl.DataFrame, condition: pl.Expr) -> tuple[int, ...]:
+    """Row numbers of ``frame`` where ``condition`` holds (nulls: no)."""
+    return tuple(frame.with_row_index("_i").filter(condition.fill_null(False))["_i"].to_list())
+
+
+def _significant(p: str) -> pl.Expr:
+    return pl.col(p) < SIGNIFICANT
+
+
+def _window_label(start: str = S.WINDOW_START, end: str = S.WINDOW_END) -> pl.Expr:
+    """``[-1,+1]`` from the window bounds (the text of :attr:`analysis.specs.Window.label`)."""
+    def side(c: str) -> pl.Expr:
+        return pl.when(pl.col(c) > 0).then(pl.format("+{}", pl.col(c))).otherwise(pl.col(c).cast(pl.String))
+
+    return pl.format("[{},{}]", side(start), side(end)).alias("window")
+
+
 def _limit(frame: pl.DataFrame, notes: list[str]) -> pl.DataFrame:
     keys = frame.select(S.EVENT_ID, S.TICKER).unique(maintain_order=True)
     if keys.height <= MAX_EVENT_ROWS:
         return frame
     notes.append(f"First {MAX_EVENT_ROWS} of {keys.height} event rows; the Parquet/CSV files hold all.")
-    return frame.join(keys.head(MAX_EVENT_ROWS), on=[S.EVENT_ID, S.TICKER], how="semi")
+    return frame.join(keys.head(MAX_EVENT_ROWS), on=[S.EVENT_ID, S.TICKER], how="semi", maintain_order="left")
+
+
+def _conventions(result: StudyResult) -> str:
+    spec = result.spec
+    return (
+        f"{spec.model} model on estimation window {spec.estimation.label} (sessions relative to day 0, "
+        f"at least {spec.min_estimation_obs} returns), {spec.returns} returns of adjusted closes, "
+        f"calendar {spec.calendar}. Day 0: the first session in which the market could react."
+    )
+
+
+STARS_NOTE = "*** p<0.01, ** p<0.05, * p<0.10; shaded cells: p<0.05 (two-sided)."
+
+
+FLAGS_NOTE = (
+    "flags: another catalog event of the ticker inside the event windows (confounded: its day in this event's time) "
+    "or the estimation window, and estimation-window outliers (|residual| > 4 sigma); see the events and confounders tables."
+)
+
+
+def flags(result: StudyResult) -> pl.DataFrame:
+    """``event_id, ticker, flags``: a short caveat per event row (``confounded: amzn-q3-2025-earnings
+    (day -1); 2 estimation outliers``), null when none."""
+    keys = [S.EVENT_ID, S.TICKER]
+    inside = pl.col(S.LOCATION) == EVENT_WINDOW
+    conf = result.confounders.sort(*keys, S.OFFSET).group_by(keys, maintain_order=True).agg(
+        pl.format("confounded: {} (day {})", S.CONFOUNDER_ID, pl.col(S.OFFSET).map_elements(lambda d: f"{d:+d}" if d else "0", return_dtype=pl.String))
+        .filter(inside).str.join("; ").replace("", None).alias("_in"),
+        (~inside).sum().alias("_out"),
+    )
+    return result.events.select(*keys, S.N_OUTLIERS).join(conf, on=keys, how="left", maintain_order="left").select(
+        *keys,
+        pl.concat_str(
+            pl.col("_in"),
+            pl.when(pl.col("_out") > 0).then(pl.format("{} confounder(s) in the estimation window", "_out")),
+            pl.when(pl.col(S.N_OUTLIERS) > 0).then(pl.format("{} estimation outlier(s)", S.N_OUTLIERS)),
+            separator="; ", ignore_nulls=True,
+        ).replace("", None).alias("flags"),
+    )
 
 
 def summary_table(result: StudyResult) -> Table:
-    """One row per event x ticker: day 0, CAR per window with stars and t, dollar values."""
+    """One row per event x ticker: day 0, the day-0 AR, then CAR (with stars), t, p and dollar
+    value for every window under a spanner per window, and the row's flags."""
+    keys = [S.EVENT_ID, S.TICKER]
+    rows = result.events.join(result.car.select(keys).unique(), on=keys, how="semi", maintain_order="left")
+    return _reaction_table(result, rows.select(*keys, S.ROLE), "summary", "Reaction per event: abnormal returns, CARs and dollar value")
+
+
+def _only(frame: pl.DataFrame, only: Sequence[str] | None) -> pl.DataFrame:
+    return frame if only is None else frame.filter(pl.col(S.EVENT_ID).is_in(list(only)))
+
+
+def spillovers_table(result: StudyResult, only: Sequence[str] | None = None) -> Table:
+    """Who moved: per event (of ``only``, default all), its primary and related tickers ranked
+    by the size of their day-0 dollar reaction (:func:`analysis.spillovers.who_moved`), with
+    the summary's columns; events in the order of the events table."""
+    order = result.events.select(S.EVENT_ID).unique(maintain_order=True).with_row_index("_order")
+    ranked = (
+        _only(who_moved(result.car, result.abnormal_returns, result.events), only)
+        .join(order, on=S.EVENT_ID, how="left")
+        .sort("_order", RANK, maintain_order=True)
+        .unique([S.EVENT_ID, S.TICKER], keep="first", maintain_order=True)
+        .select(S.EVENT_ID, pl.col(RANK).alias("rank"), S.TICKER, S.ROLE)
+    )
+    return _reaction_table(
+        result, ranked, "spillovers", "Who moved: every ticker of each event, largest day-0 dollar reaction first",
+        extra_notes=("Primary and related (spillover) tickers with the same model, estimation window and day 0; rank by "
+                     "|AR day 0 x market cap|. Groups '<event>:related' in the tests table pool the related tickers "
+                     "of an event (same day 0: read the KP-adjusted BMP t, which accounts for their cross-correlation).",),
+    )
+
+
+def _reaction_table(
+    result: StudyResult, rows: pl.DataFrame, key: str, title: str, extra_notes: tuple[str, ...] = ()
+) -> Table:
+    """The summary layout for ``rows`` (``event_id, ticker`` and leading columns, in order)."""
     notes = [
-        "CAR: cumulative abnormal return over the window (event days, sessions relative to day 0); "
-        "t from the prediction-error variance (MacKinlay 1997); *** p<0.01, ** p<0.05, * p<0.10.",
-        "$ abnormal = CAR x market cap at the close of day -1; $ raw = the whole price move x market cap.",
+        _conventions(result),
+        "AR day 0: abnormal return on day 0. CAR: cumulative abnormal return over the window; t from "
+        "the prediction-error variance including its cross-day covariance (MacKinlay 1997), p from "
+        "Student t with the model's residual degrees of freedom. " + STARS_NOTE,
+        "$ abnormal = CAR x market cap at the close of day -1 (shares outstanding x close); "
+        "$ raw = the whole price move over the window x the same market cap.",
+        FLAGS_NOTE, *extra_notes,
     ]
-    car = _limit(result.car, notes)
-    first = result.spec.windows[0]
-    wide = result.events.select(S.EVENT_ID, S.TICKER, S.ROLE, S.DAY0, S.MARKET_CAP)
-    for w in result.spec.windows:
-        part = car.filter((pl.col(S.WINDOW_START) == w.start) & (pl.col(S.WINDOW_END) == w.end))
-        cols = [
+    car = result.car
+    keys = [S.EVENT_ID, S.TICKER]
+    rows = _limit(rows, notes)
+    day0 = result.abnormal_returns.filter(pl.col(S.EVENT_DAY) == 0).select(
+        *keys, pl.col(S.ABNORMAL_RET).alias("AR day 0"), pl.col(S.AR_T).alias("t day 0"), pl.col(S.AR_P).alias("p day 0"),
+    )
+    wide = (
+        rows.join(result.events.select(*keys, S.DAY0, S.MARKET_CAP), on=keys, how="left", maintain_order="left")
+        .join(day0, on=keys, how="left", maintain_order="left")
+    )
+    formats: dict[str, Callable[[float | None], str]] = {S.MARKET_CAP: dollars, "AR day 0": pct, "t day 0": num, "p day 0": pvalue}
+    labels = [("AR day 0", "AR"), ("t day 0", "t"), ("p day 0", "p")]
+    spanners = [("Day 0", ("AR day 0", "t day 0", "p day 0"))]
+    marks = [("AR day 0", "p day 0")]
+    for i, w in enumerate(result.spec.windows):
+        c, t, p, d, raw = (f"{name} {w.label}" for name in ("CAR", "t", "p", "$ abnormal", "$ raw"))
+        part = car.filter((pl.col(S.WINDOW_START) == w.start) & (pl.col(S.WINDOW_END) == w.end)).select(
+            *keys,
             pl.struct(S.CAR, S.P_VALUE).map_elements(
                 lambda s: f"{pct(s[S.CAR])}{stars(s[S.P_VALUE])}", return_dtype=pl.String
-            ).alias(f"CAR {w.label}"),
-            pl.col(S.T_STAT).map_elements(num, return_dtype=pl.String).alias(f"t {w.label}"),
-        ]
-        if w == first:
-            cols += [
-                pl.col(S.DOLLAR_ABNORMAL).map_elements(dollars, return_dtype=pl.String).alias(f"$ abnormal {w.label}"),
-                pl.col(S.DOLLAR_RAW).map_elements(dollars, return_dtype=pl.String).alias(f"$ raw {w.label}"),
-            ]
-        wide = wide.join(part.select(S.EVENT_ID, S.TICKER, *cols), on=[S.EVENT_ID, S.TICKER], how="inner", maintain_order="left")
-    frame = _fmt(wide, {S.MARKET_CAP: dollars}).rename(
+            ).alias(c),
+            pl.col(S.T_STAT).alias(t), pl.col(S.P_VALUE).alias(p), pl.col(S.DOLLAR_ABNORMAL).alias(d),
+            *([pl.col(S.DOLLAR_RAW).alias(raw)] if i == 0 else []),
+        )
+        wide = wide.join(part, on=keys, how="left", maintain_order="left")
+        cols = (c, t, p, d, *((raw,) if i == 0 else ()))
+        formats |= {t: num, p: pvalue, d: dollars, raw: dollars}
+        labels += [(c, "CAR"), (t, "t"), (p, "p"), (d, "$ abnormal"), (raw, "$ raw")][: len(cols)]
+        spanners.append((f"CAR {w.label}", cols))
+        marks.append((c, p))
+    wide = wide.join(flags(result), on=keys, how="left", maintain_order="left")
+    highlight = tuple((col, _rows_where(wide, _significant(p))) for col, p in marks)
+    frame = _fmt(wide, {k: v for k, v in formats.items() if k in wide.columns}).rename(
         {S.EVENT_ID: "event", S.TICKER: "ticker", S.ROLE: "role", S.DAY0: "day 0", S.MARKET_CAP: "market cap (day -1)"}
     )
-    return Table("summary", "Reaction per event: cumulative abnormal returns and dollar value", frame, tuple(notes))
+    numeric = tuple(c for c in frame.columns if c not in ("event", "ticker", "role", "day 0", "flags"))
+    return Table(
+        key, title, frame, tuple(notes),
+        labels=tuple(labels), spanners=tuple(spanners), highlight=highlight, numeric=numeric,
+    )
 
 
 def abnormal_returns_table(result: StudyResult) -> Table:
-    notes: list[str] = ["AR = return - normal return of the model; t = AR / prediction-error s.e."]
+    notes: list[str] = [
+        "AR = return - normal return of the model; t = AR / prediction-error s.e. (MacKinlay 1997); "
+        "CAR to date cumulates the ARs from the first reported day. Shaded: p<0.05.",
+        _conventions(result),
+    ]
     ar = _limit(result.abnormal_returns, notes)
+    marks = _rows_where(ar, _significant(S.AR_P))
     frame = _fmt(
         ar.select(S.EVENT_ID, S.TICKER, S.DATE, S.EVENT_DAY, S.RET, S.BENCHMARK_RET, S.NORMAL_RET, S.ABNORMAL_RET, S.AR_T, S.AR_P, S.CUM_ABNORMAL_RET),
         {S.RET: pct, S.BENCHMARK_RET: pct, S.NORMAL_RET: pct, S.ABNORMAL_RET: pct, S.AR_T: num, S.AR_P: pvalue, S.CUM_ABNORMAL_RET: pct},
     ).rename({S.EVENT_DAY: "day", S.RET: "return", S.BENCHMARK_RET: "benchmark", S.NORMAL_RET: "normal",
               S.ABNORMAL_RET: "AR", S.AR_T: "t", S.AR_P: "p", S.CUM_ABNORMAL_RET: "CAR to date", S.EVENT_ID: "event"})
-    return Table("abnormal_returns", "Daily abnormal returns around day 0", frame, tuple(notes))
+    return Table(
+        "abnormal_returns", "Daily abnormal returns around day 0", frame, tuple(notes),
+        spanners=(("Returns", ("return", "benchmark", "normal")), ("Abnormal", ("AR", "t", "p", "CAR to date"))),
+        highlight=(("AR", marks), ("p", marks)),
+        numeric=("day", "return", "benchmark", "normal", "AR", "t", "p", "CAR to date"),
+    )
 
 
 def car_table(result: StudyResult) -> Table:
     notes: list[str] = [
-        "BHAR: buy-and-hold abnormal return (Barber & Lyon 1997); days: window days with an abnormal return.",
+        "CAR s.e. from the prediction-error variances and their cross-day covariance (MacKinlay 1997). "
+        "BHAR: buy-and-hold abnormal return (Barber & Lyon 1997); days: window days with an abnormal return. "
+        + STARS_NOTE,
         "AV: mean abnormal log volume over the window, ln(1 + volume) minus its estimation-window mean "
         "(+0.69 = twice the normal volume), with its t (Campbell & Wasley 1996).",
     ]
     car = _limit(result.car, notes)
+    marks = _rows_where(car, _significant(S.P_VALUE))
     frame = _fmt(
-        car.with_columns(
-            pl.struct(S.WINDOW_START, S.WINDOW_END).map_elements(
-                lambda s: Window(s[S.WINDOW_START], s[S.WINDOW_END]).label, return_dtype=pl.String
-            ).alias("window")
-        ).select(S.EVENT_ID, S.TICKER, "window", S.N_DAYS, S.CAR, S.CAR_SE, S.T_STAT, S.P_VALUE, S.BHAR, S.RAW_RETURN,
-                 S.DOLLAR_ABNORMAL, S.DOLLAR_RAW, S.ABNORMAL_VOLUME, S.ABNORMAL_VOLUME_T, S.REASON),
+        car.with_columns(_window_label()).select(
+            S.EVENT_ID, S.TICKER, "window", S.N_DAYS, S.CAR, S.CAR_SE, S.T_STAT, S.P_VALUE, S.BHAR, S.RAW_RETURN,
+            S.DOLLAR_ABNORMAL, S.DOLLAR_RAW, S.ABNORMAL_VOLUME, S.ABNORMAL_VOLUME_T, S.REASON,
+        ),
         {S.CAR: pct, S.CAR_SE: pct, S.T_STAT: num, S.P_VALUE: pvalue, S.BHAR: pct, S.RAW_RETURN: pct,
          S.DOLLAR_ABNORMAL: dollars, S.DOLLAR_RAW: dollars, S.ABNORMAL_VOLUME: signed, S.ABNORMAL_VOLUME_T: num},
     ).rename({S.EVENT_ID: "event", S.N_DAYS: "days", S.CAR: "CAR", S.CAR_SE: "s.e.", S.T_STAT: "t", S.P_VALUE: "p",
               S.BHAR: "BHAR", S.RAW_RETURN: "raw return", S.DOLLAR_ABNORMAL: "$ abnormal", S.DOLLAR_RAW: "$ raw",
               S.ABNORMAL_VOLUME: "AV", S.ABNORMAL_VOLUME_T: "t(AV)", S.REASON: "note"})
-    return Table("car", "Cumulative abnormal returns per window", frame, tuple(notes))
+    return Table(
+        "car", "Cumulative abnormal returns per window", frame, tuple(notes),
+        spanners=(("Abnormal", ("CAR", "s.e.", "t", "p", "BHAR")), ("Dollar value", ("$ abnormal", "$ raw")),
+                  ("Volume", ("AV", "t(AV)"))),
+        highlight=(("CAR", marks), ("p", marks)),
+        numeric=("days", "CAR", "s.e.", "t", "p", "BHAR", "raw return", "$ abnormal", "$ raw", "AV", "t(AV)"),
+    )
 
 
 def models_table(result: StudyResult) -> Table:
     spec = result.spec
-    notes: list[str] = [f"Normal-return model: {spec.model}, estimation window {spec.estimation.label}."]
+    notes: list[str] = [
+        f"Normal-return model: {spec.model}, fitted by OLS on the estimation window {spec.estimation.label}; "
+        "sigma = sqrt(SSR / (T - k)), the daily residual standard deviation with k coefficients; T: estimation returns."
+    ]
     if spec.risk_free:
         notes.append(f"Regression on excess returns over the risk-free rate rf of the factor set {spec.risk_free}; "
                      "beta is the loading on the market (mkt_rf, or the benchmark's excess return for capm).")
@@ -166,7 +332,11 @@ def models_table(result: StudyResult) -> Table:
         | {c: (lambda x: num(x, 3)) for c in (S.BETA, *loadings)},
     ).rename({S.EVENT_ID: "event", S.SIGMA: "sigma (daily)", S.R_SQUARED: "R2", S.N_OBS: "T",
               S.ESTIMATION_START: "from", S.ESTIMATION_END: "to", S.REASON: "note"})
-    return Table("models", "Normal-return models (estimation window)", frame, tuple(notes))
+    return Table(
+        "models", "Normal-return models (estimation window)", frame, tuple(notes),
+        spanners=(("Estimates", ("alpha", "beta", *loadings, "sigma (daily)", "R2")), ("Estimation window", ("T", "from", "to"))),
+        numeric=("alpha", "beta", *loadings, "sigma (daily)", "R2", "T"),
+    )
 
 
 def window_label(start: int, end: int) -> str:
@@ -202,8 +372,9 @@ def tests_table(result: StudyResult) -> Table:
     )
     wide = head
     for name in TEST_NAMES:
-        part = tests.filter(pl.col(S.TEST) == name).select(*keys, cell.alias(labels[name]))
+        part = tests.filter(pl.col(S.TEST) == name).select(*keys, cell.alias(labels[name]), pl.col(S.P_VALUE).alias(f"_p_{name}"))
         wide = wide.join(part, on=keys, how="left", maintain_order="left")
+    highlight = tuple((labels[name], _rows_where(wide, _significant(f"_p_{name}"))) for name in TEST_NAMES)
     frame = _fmt(
         wide.with_columns(
             pl.struct(S.WINDOW_START, S.WINDOW_END).map_elements(
@@ -218,7 +389,7 @@ def tests_table(result: StudyResult) -> Table:
         "Parametric: CS t cross-sectional t; BW CDA t Brown-Warner (1985) crude dependence adjustment; Patell (1976) Z; "
         "BMP t Boehmer-Musumeci-Poulsen (1991); KP adj. BMP t Kolari-Pynnonen (2010), same-date cross-correlation; "
         "J1 MacKinlay (1997). Non-parametric: Sign Z (exact binomial p); Gen. sign Z Cowan (1992); Rank Z Corrado (1989); "
-        "CZ sign Z Corrado-Zivney (1992); Wilcoxon signed-rank z; GRANK t Kolari-Pynnonen (2011).",
+        "CZ sign Z Corrado-Zivney (1992); Wilcoxon signed-rank z; GRANK t Kolari-Pynnonen (2011). Shaded: p<0.05.",
     ]
     missing = (
         tests.filter(pl.col(S.REASON).is_not_null())
@@ -228,64 +399,189 @@ def tests_table(result: StudyResult) -> Table:
     )
     for r in missing.iter_rows(named=True):
         notes.append(f"n/a {labels[r[S.TEST]]}: {r[S.REASON]} (group {', '.join(r[S.GROUP])}).")
-    return Table("tests", "Tests across the events of each group", frame, tuple(notes))
+    return Table(
+        "tests", "Tests across the events of each group", frame, tuple(notes),
+        spanners=tuple((family.capitalize(), tuple(t.label for t in TESTS if t.family == family))
+                       for family in ("parametric", "non-parametric")),
+        highlight=highlight, numeric=("N", "AAR / CAAR", *labels.values()),
+    )
 
 
 def regressions_table(result: StudyResult) -> Table:
     notes = ["market_model: R = a + b Rm on the estimation window; event_dummies: R = a + b Rm + sum_k g_k D_k "
-             "over the estimation window and event days, so g_k = AR_k (statsmodels OLS)."]
+             "over the estimation window and event days, so g_k = AR_k (statsmodels OLS). Shaded: p<0.05."]
+    reg = result.regressions.filter(pl.col(S.EVENT_ID).is_not_null())
+    marks = _rows_where(reg, _significant(S.P_VALUE))
     frame = _fmt(
-        result.regressions.filter(pl.col(S.EVENT_ID).is_not_null()).select(S.EVENT_ID, S.TICKER, REGRESSION, TERM, ESTIMATE, STD_ERROR, S.T_STAT, S.P_VALUE, S.N_OBS, S.R_SQUARED),
+        reg.select(S.EVENT_ID, S.TICKER, REGRESSION, TERM, ESTIMATE, STD_ERROR, S.T_STAT, S.P_VALUE, S.N_OBS, S.R_SQUARED),
         {ESTIMATE: lambda x: num(x, 5), STD_ERROR: lambda x: num(x, 5), S.T_STAT: num, S.P_VALUE: pvalue, S.R_SQUARED: lambda x: num(x, 3)},
     ).rename({S.EVENT_ID: "event", STD_ERROR: "s.e.", S.T_STAT: "t", S.P_VALUE: "p", S.N_OBS: "n", S.R_SQUARED: "R2"})
-    return Table("regressions", "Per-event regressions (statsmodels OLS)", frame, tuple(notes))
+    return Table(
+        "regressions", "Per-event regressions (statsmodels OLS)", frame, tuple(notes),
+        highlight=((ESTIMATE, marks), ("p", marks)), numeric=(ESTIMATE, "s.e.", "t", "p", "n", "R2"),
+    )
 
 
 def events_table(result: StudyResult) -> Table:
     frame = _fmt(
-        result.events.select(S.EVENT_ID, S.TICKER, S.ROLE, S.GROUP, S.ANNOUNCED, S.TIMING, S.DAY0, S.DAY0_RULE, S.N_OBS, STATUS, S.REASON),
+        result.events.select(S.EVENT_ID, S.TICKER, S.ROLE, S.GROUP, S.ANNOUNCED, S.TIMING, S.DAY0, S.DAY0_RULE, S.N_OBS,
+                             S.N_DROPPED, S.N_CONFOUNDERS, S.N_OUTLIERS, STATUS, S.REASON),
         {},
-    ).rename({S.EVENT_ID: "event", S.DAY0: "day 0", S.DAY0_RULE: "day 0 rule", S.N_OBS: "T", S.REASON: "note"})
+    ).rename({S.EVENT_ID: "event", S.DAY0: "day 0", S.DAY0_RULE: "day 0 rule", S.N_OBS: "T", S.N_DROPPED: "dropped",
+              S.N_CONFOUNDERS: "confounders", S.N_OUTLIERS: "outliers", S.REASON: "note"})
     return Table("events", "Events, day 0 and status", frame,
-                 ("status: ok; flagged (a result with a caveat); skipped (no result, see note).",))
+                 ("status: ok; flagged (a result with a caveat); skipped (no result, see note).",
+                  "T: estimation returns; dropped: estimation days left out as another event's window days "
+                  "(drop_confounded); confounders: other catalog events of the ticker around the event; outliers: "
+                  "estimation days with |residual| > 4 sigma (dates in the note)."),
+                 numeric=("T", "dropped", "confounders", "outliers"))
+
+
+def confounders_table(result: StudyResult, only: Sequence[str] | None = None) -> Table:
+    """Other catalog events of the same ticker around each event row (of ``only``, default all),
+    with the event row's AR on the confounder's day 0 and, when the confounder is in the study,
+    its own day-0 reaction."""
+    conf = _only(confounder_effects(result.confounders, result.abnormal_returns, result.events), only)
+    notes = [
+        "A confounder is another catalog event naming the same ticker (primary or related) whose day 0 falls in the "
+        "event's estimation window, event windows or the days between (or whose own event-window days reach into the "
+        "estimation window). day: its day 0 in this event's time. Estimation days: its event-window days inside this "
+        "event's estimation window, dropped with drop_confounded (--drop-confounded), else kept.",
+        "AR that day: this event row's abnormal return on the confounder's day 0 (part of every window holding it). "
+        "Own AR day 0 and $: the confounder's own reaction, when it is studied in this run. " + STARS_NOTE,
+    ]
+    conf = _limit(conf, notes)
+    frame = _fmt(
+        conf.with_columns(
+            pl.col(S.OFFSET).map_elements(lambda d: f"{d:+d}" if d else "0", return_dtype=pl.String),
+            pl.coalesce(S.WINDOWS, S.LOCATION).alias(S.LOCATION),
+            pl.struct(CONFOUNDER_AR0, CONFOUNDER_AR0_P).map_elements(
+                lambda s: f"{pct(s[CONFOUNDER_AR0])}{stars(s[CONFOUNDER_AR0_P])}", return_dtype=pl.String).alias(CONFOUNDER_AR0),
+            pl.when(pl.col(S.IN_STUDY)).then(pl.lit("yes")).otherwise(pl.lit("no")).alias(S.IN_STUDY),
+        ).select(S.EVENT_ID, S.TICKER, S.ROLE, S.CONFOUNDER_ID, S.CONFOUNDER_ROLE, S.CONFOUNDER_DAY0, S.OFFSET, S.LOCATION,
+                 S.CONTAMINATED_DAYS, AR_AT_OFFSET, S.IN_STUDY, CONFOUNDER_AR0, CONFOUNDER_AR0_T, CONFOUNDER_AR0_P,
+                 CONFOUNDER_DOLLARS),
+        {AR_AT_OFFSET: pct, CONFOUNDER_AR0_T: num, CONFOUNDER_AR0_P: pvalue, CONFOUNDER_DOLLARS: dollars},
+    ).rename({S.EVENT_ID: "event", S.CONFOUNDER_ID: "confounder", S.CONFOUNDER_ROLE: "its role",
+              S.CONFOUNDER_DAY0: "its day 0", S.OFFSET: "day", S.LOCATION: "where", S.CONTAMINATED_DAYS: "estimation days",
+              AR_AT_OFFSET: "AR that day", S.IN_STUDY: "studied", CONFOUNDER_AR0: "own AR day 0", CONFOUNDER_AR0_T: "t",
+              CONFOUNDER_AR0_P: "p", CONFOUNDER_DOLLARS: "own $ day 0"})
+    return Table(
+        "confounders", "Confounding events: other catalog events of the same ticker", frame, tuple(notes),
+        spanners=(("Its own reaction", ("own AR day 0", "t", "p", "own $ day 0")),),
+        numeric=("day", "estimation days", "AR that day", "own AR day 0", "t", "p", "own $ day 0"),
+    )
+
+
+def claims_table(result: StudyResult, only: Sequence[str] | None = None) -> Table:
+    """Each claim of the catalog (of the events ``only``, default all) beside what the prices
+    say, with the verdict and why."""
+    frame = _fmt(
+        _only(result.claims, only).select(S.EVENT_ID, S.TICKER, S.CLAIM, S.CLAIM_KIND, BASIS, S.VERDICT, S.AT_CLOSE, S.AT_INTRADAY, S.WHY),
+        {},
+    ).rename({S.EVENT_ID: "event", S.CLAIM_KIND: "kind", BASIS: "basis", S.AT_CLOSE: "at the close",
+              S.AT_INTRADAY: "at the intraday extreme", S.WHY: "why"})
+    notes = (
+        "Claims from the catalog, checked on the stored raw (split-adjusted) close, high and low of day 0 against the "
+        "close of day -1, with the shares outstanding of the dollar values. Verdicts: consistent, inconsistent, cannot "
+        "tell. 'about', 'around', 'roughly', '~' read as +/-15%; a bare figure as +/-5%; 'more than' / 'topped' as a "
+        "floor, 'nearly' as up to 15% below. Intraday the price moved through every value between the day's low and "
+        "high. Records are judged over the stored history only (its start is stated).",
+    )
+    return Table("claims", "Headline claims beside the data", frame, notes)
 
 
 def all_tables(result: StudyResult) -> list[Table]:
     return [
-        summary_table(result), events_table(result), car_table(result), abnormal_returns_table(result),
-        models_table(result), tests_table(result), regressions_table(result),
+        summary_table(result), events_table(result), claims_table(result), confounders_table(result),
+        spillovers_table(result), car_table(result), abnormal_returns_table(result), models_table(result),
+        tests_table(result), regressions_table(result),
     ]
 
 
 # --- rendering ---------------------------------------------------------------------
 
 
-def _md_cell(text: str) -> str:
-    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ").replace("*", "\\*")
+_MD_INLINE = re.compile(r"[\\`*_|~$]|\](?=[(\[])")
+_MD_LINK_TEXT = re.compile(r"[\\`*_|~$\[\]]")
+
+
+def md_text(text: str, link: bool = False) -> str:
+    """``text`` (user or table text) as inert Markdown inline text, shown as written: ``& < >``
+    as HTML entities (no tag, autolink or entity of the text is rendered), ``\\ ` * _ | ~ $``
+    backslash-escaped (no code, emphasis, strike-through, math or table cell break), and a
+    ``]`` that would close a link or image (``](``, ``][``) too; line breaks become spaces,
+    so the text never starts a line (no heading, list or link definition). ``link=True``
+    escapes every bracket, for the text inside ``[...]`` of a link or image."""
+    escaped = (_MD_LINK_TEXT if link else _MD_INLINE).sub(lambda m: "\\" + m.group(), html.escape(str(text), quote=False))
+    return re.sub(r"\s*[\r\n]+\s*", " ", escaped)
+
+
+def md_block(text: str) -> str:
+    """:func:`md_text` for a paragraph of its own: a leading ``# + - =`` or list number is
+    escaped too, so the text cannot become a heading or a list item."""
+    s = md_text(text).lstrip()
+    return "\\" + s if s[:1] in ("#", "+", "-", "=") else re.sub(r"^(\d+)([.)])", r"\1\\\2", s)
+
+
+def to_csv(table: Table) -> str:
+    """The table as CSV for spreadsheets: a cell a spreadsheet would run as a formula (one
+    starting with ``=``, ``@``, a tab or carriage return, or with ``+`` / ``-`` not followed by
+    a number) gets a leading apostrophe (OWASP's advice against CSV injection). Only display
+    tables; the data CSVs beside the Parquet files keep every text as written."""
+    formula = r"^(?:[=@\t\r]|[+-](?:[^\d.$]|$))"
+    return table.frame.with_columns(
+        pl.when(pl.col(c).str.contains(formula)).then(pl.concat_str(pl.lit("'"), pl.col(c))).otherwise(pl.col(c)).alias(c)
+        for c in table.frame.columns
+    ).write_csv()
 
 
 def to_markdown(table: Table, *, heading: str = "##") -> str:
     cols = table.frame.columns
-    lines = [f"{heading} {_md_cell(table.title)}", "", "| " + " | ".join(_md_cell(c) for c in cols) + " |",
-             "|" + "|".join("---" for _ in cols) + "|"]
-    lines += ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in table.frame.iter_rows()]
+    lines = [f"{heading} {md_text(table.title)}", "", "| " + " | ".join(md_text(c) for c in cols) + " |",
+             "|" + "|".join("--:" if c in table.numeric else "---" for c in cols) + "|"]
+    lines += ["| " + " | ".join(md_text(v) for v in row) + " |" for row in table.frame.iter_rows()]
     if not table.frame.height:
         lines.append("| " + " | ".join("" for _ in cols) + " |")
-    lines += [""] + [f"*{_md_cell(n)}*" for n in table.notes]
+    lines += [line for n in table.notes for line in ("", f"*{md_text(n)}*")]
     return "\n".join(lines) + "\n"
 
 
-def _gt(table: Table):
-    from great_tables import GT
+def summary_markdown(table: SummaryTable) -> str:
+    """A regression table's Markdown (statsmodels' summary_col layout) with its heading
+    rebuilt from the title through :func:`md_text` (the title names the group: user text)."""
+    body = table.markdown.removeprefix(f"## {table.title}")
+    return f"## {md_text(table.title)}" + ("" if body.startswith("\n") else "\n\n") + body
 
-    g = GT(table.frame).tab_header(title=table.title)
+
+HIGHLIGHT_FILL = "#fff3bf"
+
+
+def _gt(table: Table):
+    from great_tables import GT, loc, style
+
+    g = GT(table.frame, id=table.key.replace("_", "-")).tab_header(title=table.title)
+    for label, cols in table.spanners:
+        g = g.tab_spanner(label=label, columns=list(cols), id=f"{table.key}-{label}")
+    if table.labels:
+        g = g.cols_label(cases=dict(table.labels))
+    if table.numeric:
+        g = g.cols_align("right", columns=list(table.numeric))
+    for col, rows in table.highlight:
+        if rows:
+            g = g.tab_style(
+                style=[style.fill(color=HIGHLIGHT_FILL), style.text(weight="bold")],
+                locations=loc.body(columns=col, rows=list(rows)),
+            )
     for note in table.notes:
         g = g.tab_source_note(note)
-    return g
+    return g.tab_options(table_font_size="13px", data_row_padding="3px", source_notes_font_size="11px",
+                         column_labels_font_weight="bold", row_striping_include_table_body=True)
 
 
 def to_html(table: Table) -> str:
-    """A standalone-embeddable HTML table (great_tables; cell text is escaped)."""
+    """A standalone-embeddable HTML table (great_tables; cell text is escaped; no external
+    resources; a stable element id so the same table gives the same bytes)."""
     return _gt(table).as_raw_html()
 
 
@@ -297,24 +593,26 @@ def to_latex(table: Table) -> str:
         return _gt(table).as_latex()
 
 
-def headline(result: StudyResult) -> str:
-    """One sentence per primary event row on its first window, e.g.
-    ``AMZN (amzn-openai-aws-2025): +3.78% abnormal on 2025-11-03, t = 2.76, p = 0.006, worth $98.6bn.``"""
+def headline_sentences(result: StudyResult) -> list[tuple[str, str, str]]:
+    """``(event_id, ticker, sentence)`` for every primary event row with a CAR on the first
+    window, e.g. ``AMZN (amzn-openai-aws-2025): +3.78% abnormal on 2025-11-03, t = 2.76,
+    p = 0.006, worth $98.6bn.``"""
     w = result.spec.windows[0]
-    rows = (
-        result.car.filter(
-            (pl.col(S.ROLE) == "primary") & (pl.col(S.WINDOW_START) == w.start) & (pl.col(S.WINDOW_END) == w.end)
-            & pl.col(S.CAR).is_not_null()
-        )
-        .join(result.events.select(S.EVENT_ID, S.TICKER, S.DAY0), on=[S.EVENT_ID, S.TICKER], how="left")
-        .head(5)
-    )
+    rows = result.car.filter(
+        (pl.col(S.ROLE) == "primary") & (pl.col(S.WINDOW_START) == w.start) & (pl.col(S.WINDOW_END) == w.end)
+        & pl.col(S.CAR).is_not_null()
+    ).join(result.events.select(S.EVENT_ID, S.TICKER, S.DAY0), on=[S.EVENT_ID, S.TICKER], how="left", maintain_order="left")
     span = "on" if w.length == 1 else f"over {w.label} around"
-    parts = [
-        f"{r[S.TICKER]} ({r[S.EVENT_ID]}): {pct(r[S.CAR])} abnormal {span} {r[S.DAY0]}, "
-        f"t = {num(r[S.T_STAT])}, p {'< 0.001' if r[S.P_VALUE] < 0.001 else '= ' + pvalue(r[S.P_VALUE])}"
-        + (f", worth {dollars(r[S.DOLLAR_ABNORMAL])}" if r[S.DOLLAR_ABNORMAL] is not None else "")
-        + "."
+    return [
+        (r[S.EVENT_ID], r[S.TICKER],
+         f"{r[S.TICKER]} ({r[S.EVENT_ID]}): {pct(r[S.CAR])} abnormal {span} {r[S.DAY0]}, "
+         f"t = {num(r[S.T_STAT])}, p {'< 0.001' if r[S.P_VALUE] < 0.001 else '= ' + pvalue(r[S.P_VALUE])}"
+         + (f", worth {dollars(r[S.DOLLAR_ABNORMAL])}" if r[S.DOLLAR_ABNORMAL] is not None else "")
+         + ".")
         for r in rows.iter_rows(named=True)
     ]
-    return " ".join(parts)
+
+
+def headline(result: StudyResult, limit: int = 5) -> str:
+    """The sentences of :func:`headline_sentences` for the first ``limit`` event rows."""
+    return " ".join(s for _, _, s in headline_sentences(result)[:limit])

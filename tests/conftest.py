@@ -7,6 +7,13 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every run, so a red CI is a reproducible one; set
+# HYPOTHESIS_PROFILE=explore to search fresh examples (a failure there becomes a fixed test).
+settings.register_profile("ci", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # Prefect settings must be in the environment before prefect is imported (STACK.md).
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="mr-prefect-home-"))
@@ -15,6 +22,7 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 os.environ["MARKET_REACTION_QUIET"] = "1"
+os.environ.setdefault("MARKET_REACTION_RETRY_BACKOFF", "0.1")  # Yahoo-unreachable retries wait 0.1 s, 0.2 s
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

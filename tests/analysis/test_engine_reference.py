@@ -123,8 +123,13 @@ def test_day0_of_both_events(study):
     assert "date only" in ev[AWS]["day0_rule"]
     assert ev[Q3]["day0"] == date(2025, 10, 31)  # after the close of Thursday 10-30
     assert ev[Q3]["day0_rule"] == "after-close: next session"
-    assert ev[AWS]["status"] == ev[Q3]["status"] == "ok"
-    assert study.warnings == []
+    # each is the other's confounder (one session apart), and AMZN's own earnings of 2024-11-01 and 2025-08-01 are
+    # estimation-window outliers: flagged, with the reasons
+    assert ev[AWS]["status"] == ev[Q3]["status"] == "flagged"
+    assert ev[AWS]["reason"].startswith("confounding events: amzn-q3-2025 (day 0 2025-10-31 = day -1, in [-1,+1], [-5,+5])")
+    assert ev[Q3]["reason"].startswith("confounding events: amzn-openai-aws-2025 (day 0 2025-11-03 = day +1, in [-1,+1], [-5,+5])")
+    assert "2 estimation-window outlier(s) beyond 4σ: 2024-11-01 (+4.1σ); 2025-08-01 (-4.4σ)" in ev[AWS]["reason"]
+    assert len(study.warnings) == 2
 
 
 # --- the market model ---------------------------------------------------------------------------
@@ -230,7 +235,7 @@ def test_shares_outstanding_as_of_day_minus_1(data, shared_data):
     # AMZN counts: 2025-06-30 10,660,000,000; 2025-09-30 10,687,000,000; 2025-10-22 10,690,216,011
     assert (got["nov"]["as_of_date"], got["nov"]["shares_outstanding"]) == (date(2025, 10, 22), SHARES)
     assert (got["aug"]["as_of_date"], got["aug"]["shares_outstanding"]) == (date(2025, 6, 30), 10_660_000_000)
-    assert got["aug"]["cap_date"] == date(2025, 8, 1) and got["aug"]["status"] == "ok"
+    assert got["aug"]["cap_date"] == date(2025, 8, 1) and "shares outstanding" not in got["aug"]["reason"]  # flagged: mar, outliers
     near(got["aug"]["market_cap"], 10_660_000_000 * got["aug"]["close"], rel=1e-15)
     assert (got["mar"]["as_of_date"], got["mar"]["status"]) == (date(2025, 6, 30), "flagged")
     assert "shares outstanding dated 2025-06-30 (after day -1" in got["mar"]["reason"]

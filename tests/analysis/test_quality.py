@@ -278,7 +278,7 @@ def test_every_event_row_is_reported_whatever_happens_to_its_data(days):
         EventSpec("after-data", ("A",), date(2026, 3, 2)),  # prices end 2025-12-31
         EventSpec("at-the-end", ("A",), date(2025, 12, 30)),  # window -5:5 runs past the data
         EventSpec("unknown-ticker", ("ZZZZ",), date(2025, 6, 2)),
-        EventSpec("unknown-benchmark", ("A",), date(2025, 6, 2), benchmark="^NOPE"),
+        EventSpec("unknown-benchmark", ("B",), date(2025, 6, 2), benchmark="^NOPE"),  # B: not a confounder of "fine"
         EventSpec("past-the-calendar", ("A",), date(2031, 1, 6)),
     ]
     result = run_study(events_frame(events), prices, StudySpec(), exchange_calendar("XNYS"), SHARES, max_regressions=0)

@@ -117,6 +117,8 @@ def test_run_with_empty_store_and_yahoo_unreachable(prefect_api, mr_home, fake_y
     code, _, err = run_cli(capsys, "run", AWS, "--catalog", str(CATALOG), "--out", str(tmp_path / "r"))
     assert code == 3
     assert "unreachable" in err and "market-reaction prices import" in err
+    # the download task ran 3 times (2 Prefect retries with backoff) x 2 attempts of the adapter
+    assert fake_yahoo.requests["^GSPC"] == 6
     assert not (tmp_path / "r").exists()
 
 
@@ -147,6 +149,10 @@ def test_run_fetches_missing_prices_from_yahoo_once(prefect_api, mr_home, fake_y
     car = pl.read_parquet(tmp_path / "r" / "car.parquet").filter(pl.col(S.TICKER) == "AMZN")
     assert car[S.CAR].is_not_null().all() and car[S.DOLLAR_ABNORMAL].is_not_null().all()
     assert json.loads((tmp_path / "r" / "manifest.json").read_text())["data"]["AMZN"]["covered"][1] == "2025-11-10"
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:  # the flow created the tag limit for Yahoo requests
+        assert client.read_concurrency_limit_by_tag("yahoo").concurrency_limit == 2
     code, _, err = run_cli(capsys, *args)
     assert code == 0, err
     assert {k: v for k, v in fake_yahoo.requests.items() if k in ("AMZN", "^GSPC")} == {k: first[k] for k in ("AMZN", "^GSPC")}

@@ -7,6 +7,8 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -275,6 +277,21 @@ def test_files_that_are_not_price_files_say_what_they_are(tmp_path, name, data, 
     with pytest.raises(InputError, match=message) as info:
         read_price_file(path)
     assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("where", ["schema", "field"])
+def test_parquet_metadata_that_is_not_utf8_is_ignored(tmp_path, where):
+    # polars panics (a BaseException from Rust) on such metadata; found by the mutation test below.
+    table = pl.DataFrame({"date": [date(2025, 1, 2)], "close": [1.0]}).to_arrow()
+    bad = {b"k\xff": b"\xfe\xff"}
+    if where == "schema":
+        table = table.replace_schema_metadata(bad)
+    else:
+        table = table.cast(pa.schema([table.schema.field(0), table.schema.field(1).with_metadata(bad)]))
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    frame = read_price_file(write(tmp_path, "AMZN.parquet", buf.getvalue())).frames["AMZN"]
+    assert frame.get_column(S.CLOSE).to_list() == [1.0]
 
 
 def test_utf8_byte_order_mark_and_crlf_are_accepted(tmp_path):

@@ -1,0 +1,252 @@
+"""Replacing report folders and files so that a reader, a concurrent writer or a writer killed
+with SIGKILL at any moment sees the old version or the new one, complete, never a mix.
+
+A folder ``<parent>/<name>`` is written as a hidden sibling ``.<name>.tmp-<tag>`` and swapped
+into place under an exclusive ``flock`` on ``<parent>/.publish.lock``: on Linux by one atomic
+exchange of the two paths (``renameat2(RENAME_EXCHANGE)``: ``<name>`` is never missing), then
+the old folder is renamed ``.<name>.del-<tag>`` and deleted; where the file system cannot
+exchange, by two renames::
+
+    <name>             -> .<name>.old-<tag>     (the previous version, complete)
+    .<name>.tmp-<tag>  -> <name>                (the new version, complete)
+    .<name>.old-<tag>  -> .<name>.del-<tag>     (then deleted)
+
+While a writer fills its ``.tmp-`` folder it holds a ``flock`` on ``.<name>.tmp-<tag>.lock``
+(created under the folder lock, before the folder). Whoever takes the folder lock first
+repairs what killed writers left in ``<parent>`` (:func:`recover`):
+
+* a ``.tmp-`` entry whose ``.lock`` is free (its writer died) or absent: deleted;
+* a ``.old-`` folder: put back as ``<name>`` when ``<name>`` is missing (the writer died
+  between the two renames: the previous version is restored), else deleted;
+* a ``.del-`` folder (a deletion that was cut short): deleted.
+
+Files and folders are fsync'ed before they are renamed and the parent after, so a finished
+swap also survives a power cut. The lock files (``.publish.lock`` and a writer's
+``.tmp-<tag>.lock`` until it finishes) are the only things left beside the reports.
+``flock`` needs a file system that honours it (local disks do; NFS v4 does).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import fcntl
+import os
+import re
+import shutil
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from flows import progress
+
+LOCK = ".publish.lock"
+_ENTRY = re.compile(r"\.(?P<name>.+)\.(?P<kind>tmp|old|del)-(?P<tag>[0-9a-f]{12})(?P<guard>\.lock)?")
+
+
+def _tag() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    """fsync every file below ``root``, then every folder, deepest first."""
+    folders = [root]
+    for dirpath, dirnames, filenames in os.walk(root):
+        folders += [Path(dirpath) / d for d in dirnames]
+        for f in filenames:
+            _fsync(Path(dirpath) / f)
+    for folder in reversed(folders):
+        _fsync(folder)
+
+
+def _held(guard: Path) -> bool:
+    """Whether a live writer holds ``guard`` (a ``.tmp-<tag>.lock`` file)."""
+    try:
+        fd = os.open(guard, os.O_RDWR)  # writable: NFS emulates flock with POSIX locks
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # also releases the lock if we got it
+    return False
+
+
+def recover(parent: Path) -> list[str]:
+    """Repair what killed writers left in ``parent`` (see the module docstring); call it with
+    :func:`locked` held. Returns what was done, one line per entry, for logs and tests."""
+    done: list[str] = []
+    try:
+        entries = sorted(parent.iterdir(), key=lambda p: p.name)
+    except FileNotFoundError:
+        return done
+    olds: dict[str, list[Path]] = {}
+    for path in entries:
+        m = _ENTRY.fullmatch(path.name)
+        if not m:
+            continue
+        kind, name = m["kind"], m["name"]
+        if kind == "tmp" and m["guard"]:
+            if not _held(path) and not path.with_name(path.name.removesuffix(".lock")).exists():
+                path.unlink(missing_ok=True)  # a writer's lock file, left by a kill after its swap
+        elif kind == "tmp":
+            guard = path.with_name(path.name + ".lock")
+            if not _held(guard):
+                _remove(path)
+                guard.unlink(missing_ok=True)
+                done.append(f"deleted {path.name} (unfinished: its writer was killed)")
+        elif kind == "old":
+            olds.setdefault(name, []).append(path)
+        elif kind == "del":
+            _remove(path)
+            done.append(f"deleted {path.name}")
+    for name, found in olds.items():
+        found.sort(key=lambda p: p.stat().st_mtime_ns)
+        if not (parent / name).exists():  # the writer died between the two renames
+            os.replace(found.pop(), parent / name)
+            done.append(f"restored {name} from its previous version (its writer was killed while swapping it)")
+        for old in found:
+            _discard(old)
+            done.append(f"deleted {old.name}")
+    if done:
+        _fsync(parent)
+    return done
+
+
+def _discard(path: Path) -> None:
+    """Delete ``path``; renamed to ``.<name>.del-<tag>`` first so that a deletion cut short is
+    never mistaken for a complete previous version."""
+    m = _ENTRY.fullmatch(path.name)
+    name = m["name"] if m else path.name
+    trash = path.with_name(f".{name}.del-{_tag()}")
+    os.replace(path, trash)
+    _remove(trash)
+
+
+@contextlib.contextmanager
+def locked(parent: Path) -> Iterator[None]:
+    """Hold the exclusive lock on ``parent/.publish.lock`` (released when the block ends or the
+    process dies), after :func:`recover` has repaired ``parent`` (each repair is printed as a
+    progress line)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    with (parent / LOCK).open("ab") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for line in recover(parent):  # not silently: a writer was killed here
+            progress.say(f"{parent}: {line}")
+        yield
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a hidden temporary file (fsync'ed, renamed over
+    ``path``). Call it with :func:`locked` held on ``path.parent``."""
+    tmp = path.with_name(f".{path.name}.tmp-{_tag()}")
+    try:
+        with tmp.open("xb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync(path.parent)
+
+
+@contextlib.contextmanager
+def staged_folder(out: Path, marker: str = "manifest.json") -> Iterator[Path]:
+    """Yield an empty hidden folder beside ``out``; when the block ends without error it
+    replaces ``out`` as a whole, else it is deleted and ``out`` is untouched.
+
+    Concurrent writers of the same ``out`` each write their own folder; the swaps happen one
+    at a time, so ``out`` is always one writer's complete folder (the last one to finish).
+    An existing ``out`` that is not empty and holds no file ``marker`` was not written here
+    and is refused (``FileExistsError``): ``--out .`` must not replace the current folder.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(errno.EEXIST, "exists and is not a folder", str(out))
+    if out.is_dir() and not (out / marker).is_file() and any(out.iterdir()):
+        raise FileExistsError(
+            errno.EEXIST, f"exists, is not empty and holds no {marker} (not written by market-reaction); "
+            "choose another --out or empty it", str(out),
+        )
+    parent, tag = out.parent, _tag()
+    tmp = parent / f".{out.name}.tmp-{tag}"
+    guard = parent / f".{out.name}.tmp-{tag}.lock"
+    with locked(parent):  # so that recover() never sees the guard before it is held
+        fd = os.open(guard, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        tmp.mkdir()
+    try:
+        yield tmp
+        _fsync_tree(tmp)
+        with locked(parent):
+            _swap(tmp, out)
+    except BaseException:
+        _remove(tmp)
+        raise
+    finally:
+        guard.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def _swap(new: Path, out: Path) -> None:
+    """Replace ``out`` by ``new`` (both complete folders).
+
+    Where the system can exchange two paths atomically (Linux ``renameat2`` with
+    ``RENAME_EXCHANGE``; ext4, xfs, btrfs, tmpfs), ``out`` is never missing, not even for a
+    moment: the old folder lands at ``new``'s hidden name and is deleted (a kill before that
+    leaves it to :func:`recover`). Elsewhere two renames, ``out`` -> ``.<name>.old-<tag>``,
+    ``new`` -> ``out``: a writer killed between them leaves ``.old-``, which :func:`recover`
+    puts back."""
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(errno.EEXIST, "exists and is not a folder", str(out))
+    if out.exists() and exchange(new, out):
+        _fsync(out.parent)
+        _discard(new)
+        return
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{_tag()}"
+        os.replace(out, old)
+    os.replace(new, out)
+    _fsync(out.parent)
+    if old is not None:
+        _discard(old)
+
+
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+_renameat2 = getattr(_libc, "renameat2", None)
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Atomically exchange the paths ``a`` and ``b`` (Linux ``renameat2(RENAME_EXCHANGE)``);
+    False when the system or the file system cannot (then nothing happened)."""
+    if _renameat2 is None:
+        return False
+    if _renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(a), str(b))
