@@ -162,8 +162,19 @@ def price_quality(prices: pl.DataFrame | PlacedPrices, cal: SessionCalendar) -> 
         *((close_r / f - 1).abs() <= SPLIT_TOLERANCE for f in SPLIT_FACTORS)
     )
     parts.append(ratios.filter(split_like & ~_big(adj_r, ADJ_STEADY)).select(finding("split-like", close_r, factor(close_r))))
+    return _sorted(pl.concat([p.cast(dict(QUALITY_SCHEMA)) for p in parts]))
+
+
+def _sorted(findings: pl.DataFrame) -> pl.DataFrame:
     order = pl.col(S.CHECK).replace_strict(CHECKS, range(len(CHECKS)), return_dtype=pl.Int8)
-    return pl.concat([p.cast(dict(QUALITY_SCHEMA)) for p in parts]).sort(S.TICKER, S.DATE, order)
+    return findings.sort(S.TICKER, S.DATE, order)
+
+
+def merge_findings(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """The findings of :func:`price_quality` on several sets of prices that share tickers (each
+    ticker with the same prices in every set, e.g. event batches read over the same span) as
+    one frame, in :func:`price_quality`'s order: each finding once."""
+    return _sorted(pl.concat(parts).unique(maintain_order=True)) if parts else pl.DataFrame(schema=QUALITY_SCHEMA)
 
 
 BLOCK = 1 << 20  # rows per block of the candidate search (temporaries stay small and reused)

@@ -13,6 +13,7 @@
     market-reaction run [EVENT_ID ...] [--catalog PATH] [--source auto|store|yfinance] [--out DIR]
                         [--estimation -260:-11] [--window 0:0 --window -1:1 ...] [--model NAME]
                         [--factors NAME:COL,COL] [--risk-free NAME|none] [--drop-confounded]
+                        [--task-runner threads|dask] [--dask-address ADDRESS] [--batch-rows N]
     market-reaction demo [--out DIR]
     market-reaction serve [--catalog PATH] [--reports DIR] [--source auto|store|yfinance]
                           [--cron "30 17 * * 1-5"] [--timezone America/New_York] [--limit N]
@@ -119,6 +120,13 @@ def _parser() -> argparse.ArgumentParser:
                      help="errors of the pooled dummy regression: cluster by date (default) or HAC within firm")
     run.add_argument("--drop-confounded", action="store_true", dest="drop_confounded",
                      help="leave the event-window days of other catalog events on the same ticker out of the estimation window")
+    run.add_argument("--task-runner", choices=("threads", "dask"), default="threads", dest="task_runner",
+                     help="where the event batches run: two threads here (default) or a Dask cluster")
+    run.add_argument("--dask-address", dest="dask_address", metavar="ADDRESS",
+                     help="scheduler of an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (default with "
+                          "--task-runner dask: a local cluster of two worker processes)")
+    run.add_argument("--batch-rows", type=int, default=25_000, dest="batch_rows", metavar="N",
+                     help="event rows per batch task (default 25000)")
 
     demo = sub.add_parser("demo", help="run the whole study on a simulated market with planted effects (offline)")
     demo.add_argument("--out", type=Path, default=Path("reports") / "demo")
@@ -290,12 +298,17 @@ def _cmd_run(args) -> int:
                 f"(numeric ones: {', '.join(sorted(known)) or 'none'})", file=str(catalog), field="--regressor",
             )
     load_factor_sets(FactorStore(home()), spec)
+    if args.batch_rows < 1:
+        raise InputError(f"expected a positive number of event rows per batch, got {args.batch_rows}", field="--batch-rows")
+    if args.dask_address and args.task_runner != "dask":
+        raise InputError("--dask-address needs --task-runner dask", field="--dask-address")
     out = event_study(
         event_ids=args.event_ids or None, catalog=str(catalog), source=args.source,
         out=str(args.out) if args.out else None, estimation=args.estimation, windows=args.windows,
         model=args.model, returns=args.returns, min_estimation_obs=args.min_obs, latex=args.latex,
         regressors=args.regressors, pooled_cov=args.pooled_cov, factors=args.factors, risk_free=args.risk_free,
-        drop_confounded=args.drop_confounded,
+        drop_confounded=args.drop_confounded, task_runner=args.task_runner, dask_address=args.dask_address,
+        batch_rows=args.batch_rows,
     )
     _print_summary(Path(out))
     return 0
@@ -377,9 +390,11 @@ def _cmd_bench(args) -> int:
     text = table(rows, raw, options)
     print(text)
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "bench.md").write_text(text + "\n", encoding="utf-8")
-        (args.out / "bench.json").write_text(json.dumps(raw, indent=2) + "\n", encoding="utf-8")
+        from flows.atomic import locked, replace_file
+
+        with locked(args.out):  # each file whole or not at all
+            replace_file(args.out / "bench.md", (text + "\n").encode())
+            replace_file(args.out / "bench.json", (json.dumps(raw, indent=2) + "\n").encode())
     return 0
 
 
