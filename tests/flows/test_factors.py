@@ -311,7 +311,7 @@ def test_run_ff3_and_user_factors_from_the_store(prefect_api, mr_home, shared_da
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["parameters"]["model"] == "ff3" and manifest["parameters"]["risk_free"] == "ff3"
     assert manifest["factors"]["ff3"]["covered"] == ["2015-01-02", "2026-04-30"] and manifest["factors"]["ff3"]["sha256"]
-    assert "beta_smb" in (out / "tables" / "models.md").read_text()
+    assert "beta\\_smb" in (out / "tables" / "models.md").read_text()  # Markdown escapes the underscore
     # your own factors from a stored set, on excess returns over the T-bill rate
     out = tmp_path / "own"
     code, _, err = run_cli(capsys, "run", AWS, "--catalog", str(CATALOG), "--source", "store", "--factors", "ff5:mkt_rf,rmw,cma",
