@@ -230,17 +230,17 @@ class PriceStore:
         found = [(t, table) for t, table in zip(wanted, tables, strict=True) if table is not None]
         if not found:
             return _empty_prices().select(S.TICKER, *names)
-        lengths = np.array([table.num_rows for _, table in found])
-        owner = pl.Series(np.repeat(np.arange(len(found), dtype=np.uint32), lengths))
+        owner = np.repeat(np.arange(len(found), dtype=np.uint32), [table.num_rows for _, table in found])
         out = pl.from_arrow(pa.concat_tables([table for _, table in found]).combine_chunks()).with_columns(
-            pl.Series(S.TICKER, [t for t, _ in found], dtype=pl.String).gather(owner)
+            pl.Series(S.TICKER, [t for t, _ in found], dtype=pl.String).gather(pl.Series(owner))
         ).select(S.TICKER, *names)
         days = out[S.DATE]
         if (start is not None and days.min() < start) or (end is not None and days.max() > end):
-            out = out.filter(pl.col(S.DATE).is_between(start or days.min(), end or days.max()))
-        steps = np.diff(out[S.DATE].to_physical().to_numpy())
-        steps[np.cumsum(lengths)[:-1] - 1] = 0  # files are sorted by date; check, as writers might not be ours
-        return out if (steps >= 0).all() else out.sort(S.TICKER, S.DATE)
+            keep = days.is_between(start or days.min(), end or days.max())
+            out, owner = out.filter(keep), owner[keep.to_numpy()]
+        # files are sorted by date; check, as writers might not be ours
+        ordered = (np.diff(out[S.DATE].to_physical().to_numpy()) >= 0) | (np.diff(owner) != 0)
+        return out if ordered.all() else out.sort(S.TICKER, S.DATE)
 
     def tickers(self) -> pl.DataFrame:
         """One row per stored ticker: rows, first and last date, covered range and source."""
