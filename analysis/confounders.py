@@ -32,6 +32,7 @@ They are reported, not removed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -61,7 +62,8 @@ def find_confounders(rows: pl.DataFrame, spec: StudySpec, others: pl.DataFrame |
     Parameters
     ----------
     rows
-        The study's event rows with a day 0: ``event_id, ticker, role, day0, day0_session``.
+        The study's event rows with a day 0: ``event_id, ticker, role, day0, day0_session``
+        (and ``row``, kept in front of the result when present).
     spec
         Study parameters (estimation window, event windows).
     others
@@ -78,8 +80,9 @@ def find_confounders(rows: pl.DataFrame, spec: StudySpec, others: pl.DataFrame |
         ``in_study``; sorted by event, ticker, offset and confounder.
     """
     keys = [S.EVENT_ID, S.TICKER, S.ROLE, S.DAY0, S.DAY0_SESSION]
-    mine = rows.select(keys).filter(pl.col(S.DAY0_SESSION).is_not_null())
-    pool = mine.with_columns(pl.lit(True).alias(S.IN_STUDY))
+    row = [ROW] if ROW in rows.columns else []
+    mine = rows.select(*row, *keys).filter(pl.col(S.DAY0_SESSION).is_not_null())
+    pool = mine.select(keys).with_columns(pl.lit(True).alias(S.IN_STUDY))
     if others is not None:
         placed = others.select(keys).filter(pl.col(S.DAY0_SESSION).is_not_null())
         pool = pl.concat([pool, placed.with_columns(pl.lit(False).alias(S.IN_STUDY))])
@@ -115,7 +118,7 @@ def find_confounders(rows: pl.DataFrame, spec: StudySpec, others: pl.DataFrame |
             .otherwise(pl.lit(BEFORE))
             .alias(S.LOCATION)
         )
-        .select(*CONFOUNDER_SCHEMA)
+        .select(*row, *CONFOUNDER_SCHEMA)
         .sort(S.EVENT_ID, S.TICKER, S.OFFSET, S.CONFOUNDER_ID)
         .collect(engine="in-memory")
         .cast(CONFOUNDER_SCHEMA)  # type: ignore[arg-type]
@@ -192,7 +195,9 @@ def estimation_outliers(residuals: np.ndarray, sigma: np.ndarray, days: Window, 
     }, schema=OUTLIER_SCHEMA)
 
 
-def confounder_reasons(confounders: pl.DataFrame, dropped: bool) -> pl.DataFrame:
+def confounder_reasons(
+    confounders: pl.DataFrame, dropped: bool, by: Sequence[str] = (S.EVENT_ID, S.TICKER)
+) -> pl.DataFrame:
     """One note per event row that has confounders, for the events table.
 
     E.g. ``confounding events: amzn-q3-2025-earnings (day 0 2025-10-31 = day -1, in [-1,+1],
@@ -202,7 +207,7 @@ def confounder_reasons(confounders: pl.DataFrame, dropped: bool) -> pl.DataFrame
     Returns
     -------
     pl.DataFrame
-        ``event_id, ticker, n_confounders, reason``.
+        ``by`` (default ``event_id, ticker``), ``n_confounders, reason``.
     """
     o = pl.col(S.OFFSET)
     day = pl.format("day 0 {} = day {}", S.CONFOUNDER_DAY0, pl.when(o > 0).then(pl.format("+{}", o)).otherwise(o.cast(pl.String)))
@@ -221,14 +226,16 @@ def confounder_reasons(confounders: pl.DataFrame, dropped: bool) -> pl.DataFrame
         pl.when(days > 0).then(pl.concat_str(pl.lit("; "), est)).otherwise(pl.lit("")), pl.lit(")"),
     )
     return (
-        confounders.sort(S.EVENT_ID, S.TICKER, S.OFFSET, S.CONFOUNDER_ID)
-        .group_by(S.EVENT_ID, S.TICKER, maintain_order=True)
+        confounders.sort(*by, S.OFFSET, S.CONFOUNDER_ID)
+        .group_by(*by, maintain_order=True)
         .agg(pl.len().cast(pl.Int32).alias(S.N_CONFOUNDERS), detail.str.join("; ").alias(S.REASON))
         .with_columns(pl.concat_str(pl.lit("confounding events: "), S.REASON).alias(S.REASON))
     )
 
 
-def outlier_reasons(outliers: pl.DataFrame, threshold: float = OUTLIER_Z) -> pl.DataFrame:
+def outlier_reasons(
+    outliers: pl.DataFrame, threshold: float = OUTLIER_Z, by: Sequence[str] = (S.EVENT_ID, S.TICKER)
+) -> pl.DataFrame:
     """Per event row: the count and dates of its estimation outliers.
 
     Parameters
@@ -239,14 +246,14 @@ def outlier_reasons(outliers: pl.DataFrame, threshold: float = OUTLIER_Z) -> pl.
     Returns
     -------
     pl.DataFrame
-        ``event_id, ticker, n_outliers, outlier_dates`` (``2025-08-01 (-4.4σ); ...``) and
+        ``by`` (default ``event_id, ticker``), ``n_outliers, outlier_dates`` (``2025-08-01 (-4.4σ); ...``) and
         ``reason`` (``2 estimation-window outliers beyond 4σ: ...``).
     """
     z = pl.col(S.STD_RESID)
     one = pl.format("{} ({}σ)", S.DATE, pl.when(z > 0).then(pl.lit("+")).otherwise(pl.lit("")) + z.round(1).cast(pl.String))
     return (
-        outliers.sort(S.EVENT_ID, S.TICKER, S.DATE)
-        .group_by(S.EVENT_ID, S.TICKER, maintain_order=True)
+        outliers.sort(*by, S.DATE)
+        .group_by(*by, maintain_order=True)
         .agg(pl.len().cast(pl.Int32).alias(S.N_OUTLIERS), one.str.join("; ").alias(S.OUTLIER_DATES))
         .with_columns(pl.format(f"{{}} estimation-window outlier(s) beyond {threshold:g}σ: {{}}", S.N_OUTLIERS, S.OUTLIER_DATES).alias(S.REASON))
     )

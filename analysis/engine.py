@@ -378,7 +378,7 @@ def event_batch(
         .with_columns(pl.col(ROW) + offset)
         .join(label, on=ROW, maintain_order="left")
         .with_columns(cal.dates_of(pl.col(S.DAY0_SESSION) + pl.col(S.EVENT_DAY)).alias(S.DATE))
-        .select(*OUTLIERS_SCHEMA)
+        .select(ROW, *OUTLIERS_SCHEMA)
     )
     n_paths = max(0, min(plan.max_paths - offset, rows.height))
     paths = (
@@ -457,19 +457,23 @@ def combine_batches(
     )
     ar_out = pl.concat([b.abnormal_returns for b in batches])
     outliers = pl.concat([b.outliers for b in batches])
-    confounders = plan.confounders.join(
-        ar_out.select(S.EVENT_ID, S.TICKER, pl.col(S.EVENT_DAY).alias(S.OFFSET), pl.col(S.ABNORMAL_RET).alias(AR_AT_OFFSET)),
-        on=[S.EVENT_ID, S.TICKER, S.OFFSET], how="left", maintain_order="left",
-    )
+    # The row's AR on the confounder's day 0: ar_out holds every row's reported days, in row order.
+    reported = spec.report_days
+    offset = plan.confounders[S.OFFSET].to_numpy()
+    inside = (offset >= reported.start) & (offset <= reported.end)
+    at_offset = np.full(offset.size, np.nan)
+    at_offset[inside] = ar_out[S.ABNORMAL_RET].to_numpy()[
+        plan.confounders[ROW].to_numpy()[inside].astype(np.int64) * reported.length + offset[inside] - reported.start
+    ]
+    confounders = plan.confounders.drop(ROW).with_columns(pl.Series(AR_AT_OFFSET, at_offset, nan_to_null=True))
     per_row_notes = (
-        rows.select(ROW, S.EVENT_ID, S.TICKER)
-        .join(confounder_reasons(plan.confounders, spec.drop_confounded).rename({S.REASON: "_confounded"}),
-              on=[S.EVENT_ID, S.TICKER], how="left")
-        .join(outlier_reasons(outliers).rename({S.REASON: "_outliers"}), on=[S.EVENT_ID, S.TICKER], how="left")
+        rows.select(ROW)
+        .join(confounder_reasons(plan.confounders, spec.drop_confounded, by=[ROW]).rename({S.REASON: "_confounded"}),
+              on=ROW, how="left")
+        .join(outlier_reasons(outliers, by=[ROW]).rename({S.REASON: "_outliers"}), on=ROW, how="left")
         .join(plan.dropped.group_by(ROW).agg(pl.len().cast(pl.Int32).alias(S.N_DROPPED)), on=ROW, how="left")
         .select(ROW, S.N_CONFOUNDERS, S.N_OUTLIERS, S.OUTLIER_DATES, S.N_DROPPED, "_confounded", "_outliers")
     )
-    reported = spec.report_days
     no_prices = pl.when(~pl.col(S.TICKER).is_in(list(known))).then(pl.format("no prices for {}", pl.col(S.TICKER)))
     no_bench = pl.when(~pl.col(S.BENCHMARK).is_in(list(known))).then(
         pl.format("no prices for benchmark {}", pl.col(S.BENCHMARK))
@@ -511,7 +515,7 @@ def combine_batches(
         spec, events_out, ar_out, models.drop(ROW), car_out, tests, regressions,
         regression_tables=(*cross_tables, *pooled_tables), quality=quality,
         paths=pl.concat([b.paths for b in batches]).sort(S.EVENT_ID, S.TICKER, S.EVENT_DAY),
-        confounders=confounders, outliers=outliers,
+        confounders=confounders, outliers=outliers.drop(ROW),
     )
 
 
