@@ -8,7 +8,6 @@ exchange-calendars).
 from __future__ import annotations
 
 import math
-import warnings
 from datetime import date
 
 import numpy as np
@@ -16,27 +15,11 @@ import polars as pl
 import pytest
 
 import reference as ref
-from analysis.calendar import exchange_calendar
 from analysis.panel import event_panel
 from analysis.returns import off_calendar_rows, session_grid, session_returns
 from analysis.specs import Window
 
 PRICE_SCHEMA = {"ticker": pl.String, "date": pl.Date, "close": pl.Float64, "adj_close": pl.Float64}
-
-
-@pytest.fixture(scope="module")
-def cal():
-    return exchange_calendar("XNYS")
-
-
-@pytest.fixture(scope="module")
-def sessions() -> list[date]:
-    """2023-2026 sessions straight from exchange-calendars."""
-    import exchange_calendars as xcals
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return [ts.date() for ts in xcals.get_calendar("XNYS", start="2023-01-01", end="2026-12-31").sessions]
 
 
 def price_frame(series: dict[str, dict[date, float]], close_factor: float = 1.0) -> pl.DataFrame:
