@@ -35,114 +35,239 @@ return model)::
 
     AV_iτ = v_iτ − v̄_i,       t = AV_iτ / (s_v √(1 + 1/T_v))
     window of L_v days with a volume:  MAV_i = (1/L_v) Σ_τ AV_iτ,   t = MAV_i / (s_v √(1/L_v + 1/T_v))
+
+Everything is computed on the dense ``E x L`` arrays of :class:`analysis.panel.EventPanel`:
+day by day as whole columns, window by window as row reductions over the window's columns
+(a loop over the few windows, never over events). Tidy frames are built only for the
+reported days (:meth:`AbnormalReturns.to_frame`) and for the windows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
 import polars as pl
 
 from analysis import schema as S
-from analysis.models import cinv_column, design, variance_columns, xbar_column
-from analysis.panel import ROW
-from analysis.specs import StudySpec
-from analysis.stats import t_pvalue
+from analysis.models import cinv_column, design, xbar_column
+from analysis.panel import ROW, EventPanel
+from analysis.specs import StudySpec, Window
+from analysis.stats import t_pvalues
 
 
-def _quadratic(devs: list[pl.Expr]) -> pl.Expr:
-    """``d' C⁻¹ d`` from the models' ``C⁻¹`` columns (C⁻¹ is symmetric: upper triangle twice)."""
-    terms = [
-        pl.col(cinv_column(j, k)) * devs[j] * devs[k] * (1.0 if j == k else 2.0)
-        for j in range(len(devs)) for k in range(j, len(devs))
-    ]
-    return pl.sum_horizontal(terms) if terms else pl.lit(0.0)
+def _column(models: pl.DataFrame, name: str) -> np.ndarray:
+    """A models column as a float array (NaN for null)."""
+    return models[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
 
 
-def abnormal_returns(panel: pl.DataFrame, models: pl.DataFrame, spec: StudySpec) -> pl.DataFrame:
-    """Abnormal returns (and abnormal volume) of every event row on every day of the panel.
+def _quadratic(models: pl.DataFrame, devs: Sequence[np.ndarray]) -> np.ndarray | float:
+    """``d' C⁻¹ d`` from the models' ``C⁻¹`` columns (C⁻¹ is symmetric: upper triangle twice);
+    ``devs[j]`` is ``E`` or ``E x L``."""
+    total: np.ndarray | float = 0.0
+    for j in range(len(devs)):
+        for k in range(j, len(devs)):
+            c = _column(models, cinv_column(j, k)) * (1.0 if j == k else 2.0)
+            total = total + (c if devs[j].ndim == 1 else c[:, None]) * devs[j] * devs[k]
+    return total
+
+
+@dataclass(frozen=True, eq=False)
+class AbnormalReturns:
+    """Abnormal returns of every event row on event days ``days`` (``E x L`` arrays, NaN = missing).
+
+    ``ar_var`` (and ``cum_ar``, ``abnormal_volume_t``) are set on the reported days
+    (``spec.report_days``) only; on estimation-window days ``ar`` and ``abnormal_volume``
+    are the models' residuals.
+    """
+
+    days: Window
+    ret: np.ndarray
+    benchmark_ret: np.ndarray
+    normal: np.ndarray
+    ar: np.ndarray
+    ar_var: np.ndarray | None  # None when no reported day is among the days
+    cum_ar: np.ndarray | None
+    regressors: tuple[np.ndarray, ...]  # x_j of the model on these days (for window variances)
+    abnormal_volume: np.ndarray | None
+    abnormal_volume_t: np.ndarray | None
+    df_resid: np.ndarray  # per row, NaN without a model
+
+    def head(self, n: int) -> AbnormalReturns:
+        """The first ``n`` event rows (views of the arrays)."""
+        def cut(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[:n]
+
+        return AbnormalReturns(
+            self.days, self.ret[:n], self.benchmark_ret[:n], self.normal[:n], self.ar[:n], cut(self.ar_var),
+            cut(self.cum_ar), tuple(x[:n] for x in self.regressors), cut(self.abnormal_volume),
+            cut(self.abnormal_volume_t), self.df_resid[:n],
+        )
+
+    def to_frame(self) -> pl.DataFrame:
+        """One row per event row and day: ``row, event_day, ret, benchmark_ret, normal_ret,
+        abnormal_ret, cum_abnormal_ret, ar_var, ar_se, ar_t, ar_p, abnormal_volume,
+        abnormal_volume_t``, ordered by row and event day."""
+        e, length = self.ar.shape
+        nothing = np.full(self.ar.shape, np.nan)
+        var = nothing if self.ar_var is None else self.ar_var
+        with np.errstate(invalid="ignore", divide="ignore"):
+            se = np.sqrt(var)
+            t = self.ar / se
+        p = t_pvalues(t, np.broadcast_to(self.df_resid[:, None], t.shape))
+        values = {
+            S.RET: self.ret, S.BENCHMARK_RET: self.benchmark_ret, S.NORMAL_RET: self.normal, S.ABNORMAL_RET: self.ar,
+            S.CUM_ABNORMAL_RET: nothing if self.cum_ar is None else self.cum_ar, S.AR_VAR: var, S.AR_SE: se, S.AR_T: t,
+            S.AR_P: p,
+            S.ABNORMAL_VOLUME: nothing if self.abnormal_volume is None else self.abnormal_volume,
+            S.ABNORMAL_VOLUME_T: nothing if self.abnormal_volume_t is None else self.abnormal_volume_t,
+        }
+        return pl.DataFrame({
+            ROW: np.repeat(np.arange(e, dtype=np.uint32), length),
+            S.EVENT_DAY: np.tile(np.arange(self.days.start, self.days.end + 1, dtype=np.int32), e),
+            **{name: pl.Series(name, np.ravel(v), nan_to_null=True) for name, v in values.items()},
+        })
+
+
+def abnormal_returns(panel: EventPanel, models: pl.DataFrame, spec: StudySpec, days: Window | None = None) -> AbnormalReturns:
+    """Abnormal returns (and abnormal volume) of every event row on event days ``days``.
 
     Parameters
     ----------
     panel
-        ``row, event_day, ret, benchmark_ret`` and the factor / ``log_volume`` columns of
-        :func:`analysis.panel.event_panel`.
+        The event rows' returns, benchmark returns, factors and log volumes
+        (:func:`analysis.panel.event_panel`).
     models
-        Output of :func:`analysis.models.fit_models`.
+        Output of :func:`analysis.models.fit_models` (one row per panel row, in order).
     spec
         Study parameters; the reported days are ``spec.report_days``.
+    days
+        The event days to compute (default: the reported days); the estimation window gives
+        the models' residuals.
 
     Returns
     -------
-    pl.DataFrame
-        ``row, event_day, ret, benchmark_ret, normal_ret, abnormal_ret, cum_abnormal_ret,
-        ar_var, ar_se, ar_t, ar_p, abnormal_volume, abnormal_volume_t`` ordered by row and
-        event day, for all days of the panel, then the factor columns the model reads. On
-        estimation-window days ``abnormal_ret`` and ``abnormal_volume`` are the models'
-        residuals (the rank and sign tests use them); ``ar_var`` and the columns after it,
-        ``abnormal_volume_t``, and ``cum_abnormal_ret`` (cumulated from the first reported
-        day, skipping missing days) are set on the reported days only.
+    AbnormalReturns
+        ``E x L`` arrays (module docstring for the formulas). ``cum_ar`` cumulates the ARs
+        from the first reported day, skipping missing days (null where the AR is).
     """
     d = design(spec)
-    days = spec.report_days
-    reported = pl.col(S.EVENT_DAY).is_between(days.start, days.end)
-    sigma2 = pl.col(S.SIGMA) ** 2
-    n = pl.col(S.N_OBS)
+    days = days or spec.report_days
+    cols = panel.span(days)
+    tau = np.arange(days.start, days.end + 1)
+    reported = (tau >= spec.report_days.start) & (tau <= spec.report_days.end)
+    ret, bench = panel.ret[:, cols], panel.benchmark_ret[:, cols]
+    sigma, n = _column(models, S.SIGMA), _column(models, S.N_OBS)
     if d is None:  # market-adjusted
-        normal = pl.when(pl.col(S.SIGMA).is_not_null()).then(pl.col(S.BENCHMARK_RET))
-        var = sigma2
-        inputs: tuple[str, ...] = ()
+        normal = np.where(np.isfinite(sigma)[:, None], bench, np.nan)
+        regressors: tuple[np.ndarray, ...] = ()
     else:
-        normal = d.offset + pl.col(S.ALPHA)  # null wherever a regressor (or rf) is missing
-        for b, x in zip(d.loadings, d.regressors, strict=True):
-            normal = normal + pl.col(b) * x
-        devs = [x - pl.col(xbar_column(j)) for j, x in enumerate(d.regressors)]
-        var = sigma2 * (1.0 + 1.0 / n + _quadratic(devs))
-        inputs = d.inputs
-    if S.LOG_VOLUME in panel.columns:
-        av = pl.col(S.LOG_VOLUME) - pl.col(S.LOG_VOLUME_MEAN)
-        av_se = pl.col(S.LOG_VOLUME_SD) * (1.0 + 1.0 / pl.col(S.VOLUME_N_OBS)).sqrt()
-    else:
-        av = av_se = pl.lit(None, pl.Float64)
-    ar = pl.col(S.RET) - pl.col(S.NORMAL_RET)
-    return (
-        panel.lazy()
-        .join(models.lazy(), on=ROW, how="left")
-        .with_columns(normal.alias(S.NORMAL_RET), av.alias(S.ABNORMAL_VOLUME))
-        .with_columns(
-            ar.alias(S.ABNORMAL_RET),
-            pl.when(ar.is_not_null() & reported).then(var).alias(S.AR_VAR),
-            pl.when(reported).then(pl.col(S.ABNORMAL_VOLUME) / av_se).alias(S.ABNORMAL_VOLUME_T),
-        )
-        .with_columns(
-            pl.when(reported)
-            .then(pl.col(S.ABNORMAL_RET))
-            .cum_sum()
-            .over(ROW, order_by=S.EVENT_DAY)
-            .alias(S.CUM_ABNORMAL_RET),
-            pl.col(S.AR_VAR).sqrt().alias(S.AR_SE),
-        )
-        .with_columns((pl.col(S.ABNORMAL_RET) / pl.col(S.AR_SE)).alias(S.AR_T))
-        .with_columns(t_pvalue(pl.col(S.AR_T), pl.col(S.DF_RESID)).alias(S.AR_P))
-        .select(
-            ROW, S.EVENT_DAY, S.RET, S.BENCHMARK_RET, S.NORMAL_RET, S.ABNORMAL_RET, S.CUM_ABNORMAL_RET,
-            S.AR_VAR, S.AR_SE, S.AR_T, S.AR_P, S.ABNORMAL_VOLUME, S.ABNORMAL_VOLUME_T, *inputs,
-        )
-        .sort(ROW, S.EVENT_DAY)
-        .collect(engine="in-memory")
-    )
+        _, xs, rf = d.arrays(panel, cols)
+        normal = np.empty(ret.shape)  # α + (rf) + Σ b_j x_j, in place: NaN wherever a regressor (or rf) is missing
+        normal[:] = _column(models, S.ALPHA)[:, None]
+        if rf is not None:
+            normal += rf
+        term = np.empty(ret.shape) if xs else None
+        for name, x in zip(d.loadings, xs, strict=True):
+            np.multiply(x, _column(models, name)[:, None], out=term)
+            normal += term
+        regressors = tuple(xs)
+    ar = ret - normal
+    ar_var = cum = None
+    if reported.any():
+        ar_var, cum = np.full(ar.shape, np.nan), np.full(ar.shape, np.nan)
+        rep = np.flatnonzero(reported)
+        sl = slice(rep[0], rep[-1] + 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if d is None:
+                var = np.broadcast_to((sigma**2)[:, None], ar[:, sl].shape)
+            else:
+                devs = [x[:, sl] - _column(models, xbar_column(j))[:, None] for j, x in enumerate(regressors)]
+                var = (sigma**2)[:, None] * (1.0 + 1.0 / n[:, None] + _quadratic(models, devs))
+        has = np.isfinite(ar[:, sl])
+        ar_var[:, sl] = np.where(has, var, np.nan)
+        cum[:, sl] = np.where(has, np.cumsum(np.where(has, ar[:, sl], 0.0), axis=1), np.nan)
+    av = av_t = None
+    if panel.log_volume is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            av = panel.log_volume[:, cols] - _column(models, S.LOG_VOLUME_MEAN)[:, None]
+            av_se = _column(models, S.LOG_VOLUME_SD) * np.sqrt(1.0 + 1.0 / _column(models, S.VOLUME_N_OBS))
+            av_t = np.where(reported, av / av_se[:, None], np.nan)
+    return AbnormalReturns(days, ret, bench, normal, ar, ar_var, cum, regressors, av, av_t, _column(models, S.DF_RESID))
 
 
-def cumulative_abnormal_returns(ar: pl.DataFrame, models: pl.DataFrame, spec: StudySpec) -> pl.DataFrame:
+@dataclass(frozen=True)
+class WindowStatistics:
+    """Per event row (axis 0) and window (axis 1): the sums over the window's days."""
+
+    n_days: np.ndarray  # days with an abnormal return
+    car: np.ndarray  # NaN where there is no CAR (no day, or no model)
+    car_var: np.ndarray
+    bhar: np.ndarray
+    raw_return: np.ndarray
+    abnormal_volume: np.ndarray  # mean abnormal log volume over the days with a volume
+    volume_days: np.ndarray
+
+
+def window_statistics(
+    ar: AbnormalReturns, models: pl.DataFrame, spec: StudySpec, windows: Sequence[Window] | None = None,
+    extras: bool = True,
+) -> WindowStatistics:
+    """CAR, its prediction-error variance, BHAR, the raw return and the mean abnormal volume of
+    every event row and window (module docstring), from the abnormal returns of the window days;
+    without ``extras`` only the CAR and its variance (the rest NaN)."""
+    windows = spec.windows if windows is None else tuple(windows)
+    estimated = design(spec) is not None
+    e = ar.ar.shape[0]
+    shape = (e, len(windows))
+    n_days, car, car_var, bhar, raw, mav = (np.full(shape, np.nan) for _ in range(6))
+    nv = np.zeros(shape)
+    sigma2, n = _column(models, S.SIGMA) ** 2, _column(models, S.N_OBS)
+    xbar = [_column(models, xbar_column(j)) for j in range(len(ar.regressors))]
+    growth = np.exp if spec.returns == "log" else (lambda r: 1.0 + r)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for w, window in enumerate(windows):  # a few windows; each step is vectorised over events
+            sl = slice(window.start - ar.days.start, window.end - ar.days.start + 1)
+            a = ar.ar[:, sl]
+            has = np.isfinite(a)
+            count = has.sum(axis=1).astype(np.float64)
+            ok = (count > 0) & np.isfinite(sigma2)
+            n_days[:, w] = count
+            car[:, w] = np.where(ok, np.where(has, a, 0.0).sum(axis=1), np.nan)
+            devs = [np.where(has, x[:, sl], 0.0).sum(axis=1) - count * xb for x, xb in zip(ar.regressors, xbar, strict=True)]
+            extra = (count**2 / n + _quadratic(models, devs)) if estimated else 0.0
+            car_var[:, w] = np.where(ok, sigma2 * (count + extra), np.nan)
+            if not extras:
+                continue
+            g, ng = growth(ar.ret[:, sl]), growth(ar.normal[:, sl])
+            bhar[:, w] = np.where(ok, np.where(has, g, 1.0).prod(axis=1) - np.where(has, ng, 1.0).prod(axis=1), np.nan)
+            has_ret = np.isfinite(g)
+            raw[:, w] = np.where(has_ret.any(axis=1), np.where(has_ret, g, 1.0).prod(axis=1) - 1.0, np.nan)
+            if ar.abnormal_volume is not None:
+                v = ar.abnormal_volume[:, sl]
+                has_v = np.isfinite(v)
+                nv[:, w] = has_v.sum(axis=1)
+                mav[:, w] = np.where(has_v, v, 0.0).sum(axis=1) / nv[:, w]
+    return WindowStatistics(n_days, car, car_var, bhar, raw, mav, nv)
+
+
+def cumulative_abnormal_returns(
+    ar: AbnormalReturns, models: pl.DataFrame, spec: StudySpec, windows: Sequence[Window] | None = None
+) -> pl.DataFrame:
     """CAR, its standard error, t, p, BHAR, the raw return and the mean abnormal volume of
     every event row and window.
 
     Parameters
     ----------
     ar
-        Output of :func:`abnormal_returns` (all days, or the reported days only).
+        :func:`abnormal_returns` on days covering the windows (the reported days).
     models
         Output of :func:`analysis.models.fit_models`.
     spec
         Study parameters (windows, model, return kind).
+    windows
+        The windows (default ``spec.windows``).
 
     Returns
     -------
@@ -153,63 +278,27 @@ def cumulative_abnormal_returns(ar: pl.DataFrame, models: pl.DataFrame, spec: St
         return; a window without any has null statistics. ``abnormal_volume`` is the mean
         abnormal log volume over the window's days with a volume.
     """
-    d = design(spec)
-    windows = pl.DataFrame(
-        {S.WINDOW_START: [w.start for w in spec.windows], S.WINDOW_END: [w.end for w in spec.windows]},
-        schema={S.WINDOW_START: pl.Int32, S.WINDOW_END: pl.Int32},
-    ).with_row_index("_w")
-    has_ar = pl.col(S.ABNORMAL_RET).is_not_null()
-    growth = pl.col(S.RET).exp() if spec.returns == "log" else 1.0 + pl.col(S.RET)
-    normal_growth = pl.col(S.NORMAL_RET).exp() if spec.returns == "log" else 1.0 + pl.col(S.NORMAL_RET)
-    regressors = d.regressors if d is not None else ()
-    agg = (
-        ar.lazy()
-        .join(windows.lazy(), how="cross")
-        .filter(pl.col(S.EVENT_DAY).is_between(pl.col(S.WINDOW_START), pl.col(S.WINDOW_END)))
-        .group_by(ROW, "_w")
-        .agg(
-            has_ar.sum().cast(pl.Int32).alias(S.N_DAYS),
-            pl.col(S.ABNORMAL_RET).sum().alias(S.CAR),
-            *(x.filter(has_ar).sum().alias(f"_sx{j}") for j, x in enumerate(regressors)),
-            (growth.filter(has_ar).product() - normal_growth.filter(has_ar).product()).alias(S.BHAR),
-            pl.when(pl.col(S.RET).is_not_null().any())
-            .then(growth.filter(pl.col(S.RET).is_not_null()).product() - 1.0)
-            .alias(S.RAW_RETURN),
-            pl.col(S.ABNORMAL_VOLUME).count().alias("_nv"),
-            pl.col(S.ABNORMAL_VOLUME).mean().alias(S.ABNORMAL_VOLUME),
-        )
-    )
-    L = pl.col(S.N_DAYS).cast(pl.Float64)
-    sigma2, n = pl.col(S.SIGMA) ** 2, pl.col(S.N_OBS)
-    if d is None:
-        car_var = sigma2 * L
-    else:
-        devs = [pl.col(f"_sx{j}") - L * pl.col(xbar_column(j)) for j in range(len(regressors))]
-        car_var = sigma2 * (L + L**2 / n + _quadratic(devs))
-    av_se = pl.col(S.LOG_VOLUME_SD) * (1.0 / pl.col("_nv") + 1.0 / pl.col(S.VOLUME_N_OBS)).sqrt()
-    ok = (pl.col(S.N_DAYS) > 0) & pl.col(S.SIGMA).is_not_null()
-    grid = models.lazy().select(ROW).join(windows.lazy(), how="cross")
-    return (
-        grid.join(agg, on=[ROW, "_w"], how="left")
-        .join(
-            models.lazy().select(
-                ROW, S.SIGMA, S.N_OBS, S.DF_RESID, S.LOG_VOLUME_SD, S.VOLUME_N_OBS, *variance_columns(len(regressors))
-            ),
-            on=ROW, how="left",
-        )
-        .with_columns(pl.col(S.N_DAYS).fill_null(0))
-        .with_columns(
-            pl.when(ok).then(pl.col(S.CAR)).alias(S.CAR),
-            pl.when(ok).then(car_var.sqrt()).alias(S.CAR_SE),
-            pl.when(ok).then(pl.col(S.BHAR)).alias(S.BHAR),
-            pl.when(pl.col("_nv") > 0).then(pl.col(S.ABNORMAL_VOLUME) / av_se).alias(S.ABNORMAL_VOLUME_T),
-        )
-        .with_columns((pl.col(S.CAR) / pl.col(S.CAR_SE)).alias(S.T_STAT))
-        .with_columns(t_pvalue(pl.col(S.T_STAT), pl.col(S.DF_RESID)).alias(S.P_VALUE))
-        .sort(ROW, "_w")
-        .select(
-            ROW, S.WINDOW_START, S.WINDOW_END, S.N_DAYS, S.CAR, S.CAR_SE, S.T_STAT, S.P_VALUE, S.BHAR, S.RAW_RETURN,
-            S.ABNORMAL_VOLUME, S.ABNORMAL_VOLUME_T,
-        )
-        .collect(engine="in-memory")
+    windows = spec.windows if windows is None else tuple(windows)
+    ws = window_statistics(ar, models, spec, windows)
+    e = ws.car.shape[0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        se = np.sqrt(ws.car_var)
+        t = ws.car / se
+        av_se = _column(models, S.LOG_VOLUME_SD)[:, None] * np.sqrt(1.0 / ws.volume_days + 1.0 / _column(models, S.VOLUME_N_OBS)[:, None])
+        av_t = np.where(ws.volume_days > 0, ws.abnormal_volume / av_se, np.nan)
+    p = t_pvalues(t, np.broadcast_to(ar.df_resid[:, None], t.shape))
+    floats = {
+        S.CAR: ws.car, S.CAR_SE: se, S.T_STAT: t, S.P_VALUE: p, S.BHAR: ws.bhar, S.RAW_RETURN: ws.raw_return,
+        S.ABNORMAL_VOLUME: ws.abnormal_volume, S.ABNORMAL_VOLUME_T: av_t,
+    }
+    k = len(windows)
+    return pl.DataFrame({
+        ROW: np.repeat(np.arange(e, dtype=np.uint32), k),
+        S.WINDOW_START: pl.Series(np.tile([w.start for w in windows], e), dtype=pl.Int32),
+        S.WINDOW_END: pl.Series(np.tile([w.end for w in windows], e), dtype=pl.Int32),
+        S.N_DAYS: pl.Series(ws.n_days.ravel(), dtype=pl.Int32),
+        **{name: pl.Series(name, v.ravel(), nan_to_null=True) for name, v in floats.items()},
+    }).select(
+        ROW, S.WINDOW_START, S.WINDOW_END, S.N_DAYS, S.CAR, S.CAR_SE, S.T_STAT, S.P_VALUE, S.BHAR, S.RAW_RETURN,
+        S.ABNORMAL_VOLUME, S.ABNORMAL_VOLUME_T,
     )

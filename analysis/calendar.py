@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 
+import numpy as np
 import polars as pl
 
 from analysis import schema as S
@@ -86,6 +87,28 @@ class SessionCalendar:
         """Date of each session index (null outside the calendar)."""
         table = self.sessions.select(S.SESSION, S.DATE)
         return sessions.replace_strict(table[S.SESSION], table[S.DATE], default=None, return_dtype=pl.Date)
+
+    def dates_at(self, sessions: np.ndarray) -> pl.Series:
+        """Date of each session index (a NumPy array) as a Series; null outside the calendar."""
+        idx = np.asarray(sessions, dtype=np.int64)
+        inside = (idx >= 0) & (idx < self.sessions.height)
+        dates = self.sessions[S.DATE].gather(pl.Series(np.where(inside, idx, 0), dtype=pl.UInt32))
+        return dates if inside.all() else dates.set(pl.Series(~inside), None)
+
+    def session_numbers(self, dates: pl.Series) -> np.ndarray:
+        """Session index of each date as a NumPy array (-1 where the date is no session or null):
+        a lookup in a table of every calendar day, for millions of price rows."""
+        days = self.sessions[S.DATE].cast(pl.Int32).to_numpy()
+        first = int(days[0])
+        table = np.full(int(days[-1]) - first + 1, -1, dtype=np.int32)
+        table[days - first] = np.arange(days.size, dtype=np.int32)
+        days = dates.cast(pl.Date).to_physical()
+        idx = days.fill_null(first - 1).to_numpy().astype(np.int64) - first
+        if idx.size and 0 <= idx.min() and idx.max() < table.size:
+            return table[idx]
+        out = table[np.clip(idx, 0, table.size - 1)]
+        out[(idx < 0) | (idx >= table.size)] = -1
+        return out
 
 
 @lru_cache(maxsize=4)

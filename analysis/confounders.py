@@ -32,11 +32,15 @@ They are reported, not removed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
 import polars as pl
 
 from analysis import schema as S
-from analysis.panel import ROW
-from analysis.specs import StudySpec
+from analysis.panel import ROW, EventPanel
+from analysis.specs import StudySpec, Window
 
 OUTLIER_Z = 4.0
 EVENT_WINDOW = "event window"
@@ -58,7 +62,8 @@ def find_confounders(rows: pl.DataFrame, spec: StudySpec, others: pl.DataFrame |
     Parameters
     ----------
     rows
-        The study's event rows with a day 0: ``event_id, ticker, role, day0, day0_session``.
+        The study's event rows with a day 0: ``event_id, ticker, role, day0, day0_session``
+        (and ``row``, kept in front of the result when present).
     spec
         Study parameters (estimation window, event windows).
     others
@@ -75,8 +80,9 @@ def find_confounders(rows: pl.DataFrame, spec: StudySpec, others: pl.DataFrame |
         ``in_study``; sorted by event, ticker, offset and confounder.
     """
     keys = [S.EVENT_ID, S.TICKER, S.ROLE, S.DAY0, S.DAY0_SESSION]
-    mine = rows.select(keys).filter(pl.col(S.DAY0_SESSION).is_not_null())
-    pool = mine.with_columns(pl.lit(True).alias(S.IN_STUDY))
+    row = [ROW] if ROW in rows.columns else []
+    mine = rows.select(*row, *keys).filter(pl.col(S.DAY0_SESSION).is_not_null())
+    pool = mine.select(keys).with_columns(pl.lit(True).alias(S.IN_STUDY))
     if others is not None:
         placed = others.select(keys).filter(pl.col(S.DAY0_SESSION).is_not_null())
         pool = pl.concat([pool, placed.with_columns(pl.lit(False).alias(S.IN_STUDY))])
@@ -112,7 +118,7 @@ def find_confounders(rows: pl.DataFrame, spec: StudySpec, others: pl.DataFrame |
             .otherwise(pl.lit(BEFORE))
             .alias(S.LOCATION)
         )
-        .select(*CONFOUNDER_SCHEMA)
+        .select(*row, *CONFOUNDER_SCHEMA)
         .sort(S.EVENT_ID, S.TICKER, S.OFFSET, S.CONFOUNDER_ID)
         .collect(engine="in-memory")
         .cast(CONFOUNDER_SCHEMA)  # type: ignore[arg-type]
@@ -146,59 +152,52 @@ def contaminated_days(confounders: pl.DataFrame, spec: StudySpec) -> pl.DataFram
     )
 
 
-def drop_estimation_days(panel: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame:
-    """The panel with the return (and log volume) of ``days`` set to null, so the model, the
-    abnormal-volume model and the rank tests leave those days out.
-
-    Parameters
-    ----------
-    panel
-        ``row, event_day, ret, ...`` (:func:`analysis.panel.event_panel`).
-    days
-        ``row, event_day`` to drop (estimation days only; see :func:`contaminated_days`).
-    """
-    if not days.height:
+def drop_estimation_days(panel: EventPanel, rows: np.ndarray, event_days: np.ndarray) -> EventPanel:
+    """The panel with the return (and log volume) of the event rows ``rows`` on ``event_days``
+    set to missing, so the model, the abnormal-volume model and the rank tests leave those days
+    out (estimation days only; see :func:`contaminated_days`). The panel's arrays are copied."""
+    if not rows.size:
         return panel
-    hit = pl.col("_drop").fill_null(False)
-    dropped = [pl.when(~hit).then(pl.col(c)).alias(c) for c in (S.RET, S.LOG_VOLUME) if c in panel.columns]
-    return (
-        panel.join(days.select(pl.col(ROW).cast(pl.UInt32), pl.col(S.EVENT_DAY).cast(pl.Int32), pl.lit(True).alias("_drop")),
-                   on=[ROW, S.EVENT_DAY], how="left", maintain_order="left")
-        .with_columns(dropped)
-        .drop("_drop")
-    )
+    cols = np.asarray(event_days, dtype=np.int64) - panel.days.start
+
+    def without(values: np.ndarray | None) -> np.ndarray | None:
+        if values is None:
+            return None
+        out = values.copy()
+        out[rows, cols] = np.nan
+        return out
+
+    return replace(panel, ret=without(panel.ret), log_volume=without(panel.log_volume))
 
 
-def estimation_outliers(ar: pl.DataFrame, models: pl.DataFrame, spec: StudySpec, threshold: float = OUTLIER_Z) -> pl.DataFrame:
+def estimation_outliers(residuals: np.ndarray, sigma: np.ndarray, days: Window, threshold: float = OUTLIER_Z) -> pl.DataFrame:
     """Estimation days with ``|e_t| / σ̂ > threshold``.
 
     Parameters
     ----------
-    ar
-        :func:`analysis.abnormal.abnormal_returns` on all panel days (``abnormal_ret`` is the
-        residual on estimation days).
-    models
-        :func:`analysis.models.fit_models` (``row, sigma``).
+    residuals
+        ``E x L`` residuals of the models on the estimation days ``days``
+        (:func:`analysis.abnormal.abnormal_returns` with ``days=spec.estimation``; NaN = missing).
+    sigma
+        ``σ̂`` of every row's model (NaN without one).
 
     Returns
     -------
     pl.DataFrame
         :data:`OUTLIER_SCHEMA`: ``row, event_day, abnormal_ret, std_resid`` sorted by row and day.
     """
-    est = spec.estimation
-    return (
-        ar.lazy()
-        .filter(pl.col(S.EVENT_DAY).is_between(est.start, est.end))
-        .join(models.lazy().select(ROW, S.SIGMA), on=ROW)
-        .select(ROW, S.EVENT_DAY, S.ABNORMAL_RET, (pl.col(S.ABNORMAL_RET) / pl.col(S.SIGMA)).alias(S.STD_RESID))
-        .filter(pl.col(S.STD_RESID).abs() > threshold)
-        .sort(ROW, S.EVENT_DAY)
-        .collect(engine="in-memory")
-        .cast(OUTLIER_SCHEMA)  # type: ignore[arg-type]
-    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = residuals / sigma[:, None]
+        row, col = np.nonzero(np.abs(z) > threshold)  # NaN compares False
+    return pl.DataFrame({
+        ROW: row.astype(np.uint32), S.EVENT_DAY: (col + days.start).astype(np.int32),
+        S.ABNORMAL_RET: residuals[row, col], S.STD_RESID: z[row, col],
+    }, schema=OUTLIER_SCHEMA)
 
 
-def confounder_reasons(confounders: pl.DataFrame, dropped: bool) -> pl.DataFrame:
+def confounder_reasons(
+    confounders: pl.DataFrame, dropped: bool, by: Sequence[str] = (S.EVENT_ID, S.TICKER)
+) -> pl.DataFrame:
     """One note per event row that has confounders, for the events table.
 
     E.g. ``confounding events: amzn-q3-2025-earnings (day 0 2025-10-31 = day -1, in [-1,+1],
@@ -208,7 +207,7 @@ def confounder_reasons(confounders: pl.DataFrame, dropped: bool) -> pl.DataFrame
     Returns
     -------
     pl.DataFrame
-        ``event_id, ticker, n_confounders, reason``.
+        ``by`` (default ``event_id, ticker``), ``n_confounders, reason``.
     """
     o = pl.col(S.OFFSET)
     day = pl.format("day 0 {} = day {}", S.CONFOUNDER_DAY0, pl.when(o > 0).then(pl.format("+{}", o)).otherwise(o.cast(pl.String)))
@@ -227,14 +226,16 @@ def confounder_reasons(confounders: pl.DataFrame, dropped: bool) -> pl.DataFrame
         pl.when(days > 0).then(pl.concat_str(pl.lit("; "), est)).otherwise(pl.lit("")), pl.lit(")"),
     )
     return (
-        confounders.sort(S.EVENT_ID, S.TICKER, S.OFFSET, S.CONFOUNDER_ID)
-        .group_by(S.EVENT_ID, S.TICKER, maintain_order=True)
+        confounders.sort(*by, S.OFFSET, S.CONFOUNDER_ID)
+        .group_by(*by, maintain_order=True)
         .agg(pl.len().cast(pl.Int32).alias(S.N_CONFOUNDERS), detail.str.join("; ").alias(S.REASON))
         .with_columns(pl.concat_str(pl.lit("confounding events: "), S.REASON).alias(S.REASON))
     )
 
 
-def outlier_reasons(outliers: pl.DataFrame, threshold: float = OUTLIER_Z) -> pl.DataFrame:
+def outlier_reasons(
+    outliers: pl.DataFrame, threshold: float = OUTLIER_Z, by: Sequence[str] = (S.EVENT_ID, S.TICKER)
+) -> pl.DataFrame:
     """Per event row: the count and dates of its estimation outliers.
 
     Parameters
@@ -245,14 +246,14 @@ def outlier_reasons(outliers: pl.DataFrame, threshold: float = OUTLIER_Z) -> pl.
     Returns
     -------
     pl.DataFrame
-        ``event_id, ticker, n_outliers, outlier_dates`` (``2025-08-01 (-4.4σ); ...``) and
+        ``by`` (default ``event_id, ticker``), ``n_outliers, outlier_dates`` (``2025-08-01 (-4.4σ); ...``) and
         ``reason`` (``2 estimation-window outliers beyond 4σ: ...``).
     """
     z = pl.col(S.STD_RESID)
     one = pl.format("{} ({}σ)", S.DATE, pl.when(z > 0).then(pl.lit("+")).otherwise(pl.lit("")) + z.round(1).cast(pl.String))
     return (
-        outliers.sort(S.EVENT_ID, S.TICKER, S.DATE)
-        .group_by(S.EVENT_ID, S.TICKER, maintain_order=True)
+        outliers.sort(*by, S.DATE)
+        .group_by(*by, maintain_order=True)
         .agg(pl.len().cast(pl.Int32).alias(S.N_OUTLIERS), one.str.join("; ").alias(S.OUTLIER_DATES))
         .with_columns(pl.format(f"{{}} estimation-window outlier(s) beyond {threshold:g}σ: {{}}", S.N_OUTLIERS, S.OUTLIER_DATES).alias(S.REASON))
     )

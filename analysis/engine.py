@@ -1,27 +1,48 @@
-"""The event study, end to end, as one pure function over frames.
+"""The event study, end to end, as pure functions over frames.
 
 ``run_study`` chains the pieces of ``analysis``: calendar alignment → returns → panel →
 normal-return model → abnormal returns → CARs → dollar values → group tests, vectorised over
 all event rows at once (no loop over events). The CLI, the Prefect flows, the demo and the
 benchmark all call it.
+
+It runs in three steps, which the batched flow (``flows/batches.py``) also runs, one batch of
+event rows per task:
+
+1. :func:`plan_study` — day 0 of every event and the global row numbers (cheap, all rows);
+2. :func:`event_batch` — every per-event number of a contiguous batch of event rows (models,
+   ARs, CARs, dollar values, data checks, and the daily abnormal returns the rank tests need),
+   from the batch's prices (:func:`prepare_prices`). Nothing in it depends on the other rows,
+   so batches give exactly the numbers of one run;
+3. :func:`combine_batches` — the group statistics (tests, regressions) on the *combined*
+   per-event results, and the tables.
+
+Within one process, ``run_study`` splits large studies into batches of :data:`BATCH_ROWS`
+rows and runs them in two threads (NumPy and polars release the GIL), which also bounds the
+memory of the ``E x L`` arrays.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 
 from analysis import schema as S
-from analysis.abnormal import abnormal_returns, cumulative_abnormal_returns
+from analysis.abnormal import abnormal_returns, cumulative_abnormal_returns, window_statistics
 from analysis.calendar import SessionCalendar, align_events
 from analysis.claims import CLAIM_SCHEMA
 from analysis.confounders import (
     CONFOUNDER_SCHEMA, confounder_reasons, contaminated_days, drop_estimation_days, estimation_outliers, find_confounders,
     outlier_reasons,
 )
+from analysis.errors import InputError
 from analysis.factors import factor_sessions, study_factors
+from analysis.inference import (
+    NEEDS_DAILY, DailyAbnormalReturns, WindowObservations, check_tests, group_tests, windows_tested,
+)
 from analysis.models import EST_FIRST_DAY, EST_LAST_DAY, fit_models
 from analysis.panel import ROW, event_panel
 from analysis.paths import car_paths
@@ -29,16 +50,16 @@ from analysis.quality import QUALITY_SCHEMA, event_quality, price_quality
 from analysis.regression import (
     COV_TYPE, PooledCov, SummaryTable, cross_sectional_regressions, event_regressions, pooled_event_regressions,
 )
-from analysis.returns import session_returns
-from analysis.errors import InputError
-from analysis.inference import group_tests
+from analysis.returns import SessionGrid, place_prices, session_grid
 from analysis.specs import CHAR_PREFIX, StudySpec, Window
 from analysis.spillovers import battery_rows
 from analysis.valuation import CAP_NOTE, market_caps
 
 STATUS = "status"  # "ok", "skipped" (no result) or "flagged" (a result with a caveat)
-AR_AT_OFFSET = "ar_at_offset"  # confounders: the event row's AR on the confounder's day 0
 ROW_KEYS = (S.EVENT_ID, S.TICKER, S.ROLE, S.GROUP)
+BATCH_ROWS = 25_000
+"""Event rows per batch within one process (``run_study``): two threads share the batches."""
+AR_AT_OFFSET = "ar_at_offset"  # confounders: the event row's AR on the confounder's day 0
 PATH_SCHEMA = {
     S.EVENT_ID: pl.String, S.TICKER: pl.String, S.ROLE: pl.String, S.GROUP: pl.String, S.EVENT_DAY: pl.Int32,
     S.N_DAYS: pl.Int32, S.CAR: pl.Float64, S.CAR_SE: pl.Float64,
@@ -68,13 +89,13 @@ class StudyResult:
         group the pooled dummy-variable regression (``event_id``/``ticker`` null).
     regression_tables
         The group regressions in the summary_col layout, rendered (Markdown, HTML, LaTeX).
-    paths
-        CAR from the first reported day to each reported day with its standard error, for the
-        first ``max_paths`` event rows (:func:`analysis.paths.car_paths`; the plots' lines).
     quality
         Findings of :func:`analysis.quality.price_quality` on the prices the study was given
         (``ticker, date, check, ratio, detail``); those inside an event row's data range are
         also in that row's ``reason``.
+    paths
+        CAR from the first reported day to each reported day with its standard error, for the
+        first ``max_paths`` event rows (:func:`analysis.paths.car_paths`; the plots' lines).
     confounders
         Per event row, the other catalog events on the same ticker around it
         (:func:`analysis.confounders.find_confounders`), with ``ar_at_offset``: the event
@@ -112,108 +133,171 @@ def _join_reasons(*parts: pl.Expr) -> pl.Expr:
     return pl.concat_str(*parts, separator="; ", ignore_nulls=True).replace("", None)
 
 
-def run_study(
-    events: pl.DataFrame,
-    prices: pl.DataFrame,
-    spec: StudySpec,
-    cal: SessionCalendar,
-    shares: pl.DataFrame | None = None,
-    max_regressions: int = 100,
-    regressors: list[str] | None = None,
-    pooled_cov: PooledCov = "cluster",
-    factors: Mapping[str, pl.DataFrame] | None = None,
-    max_paths: int = 50,
-    context: pl.DataFrame | None = None,
-    confounders: bool = True,
-) -> StudyResult:
-    """Run an event study.
+# --- 1. the plan ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class StudyPlan:
+    """What a study computes, decided before any price is read.
+
+    Attributes
+    ----------
+    spec
+        The study parameters.
+    aligned
+        Every input event row with its day 0 (:func:`analysis.calendar.align_events`).
+    rows
+        The rows with a day 0, numbered ``row = 0..E-1`` in input order.
+    tests
+        The group tests to run (battery order).
+    regressors
+        The ``char.`` columns of the cross-sectional regressions.
+    regression_rows
+        The rows whose returns the statsmodels regressions read: the first
+        ``max_regressions`` rows (per-event regressions) and the primary rows of groups with
+        2 to ``max_regressions`` primary rows (pooled regression).
+    max_paths
+        The first this many rows get a CAR path (the plots).
+    confounders
+        Other events of the same ticker around every row
+        (:func:`analysis.confounders.find_confounders`).
+    dropped
+        ``row, event_day``: the estimation days left out of the rows' models
+        (``spec.drop_confounded``; empty otherwise).
+    """
+
+    spec: StudySpec
+    aligned: pl.DataFrame
+    rows: pl.DataFrame
+    tests: tuple[str, ...]
+    regressors: tuple[str, ...]
+    max_regressions: int
+    pooled_cov: PooledCov
+    regression_rows: np.ndarray
+    max_paths: int
+    confounders: pl.DataFrame
+    dropped: pl.DataFrame
+
+    def batches(self, size: int) -> list[pl.DataFrame]:
+        """The rows in contiguous batches of at most ``size`` (at least one batch)."""
+        return [self.rows.slice(i, size) for i in range(0, self.rows.height, size)] or [self.rows]
+
+
+def plan_study(
+    events: pl.DataFrame, spec: StudySpec, cal: SessionCalendar, max_regressions: int = 100,
+    regressors: list[str] | None = None, pooled_cov: PooledCov = "cluster", tests: Collection[str] | None = None,
+    max_paths: int = 50, context: pl.DataFrame | None = None, confounders: bool = True,
+) -> StudyPlan:
+    """Place every event on the calendar and decide what the study computes (see
+    :func:`run_study` for the parameters); unknown regressors or tests are an ``InputError``."""
+    numeric = [c for c, t in events.schema.items() if c.startswith(CHAR_PREFIX) and t == pl.Float64]
+    if regressors is not None:
+        unknown = [r for r in regressors if CHAR_PREFIX + r not in numeric]
+        if unknown:
+            known = ", ".join(c.removeprefix(CHAR_PREFIX) for c in numeric) or "none"
+            raise InputError(f"not a numeric characteristic of the catalog: {', '.join(unknown)} (numeric ones: {known})", field="regressors")
+        numeric = [CHAR_PREFIX + r for r in regressors]
+    aligned = align_events(events, cal)
+    rows = aligned.filter(pl.col(S.DAY0_SESSION).is_not_null()).with_row_index(ROW)
+    primary = pl.col(S.ROLE) == "primary"
+    pooled = rows.filter(primary & pl.len().over(S.GROUP, primary).is_between(2, max_regressions))
+    regression_rows = np.union1d(np.arange(min(max_regressions, rows.height)), pooled[ROW].to_numpy())
+    others = None
+    if context is not None and context.height:
+        others = align_events(context.join(events.select(S.EVENT_ID).unique(), on=S.EVENT_ID, how="anti"), cal)
+    found = find_confounders(rows if confounders else rows.clear(), spec, others)
+    dropped = pl.DataFrame(schema={ROW: pl.UInt32, S.EVENT_DAY: pl.Int32})
+    if spec.drop_confounded:
+        dropped = contaminated_days(found, spec).join(rows.select(ROW, S.EVENT_ID, S.TICKER), on=[S.EVENT_ID, S.TICKER]).select(
+            ROW, S.EVENT_DAY).sort(ROW, S.EVENT_DAY)
+    return StudyPlan(spec, aligned, rows, check_tests(tests), tuple(numeric), max_regressions, pooled_cov, regression_rows,
+                     max_paths, found, dropped)
+
+
+# --- 2. per-event numbers, batch by batch -------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedPrices:
+    """The prices of a study (or of a batch) laid out for the engine: returns by session, the
+    data-check findings and the factor values by session."""
+
+    grid: SessionGrid
+    findings: pl.DataFrame
+    factors: pl.DataFrame | None
+
+
+def prepare_prices(
+    prices: pl.DataFrame, spec: StudySpec, cal: SessionCalendar, factors: Mapping[str, pl.DataFrame] | None = None
+) -> PreparedPrices:
+    """Returns by session (:func:`analysis.returns.session_grid`), the findings of
+    :func:`analysis.quality.price_quality` and the study's factors by session."""
+    placed = place_prices(prices, cal)
+    wide = study_factors(factors or {}, spec)
+    return PreparedPrices(
+        session_grid(placed, cal, spec.returns), price_quality(placed, cal),
+        None if wide is None else factor_sessions(wide, cal),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class EventBatch:
+    """Every per-event result of a batch of event rows (``row`` numbers are the study's).
+
+    ``models``, ``abnormal_returns``, ``car``, ``outliers`` and ``paths`` are output tables
+    (with ``row``); ``status`` holds what the events table needs per row; ``window_obs`` and
+    ``daily`` feed the group tests; ``regression_panel`` is the long panel of the plan's
+    regression rows.
+    """
+
+    models: pl.DataFrame
+    abnormal_returns: pl.DataFrame
+    car: pl.DataFrame
+    status: pl.DataFrame
+    window_obs: WindowObservations
+    daily: DailyAbnormalReturns | None
+    regression_panel: pl.DataFrame
+    outliers: pl.DataFrame
+    paths: pl.DataFrame
+
+
+def event_batch(
+    plan: StudyPlan, rows: pl.DataFrame, prices: PreparedPrices, cal: SessionCalendar, shares: pl.DataFrame | None = None,
+) -> EventBatch:
+    """The per-event results of ``rows`` (a contiguous slice of ``plan.rows``).
 
     Parameters
     ----------
-    events
-        One row per event x ticker, as made by :func:`analysis.specs.events_frame`.
+    plan
+        The study's plan.
+    rows
+        The batch's event rows.
     prices
-        Long daily prices ``ticker, date, close, adj_close`` (and ``volume`` for abnormal
-        volume) of every ticker and benchmark.
-    spec
-        Study parameters.
+        The prices of (at least) the batch's tickers and benchmarks (:func:`prepare_prices`).
     cal
         Exchange calendar.
     shares
         Shares outstanding ``ticker, as_of_date, shares_outstanding`` for dollar values.
-    max_regressions
-        Fit the statsmodels regressions for at most this many event rows (they loop over
-        events; the vectorised statistics cover every row regardless). Groups with more
-        event rows are not pooled either.
-    regressors
-        Characteristics (catalog names, without ``char.``) for the cross-sectional regression
-        of CARs; default all numeric characteristics; ``[]`` for none.
-    pooled_cov
-        Standard errors of the pooled regression: ``cluster`` by date or ``hac`` within firm.
-    max_paths
-        Compute the day-by-day CAR paths (the plots) for at most this many event rows.
-    factors
-        Factor sets by name (``date`` + factor columns in decimals, see
-        :mod:`analysis.factors`): those of ``spec.factor_sets`` for the factor models.
-    context
-        Further catalog events (:func:`analysis.specs.events_frame`) that are not studied
-        but can confound the studied ones (:mod:`analysis.confounders`).
-    confounders
-        Look for confounding events among the events (and ``context``). Off for pseudo-events
-        (:mod:`analysis.size_power`), which are not news and would confound each other by the
-        million.
-
-    Returns
-    -------
-    StudyResult
-        Every input event row is in ``events``: ``skipped`` (no result: no day 0, no prices,
-        too few estimation returns, or no abnormal return in any window) or ``flagged`` (a
-        result with a caveat: a day-0 or market-cap note, fewer estimation returns than the
-        window has days, window days without an abnormal return, findings of
-        :func:`analysis.quality.price_quality` in the event's data range, other events of
-        the ticker in its windows (confounders) or estimation outliers), with the reasons.
-        Related tickers of an event with two or more of them are also tested as the group
-        ``<event>:related`` (:func:`analysis.spillovers.battery_rows`).
     """
-    aligned = align_events(events, cal)
-    placed = aligned.filter(pl.col(S.DAY0_SESSION).is_not_null())
-    rows = placed.with_row_index(ROW)
-    returns = session_returns(prices, cal, spec.returns)
+    spec = plan.spec
+    offset = int(rows[ROW][0]) if rows.height else 0
     days = Window(spec.first_day, spec.report_days.end)
-    wide = study_factors(factors or {}, spec)
-    panel = event_panel(rows, returns, days, None if wide is None else factor_sessions(wide, cal))
-    others = None
-    if context is not None and context.height:
-        others = align_events(context.join(events.select(S.EVENT_ID).unique(), on=S.EVENT_ID, how="anti"), cal)
-    confounders = find_confounders(rows if confounders else rows.clear(), spec, others)
-    dropped = (
-        contaminated_days(confounders, spec).join(rows.select(ROW, S.EVENT_ID, S.TICKER), on=[S.EVENT_ID, S.TICKER])
-        .select(ROW, S.EVENT_DAY)
-        if spec.drop_confounded else pl.DataFrame(schema={ROW: pl.UInt32, S.EVENT_DAY: pl.Int32})
-    )
-    panel = drop_estimation_days(panel, dropped)  # a separate step on the panel: no-op unless drop_confounded
-    models = fit_models(panel, rows.height, spec)
+    panel = event_panel(rows, prices.grid, days, prices.factors)
+    drop = plan.dropped.filter(pl.col(ROW).is_between(offset, offset + rows.height - 1))
+    panel = drop_estimation_days(panel, drop[ROW].to_numpy().astype(np.int64) - offset, drop[S.EVENT_DAY].to_numpy())
+    models = fit_models(panel, spec).with_columns(pl.col(ROW) + offset)
     ar = abnormal_returns(panel, models, spec)
-    car = cumulative_abnormal_returns(ar, models, spec)
+    car = cumulative_abnormal_returns(ar, models, spec).with_columns(pl.col(ROW) + offset)
     if shares is None:
         shares = pl.DataFrame(schema={S.TICKER: pl.String, S.AS_OF_DATE: pl.Date, S.SHARES: pl.Int64})
-    caps = market_caps(rows.select(ROW, S.TICKER, S.DAY0_SESSION), returns, shares)
+    caps = market_caps(rows.select(ROW, S.TICKER, S.DAY0_SESSION), prices.grid, shares, cal)
 
-    # Labels: ids and dates instead of row numbers and session indices.
     label = rows.select(ROW, *ROW_KEYS, S.DAY0_SESSION)
-    date_of = cal.dates_of
-    known = set(returns[S.TICKER].unique().to_list())
-    no_prices = (
-        pl.when(~pl.col(S.TICKER).is_in(known)).then(pl.format("no prices for {}", pl.col(S.TICKER)))
-    )
-    no_bench = (
-        pl.when(~pl.col(S.BENCHMARK).is_in(known)).then(pl.format("no prices for benchmark {}", pl.col(S.BENCHMARK)))
-    )
     models_out = (
-        models.join(label, on=ROW)
+        models.join(label, on=ROW, maintain_order="left")
         .with_columns(
-            date_of(pl.col(S.DAY0_SESSION) + pl.col(EST_FIRST_DAY)).alias(S.ESTIMATION_START),
-            date_of(pl.col(S.DAY0_SESSION) + pl.col(EST_LAST_DAY)).alias(S.ESTIMATION_END),
+            cal.dates_of(pl.col(S.DAY0_SESSION) + pl.col(EST_FIRST_DAY)).alias(S.ESTIMATION_START),
+            cal.dates_of(pl.col(S.DAY0_SESSION) + pl.col(EST_LAST_DAY)).alias(S.ESTIMATION_END),
         )
         .select(
             *S.MODEL_COLUMNS, *(c for c in models.columns if c.startswith(S.LOADING_PREFIX)),
@@ -221,18 +305,24 @@ def run_study(
             S.ROLE, S.GROUP, S.REASON, S.VOLUME_REASON, ROW,
         )
     )
-    reported = spec.report_days
-    ar_out = (
-        ar.filter(pl.col(S.EVENT_DAY).is_between(reported.start, reported.end))
-        .join(label, on=ROW)
-        .with_columns(date_of(pl.col(S.DAY0_SESSION) + pl.col(S.EVENT_DAY)).alias(S.DATE))
-        .select(*S.AR_COLUMNS, S.AR_SE, S.AR_T, S.AR_P, S.ABNORMAL_VOLUME, S.ABNORMAL_VOLUME_T, S.ROLE, S.GROUP)
+    tau = np.arange(ar.days.start, ar.days.end + 1)
+    day0 = rows[S.DAY0_SESSION].to_numpy().astype(np.int64)
+    idx = pl.Series(np.repeat(np.arange(rows.height, dtype=np.uint32), tau.size))
+    ar_out = ar.to_frame().select(
+        *(label[c].gather(idx) for c in (S.EVENT_ID, S.TICKER)),
+        cal.dates_at((day0[:, None] + tau[None, :]).ravel()).alias(S.DATE),
+        S.EVENT_DAY, S.RET, S.BENCHMARK_RET, S.NORMAL_RET, S.ABNORMAL_RET, S.CUM_ABNORMAL_RET,
+        S.AR_SE, S.AR_T, S.AR_P, S.ABNORMAL_VOLUME, S.ABNORMAL_VOLUME_T,
+        *(label[c].gather(idx) for c in (S.ROLE, S.GROUP)),
     )
+    # Per window: the batch's rows repeat (row-major), so labels are gathered, not joined.
+    k = len(spec.windows)
+    each = pl.Series(np.repeat(np.arange(rows.height, dtype=np.uint32), k))
+    per_row = pl.concat([label, models.select(S.REASON, S.DF_RESID, S.VOLUME_REASON), caps.select(S.MARKET_CAP)],
+                        how="horizontal")
     window_len = pl.col(S.WINDOW_END) - pl.col(S.WINDOW_START) + 1
     car_out = (
-        car.join(label, on=ROW)
-        .join(caps.select(ROW, S.MARKET_CAP), on=ROW, how="left")
-        .join(models.select(ROW, S.REASON, S.DF_RESID, S.VOLUME_REASON), on=ROW, how="left")
+        car.with_columns(per_row.select(pl.all().gather(each)))
         .with_columns(
             (pl.col(S.CAR) * pl.col(S.MARKET_CAP)).alias(S.DOLLAR_ABNORMAL),
             (pl.col(S.RAW_RETURN) * pl.col(S.MARKET_CAP)).alias(S.DOLLAR_RAW),
@@ -248,80 +338,150 @@ def run_study(
             S.DF_RESID, S.ROLE, S.GROUP, S.REASON, S.VOLUME_REASON,
         )
     )
-    quality = price_quality(prices, cal)
-    quality_reasons = event_quality(quality, rows, spec.first_day, spec.report_days.end, cal)
-    missing_days = window_len - pl.col(S.N_DAYS)
-    coverage = (  # rows with a model: short estimation, windows lacking days, no CAR at all
-        car.join(models.select(ROW, S.N_OBS, pl.col(S.REASON).alias("_model_reason")), on=ROW)
-        .filter(pl.col("_model_reason").is_null())
-        .sort(ROW, S.WINDOW_START, S.WINDOW_END)
-        .group_by(ROW, maintain_order=True)
-        .agg(
-            pl.col(S.CAR).is_not_null().any().alias("_any_car"),
-            pl.when(pl.col(S.N_OBS).first() < spec.estimation.length).then(pl.format(
-                "{} of {} estimation returns", pl.col(S.N_OBS).first(), pl.lit(spec.estimation.length),
-            )).alias("_short"),
-            pl.format(
-                "window {}:{}: {} of {} days without an abnormal return",
-                S.WINDOW_START, S.WINDOW_END, missing_days, window_len,
-            ).filter(missing_days > 0).str.join("; ").replace("", None).alias("_windows"),
+    # Coverage of the rows with a model: no CAR at all, a short estimation window, windows lacking days.
+    n_days = car[S.N_DAYS].to_numpy().reshape(-1, k)
+    has_car = car[S.CAR].is_not_null().to_numpy().reshape(-1, k)
+    missing = np.array([w.length for w in spec.windows]) - n_days
+    fitted = models[S.REASON].is_null()
+    lacking = [
+        pl.when(pl.Series(missing[:, j] > 0)).then(pl.format(
+            f"window {w.start}:{w.end}: {{}} of {w.length} days without an abnormal return", pl.Series(missing[:, j]),
+        ))
+        for j, w in enumerate(spec.windows)
+    ]
+    quality = event_quality(prices.findings, rows, spec.first_day, spec.report_days.end, cal)
+    status = (
+        pl.concat([models.select(ROW, S.N_OBS, pl.col(S.REASON).alias("_model_reason")), caps.drop(ROW)], how="horizontal")
+        .with_columns(
+            pl.when(fitted).then(pl.Series(has_car.any(axis=1))).alias("_any_car"),
+            pl.when(fitted & (pl.col(S.N_OBS) < spec.estimation.length)).then(
+                pl.format(f"{{}} of {spec.estimation.length} estimation returns", pl.col(S.N_OBS))
+            ).alias("_short"),
+            pl.when(fitted).then(_join_reasons(*lacking)).alias("_windows"),
         )
+        .join(quality.rename({S.REASON: "_quality"}), on=ROW, how="left", maintain_order="left")
     )
-    tests = group_tests(ar, models, battery_rows(rows), spec)
+
+    # The group tests' windows: every reported day (its AR), then the longer windows.
+    longer = windows_tested(spec)[spec.report_days.length:]
+    ws = window_statistics(ar, models, spec, longer, extras=False)
+    with np.errstate(invalid="ignore"):
+        window_obs = WindowObservations(
+            np.concatenate([ar.ar, ws.car], axis=1), np.sqrt(np.concatenate([ar.ar_var, ws.car_var], axis=1))
+        )
+    residuals = abnormal_returns(panel, models, spec, days=spec.estimation).ar
+    daily = None
+    if NEEDS_DAILY.intersection(plan.tests):
+        daily = DailyAbnormalReturns(residuals, ar.ar, spec.estimation, spec.report_days)
     outliers = (
-        estimation_outliers(ar, models, spec).join(label, on=ROW)
-        .with_columns(date_of(pl.col(S.DAY0_SESSION) + pl.col(S.EVENT_DAY)).alias(S.DATE))
-        .select(*OUTLIERS_SCHEMA)
+        estimation_outliers(residuals, models[S.SIGMA].fill_null(np.nan).to_numpy(), spec.estimation)
+        .with_columns(pl.col(ROW) + offset)
+        .join(label, on=ROW, maintain_order="left")
+        .with_columns(cal.dates_of(pl.col(S.DAY0_SESSION) + pl.col(S.EVENT_DAY)).alias(S.DATE))
+        .select(ROW, *OUTLIERS_SCHEMA)
     )
-    confounders_out = confounders.join(
-        ar_out.select(S.EVENT_ID, S.TICKER, pl.col(S.EVENT_DAY).alias(S.OFFSET), pl.col(S.ABNORMAL_RET).alias(AR_AT_OFFSET)),
-        on=[S.EVENT_ID, S.TICKER, S.OFFSET], how="left", maintain_order="left",
+    n_paths = max(0, min(plan.max_paths - offset, rows.height))
+    paths = (
+        car_paths(ar.head(n_paths), models.head(n_paths), spec)
+        .with_columns(pl.col(ROW) + offset)
+        .join(label, on=ROW, maintain_order="left")
+        .select(*PATH_SCHEMA)
     )
-    per_row_notes = (
-        rows.select(ROW, S.EVENT_ID, S.TICKER)
-        .join(confounder_reasons(confounders, spec.drop_confounded).rename({S.REASON: "_confounded"}),
-              on=[S.EVENT_ID, S.TICKER], how="left")
-        .join(outlier_reasons(outliers).rename({S.REASON: "_outliers"}), on=[S.EVENT_ID, S.TICKER], how="left")
-        .join(dropped.group_by(ROW).agg(pl.len().cast(pl.Int32).alias(S.N_DROPPED)), on=ROW, how="left")
-        .select(
-            ROW, pl.col(S.N_CONFOUNDERS).fill_null(0), pl.col(S.N_OUTLIERS).fill_null(0), S.OUTLIER_DATES,
-            pl.col(S.N_DROPPED).fill_null(0), "_confounded", "_outliers",
+    mine = plan.regression_rows[(plan.regression_rows >= offset) & (plan.regression_rows < offset + rows.height)]
+    regression_panel = panel.to_frame(mine - offset).with_columns(pl.col(ROW) + offset)
+    return EventBatch(models_out, ar_out, car_out, status, window_obs, daily, regression_panel, outliers, paths)
+
+
+# --- 3. group statistics on the combined batches --------------------------------------------------------
+
+
+def combine_batches(
+    plan: StudyPlan, batches: Sequence[EventBatch], quality: pl.DataFrame, known: Collection[str]
+) -> StudyResult:
+    """The study's result from the per-event results of all its batches (in row order): the
+    group tests and regressions on the combined rows, and the tables.
+
+    Parameters
+    ----------
+    plan
+        The study's plan.
+    batches
+        :func:`event_batch` of every batch of ``plan.batches(...)``, in order.
+    quality
+        The findings of :func:`analysis.quality.price_quality` on the study's prices.
+    known
+        The tickers that have prices (an event row of any other ticker or benchmark is
+        skipped with "no prices for ...").
+    """
+    spec = plan.spec
+    models = pl.concat([b.models for b in batches])
+    car_out = pl.concat([b.car for b in batches])
+    status = pl.concat([b.status for b in batches], how="diagonal_relaxed")
+    rows = plan.rows
+    daily = None
+    if NEEDS_DAILY.intersection(plan.tests):
+        parts = [b.daily for b in batches]
+        daily = DailyAbnormalReturns(
+            np.concatenate([d.estimation for d in parts]), np.concatenate([d.reported for d in parts]),
+            parts[0].estimation_days, parts[0].reported_days,
         )
+    test_events = battery_rows(rows).select(ROW, S.GROUP, S.DAY0_SESSION).join(
+        models.select(ROW, S.SIGMA, S.DF_RESID), on=ROW, how="left", maintain_order="left"
     )
-    numeric = [c for c, t in events.schema.items() if c.startswith(CHAR_PREFIX) and t == pl.Float64]
-    if regressors is not None:
-        unknown = [r for r in regressors if CHAR_PREFIX + r not in numeric]
-        if unknown:
-            known = ", ".join(c.removeprefix(CHAR_PREFIX) for c in numeric) or "none"
-            raise InputError(f"not a numeric characteristic of the catalog: {', '.join(unknown)} (numeric ones: {known})", field="regressors")
-        numeric = [CHAR_PREFIX + r for r in regressors]
+    obs = WindowObservations(
+        np.concatenate([b.window_obs.car for b in batches]), np.concatenate([b.window_obs.se for b in batches])
+    )
+    tests = group_tests(test_events, obs, daily, windows_tested(spec), plan.tests)
+
+    label = rows.select(ROW, S.EVENT_ID, S.TICKER, S.GROUP)
     primary_ok = rows.filter(pl.col(S.ROLE) == "primary").join(models.filter(pl.col(S.REASON).is_null()).select(ROW), on=ROW)
+    numeric = list(plan.regressors)
     cross, cross_tables = cross_sectional_regressions(
         car_out.filter(pl.col(S.ROLE) == "primary").join(
             rows.select(S.EVENT_ID, S.TICKER, *numeric), on=[S.EVENT_ID, S.TICKER], how="left"
         ),
         numeric,
     )
+    panel = pl.concat([b.regression_panel for b in batches])
     pooled, pooled_tables = pooled_event_regressions(
-        panel, primary_ok.select(ROW, S.GROUP, S.DAY0_SESSION), spec, pooled_cov, max_rows=max_regressions
+        panel, primary_ok.select(ROW, S.GROUP, S.DAY0_SESSION), spec, plan.pooled_cov, max_rows=plan.max_regressions
     )
     per_event = (
-        event_regressions(panel, spec, rows=list(range(min(max_regressions, rows.height))))
-        .join(label.select(ROW, S.EVENT_ID, S.TICKER, S.GROUP), on=ROW)
+        event_regressions(panel, spec, rows=list(range(min(plan.max_regressions, rows.height))))
+        .join(label, on=ROW)
         .with_columns(pl.lit("nonrobust").alias(COV_TYPE))
     )
     regressions = pl.concat([per_event.drop(ROW), cross, pooled], how="diagonal_relaxed").select(
         "regression", S.GROUP, S.EVENT_ID, S.TICKER, S.WINDOW_START, S.WINDOW_END, COV_TYPE, "term", "estimate",
         "std_error", S.T_STAT, S.P_VALUE, S.N_OBS, S.R_SQUARED, S.SIGMA, S.REASON,
     )
-
+    ar_out = pl.concat([b.abnormal_returns for b in batches])
+    outliers = pl.concat([b.outliers for b in batches])
+    # The row's AR on the confounder's day 0: ar_out holds every row's reported days, in row order.
+    reported = spec.report_days
+    offset = plan.confounders[S.OFFSET].to_numpy()
+    inside = (offset >= reported.start) & (offset <= reported.end)
+    at_offset = np.full(offset.size, np.nan)
+    at_offset[inside] = ar_out[S.ABNORMAL_RET].to_numpy()[
+        plan.confounders[ROW].to_numpy()[inside].astype(np.int64) * reported.length + offset[inside] - reported.start
+    ]
+    confounders = plan.confounders.drop(ROW).with_columns(pl.Series(AR_AT_OFFSET, at_offset, nan_to_null=True))
+    per_row_notes = (
+        rows.select(ROW)
+        .join(confounder_reasons(plan.confounders, spec.drop_confounded, by=[ROW]).rename({S.REASON: "_confounded"}),
+              on=ROW, how="left")
+        .join(outlier_reasons(outliers, by=[ROW]).rename({S.REASON: "_outliers"}), on=ROW, how="left")
+        .join(plan.dropped.group_by(ROW).agg(pl.len().cast(pl.Int32).alias(S.N_DROPPED)), on=ROW, how="left")
+        .select(ROW, S.N_CONFOUNDERS, S.N_OUTLIERS, S.OUTLIER_DATES, S.N_DROPPED, "_confounded", "_outliers")
+    )
+    no_prices = pl.when(~pl.col(S.TICKER).is_in(list(known))).then(pl.format("no prices for {}", pl.col(S.TICKER)))
+    no_bench = pl.when(~pl.col(S.BENCHMARK).is_in(list(known))).then(
+        pl.format("no prices for benchmark {}", pl.col(S.BENCHMARK))
+    )
     events_out = (
-        aligned.with_row_index("_order")
+        plan.aligned.with_row_index("_order")
         .join(rows.select(S.EVENT_ID, S.TICKER, ROW), on=[S.EVENT_ID, S.TICKER], how="left")
-        .join(models.select(ROW, S.N_OBS, pl.col(S.REASON).alias("_model_reason")), on=ROW, how="left")
-        .join(caps, on=ROW, how="left")
-        .join(coverage, on=ROW, how="left")
-        .join(quality_reasons.rename({S.REASON: "_quality"}), on=ROW, how="left")
+        .join(status, on=ROW, how="left")
         .join(per_row_notes, on=ROW, how="left")
         .with_columns(
             _join_reasons(
@@ -351,18 +511,92 @@ def run_study(
         .drop("_skip", "_flag", "_model_reason", "_order", "_any_car", "_short", "_windows", "_quality", "_confounded",
               "_outliers")
     )
-    first = pl.col(ROW) < max_paths
-    paths = (
-        car_paths(ar.filter(first), models.filter(first), spec)
-        .join(label.select(ROW, *ROW_KEYS), on=ROW)
-        .select(*PATH_SCHEMA)
-        .sort(S.EVENT_ID, S.TICKER, S.EVENT_DAY)
-    )
     return StudyResult(
-        spec, events_out, ar_out, models_out.drop(ROW), car_out, tests, regressions,
-        regression_tables=(*cross_tables, *pooled_tables), quality=quality, paths=paths,
-        confounders=confounders_out, outliers=outliers,
+        spec, events_out, ar_out, models.drop(ROW), car_out, tests, regressions,
+        regression_tables=(*cross_tables, *pooled_tables), quality=quality,
+        paths=pl.concat([b.paths for b in batches]).sort(S.EVENT_ID, S.TICKER, S.EVENT_DAY),
+        confounders=confounders, outliers=outliers.drop(ROW),
     )
+
+
+# --- the whole study in one process -----------------------------------------------------------------------
+
+
+def run_study(
+    events: pl.DataFrame,
+    prices: pl.DataFrame,
+    spec: StudySpec,
+    cal: SessionCalendar,
+    shares: pl.DataFrame | None = None,
+    max_regressions: int = 100,
+    regressors: list[str] | None = None,
+    pooled_cov: PooledCov = "cluster",
+    factors: Mapping[str, pl.DataFrame] | None = None,
+    tests: Collection[str] | None = None,
+    max_paths: int = 50,
+    context: pl.DataFrame | None = None,
+    confounders: bool = True,
+) -> StudyResult:
+    """Run an event study.
+
+    Parameters
+    ----------
+    events
+        One row per event x ticker, as made by :func:`analysis.specs.events_frame`.
+    prices
+        Long daily prices ``ticker, date, close, adj_close`` (and ``volume`` for abnormal
+        volume) of every ticker and benchmark.
+    spec
+        Study parameters.
+    cal
+        Exchange calendar.
+    shares
+        Shares outstanding ``ticker, as_of_date, shares_outstanding`` for dollar values.
+    max_regressions
+        Fit the statsmodels regressions for at most this many event rows (they loop over
+        events; the vectorised statistics cover every row regardless), and pool only groups
+        of 2 to this many primary event rows. 0 skips them (what large studies want).
+    regressors
+        Characteristics (catalog names, without ``char.``) for the cross-sectional regression
+        of CARs; default all numeric characteristics; ``[]`` for none.
+    pooled_cov
+        Standard errors of the pooled regression: ``cluster`` by date or ``hac`` within firm.
+    factors
+        Factor sets by name (``date`` + factor columns in decimals, see
+        :mod:`analysis.factors`): those of ``spec.factor_sets`` for the factor models.
+    tests
+        The group tests to run (names of :data:`analysis.inference.TEST_NAMES`; default all).
+    max_paths
+        Compute the day-by-day CAR paths (the plots) for at most this many event rows.
+    context
+        Further catalog events (:func:`analysis.specs.events_frame`) that are not studied
+        but can confound the studied ones (:mod:`analysis.confounders`).
+    confounders
+        Look for confounding events among the events (and ``context``). Off for pseudo-events
+        (:mod:`analysis.size_power`), which are not news and would confound each other by the
+        million.
+
+    Returns
+    -------
+    StudyResult
+        Every input event row is in ``events``: ``skipped`` (no result: no day 0, no prices,
+        too few estimation returns, or no abnormal return in any window) or ``flagged`` (a
+        result with a caveat: a day-0 or market-cap note, fewer estimation returns than the
+        window has days, window days without an abnormal return, findings of
+        :func:`analysis.quality.price_quality` in the event's data range, other events of
+        the ticker in its windows (confounders) or estimation outliers), with the reasons.
+        Related tickers of an event with two or more of them are also tested as the group
+        ``<event>:related`` (:func:`analysis.spillovers.battery_rows`).
+    """
+    plan = plan_study(events, spec, cal, max_regressions, regressors, pooled_cov, tests, max_paths, context, confounders)
+    prepared = prepare_prices(prices, spec, cal, factors)
+    batches = plan.batches(BATCH_ROWS)
+    if len(batches) == 1:
+        results = [event_batch(plan, batches[0], prepared, cal, shares)]
+    else:
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(lambda rows: event_batch(plan, rows, prepared, cal, shares), batches))
+    return combine_batches(plan, results, prepared.findings, prepared.grid.tickers[S.TICKER])
 
 
 def price_requirements(

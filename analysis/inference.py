@@ -54,14 +54,14 @@ p-value and a ``reason``; the other tests and groups go on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from scipy import stats as sps
 
 from analysis import schema as S
-from analysis.abnormal import cumulative_abnormal_returns
 from analysis.panel import ROW
 from analysis.specs import StudySpec, Window
 from analysis.stats import binom_two_sided_pvalue, t_pvalue, wilcoxon_exact_pvalue, z_pvalue
@@ -114,7 +114,11 @@ _N = "_n"
 _SD = "_sd"
 
 
-# --- the adapter used by the engine ------------------------------------------------------------
+# --- inputs -----------------------------------------------------------------------------------
+
+NEEDS_DAILY = frozenset({BROWN_WARNER_CDA, KP_ADJUSTED_BMP_T, GENERALIZED_SIGN, CORRADO_RANK, CORRADO_ZIVNEY_SIGN, GRANK_T})
+"""The tests that read the daily abnormal returns (estimation residuals or daily ARs), not just
+each event's CAR per window."""
 
 
 def windows_tested(spec: StudySpec) -> tuple[Window, ...]:
@@ -123,20 +127,115 @@ def windows_tested(spec: StudySpec) -> tuple[Window, ...]:
     return tuple(dict.fromkeys([*(Window(t, t) for t in range(days.start, days.end + 1)), *spec.windows]))
 
 
-def group_tests(ar: pl.DataFrame, models: pl.DataFrame, rows: pl.DataFrame, spec: StudySpec) -> pl.DataFrame:
-    """Run the whole battery for every group on every reported day and every window.
+def check_tests(tests: Collection[str] | None) -> tuple[str, ...]:
+    """The tests to run, in battery order (all of :data:`TEST_NAMES` for None); an unknown name
+    is an :class:`~analysis.errors.InputError`."""
+    from analysis.errors import InputError
+
+    if tests is None:
+        return TEST_NAMES
+    unknown = sorted(set(tests) - set(TEST_NAMES))
+    if unknown:
+        raise InputError(f"unknown test(s) {', '.join(unknown)}; expected some of {', '.join(TEST_NAMES)}", field="tests")
+    return tuple(t for t in TEST_NAMES if t in set(tests))
+
+
+@dataclass(frozen=True, eq=False)
+class DailyAbnormalReturns:
+    """Daily abnormal returns of event rows as dense arrays: array row ``r`` is event row ``r``.
+
+    Attributes
+    ----------
+    estimation
+        ``(rows, T)``: the estimation-window residuals ``e_it`` on ``estimation_days`` (NaN
+        where missing).
+    reported
+        ``(rows, R)``: the ARs of the reported days ``reported_days``.
+    """
+
+    estimation: np.ndarray
+    reported: np.ndarray
+    estimation_days: Window
+    reported_days: Window
+
+    @classmethod
+    def from_frame(cls, daily: pl.DataFrame, n_rows: int) -> DailyAbnormalReturns:
+        """From the tidy ``row, event_day, abnormal_ret, in_estimation`` (rows ``< n_rows``)."""
+        arrays, spans = [], []
+        for in_est in (True, False):
+            part = daily.filter(pl.col(S.IN_ESTIMATION) == in_est)
+            days = part[S.EVENT_DAY]
+            span = Window(int(days.min()), int(days.max())) if part.height else Window(0, 0)
+            dense = np.full((n_rows, span.length), np.nan)
+            dense[part[ROW].to_numpy(), days.to_numpy() - span.start] = part[S.ABNORMAL_RET].to_numpy()
+            arrays.append(dense)
+            spans.append(span)
+        return cls(arrays[0], arrays[1], spans[0], spans[1])
+
+
+@dataclass(frozen=True, eq=False)
+class WindowObservations:
+    """Each event row's CAR and its standard error in each test window: ``(rows, W)`` arrays
+    (array row ``r`` is event row ``r``, column ``j`` the ``j``-th test window), NaN where the
+    row has no CAR there. One-day windows carry the AR and its prediction-error s.e."""
+
+    car: np.ndarray
+    se: np.ndarray
+
+    @classmethod
+    def from_frame(cls, obs: pl.DataFrame, windows: tuple[Window, ...], n_rows: int) -> WindowObservations:
+        """From the tidy ``row, window_start, window_end, car, car_se`` (rows ``< n_rows``)."""
+        index = pl.DataFrame({
+            S.WINDOW_START: pl.Series([w.start for w in windows], dtype=pl.Int32),
+            S.WINDOW_END: pl.Series([w.end for w in windows], dtype=pl.Int32),
+        }).with_row_index("_w")
+        at = obs.with_columns(pl.col(S.WINDOW_START, S.WINDOW_END).cast(pl.Int32)).join(
+            index, on=[S.WINDOW_START, S.WINDOW_END]
+        ).filter(pl.col(S.CAR).is_not_null())
+        car, se = np.full((n_rows, len(windows)), np.nan), np.full((n_rows, len(windows)), np.nan)
+        cells = (at[ROW].to_numpy(), at["_w"].to_numpy())
+        car[cells] = at[S.CAR].to_numpy()
+        se[cells] = at[S.CAR_SE].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        return cls(car, se)
+
+
+def run_battery(
+    events: pl.DataFrame, window_obs: pl.DataFrame, daily: pl.DataFrame, windows: tuple[Window, ...],
+    tests: Collection[str] | None = None,
+) -> pl.DataFrame:
+    """All tests for every group and test window, from tidy inputs: :func:`group_tests` with
+    ``window_obs`` as ``row, window_start, window_end, car, car_se`` and ``daily`` as ``row,
+    event_day, abnormal_ret, in_estimation`` (the estimation-window residuals and the reported
+    days' ARs, non-null)."""
+    n_rows = int(max(events[ROW].max() or 0, daily[ROW].max() or 0, window_obs[ROW].max() or 0)) + 1
+    return group_tests(
+        events, WindowObservations.from_frame(window_obs, windows, n_rows),
+        DailyAbnormalReturns.from_frame(daily, n_rows), windows, tests,
+    )
+
+
+# --- the battery ----------------------------------------------------------------------------------
+
+
+def group_tests(
+    events: pl.DataFrame, obs: WindowObservations, daily: DailyAbnormalReturns | None, windows: tuple[Window, ...],
+    tests: Collection[str] | None = None,
+) -> pl.DataFrame:
+    """Run the battery (or the ``tests`` named) for every group and test window.
 
     Parameters
     ----------
-    ar
-        :func:`analysis.abnormal.abnormal_returns` on all panel days (``row, event_day,
-        abnormal_ret``, ...): estimation-window residuals and event-window prediction errors.
-    models
-        :func:`analysis.models.fit_models` (``row, sigma, df_resid``, ...).
-    rows
-        The event rows (``row, group, role, day0_session``).
-    spec
-        The study (estimation window, windows, reported days).
+    events
+        One row per primary event row: ``row, group, day0_session, sigma, df_resid``; rows
+        with a null ``sigma`` (no model) belong to their group but enter no test.
+    obs
+        The CARs and their standard errors in the test windows, by event row.
+    daily
+        The daily abnormal returns by event row (needed only by :data:`NEEDS_DAILY`).
+    windows
+        The test windows; every group gets a row for each window and test.
+    tests
+        The tests to run (default: all of :data:`TEST_NAMES`).
 
     Returns
     -------
@@ -145,88 +244,40 @@ def group_tests(ar: pl.DataFrame, models: pl.DataFrame, rows: pl.DataFrame, spec
         one row per group x test window x test, ordered by group, window and test (in the
         order of :data:`TESTS`).
     """
-    windows = windows_tested(spec)
-    reported = spec.report_days
-    in_est = pl.col(S.EVENT_DAY).is_between(spec.estimation.start, spec.estimation.end)
-    in_rep = pl.col(S.EVENT_DAY).is_between(reported.start, reported.end)
-    events = (
-        rows.filter(pl.col(S.ROLE) == "primary")
-        .select(ROW, S.GROUP, S.DAY0_SESSION)
-        .join(models.select(ROW, S.SIGMA, S.DF_RESID), on=ROW, how="left")
-    )
-    event_ar = ar.filter(in_rep)
-    cars = cumulative_abnormal_returns(event_ar, models, replace(spec, windows=windows))
-    daily = ar.filter((in_est | in_rep) & pl.col(S.ABNORMAL_RET).is_not_null()).select(
-        ROW, S.EVENT_DAY, S.ABNORMAL_RET, in_est.alias(S.IN_ESTIMATION)
-    )
-    return run_battery(events, cars.select(ROW, S.WINDOW_START, S.WINDOW_END, S.CAR, S.CAR_SE), daily, windows)
-
-
-# --- the battery on tidy inputs ----------------------------------------------------------------
-
-
-def run_battery(
-    events: pl.DataFrame, window_obs: pl.DataFrame, daily: pl.DataFrame, windows: tuple[Window, ...]
-) -> pl.DataFrame:
-    """All tests for every group and test window, from tidy inputs.
-
-    Parameters
-    ----------
-    events
-        One row per primary event row: ``row, group, day0_session, sigma, df_resid``; rows
-        with a null ``sigma`` (no model) belong to their group but enter no test.
-    window_obs
-        ``row, window_start, window_end, car, car_se`` for the test windows (one-day windows
-        carry the AR and its prediction-error s.e.).
-    daily
-        ``row, event_day, abnormal_ret, in_estimation``: the estimation-window residuals
-        (``in_estimation``) and the reported days' ARs, non-null.
-    windows
-        The test windows; every group gets a row for each window and test.
-
-    Returns
-    -------
-    pl.DataFrame
-        As :func:`group_tests`.
-    """
-    members = events.filter(pl.col(S.SIGMA).is_not_null()).select(ROW, S.GROUP, S.DAY0_SESSION, S.SIGMA, S.DF_RESID)
-    win = pl.DataFrame(
-        {S.WINDOW_START: [w.start for w in windows], S.WINDOW_END: [w.end for w in windows]},
-        schema={S.WINDOW_START: pl.Int32, S.WINDOW_END: pl.Int32},
-    )
-    obs = (
-        window_obs.filter(pl.col(S.CAR).is_not_null() & (pl.col(S.CAR_SE) > 0))
-        .with_columns(pl.col(S.WINDOW_START).cast(pl.Int32), pl.col(S.WINDOW_END).cast(pl.Int32))
-        .join(win, on=[S.WINDOW_START, S.WINDOW_END], how="semi")
-        .join(members, on=ROW, how="inner")
-        .with_columns((pl.col(S.CAR) / pl.col(S.CAR_SE)).alias(_Z))
-    )
-    day = daily.join(members.select(ROW, S.GROUP), on=ROW, how="inner")
-    est = day.filter(pl.col(S.IN_ESTIMATION))
-
-    cs = _cross_section(obs, est)
-    days = _day_statistics(day, win)
-    parts = [
-        cross_sectional_t(cs),
-        brown_warner_cda(cs, days),
-        patell_z(cs),
-        bmp_t(cs),
-        kp_adjusted_bmp_t(cs, _same_date_correlation(obs, members, est)),
-        mackinlay_j1(cs),
-        sign_test(cs),
-        generalized_sign(cs),
-        corrado_rank(cs, days),
-        corrado_zivney_sign(cs, days),
-        wilcoxon_signed_rank(cs),
-        grank_t(cs, obs, members, est, win),
-    ]
+    tests = check_tests(tests)
+    if daily is None and NEEDS_DAILY.intersection(tests):
+        raise ValueError(f"{', '.join(sorted(NEEDS_DAILY.intersection(tests)))} need the daily abnormal returns")
+    members = Members.of(events)
+    est = None if daily is None else daily.estimation[members.rows]
+    p_i = None
+    if GENERALIZED_SIGN in tests:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p_i = (est > 0).sum(axis=1) / np.isfinite(est).sum(axis=1)
+    cs = _cross_section(members, obs, windows, p_i, WILCOXON in tests)
+    days = None
+    if {BROWN_WARNER_CDA, CORRADO_RANK, CORRADO_ZIVNEY_SIGN}.intersection(tests):
+        days = _day_statistics(members, daily, windows, ranks={CORRADO_RANK, CORRADO_ZIVNEY_SIGN}.intersection(tests))
+    make: dict[str, Callable[[], pl.DataFrame]] = {
+        CROSS_SECTIONAL_T: lambda: cross_sectional_t(cs.frame),
+        BROWN_WARNER_CDA: lambda: brown_warner_cda(cs.frame, days),
+        PATELL_Z: lambda: patell_z(cs.frame),
+        BMP_T: lambda: bmp_t(cs.frame),
+        KP_ADJUSTED_BMP_T: lambda: kp_adjusted_bmp_t(cs.frame, _same_date_correlation(members, cs, est, windows)),
+        MACKINLAY_J1: lambda: mackinlay_j1(cs.frame),
+        SIGN: lambda: sign_test(cs.frame),
+        GENERALIZED_SIGN: lambda: generalized_sign(cs.frame),
+        CORRADO_RANK: lambda: corrado_rank(cs.frame, days),
+        CORRADO_ZIVNEY_SIGN: lambda: corrado_zivney_sign(cs.frame, days),
+        WILCOXON: lambda: wilcoxon_signed_rank(cs.frame),
+        GRANK_T: lambda: grank_t(cs, members, est, windows),
+    }
     order = pl.Enum(TEST_NAMES)
     grid = (
         events.select(S.GROUP).unique()
-        .join(win, how="cross")
-        .join(pl.DataFrame({S.TEST: TEST_NAMES}, schema={S.TEST: pl.String}), how="cross")
+        .join(_window_frame(windows), how="cross")
+        .join(pl.DataFrame({S.TEST: tests}, schema={S.TEST: pl.String}), how="cross")
     )
-    found = pl.concat([p.select(OUTPUT) for p in parts], how="vertical_relaxed")
+    found = pl.concat([make[t]().select(OUTPUT) for t in tests], how="vertical_relaxed")
     return (
         grid.join(found, on=[*KEYS, S.TEST], how="left")
         .with_columns(
@@ -241,34 +292,122 @@ def run_battery(
     )
 
 
-def _cross_section(obs: pl.DataFrame, est: pl.DataFrame) -> pl.DataFrame:
-    """Per group and window: the cross-sectional sums every CAR-based test needs."""
-    share_pos = est.group_by(ROW).agg((pl.col(S.ABNORMAL_RET) > 0).mean().alias("_p_i"))
-    car, z, df = pl.col(S.CAR), pl.col(_Z), pl.col(S.DF_RESID).cast(pl.Float64)
-    nonzero = car != 0
-    abs_rank = pl.when(nonzero).then(car.abs()).rank("average").over(KEYS)
-    ties = pl.when(nonzero).then(pl.len().over([*KEYS, car.abs()]))
-    return (
-        obs.join(share_pos, on=ROW, how="left")
-        .with_columns(abs_rank.alias("_rank"), ties.alias("_tie"))
-        .group_by(KEYS)
-        .agg(
-            pl.len().cast(pl.Int32).alias(_N),
-            car.mean().alias(S.MEAN),
-            car.std(ddof=1).alias(_SD),
-            (pl.col(S.CAR_SE) ** 2).sum().alias("_sum_var"),
-            z.sum().alias("_z_sum"),
-            z.mean().alias("_z_mean"),
-            z.std(ddof=1).alias("_z_sd"),
-            pl.when(df > 2).then(df / (df - 2)).sum().alias("_z_var"),
-            df.min().alias("_df_min"),
-            (car > 0).sum().cast(pl.Int32).alias("_pos"),
-            nonzero.sum().cast(pl.Int32).alias("_nonzero"),
-            pl.col("_p_i").mean().alias("_p_hat"),
-            pl.col("_rank").filter(car > 0).sum().alias("_w_plus"),
-            (pl.col("_tie").cast(pl.Float64) ** 2 - 1).sum().alias("_tie_term"),
+def _window_frame(windows: tuple[Window, ...]) -> pl.DataFrame:
+    """``window_start, window_end`` of the test windows, in order."""
+    return pl.DataFrame({
+        S.WINDOW_START: pl.Series([w.start for w in windows], dtype=pl.Int32),
+        S.WINDOW_END: pl.Series([w.end for w in windows], dtype=pl.Int32),
+    })
+
+
+@dataclass(frozen=True, eq=False)
+class Members:
+    """The events that enter the tests (primary rows with a model), sorted by group then row:
+    array row ``i`` of every member array is ``frame[i]``."""
+
+    frame: pl.DataFrame  # row, group, day0_session, sigma, df_resid
+    rows: np.ndarray  # event row of each member
+    groups: pl.Series  # the groups, in order
+    starts: np.ndarray  # each group's first member
+    group_of: np.ndarray  # group index of each member
+
+    @classmethod
+    def of(cls, events: pl.DataFrame) -> Members:
+        frame = (
+            events.filter(pl.col(S.SIGMA).is_not_null())
+            .select(ROW, S.GROUP, S.DAY0_SESSION, S.SIGMA, S.DF_RESID)
+            .sort(S.GROUP, ROW)
         )
-    )
+        code = frame[S.GROUP].rle_id().to_numpy().astype(np.int64)
+        starts = np.flatnonzero(np.diff(code, prepend=-1))
+        return cls(frame, frame[ROW].to_numpy(), frame[S.GROUP].gather(pl.Series(starts, dtype=pl.UInt32)), starts, code)
+
+    def sums(self, values: np.ndarray) -> np.ndarray:
+        """Column sums of each group's members (``groups x ...``)."""
+        return _group_sums(values, self.starts)
+
+
+@dataclass(frozen=True, eq=False)
+class CrossSection:
+    """The cross-sectional sums of every group and window (``frame``, one row per group and
+    window with an observation) and the member x window arrays the rank tests reuse."""
+
+    frame: pl.DataFrame
+    ok: np.ndarray  # member x window: the member has a CAR (and s.e. > 0) in the window
+    z: np.ndarray  # member x window: SCAR = CAR / s.e. (0 where not ok)
+    z_sd: np.ndarray  # group x window: the cross-sectional s.d. of SCAR
+
+
+def _cross_section(
+    m: Members, obs: WindowObservations, windows: tuple[Window, ...], p_i: np.ndarray | None, ranks: bool
+) -> CrossSection:
+    """Per group and window: the cross-sectional sums every CAR-based test needs (``p_i``:
+    each member's share of positive estimation residuals, for the generalized sign test;
+    ``ranks``: the signed ranks of Wilcoxon's test). Dense: member x window arrays summed by
+    group (``np.add.reduceat``); standard deviations in two passes around the group means."""
+    car, se = obs.car[m.rows], obs.se[m.rows]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ok = np.isfinite(car) & (se > 0)
+        n = m.sums(ok.astype(np.float64))
+        car0 = np.where(ok, car, 0.0)
+        mean = m.sums(car0) / n
+        sd = np.sqrt(m.sums(np.where(ok, car - mean[m.group_of], 0.0) ** 2) / (n - 1))
+        z = np.where(ok, car / se, 0.0)
+        z_mean = m.sums(z) / n
+        z_sd = np.sqrt(m.sums(np.where(ok, z - z_mean[m.group_of], 0.0) ** 2) / (n - 1))
+        df = m.frame[S.DF_RESID].cast(pl.Float64).to_numpy()
+        sums = {
+            S.MEAN: mean, _SD: sd, "_sum_var": m.sums(np.where(ok, se * se, 0.0)), "_z_sum": m.sums(z),
+            "_z_mean": z_mean, "_z_sd": z_sd,
+            "_z_var": m.sums(ok * np.where(df > 2, df / (df - 2), 0.0)[:, None]),
+            "_df_min": np.minimum.reduceat(np.where(ok, df[:, None], np.inf), m.starts, axis=0) if m.starts.size else n,
+        }
+        counts = {"_pos": m.sums((ok & (car0 > 0)).astype(np.float64)), "_nonzero": m.sums((ok & (car0 != 0)).astype(np.float64))}
+        if p_i is not None:
+            sums["_p_hat"] = m.sums(ok * p_i[:, None]) / n
+    g, w = len(m.starts), len(windows)
+    wins = _window_frame(windows)
+    frame = pl.DataFrame({
+        S.GROUP: m.groups.gather(pl.Series(np.repeat(np.arange(g, dtype=np.uint32), w))),
+        S.WINDOW_START: np.tile(wins[S.WINDOW_START].to_numpy(), g),
+        S.WINDOW_END: np.tile(wins[S.WINDOW_END].to_numpy(), g),
+        _N: pl.Series(n.ravel(), dtype=pl.Int32),
+        **{name: pl.Series(name, v.ravel(), nan_to_null=True) for name, v in sums.items()},
+        **{name: pl.Series(v.ravel(), dtype=pl.Int32) for name, v in counts.items()},
+    }, schema_overrides={S.GROUP: pl.String}).filter(pl.col(_N) > 0)
+    if ranks:
+        frame = frame.join(_signed_ranks(m, car0, ok, windows), on=KEYS, how="left", maintain_order="left")
+    return CrossSection(frame, ok, z, z_sd)
+
+
+def _signed_ranks(m: Members, car: np.ndarray, ok: np.ndarray, windows: tuple[Window, ...]) -> pl.DataFrame:
+    """Per group and window: Wilcoxon's ``W⁺`` (the sum of the average ranks of ``|CAR|`` of the
+    positive CARs among the non-zero ones) and the tie term ``Σ (t³ − t)`` of tied ``|CAR|``.
+    One sort of the window's non-zero CARs by group and ``|CAR|`` per window."""
+    g = len(m.starts)
+    w_plus, tie_term = np.zeros((g, len(windows))), np.zeros((g, len(windows)))
+    for w in range(len(windows)):  # a few windows; each step is vectorised over events
+        rows = np.flatnonzero(ok[:, w] & (car[:, w] != 0))
+        size, group, positive = np.abs(car[rows, w]), m.group_of[rows], car[rows, w] > 0
+        order = np.lexsort((size, group))
+        size, group, positive = size[order], group[order], positive[order]
+        k = np.arange(rows.size)
+        new = np.ones(rows.size, dtype=bool)
+        new[1:] = (size[1:] != size[:-1]) | (group[1:] != group[:-1])
+        run = np.cumsum(new) - 1
+        run_first = k[new]
+        run_size = np.diff(np.append(run_first, rows.size))
+        first_in_group = np.maximum.accumulate(np.where(np.append(True, group[1:] != group[:-1]), k, 0))
+        mean_rank = (run_first[run] + run_first[run] + run_size[run] - 1) / 2.0 - first_in_group + 1.0
+        w_plus[:, w] = np.bincount(group, mean_rank * positive, g)
+        tie_term[:, w] = np.bincount(group[new], run_size**3.0 - run_size, g)
+    wins = _window_frame(windows)
+    return pl.DataFrame({
+        S.GROUP: m.groups.gather(pl.Series(np.repeat(np.arange(g, dtype=np.uint32), len(windows)))),
+        S.WINDOW_START: np.tile(wins[S.WINDOW_START].to_numpy(), g),
+        S.WINDOW_END: np.tile(wins[S.WINDOW_END].to_numpy(), g),
+        "_w_plus": w_plus.ravel(), "_tie_term": tie_term.ravel(),
+    }, schema_overrides={S.GROUP: pl.String})
 
 
 def _out(frame: pl.DataFrame, test: str, statistic: pl.Expr, p_value: pl.Expr, reason: pl.Expr,
@@ -453,6 +592,140 @@ def wilcoxon_signed_rank(cs: pl.DataFrame) -> pl.DataFrame:
     return _out(cs, WILCOXON, stat, p, reason, n_events=pl.col("_nonzero"))
 
 
+# --- dense helpers: events sorted by group, ranks by row ---------------------------------------------
+
+ROW_CHUNK = 4096  # rows per block of the row-wise NumPy work (ranks): small temporaries, two threads
+CLUSTER_CELLS = 1 << 21  # residual cells per block of same-date clusters (KP correlations)
+_ORDER_BITS = 9  # a row of at most 2**9 values sorts with each column packed into its lowest mantissa bits
+
+
+def _sort_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The order that sorts each row (missing values last) and the sorted rows.
+
+    Exact, and faster than ``argsort``: each value's column is written into the lowest
+    :data:`_ORDER_BITS` bits of its mantissa and the packed rows are sorted as plain floats
+    (NumPy's vectorised sort), so the order comes out of the sorted bits. Packing can only
+    swap two values that differ by less than ~1e-13 relative; the rows where the unpacked
+    values come out of order are sorted again with ``argsort``.
+    """
+    width = values.shape[1]
+    finite = np.isfinite(values)
+    if width > 1 << _ORDER_BITS:
+        order = np.argsort(np.where(finite, values, np.inf), axis=1)
+    else:
+        low = (1 << _ORDER_BITS) - 1
+        keys = np.where(finite, values, np.finfo(np.float64).max).view(np.int64) & ~np.int64(low)
+        keys |= np.arange(width, dtype=np.int64)
+        order = np.sort(keys.view(np.float64), axis=1).view(np.int64) & low
+    ordered = np.take_along_axis(values, order, axis=1)
+    wrong = np.flatnonzero((ordered[:, 1:] < ordered[:, :-1]).any(axis=1))  # NaN compares False
+    if wrong.size:
+        order[wrong] = np.argsort(np.where(finite[wrong], values[wrong], np.inf), axis=1, kind="stable")
+        ordered[wrong] = np.take_along_axis(values[wrong], order[wrong], axis=1)
+    return order, ordered
+
+
+def _average_ranks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: the average ranks (1, 2, ...; ties share their mean rank) of the finite values
+    among the row's finite values (NaN elsewhere), each value's position in the sorted row
+    (-1 where missing), and the sorted row (NaN last)."""
+    order, ordered = _sort_rows(values)
+    width = values.shape[1]
+    position = np.arange(width)
+    mean_rank = np.broadcast_to(position + 1.0, ordered.shape).copy()
+    tied = np.flatnonzero((ordered[:, 1:] == ordered[:, :-1]).any(axis=1))  # NaN never ties
+    if tied.size:  # the few rows with ties: the mean of each run of equal values
+        run = ordered[tied]
+        new = np.ones(run.shape, dtype=bool)
+        new[:, 1:] = run[:, 1:] != run[:, :-1]
+        last = np.ones(run.shape, dtype=bool)
+        last[:, :-1] = new[:, 1:]
+        first_of_run = np.maximum.accumulate(np.where(new, position, 0), axis=1)
+        last_of_run = np.minimum.accumulate(np.where(last, position, width)[:, ::-1], axis=1)[:, ::-1]
+        mean_rank[tied] = (first_of_run + last_of_run) / 2.0 + 1.0
+    missing = np.isnan(ordered)
+    mean_rank[missing] = np.nan
+    cells = (order + (np.arange(values.shape[0]) * width)[:, None]).ravel()  # where each sorted value came from
+    ranks = np.empty_like(values)
+    ranks.ravel()[cells] = mean_rank.ravel()
+    places = np.empty(values.shape, dtype=np.int16)
+    places.ravel()[cells] = np.where(missing, -1, position).astype(np.int16).ravel()
+    return ranks, places, ordered
+
+
+def _count_below(ordered: np.ndarray, count: np.ndarray, q: np.ndarray, strict: bool) -> np.ndarray:
+    """``[i, j]``: how many of the first ``count[i]`` values of the sorted row ``ordered[i]``
+    are below ``q[i, j]`` (``<``, or ``<=`` unless ``strict``): one binary search for all rows
+    and queries at once (all queries of a row step together, so each row is read once a step)."""
+    lo = np.zeros(q.shape, dtype=np.int64)
+    hi = np.broadcast_to(count.astype(np.int64)[:, None], q.shape).copy()
+    width = ordered.shape[1]
+    flat, first = ordered.ravel(), (np.arange(q.shape[0]) * width)[:, None]
+    while (active := lo < hi).any():  # at most log2(width) + 1 steps
+        mid = (lo + hi) // 2
+        v = flat.take(first + np.minimum(mid, width - 1))
+        go = (v < q) if strict else (v <= q)
+        lo = np.where(active & go, mid + 1, lo)
+        hi = np.where(active & ~go, mid, hi)
+    return lo
+
+
+@dataclass(frozen=True, eq=False)
+class _Block:
+    """A block of members (in group order): ``group`` numbers the block's groups 0, 1, ... row
+    by row; :meth:`sums` adds rows up by those groups."""
+
+    group: np.ndarray
+    starts: np.ndarray
+
+    @property
+    def groups(self) -> int:
+        return self.starts.size
+
+    def sums(self, values: np.ndarray) -> np.ndarray:
+        """``rows x ...`` -> ``groups x ...``."""
+        return np.add.reduceat(values, self.starts, axis=0) if self.starts.size else values[:0]
+
+
+def _group_totals(
+    members: Members, fn: Callable[..., dict[str, np.ndarray]], *arrays: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Group totals of per-member quantities, computed block by block of members.
+
+    ``fn(block, *rows)`` gets a :class:`_Block` and a block of rows of each of ``arrays``
+    (members in group order), and returns named arrays already summed by the block's groups
+    (``block.sums``). The blocks run in two threads and their sums are added into
+    ``groups x ...`` totals: every temporary is block-sized.
+    """
+    n, g = members.rows.size, len(members.starts)
+
+    def block(sl: slice) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        code = members.group_of[sl]
+        starts = np.flatnonzero(np.diff(code, prepend=-1))
+        local = np.cumsum(np.isin(np.arange(code.size), starts)) - 1
+        return code[starts], fn(_Block(local, starts), *(a[sl] for a in arrays))
+
+    blocks = [slice(i, min(i + ROW_CHUNK, n)) for i in range(0, n, ROW_CHUNK)] or [slice(0, 0)]
+    if len(blocks) == 1:
+        results = [block(blocks[0])]
+    else:
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(block, blocks))
+    totals: dict[str, np.ndarray] = {}
+    for groups, sums in results:
+        for name, value in sums.items():
+            total = totals.setdefault(name, np.zeros((g, *value.shape[1:])))
+            total[groups] += value
+    return totals
+
+
+def _group_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Column sums of each group's rows (rows sorted by group; ``starts``: each group's first row)."""
+    if not values.shape[0]:
+        return np.zeros((0, *values.shape[1:]))
+    return np.add.reduceat(values, starts, axis=0)
+
+
 # --- non-parametric: time series of ranks and signs ------------------------------------------------
 
 
@@ -465,50 +738,83 @@ class DayStatistics:
     windows: pl.DataFrame  # group, window_start, window_end, _days, _caar, _u_sum, _g_sum
 
 
-def _day_statistics(day: pl.DataFrame, win: pl.DataFrame) -> DayStatistics:
-    """Daily cross-sectional averages of residuals, standardised ranks and signs.
+def _standardised_ranks(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``U_it = K_it / (M_i + 1) − 1/2`` and ``G_it = sign(AR_it − median_i)`` of every row."""
+    ranks, _, ordered = _average_ranks(sample)
+    m = np.isfinite(ordered).sum(axis=1)
+    rows = np.arange(m.size)
+    with np.errstate(invalid="ignore"):
+        median = (ordered[rows, np.maximum(m - 1, 0) // 2] + ordered[rows, m // 2]) / 2.0
+        return ranks / (m + 1.0)[:, None] - 0.5, np.sign(sample - median[:, None])
 
-    ``U_it = K_it / (M_i + 1) − 1/2`` with ``K_it`` the rank of ``AR_it`` among the ``M_i``
-    days of event i's ranking sample (Corrado 1989; Corrado & Zivney 1992), and
-    ``G_it = sign(AR_it − median_i)`` (Corrado & Zivney 1992).
+
+def _day_statistics(
+    members: Members, daily: DailyAbnormalReturns, windows: tuple[Window, ...], ranks: Collection[str]
+) -> DayStatistics:
+    """Daily cross-sectional averages of residuals, standardised ranks and signs, per group.
+
+    ``AAR_t`` is the mean residual (estimation days) or AR (reported days) of the group's
+    events present on day t; ``U_it = K_it / (M_i + 1) − 1/2`` with ``K_it`` the rank of
+    ``AR_it`` among the ``M_i`` days of event i's ranking sample (estimation window and
+    reported days; Corrado 1989; Corrado & Zivney 1992), and ``G_it = sign(AR_it − median_i)``
+    (Corrado & Zivney 1992). Dense: one array row per member (sorted by group), group sums by
+    ``np.add.reduceat``; ranks only when ``ranks`` names a rank test.
     """
-    e = pl.col(S.ABNORMAL_RET)
-    n_t = pl.len()
-    per_day = (
-        day.with_columns(
-            (e.rank("average").over(ROW) / (e.count().over(ROW) + 1) - 0.5).alias("_u"),
-            (e - e.median().over(ROW)).sign().alias("_g"),
-        )
-        .group_by(S.GROUP, S.EVENT_DAY, S.IN_ESTIMATION)
-        .agg(
-            e.mean().alias("_aar"),
-            pl.col("_u").mean().alias("_ubar"),
-            (pl.col("_g").sum() / n_t.sqrt()).alias("_gbar"),
-        )
-        .sort(S.GROUP, S.EVENT_DAY)  # fixed order: the sums and s.d. below give the same bits every run
-    )
-    groups = (
-        per_day.group_by(S.GROUP)
-        .agg(
-            pl.col("_aar").filter(pl.col(S.IN_ESTIMATION)).std(ddof=1).alias("_s_aar"),
-            pl.col(S.IN_ESTIMATION).sum().cast(pl.Int32).alias("_t_est"),
-            (pl.col("_ubar") ** 2).mean().sqrt().alias("_s_u"),
-            (pl.col("_gbar") ** 2).mean().sqrt().alias("_s_g"),
-        )
-    )
-    windows = (
-        per_day.filter(~pl.col(S.IN_ESTIMATION))
-        .join(win, how="cross")
-        .filter(pl.col(S.EVENT_DAY).is_between(pl.col(S.WINDOW_START), pl.col(S.WINDOW_END)))
-        .group_by(KEYS)
-        .agg(
-            pl.len().cast(pl.Int32).alias("_days"),
-            pl.col("_aar").sum().alias("_caar"),
-            pl.col("_ubar").sum().alias("_u_sum"),
-            pl.col("_gbar").sum().alias("_g_sum"),
-        )
-    )
-    return DayStatistics(groups, windows)
+    groups, starts = members.groups, members.starts
+    n_groups = len(starts)
+
+    def block(b: _Block, est: np.ndarray, rep: np.ndarray) -> dict[str, np.ndarray]:
+        reduce = b.sums
+        has_est, has_rep = np.isfinite(est), np.isfinite(rep)
+        out = {
+            "n_est": reduce(has_est.astype(np.float64)), "s_est": reduce(np.where(has_est, est, 0.0)),
+            "n_rep": reduce(has_rep.astype(np.float64)), "s_rep": reduce(np.where(has_rep, rep, 0.0)),
+        }
+        if ranks:
+            u, g = _standardised_ranks(np.concatenate([est, rep], axis=1))
+            has = np.isfinite(u)
+            out |= {"u": reduce(np.where(has, u, 0.0)), "g": reduce(np.where(has, g, 0.0))}
+        return out
+
+    sums = _group_totals(members, block, daily.estimation[members.rows], daily.reported[members.rows])
+    n_rep = sums["n_rep"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        aar_est, aar_rep = sums["s_est"] / sums["n_est"], sums["s_rep"] / n_rep
+        days_est = sums["n_est"] > 0
+        t_est = days_est.sum(axis=1)
+        mean_est = np.where(days_est, aar_est, 0.0).sum(axis=1) / t_est
+        s_aar = np.sqrt(np.where(days_est, (aar_est - mean_est[:, None]) ** 2, 0.0).sum(axis=1) / (t_est - 1))
+        s_u = s_g = np.full(n_groups, np.nan)
+        ubar = gbar = None
+        if ranks:
+            n_t = np.concatenate([sums["n_est"], n_rep], axis=1)  # the ranking sample: estimation + reported days
+            ubar, gbar = sums["u"] / n_t, sums["g"] / np.sqrt(n_t)
+            seen = n_t > 0
+            s_u = np.sqrt(np.where(seen, ubar**2, 0.0).sum(axis=1) / seen.sum(axis=1))
+            s_g = np.sqrt(np.where(seen, gbar**2, 0.0).sum(axis=1) / seen.sum(axis=1))
+            ubar, gbar = ubar[:, -n_rep.shape[1]:], gbar[:, -n_rep.shape[1]:]  # the reported days
+    per_window = [pl.DataFrame(schema={
+        S.GROUP: pl.String, S.WINDOW_START: pl.Int32, S.WINDOW_END: pl.Int32, "_days": pl.Int32,
+        "_caar": pl.Float64, "_u_sum": pl.Float64, "_g_sum": pl.Float64})]
+    first = daily.reported_days.start
+    for w in windows:  # a few windows; each step is vectorised over groups
+        cols = slice(w.start - first, w.end - first + 1)
+        seen = n_rep[:, cols] > 0
+
+        def total(x: np.ndarray | None) -> np.ndarray:
+            return np.full(n_groups, np.nan) if x is None else np.where(seen, x[:, cols], 0.0).sum(axis=1)
+
+        per_window.append(pl.DataFrame({
+            S.GROUP: groups, S.WINDOW_START: pl.Series([w.start] * n_groups, dtype=pl.Int32),
+            S.WINDOW_END: pl.Series([w.end] * n_groups, dtype=pl.Int32),
+            "_days": pl.Series(seen.sum(axis=1), dtype=pl.Int32),
+            "_caar": total(aar_rep), "_u_sum": total(ubar), "_g_sum": total(gbar),
+        }, nan_to_null=True))
+    group_frame = pl.DataFrame({
+        S.GROUP: groups, "_s_aar": s_aar, "_t_est": pl.Series(t_est, dtype=pl.Int32), "_s_u": s_u, "_s_g": s_g,
+    }, schema_overrides={S.GROUP: pl.String}, nan_to_null=True)
+    window_frame = pl.concat(per_window)
+    return DayStatistics(group_frame, window_frame)
 
 
 def corrado_rank(cs: pl.DataFrame, days: DayStatistics) -> pl.DataFrame:
@@ -547,38 +853,70 @@ def corrado_zivney_sign(cs: pl.DataFrame, days: DayStatistics) -> pl.DataFrame:
 # --- cross-correlation of same-date events (Kolari & Pynnönen 2010) ---------------------------------
 
 
-def _same_date_correlation(obs: pl.DataFrame, members: pl.DataFrame, est: pl.DataFrame) -> pl.DataFrame:
+def _same_date_correlation(
+    members: Members, cs: CrossSection, est: np.ndarray, windows: tuple[Window, ...]
+) -> pl.DataFrame:
     """``Σ_{i<j} ρ_ij`` per group and window over the pairs of the window's events that share a
     day 0; ``ρ_ij`` is the Pearson correlation of the two events' estimation-window residuals
     over their common days (0 when it cannot be computed: fewer than 2 common days or no
-    variation)."""
-    left = members.select(pl.col(ROW).alias("_i"), S.GROUP, S.DAY0_SESSION)
-    right = members.select(pl.col(ROW).alias("_j"), S.GROUP, S.DAY0_SESSION)
-    pairs = left.join(right, on=[S.GROUP, S.DAY0_SESSION]).filter(pl.col("_i") < pl.col("_j"))
-    resid = est.select(ROW, S.EVENT_DAY, S.ABNORMAL_RET)
-    rho = (
-        pairs.join(resid.rename({ROW: "_i", S.ABNORMAL_RET: "_ei"}), on="_i")
-        .join(resid.rename({ROW: "_j", S.ABNORMAL_RET: "_ej"}), on=["_j", S.EVENT_DAY])
-        .group_by("_i", "_j")
-        .agg(pl.corr("_ei", "_ej").alias("_rho"))
-        .with_columns(pl.col("_rho").fill_nan(None).fill_null(0.0))
-    )
-    at = obs.select(ROW, *KEYS)
+    variation).
+
+    Dense: the events of each (group, day 0) cluster are stacked into a ``clusters x size x T``
+    block per cluster size, and every cluster's correlation matrix comes from batched matrix
+    products of the residuals and their presence masks (pairwise-complete sums).
+    """
+    out_schema = {S.GROUP: pl.String, S.WINDOW_START: pl.Int32, S.WINDOW_END: pl.Int32, "_rho_sum": pl.Float64}
+    keyed = members.frame.with_row_index("_m").with_columns(
+        pl.len().over(S.GROUP, S.DAY0_SESSION).alias("_size"),
+        pl.col("_m").rank("ordinal").over(S.GROUP, S.DAY0_SESSION).cast(pl.Int64).alias("_k"),
+    ).filter(pl.col("_size") > 1)
+    if keyed.is_empty():
+        return pl.DataFrame(schema=out_schema)
+    inside = cs.ok.astype(np.float64)
+    sums = []
+    for (size,), part in keyed.sort("_size", S.GROUP, S.DAY0_SESSION, "_k").group_by("_size", maintain_order=True):
+        members_of = part["_m"].to_numpy().reshape(-1, size)  # clusters x size: member index
+        pair_sum = np.empty((members_of.shape[0], len(windows)))
+        step = max(1, CLUSTER_CELLS // (size * est.shape[1]))
+        for lo in range(0, members_of.shape[0], step):  # blocks of clusters: bounded memory
+            m = members_of[lo:lo + step]
+            x = est[m]  # clusters x size x T
+            has = np.isfinite(x)
+            x0, p = np.where(has, x, 0.0), has.astype(np.float64)
+            pt = p.transpose(0, 2, 1)
+            n = p @ pt
+            sx = x0 @ pt  # Σ e_i over the days both have
+            with np.errstate(invalid="ignore", divide="ignore"):
+                cov = x0 @ x0.transpose(0, 2, 1) - sx * sx.transpose(0, 2, 1) / n
+                var = (x0 * x0) @ pt - sx**2 / n
+                rho = cov / np.sqrt(var * var.transpose(0, 2, 1))
+            rho = np.where(np.isfinite(rho), rho, 0.0)
+            rho[:, np.arange(size), np.arange(size)] = 0.0
+            a = inside[m]  # clusters x size x windows
+            pair_sum[lo:lo + step] = 0.5 * np.einsum("csw,cst,ctw->cw", a, rho, a)
+        cluster_group = part[S.GROUP].gather_every(size)
+        sums.append(pl.DataFrame({
+            S.GROUP: cluster_group.gather(pl.Series(np.repeat(np.arange(cluster_group.len()), len(windows)))),
+            "_w": np.tile(np.arange(len(windows)), cluster_group.len()),
+            "_rho": pair_sum.ravel(),
+        }))
+    win = pl.DataFrame({
+        "_w": np.arange(len(windows)),
+        S.WINDOW_START: pl.Series([w.start for w in windows], dtype=pl.Int32),
+        S.WINDOW_END: pl.Series([w.end for w in windows], dtype=pl.Int32),
+    })
     return (
-        pairs.join(rho, on=["_i", "_j"], how="left")
-        .join(at.rename({ROW: "_i"}), on=["_i", S.GROUP])
-        .join(at.rename({ROW: "_j"}), on=["_j", *KEYS])
-        .group_by(KEYS)
-        .agg(pl.col("_rho").fill_null(0.0).sum().alias("_rho_sum"))
+        pl.concat(sums)
+        .group_by(S.GROUP, "_w").agg(pl.col("_rho").sum().alias("_rho_sum"))
+        .join(win, on="_w")
+        .select(S.GROUP, S.WINDOW_START, S.WINDOW_END, "_rho_sum")
     )
 
 
 # --- GRANK (Kolari & Pynnönen 2011) -------------------------------------------------------------------
 
 
-def grank_t(
-    cs: pl.DataFrame, obs: pl.DataFrame, members: pl.DataFrame, est: pl.DataFrame, win: pl.DataFrame
-) -> pl.DataFrame:
+def grank_t(cs: CrossSection, members: Members, est: np.ndarray, windows: tuple[Window, ...]) -> pl.DataFrame:
     """Kolari & Pynnönen (2011) generalized rank test, for one day and for CARs::
 
         SAR_it = e_it / σ_i                               estimation days
@@ -591,60 +929,65 @@ def grank_t(
     A multi-day window enters as its one cumulative point (the "cumulative version"); on one
     day, SCAR is the day's standardised AR. Ranks of ties are averaged.
 
-    Vectorised with batched NumPy over events and groups on a dense event x estimation-day
-    matrix; the loop runs over the test windows.
+    Dense, block by block of members: each member's SARs are sorted and ranked once.
+    Inserting the event point raises the rank of the SARs above it by 1 (ties by 1/2), so per
+    window the point's count of SARs above it comes from a binary search in the member's
+    sorted SARs, and the days whose SAR lies above it are those whose sorted position is past
+    that count: a comparison of small integers per member and day, summed by group.
     """
-    if obs.is_empty():
-        return pl.DataFrame(schema={S.GROUP: pl.String, S.WINDOW_START: pl.Int32, S.WINDOW_END: pl.Int32,
-                                    S.TEST: pl.String, S.STATISTIC: pl.Float64, S.P_VALUE: pl.Float64,
-                                    S.N_EVENTS: pl.Int32, S.MEAN: pl.Float64, S.REASON: pl.String})
-    # Members in group order; dense SAR matrix (member x estimation day), NaN where missing.
-    ordered = members.sort(S.GROUP, ROW).with_row_index("_m")
-    groups = ordered.group_by(S.GROUP, maintain_order=True).agg(pl.col("_m").min().alias("_start"))
-    starts = groups["_start"].to_numpy().astype(np.int64)
-    est_days = est[S.EVENT_DAY]
-    first = int(est_days.min()) if est.height else 0
-    width = int(est_days.max()) - first + 1 if est.height else 1
-    cells = est.join(ordered.select(ROW, "_m", S.SIGMA), on=ROW).select(
-        "_m", (pl.col(S.EVENT_DAY) - first).alias("_d"), (pl.col(S.ABNORMAL_RET) / pl.col(S.SIGMA)).alias("_sar")
-    )
-    sar = np.full((ordered.height, width), np.nan)
-    sar[cells["_m"].to_numpy(), cells["_d"].to_numpy()] = cells["_sar"].to_numpy()
-    present = ~np.isnan(sar)
-    t_i = present.sum(axis=1)
-    weight = 1.0 / (t_i + 2)  # 1 / (M_i + 1) with M_i = T_i + 1 points
-    est_rank = sps.rankdata(sar, axis=1, nan_policy="omit")  # rank among the estimation SARs
-    base = np.where(present, est_rank * weight[:, None] - 0.5, 0.0)  # U_it before the event point's shift
-    base_sum = np.add.reduceat(base, starts, axis=0)
-    present_sum = np.add.reduceat(present.astype(float), starts, axis=0)
+    groups, starts = members.groups, members.starts
+    with np.errstate(invalid="ignore", divide="ignore"):  # re-standardised SCAR (NaN when not in the window)
+        g_all = np.where(cs.ok, cs.z / cs.z_sd[members.group_of], np.nan)
+    n_windows = len(windows)
 
-    # Re-standardised SCAR of every member and window (NaN when not in the window's test).
-    scar = (
-        obs.join(ordered.select(ROW, "_m"), on=ROW)
-        .with_columns((pl.col(_Z) / pl.col(_Z).std(ddof=1).over(KEYS)).alias("_g"))
-        .join(win.with_row_index("_w"), on=[S.WINDOW_START, S.WINDOW_END])
-    )
-    g_all = np.full((win.height, ordered.height), np.nan)
-    g_all[scar["_w"].to_numpy(), scar["_m"].to_numpy()] = scar["_g"].fill_null(np.nan).to_numpy()
-
-    out = []
-    for w in range(win.height):  # loop over the test windows; each step is vectorised over events
-        g = g_all[w]
+    def block(b: _Block, est: np.ndarray, sigma: np.ndarray, g: np.ndarray) -> dict[str, np.ndarray]:
+        reduce = b.sums
+        sar = est / sigma[:, None]
+        present = np.isfinite(sar)
+        t_i = present.sum(axis=1)
+        weight = 1.0 / (t_i + 2)  # 1 / (M_i + 1) with M_i = T_i + 1 points
+        ranks, places, ordered = _average_ranks(sar)
+        base = np.where(present, ranks * weight[:, None] - 0.5, 0.0)  # U_it before the event point's shift
         inc = ~np.isnan(g)
-        gc = np.where(inc, g, np.inf)[:, None]
-        above = (sar > gc).astype(float)  # estimation days ranked above the event point: rank + 1
-        ties = sar == gc
-        if ties.any():
-            above += 0.5 * ties
-        sum_t = base_sum + np.add.reduceat(above * np.where(inc, weight, 0.0)[:, None], starts, axis=0)
-        n_t = present_sum
-        if not inc.all():
-            out_rows = (~inc)[:, None]
-            sum_t = sum_t - np.add.reduceat(base * out_rows, starts, axis=0)
-            n_t = n_t - np.add.reduceat((present & out_rows).astype(float), starts, axis=0)
-        u0 = np.where(inc, (1.0 + t_i - above.sum(axis=1)) * weight - 0.5, 0.0)
-        n = np.add.reduceat(inc.astype(float), starts)
-        sum0 = np.add.reduceat(u0, starts)
+        point = np.where(inc, g, np.inf)  # a member not in the window: no SAR above its point
+        below = _count_below(ordered, t_i, point, strict=True)
+        at = np.take_along_axis(ordered, np.minimum(below, ordered.shape[1] - 1), axis=1)
+        tied = (below < t_i[:, None]) & (at == point)  # a SAR equal to the point (rare)
+        not_above = _count_below(ordered, t_i, point, strict=False) if tied.any() else below
+        above_count = (t_i[:, None] - not_above) + 0.5 * (not_above - below)
+        shift, out_base, out_present = (np.zeros((b.groups, n_windows, sar.shape[1])) for _ in range(3))
+        # members of one group with one weight (the same T_i), as counts: comparisons of int16 positions
+        group = b.group
+        by_weight = np.lexsort((t_i, group))
+        places = places[by_weight]
+        key = group[by_weight] * (sar.shape[1] + 2) + t_i[by_weight]
+        segments = np.flatnonzero(np.diff(key, prepend=-1))
+        bounds = zip(segments, np.append(segments[1:], key.size)[: segments.size], strict=True)
+        segments = [(group[by_weight][a], weight[by_weight][a], a, b) for a, b in bounds]
+        cut, tie_from = not_above[by_weight], below[by_weight]
+        for w in range(n_windows):  # the windows; each step is vectorised over the block's members and days
+            has_ties = bool((cut[:, w] > tie_from[:, w]).any())
+            for k, wk, a, b in segments:  # a few per group
+                shift[k, w] += wk * (places[a:b] >= cut[a:b, w, None]).sum(axis=0)
+                if has_ties:
+                    inside = (places[a:b] >= tie_from[a:b, w, None]) & (places[a:b] < cut[a:b, w, None])
+                    shift[k, w] += 0.5 * wk * inside.sum(axis=0)
+            if not inc[:, w].all():
+                out_base[:, w] = reduce(np.where(inc[:, w, None], 0.0, base))
+                out_present[:, w] = reduce((present & ~inc[:, w, None]).astype(np.float64))
+        return {
+            "base": reduce(base), "present": reduce(present.astype(np.float64)), "shift": shift,
+            "out_base": out_base, "out_present": out_present, "n": reduce(inc.astype(np.float64)),
+            "u0": reduce(np.where(inc, (1.0 + t_i[:, None] - above_count) * weight[:, None] - 0.5, 0.0)),
+        }
+
+    sums = _group_totals(members, block, est, members.frame[S.SIGMA].to_numpy(), g_all)
+    win = _window_frame(windows).with_row_index("_w")
+    out = []
+    for w in range(n_windows):  # loop over the test windows; each step is vectorised over groups
+        sum_t = sums["base"] + sums["shift"][:, w] - sums["out_base"][:, w]
+        n_t = sums["present"] - sums["out_present"][:, w]
+        n, sum0 = sums["n"][:, w], sums["u0"][:, w]
         with np.errstate(invalid="ignore", divide="ignore"):
             ss = (sum_t**2 / np.where(n_t > 0, n_t, np.inf)).sum(axis=1) + sum0**2 / n
             points = (n_t > 0).sum(axis=1) + 1.0
@@ -652,21 +995,19 @@ def grank_t(
             z = (sum0 / n) / s_u
             t = z * np.sqrt((points - 2) / (points - 1 - z**2))
         out.append(pl.DataFrame({
-            S.GROUP: groups[S.GROUP], "_w": np.full(len(starts), w, dtype=np.uint32),
+            S.GROUP: groups, "_w": np.full(len(starts), w, dtype=np.uint32),
             "_t": t, "_df": points - 2, "_z2": z**2, "_points": points,
         }))
     res = (
         pl.concat(out)
         .with_columns(pl.col("_t", "_z2").fill_nan(None))
-        .join(win.with_row_index("_w"), on="_w")
+        .join(win, on="_w")
         .drop("_w")
     )
-    s_scar = scar.group_by(KEYS).agg(pl.col(_Z).std(ddof=1).alias("_s_scar"))
-    f = cs.join(s_scar, on=KEYS, how="left").join(res, on=KEYS, how="left")
+    f = cs.frame.join(res, on=KEYS, how="left")
     reason = _reason(
         _FEW,
-        (pl.col("_s_scar") <= 0, "the standardised CARs have no cross-sectional dispersion"),
+        (pl.col("_z_sd") <= 0, "the standardised CARs have no cross-sectional dispersion"),
         (pl.col("_points") - 1 - pl.col("_z2") <= 0, "degenerate rank sample (T − 1 − Z² ≤ 0)"),
     )
     return _out(f, GRANK_T, pl.col("_t"), t_pvalue(pl.col("_t"), pl.col("_df")), reason)
-

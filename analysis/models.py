@@ -23,25 +23,25 @@ excess-return model is ``rf_t + α̂ + b̂' x_t``. ``market-adjusted`` estimates
 β = 1, and σ̂ is the standard deviation of ``R_it − R_mt`` over the estimation window with
 ``T − 1`` degrees of freedom (Brown & Warner 1985).
 
-Estimation, for all event rows at once:
+Estimation, for all event rows at once, on the dense ``E x L`` arrays of
+:class:`analysis.panel.EventPanel` (batched NumPy, no loop over events):
 
-1. one polars ``group_by`` over the estimation days collects per row the raw cross-product
-   sums ``T, Σx, Σxx', Σxy, Σy, Σy²`` (days with a missing y or x are masked, so ``T``
-   counts exactly the usable days);
-2. NumPy turns them into centred moments ``C = Σxx' − T x̄x̄'``, ``c = Σxy − T x̄ȳ``,
-   ``S_yy = Σy² − Tȳ²`` and solves all rows in one batched call on the correlation-scaled
+1. the estimation days on which y and every x exist are masked (``T`` counts exactly the
+   usable days), and row-wise reductions give the raw cross-product sums ``T, Σx, Σxx',
+   Σxy, Σy, Σy²`` of every row;
+2. these become centred moments ``C = Σxx' − T x̄x̄'``, ``c = Σxy − T x̄ȳ``,
+   ``S_yy = Σy² − Tȳ²``, and all rows are solved in one batched call on the correlation-scaled
    ``C`` (``b̂ = C⁻¹c``, ``α̂ = ȳ − x̄'b̂``, ``SSR = S_yy − c'b̂``, ``R² = 1 − SSR/S_yy``).
 
 For the market model this is the textbook closed form ``β̂ = S_xy/S_xx`` (``C`` is 1 x 1).
 The AR and CAR variances need only ``x̄`` and ``C⁻¹`` (see :mod:`analysis.abnormal`), which
 the result carries in internal columns (:func:`xbar_column`, :func:`cinv_column`).
 
-Raw sums rather than sums around each row's means: polars recomputes a group's mean in every
-centred aggregation, which made the five-factor fit ~10x slower (4.5 s vs 0.46 s for 10^4
-rows); daily returns have means far below their standard deviations, so the centring in
-NumPy loses no accuracy that matters (measured on AMZN and the Fama-French factors: the
-estimates agree with exact rational arithmetic to ~1e-15 relative for every coefficient not
-near zero, as statsmodels does).
+Raw sums rather than sums around each row's means (one pass over the data instead of two);
+daily returns have means far below their standard deviations, so the centring afterwards
+loses no accuracy that matters (measured on AMZN and the Fama-French factors: the estimates
+agree with exact rational arithmetic to ~1e-15 relative for every coefficient not near zero,
+as statsmodels does).
 
 An event row with fewer than ``min_estimation_obs`` usable days, a constant regressor or
 collinear regressors gets null estimates and a ``reason``.
@@ -64,7 +64,7 @@ import numpy as np
 import polars as pl
 
 from analysis import schema as S
-from analysis.panel import ROW
+from analysis.panel import ROW, EventPanel
 from analysis.specs import StudySpec
 
 EST_FIRST_DAY = "est_first_day"
@@ -95,127 +95,129 @@ class Design:
 
     Attributes
     ----------
-    dependent
-        ``y`` on a panel row: the return, or the excess return over ``rf``.
-    offset
-        Added to the fitted ``y`` to give the normal *return*: ``rf`` for excess-return
-        models, else 0.
+    excess
+        ``y`` is the excess return ``R − rf`` and the normal return ``rf + α + b'x``
+        (``rf`` = the panel's factor ``rf``); else ``y = R``.
     regressors
-        ``x_j`` on a panel row.
+        The panel column of each ``x_j`` (``benchmark_ret``, ``factor_<f>``); with ``excess``
+        the benchmark enters as its excess return ``R_m − rf`` (CAPM).
     loadings
         The models column of each ``b_j`` (``beta`` for the market, ``beta_<factor>``).
     constant_reasons
         The reason given when ``x_j`` is constant over the estimation window.
-    inputs
-        The panel columns besides ``ret`` and ``benchmark_ret`` that the model reads (factors
-        and ``rf``).
     lacking
         What a day with a return but without the regressors lacks (for reasons).
     """
 
-    dependent: pl.Expr
-    offset: pl.Expr
-    regressors: tuple[pl.Expr, ...]
+    excess: bool
+    regressors: tuple[str, ...]
     loadings: tuple[str, ...]
     constant_reasons: tuple[str, ...]
-    inputs: tuple[str, ...]
     lacking: str
 
-    @property
-    def usable(self) -> pl.Expr:
-        """True on panel rows where ``y`` and every ``x_j`` exist."""
-        return pl.all_horizontal(e.is_not_null() for e in (self.dependent, *self.regressors))
+    def arrays(self, panel: EventPanel, cols: slice) -> tuple[np.ndarray, list[np.ndarray], np.ndarray | None]:
+        """``y``, the ``x_j`` and ``rf`` (None without ``excess``) on the columns ``cols``."""
+        rf = panel.factors[S.RF][:, cols] if self.excess else None
+        ret = panel.ret[:, cols]
+        xs = []
+        for name in self.regressors:
+            x = panel.column(name)[:, cols]
+            xs.append(x - rf if rf is not None and name == S.BENCHMARK_RET else x)
+        return (ret if rf is None else ret - rf), xs, rf
 
 
 def design(spec: StudySpec) -> Design | None:
     """The regression of ``spec.model`` (None for ``market-adjusted``, which estimates nothing)."""
     if spec.model == "market-adjusted":
         return None
-    ret, rm = pl.col(S.RET), pl.col(S.BENCHMARK_RET)
-    rf_col = S.factor_column(S.RF)
-    rf = pl.col(rf_col) if spec.risk_free else pl.lit(0.0)
-    y = ret - rf if spec.risk_free else ret
-    rf_inputs = (rf_col,) if spec.risk_free else ()
+    excess = spec.risk_free is not None
     if spec.model == "constant-mean":
-        return Design(ret, pl.lit(0.0), (), (), (), (), "")
+        return Design(False, (), (), (), "")
     if spec.model == "market":
-        return Design(ret, pl.lit(0.0), (rm,), (S.BETA,), ("benchmark returns are constant over the estimation window",),
-                      (), "benchmark")
+        return Design(False, (S.BENCHMARK_RET,), (S.BETA,), ("benchmark returns are constant over the estimation window",),
+                      "benchmark")
     if spec.model == "capm":
-        return Design(y, rf, (rm - rf,), (S.BETA,), ("benchmark excess returns are constant over the estimation window",),
-                      rf_inputs, "benchmark or risk-free")
+        return Design(excess, (S.BENCHMARK_RET,), (S.BETA,),
+                      ("benchmark excess returns are constant over the estimation window",), "benchmark or risk-free")
     names = [c for _, c in spec.factor_columns]
     return Design(
-        y, rf,
-        tuple(pl.col(S.factor_column(c)) for c in names),
+        excess,
+        tuple(S.factor_column(c) for c in names),
         tuple(S.loading_column(c) for c in names),
         tuple(f"factor {c} is constant over the estimation window" for c in names),
-        (*(S.factor_column(c) for c in names), *rf_inputs),
         "factor",
     )
 
 
-def _sums(panel: pl.DataFrame, spec: StudySpec, d: Design | None) -> pl.DataFrame:
-    """Per event row: the raw sums of the estimation days (one ``group_by``)."""
-    est = spec.estimation
-    rm = pl.col(S.BENCHMARK_RET)
-    if d is None:
-        usable = pl.col(S.RET).is_not_null() & rm.is_not_null()
-        y, xs = pl.col(S.RET) - rm, []
-    else:
-        usable = d.usable
-        y, xs = d.dependent, list(d.regressors)
-    # Mask once: y, x_j and the benchmark are null on unusable days, so every sum skips them.
-    masked = [
-        usable.alias("_u"),
-        pl.when(usable).then(y).alias("_y"),
-        *(pl.when(usable).then(x).alias(f"_x{j}") for j, x in enumerate(xs)),
-        pl.when(usable).then(rm).alias("_bm"),
-    ]
-    u, y, bm = pl.col("_u"), pl.col("_y"), pl.col("_bm")
-    xs = [pl.col(f"_x{j}") for j in range(len(xs))]
-    aggs = [
-        u.sum().cast(pl.Int32).alias(S.N_OBS),
-        (pl.col(S.RET).is_not_null() & ~u).sum().cast(pl.Int32).alias("_lacking"),
-        y.sum().alias("_sy"),
-        (y * y).sum().alias("_syy"),
-        *(x.sum().alias(f"_sx{j}") for j, x in enumerate(xs)),
-        *((xs[j] * xs[k]).sum().alias(f"_sxx{j}_{k}") for j in range(len(xs)) for k in range(j, len(xs))),
-        *((x * y).sum().alias(f"_sxy{j}") for j, x in enumerate(xs)),
-        bm.count().alias("_nm"),
-        bm.sum().alias("_sm"),
-        (bm * bm).sum().alias("_smm"),
-        pl.col(S.EVENT_DAY).filter(u).min().alias(EST_FIRST_DAY),
-        pl.col(S.EVENT_DAY).filter(u).max().alias(EST_LAST_DAY),
-    ]
-    if S.LOG_VOLUME in panel.columns:
-        v = pl.col(S.LOG_VOLUME)
-        aggs += [v.count().cast(pl.Int32).alias(S.VOLUME_N_OBS), v.mean().alias(S.LOG_VOLUME_MEAN), ((v - v.mean()) ** 2).sum().alias("_svv")]
-    else:
-        aggs += [pl.lit(0, pl.Int32).alias(S.VOLUME_N_OBS), pl.lit(None, pl.Float64).alias(S.LOG_VOLUME_MEAN),
-                 pl.lit(None, pl.Float64).alias("_svv")]
-    mkt_mean = pl.col("_sm") / pl.col("_nm")
-    return (
-        panel.lazy()
-        .filter(pl.col(S.EVENT_DAY).is_between(est.start, est.end))
-        .with_columns(masked)
-        .group_by(ROW)
-        .agg(aggs)
-        .with_columns(mkt_mean.alias(S.MKT_MEAN), (pl.col("_smm") - pl.col("_nm") * mkt_mean**2).alias(S.MKT_SXX))
-        .sort(ROW)
-        .collect(engine="in-memory")
-    )
+def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``Σ_t a_it b_it`` of every row."""
+    return np.einsum("ij,ij->i", a, b)
 
 
-def _solve(sums: pl.DataFrame, p: int) -> dict[str, np.ndarray]:
+def _sums(panel: EventPanel, spec: StudySpec, d: Design | None) -> dict[str, np.ndarray]:
+    """Per event row: the raw sums of the usable estimation days, and the volume moments."""
+    cols = panel.span(spec.estimation)
+    ret, bench = panel.ret[:, cols], panel.benchmark_ret[:, cols]
+    if d is None:  # market-adjusted: the mean model of R - R_m
+        y, xs = ret - bench, []
+    else:
+        y, xs, _ = d.arrays(panel, cols)
+    usable = np.isfinite(y)
+    for x in xs:
+        usable &= np.isfinite(x)
+    complete = bool(usable.all())  # no day to skip (complete data): no masked copies
+    # Zero the unusable days once: every sum below then skips them.
+    y0, *x0 = (v if complete else np.where(usable, v, 0.0) for v in (y, *xs))
+    n = usable.sum(axis=1)
+    p = len(xs)
+    out = {
+        S.N_OBS: n,
+        "_lacking": np.zeros(n.size, dtype=np.int64) if complete else (np.isfinite(ret) & ~usable).sum(axis=1),
+        "_sy": y0.sum(axis=1),
+        "_syy": _rowdot(y0, y0),
+        **{f"_sx{j}": x.sum(axis=1) for j, x in enumerate(x0)},
+        **{f"_sxx{j}_{k}": _rowdot(x0[j], x0[k]) for j in range(p) for k in range(j, p)},
+        **{f"_sxy{j}": _rowdot(x, y0) for j, x in enumerate(x0)},
+    }
+    if d is not None and d.regressors[:1] == (S.BENCHMARK_RET,) and not d.excess:  # the market model: R_m is x_0
+        nm, sm, smm = n, out["_sx0"], out["_sxx0_0"]
+    else:
+        bm = np.where(usable & np.isfinite(bench), bench, 0.0)
+        nm, sm, smm = (usable & np.isfinite(bench)).sum(axis=1), bm.sum(axis=1), _rowdot(bm, bm)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = sm / nm
+        out[S.MKT_MEAN], out[S.MKT_SXX] = mean, smm - nm * mean**2
+    any_day = n > 0
+    if complete:
+        first_day, last_day = np.full(n.size, spec.estimation.start), np.full(n.size, spec.estimation.end)
+    else:
+        first_day = spec.estimation.start + usable.argmax(axis=1)
+        last_day = spec.estimation.end - usable[:, ::-1].argmax(axis=1)
+    out[EST_FIRST_DAY] = np.where(any_day, first_day, -1)
+    out[EST_LAST_DAY] = np.where(any_day, last_day, -1)
+    if panel.log_volume is not None:
+        v = panel.log_volume[:, cols]
+        has = np.isfinite(v)
+        nv = has.sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            vmean = np.where(has, v, 0.0).sum(axis=1) / nv
+            dev = np.where(has, v - vmean[:, None], 0.0)
+        out |= {S.VOLUME_N_OBS: nv, S.LOG_VOLUME_MEAN: vmean, "_svv": _rowdot(dev, dev)}
+    else:
+        nothing = np.full(panel.n_rows, np.nan)
+        out |= {S.VOLUME_N_OBS: np.zeros(panel.n_rows, dtype=np.int64), S.LOG_VOLUME_MEAN: nothing, "_svv": nothing}
+    return out
+
+
+def _solve(sums: dict[str, np.ndarray], p: int) -> dict[str, np.ndarray]:
     """Batched OLS of every row from its raw sums (see the module docstring).
 
     Returns the arrays ``alpha, b (E x p), ssr, syy, xbar (E x p), cinv (E x p x p),
     constant`` (index of the first constant regressor, -1 if none) and ``collinear``.
     """
-    n = sums[S.N_OBS].to_numpy().astype(np.float64)
-    col = lambda name: sums[name].fill_null(0.0).to_numpy().astype(np.float64)  # noqa: E731
-    e = sums.height
+    n = sums[S.N_OBS].astype(np.float64)
+    col = sums.__getitem__
+    e = n.size
     with np.errstate(divide="ignore", invalid="ignore"):
         ybar = col("_sy") / n
         syy = col("_syy") - n * ybar**2
@@ -247,17 +249,15 @@ def _solve(sums: pl.DataFrame, p: int) -> dict[str, np.ndarray]:
             "constant": constant, "collinear": collinear}
 
 
-def fit_models(panel: pl.DataFrame, n_rows: int, spec: StudySpec) -> pl.DataFrame:
+def fit_models(panel: EventPanel, spec: StudySpec) -> pl.DataFrame:
     """Fit ``spec.model`` (and the abnormal-volume model) for every event row.
 
     Parameters
     ----------
     panel
-        ``row, event_day, ret, benchmark_ret`` and the columns the model needs: ``factor_<name>``
-        for its factors and ``factor_rf`` for an excess-return model; optionally
-        ``log_volume`` (see :func:`analysis.panel.event_panel`).
-    n_rows
-        Number of event rows ``E``; the result has one row for each ``row = 0..E-1``.
+        The event rows' ``ret, benchmark_ret``, the factors the model needs (its factors and
+        ``rf`` for an excess-return model) and optionally ``log_volume`` (see
+        :func:`analysis.panel.event_panel`); the result has one row for each ``row = 0..E-1``.
     spec
         Study parameters (estimation window, model, minimum observations).
 
@@ -271,7 +271,12 @@ def fit_models(panel: pl.DataFrame, n_rows: int, spec: StudySpec) -> pl.DataFram
     """
     d = design(spec)
     p = len(d.regressors) if d is not None else 0
-    sums = _sums(panel, spec, d)
+    raw = _sums(panel, spec, d)
+    sums = pl.DataFrame({
+        ROW: np.arange(panel.n_rows, dtype=np.uint32),
+        **{name: pl.Series(v, nan_to_null=True) for name, v in raw.items() if v.dtype.kind == "f"},
+        **{name: pl.Series(v, dtype=pl.Int32) for name, v in raw.items() if v.dtype.kind != "f"},
+    }).with_columns(pl.col(EST_FIRST_DAY, EST_LAST_DAY).replace(-1, None))
     est = spec.estimation
     n = pl.col(S.N_OBS)
     dof = n - spec.n_params
@@ -279,7 +284,7 @@ def fit_models(panel: pl.DataFrame, n_rows: int, spec: StudySpec) -> pl.DataFram
         ssr = pl.col("_syy") - pl.col("_sy") ** 2 / n
         alpha, loadings, r2 = pl.lit(0.0), {S.BETA: pl.lit(1.0)}, pl.lit(None, pl.Float64)
     else:
-        sol = _solve(sums, p)
+        sol = _solve(raw, p)
         sums = sums.with_columns(
             pl.Series("_alpha", sol["alpha"]), pl.Series("_ssr", sol["ssr"]), pl.Series("_tss", sol["syy"]),
             pl.Series("_constant", sol["constant"]), pl.Series("_collinear", sol["collinear"]),
@@ -323,11 +328,9 @@ def fit_models(panel: pl.DataFrame, n_rows: int, spec: StudySpec) -> pl.DataFram
     )
     vok = volume_reason.is_null()
 
-    all_rows = pl.DataFrame({ROW: pl.arange(0, n_rows, dtype=pl.UInt32, eager=True)})
     later = [name for name in (d.loadings if d is not None else ()) if name != S.BETA]
     return (
-        all_rows.join(sums, on=ROW, how="left", maintain_order="left")
-        .with_columns(reason.alias(S.REASON), volume_reason.alias(S.VOLUME_REASON))
+        sums.with_columns(reason.alias(S.REASON), volume_reason.alias(S.VOLUME_REASON))
         .select(
             ROW,
             pl.lit(spec.model).alias(S.MODEL),

@@ -1,77 +1,104 @@
-"""The returns panel: one row per event x ticker ("event row") x event day.
+"""The returns panel: every event row ("row" ``i = 0..E-1``: one event x ticker) x event day.
 
-Event rows are numbered ``0..E-1`` (column ``row``); every event row gets the same span of
-event days ``τ = first..last`` (estimation window start to the last event-window day), so the
-panel is a dense ``E x L`` block stored long, ordered by row then τ.
+Every event row gets the same span of event days ``τ = first..last`` (estimation window start
+to the last event-window day), so the panel is a dense ``E x L`` block: :class:`EventPanel`
+holds one ``E x L`` NumPy array per variable (NaN where missing), and the models, abnormal
+returns, CARs and group tests work on these arrays with batched NumPy (reductions along the
+event-day axis; no loop over events). A long tidy frame (one row per event row and day) is
+only built where one is reported or handed to statsmodels (:meth:`EventPanel.to_frame`).
 
-Values are fetched by a dense gather rather than by joins: each ticker's returns are laid out
-on a contiguous stretch of one array indexed by exchange session, and each panel cell reads
-``array[offset(ticker) + day0_session + τ − first_session(ticker)]``. Missing days (halts, late
-listings, gaps) stay null, so observation counts per window are exact. Factors are per
-*date*, not per ticker: they are laid out once by session and gathered the same way (the
-cell of event day τ reads the factor of session ``day0_session + τ``).
+Values are fetched by a dense gather rather than by joins (see
+:class:`analysis.returns.SessionGrid`): the cell ``(i, τ)`` reads the ticker's cell of session
+``day0_session_i + τ``. Missing days (halts, late listings, gaps) stay NaN, so observation
+counts per window are exact. Factors are per *date*, not per ticker: they are laid out once by
+session and gathered the same way.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
 from analysis import schema as S
+from analysis.returns import SessionGrid, window_gather
 from analysis.specs import Window
 
 ROW = "row"
 
 
-def _layout(frame: pl.DataFrame) -> pl.DataFrame:
-    """Where each ticker's sessions sit on one array: ``ticker, _first, _span, _offset``."""
-    return (
-        frame.group_by(S.TICKER)
-        .agg(pl.col(S.SESSION).min().alias("_first"), pl.col(S.SESSION).max().alias("_last"))
-        .sort(S.TICKER)
-        .with_columns((pl.col("_last") - pl.col("_first") + 1).cast(pl.Int64).alias("_span"))
-        .with_columns((pl.col("_span").cum_sum() - pl.col("_span")).alias("_offset"))
-        .drop("_last")
-    )
+@dataclass(frozen=True, eq=False)
+class EventPanel:
+    """Dense ``E x L`` arrays of the event rows over event days ``days`` (NaN = missing).
 
+    Attributes
+    ----------
+    days
+        The event days of the columns: column ``j`` is ``τ = days.start + j``.
+    ret, benchmark_ret
+        Returns of the event row's ticker and of its benchmark.
+    log_volume
+        ``ln(1 + volume)`` of the ticker, or None when the prices carry no volume.
+    factors
+        Factor values by factor name (``mkt_rf``, ``smb``, ``rf``, ...), same shape.
+    """
 
-def _dense(frame: pl.DataFrame, layout: pl.DataFrame, column: pl.Expr) -> np.ndarray:
-    """The values of ``column`` laid out by ``layout`` (NaN where a ticker has no value)."""
-    dense = np.full(int(layout["_span"].sum() or 0), np.nan)
-    pos = frame.join(layout, on=S.TICKER).select(
-        pl.col("_offset") + pl.col(S.SESSION) - pl.col("_first"), column.cast(pl.Float64).fill_null(np.nan)
-    )
-    dense[pos.to_series(0).to_numpy()] = pos.to_series(1).to_numpy()
-    return dense
+    days: Window
+    ret: np.ndarray
+    benchmark_ret: np.ndarray
+    log_volume: np.ndarray | None = None
+    factors: Mapping[str, np.ndarray] = field(default_factory=dict)
 
+    @property
+    def n_rows(self) -> int:
+        return self.ret.shape[0]
 
-def _gather(rows: pl.DataFrame, key: str, layout: pl.DataFrame, dense: list[np.ndarray], days: Window) -> list[np.ndarray]:
-    """Values of each array of ``dense`` for ticker column ``key`` of every row over ``days``
-    (E*L each, NaN where missing)."""
-    lay = rows.select(key, S.DAY0_SESSION).join(layout, left_on=key, right_on=S.TICKER, how="left", maintain_order="left")
-    first = lay["_first"].fill_null(0).to_numpy().astype(np.int64)
-    span = lay["_span"].fill_null(0).to_numpy()
-    offset = lay["_offset"].fill_null(0).to_numpy()
-    day0 = lay[S.DAY0_SESSION].to_numpy().astype(np.int64)
-    tau = np.arange(days.start, days.end + 1, dtype=np.int64)
-    rel = (day0 - first)[:, None] + tau[None, :]  # session minus the ticker's first session
-    ok = (rel >= 0) & (rel < span[:, None])
-    idx = np.where(ok, offset[:, None] + rel, 0)
-    return [np.where(ok, d[idx], np.nan).ravel() if d.size else np.full(ok.size, np.nan) for d in dense]
+    def span(self, days: Window) -> slice:
+        """The columns of event days ``days`` (which must lie inside the panel's days)."""
+        return slice(days.start - self.days.start, days.end - self.days.start + 1)
+
+    def column(self, name: str) -> np.ndarray:
+        """The array of panel column ``name`` (``ret``, ``benchmark_ret``, ``log_volume``, ``factor_<f>``)."""
+        if name == S.RET:
+            return self.ret
+        if name == S.BENCHMARK_RET:
+            return self.benchmark_ret
+        if name == S.LOG_VOLUME and self.log_volume is not None:
+            return self.log_volume
+        if name.startswith(S.FACTOR_PREFIX) and name.removeprefix(S.FACTOR_PREFIX) in self.factors:
+            return self.factors[name.removeprefix(S.FACTOR_PREFIX)]
+        raise KeyError(f"the panel has no column {name!r}")
+
+    def to_frame(self, rows: np.ndarray | None = None) -> pl.DataFrame:
+        """The long form: ``row`` (UInt32), ``event_day`` (Int32), ``ret``, ``benchmark_ret``
+        (then ``log_volume`` and ``factor_<f>`` when present), null where missing, ordered by
+        row then event day; only ``rows`` when given."""
+        rows = np.arange(self.n_rows) if rows is None else np.asarray(rows, dtype=np.int64)
+        length = self.days.length
+        arrays = {S.RET: self.ret, S.BENCHMARK_RET: self.benchmark_ret}
+        if self.log_volume is not None:
+            arrays[S.LOG_VOLUME] = self.log_volume
+        arrays |= {S.factor_column(name): values for name, values in self.factors.items()}
+        return pl.DataFrame({
+            ROW: np.repeat(rows.astype(np.uint32), length),
+            S.EVENT_DAY: np.tile(np.arange(self.days.start, self.days.end + 1, dtype=np.int32), rows.size),
+            **{name: pl.Series(values[rows].ravel(), nan_to_null=True) for name, values in arrays.items()},
+        })
 
 
 def event_panel(
-    rows: pl.DataFrame, returns: pl.DataFrame, days: Window, factors: pl.DataFrame | None = None
-) -> pl.DataFrame:
+    rows: pl.DataFrame, grid: SessionGrid, days: Window, factors: pl.DataFrame | None = None
+) -> EventPanel:
     """Returns of every event row and its benchmark over event days ``days``.
 
     Parameters
     ----------
     rows
         Event rows in order ``row = 0..E-1``: ``ticker, benchmark, day0_session`` (non-null).
-    returns
-        ``ticker, session, ret`` for every ticker and benchmark (from
-        :func:`analysis.returns.session_returns`), and optionally ``volume``.
+    grid
+        The returns of every ticker and benchmark (:func:`analysis.returns.session_grid`).
     days
         The event days to gather, e.g. ``[-260, +5]``.
     factors
@@ -80,33 +107,26 @@ def event_panel(
 
     Returns
     -------
-    pl.DataFrame
-        ``row`` (UInt32), ``event_day`` (Int32), ``ret``, ``benchmark_ret`` (Float64, null when
-        missing); with a ``volume`` column in ``returns`` also ``log_volume`` = ln(1 + volume)
-        of the event row's ticker; with ``factors`` also ``factor_<name>`` for each factor
-        (null on sessions without a value). ``E * L`` rows ordered by row then event day.
+    EventPanel
+        ``E x L`` arrays: ``ret`` and ``log_volume`` of the row's ticker, ``benchmark_ret``,
+        and the factors (NaN on sessions without a value).
     """
-    has_volume = S.VOLUME in returns.columns
-    layout = _layout(returns)
-    ret = _dense(returns, layout, pl.col(S.RET))
-    bench = _gather(rows, S.BENCHMARK, layout, [ret], days)
-    mine = _gather(rows, S.TICKER, layout, [ret, *([_dense(returns, layout, pl.col(S.VOLUME).log1p())] if has_volume else [])], days)
-    n, length = rows.height, days.length
-    columns: dict[str, object] = {
-        ROW: np.repeat(np.arange(n, dtype=np.uint32), length),
-        S.EVENT_DAY: np.tile(np.arange(days.start, days.end + 1, dtype=np.int32), n),
-        S.RET: pl.Series(mine[0], nan_to_null=True),
-        S.BENCHMARK_RET: pl.Series(bench[0], nan_to_null=True),
-    }
-    if has_volume:
-        columns[S.LOG_VOLUME] = pl.Series(mine[1], nan_to_null=True)
+    day0 = rows[S.DAY0_SESSION].to_numpy().astype(np.int64)
+    mine = grid.gather(rows[S.TICKER], day0, days, grid.ret, *([] if grid.log_volume is None else [grid.log_volume]))
+    (bench,) = grid.gather(rows[S.BENCHMARK], day0, days, grid.ret)
+    by_factor: dict[str, np.ndarray] = {}
     if factors is not None:
         names = [c for c in factors.columns if c != S.SESSION]
-        by_session = factors.with_columns(pl.lit("", pl.String).alias(S.TICKER))
-        flat = _layout(by_session)
-        arrays = _gather(
-            rows.select(pl.lit("", pl.String).alias(S.TICKER), S.DAY0_SESSION), S.TICKER, flat,
-            [_dense(by_session, flat, pl.col(c)) for c in names], days,
-        )
-        columns |= {S.factor_column(c): pl.Series(a, nan_to_null=True) for c, a in zip(names, arrays, strict=True)}
-    return pl.DataFrame(columns)
+        first = int(factors[S.SESSION].min() or 0)
+        width = int(factors[S.SESSION].max() or 0) - first + 1 if factors.height else 0
+        idx = factors[S.SESSION].to_numpy().astype(np.int64) - first
+        dense = []
+        for name in names:
+            values = np.full(width, np.nan)
+            values[idx] = factors[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
+            dense.append(values)
+        e = day0.size
+        gathered = window_gather(tuple(dense), np.zeros(e, dtype=np.int64), day0 + days.start - first,
+                                 np.full(e, width, dtype=np.int64), np.ones(e, dtype=bool), days.length)
+        by_factor = dict(zip(names, gathered, strict=True))
+    return EventPanel(days, mine[0], bench, mine[1] if len(mine) > 1 else None, by_factor)

@@ -21,12 +21,10 @@ Per group (primary tickers with a CAR on that day), the cross-sectional band of 
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import polars as pl
 
 from analysis import schema as S
-from analysis.abnormal import cumulative_abnormal_returns
+from analysis.abnormal import AbnormalReturns, cumulative_abnormal_returns
 from analysis.panel import ROW
 from analysis.specs import StudySpec, Window
 
@@ -35,27 +33,29 @@ CAAR_SE = "caar_se"
 BAND_Z = 1.96  # two-sided 95 % band under normality
 
 
-def car_paths(ar: pl.DataFrame, models: pl.DataFrame, spec: StudySpec) -> pl.DataFrame:
+def car_paths(ar: AbnormalReturns, models: pl.DataFrame, spec: StudySpec) -> pl.DataFrame:
     """CAR from the first reported day to each reported day, per event row.
 
     Parameters
     ----------
     ar, models
-        The engine's frames keyed by ``row`` (:func:`analysis.abnormal.abnormal_returns`,
-        :func:`analysis.models.fit_models`), restricted to the rows wanted.
+        The engine's abnormal returns on the reported days and models
+        (:func:`analysis.abnormal.abnormal_returns`, :func:`analysis.models.fit_models`), of the
+        rows wanted (e.g. :meth:`analysis.abnormal.AbnormalReturns.head`).
     spec
         Study parameters (reported days, model).
 
     Returns
     -------
     pl.DataFrame
-        ``row, event_day, n_days, car, car_se`` sorted by row and day; ``car``/``car_se``
-        are null until the first day with an abnormal return and for rows without a model.
+        ``row, event_day, n_days, car, car_se`` sorted by row and day (``row`` numbers the
+        rows of ``ar`` from 0); ``car``/``car_se`` are null until the first day with an
+        abnormal return and for rows without a model.
     """
     days = spec.report_days
     windows = tuple(Window(days.start, end) for end in range(days.start, days.end + 1))
-    path = cumulative_abnormal_returns(ar, models, replace(spec, windows=windows))
-    return path.select(ROW, pl.col(S.WINDOW_END).alias(S.EVENT_DAY), S.N_DAYS, S.CAR, S.CAR_SE).sort(ROW, S.EVENT_DAY)
+    path = cumulative_abnormal_returns(ar, models, spec, windows)
+    return path.select(ROW, pl.col(S.WINDOW_END).alias(S.EVENT_DAY), S.N_DAYS, S.CAR, S.CAR_SE)
 
 
 def caar_paths(paths: pl.DataFrame) -> pl.DataFrame:

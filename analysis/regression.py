@@ -123,8 +123,6 @@ def event_regressions(panel: pl.DataFrame, spec: StudySpec, rows: list[int] | No
         sigma`` — terms ``alpha``, ``beta`` and ``d[k]`` for each reported event day k that has
         returns.
     """
-    from statsmodels.regression.linear_model import OLS  # imported here: it pulls in pandas and scipy.stats (seconds)
-
     est, days = spec.estimation, spec.report_days
     usable = (
         panel.filter(
@@ -136,6 +134,8 @@ def event_regressions(panel: pl.DataFrame, spec: StudySpec, rows: list[int] | No
         .sort(ROW, S.EVENT_DAY)
     )
     out: list[tuple] = []
+    if usable.height:
+        from statsmodels.regression.linear_model import OLS  # imported here: it pulls in pandas and scipy.stats (seconds)
     for (row,), g in usable.group_by(ROW, maintain_order=True):
         in_est = g[S.EVENT_DAY].is_between(est.start, est.end).to_numpy()
         if in_est.sum() < max(3, spec.min_estimation_obs):
@@ -193,13 +193,13 @@ def cross_sectional_regressions(
         has one row with null terms and the ``reason``), and one summary table per group
         with a column per window.
     """
-    from statsmodels.regression.linear_model import OLS
-
     names = [r for r in regressors if REGRESSOR_NAME.match(r.removeprefix("char.")) and r in car.columns]
     out: list[tuple] = []
     tables: list[SummaryTable] = []
     if not names:
         return pl.DataFrame(schema=GROUP_TIDY_SCHEMA), tables
+    from statsmodels.regression.linear_model import OLS  # imported here: it pulls in pandas and scipy.stats (seconds)
+
     keys = [S.GROUP, S.WINDOW_START, S.WINDOW_END]
     data = car.filter(pl.col(S.CAR).is_not_null()).drop_nulls(names).sort(keys)
     terms = ["const", *(n.removeprefix("char.") for n in names)]
@@ -254,8 +254,6 @@ def pooled_event_regressions(
         ``window_start = window_end = k`` for days; firm intercepts and betas are not
         reported. One summary table per group.
     """
-    from statsmodels.regression.linear_model import OLS
-
     est, days = spec.estimation, spec.report_days
     cov_name = "cluster(date)" if cov == "cluster" else "HAC(firm, 5 lags)"
     sizes = rows.group_by(S.GROUP).len().sort(S.GROUP)
@@ -275,6 +273,8 @@ def pooled_event_regressions(
     )
     tables: list[SummaryTable] = []
     day_list = list(range(days.start, days.end + 1))
+    if usable.height:
+        from statsmodels.regression.linear_model import OLS  # imported here: it pulls in pandas and scipy.stats (seconds)
     for (group,), g in usable.group_by(S.GROUP, maintain_order=True):
         firms = g[ROW].unique(maintain_order=True).to_list()
         firm = g[ROW].to_numpy()
@@ -302,3 +302,33 @@ def pooled_event_regressions(
         tables.append(_summary(f"pooled_{group}", f"Pooled dummy-variable event regression, group {group} ({cov_name})",
                                [res], [f"{len(firms)} firms"], [dummy_term(k) for k in day_list], drop_others=True))
     return pl.DataFrame(out, schema=GROUP_TIDY_SCHEMA, orient="row"), tables
+
+
+def market_model_loop(ret: np.ndarray, market: np.ndarray, estimation: slice, windows: Sequence[slice]) -> dict[str, np.ndarray]:
+    """The straightforward way: one statsmodels OLS per event row (the benchmark's baseline).
+
+    ``ret`` and ``market`` are ``E x L`` returns (NaN where missing) of the event rows and their
+    benchmark; per row, the market model is fitted on the ``estimation`` columns with a
+    return on both, and each window's CAR gets its prediction-error variance
+    ``σ̂² (L + s'(X'X)⁻¹s)`` from ``cov_params()`` (MacKinlay 1997). Returns ``alpha, beta``
+    (E) and ``car, car_t`` (E x windows).
+    """
+    from statsmodels.regression.linear_model import OLS
+
+    e = ret.shape[0]
+    alpha, beta = np.full(e, np.nan), np.full(e, np.nan)
+    car, car_t = np.full((e, len(windows)), np.nan), np.full((e, len(windows)), np.nan)
+    for i in range(e):  # the loop the vectorised engine avoids
+        y, x = ret[i, estimation], market[i, estimation]
+        ok = ~(np.isnan(y) | np.isnan(x))
+        res = OLS(y[ok], np.column_stack([np.ones(ok.sum()), x[ok]])).fit()
+        alpha[i], beta[i] = res.params
+        cov = res.cov_params()
+        for j, w in enumerate(windows):
+            yw, xw = ret[i, w], market[i, w]
+            has = ~(np.isnan(yw) | np.isnan(xw))
+            xs = np.column_stack([np.ones(has.sum()), xw[has]])
+            s = xs.sum(axis=0)
+            car[i, j] = (yw[has] - xs @ res.params).sum()
+            car_t[i, j] = car[i, j] / np.sqrt(res.scale * has.sum() + s @ cov @ s)
+    return {"alpha": alpha, "beta": beta, "car": car, "car_t": car_t}

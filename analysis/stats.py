@@ -13,18 +13,30 @@ def _series(values: np.ndarray) -> pl.Series:
     return pl.Series(values, dtype=pl.Float64, nan_to_null=True)
 
 
+def t_pvalues(t: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """Two-sided p-values of Student-t statistics: ``p = 2 · F_t(−|t|; df)`` (NumPy arrays of
+    one shape; NaN where ``t`` or ``df`` is NaN, or ``df <= 0``)."""
+    t, df = np.broadcast_arrays(np.asarray(t, dtype=np.float64), np.asarray(df, dtype=np.float64))
+    out = np.full(t.shape, np.nan)
+    with np.errstate(invalid="ignore"):
+        ok = ~np.isnan(t) & (df > 0)  # only where there is a statistic
+        out[ok] = 2.0 * special.stdtr(df[ok], -np.abs(t[ok]))
+    return out
+
+
+def z_pvalues(z: np.ndarray) -> np.ndarray:
+    """Two-sided p-values of standard-normal statistics: ``p = 2 · Φ(−|z|) = erfc(|z|/√2)``."""
+    return special.erfc(np.abs(np.asarray(z, dtype=np.float64)) / np.sqrt(2.0))
+
+
 def t_pvalue(t: pl.Expr, df: pl.Expr) -> pl.Expr:
-    """Two-sided p-value of a Student-t statistic: ``p = 2 · F_t(−|t|; df)``.
+    """Two-sided p-value of a Student-t statistic (:func:`t_pvalues` as an expression).
 
     Null where ``t`` or ``df`` is null, or ``df <= 0``.
     """
     def fn(s: list[pl.Series]) -> pl.Series:
-        t_, df_ = (x.cast(pl.Float64).to_numpy() for x in s)
-        out = np.full(t_.shape, np.nan)
-        with np.errstate(invalid="ignore"):
-            ok = ~np.isnan(t_) & (df_ > 0)  # only where there is a statistic (most AR rows have none)
-            out[ok] = 2.0 * special.stdtr(df_[ok], -np.abs(t_[ok]))
-        return _series(out)
+        t_, df_ = (x.cast(pl.Float64).fill_null(np.nan).to_numpy() for x in s)
+        return _series(t_pvalues(t_, df_))
 
     return pl.map_batches([t, df], fn, return_dtype=pl.Float64, is_elementwise=True)
 
@@ -32,7 +44,7 @@ def t_pvalue(t: pl.Expr, df: pl.Expr) -> pl.Expr:
 def z_pvalue(z: pl.Expr) -> pl.Expr:
     """Two-sided p-value of a standard-normal statistic: ``p = 2 · Φ(−|z|) = erfc(|z|/√2)``."""
     def fn(s: pl.Series) -> pl.Series:
-        return _series(special.erfc(np.abs(s.cast(pl.Float64).to_numpy()) / np.sqrt(2.0)))
+        return _series(z_pvalues(s.cast(pl.Float64).fill_null(np.nan).to_numpy()))
 
     return z.map_batches(fn, return_dtype=pl.Float64, is_elementwise=True)
 

@@ -13,11 +13,14 @@
     market-reaction run [EVENT_ID ...] [--catalog PATH] [--source auto|store|yfinance] [--out DIR]
                         [--estimation -260:-11] [--window 0:0 --window -1:1 ...] [--model NAME]
                         [--factors NAME:COL,COL] [--risk-free NAME|none] [--drop-confounded]
+                        [--task-runner threads|dask] [--dask-address ADDRESS] [--batch-rows N]
     market-reaction demo [--out DIR]
     market-reaction serve [--catalog PATH] [--reports DIR] [--source auto|store|yfinance]
                           [--cron "30 17 * * 1-5"] [--timezone America/New_York] [--limit N]
     market-reaction simulate [--events 1000] [--group-size 50] [--effects 0.005,0.01,0.02] [--seed N]
                              [--tickers A,B,...] [--benchmark ^GSPC] [--simulated] [--out DIR] [study options]
+    market-reaction bench [--events 100000] [--tickers 2000] [--sessions 5000] [--sizes 100,10000,100000]
+                          [--sample 2000] [--repeat 3] [--seed 1976] [--workdir DIR] [--out DIR]
 
 Exit codes: 0 success; 1 unexpected failure, or a file that cannot be written (the message
 names it); 2 bad input (arguments, catalog, price or factor file); 3 data unavailable (no
@@ -29,6 +32,7 @@ Errors are one line on stderr: ``market-reaction: error: <what and where>``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -116,6 +120,13 @@ def _parser() -> argparse.ArgumentParser:
                      help="errors of the pooled dummy regression: cluster by date (default) or HAC within firm")
     run.add_argument("--drop-confounded", action="store_true", dest="drop_confounded",
                      help="leave the event-window days of other catalog events on the same ticker out of the estimation window")
+    run.add_argument("--task-runner", choices=("threads", "dask"), default="threads", dest="task_runner",
+                     help="where the event batches run: two threads here (default) or a Dask cluster")
+    run.add_argument("--dask-address", dest="dask_address", metavar="ADDRESS",
+                     help="scheduler of an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (default with "
+                          "--task-runner dask: a local cluster of two worker processes)")
+    run.add_argument("--batch-rows", type=int, default=25_000, dest="batch_rows", metavar="N",
+                     help="event rows per batch task (default 25000)")
 
     demo = sub.add_parser("demo", help="run the whole study on a simulated market with planted effects (offline)")
     demo.add_argument("--out", type=Path, default=Path("reports") / "demo")
@@ -136,6 +147,18 @@ def _parser() -> argparse.ArgumentParser:
                      help="normal-return model (the factor models are not simulated yet)")
     sim.add_argument("--returns", choices=RETURN_KINDS, default="simple")
     sim.add_argument("--min-obs", type=int, default=120, dest="min_obs")
+
+    bench = sub.add_parser("bench", help="time the engine against a statsmodels loop and a NumPy floor (synthetic market)")
+    bench.add_argument("--events", type=int, default=100_000, help="events of the largest run (default 100000)")
+    bench.add_argument("--tickers", type=int, default=2_000, help="tickers of the synthetic market (default 2000)")
+    bench.add_argument("--sessions", type=int, default=5_000, help="sessions of the synthetic market (default 5000)")
+    bench.add_argument("--sizes", default="100,10000,100000",
+                       help="event counts the engine is timed at, comma-separated (default 100,10000,100000)")
+    bench.add_argument("--sample", type=int, default=2_000, help="events of the statsmodels loop (default 2000)")
+    bench.add_argument("--repeat", type=int, default=3, help="runs per stage; the median is reported (default 3)")
+    bench.add_argument("--seed", type=int, default=1976)
+    bench.add_argument("--workdir", type=Path, help="keep (and reuse) the synthetic market in this folder")
+    bench.add_argument("--out", type=Path, help="also write the table (.md) and the raw results (.json) here")
 
     from flows.serve import DEFAULT_CRON, DEFAULT_TIMEZONE
 
@@ -275,12 +298,17 @@ def _cmd_run(args) -> int:
                 f"(numeric ones: {', '.join(sorted(known)) or 'none'})", file=str(catalog), field="--regressor",
             )
     load_factor_sets(FactorStore(home()), spec)
+    if args.batch_rows < 1:
+        raise InputError(f"expected a positive number of event rows per batch, got {args.batch_rows}", field="--batch-rows")
+    if args.dask_address and args.task_runner != "dask":
+        raise InputError("--dask-address needs --task-runner dask", field="--dask-address")
     out = event_study(
         event_ids=args.event_ids or None, catalog=str(catalog), source=args.source,
         out=str(args.out) if args.out else None, estimation=args.estimation, windows=args.windows,
         model=args.model, returns=args.returns, min_estimation_obs=args.min_obs, latex=args.latex,
         regressors=args.regressors, pooled_cov=args.pooled_cov, factors=args.factors, risk_free=args.risk_free,
-        drop_confounded=args.drop_confounded,
+        drop_confounded=args.drop_confounded, task_runner=args.task_runner, dask_address=args.dask_address,
+        batch_rows=args.batch_rows,
     )
     _print_summary(Path(out))
     return 0
@@ -348,7 +376,30 @@ def _cmd_simulate(args) -> int:
     return 0
 
 
+def _cmd_bench(args) -> int:
+    from analysis.bench import SyntheticSpec
+    from flows.bench import BenchOptions, run_bench, table
+
+    sizes = tuple(int(x) for x in _numbers(args.sizes, "sizes"))
+    try:
+        market = SyntheticSpec(tickers=args.tickers, sessions=args.sessions, events=args.events, seed=args.seed)
+    except ValueError as e:
+        raise InputError(str(e), field="bench") from None
+    options = BenchOptions(market, sizes, args.sample, args.repeat, args.workdir)
+    rows, raw = run_bench(options)
+    text = table(rows, raw, options)
+    print(text)
+    if args.out:
+        from flows.atomic import locked, replace_file
+
+        with locked(args.out):  # each file whole or not at all
+            replace_file(args.out / "bench.md", (text + "\n").encode())
+            replace_file(args.out / "bench.json", (json.dumps(raw, indent=2) + "\n").encode())
+    return 0
+
+
 COMMANDS = {
+    "bench": _cmd_bench,
     "prices": _cmd_prices, "shares": _cmd_shares, "factors": _cmd_factors, "rates": _cmd_rates, "events": _cmd_events,
     "run": _cmd_run, "demo": _cmd_demo, "simulate": _cmd_simulate, "serve": _cmd_serve,
 }

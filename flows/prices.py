@@ -16,6 +16,7 @@ is never stored as final.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Literal, get_args
@@ -109,3 +110,21 @@ def ensure_shares(store: PriceStore, tickers: list[str], first: date, last: date
                 if t not in have:
                     failures[t] = e.reason
     return failures
+
+
+STUDY_COLUMNS = (S.CLOSE, S.ADJ_CLOSE, S.VOLUME)
+"""The stored price columns a study reads (besides ``date``): returns, market caps, volume."""
+
+
+def read_study_prices(
+    store: PriceStore, needs: pl.DataFrame, tickers: Collection[str] | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The prices (``ticker, date, close, adj_close, volume``) and shares outstanding of the
+    tickers in ``needs`` (``ticker, start, end``, from :func:`analysis.engine.price_requirements`),
+    or of those of them in ``tickers``, over the whole span of ``needs``: what ``run`` hands to
+    :func:`analysis.engine.run_study` (the same span for any subset, so a ticker's prices do
+    not depend on the subset)."""
+    chosen = [t for t in needs[S.TICKER].to_list() if tickers is None or t in tickers]
+    if not chosen:
+        return store.read([], columns=STUDY_COLUMNS), store.read_shares([])
+    return store.read(chosen, needs["start"].min(), needs["end"].max(), columns=STUDY_COLUMNS), store.read_shares(chosen)

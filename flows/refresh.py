@@ -52,6 +52,7 @@ from analysis.confounders import find_confounders
 from analysis.engine import StudyResult, price_requirements
 from analysis.specs import EventSpec, ModelName, ReturnKind, StudySpec, events_frame
 from flows import progress
+from flows.batches import TaskRunnerName
 from flows.catalog import default_catalog_path
 from flows.plots import file_stem, slug
 from flows.prices import Source
@@ -59,7 +60,7 @@ from flows.settings import home
 from flows.store import PRICE_SCHEMA, PriceStore
 from flows.study import (
     DEFAULT_REPORTS, acquire_prices, analyze, artifacts, brief_artifacts, claim_tickers, code_version, event_info,
-    load_events, load_factors, load_history, load_prices, publish_report, run_manifest, study_spec, update_index,
+    load_events, load_factors, load_history, publish_report, run_manifest, study_spec, update_index,
 )
 
 FINGERPRINT = "fingerprint.json"
@@ -265,6 +266,8 @@ def refresh_catalog(
     factors: str | None = None,
     risk_free: str | None = None,
     drop_confounded: bool = False,
+    task_runner: TaskRunnerName = "threads",
+    dask_address: str | None = None,
 ) -> dict[str, Any]:
     """Fetch new prices for every event of a catalog, recompute the events whose fingerprint
     changed, skip the rest, and republish.
@@ -277,7 +280,7 @@ def refresh_catalog(
         ``auto`` (store, topped up from Yahoo; default), ``store`` or ``yfinance``.
     reports
         Reports folder; the catalog's reports go to ``<reports>/<catalog name>/``.
-    estimation, windows, model, returns, min_estimation_obs, latex, store, factors, risk_free, drop_confounded
+    estimation, windows, model, returns, min_estimation_obs, latex, store, factors, risk_free, drop_confounded, task_runner, dask_address
         As for ``event-study``.
     force
         Recompute every event.
@@ -309,9 +312,9 @@ def refresh_catalog(
     if changed or listed_events(folder / CATALOG_DIR) != ids:  # an event changed, or left / joined the catalog
         # One vectorised study of the whole catalog: the group tests and regressions need every
         # event of a group; only the changed events' own reports are written.
-        prices, shares = load_prices(root, plan.needs)
         history = load_history(root, claim_tickers(events))
-        everything = analyze(events, prices, shares, spec, factor_sets, None, "cluster", history)
+        everything = analyze(events, spec, root, plan.needs, factor_sets, None, "cluster", history,
+                             task_runner=task_runner, dask_address=dask_address)
         store_ = PriceStore(Path(root))
         if changed:
             todo = tuple(e for e in events if e.id in changed)

@@ -41,10 +41,12 @@ import os
 import re
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import quote, unquote
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -75,6 +77,8 @@ TICKERS_SCHEMA = pl.Schema({
 })
 """Columns of :meth:`PriceStore.tickers`."""
 
+_ARROW_PRICES = pl.DataFrame(schema=PRICE_SCHEMA).to_arrow().schema
+READ_THREADS = 4  # files read at once by PriceStore.read (I/O and Parquet decoding release the GIL)
 SOURCE_SEPARATOR = "; "
 _DAY = timedelta(days=1)
 _TEMP = re.compile(r"\..+\.[0-9a-f]{32}\.tmp")  # what _write_atomic names its temporary files
@@ -194,8 +198,15 @@ class PriceStore:
                 SOURCE: SOURCE_SEPARATOR.join(dict.fromkeys(sources)),
             })
 
-    def read(self, tickers: Sequence[str], start: date | None = None, end: date | None = None) -> pl.DataFrame:
+    def read(
+        self, tickers: Sequence[str], start: date | None = None, end: date | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pl.DataFrame:
         """Stored prices of ``tickers`` as one long frame.
+
+        The files are read in a few threads (each through one open handle, see the module
+        docstring) and assembled once, in ticker order: a study's thousands of files in well
+        under a second.
 
         Parameters
         ----------
@@ -203,23 +214,33 @@ class PriceStore:
             Tickers to read; those not in the store are absent from the result.
         start, end
             Optional inclusive date bounds.
+        columns
+            The price columns wanted besides ``date`` (default: all of :data:`PRICE_SCHEMA`).
 
         Returns
         -------
         pl.DataFrame
-            ``ticker`` + :data:`PRICE_SCHEMA` columns, sorted by ticker and date.
+            ``ticker`` + the :data:`PRICE_SCHEMA` columns asked for, sorted by ticker and date.
         """
-        frames = [_empty_prices()]
-        for t in dict.fromkeys(_as_list(tickers)):
-            loaded = _load_prices(self.path(t))
-            if loaded is not None:
-                frames.append(loaded[0].select(pl.lit(t, pl.String).alias(S.TICKER), *PRICE_SCHEMA.names()))
-        out = pl.concat(frames)
-        if start is not None:
-            out = out.filter(pl.col(S.DATE) >= start)
-        if end is not None:
-            out = out.filter(pl.col(S.DATE) <= end)
-        return out.sort(S.TICKER, S.DATE)
+        names = [c for c in PRICE_SCHEMA.names() if columns is None or c == S.DATE or c in columns]
+        wanted = sorted(dict.fromkeys(_as_list(tickers)))
+        paths = [self.path(t) for t in wanted]
+        with ThreadPoolExecutor(READ_THREADS) as pool:
+            tables = list(pool.map(lambda path: _read_prices(path, names), paths))
+        found = [(t, table) for t, table in zip(wanted, tables, strict=True) if table is not None]
+        if not found:
+            return _empty_prices().select(S.TICKER, *names)
+        owner = np.repeat(np.arange(len(found), dtype=np.uint32), [table.num_rows for _, table in found])
+        out = pl.from_arrow(pa.concat_tables([table for _, table in found]).combine_chunks()).with_columns(
+            pl.Series(S.TICKER, [t for t, _ in found], dtype=pl.String).gather(pl.Series(owner))
+        ).select(S.TICKER, *names)
+        days = out[S.DATE]
+        if (start is not None and days.min() < start) or (end is not None and days.max() > end):
+            keep = days.is_between(start or days.min(), end or days.max())
+            out, owner = out.filter(keep), owner[keep.to_numpy()]
+        # files are sorted by date; check, as writers might not be ours
+        ordered = (np.diff(out[S.DATE].to_physical().to_numpy()) >= 0) | (np.diff(owner) != 0)
+        return out if ordered.all() else out.sort(S.TICKER, S.DATE)
 
     def tickers(self) -> pl.DataFrame:
         """One row per stored ticker: rows, first and last date, covered range and source."""
@@ -409,6 +430,23 @@ def _load(path: Path, columns: list[str] | None = None) -> tuple[pl.DataFrame, d
             parquet = pq.ParquetFile(f)
             meta = {k.decode(): v.decode() for k, v in (parquet.metadata.metadata or {}).items()}
             return pl.from_arrow(parquet.read(columns=columns)), meta
+    except FileNotFoundError:
+        return None
+    except _PARQUET_ERRORS as error:
+        _reraise_os_failure(error)
+        raise _unreadable(path, error) from None
+
+
+def _read_prices(path: Path, columns: list[str]) -> pa.Table | None:
+    """The ``columns`` of a price file as an Arrow table with :data:`PRICE_SCHEMA` types (None
+    if there is no file). The whole file is read in one call through one open handle (one
+    version of it), then decoded from memory."""
+    try:
+        with path.open("rb") as f:
+            data = f.read()
+        table = pq.ParquetFile(pa.BufferReader(data), pre_buffer=False).read(columns=columns, use_threads=False)
+        schema = pa.schema([_ARROW_PRICES.field(c) for c in columns])
+        return table if table.schema.equals(schema) else table.select(columns).cast(schema)
     except FileNotFoundError:
         return None
     except _PARQUET_ERRORS as error:

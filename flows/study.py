@@ -44,17 +44,20 @@ from analysis import schema as S
 from analysis.calendar import align_events, exchange_calendar
 from analysis.catalog import claims
 from analysis.claims import HISTORY_SCHEMA, catalog_claims, check_claims
-from analysis.engine import StudyResult, price_requirements, run_study
+from analysis.engine import BATCH_ROWS, StudyResult, price_requirements
 from analysis.errors import DataUnavailableError, InputError
 from analysis.regression import PooledCov
 from analysis.specs import EventSpec, ModelName, ReturnKind, StudySpec, Window, events_frame, parse_factors_option
 from flows import progress
 from flows.artifacts import publish_artifacts
+from flows.batches import TaskRunnerName, make_task_runner, study_batches
 from flows.catalog import default_catalog_path, load_catalog, select_events
 from flows.factors import coverage_notes, load_factor_sets
 from flows.flagship import brief_files, group_briefs, publish_brief_artifacts
 from flows.index import write_index
-from flows.prices import FetchBatch, PricePlan, Source, download, ensure_shares, plan_fetches, store_download
+from flows.prices import (
+    FetchBatch, PricePlan, Source, download, ensure_shares, plan_fetches, store_download,
+)
 from flows.publish import file_sha256, write_report
 from flows.settings import home
 from flows.store import FactorStore, PriceStore
@@ -216,14 +219,6 @@ def acquire_prices(events: tuple[EventSpec, ...], spec: StudySpec, root: str, so
     return plan, notes
 
 
-@task(name="load-prices", cache_policy=NO_CACHE)
-def load_prices(store_root: str, needs: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    store = PriceStore(Path(store_root))
-    tickers = needs[S.TICKER].unique(maintain_order=True).to_list()
-    prices = store.read(tickers, needs["start"].min(), needs["end"].max()) if tickers else None
-    return prices if prices is not None else store.read([]), store.read_shares(tickers)
-
-
 def claim_tickers(events: tuple[EventSpec, ...]) -> list[str]:
     """The primary tickers of the events that carry claims (their whole history is read)."""
     return sorted({t for e in events if claims(e) for t in e.tickers})
@@ -236,19 +231,20 @@ def load_history(store_root: str, tickers: list[str]) -> pl.DataFrame:
     return PriceStore(Path(store_root)).read(tickers).select(S.TICKER, S.DATE, S.CLOSE, S.HIGH, S.LOW)
 
 
-@task(name="analyze", cache_policy=NO_CACHE)
 def analyze(
-    events: tuple[EventSpec, ...], prices: pl.DataFrame, shares: pl.DataFrame, spec: StudySpec,
+    events: tuple[EventSpec, ...], spec: StudySpec, store_root: str, needs: pl.DataFrame,
     factors: dict[str, pl.DataFrame], regressors: list[str] | None, pooled_cov: PooledCov,
     history: pl.DataFrame | None = None, context: tuple[EventSpec, ...] = (),
+    task_runner: TaskRunnerName = "threads", dask_address: str | None = None, batch_rows: int = BATCH_ROWS,
 ) -> StudyResult:
-    """Run the study (``context``: further catalog events that may confound these) and check
-    the events' claims against ``history``."""
-    progress.say(f"analysing {len(events)} event(s): {spec.model} model, estimation {spec.estimation.label}")
-    result = run_study(
-        events_frame(events), prices, spec, exchange_calendar(spec.calendar), shares,
-        regressors=regressors, pooled_cov=pooled_cov, factors=factors,
-        context=events_frame(context) if context else None,
+    """Run the study on the stored prices ``needs`` in event batches (the subflow
+    ``study-batches`` on ``task_runner``; ``context``: further catalog events that may
+    confound these) and check the events' claims against ``history``."""
+    progress.say(f"analysing {len(events)} event(s): {spec.model} model, estimation {spec.estimation.label}"
+                 + (f", batches on Dask ({dask_address or 'local cluster'})" if task_runner == "dask" else ""))
+    result = study_batches.with_options(task_runner=make_task_runner(task_runner, dask_address))(
+        events_frame(events), spec, store_root, needs, factors, regressors, pooled_cov,
+        events_frame(context) if context else None, in_memory=task_runner == "threads", batch_rows=batch_rows,
     )
     stated = catalog_claims(events)
     if stated.height:
@@ -357,6 +353,9 @@ def event_study(
     risk_free: str | None = None,
     reports: str | None = None,
     drop_confounded: bool = False,
+    task_runner: TaskRunnerName = "threads",
+    dask_address: str | None = None,
+    batch_rows: int = BATCH_ROWS,
 ) -> str:
     """Measure the market reaction to catalog events; write the report, its Prefect artifacts
     and the index of the reports folder.
@@ -396,6 +395,11 @@ def event_study(
     drop_confounded
         Leave the event-window days of other catalog events on the same ticker out of each
         estimation window (:mod:`analysis.confounders`).
+    task_runner, dask_address
+        Where the event batches run: ``threads`` (two, in this process) or ``dask`` (the
+        cluster at ``dask_address``, else a local one; :mod:`flows.batches`).
+    batch_rows
+        Event rows per batch task.
 
     Returns
     -------
@@ -413,9 +417,9 @@ def event_study(
     plan, notes = acquire_prices(events, spec, root, source)
     if factor_sets and plan.needs.height:
         notes += coverage_notes(factor_sets, plan.needs["start"].min(), plan.needs["end"].max())
-    prices, shares = load_prices(root, plan.needs)
     history = load_history(root, claim_tickers(events))
-    result = analyze(events, prices, shares, spec, factor_sets, regressors, pooled_cov, history, context)
+    result = analyze(events, spec, root, plan.needs, factor_sets, regressors, pooled_cov, history, context,
+                     task_runner, dask_address, batch_rows)
     if not result.car[S.CAR].is_not_null().any():
         raise DataUnavailableError(no_result_message(result, notes, root))
     manifest = run_manifest(

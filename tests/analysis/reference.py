@@ -403,3 +403,12 @@ def abnormal_volume(
         mav = sum(avs) / len(avs)
         out.windows[(start, end)] = (mav, mav / (sd * math.sqrt(1 / len(avs) + 1 / T)))
     return out
+
+
+def near(got: float | None, want: float | None, what: object = "", rel: float = 1e-10, abs_: float = 1e-13) -> None:
+    """Assert ``got`` equals ``want`` within ``max(abs_, rel·|want|)`` (both None also passes)."""
+    if want is None:
+        assert got is None, (what, got)
+        return
+    assert got is not None, (what, want)
+    assert abs(got - want) <= max(abs_, rel * abs(want)), (what, got, want, got - want)

@@ -15,16 +15,11 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import pytest
 
-from analysis.calendar import align_events, exchange_calendar
+from analysis.calendar import align_events
 from analysis.specs import EventSpec, events_frame
 from reference import event_time
 
 NY = ZoneInfo("America/New_York")
-
-
-@pytest.fixture(scope="module")
-def cal():
-    return exchange_calendar("XNYS")
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from analysis.calendar import align_events, exchange_calendar
 from analysis.engine import run_study
 from analysis.panel import event_panel
 from analysis.regression import event_regressions
-from analysis.returns import session_returns
+from analysis.returns import session_grid
 from analysis.specs import EventSpec, StudySpec, Window, events_frame
 
 REL, ABS = 1e-10, 1e-13
@@ -249,7 +249,7 @@ def test_event_dummy_regression_equals_engine_on_real_data(data, study):
     spec = StudySpec()
     cal = exchange_calendar("XNYS")
     rows = align_events(events_frame(events()[:1]), cal).with_row_index("row")
-    panel = event_panel(rows, session_returns(prices, cal), Window(spec.first_day, spec.report_days.end))
+    panel = event_panel(rows, session_grid(prices, cal), Window(spec.first_day, spec.report_days.end)).to_frame()
     reg = event_regressions(panel, spec)
     dummies = reg.filter(pl.col("regression") == "event_dummies", pl.col("term").str.starts_with("d["))
     ar = study.abnormal_returns.filter(pl.col("event_id") == AWS)

@@ -9,12 +9,11 @@ import polars as pl
 import pytest
 
 from analysis import schema as S
-from analysis.calendar import align_events, exchange_calendar
+from analysis.calendar import exchange_calendar
 from analysis.engine import run_study
 from analysis.errors import InputError
-from analysis.panel import ROW, event_panel
+from analysis.panel import ROW
 from analysis.regression import cross_sectional_regressions, pooled_event_regressions
-from analysis.returns import session_returns
 from analysis.specs import EventSpec, StudySpec, Window, events_frame
 
 TOL = dict(rel=1e-10, abs=1e-13)

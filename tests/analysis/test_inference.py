@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import math
-import warnings
+import functools
 from datetime import date
 
 import numpy as np
@@ -23,34 +23,12 @@ from scipy import stats
 
 import reference as ref
 import reference_tests as rt
-from analysis.calendar import exchange_calendar
 from analysis.engine import run_study
 from analysis.inference import TEST_NAMES, run_battery, windows_tested
 from analysis.specs import EventSpec, StudySpec, Window, events_frame
 
-REL, ABS = 1e-10, 1e-12
+near = functools.partial(ref.near, abs_=1e-12)
 
-
-def near(got, want, what="", rel=REL, abs_=ABS) -> None:
-    if want is None:
-        assert got is None, (what, got)
-        return
-    assert got is not None, (what, want)
-    assert abs(got - want) <= max(abs_, rel * abs(want)), (what, got, want, got - want)
-
-
-@pytest.fixture(scope="module")
-def cal():
-    return exchange_calendar("XNYS")
-
-
-@pytest.fixture(scope="module")
-def sessions() -> list[date]:
-    import exchange_calendars as xcals
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return [ts.date() for ts in xcals.get_calendar("XNYS", start="2023-01-01", end="2026-12-31").sessions]
 
 
 # --- a synthetic market: a common industry factor, holes, same-date clusters ----------------------

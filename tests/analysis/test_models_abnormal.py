@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from datetime import date
 
 import numpy as np
@@ -23,35 +22,12 @@ from scipy import stats
 
 import reference as ref
 from analysis.abnormal import abnormal_returns, cumulative_abnormal_returns
-from analysis.calendar import exchange_calendar
 from analysis.engine import run_study
 from analysis.models import fit_models
 from analysis.specs import EventSpec, StudySpec, Window, events_frame
+from dense import panel_of
 
-REL = 1e-10  # relative tolerance of every comparison with an independent computation
-ABS = 1e-13  # absolute floor, for quantities that are (nearly) zero
-
-
-def near(got, want, what="", rel=REL, abs_=ABS) -> None:
-    if want is None:
-        assert got is None, (what, got)
-        return
-    assert got is not None, (what, want)
-    assert abs(got - want) <= max(abs_, rel * abs(want)), (what, got, want, got - want)
-
-
-@pytest.fixture(scope="module")
-def cal():
-    return exchange_calendar("XNYS")
-
-
-@pytest.fixture(scope="module")
-def sessions() -> list[date]:
-    import exchange_calendars as xcals
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return [ts.date() for ts in xcals.get_calendar("XNYS", start="2023-01-01", end="2026-12-31").sessions]
+REL, ABS = 1e-10, 1e-13  # tolerances of ref.near, for the array comparisons
 
 
 # --- a hand-checked tiny case ----------------------------------------------------------------
@@ -83,42 +59,43 @@ TINY_PANEL = pl.DataFrame(
 
 def test_hand_checked_five_day_market_model():
     sigma2 = 14e-6 / 3
-    models = fit_models(TINY_PANEL, 1, TINY_SPEC)
+    panel = panel_of(TINY_PANEL)
+    models = fit_models(panel, TINY_SPEC)
     m = models.row(0, named=True)
-    near(m["alpha"], 0.001, "alpha", rel=1e-12)
-    near(m["beta"], 2.0, "beta", rel=1e-12)
-    near(m["sigma"], math.sqrt(sigma2), "sigma", rel=1e-10)
-    near(m["r_squared"], 1 - 14e-6 / 0.004014, "r2", rel=1e-12)
+    ref.near(m["alpha"], 0.001, "alpha", rel=1e-12)
+    ref.near(m["beta"], 2.0, "beta", rel=1e-12)
+    ref.near(m["sigma"], math.sqrt(sigma2), "sigma", rel=1e-10)
+    ref.near(m["r_squared"], 1 - 14e-6 / 0.004014, "r2", rel=1e-12)
     assert (m["n_obs"], m["df_resid"], m["reason"]) == (5, 3, None)
-    near(m["mkt_mean"], 0.0, "mean")
-    near(m["mkt_sxx"], 0.001, "sxx", rel=1e-12)
+    ref.near(m["mkt_mean"], 0.0, "mean")
+    ref.near(m["mkt_sxx"], 0.001, "sxx", rel=1e-12)
 
-    full = abnormal_returns(TINY_PANEL, models, TINY_SPEC)
+    full = abnormal_returns(panel, models, TINY_SPEC, days=Window(-5, 1)).to_frame()
     est = full.filter(pl.col("event_day") < 0)
     # estimation days carry the OLS residuals (they sum to zero), with no prediction variance
-    near(est["abnormal_ret"].sum(), 0.0, "sum of residuals")
+    ref.near(est["abnormal_ret"].sum(), 0.0, "sum of residuals")
     assert est["ar_var"].is_null().all() and est["cum_abnormal_ret"].is_null().all()
     ar = full.filter(pl.col("event_day") >= 0)
     assert ar["event_day"].to_list() == [0, 1]
     d0, d1 = ar.row(0, named=True), ar.row(1, named=True)
-    near(d0["normal_ret"], 0.061, "normal0", rel=1e-12)
-    near(d0["abnormal_ret"], 0.019, "ar0", rel=1e-10)
-    near(d0["ar_var"], 2.1 * sigma2, "var0", rel=1e-10)
-    near(d0["ar_t"], 0.019 / math.sqrt(9.8e-6), "t0", rel=1e-10)
-    near(d0["ar_p"], 2 * stats.t.sf(0.019 / math.sqrt(9.8e-6), 3), "p0", rel=1e-9)
-    near(d1["abnormal_ret"], 0.004, "ar1", rel=1e-10)
-    near(d1["ar_var"], 1.3 * sigma2, "var1", rel=1e-10)
-    near(d1["cum_abnormal_ret"], 0.023, "cum1", rel=1e-10)
+    ref.near(d0["normal_ret"], 0.061, "normal0", rel=1e-12)
+    ref.near(d0["abnormal_ret"], 0.019, "ar0", rel=1e-10)
+    ref.near(d0["ar_var"], 2.1 * sigma2, "var0", rel=1e-10)
+    ref.near(d0["ar_t"], 0.019 / math.sqrt(9.8e-6), "t0", rel=1e-10)
+    ref.near(d0["ar_p"], 2 * stats.t.sf(0.019 / math.sqrt(9.8e-6), 3), "p0", rel=1e-9)
+    ref.near(d1["abnormal_ret"], 0.004, "ar1", rel=1e-10)
+    ref.near(d1["ar_var"], 1.3 * sigma2, "var1", rel=1e-10)
+    ref.near(d1["cum_abnormal_ret"], 0.023, "cum1", rel=1e-10)
 
-    car = cumulative_abnormal_returns(ar, models, TINY_SPEC)
+    car = cumulative_abnormal_returns(abnormal_returns(panel, models, TINY_SPEC), models, TINY_SPEC)
     w01 = car.filter(pl.col("window_start") == 0, pl.col("window_end") == 1).row(0, named=True)
-    near(w01["car"], 0.023, "car", rel=1e-10)
-    near(w01["car_se"], math.sqrt(3.2 * sigma2), "car_se", rel=1e-10)
+    ref.near(w01["car"], 0.023, "car", rel=1e-10)
+    ref.near(w01["car_se"], math.sqrt(3.2 * sigma2), "car_se", rel=1e-10)
     t = 0.023 / math.sqrt(3.2 * sigma2)
-    near(w01["t_stat"], t, "t", rel=1e-10)
-    near(w01["p_value"], 2 * stats.t.sf(t, 3), "p", rel=1e-9)
-    near(w01["bhar"], 0.022959, "bhar", rel=1e-10)
-    near(w01["raw_return"], 0.0638, "raw", rel=1e-10)
+    ref.near(w01["t_stat"], t, "t", rel=1e-10)
+    ref.near(w01["p_value"], 2 * stats.t.sf(t, 3), "p", rel=1e-9)
+    ref.near(w01["bhar"], 0.022959, "bhar", rel=1e-10)
+    ref.near(w01["raw_return"], 0.0638, "raw", rel=1e-10)
     assert w01["n_days"] == 2
     # ... and the independent implementation gets the same numbers
     rets = dict(enumerate(TINY_PANEL["ret"].to_list(), start=-5))
@@ -130,31 +107,31 @@ def test_hand_checked_five_day_market_model():
         normal = fit.alpha + fit.beta * mkts[tau]
         days.append(ref.Day(tau=tau, date=None, ret=rets[tau], mkt=mkts[tau], x=x, normal=normal, ar=rets[tau] - normal))
     w = ref.window_stats(days, fit, 0, 1)
-    near(w.var, 3.2 * sigma2, "ref var", rel=1e-10)
-    near(w.bhar, 0.022959, "ref bhar", rel=1e-10)
+    ref.near(w.var, 3.2 * sigma2, "ref var", rel=1e-10)
+    ref.near(w.bhar, 0.022959, "ref bhar", rel=1e-10)
 
 
 def test_hand_checked_constant_mean_and_market_adjusted():
     # constant mean: μ = mean(R) = .001, σ² = S_yy / (T - 1) = .004014 / 4
     spec = StudySpec(estimation=Window(-5, -1), windows=(Window(0, 1),), min_estimation_obs=3, model="constant-mean")
-    models = fit_models(TINY_PANEL, 1, spec)
+    models = fit_models(panel_of(TINY_PANEL), spec)
     m = models.row(0, named=True)
-    near(m["alpha"], 0.001, rel=1e-12)
+    ref.near(m["alpha"], 0.001, rel=1e-12)
     assert m["beta"] is None and m["df_resid"] == 4
-    near(m["sigma"], math.sqrt(0.004014 / 4), rel=1e-10)
-    car = cumulative_abnormal_returns(abnormal_returns(TINY_PANEL, models, spec), models, spec).row(0, named=True)
-    near(car["car"], 0.079 + -0.016, rel=1e-10)
-    near(car["car_se"], math.sqrt(0.004014 / 4 * (2 + 4 / 5)), rel=1e-10)  # σ² (L + L²/T)
+    ref.near(m["sigma"], math.sqrt(0.004014 / 4), rel=1e-10)
+    car = cumulative_abnormal_returns(abnormal_returns(panel_of(TINY_PANEL), models, spec), models, spec).row(0, named=True)
+    ref.near(car["car"], 0.079 + -0.016, rel=1e-10)
+    ref.near(car["car_se"], math.sqrt(0.004014 / 4 * (2 + 4 / 5)), rel=1e-10)  # σ² (L + L²/T)
     # market-adjusted: d = R - R_m = -.018, -.011, .003, .009, .022, mean .001,
     # Σ(d - d̄)² = .000361 + .000144 + .000004 + .000064 + .000441 = .001014, σ² = .001014 / 4
     spec = StudySpec(estimation=Window(-5, -1), windows=(Window(0, 1),), min_estimation_obs=3, model="market-adjusted")
-    models = fit_models(TINY_PANEL, 1, spec)
+    models = fit_models(panel_of(TINY_PANEL), spec)
     m = models.row(0, named=True)
     assert (m["alpha"], m["beta"], m["df_resid"]) == (0.0, 1.0, 4)
-    near(m["sigma"], math.sqrt(0.001014 / 4), rel=1e-10)
-    car = cumulative_abnormal_returns(abnormal_returns(TINY_PANEL, models, spec), models, spec).row(0, named=True)
-    near(car["car"], 0.05 + -0.005, rel=1e-10)
-    near(car["car_se"], math.sqrt(0.001014 / 4 * 2), rel=1e-10)  # σ² L
+    ref.near(m["sigma"], math.sqrt(0.001014 / 4), rel=1e-10)
+    car = cumulative_abnormal_returns(abnormal_returns(panel_of(TINY_PANEL), models, spec), models, spec).row(0, named=True)
+    ref.near(car["car"], 0.05 + -0.005, rel=1e-10)
+    ref.near(car["car_se"], math.sqrt(0.001014 / 4 * 2), rel=1e-10)  # σ² L
 
 
 # --- a synthetic market ----------------------------------------------------------------------
@@ -245,10 +222,10 @@ def test_models_match_reference(study):
             assert f"fewer than the minimum {spec.min_estimation_obs}" in row["reason"], what
             continue
         assert row["reason"] is None and row["df_resid"] == fit.df_resid, what
-        near(row["alpha"], fit.alpha, ("alpha", *what))
-        near(row["beta"], fit.beta, ("beta", *what))
-        near(row["sigma"], fit.sigma, ("sigma", *what))
-        near(row["r_squared"], fit.r_squared, ("r2", *what))
+        ref.near(row["alpha"], fit.alpha, ("alpha", *what))
+        ref.near(row["beta"], fit.beta, ("beta", *what))
+        ref.near(row["sigma"], fit.sigma, ("sigma", *what))
+        ref.near(row["r_squared"], fit.r_squared, ("r2", *what))
         assert (row["estimation_start"], row["estimation_end"]) == (fit.estimation_start, fit.estimation_end), what
 
 
@@ -260,14 +237,14 @@ def test_abnormal_returns_match_reference(study):
         day = refs[row["event_id"]].days[row["event_day"]]
         what = (spec.model, row["event_id"], row["event_day"])
         assert row["date"] == day.date, what
-        near(row["ret"], day.ret, ("ret", *what))
-        near(row["benchmark_ret"], day.mkt, ("benchmark_ret", *what))
-        near(row["normal_ret"], day.normal, ("normal", *what))
-        near(row["abnormal_ret"], day.ar, ("ar", *what))
-        near(row["cum_abnormal_ret"], day.cum_ar, ("cum", *what))
-        near(row["ar_se"], None if day.var is None else math.sqrt(day.var), ("se", *what))
-        near(row["ar_t"], day.t, ("t", *what))
-        near(row["ar_p"], day.p, ("p", *what))
+        ref.near(row["ret"], day.ret, ("ret", *what))
+        ref.near(row["benchmark_ret"], day.mkt, ("benchmark_ret", *what))
+        ref.near(row["normal_ret"], day.normal, ("normal", *what))
+        ref.near(row["abnormal_ret"], day.ar, ("ar", *what))
+        ref.near(row["cum_abnormal_ret"], day.cum_ar, ("cum", *what))
+        ref.near(row["ar_se"], None if day.var is None else math.sqrt(day.var), ("se", *what))
+        ref.near(row["ar_t"], day.t, ("t", *what))
+        ref.near(row["ar_p"], day.p, ("p", *what))
 
 
 def test_car_matches_reference_gamma_v_gamma(study):
@@ -278,12 +255,12 @@ def test_car_matches_reference_gamma_v_gamma(study):
         w = refs[row["event_id"]].windows[(row["window_start"], row["window_end"])]
         what = (spec.model, spec.returns, row["event_id"], row["window_start"], row["window_end"])
         assert row["n_days"] == w.n_days, what
-        near(row["car"], w.car, ("car", *what))
-        near(row["car_se"], w.se, ("car_se", *what))
-        near(row["t_stat"], w.t, ("t", *what))
-        near(row["p_value"], w.p, ("p", *what))
-        near(row["bhar"], w.bhar, ("bhar", *what))
-        near(row["raw_return"], w.raw_return, ("raw", *what))
+        ref.near(row["car"], w.car, ("car", *what))
+        ref.near(row["car_se"], w.se, ("car_se", *what))
+        ref.near(row["t_stat"], w.t, ("t", *what))
+        ref.near(row["p_value"], w.p, ("p", *what))
+        ref.near(row["bhar"], w.bhar, ("bhar", *what))
+        ref.near(row["raw_return"], w.raw_return, ("raw", *what))
 
 
 def test_exact_counts_with_missing_days(study, sessions):
@@ -317,7 +294,7 @@ def test_exact_counts_with_missing_days(study, sessions):
     raw = res.car.filter(pl.col("event_id") == "bbb-nov", pl.col("window_start") == -5)["raw_return"].item()
     rets = res.abnormal_returns.filter(pl.col("event_id") == "bbb-nov")["ret"].to_numpy()
     assert len(rets) == 11 and not np.isnan(rets).any()
-    near(raw, float(np.exp(rets.sum())) - 1 if spec.returns == "log" else float(np.prod(1 + rets)) - 1)
+    ref.near(raw, float(np.exp(rets.sum())) - 1 if spec.returns == "log" else float(np.prod(1 + rets)) - 1)
 
 
 def test_too_few_estimation_returns_gives_null_statistics_with_reason(study):
@@ -339,8 +316,8 @@ def test_lowering_min_estimation_obs_computes_the_late_listing(market, sessions,
     res = run_study(events_frame(event_specs()), frame, spec, cal, max_regressions=0)
     want = references(series, sessions, spec)["ccc-nov"]
     got = res.car.filter(pl.col("event_id") == "ccc-nov", pl.col("window_start") == -1).row(0, named=True)
-    near(got["car"], want.windows[(-1, 1)].car)
-    near(got["car_se"], want.windows[(-1, 1)].se)
+    ref.near(got["car"], want.windows[(-1, 1)].car)
+    ref.near(got["car_se"], want.windows[(-1, 1)].se)
     assert res.models.filter(pl.col("event_id") == "ccc-nov")["df_resid"].item() == 74
     spec = StudySpec(min_estimation_obs=77)
     res = run_study(events_frame(event_specs()), frame, spec, cal, max_regressions=0)
@@ -373,11 +350,11 @@ def test_models_and_variances_match_statsmodels_ols(market, sessions, cal, model
         ols = sm.OLS(y, X).fit()
         m = res.models.filter(pl.col("event_id") == event_id).row(0, named=True)
         assert m["n_obs"] == int(ols.nobs) and m["df_resid"] == int(ols.df_resid)
-        near(m["alpha"], ols.params[0], ("alpha", event_id))
+        ref.near(m["alpha"], ols.params[0], ("alpha", event_id))
         if model == "market":
-            near(m["beta"], ols.params[1], ("beta", event_id))
-            near(m["r_squared"], ols.rsquared, ("r2", event_id))
-        near(m["sigma"], math.sqrt(ols.scale), ("sigma", event_id))  # √(SSR / (T − k))
+            ref.near(m["beta"], ols.params[1], ("beta", event_id))
+            ref.near(m["r_squared"], ols.rsquared, ("r2", event_id))
+        ref.near(m["sigma"], math.sqrt(ols.scale), ("sigma", event_id))  # √(SSR / (T − k))
 
         ar = res.abnormal_returns.filter(pl.col("event_id") == event_id, pl.col("abnormal_ret").is_not_null())
         xs = ar["benchmark_ret"].to_numpy()
@@ -393,8 +370,8 @@ def test_models_and_variances_match_statsmodels_ols(market, sessions, cal, model
             # Var(CAR) = L σ² + 1' X* Cov(b) X*' 1 with statsmodels' own Cov(b) = σ² (X'X)⁻¹
             var = inside.sum() * ols.scale + float(np.ones(len(Xw)) @ Xw @ ols.cov_params() @ Xw.T @ np.ones(len(Xw)))
             c = res.car.filter(pl.col("event_id") == event_id, pl.col("window_start") == w.start).row(0, named=True)
-            near(c["car_se"], math.sqrt(var), ("car_se", event_id, w.start))
-            near(c["p_value"], 2 * stats.t.sf(abs(c["car"] / math.sqrt(var)), ols.df_resid), ("p", event_id, w.start))
+            ref.near(c["car_se"], math.sqrt(var), ("car_se", event_id, w.start))
+            ref.near(c["p_value"], 2 * stats.t.sf(abs(c["car"] / math.sqrt(var)), ols.df_resid), ("p", event_id, w.start))
 
 
 def near_all(got: np.ndarray, want: np.ndarray, what) -> None:
@@ -415,8 +392,8 @@ def test_group_tests_end_to_end_match_reference(study):
         z, pz = ref.mackinlay_j1(cars, ses)
         cs, j1 = tests[("g", w.start, w.end, "cross_sectional_t")], tests[("g", w.start, w.end, "mackinlay_j1")]
         assert cs["n_events"] == 3 and j1["n_events"] == 3
-        near(cs["statistic"], t, ("cs", w.start))
-        near(cs["p_value"], p, ("cs p", w.start))
-        near(j1["statistic"], z, ("j1", w.start))
-        near(j1["p_value"], pz, ("j1 p", w.start))
+        ref.near(cs["statistic"], t, ("cs", w.start))
+        ref.near(cs["p_value"], p, ("cs p", w.start))
+        ref.near(j1["statistic"], z, ("j1", w.start))
+        ref.near(j1["p_value"], pz, ("j1 p", w.start))
         assert tests[("solo", w.start, w.end, "cross_sectional_t")]["statistic"] is None

@@ -9,7 +9,6 @@ reason naming the ticker, the date and the ratio.
 from __future__ import annotations
 
 import math
-import warnings
 from datetime import date
 
 import numpy as np
@@ -22,20 +21,6 @@ from analysis.quality import CHECKS, QUALITY_SCHEMA, event_quality, price_qualit
 from analysis.specs import EventSpec, StudySpec, events_frame
 
 SCHEMA = {"ticker": pl.String, "date": pl.Date, "close": pl.Float64, "adj_close": pl.Float64}
-
-
-@pytest.fixture(scope="module")
-def cal():
-    return exchange_calendar("XNYS")
-
-
-@pytest.fixture(scope="module")
-def sessions() -> list[date]:
-    import exchange_calendars as xcals
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return [ts.date() for ts in xcals.get_calendar("XNYS", start="2023-01-01", end="2026-12-31").sessions]
 
 
 def frame(rows) -> pl.DataFrame:

@@ -8,7 +8,6 @@ exchange-calendars).
 from __future__ import annotations
 
 import math
-import warnings
 from datetime import date
 
 import numpy as np
@@ -16,27 +15,11 @@ import polars as pl
 import pytest
 
 import reference as ref
-from analysis.calendar import exchange_calendar
 from analysis.panel import event_panel
-from analysis.returns import off_calendar_rows, session_returns
+from analysis.returns import off_calendar_rows, session_grid, session_returns
 from analysis.specs import Window
 
 PRICE_SCHEMA = {"ticker": pl.String, "date": pl.Date, "close": pl.Float64, "adj_close": pl.Float64}
-
-
-@pytest.fixture(scope="module")
-def cal():
-    return exchange_calendar("XNYS")
-
-
-@pytest.fixture(scope="module")
-def sessions() -> list[date]:
-    """2023-2026 sessions straight from exchange-calendars."""
-    import exchange_calendars as xcals
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return [ts.date() for ts in xcals.get_calendar("XNYS", start="2023-01-01", end="2026-12-31").sessions]
 
 
 def price_frame(series: dict[str, dict[date, float]], close_factor: float = 1.0) -> pl.DataFrame:
@@ -171,9 +154,8 @@ def test_panel_hand_case_with_gap_late_listing_and_unknown_ticker(cal):
          "adj_close": [10.0, 11.0, 12.0, 13.0, 5.0, 6.0, 7.0]},
         schema=PRICE_SCHEMA,
     )
-    returns = session_returns(prices, cal)
     rows = panel_rows(cal, [("A", "B", date(2025, 10, 31)), ("ZZZ", "A", date(2025, 10, 31))])
-    p = event_panel(rows, returns, Window(-5, 1))
+    p = event_panel(rows, session_grid(prices, cal), Window(-5, 1)).to_frame()
     assert p.columns == ["row", "event_day", "ret", "benchmark_ret"]
     assert p.schema["row"] == pl.UInt32 and p.schema["event_day"] == pl.Int32
     assert p["row"].to_list() == [0] * 7 + [1] * 7
@@ -202,7 +184,7 @@ def test_panel_matches_reference_cell_by_cell(cal, sessions):
         series["GAPPY"].pop(span[i], None)
     for d in (date(2025, 10, 30), date(2025, 6, 2)):  # ... and days where only the benchmark is missing
         series["^MKT"].pop(d)
-    returns_frame = session_returns(price_frame(series), cal)
+    grid = session_grid(price_frame(series), cal)
     rets = {t: ref.session_returns(p, sessions) for t, p in series.items()}
     events = [
         ("GAPPY", "^MKT", date(2025, 11, 3)),
@@ -216,7 +198,7 @@ def test_panel_matches_reference_cell_by_cell(cal, sessions):
         ("^MKT", "GAPPY", date(2024, 1, 2)),  # estimation window starts before all data
     ]
     days = Window(-260, 5)
-    p = event_panel(panel_rows(cal, events), returns_frame, days)
+    p = event_panel(panel_rows(cal, events), grid, days).to_frame()
     assert p.height == len(events) * days.length
     for row, (ticker, bench, day0) in enumerate(events):
         cells = p.filter(pl.col("row") == row)
@@ -235,8 +217,8 @@ def test_panel_specific_cells(cal, sessions):
     span = [d for d in sessions if date(2024, 6, 3) <= d <= date(2025, 11, 5)]
     series = {"^MKT": random_prices(rng, span), "LATE": random_prices(rng, [d for d in span if d >= date(2025, 3, 3)])}
     series["LATE"].pop(date(2025, 10, 30))
-    returns = session_returns(price_frame(series), cal)
-    p = event_panel(panel_rows(cal, [("LATE", "^MKT", date(2025, 11, 3))]), returns, Window(-260, 5))
+    grid = session_grid(price_frame(series), cal)
+    p = event_panel(panel_rows(cal, [("LATE", "^MKT", date(2025, 11, 3))]), grid, Window(-260, 5)).to_frame()
     by_tau = {r["event_day"]: r for r in p.iter_rows(named=True)}
     tau_listing = ref.event_time(sessions, date(2025, 3, 3), date(2025, 11, 3))
     assert by_tau[tau_listing]["ret"] is None  # listing day: no previous price
@@ -252,7 +234,7 @@ def test_panel_specific_cells(cal, sessions):
 
 
 def test_panel_of_no_returns_is_all_null(cal):
-    empty = pl.DataFrame(schema={"ticker": pl.String, "session": pl.Int32, "ret": pl.Float64})
-    p = event_panel(panel_rows(cal, [("A", "B", date(2025, 11, 3))]), empty, Window(-3, 1))
+    empty = session_grid(pl.DataFrame(schema=PRICE_SCHEMA), cal)
+    p = event_panel(panel_rows(cal, [("A", "B", date(2025, 11, 3))]), empty, Window(-3, 1)).to_frame()
     assert p.height == 5
     assert p["ret"].null_count() == 5 and p["benchmark_ret"].null_count() == 5

@@ -10,7 +10,6 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analysis.calendar import exchange_calendar
 from analysis.engine import run_study
 from analysis.inference import TESTS
 from analysis.simulate import DEMO_BENCHMARK, simulate_market
@@ -21,11 +20,6 @@ from analysis.specs import StudySpec, Window
 
 TICKERS = ["AMZN", "AAPL", "GOOGL", "META", "MSFT", "NVDA"]
 PARAMETRIC = [t.name for t in TESTS if t.family == "parametric"]
-
-
-@pytest.fixture(scope="module")
-def cal():
-    return exchange_calendar("XNYS")
 
 
 def shared_prices(data) -> pl.DataFrame:

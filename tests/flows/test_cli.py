@@ -179,8 +179,10 @@ def test_exit_0_on_success(capsys):
         (["events", "list", "--catalog", "{tmp}/events.csv"], ["events.csv", "row 1", "'announced'"]),
         (["run", "--catalog", str(CATALOG), "--estimation=-10:5"], ["'estimation'"]),
         (["run", "no-such-event", "--catalog", str(CATALOG)], ["unknown event id"]),
+        (["run", "--catalog", str(CATALOG), "--batch-rows", "0"], ["'--batch-rows'", "positive number"]),
+        (["run", "--catalog", str(CATALOG), "--dask-address", "tcp://x:8786"], ["needs --task-runner dask"]),
     ],
-    ids=["missing-file", "image", "bad-shares", "bad-catalog", "bad-window", "unknown-event"],
+    ids=["missing-file", "image", "bad-shares", "bad-catalog", "bad-window", "unknown-event", "batch-rows", "dask-address"],
 )
 def test_exit_2_on_bad_input(mr_home, tmp_path, capsys, argv, fragments):
     (tmp_path / "AMZN.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00")
@@ -192,7 +194,7 @@ def test_exit_2_on_bad_input(mr_home, tmp_path, capsys, argv, fragments):
         assert fragment in one_line_error(err), (fragment, err)
 
 
-@pytest.mark.parametrize("argv", [["run", "--min-obs", "many"], ["prices"], ["nonsense"]])
+@pytest.mark.parametrize("argv", [["run", "--min-obs", "many"], ["prices"], ["nonsense"], ["run", "--task-runner", "ray"]])
 def test_exit_2_on_bad_arguments(capsys, argv):
     with pytest.raises(SystemExit) as info:
         main(argv)

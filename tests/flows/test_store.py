@@ -66,6 +66,15 @@ def test_read_sorts_by_ticker_then_date(store):
     assert out.select(S.TICKER, S.DATE).rows() == [("AMZN", day(3)), ("MSFT", day(1)), ("MSFT", day(2))]
 
 
+def test_read_of_several_tickers_within_dates(store):
+    store.upsert("AMZN", prices(list(range(0, 30))), (day(0), day(29)), "yfinance")
+    store.upsert("MSFT", prices(list(range(5, 40))), (day(5), day(39)), "yfinance")
+    store.upsert("NVDA", prices([20]), (day(20), day(20)), "yfinance")
+    out = store.read(["NVDA", "MSFT", "AMZN"], start=day(10), end=day(25))
+    expected = [("AMZN", day(n)) for n in range(10, 26)] + [("MSFT", day(n)) for n in range(10, 26)] + [("NVDA", day(20))]
+    assert out.select(S.TICKER, S.DATE).rows() == expected
+
+
 @pytest.mark.parametrize(("start", "end", "expected"), [
     (10, 20, []),  # inside
     (12, 15, []),

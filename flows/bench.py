@@ -1,0 +1,396 @@
+"""``market-reaction bench``: the engine at 10^2, 10^4 and 10^5 events against a statsmodels
+loop and a NumPy floor, on a synthetic market written to a temporary price store.
+
+The market (:mod:`analysis.bench`: 2,000 tickers x 5,000 sessions by default) is written to a
+price store through :meth:`flows.store.PriceStore.upsert`, once complete and once with 2% of
+the price rows deleted. Then every stage runs in a fresh Python process
+(``python -m flows.bench STAGE ARGS``), so that its peak memory is its own:
+
+``engine``
+    End to end from Parquet, as ``market-reaction run`` does it: the price requirements of
+    the events, :func:`flows.prices.read_study_prices` (the store's own reader) and
+    :func:`analysis.engine.run_study` (market model, AR, CAR, per-event t; by default the
+    group tests Patell Z and BMP t, or the whole battery; no statsmodels regressions).
+``floor``
+    The same statistics in plain NumPy (:func:`analysis.bench.numpy_floor`) on a
+    tickers x sessions matrix built from the same Parquet files (read with pyarrow).
+``statsmodels``
+    One statsmodels OLS per event (:func:`analysis.regression.market_model_loop`) on NumPy
+    slices, timed on a sample and extrapolated.
+``catalog``
+    The input side: a CSV catalog of the events through
+    :func:`analysis.catalog.parse_catalog_csv` and :func:`analysis.specs.events_frame`.
+``check``
+    Not timed: the engine's observation counts, CARs and t-statistics on the 2%-missing
+    store equal the floor's direct counts and numbers.
+
+Times exclude Python start-up, imports and a warm-up run on 100 events; each is the median of
+``--repeat`` runs. Peak memory is ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of the stage's
+process (imports, data and results included).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from analysis import schema as S
+from analysis.bench import (
+    BENCH_BENCHMARK, BENCH_SPEC, FLOOR_WINDOWS, SyntheticSpec, bench_dates, bench_events, bench_prices, catalog_csv,
+    dense_returns, numpy_floor,
+)
+from analysis.calendar import exchange_calendar
+from flows import progress
+from flows.store import PriceStore
+
+STORES = {"complete": 0.0, "missing": 0.02}
+EVENTS_FILE = "events.parquet"
+CATALOG_FILE = "catalog.csv"
+SPEC_FILE = "market.json"
+WARM_UP = 100
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What ``market-reaction bench`` runs (see ``--help``)."""
+
+    market: SyntheticSpec = SyntheticSpec()
+    sizes: tuple[int, ...] = (100, 10_000, 100_000)
+    sample: int = 2_000
+    repeat: int = 3
+    workdir: Path | None = None
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table."""
+
+    what: str
+    events: int
+    seconds: float
+    peak_mb: float
+    note: str = ""
+
+    @property
+    def us_per_event(self) -> float:
+        return self.seconds / self.events * 1e6
+
+
+# --- the parent: generate, run the stages, print the table ---------------------------------------
+
+
+def run_bench(options: BenchOptions) -> tuple[list[Row], dict[str, Any]]:
+    """Generate the market (or reuse the one in ``options.workdir``), run every stage in its
+    own process, and return the table rows and the raw stage results."""
+    keep = options.workdir is not None
+    workdir = Path(options.workdir) if keep else Path(tempfile.mkdtemp(prefix="market-reaction-bench-"))
+    try:
+        write_market(workdir, options.market)
+        return run_stages(workdir, options)
+    finally:
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def write_market(workdir: Path, market: SyntheticSpec) -> None:
+    """The two price stores (complete, 2% of rows deleted), the events and their CSV catalog;
+    nothing is rewritten when ``workdir`` already holds this market."""
+    stamp = json.dumps(asdict(market), default=str, sort_keys=True)
+    if (workdir / SPEC_FILE).is_file() and (workdir / SPEC_FILE).read_text() == stamp:
+        progress.say(f"reusing the synthetic market in {workdir}")
+        return
+    workdir.mkdir(parents=True, exist_ok=True)
+    cal = exchange_calendar()
+    for name, missing in STORES.items():
+        started = time.perf_counter()
+        spec = SyntheticSpec(**{**asdict(market), "missing": missing})
+        prices = bench_prices(spec, cal)
+        store = PriceStore(workdir / name)
+        for (ticker,), rows in prices.group_by(S.TICKER, maintain_order=True):
+            store.upsert(ticker, rows.drop(S.TICKER), (rows[S.DATE].min(), rows[S.DATE].max()), "market-reaction bench")
+        progress.say(f"wrote the {name} store: {prices.height:,} price rows of {market.tickers + 1} tickers "
+                     f"in {time.perf_counter() - started:.0f} s")
+    events = bench_events(market, cal)
+    events.write_parquet(workdir / EVENTS_FILE)
+    (workdir / CATALOG_FILE).write_text(catalog_csv(events), encoding="utf-8")
+    (workdir / SPEC_FILE).write_text(stamp)
+
+
+def run_stages(workdir: Path, options: BenchOptions) -> tuple[list[Row], dict[str, Any]]:
+    n_max = options.market.events
+    sizes = [n for n in options.sizes if n <= n_max]
+    raw: dict[str, Any] = {}
+    rows: list[Row] = []
+
+    def stage(key: str, *args: Any) -> dict[str, Any]:
+        progress.say(f"stage {key} ...")
+        raw[key] = run_stage(*args)
+        return raw[key]
+
+    for n in sizes:
+        r = stage(f"engine-{n}", "engine", workdir, "complete", n, None, options.repeat)
+        rows.append(Row("engine, end to end from Parquet", n, r["seconds"], r["peak_mb"],
+                        f"read {r['read']:.2f} s + run_study {r['study']:.2f} s"))
+    for n in sizes[-2:]:
+        r = stage(f"floor-{n}", "floor", workdir, n, options.repeat)
+        rows.append(Row("NumPy floor, from Parquet", n, r["seconds"], r["peak_mb"],
+                        f"read and build {r['read']:.2f} s + compute {r['compute']:.2f} s"))
+    r = stage("statsmodels", "statsmodels", workdir, min(options.sample, n_max))
+    rows.append(Row(f"statsmodels loop (sample {r['sample']:,}, extrapolated)", n_max, r["per_event"] * n_max,
+                    r["peak_mb"], f"{r['per_event'] * 1e3:.3f} ms per event"))
+    r = stage("missing", "engine", workdir, "missing", n_max, None, options.repeat)
+    rows.append(Row("engine, 2% of price rows missing", n_max, r["seconds"], r["peak_mb"],
+                    f"read {r['read']:.2f} s + run_study {r['study']:.2f} s"))
+    r = stage("battery", "engine", workdir, "complete", n_max, "all", options.repeat)
+    rows.append(Row("engine, full test battery (12 tests, rank tests included)", n_max, r["seconds"], r["peak_mb"],
+                    f"read {r['read']:.2f} s + run_study {r['study']:.2f} s"))
+    r = stage("catalog", "catalog", workdir, n_max, options.repeat)
+    rows.append(Row("input: CSV catalog -> EventSpec -> events frame", n_max, r["seconds"], r["peak_mb"],
+                    "parse_catalog_csv + events_frame; equals the generated events"))
+    raw["check"] = run_stage("check", workdir, n_max)
+    return rows, raw
+
+
+def run_stage(*args: Any) -> dict[str, Any]:
+    """Run one stage in a fresh Python process; its result is the last line of its output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.bench", json.dumps([str(a) if isinstance(a, Path) else a for a in args])],
+        capture_output=True, text=True, check=False, env={**os.environ, "MARKET_REACTION_QUIET": "1"},
+    )
+    if done.returncode:
+        raise RuntimeError(f"bench stage {args[0]} failed: {done.stderr.strip().splitlines()[-1:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def table(rows: Sequence[Row], raw: dict[str, Any], options: BenchOptions) -> str:
+    """The results as Markdown: the table, the ratios and the check."""
+    cores = os.cpu_count()
+    m = options.market
+    lines = [
+        f"Synthetic market: {m.tickers:,} tickers x {m.sessions:,} sessions, {m.events:,} events, seed {m.seed}; "
+        f"market model, estimation {BENCH_SPEC.estimation}, windows "
+        f"{', '.join(str(w) for w in BENCH_SPEC.windows)}; {cores} cores; median of {options.repeat} run(s).",
+        "",
+        "| what | events | seconds | µs / event | peak memory (MB) | notes |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    lines += [f"| {r.what} | {r.events:,} | {r.seconds:.2f} | {r.us_per_event:.1f} | {r.peak_mb:,.0f} | {r.note} |" for r in rows]
+    engine = {r.events: r for r in rows if r.what.startswith("engine, end to end")}
+    floor = {r.events: r for r in rows if r.what.startswith("NumPy floor")}
+    top = max(engine) if engine else None
+    lines.append("")
+    if top in floor:
+        lines.append(f"- engine / floor at {top:,} events: {engine[top].seconds / floor[top].seconds:.2f}")
+    small = [n for n in engine if n < (top or 0)]
+    if small:
+        n = max(small)
+        lines.append(f"- engine {top:,} / {n:,} events: {engine[top].seconds / engine[n].seconds:.1f} x the time "
+                     f"for {top / n:.0f} x the events ({engine[top].us_per_event:.1f} vs {engine[n].us_per_event:.1f} µs per event)")
+    check = raw.get("check")
+    if check:
+        same = lambda ok: "equal" if ok else "DIFFER from"  # noqa: E731
+        lines.append(f"- check, 2% missing: {check['rows']:,} event rows; estimation counts {same(check['n_obs_equal'])} "
+                     f"a direct count, window day counts {same(check['n_days_equal'])} it, missing CARs "
+                     f"{same(check['nulls_equal'])} the floor's; largest difference from the floor: "
+                     f"CAR {check['car_diff']:.1e}, t {check['t_diff']:.1e}, Patell Z {check['patell_diff']:.1e}, "
+                     f"BMP t {check['bmp_diff']:.1e}")
+    return "\n".join(lines)
+
+
+# --- the stages (each in its own process) ---------------------------------------------------------
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
+
+
+def _events(workdir: Path, n: int) -> pl.DataFrame:
+    return pl.read_parquet(workdir / EVENTS_FILE).head(n)
+
+
+def _market(workdir: Path) -> SyntheticSpec:
+    values = json.loads((workdir / SPEC_FILE).read_text())
+    return SyntheticSpec(**{**values, "end": pl.Series([values["end"]]).str.to_date()[0]})
+
+
+def _stage_engine(workdir: str, store: str, n: int, tests: str | None, repeat: int) -> dict[str, Any]:
+    from analysis.calendar import align_events
+    from analysis.engine import price_requirements, run_study
+    from analysis.inference import TEST_NAMES
+    from flows.prices import read_study_prices
+
+    root = Path(workdir)
+    cal = exchange_calendar()
+    prices_store = PriceStore(root / store)
+    chosen = TEST_NAMES if tests == "all" else ("patell_z", "bmp_t")
+
+    def once(events: pl.DataFrame) -> tuple[float, float]:
+        started = time.perf_counter()
+        needs = price_requirements(align_events(events, cal), BENCH_SPEC, cal)
+        prices, shares = read_study_prices(prices_store, needs)
+        read = time.perf_counter()
+        run_study(events, prices, BENCH_SPEC, cal, shares, max_regressions=0, tests=chosen)
+        return read - started, time.perf_counter() - read
+
+    events = _events(root, n)
+    once(events.head(WARM_UP))
+    runs = [once(events) for _ in range(repeat)]
+    total = [a + b for a, b in runs]
+    best = runs[total.index(statistics.median_low(total))]
+    return {"seconds": sum(best), "read": best[0], "study": best[1], "peak_mb": _peak_mb(), "runs": runs}
+
+
+def _sessions(root: Path) -> np.ndarray:
+    """The market's sessions as day numbers."""
+    return bench_dates(_market(root), exchange_calendar()).cast(pl.Int32).to_numpy()
+
+
+def _floor_inputs(
+    root: Path, events: pl.DataFrame, dates: np.ndarray, store_name: str = "complete"
+) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, np.ndarray]:
+    """The floor's arrays, built plainly: a tickers x sessions matrix of adjusted closes from the
+    store's Parquet files (pyarrow, a few threads), returns, and each event's row, day 0 and group."""
+    import pyarrow.parquet as pq
+
+    names = [BENCH_BENCHMARK, *sorted(set(events[S.TICKER].to_list()))]
+    store = PriceStore(root / store_name)
+
+    def load(ticker: str) -> tuple[np.ndarray, np.ndarray]:
+        table = pq.read_table(store.path(ticker), columns=[S.DATE, S.ADJ_CLOSE])
+        return np.searchsorted(dates, table[S.DATE].to_numpy().astype("datetime64[D]").astype(np.int64)), \
+            table[S.ADJ_CLOSE].to_numpy()
+
+    matrix = np.full((len(names), dates.size), np.nan)
+    with ThreadPoolExecutor(4) as pool:
+        for k, (cols, values) in enumerate(pool.map(load, names)):
+            matrix[k, cols] = values
+    row = {t: k for k, t in enumerate(names)}
+    firm = np.array([row[t] for t in events[S.TICKER].to_list()])
+    announced = np.searchsorted(dates, events["announced_date"].cast(pl.Int32).to_numpy())
+    day0 = announced + (events[S.TIMING] == "after-close").to_numpy()
+    _, group = np.unique(events[S.GROUP].to_numpy(), return_inverse=True)
+    return dense_returns(matrix), firm, 0, day0, group
+
+
+def _stage_floor(workdir: str, n: int, repeat: int) -> dict[str, Any]:
+    root = Path(workdir)
+    events = _events(root, n)
+    dates = _sessions(root)
+    numpy_floor(*_floor_inputs(root, events.head(WARM_UP), dates))  # warm-up
+    runs = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        ret, firm, market, day0, group = _floor_inputs(root, events, dates)
+        built = time.perf_counter()
+        numpy_floor(ret, firm, market, day0, group)
+        runs.append((built - started, time.perf_counter() - built))
+    total = [a + b for a, b in runs]
+    best = runs[total.index(statistics.median_low(total))]
+    return {"seconds": sum(best), "read": best[0], "compute": best[1], "peak_mb": _peak_mb()}
+
+
+def _stage_statsmodels(workdir: str, sample: int) -> dict[str, Any]:
+    from analysis.regression import market_model_loop
+
+    root = Path(workdir)
+    events = _events(root, sample)
+    ret, firm, market, day0, _ = _floor_inputs(root, events, _sessions(root))
+    tau = np.arange(BENCH_SPEC.estimation.start, BENCH_SPEC.report_days.end + 1)
+    cols = day0[:, None] + tau[None, :]
+    r, m = ret[firm[:, None], cols], ret[market, cols]
+    start = BENCH_SPEC.estimation.start
+    windows = [slice(w.start - start, w.end - start + 1) for w in FLOOR_WINDOWS]
+    market_model_loop(r[:5], m[:5], slice(0, BENCH_SPEC.estimation.length), windows)  # warm-up (imports)
+    started = time.perf_counter()
+    market_model_loop(r, m, slice(0, BENCH_SPEC.estimation.length), windows)
+    return {"per_event": (time.perf_counter() - started) / sample, "sample": sample, "peak_mb": _peak_mb()}
+
+
+def _stage_catalog(workdir: str, n: int, repeat: int) -> dict[str, Any]:
+    from analysis.catalog import parse_catalog_csv
+    from analysis.specs import events_frame
+
+    root = Path(workdir)
+    lines = (root / CATALOG_FILE).read_text(encoding="utf-8").splitlines(keepends=True)
+    text = "".join(lines[: n + 1])
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        frame = events_frame(parse_catalog_csv(text, CATALOG_FILE))
+        times.append(time.perf_counter() - started)
+    if not frame.equals(_events(root, n)):
+        raise RuntimeError("the catalog's events frame differs from the generated events")
+    return {"seconds": statistics.median(times), "peak_mb": _peak_mb()}
+
+
+def _stage_check(workdir: str, n: int) -> dict[str, Any]:
+    """The engine on the 2%-missing store against the floor's direct counts and numbers."""
+    from analysis.calendar import align_events
+    from analysis.engine import price_requirements, run_study
+    from flows.prices import read_study_prices
+
+    root = Path(workdir)
+    cal = exchange_calendar()
+    events = _events(root, n)
+    needs = price_requirements(align_events(events, cal), BENCH_SPEC, cal)
+    prices, shares = read_study_prices(PriceStore(root / "missing"), needs)
+    result = run_study(events, prices, BENCH_SPEC, cal, shares, max_regressions=0, tests=("patell_z", "bmp_t"))
+    floor = numpy_floor(*_floor_inputs(root, events, _sessions(root), "missing"))
+    k = len(FLOOR_WINDOWS)
+    car = result.car  # in event order, then window order
+    got = {c: car[c].to_numpy().reshape(-1, k) for c in (S.N_DAYS, S.CAR, S.T_STAT)}
+    return {
+        "rows": int(result.models.height),
+        "n_obs_equal": bool((result.models[S.N_OBS].to_numpy() == floor.n_obs).all()),
+        "n_days_equal": bool((got[S.N_DAYS] == floor.n_days).all()),
+        "nulls_equal": bool((np.isnan(got[S.CAR]) == np.isnan(floor.car)).all()),
+        "car_diff": float(np.nanmax(np.abs(got[S.CAR] - floor.car))),
+        "t_diff": float(np.nanmax(np.abs(got[S.T_STAT] - floor.car_t))),
+        "patell_diff": _test_diff(result.tests, "patell_z", floor.patell, events),
+        "bmp_diff": _test_diff(result.tests, "bmp_t", floor.bmp, events),
+        "peak_mb": _peak_mb(),
+    }
+
+
+def _test_diff(tests: pl.DataFrame, name: str, floor: np.ndarray, events: pl.DataFrame) -> float:
+    """The largest difference between the engine's statistic ``name`` and the floor's (groups in
+    sorted order x test windows: each event day, then the longer windows)."""
+    days = BENCH_SPEC.report_days
+    windows = [(t, t) for t in range(days.start, days.end + 1)] + [(w.start, w.end) for w in FLOOR_WINDOWS[1:]]
+    groups = np.unique(events[S.GROUP].to_numpy())
+    want = pl.DataFrame({
+        S.GROUP: np.repeat(groups, len(windows)),
+        S.WINDOW_START: pl.Series([w[0] for w in windows] * len(groups), dtype=pl.Int32),
+        S.WINDOW_END: pl.Series([w[1] for w in windows] * len(groups), dtype=pl.Int32),
+        "_floor": floor.ravel(),
+    })
+    both = tests.filter(pl.col(S.TEST) == name).join(want, on=[S.GROUP, S.WINDOW_START, S.WINDOW_END])
+    if both.height != want.height:
+        raise RuntimeError(f"{name}: the engine's groups and windows differ from the floor's")
+    return float((both[S.STATISTIC] - both["_floor"]).abs().max())
+
+
+STAGES = {
+    "engine": _stage_engine, "floor": _stage_floor, "statsmodels": _stage_statsmodels, "catalog": _stage_catalog,
+    "check": _stage_check,
+}
+
+
+if __name__ == "__main__":
+    name, *arguments = json.loads(sys.argv[1])
+    print(json.dumps(STAGES[name](*arguments)))
