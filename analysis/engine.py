@@ -431,7 +431,9 @@ def combine_batches(
     obs = WindowObservations(
         np.concatenate([b.window_obs.car for b in batches]), np.concatenate([b.window_obs.se for b in batches])
     )
-    tests = group_tests(test_events, obs, daily, windows_tested(spec), plan.tests)
+    with ThreadPoolExecutor(1) as pool:  # the confounder notes (text) while the tests run (NumPy)
+        notes = pool.submit(confounder_reasons, plan.confounders, spec.drop_confounded, [ROW])
+        tests = group_tests(test_events, obs, daily, windows_tested(spec), plan.tests)
 
     label = rows.select(ROW, S.EVENT_ID, S.TICKER, S.GROUP)
     primary_ok = rows.filter(pl.col(S.ROLE) == "primary").join(models.filter(pl.col(S.REASON).is_null()).select(ROW), on=ROW)
@@ -468,7 +470,7 @@ def combine_batches(
     confounders = plan.confounders.drop(ROW).with_columns(pl.Series(AR_AT_OFFSET, at_offset, nan_to_null=True))
     per_row_notes = (
         rows.select(ROW)
-        .join(confounder_reasons(plan.confounders, spec.drop_confounded, by=[ROW]).rename({S.REASON: "_confounded"}),
+        .join(notes.result().rename({S.REASON: "_confounded"}),
               on=ROW, how="left")
         .join(outlier_reasons(outliers, by=[ROW]).rename({S.REASON: "_outliers"}), on=ROW, how="left")
         .join(plan.dropped.group_by(ROW).agg(pl.len().cast(pl.Int32).alias(S.N_DROPPED)), on=ROW, how="left")
@@ -588,14 +590,12 @@ def run_study(
         Related tickers of an event with two or more of them are also tested as the group
         ``<event>:related`` (:func:`analysis.spillovers.battery_rows`).
     """
-    plan = plan_study(events, spec, cal, max_regressions, regressors, pooled_cov, tests, max_paths, context, confounders)
-    prepared = prepare_prices(prices, spec, cal, factors)
-    batches = plan.batches(BATCH_ROWS)
-    if len(batches) == 1:
-        results = [event_batch(plan, batches[0], prepared, cal, shares)]
-    else:
-        with ThreadPoolExecutor(2) as pool:
-            results = list(pool.map(lambda rows: event_batch(plan, rows, prepared, cal, shares), batches))
+    with ThreadPoolExecutor(2) as pool:  # the plan (confounders) and the prices are independent
+        laid_out = pool.submit(prepare_prices, prices, spec, cal, factors)
+        plan = plan_study(events, spec, cal, max_regressions, regressors, pooled_cov, tests, max_paths, context, confounders)
+        prepared = laid_out.result()
+        batches = plan.batches(BATCH_ROWS)
+        results = list(pool.map(lambda rows: event_batch(plan, rows, prepared, cal, shares), batches))
     return combine_batches(plan, results, prepared.findings, prepared.grid.tickers[S.TICKER])
 
 
