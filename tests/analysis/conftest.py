@@ -3,11 +3,11 @@ exchange-calendars (an independent list for the reference computations)."""
 
 from __future__ import annotations
 
-import warnings
 from datetime import date
 
 import pytest
 
+import reference as ref
 from analysis.calendar import SessionCalendar, exchange_calendar
 
 
@@ -18,8 +18,4 @@ def cal() -> SessionCalendar:
 
 @pytest.fixture(scope="session")
 def sessions() -> list[date]:
-    import exchange_calendars as xcals
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return [ts.date() for ts in xcals.get_calendar("XNYS", start="2023-01-01", end="2026-12-31").sessions]
+    return ref.xnys_sessions("2023-01-01")

@@ -30,7 +30,9 @@ It is slow and meant to be obviously correct; the tests compare the vectorised e
 
 from __future__ import annotations
 
+import functools
 import math
+import warnings
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -38,6 +40,21 @@ import numpy as np
 from scipy import stats
 
 Returns = dict[date, float]
+
+
+def xnys_sessions(start: str, end: str = "2026-12-31") -> list[date]:
+    """The XNYS sessions from ``start`` to ``end``, straight from exchange-calendars (not
+    through ``analysis.calendar``)."""
+    return list(_xnys_sessions(start, end))
+
+
+@functools.lru_cache
+def _xnys_sessions(start: str, end: str) -> tuple[date, ...]:
+    import exchange_calendars as xcals
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return tuple(ts.date() for ts in xcals.get_calendar("XNYS", start=start, end=end).sessions)
 N_PARAMS = {"market": 2, "constant-mean": 1, "market-adjusted": 1}
 
 

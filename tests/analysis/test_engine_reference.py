@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import math
-import warnings
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -61,11 +60,7 @@ def polars_prices(path: Path, ticker: str) -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def sessions() -> list[date]:
-    import exchange_calendars as xcals
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return [ts.date() for ts in xcals.get_calendar("XNYS", start="2015-01-01", end="2026-12-31").sessions]
+    return ref.xnys_sessions("2015-01-01")
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import math
-import warnings
 from datetime import date
 from pathlib import Path
 
@@ -55,11 +54,7 @@ def read_csv(path: Path) -> dict[date, dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def sessions() -> list[date]:
-    import exchange_calendars as xcals
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return [ts.date() for ts in xcals.get_calendar("XNYS", start="2014-01-01", end="2026-12-31").sessions]
+    return ref.xnys_sessions("2014-01-01")
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ group test of every reported day and window equals the plain-loop reference
 from __future__ import annotations
 
 import csv
-import warnings
 from datetime import date
 from pathlib import Path
 
@@ -77,11 +76,7 @@ def read_csv_prices(path: Path, column: str) -> dict[date, float]:
 
 
 def test_every_test_of_the_group_equals_the_reference(study, shared_data):
-    import exchange_calendars as xcals
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sessions = [ts.date() for ts in xcals.get_calendar("XNYS", start="2022-01-01", end="2026-12-31").sessions]
+    sessions = ref.xnys_sessions("2022-01-01")
     spec = StudySpec()
     gspc = ref.session_returns(read_csv_prices(shared_data / "prices" / "GSPC.csv", "close"), sessions)
     members = []

@@ -5,7 +5,6 @@ group average, and the engine's own ``cum_abnormal_ret`` and ``car.parquet``."""
 from __future__ import annotations
 
 import math
-import warnings
 from datetime import date
 
 import numpy as np
@@ -36,11 +35,7 @@ def setting(shared_data):
         EventSpec("solo", ("AMZN",), date(2025, 3, 3), group="alone"),
     ]
     result = run_study(events_frame(events), prices, StudySpec(), exchange_calendar("XNYS"))
-    import exchange_calendars as xcals
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sessions = [ts.date() for ts in xcals.get_calendar("XNYS", start="2015-01-01", end="2026-12-31").sessions]
+    sessions = ref.xnys_sessions("2015-01-01")
     r = ref.session_returns(read_prices_csv(shared_data / "prices" / "AMZN.csv", "adj_close"), sessions)
     m = ref.session_returns(read_prices_csv(shared_data / "prices" / "GSPC.csv", "close"), sessions)
     return result, r, m, sessions

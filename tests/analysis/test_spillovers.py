@@ -59,12 +59,7 @@ def test_who_moved_ranks_by_the_day0_dollar_reaction(study):
 
 
 def test_the_related_group_equals_the_reference_battery(study, shared_data):
-    import exchange_calendars as xcals
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sessions = [ts.date() for ts in xcals.get_calendar("XNYS", start="2022-01-01", end="2026-12-31").sessions]
+    sessions = ref.xnys_sessions("2022-01-01")
     spec = StudySpec()
     gspc = ref.session_returns(read_csv_prices(shared_data / "prices" / "GSPC.csv", "close"), sessions)
     members = []
