@@ -48,7 +48,7 @@ from analysis.errors import InputError, separator_hint
 from analysis.quality import price_quality, quality_notes
 from analysis.specs import check_ticker
 from flows.filetype import binary_kind
-from flows.store import FIRST_DATE, LAST_DATE, PRICE_SCHEMA, ROWS, SOURCE, PriceStore
+from flows.store import FIRST_DATE, LAST_DATE, PRICE_SCHEMA, ROWS, SOURCE, PriceStore, arrow_frame
 
 ACCEPTED_SUFFIXES = (".csv", ".parquet")
 PRICE_HEADER = ",".join(S.PRICE_COLUMNS)
@@ -318,12 +318,9 @@ def _read_table(path: Path) -> pl.DataFrame:
 
 def _read_parquet(data: bytes, file: str) -> pl.DataFrame:
     """A Parquet file read by pyarrow (which reports damaged files as errors where polars may
-    panic), as a polars frame. Schema and field metadata are dropped first: polars panics on
-    metadata that is not UTF-8, and none of it is needed."""
+    panic), as a polars frame (:func:`flows.store.arrow_frame`: without its metadata)."""
     try:
-        table = pq.read_table(pa.BufferReader(data))
-        plain = pa.schema([pa.field(f.name, f.type, f.nullable) for f in table.schema])
-        return pl.from_arrow(pa.Table.from_arrays(table.columns, schema=plain))
+        return arrow_frame(pq.read_table(pa.BufferReader(data)))
     except (pa.ArrowException, OSError, ValueError, TypeError, pl.exceptions.PolarsError) as error:
         kind = binary_kind(data)
         hint = "" if data.startswith(b"PAR1") else (

@@ -82,6 +82,13 @@ READ_THREADS = 4  # files read at once by PriceStore.read (I/O and Parquet decod
 SOURCE_SEPARATOR = "; "
 _DAY = timedelta(days=1)
 _TEMP = re.compile(r"\..+\.[0-9a-f]{32}\.tmp")  # what _write_atomic names its temporary files
+def arrow_frame(table: pa.Table) -> pl.DataFrame:
+    """An Arrow table as a polars frame, without its schema and field metadata: polars panics
+    (a Rust panic, not an error) on metadata that is not UTF-8, and no reader needs it."""
+    plain = pa.schema([pa.field(f.name, f.type, f.nullable) for f in table.schema])
+    return pl.from_arrow(pa.Table.from_arrays(table.columns, schema=plain))
+
+
 _PARQUET_ERRORS = (pa.ArrowException, OSError, ValueError, TypeError, KeyError, pl.exceptions.PolarsError)  # ValueError: bad UTF-8 too
 
 
@@ -231,7 +238,7 @@ class PriceStore:
         if not found:
             return _empty_prices().select(S.TICKER, *names)
         owner = np.repeat(np.arange(len(found), dtype=np.uint32), [table.num_rows for _, table in found])
-        out = pl.from_arrow(pa.concat_tables([table for _, table in found]).combine_chunks()).with_columns(
+        out = arrow_frame(pa.concat_tables([table for _, table in found]).combine_chunks()).with_columns(
             pl.Series(S.TICKER, [t for t, _ in found], dtype=pl.String).gather(pl.Series(owner))
         ).select(S.TICKER, *names)
         days = out[S.DATE]
@@ -429,7 +436,7 @@ def _load(path: Path, columns: list[str] | None = None) -> tuple[pl.DataFrame, d
         with path.open("rb") as f:
             parquet = pq.ParquetFile(f)
             meta = {k.decode(): v.decode() for k, v in (parquet.metadata.metadata or {}).items()}
-            return pl.from_arrow(parquet.read(columns=columns)), meta
+            return arrow_frame(parquet.read(columns=columns)), meta
     except FileNotFoundError:
         return None
     except _PARQUET_ERRORS as error:

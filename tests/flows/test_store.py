@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 
 from analysis import schema as S
@@ -73,6 +74,14 @@ def test_read_of_several_tickers_within_dates(store):
     out = store.read(["NVDA", "MSFT", "AMZN"], start=day(10), end=day(25))
     expected = [("AMZN", day(n)) for n in range(10, 26)] + [("MSFT", day(n)) for n in range(10, 26)] + [("NVDA", day(20))]
     assert out.select(S.TICKER, S.DATE).rows() == expected
+
+
+def test_read_ignores_metadata_that_is_not_utf8(store):
+    # a file rewritten by another tool; polars panics on such metadata unless it is dropped
+    store.upsert("X", prices([1, 2]), (day(1), day(2)), "yfinance")
+    table = pq.read_table(store.path("X"))
+    pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), b"junk\xff": b"\xfe\xff"}), store.path("X"))
+    assert store.read(["X"]).select(S.DATE).rows() == [(day(1),), (day(2),)]
 
 
 @pytest.mark.parametrize(("start", "end", "expected"), [
