@@ -1,13 +1,25 @@
-"""``market-reaction bench``: the engine at 10^2, 10^4 and 10^5 events against a statsmodels
-loop and a NumPy floor, on a synthetic market written to a temporary price store.
+"""``market-reaction bench``: the user's path — ``market-reaction run`` from a fresh process to
+the finished report folder — beside the engine, a NumPy floor and a statsmodels loop, on a
+synthetic market, at each size of ``--sizes`` (and only those).
 
 The market (:mod:`analysis.bench`: 2,000 tickers x 5,000 sessions by default) is written to a
 price store through :meth:`flows.store.PriceStore.upsert`, once complete and once with 2% of
-the price rows deleted. Then every stage runs in a fresh Python process
-(``python -m flows.bench STAGE ARGS``), so that its peak memory is its own:
+the price rows deleted. Then every stage runs in a fresh Python process, so that its time
+includes start-up where the user waits for it, and its peak memory is its own:
 
+``cli-N``
+    ``market-reaction run --catalog <the first N events as CSV> --source store --out DIR``
+    with the complete store as ``$MARKET_REACTION_HOME``: wall time from the command's start to
+    its exit (start-up, imports, catalog, prices, engine with the default test battery and
+    regressions, every file of the report folder, the index), its peak memory, the size of the
+    report folder and of its human-readable part (pages and ``tables/``). Its progress lines,
+    with the time of each stage, are kept in the raw results.
+``one-event``, ``imports``, ``reject``
+    The ad hoc path: ``cli`` on one event, against the import floor ``python -c "import
+    polars, numpy, scipy.stats, statsmodels.api, matplotlib"`` (alternating), and the time to
+    reject an unknown event id (exit 2).
 ``engine``
-    End to end from Parquet, as ``market-reaction run`` does it: the price requirements of
+    End to end from Parquet inside one process, as the flows do it: the price requirements of
     the events, :func:`flows.prices.read_study_prices` (the store's own reader) and
     :func:`analysis.engine.run_study` (market model, AR, CAR, per-event t; by default the
     group tests Patell Z and BMP t, or the whole battery; no statsmodels regressions).
@@ -24,11 +36,11 @@ the price rows deleted. Then every stage runs in a fresh Python process
     Not timed: the engine's observation counts, CARs and t-statistics on the 2%-missing
     store equal the floor's direct counts and numbers.
 
-Times exclude Python start-up, imports and a warm-up run on 100 events; each is the median of
-``--repeat`` runs. At the two largest sizes the engine and the floor alternate, one run per
-process, ``--repeat`` times: a shared machine's speed drifts over minutes, and the ratio must
-compare runs made close together. Peak memory is ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of the stage's
-process (imports, data and results included).
+``engine`` and ``floor`` times exclude start-up, imports and a warm-up run on 100 events; the
+command-line times include everything. At every size the command line, the engine and the
+floor alternate, one run per process, ``--repeat`` times (the median is reported): a shared
+machine's speed drifts over minutes, and the ratios must compare runs made close together.
+Peak memory is ``ru_maxrss`` of the stage's process (imports, data and results included).
 """
 
 from __future__ import annotations
@@ -57,7 +69,9 @@ from analysis.bench import (
     dense_returns, numpy_floor,
 )
 from analysis.calendar import exchange_calendar
+from analysis.errors import InputError
 from flows import progress
+from flows.atomic import replace_file
 from flows.store import PriceStore
 
 STORES = {"complete": 0.0, "missing": 0.02}
@@ -134,8 +148,10 @@ def write_market(workdir: Path, market: SyntheticSpec) -> None:
 
 
 def run_stages(workdir: Path, options: BenchOptions) -> tuple[list[Row], dict[str, Any]]:
-    n_max = options.market.events
-    sizes = [n for n in options.sizes if n <= n_max]
+    sizes = sorted({n for n in options.sizes if n <= options.market.events})
+    if not sizes:
+        raise InputError(f"no size of --sizes is at most --events {options.market.events:,}", field="--sizes")
+    top = sizes[-1]
     raw: dict[str, Any] = {}
     rows: list[Row] = []
 
@@ -144,37 +160,109 @@ def run_stages(workdir: Path, options: BenchOptions) -> tuple[list[Row], dict[st
         raw[key] = run_stage(*args)
         return raw[key]
 
-    engine_rows, floor_rows = [], []
-    for n in sizes:
-        if n in sizes[-2:]:  # engine and floor alternate, one run per process: the machine's
-            progress.say(f"stage engine-{n} and floor-{n}, alternating, {options.repeat} time(s) ...")
-            pair = [  # speed drifts over minutes, and their ratio must compare like with like
-                (run_stage("engine", workdir, "complete", n, None, 1), run_stage("floor", workdir, n, 1))
-                for _ in range(options.repeat)
-            ]
-            r, f = (_median_run([p[k] for p in pair]) for k in (0, 1))
-            raw[f"engine-{n}"], raw[f"floor-{n}"] = r, f
-            floor_rows.append(Row("NumPy floor, from Parquet", n, f["seconds"], f["peak_mb"],
-                                  f"read and build {f['read']:.2f} s + compute {f['compute']:.2f} s"))
-        else:
-            r = stage(f"engine-{n}", "engine", workdir, "complete", n, None, options.repeat)
+    one = _catalog_file(workdir, 1)
+    progress.say(f"stage one-event and imports, alternating, {options.repeat} time(s) ...")
+    pair = [(_cli_run(workdir, one, "one-event"), _command([sys.executable, "-c", IMPORT_FLOOR]))
+            for _ in range(options.repeat)]
+    solo, imports = (_median_run([p[k] for p in pair]) for k in (0, 1))
+    raw["one-event"], raw["imports"] = solo, imports
+    raw["reject"] = reject = _command(_cli_command("run", "no-such-event", "--catalog", str(one), "--source", "store"),
+                                      expect=2)
+    rows += [
+        Row("command line, one event, catalog to report folder", 1, solo["seconds"], solo["peak_mb"],
+            f"{solo['report_mb']:.1f} MB written"),
+        Row("import floor: polars, numpy, scipy.stats, statsmodels.api, matplotlib", 1, imports["seconds"],
+            imports["peak_mb"], "python -c 'import ...' in a fresh process"),
+        Row("command line, reject an unknown event id", 1, reject["seconds"], reject["peak_mb"], "exit 2"),
+    ]
+    cli_rows, engine_rows, floor_rows = [], [], []
+    for n in sizes:  # the three alternate, one run per process: the machine's speed drifts over
+        progress.say(f"stage cli-{n}, engine-{n} and floor-{n}, alternating, {options.repeat} time(s) ...")
+        catalog = _catalog_file(workdir, n)  # minutes, and the ratios must compare like with like
+        triple = [
+            (_cli_run(workdir, catalog, f"cli-{n}"), run_stage("engine", workdir, "complete", n, None, 1),
+             run_stage("floor", workdir, n, 1))
+            for _ in range(options.repeat)
+        ]
+        c, r, f = (_median_run([t[k] for t in triple]) for k in (0, 1, 2))
+        raw[f"cli-{n}"], raw[f"engine-{n}"], raw[f"floor-{n}"] = c, r, f
+        cli_rows.append(Row("command line, catalog CSV to report folder", n, c["seconds"], c["peak_mb"],
+                            f"{c['report_mb']:.1f} MB written, {c['human_mb']:.2f} MB of it for people"))
         engine_rows.append(Row("engine, end to end from Parquet", n, r["seconds"], r["peak_mb"],
                                f"read {r['read']:.2f} s + run_study {r['study']:.2f} s"))
-    rows += engine_rows + floor_rows
-    r = stage("statsmodels", "statsmodels", workdir, min(options.sample, n_max))
-    rows.append(Row(f"statsmodels loop (sample {r['sample']:,}, extrapolated)", n_max, r["per_event"] * n_max,
+        floor_rows.append(Row("NumPy floor, from Parquet", n, f["seconds"], f["peak_mb"],
+                              f"read and build {f['read']:.2f} s + compute {f['compute']:.2f} s"))
+    rows += cli_rows + engine_rows + floor_rows
+    r = stage("statsmodels", "statsmodels", workdir, min(options.sample, top))
+    rows.append(Row(f"statsmodels loop (sample {r['sample']:,}, extrapolated)", top, r["per_event"] * top,
                     r["peak_mb"], f"{r['per_event'] * 1e3:.3f} ms per event"))
-    r = stage("missing", "engine", workdir, "missing", n_max, None, options.repeat)
-    rows.append(Row("engine, 2% of price rows missing", n_max, r["seconds"], r["peak_mb"],
+    r = stage("missing", "engine", workdir, "missing", top, None, options.repeat)
+    rows.append(Row("engine, 2% of price rows missing", top, r["seconds"], r["peak_mb"],
                     f"read {r['read']:.2f} s + run_study {r['study']:.2f} s"))
-    r = stage("battery", "engine", workdir, "complete", n_max, "all", options.repeat)
-    rows.append(Row("engine, full test battery (12 tests, rank tests included)", n_max, r["seconds"], r["peak_mb"],
+    r = stage("battery", "engine", workdir, "complete", top, "all", options.repeat)
+    rows.append(Row("engine, full test battery (12 tests, rank tests included)", top, r["seconds"], r["peak_mb"],
                     f"read {r['read']:.2f} s + run_study {r['study']:.2f} s"))
-    r = stage("catalog", "catalog", workdir, n_max, options.repeat)
-    rows.append(Row("input: CSV catalog -> EventSpec -> events frame", n_max, r["seconds"], r["peak_mb"],
+    r = stage("catalog", "catalog", workdir, top, options.repeat)
+    rows.append(Row("input: CSV catalog -> EventSpec -> events frame", top, r["seconds"], r["peak_mb"],
                     "parse_catalog_csv + events_frame; equals the generated events"))
-    raw["check"] = run_stage("check", workdir, n_max)
+    raw["check"] = run_stage("check", workdir, top)
     return rows, raw
+
+
+IMPORT_FLOOR = "import polars, numpy, scipy.stats, statsmodels.api, matplotlib"
+"""What the issue measures a one-event run against: importing the libraries a run needs."""
+
+
+def _catalog_file(workdir: Path, n: int) -> Path:
+    """The CSV catalog of the market's first ``n`` events (written once)."""
+    path = workdir / f"catalog-{n}.csv"
+    if not path.is_file():
+        replace_file(path, catalog_csv(_events(workdir, n)).encode())
+    return path
+
+
+def _cli_command(*args: str) -> list[str]:
+    """``market-reaction ARGS`` in a fresh Python process (what the console script runs)."""
+    return [sys.executable, "-m", "flows.cli", *args]
+
+
+def _command(argv: list[str], env: dict[str, str] | None = None, expect: int = 0) -> dict[str, Any]:
+    """Run ``argv``; its wall time, its peak memory (``ru_maxrss`` of that child alone) and its
+    progress lines (stderr)."""
+    with tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, env=env or dict(os.environ))
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        lines = err.read().splitlines()
+    if child.returncode != expect:
+        raise RuntimeError(f"{' '.join(argv[3:])} exited {child.returncode}, expected {expect}: {lines[-3:]}")
+    return {"seconds": seconds, "peak_mb": usage.ru_maxrss / 1024, "stderr": lines}
+
+
+def _folder_mb(folder: Path, human: bool = False) -> float:
+    """Megabytes under ``folder`` (``human``: only the pages and ``tables/``, what people read)."""
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    if human:
+        files = [p for p in files if p.suffix in (".html", ".md", ".tex") or p.parent.name == "tables"]
+    return sum(p.stat().st_size for p in files) / 1e6
+
+
+def _cli_run(workdir: Path, catalog: Path, name: str) -> dict[str, Any]:
+    """``market-reaction run`` on ``catalog`` with the synthetic store, from a fresh process to
+    the finished report folder (the folder is measured, then removed)."""
+    out = workdir / "reports" / name
+    shutil.rmtree(out.parent, ignore_errors=True)
+    windows = [f"--window={w.start}:{w.end}" for w in BENCH_SPEC.windows]
+    argv = _cli_command("run", "--catalog", str(catalog), "--source", "store", "--out", str(out),
+                        f"--estimation={BENCH_SPEC.estimation.start}:{BENCH_SPEC.estimation.end}", *windows)
+    env = {**os.environ, "MARKET_REACTION_HOME": str(workdir / "complete"), "MARKET_REACTION_QUIET": "0"}
+    result = _command(argv, env)
+    result |= {"report_mb": _folder_mb(out), "human_mb": _folder_mb(out, human=True)}
+    shutil.rmtree(out.parent, ignore_errors=True)
+    return result
 
 
 def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -207,17 +295,25 @@ def table(rows: Sequence[Row], raw: dict[str, Any], options: BenchOptions) -> st
         "|---|---:|---:|---:|---:|---|",
     ]
     lines += [f"| {r.what} | {r.events:,} | {r.seconds:.2f} | {r.us_per_event:.1f} | {r.peak_mb:,.0f} | {r.note} |" for r in rows]
-    engine = {r.events: r for r in rows if r.what.startswith("engine, end to end")}
-    floor = {r.events: r for r in rows if r.what.startswith("NumPy floor")}
-    top = max(engine) if engine else None
+    def by_size(prefix: str) -> dict[int, Row]:
+        return {r.events: r for r in rows if r.what.startswith(prefix)}
+
+    cli, engine, floor = by_size("command line, catalog"), by_size("engine, end to end"), by_size("NumPy floor")
     lines.append("")
-    if top in floor:
-        lines.append(f"- engine / floor at {top:,} events: {engine[top].seconds / floor[top].seconds:.2f}")
-    small = [n for n in engine if n < (top or 0)]
-    if small:
-        n = max(small)
-        lines.append(f"- engine {top:,} / {n:,} events: {engine[top].seconds / engine[n].seconds:.1f} x the time "
-                     f"for {top / n:.0f} x the events ({engine[top].us_per_event:.1f} vs {engine[n].us_per_event:.1f} µs per event)")
+    solo, imports = raw.get("one-event"), raw.get("imports")
+    if solo and imports:
+        lines.append(f"- one event on the command line / import floor: {solo['seconds']:.2f} s / "
+                     f"{imports['seconds']:.2f} s = {solo['seconds'] / imports['seconds']:.2f}; an unknown event id "
+                     f"is rejected in {raw['reject']['seconds']:.2f} s")
+    for n in sorted(floor):
+        parts = [f"{name} {size[n].seconds / floor[n].seconds:.2f}" for name, size in (("command line", cli),
+                                                                                        ("engine", engine)) if n in size]
+        lines.append(f"- at {n:,} events, time / NumPy floor: {', '.join(parts)}")
+    if len(cli) > 1:
+        small, top = sorted(cli)[-2:]
+        lines.append(f"- command line {top:,} / {small:,} events: {cli[top].seconds / cli[small].seconds:.1f} x the "
+                     f"time for {top / small:.0f} x the events, peak memory {cli[top].peak_mb:,.0f} MB "
+                     f"vs {cli[small].peak_mb:,.0f} MB")
     check = raw.get("check")
     if check:
         same = lambda ok: "equal" if ok else "DIFFER from"  # noqa: E731
