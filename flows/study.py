@@ -380,11 +380,24 @@ def event_study(
 
 
 def no_result_message(result: StudyResult, notes: list[str], root: str) -> str:
-    """One paragraph saying why no event got a result and how to fix it."""
+    """One paragraph saying why no event got a result and how to fix it (each fix once)."""
     reasons = sorted(set(result.warnings))
-    fix = (
-        f"The price store ({root}) lacks the data. Import prices with "
-        "`market-reaction prices import FILE --ticker SYMBOL` (CSV/Parquet with date and close), "
-        "or run with network access to Yahoo Finance."
-    )
+    notes = grouped_notes(notes)
+    fix = f"The price store ({root}) lacks the data."
+    if not any(IMPORT_HINT in n for n in notes):
+        fix += (f" Import prices with `{IMPORT_HINT} FILE --ticker SYMBOL` (CSV/Parquet with date and close), "
+                "or run with network access to Yahoo Finance.")
     return "no event could be analysed: " + "; ".join(reasons[:5] + notes[:5]) + ". " + fix
+
+
+IMPORT_HINT = "market-reaction prices import"
+
+
+def grouped_notes(notes: list[str]) -> list[str]:
+    """Notes ``TICKER: reason`` whose reasons are the same up to the ticker they name, as one
+    note ``T1, T2: reason`` (the import hint then says ``--ticker SYMBOL``)."""
+    tickers: dict[str, list[str]] = {}
+    for note in notes:
+        ticker, _, reason = note.partition(": ")
+        tickers.setdefault(reason.replace(f"--ticker {ticker}`", "--ticker SYMBOL`"), []).append(ticker)
+    return [f"{', '.join(names)}: {reason}" for reason, names in tickers.items()]
