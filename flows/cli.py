@@ -299,13 +299,13 @@ def _cmd_run(args) -> int:
         raise InputError(f"expected a positive number of event rows per batch, got {args.batch_rows}", field="--batch-rows")
     if args.dask_address and args.task_runner != "dask":
         raise InputError("--dask-address needs --task-runner dask", field="--dask-address")
-    from flows.catalog import default_catalog_path, load_catalog, select_events
-    from flows.params import study_spec
+    from flows.catalog import default_catalog_path, select_events
+    from flows.params import read_catalog, study_spec
 
     spec = study_spec(args.estimation, args.windows, args.model, args.returns, args.min_obs, args.factors, args.risk_free,
                       args.drop_confounded)
     catalog = args.catalog or default_catalog_path()
-    events = select_events(load_catalog(catalog), args.event_ids)
+    events = select_events(read_catalog(catalog), args.event_ids)
     if args.regressors:
         from analysis.catalog import characteristics
 

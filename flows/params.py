@@ -1,4 +1,5 @@
-"""The choices of the command line and the flows, and the study spec built from their text.
+"""The inputs of a run: the choices of the command line and the flows, the study spec built
+from their text, and the catalog (parsed once per process).
 
 This module imports nothing heavy at import time (no polars, Prefect or statsmodels), so the
 command line can build its argument parser and reject a bad option before any of them loads.
@@ -11,10 +12,13 @@ and ``tests/flows/test_cli.py`` checks that the copies stay equal to the origina
 
 from __future__ import annotations
 
+import hashlib
+from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
 
 if TYPE_CHECKING:
-    from analysis.specs import StudySpec
+    from analysis.specs import EventSpec, StudySpec
 
 Source = Literal["auto", "store", "yfinance"]
 SOURCES: tuple[str, ...] = get_args(Source)
@@ -68,3 +72,23 @@ def study_spec(
         risk_free=risk_free,
         drop_confounded=drop_confounded,
     )
+
+
+def read_catalog(path: Path | str) -> tuple[EventSpec, ...]:
+    """:func:`flows.catalog.load_catalog`, parsed once per process for the same file content:
+    the command line checks the catalog before the run, and the run reads it again (a 10^5-row
+    catalog takes seconds to parse)."""
+    from flows.catalog import load_catalog
+
+    try:
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return load_catalog(path)  # says what is wrong with the file
+    return _parsed_catalog(str(path), digest)
+
+
+@lru_cache(maxsize=4)
+def _parsed_catalog(path: str, digest: str) -> tuple[EventSpec, ...]:
+    from flows.catalog import load_catalog
+
+    return load_catalog(path)
