@@ -115,8 +115,11 @@ def local_batches(task_runner: TaskRunnerName, dask_address: str | None = None) 
     """A :data:`BatchMap` without Prefect: two threads here, or a Dask client of the
     scheduler at ``dask_address``, else of a LocalCluster of its own (shut down on exit)."""
     if task_runner == "threads":
-        with ThreadPoolExecutor(THREADS, thread_name_prefix="event-batch") as pool:
+        pool = ThreadPoolExecutor(THREADS, thread_name_prefix="event-batch")
+        try:
             yield lambda step, batches, **shared: list(pool.map(partial(step, **shared), batches))
+        finally:  # interrupted (Ctrl-C): the batches not started yet are dropped
+            pool.shutdown(cancel_futures=True)
         return
     from distributed import Client
 

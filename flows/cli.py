@@ -48,6 +48,7 @@ from pathlib import Path
 from analysis.errors import InputError, MarketReactionError
 
 PROG = "market-reaction"
+MAX_WARNINGS = 20  # warnings printed after a run; the manifest lists them all
 PREFECT_HELP = ("a tracked Prefect flow run even without a configured Prefect API (Prefect starts a temporary "
                 "local server; default: tracked only when PREFECT_API_URL is set in the environment or profile)")
 
@@ -293,8 +294,29 @@ def _tracked(args) -> bool:
 
 
 def _cmd_run(args) -> int:
-    # Check the user's input and the factor sets before the engine (or Prefect) is imported, so
-    # mistakes fail fast and plainly.
+    from flows import progress
+
+    with progress.stage("checking the inputs"):  # before the engine (or Prefect) is imported: mistakes fail fast
+        catalog = _check_run(args)
+    if _tracked(args):
+        from flows.tracked import event_study
+    else:
+        from flows.study import event_study
+    out = event_study(
+        event_ids=args.event_ids or None, catalog=str(catalog), source=args.source,
+        out=str(args.out) if args.out else None, estimation=args.estimation, windows=args.windows,
+        model=args.model, returns=args.returns, min_estimation_obs=args.min_obs, latex=args.latex,
+        regressors=args.regressors, pooled_cov=args.pooled_cov, factors=args.factors, risk_free=args.risk_free,
+        drop_confounded=args.drop_confounded, task_runner=args.task_runner, dask_address=args.dask_address,
+        batch_rows=args.batch_rows,
+    )
+    _print_summary(Path(out))
+    return 0
+
+
+def _check_run(args) -> Path:
+    """Check the arguments of ``run``, the catalog (parsed once: the run reuses it) and the
+    factor sets; return the catalog's path."""
     if args.batch_rows < 1:
         raise InputError(f"expected a positive number of event rows per batch, got {args.batch_rows}", field="--batch-rows")
     if args.dask_address and args.task_runner != "dask":
@@ -322,29 +344,18 @@ def _cmd_run(args) -> int:
         from flows.store import FactorStore
 
         load_factor_sets(FactorStore(home()), spec)
-    if _tracked(args):
-        from flows.tracked import event_study
-    else:
-        from flows.study import event_study
-    out = event_study(
-        event_ids=args.event_ids or None, catalog=str(catalog), source=args.source,
-        out=str(args.out) if args.out else None, estimation=args.estimation, windows=args.windows,
-        model=args.model, returns=args.returns, min_estimation_obs=args.min_obs, latex=args.latex,
-        regressors=args.regressors, pooled_cov=args.pooled_cov, factors=args.factors, risk_free=args.risk_free,
-        drop_confounded=args.drop_confounded, task_runner=args.task_runner, dask_address=args.dask_address,
-        batch_rows=args.batch_rows,
-    )
-    _print_summary(Path(out))
-    return 0
+    return catalog
 
 
 def _print_summary(out: Path) -> None:
-    import json
-
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     print(manifest.get("headline") or "no event got a result")
-    for w in manifest.get("warnings", []):
+    warnings = manifest.get("warnings", [])
+    for w in warnings[:MAX_WARNINGS]:
         print(f"{PROG}: warning: {w}", file=sys.stderr)
+    if len(warnings) > MAX_WARNINGS:
+        print(f"{PROG}: warning: {len(warnings) - MAX_WARNINGS} more in {out / 'manifest.json'} (\"warnings\")",
+              file=sys.stderr)
     print(f"report: {out / 'report.html'} (tables in {out / 'tables'}, plots in {out / 'plots'}; "
           f"all reports: {out.parent / 'index.html'})")
     for brief in manifest.get("briefs", []):
