@@ -2,8 +2,8 @@
 
 The simulated prices (:mod:`analysis.simulate`) go into a throw-away price store, a catalog
 of the planted events is written beside it, and the same study as ``market-reaction run``
-analyses them (locally, or as the ``event-study`` flow). The demo then puts each planted abnormal return beside
-what the study recovered.
+analyses them (locally, or as the ``event-study`` flow). The demo then puts each planted
+abnormal return beside what the study recovered.
 """
 
 from __future__ import annotations

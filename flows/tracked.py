@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import inspect
 import os
 from collections.abc import Callable
 from datetime import timedelta
@@ -212,6 +213,7 @@ def _tracked(body: Callable[..., Any]) -> Callable[..., Any]:
         with study.running(Tracked()):
             return body(*args, **kwargs)
 
+    run_tracked.__signature__ = inspect.signature(body, eval_str=True)  # types resolved where written (Prefect validates)
     return run_tracked
 
 
