@@ -121,9 +121,10 @@ def test_run_with_empty_store_and_yahoo_unreachable(mode, request, mr_home, fake
         request.getfixturevalue("prefect_api")
     fake_yahoo.offline()
     code, _, err = run_cli(capsys, "run", AWS, "--catalog", str(CATALOG), "--out", str(tmp_path / "r"))
-    assert code == 3
-    assert "unreachable" in one_line_error(err) and "AMZN, GOOGL, MSFT, NVDA, ^GSPC: Yahoo Finance is unreachable" in err
-    assert err.count("market-reaction prices import") == 1  # the fix is said once
+    last = err.splitlines()[-1]  # a tracked run also logs its failed download task at the tests' WARNING level
+    assert code == 3 and (err == last + "\n" if mode == "local" else last.startswith("market-reaction: error: "))
+    assert "AMZN, GOOGL, MSFT, NVDA, ^GSPC: Yahoo Finance is unreachable (could not resolve host)" in last
+    assert last.count("market-reaction prices import") == 1  # the fix is said once
     # an absent network is recognised on the first request: no retry, and no shares requested
     assert fake_yahoo.requests["^GSPC"] == 1 and fake_yahoo.requests["AMZN"] == 1
     assert not (tmp_path / "r").exists()
