@@ -1,31 +1,37 @@
-"""A study in event batches, each a Prefect task, on threads or on a Dask cluster.
+"""A study in event batches, on threads or on a Dask cluster, with or without Prefect.
 
 The engine runs in three steps (:mod:`analysis.engine`): a plan of all event rows, the
 per-event numbers of each contiguous batch of rows (:func:`analysis.engine.event_batch`),
 and the group statistics on the combined batches (:func:`analysis.engine.combine_batches`).
-The subflow ``study-batches`` maps the middle step over the batches as ``event-batch`` tasks:
+:func:`study_in_batches` maps the middle step (:func:`study_batch`) over the batches with the
+``map_batches`` it is given:
 
-- ``threads`` (default): two threads in the flow's process; the prices are read from the
-  store and laid out once, and every batch task gets them in memory.
-- ``dask``: the tasks run on a Dask cluster through prefect-dask's ``DaskTaskRunner`` — the
-  scheduler at ``dask_address``, or a LocalCluster of two worker processes. Each task reads
-  its batch's tickers from the price store (the workers must see the store's folder), over
-  the same date span as the whole study, so every ticker's prices, data checks and numbers
-  are those of a single-process run.
+- locally (:func:`local_batches`): ``threads`` are two threads in this process; ``dask`` is
+  a ``distributed`` client of the scheduler at ``dask_address``, or of a LocalCluster of two
+  worker processes;
+- tracked (:mod:`flows.tracked`): the same steps as ``event-batch`` tasks of the Prefect
+  subflow ``study-batches``, on a ``ThreadPoolTaskRunner`` or prefect-dask's ``DaskTaskRunner``.
+
+On threads the prices are read from the store and laid out once, and every batch gets them
+in memory. On Dask each batch reads its own tickers from the price store (the workers must see
+the store's folder), over the same date span as the whole study, so every ticker's prices,
+data checks and numbers are those of a single-process run.
 
 Nothing in a batch depends on another batch, and the group statistics run once on the
-combined rows, so both runners give exactly the frames of :func:`analysis.engine.run_study`.
+combined rows, so every runner gives exactly the frames of :func:`analysis.engine.run_study`.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 import polars as pl
-from prefect import flow, task, unmapped
-from prefect.cache_policies import NO_CACHE
-from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from analysis import schema as S
 from analysis.calendar import exchange_calendar
@@ -36,32 +42,21 @@ from analysis.quality import merge_findings
 from analysis.regression import PooledCov
 from analysis.specs import StudySpec
 from flows import progress
+from flows.params import TaskRunnerName
 from flows.prices import read_study_prices
 from flows.store import PriceStore
 
-TaskRunnerName = Literal["threads", "dask"]
-TASK_RUNNERS: tuple[TaskRunnerName, ...] = ("threads", "dask")
 THREADS = 2  # batch tasks at once in one process (the engine's NumPy and polars work releases the GIL)
+DASK_LOCAL_CLUSTER = {"n_workers": 2, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
+"""The local Dask cluster when no scheduler address is given: two worker processes of one thread."""
+
+BatchMap = Callable[..., list[Any]]
+"""``map_batches(step, batches, **shared)``: ``[step(batch, **shared) for batch in batches]``,
+run concurrently, results in the order of ``batches``."""
 
 
-def make_task_runner(name: TaskRunnerName, dask_address: str | None = None) -> TaskRunner:
-    """The task runner of the batch tasks: two threads, or Dask (the cluster at
-    ``dask_address``, e.g. ``tcp://10.0.0.5:8786``, else a LocalCluster of two worker
-    processes with one thread each)."""
-    if name == "threads":
-        return ThreadPoolTaskRunner(max_workers=THREADS)
-    from prefect_dask import DaskTaskRunner
-
-    if dask_address:
-        return DaskTaskRunner(address=dask_address)
-    return DaskTaskRunner(cluster_kwargs={
-        "n_workers": 2, "threads_per_worker": 1, "processes": True, "dashboard_address": None,
-    })
-
-
-@task(name="event-batch", cache_policy=NO_CACHE)
 def study_batch(
-    plan: StudyPlan, rows: pl.DataFrame, prices: PreparedPrices | None, shares: pl.DataFrame | None,
+    rows: pl.DataFrame, plan: StudyPlan, prices: PreparedPrices | None, shares: pl.DataFrame | None,
     store_root: str, needs: pl.DataFrame, factors: dict[str, pl.DataFrame],
 ) -> tuple[EventBatch, pl.DataFrame, list[str]]:
     """The per-event numbers of one batch of event rows, the data-check findings and the
@@ -76,14 +71,13 @@ def study_batch(
     return batch, prices.findings, prices.grid.tickers[S.TICKER].to_list()
 
 
-@flow(name="study-batches", validate_parameters=False)
-def study_batches(
+def study_in_batches(
     events: pl.DataFrame, spec: StudySpec, store_root: str, needs: pl.DataFrame, factors: dict[str, pl.DataFrame],
     regressors: list[str] | None = None, pooled_cov: PooledCov = "cluster", context: pl.DataFrame | None = None,
-    in_memory: bool = True, batch_rows: int = BATCH_ROWS,
+    in_memory: bool = True, batch_rows: int = BATCH_ROWS, *, map_batches: BatchMap,
 ) -> StudyResult:
     """The study of ``events`` (:func:`analysis.specs.events_frame`) on the prices in the store,
-    batch by batch (module docstring); run it with ``.with_options(task_runner=...)``.
+    batch by batch (module docstring).
 
     Parameters
     ----------
@@ -93,10 +87,12 @@ def study_batches(
     context
         Further catalog events that may confound these (:func:`analysis.engine.run_study`).
     in_memory
-        Read and lay out the prices once here and hand them to the tasks (threads); else each
-        task reads its own tickers (Dask workers).
+        Read and lay out the prices once here and hand them to the batches (threads); else
+        each batch reads its own tickers (Dask workers).
     batch_rows
-        Event rows per batch task.
+        Event rows per batch.
+    map_batches
+        How the batches run (:data:`BatchMap`).
     """
     cal = exchange_calendar(spec.calendar)
     plan = plan_study(events, spec, cal, regressors=regressors, pooled_cov=pooled_cov, context=context)
@@ -106,10 +102,27 @@ def study_batches(
         raw, shares = read_study_prices(PriceStore(Path(store_root)), needs)
         prices = prepare_prices(raw, spec, cal, factors)
     progress.say(f"{plan.rows.height} event row(s) in {len(batches)} batch(es) of at most {batch_rows}")
-    parts = study_batch.map(
-        unmapped(plan), batches, unmapped(prices), unmapped(shares), unmapped(store_root), unmapped(needs),
-        unmapped(factors),
-    ).result()
+    parts = map_batches(
+        study_batch, batches, plan=plan, prices=prices, shares=shares, store_root=store_root, needs=needs, factors=factors,
+    )
     known = sorted({t for _, _, tickers in parts for t in tickers})
     findings = prices.findings if prices is not None else merge_findings([f for _, f, _ in parts])
     return combine_batches(plan, [b for b, _, _ in parts], findings, known)
+
+
+@contextmanager
+def local_batches(task_runner: TaskRunnerName, dask_address: str | None = None) -> Iterator[BatchMap]:
+    """A :data:`BatchMap` without Prefect: two threads here, or a Dask client of the
+    scheduler at ``dask_address``, else of a LocalCluster of its own (shut down on exit)."""
+    if task_runner == "threads":
+        pool = ThreadPoolExecutor(THREADS, thread_name_prefix="event-batch")
+        try:
+            yield lambda step, batches, **shared: list(pool.map(partial(step, **shared), batches))
+        finally:  # interrupted (Ctrl-C): the batches not started yet are dropped
+            pool.shutdown(cancel_futures=True)
+        return
+    from distributed import Client
+
+    local = {} if dask_address else {**DASK_LOCAL_CLUSTER, "silence_logs": logging.ERROR}
+    with Client(dask_address, **local) as client:  # without an address, the client's own LocalCluster (closed with it)
+        yield lambda step, batches, **shared: client.gather(client.map(step, batches, **shared, pure=False))

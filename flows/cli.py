@@ -13,8 +13,8 @@
     market-reaction run [EVENT_ID ...] [--catalog PATH] [--source auto|store|yfinance] [--out DIR]
                         [--estimation -260:-11] [--window 0:0 --window -1:1 ...] [--model NAME]
                         [--factors NAME:COL,COL] [--risk-free NAME|none] [--drop-confounded]
-                        [--task-runner threads|dask] [--dask-address ADDRESS] [--batch-rows N]
-    market-reaction demo [--out DIR]
+                        [--task-runner threads|dask] [--dask-address ADDRESS] [--batch-rows N] [--prefect]
+    market-reaction demo [--out DIR] [--prefect]
     market-reaction serve [--catalog PATH] [--reports DIR] [--source auto|store|yfinance]
                           [--cron "30 17 * * 1-5"] [--timezone America/New_York] [--limit N]
     market-reaction simulate [--events 1000] [--group-size 50] [--effects 0.005,0.01,0.02] [--seed N]
@@ -27,6 +27,13 @@ names it); 2 bad input (arguments, catalog, price or factor file); 3 data unavai
 prices in the store and none from Yahoo, a store file that cannot be read, a factor set not in
 the store, a failed factor download); 130 interrupted.
 Errors are one line on stderr: ``market-reaction: error: <what and where>``.
+
+``run`` and ``demo`` run the study in this process with no Prefect at all, unless a Prefect
+API is configured (``PREFECT_API_URL`` in the environment or in the active Prefect profile)
+or ``--prefect`` is given: then the run is a tracked Prefect flow run (``event-study``) with
+its artifacts, on that API or on a temporary local server (:mod:`flows.study`,
+:mod:`flows.tracked`). Arguments and the catalog are checked first, before the engine's
+libraries (or Prefect) are imported, so mistakes are reported at once.
 """
 
 from __future__ import annotations
@@ -41,6 +48,9 @@ from pathlib import Path
 from analysis.errors import InputError, MarketReactionError
 
 PROG = "market-reaction"
+MAX_WARNINGS = 20  # warnings printed after a run; the manifest lists them all
+PREFECT_HELP = ("a tracked Prefect flow run even without a configured Prefect API (Prefect starts a temporary "
+                "local server; default: tracked only when PREFECT_API_URL is set in the environment or profile)")
 
 
 def _prefect_env(verbose: bool, command: str) -> None:
@@ -53,9 +63,10 @@ def _prefect_env(verbose: bool, command: str) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from flows.factors import FRENCH_FILES, UNITS
-    from flows.prices import SOURCES
-    from analysis.specs import MODELS, PLAIN_MODELS, RETURN_KINDS
+    from flows.params import (
+        FACTOR_UNITS, FRENCH_SETS, MODELS, PLAIN_MODELS, POOLED_COVS, RETURN_KINDS, SOURCES, TASK_RUNNERS,
+    )
+    from flows.serve import DEFAULT_CRON, DEFAULT_TIMEZONE
 
     p = argparse.ArgumentParser(prog=PROG, description="Event studies: how the market reacted to announcements.")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
@@ -78,9 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     fimp = factors.add_parser("import", help="import a factor file (Ken French CSV or date,col,... in percent) as a set")
     fimp.add_argument("file", type=Path, metavar="FILE")
     fimp.add_argument("--name", required=True, help="name of the set, e.g. ff3, ff5, mom or your own")
-    fimp.add_argument("--units", choices=UNITS, default="percent", help="units of the values (default: percent)")
+    fimp.add_argument("--units", choices=FACTOR_UNITS, default="percent", help="units of the values (default: percent)")
     fetch = factors.add_parser("fetch", help="download daily factors from the Kenneth French data library")
-    fetch.add_argument("names", nargs="+", choices=list(FRENCH_FILES), metavar="SET", help="ff3, ff5 and/or mom")
+    fetch.add_argument("names", nargs="+", choices=FRENCH_SETS, metavar="SET", help="ff3, ff5 and/or mom")
     fetch.add_argument("--timeout", type=float, default=60.0, help="seconds per download (default 60)")
     factors.add_parser("show", help="list the stored factor sets")
 
@@ -116,20 +127,22 @@ def _parser() -> argparse.ArgumentParser:
                      help="catalog characteristic for the cross-sectional CAR regression, repeatable "
                           "(default: every numeric one; --no-regressors for none)")
     run.add_argument("--no-regressors", action="store_const", const=[], dest="regressors")
-    run.add_argument("--pooled-cov", choices=["cluster", "hac"], default="cluster",
+    run.add_argument("--pooled-cov", choices=POOLED_COVS, default="cluster",
                      help="errors of the pooled dummy regression: cluster by date (default) or HAC within firm")
     run.add_argument("--drop-confounded", action="store_true", dest="drop_confounded",
                      help="leave the event-window days of other catalog events on the same ticker out of the estimation window")
-    run.add_argument("--task-runner", choices=("threads", "dask"), default="threads", dest="task_runner",
+    run.add_argument("--task-runner", choices=TASK_RUNNERS, default="threads", dest="task_runner",
                      help="where the event batches run: two threads here (default) or a Dask cluster")
     run.add_argument("--dask-address", dest="dask_address", metavar="ADDRESS",
                      help="scheduler of an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (default with "
                           "--task-runner dask: a local cluster of two worker processes)")
     run.add_argument("--batch-rows", type=int, default=25_000, dest="batch_rows", metavar="N",
                      help="event rows per batch task (default 25000)")
+    run.add_argument("--prefect", action="store_true", help=PREFECT_HELP)
 
     demo = sub.add_parser("demo", help="run the whole study on a simulated market with planted effects (offline)")
     demo.add_argument("--out", type=Path, default=Path("reports") / "demo")
+    demo.add_argument("--prefect", action="store_true", help=PREFECT_HELP)
 
     sim = sub.add_parser("simulate", help="size and power of the group tests on pseudo-events (Brown & Warner 1985)")
     sim.add_argument("--events", type=int, default=1000, help="pseudo-events to draw (default 1000)")
@@ -159,8 +172,6 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--seed", type=int, default=1976)
     bench.add_argument("--workdir", type=Path, help="keep (and reuse) the synthetic market in this folder")
     bench.add_argument("--out", type=Path, help="also write the table (.md) and the raw results (.json) here")
-
-    from flows.serve import DEFAULT_CRON, DEFAULT_TIMEZONE
 
     serve = sub.add_parser("serve", help="serve the deployments refresh-catalog/nightly (cron) and event-study/adhoc")
     serve.add_argument("--catalog", type=Path, help="catalog of the scheduled refresh (default: deployments/events.toml)")
@@ -275,33 +286,22 @@ def _cmd_events(args) -> int:
     return 0
 
 
+def _tracked(args) -> bool:
+    """Run as a tracked Prefect flow run: ``--prefect``, or a Prefect API is configured."""
+    from flows.settings import prefect_api_url
+
+    return args.prefect or prefect_api_url() is not None
+
+
 def _cmd_run(args) -> int:
-    from flows.catalog import default_catalog_path, load_catalog, select_events
-    from flows.factors import load_factor_sets
-    from flows.settings import home
-    from flows.store import FactorStore
-    from flows.study import event_study, study_spec
+    from flows import progress
 
-    # Check the user's input and the factor sets before Prefect starts, so mistakes fail fast and plainly.
-    spec = study_spec(args.estimation, args.windows, args.model, args.returns, args.min_obs, args.factors, args.risk_free,
-                      args.drop_confounded)
-    catalog = args.catalog or default_catalog_path()
-    events = select_events(load_catalog(catalog), args.event_ids)
-    if args.regressors:
-        from analysis.catalog import characteristics
-
-        known = {k for e in events for k, v in characteristics(e).items() if isinstance(v, float)}
-        unknown = sorted(set(args.regressors) - known)
-        if unknown:
-            raise InputError(
-                f"not a numeric characteristic of the selected events: {', '.join(unknown)} "
-                f"(numeric ones: {', '.join(sorted(known)) or 'none'})", file=str(catalog), field="--regressor",
-            )
-    load_factor_sets(FactorStore(home()), spec)
-    if args.batch_rows < 1:
-        raise InputError(f"expected a positive number of event rows per batch, got {args.batch_rows}", field="--batch-rows")
-    if args.dask_address and args.task_runner != "dask":
-        raise InputError("--dask-address needs --task-runner dask", field="--dask-address")
+    with progress.stage("checking the inputs"):  # before the engine (or Prefect) is imported: mistakes fail fast
+        catalog = _check_run(args)
+    if _tracked(args):
+        from flows.tracked import event_study
+    else:
+        from flows.study import event_study
     out = event_study(
         event_ids=args.event_ids or None, catalog=str(catalog), source=args.source,
         out=str(args.out) if args.out else None, estimation=args.estimation, windows=args.windows,
@@ -314,13 +314,48 @@ def _cmd_run(args) -> int:
     return 0
 
 
-def _print_summary(out: Path) -> None:
-    import json
+def _check_run(args) -> Path:
+    """Check the arguments of ``run``, the catalog (parsed once: the run reuses it) and the
+    factor sets; return the catalog's path."""
+    if args.batch_rows < 1:
+        raise InputError(f"expected a positive number of event rows per batch, got {args.batch_rows}", field="--batch-rows")
+    if args.dask_address and args.task_runner != "dask":
+        raise InputError("--dask-address needs --task-runner dask", field="--dask-address")
+    from flows.catalog import default_catalog_path, select_events
+    from flows.params import read_catalog, study_spec
 
+    spec = study_spec(args.estimation, args.windows, args.model, args.returns, args.min_obs, args.factors, args.risk_free,
+                      args.drop_confounded)
+    catalog = args.catalog or default_catalog_path()
+    events = select_events(read_catalog(catalog), args.event_ids)
+    if args.regressors:
+        from analysis.catalog import characteristics
+
+        known = {k for e in events for k, v in characteristics(e).items() if isinstance(v, float)}
+        unknown = sorted(set(args.regressors) - known)
+        if unknown:
+            raise InputError(
+                f"not a numeric characteristic of the selected events: {', '.join(unknown)} "
+                f"(numeric ones: {', '.join(sorted(known)) or 'none'})", file=str(catalog), field="--regressor",
+            )
+    if spec.factor_sets:  # the factor models: the stored sets are there, with the needed columns
+        from flows.factors import load_factor_sets
+        from flows.settings import home
+        from flows.store import FactorStore
+
+        load_factor_sets(FactorStore(home()), spec)
+    return catalog
+
+
+def _print_summary(out: Path) -> None:
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     print(manifest.get("headline") or "no event got a result")
-    for w in manifest.get("warnings", []):
+    warnings = manifest.get("warnings", [])
+    for w in warnings[:MAX_WARNINGS]:
         print(f"{PROG}: warning: {w}", file=sys.stderr)
+    if len(warnings) > MAX_WARNINGS:
+        print(f"{PROG}: warning: {len(warnings) - MAX_WARNINGS} more in {out / 'manifest.json'} (\"warnings\")",
+              file=sys.stderr)
     print(f"report: {out / 'report.html'} (tables in {out / 'tables'}, plots in {out / 'plots'}; "
           f"all reports: {out.parent / 'index.html'})")
     for brief in manifest.get("briefs", []):
@@ -330,7 +365,7 @@ def _print_summary(out: Path) -> None:
 def _cmd_demo(args) -> int:
     from flows.demo import run_demo
 
-    print(run_demo(args.out))
+    print(run_demo(args.out, tracked=_tracked(args)))
     return 0
 
 
@@ -358,8 +393,8 @@ def _cmd_simulate(args) -> int:
     from datetime import datetime, timezone
 
     from analysis.size_power import SimulationSpec
+    from flows.params import study_spec
     from flows.simulate import default_out, rates_tables, run_simulation, write_simulation
-    from flows.study import study_spec
     from flows.tables import to_markdown
 
     spec = study_spec(args.estimation, args.windows, args.model, args.returns, args.min_obs)

@@ -1,9 +1,9 @@
 """``market-reaction demo``: the whole pipeline on a simulated market, offline.
 
 The simulated prices (:mod:`analysis.simulate`) go into a throw-away price store, a catalog
-of the planted events is written beside it, and the same ``event-study`` flow as
-``market-reaction run`` analyses them. The demo then puts each planted abnormal return beside
-what the study recovered.
+of the planted events is written beside it, and the same study as ``market-reaction run``
+analyses them (locally, or as the ``event-study`` flow). The demo then puts each planted
+abnormal return beside what the study recovered.
 """
 
 from __future__ import annotations
@@ -42,10 +42,13 @@ def recovery_table(planted: pl.DataFrame, ar: pl.DataFrame, car: pl.DataFrame) -
     )
 
 
-def run_demo(out: Path) -> str:
-    """Simulate, analyse with the ``event-study`` flow, write the report to ``out`` and return a
-    plain-text comparison of planted and recovered effects."""
-    from flows.study import event_study
+def run_demo(out: Path, tracked: bool = False) -> str:
+    """Simulate, analyse with ``event_study`` (as a Prefect flow run when ``tracked``), write the
+    report to ``out`` and return a plain-text comparison of planted and recovered effects."""
+    if tracked:
+        from flows.tracked import event_study
+    else:
+        from flows.study import event_study
 
     cal = exchange_calendar()
     market = simulate_market(cal)

@@ -16,20 +16,21 @@ is never stored as final.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Literal, get_args
 
 import polars as pl
 
 from analysis import schema as S
 from analysis.calendar import SessionCalendar
+from flows.params import Source
 from flows.store import PriceStore
 
-Source = Literal["auto", "store", "yfinance"]
-SOURCES: tuple[str, ...] = get_args(Source)
 SHARES_LOOKBACK = timedelta(days=550)
+RETRIES = 2
+"""Retries of a Yahoo download whose failure may pass (a timeout, a rate limit, a server error)."""
 
 
 @dataclass(frozen=True)
@@ -73,12 +74,15 @@ def plan_fetches(
     return PricePlan(needs, batches, tuple(notes))
 
 
-def download(batch: FetchBatch, retries: int = 2):
-    """Download one batch from Yahoo (yfinance adapter); returns its ``FetchResult``."""
-    from flows import yahoo, settings
+def download(batch: FetchBatch, retries: int = RETRIES):
+    """Download one batch from Yahoo (yfinance adapter); returns its ``FetchResult``. Failures
+    that may pass are retried after ``$MARKET_REACTION_RETRY_BACKOFF`` seconds (default 5),
+    doubled per retry; an absent network is not retried."""
+    from flows import settings, yahoo
 
     yahoo.configure_cache(settings.cache_dir())
-    return yahoo.fetch_prices(batch.tickers, batch.start, batch.end, retries=retries)
+    backoff = float(os.environ.get("MARKET_REACTION_RETRY_BACKOFF", "5"))
+    return yahoo.fetch_prices(batch.tickers, batch.start, batch.end, retries=retries, backoff=backoff)
 
 
 def store_download(store: PriceStore, batch: FetchBatch, prices: pl.DataFrame) -> list[str]:

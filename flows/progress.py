@@ -1,11 +1,18 @@
-"""Progress lines on stderr for long steps (``market-reaction: ...``); silenced by
-``MARKET_REACTION_QUIET=1`` (the CLI's ``--quiet``)."""
+"""Progress lines on stderr (``market-reaction [  1.2s] ...``); silenced by
+``MARKET_REACTION_QUIET=1`` (the CLI's ``--quiet``).
+
+Long steps are timed as named stages: ``with stage("prices"): ...`` prints
+``prices: 1.23 s`` when the block ends, and :func:`stages` prints the times of stages measured
+elsewhere (e.g. inside the engine) from ``(name, seconds)`` pairs, so a slow stage is visible.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 _T0 = time.monotonic()
 
@@ -13,3 +20,17 @@ _T0 = time.monotonic()
 def say(message: str) -> None:
     if os.environ.get("MARKET_REACTION_QUIET") != "1":
         print(f"market-reaction [{time.monotonic() - _T0:5.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def stages(times: Iterable[tuple[str, float]]) -> None:
+    """One progress line per stage: ``name: 1.23 s``."""
+    for name, seconds in times:
+        say(f"{name}: {seconds:.2f} s")
+
+
+@contextmanager
+def stage(name: str) -> Iterator[None]:
+    """Time the block and say how long stage ``name`` took."""
+    start = time.monotonic()
+    yield
+    stages([(name, time.monotonic() - start)])

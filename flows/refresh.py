@@ -32,6 +32,10 @@ group tests are in the catalog report) and the catalog report is rewritten — a
 events left or joined the catalog (the reports of events that left stay in ``events/``).
 Unchanged events' reports are not touched, and when no event changed nothing is computed or
 written at all: every file stays byte-identical.
+
+Like ``event_study``, :func:`refresh_catalog` calls its steps through the runner of
+:mod:`flows.study`: plain calls, or Prefect tasks in the flow ``refresh-catalog`` of
+:mod:`flows.tracked`.
 """
 
 from __future__ import annotations
@@ -43,8 +47,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 
 from analysis import schema as S
 from analysis.calendar import align_events, exchange_calendar
@@ -52,15 +54,14 @@ from analysis.confounders import find_confounders
 from analysis.engine import StudyResult, price_requirements
 from analysis.specs import EventSpec, ModelName, ReturnKind, StudySpec, events_frame
 from flows import progress
-from flows.batches import TaskRunnerName
 from flows.catalog import default_catalog_path
+from flows.params import DEFAULT_REPORTS, Source, TaskRunnerName, study_spec
 from flows.plots import file_stem, slug
-from flows.prices import Source
 from flows.settings import home
 from flows.store import PRICE_SCHEMA, PriceStore
 from flows.study import (
-    DEFAULT_REPORTS, acquire_prices, analyze, artifacts, brief_artifacts, claim_tickers, code_version, event_info,
-    load_events, load_factors, load_history, publish_report, run_manifest, study_spec, update_index,
+    acquire_prices, analyze, claim_tickers, code_version, event_info, load_events, load_factors, load_history,
+    publish_report, run_manifest, runner, update_index,
 )
 
 FINGERPRINT = "fingerprint.json"
@@ -209,14 +210,12 @@ def split_by_event(result: StudyResult, event_ids: list[str]) -> dict[str, Study
     return {e: StudyResult(result.spec, tests=result.tests.clear(), **{n: p[e] for n, p in parts.items()}) for e in event_ids}
 
 
-@task(name="fingerprint-events", cache_policy=NO_CACHE)
 def fingerprint_events(
     events: tuple[EventSpec, ...], spec: StudySpec, store_root: str, factors: dict[str, pl.DataFrame]
 ) -> dict[str, dict[str, Any]]:
     return fingerprints(events, spec, PriceStore(Path(store_root)), factors)
 
 
-@task(name="find-changed-events", cache_policy=NO_CACHE)
 def changed_events(prints: dict[str, dict[str, Any]], folder: str, force: bool) -> dict[str, str]:
     """event id -> why it is recomputed, for the events whose fingerprint changed."""
     changed = {}
@@ -227,7 +226,6 @@ def changed_events(prints: dict[str, dict[str, Any]], folder: str, force: bool) 
     return changed
 
 
-@task(name="write-event-reports", cache_policy=NO_CACHE)
 def write_event_reports(
     result: StudyResult, folder: str, manifest: dict[str, Any], prints: dict[str, dict[str, Any]],
     events: tuple[EventSpec, ...], latex: bool,
@@ -245,12 +243,11 @@ def write_event_reports(
             "warnings": [w for w in manifest["warnings"] if w.split(":", 1)[0] in tickers],
         }
         fp = json.dumps(prints[event], indent=2, sort_keys=True) + "\n"
-        written.append(publish_report.fn(part, str(event_folder(folder, event)), own,
-                                         f"Market reaction: {event}", latex, {FINGERPRINT: fp}, briefs=False))
+        written.append(publish_report(part, str(event_folder(folder, event)), own,
+                                      f"Market reaction: {event}", latex, {FINGERPRINT: fp}, briefs=False))
     return written
 
 
-@flow(name="refresh-catalog")
 def refresh_catalog(
     catalog: str | None = None,
     source: Source = "auto",
@@ -291,40 +288,46 @@ def refresh_catalog(
         ``reports`` (the catalog's reports folder), ``recomputed`` (event id -> why) and
         ``unchanged`` (event ids skipped).
     """
-    logger = get_run_logger()
+    run = runner()
     spec = study_spec(estimation, windows, model, returns, min_estimation_obs, factors, risk_free, drop_confounded)
     root = store or str(home())
     catalog_path = Path(catalog) if catalog else default_catalog_path()
     folder = Path(reports) / slug(catalog_path.stem)
-    events = load_events(str(catalog_path), None)
-    factor_sets = load_factors(root, spec)
-    plan, notes = acquire_prices(events, spec, root, source)
-    prints = fingerprint_events(events, spec, root, factor_sets)
-    changed = changed_events(prints, str(folder), force)
+    with progress.stage("catalog"):
+        events = run(load_events, str(catalog_path), None)
+        factor_sets = run(load_factors, root, spec)
+    with progress.stage("prices"):
+        plan, notes = acquire_prices(events, spec, root, source)
+    with progress.stage("fingerprints"):
+        prints = run(fingerprint_events, events, spec, root, factor_sets)
+        changed = run(changed_events, prints, str(folder), force)
     ids = [e.id for e in events]
     if not changed:
-        logger.info("nothing to recompute: all %d events unchanged", len(events))
+        run.log(f"nothing to recompute: all {len(events)} events unchanged")
         progress.say(f"nothing to recompute: all {len(events)} events unchanged")
     else:
-        logger.info("recomputing %d of %d events: %s", len(changed), len(events),
-                    "; ".join(f"{e} ({why})" for e, why in changed.items()))
+        run.log(f"recomputing {len(changed)} of {len(events)} events: "
+                + "; ".join(f"{e} ({why})" for e, why in changed.items()))
         progress.say(f"recomputing {len(changed)} of {len(events)} events")
     if changed or listed_events(folder / CATALOG_DIR) != ids:  # an event changed, or left / joined the catalog
         # One vectorised study of the whole catalog: the group tests and regressions need every
         # event of a group; only the changed events' own reports are written.
-        history = load_history(root, claim_tickers(events))
-        everything = analyze(events, spec, root, plan.needs, factor_sets, None, "cluster", history,
-                             task_runner=task_runner, dask_address=dask_address)
-        store_ = PriceStore(Path(root))
-        if changed:
-            todo = tuple(e for e in events if e.id in changed)
-            manifest = run_manifest(catalog_path, todo, spec, source, store_, plan.needs, notes, factor_sets, kind="event")
-            write_event_reports(everything, str(folder), manifest, prints, todo, latex)
-        whole = run_manifest(catalog_path, events, spec, source, store_, plan.needs, notes, factor_sets, kind="catalog")
-        whole["fingerprints"] = {e: p["fingerprint"] for e, p in prints.items()}
-        report = publish_report(everything, str(folder / CATALOG_DIR), whole, f"Market reaction: catalog {catalog_path.name}", latex)
-        brief_artifacts(report)
-        if changed:
-            artifacts(everything, {e: str(event_folder(folder, e)) for e in changed})
-    update_index(reports)
+        history = run(load_history, root, claim_tickers(events))
+        with progress.stage("engine"):
+            everything = analyze(events, spec, root, plan.needs, factor_sets, None, "cluster", history,
+                                 task_runner=task_runner, dask_address=dask_address)
+        with progress.stage("writing the reports"):
+            store_ = PriceStore(Path(root))
+            if changed:
+                todo = tuple(e for e in events if e.id in changed)
+                manifest = run_manifest(catalog_path, todo, spec, source, store_, plan.needs, notes, factor_sets, kind="event")
+                run(write_event_reports, everything, str(folder), manifest, prints, todo, latex)
+            whole = run_manifest(catalog_path, events, spec, source, store_, plan.needs, notes, factor_sets, kind="catalog")
+            whole["fingerprints"] = {e: p["fingerprint"] for e, p in prints.items()}
+            report = run(publish_report, everything, str(folder / CATALOG_DIR), whole,
+                         f"Market reaction: catalog {catalog_path.name}", latex)
+            run.brief_artifacts(report)
+            if changed:
+                run.artifacts(everything, {e: str(event_folder(folder, e)) for e in changed})
+    run(update_index, reports)
     return {"reports": str(folder), "recomputed": changed, "unchanged": [e.id for e in events if e.id not in changed]}

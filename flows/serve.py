@@ -28,8 +28,7 @@ def build_deployments(
     """The two runner deployments (paths made absolute: runs start in subprocesses)."""
     from prefect.schedules import Cron
 
-    from flows.refresh import refresh_catalog
-    from flows.study import event_study
+    from flows.tracked import event_study, refresh_catalog
 
     common = {"catalog": str(Path(catalog).resolve()), "reports": str(Path(reports).resolve()), "source": source}
     nightly = refresh_catalog.to_deployment(

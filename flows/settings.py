@@ -3,11 +3,15 @@
 Everything lives under one home directory: ``$MARKET_REACTION_HOME`` when set, otherwise the
 per-user data directory of the platform (``platformdirs.user_data_dir("market-reaction")``).
 Nothing is created on import; the writers create what they need.
+
+It also says whether a Prefect API is configured (:func:`prefect_api_url`), without importing
+Prefect: the command line runs a study as a tracked Prefect flow run only then.
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 
 import platformdirs
@@ -32,3 +36,32 @@ def home() -> Path:
 def cache_dir() -> Path:
     """Directory for download caches (yfinance's sqlite caches): ``home()/cache``."""
     return home() / "cache"
+
+
+def prefect_api_url() -> str | None:
+    """The Prefect API this process would talk to, found as Prefect finds it but without
+    importing Prefect (which takes seconds).
+
+    Returns
+    -------
+    str or None
+        ``$PREFECT_API_URL`` if set and non-empty; else ``PREFECT_API_URL`` of the active
+        profile in ``$PREFECT_PROFILES_PATH`` (default ``$PREFECT_HOME/profiles.toml``,
+        ``$PREFECT_HOME`` defaulting to ``~/.prefect``), the profile being ``$PREFECT_PROFILE``,
+        else the file's ``active`` entry; else None (no API: Prefect would start a temporary
+        server of its own). An unreadable profiles file counts as none.
+    """
+    url = os.environ.get("PREFECT_API_URL", "").strip()
+    if url:
+        return url
+    prefect_home = Path(os.environ.get("PREFECT_HOME", "").strip() or "~/.prefect").expanduser()
+    path = Path(os.environ.get("PREFECT_PROFILES_PATH", "").strip() or prefect_home / "profiles.toml").expanduser()
+    try:
+        profiles = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    name = os.environ.get("PREFECT_PROFILE", "").strip() or profiles.get("active")
+    table = profiles.get("profiles")
+    profile = table.get(name) if isinstance(table, dict) else None
+    url = profile.get("PREFECT_API_URL") if isinstance(profile, dict) else None
+    return url.strip() if isinstance(url, str) and url.strip() else None

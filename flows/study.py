@@ -1,103 +1,105 @@
-"""The ``event-study`` Prefect flow (ad hoc runs) and the tasks it shares with
-``refresh-catalog`` (:mod:`flows.refresh`): thin tasks around :mod:`analysis`.
+"""The study of catalog events as plain steps, and how the steps are run.
 
-Each task is one step with one side effect at most (read the catalog, download a batch from
-Yahoo, write the store, write the report, publish artifacts, update the index); the
-arithmetic lives in ``analysis``. Frames move between tasks in memory, so tasks that take
-frames have no cache (hashing frames costs seconds and pickles them); the cached tasks are
-keyed on small inputs only:
+``event_study`` reads the catalog, tops up the price store from Yahoo, runs the engine in event
+batches, writes the report and updates the reports index. Each step is a plain function with
+one side effect at most (read the catalog, download a batch from Yahoo, write the store, write
+the report...); the arithmetic lives in ``analysis``. The body calls every step through the
+*runner* of the current context (:func:`runner`):
 
-``load-catalog``
-    the catalog file's content hash and the event ids (a day);
-``fetch-prices``
-    the store, tickers and date range of the batch (12 hours), so a retried or repeated run
-    does not ask Yahoo twice for the same bars.
+:class:`Local` (the default)
+    a plain call in this process: no Prefect import, no server. Event batches run on two
+    threads or a ``distributed`` client (:func:`flows.batches.local_batches`); a Yahoo
+    download whose failure may pass is retried by the adapter's own bounded loop.
+:class:`flows.tracked.Tracked`
+    the Prefect flow ``event-study`` of :mod:`flows.tracked` runs this same function with
+    each step as a Prefect task (cached where the inputs are small), the batches as the
+    subflow ``study-batches``, and adds the Prefect artifacts.
 
-Yahoo requests (``fetch-prices``, ``fetch-shares``) carry the tag ``yahoo``; the flow creates
-the tag concurrency limit ``yahoo`` (``$MARKET_REACTION_YAHOO_LIMIT``, default 2 concurrent
-task runs) on the Prefect server when it does not exist yet (an operator's own setting wins:
-``prefect concurrency-limit create yahoo 4``). A batch that finds Yahoo unreachable is
-retried with exponential backoff (``$MARKET_REACTION_RETRY_BACKOFF`` seconds, doubled per
-retry, default 10), then the run goes on with the store and says what is missing.
-
-Parameters are small JSON values (ids, paths, ISO windows) so both flows can be triggered
-from a deployment with ``--param``.
+Parameters are small JSON values (ids, paths, ISO windows) so the flow can be triggered from a
+deployment with ``--param``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
-from prefect.tasks import exponential_backoff
-from prefect.utilities.hashing import hash_objects
 
 from analysis import schema as S
 from analysis.calendar import align_events, exchange_calendar
 from analysis.catalog import claims
 from analysis.claims import HISTORY_SCHEMA, catalog_claims, check_claims
 from analysis.engine import BATCH_ROWS, StudyResult, price_requirements
-from analysis.errors import DataUnavailableError, InputError
+from analysis.errors import DataUnavailableError
 from analysis.regression import PooledCov
-from analysis.specs import EventSpec, ModelName, ReturnKind, StudySpec, Window, events_frame, parse_factors_option
+from analysis.specs import EventSpec, ModelName, ReturnKind, StudySpec, events_frame
 from flows import progress
-from flows.artifacts import publish_artifacts
-from flows.batches import TaskRunnerName, make_task_runner, study_batches
-from flows.catalog import default_catalog_path, load_catalog, select_events
+from flows.batches import local_batches, study_in_batches
+from flows.catalog import default_catalog_path, select_events
 from flows.factors import coverage_notes, load_factor_sets
-from flows.flagship import brief_files, group_briefs, publish_brief_artifacts
+from flows.flagship import brief_files, group_briefs
 from flows.index import write_index
-from flows.prices import (
-    FetchBatch, PricePlan, Source, download, ensure_shares, plan_fetches, store_download,
-)
+from flows.params import DEFAULT_REPORTS, Source, TaskRunnerName, read_catalog, study_spec
+from flows.prices import FetchBatch, PricePlan, download, ensure_shares, plan_fetches, store_download
 from flows.publish import file_sha256, write_report
 from flows.settings import home
 from flows.store import FactorStore, PriceStore
-from flows.tables import headline, headline_sentences
+from flows.tables import headline
 
-DEFAULT_WINDOWS = ["0:0", "-1:1", "-5:5"]
-DEFAULT_REPORTS = "reports"
-YAHOO_TAG = "yahoo"
+T = TypeVar("T")
 
 
-def study_spec(
-    estimation: str = "-260:-11", windows: list[str] | None = None, model: str | None = None,
-    returns: str = "simple", min_estimation_obs: int = 120, factors: str | None = None,
-    risk_free: str | None = None, drop_confounded: bool = False,
-) -> StudySpec:
-    """Build the :class:`StudySpec` from the flow's / CLI's text parameters.
+class Local:
+    """Runs the steps of a study as plain calls in this process (no Prefect, no server)."""
 
-    ``model`` defaults to ``factors`` when ``factors`` (``NAME:col1,col2``) is given, else to
-    ``market``; ``risk_free="none"`` asks the ``factors`` model for raw returns explicitly.
-    """
-    model = model or ("factors" if factors else "market")
-    if factors and model != "factors":
-        raise InputError(f"--factors NAME:COLUMNS goes with --model factors, not {model}", field="--factors")
-    factor_set, columns = parse_factors_option(factors, field="--factors") if factors else (None, ())
-    if risk_free == "none":
-        if model != "factors":
-            raise InputError(f"the {model} model needs a risk-free rate; 'none' is only for --model factors",
-                             field="--risk-free")
-        risk_free = None
-    return StudySpec(
-        estimation=Window.parse(estimation, field="estimation"),
-        windows=tuple(Window.parse(w) for w in (windows or DEFAULT_WINDOWS)),
-        model=model,  # type: ignore[arg-type]
-        returns=returns,  # type: ignore[arg-type]
-        min_estimation_obs=min_estimation_obs,
-        factor_set=factor_set,
-        factors=columns,
-        risk_free=risk_free,
-        drop_confounded=drop_confounded,
-    )
+    def __call__(self, step: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run one step."""
+        return step(*args, **kwargs)
+
+    def fetch(self, store_root: str, downloads: tuple[FetchBatch, ...], refetch: bool) -> list:
+        """Run every download (:func:`fetch_batch`), one after the other; ``refetch``: ignore
+        cached answers (there are none here)."""
+        return [fetch_batch(store_root, b) for b in downloads]
+
+    def study_batches(self, task_runner: TaskRunnerName, dask_address: str | None, *args: Any, **kwargs: Any) -> StudyResult:
+        """:func:`flows.batches.study_in_batches` on ``task_runner``."""
+        with local_batches(task_runner, dask_address) as map_batches:
+            return study_in_batches(*args, map_batches=map_batches, **kwargs)
+
+    def artifacts(self, result: StudyResult, reports: dict[str, str]) -> None:
+        """Publish the artifacts of the events in ``reports`` (event id -> report folder): a
+        tracked run only."""
+
+    def brief_artifacts(self, report: str) -> None:
+        """Publish the briefs the report in the folder ``report`` lists: a tracked run only."""
+
+    def log(self, message: str) -> None:
+        """Log to the flow run: a tracked run only (progress lines say it locally)."""
+
+
+_RUNNER: ContextVar[Local] = ContextVar("market_reaction_runner", default=Local())
+
+
+def runner() -> Local:
+    """The runner of the steps in the current context (:class:`Local` unless :func:`running` says otherwise)."""
+    return _RUNNER.get()
+
+
+@contextmanager
+def running(run: Local) -> Iterator[None]:
+    """Run the steps of the block with ``run``."""
+    token = _RUNNER.set(run)
+    try:
+        yield
+    finally:
+        _RUNNER.reset(token)
 
 
 def default_out(events: tuple[EventSpec, ...], now: datetime, reports: Path) -> Path:
@@ -113,22 +115,12 @@ def code_version() -> str:
         return "unknown"
 
 
-def _catalog_key(_context, parameters: dict[str, Any]) -> str | None:
-    path = Path(parameters["catalog"])
-    if not path.is_file():
-        return None
-    layout = [f.name for f in dataclasses.fields(EventSpec)]  # a cached result must unpickle into today's EventSpec
-    return hash_objects("load-catalog", code_version(), layout, str(path.resolve()), file_sha256(path), parameters.get("event_ids"))
-
-
-@task(name="load-catalog", cache_key_fn=_catalog_key, cache_expiration=timedelta(days=1))
 def load_events(catalog: str, event_ids: list[str] | None) -> tuple[EventSpec, ...]:
-    events = select_events(load_catalog(Path(catalog)), event_ids or [])
+    events = select_events(read_catalog(catalog), event_ids or [])
     progress.say(f"{len(events)} event(s) from {catalog}")
     return events
 
 
-@task(name="load-factors", cache_policy=NO_CACHE)
 def load_factors(store_root: str, spec: StudySpec) -> dict[str, pl.DataFrame]:
     """The stored factor sets the model reads (none for market, constant-mean, market-adjusted)."""
     sets = load_factor_sets(FactorStore(Path(store_root)), spec)
@@ -137,7 +129,6 @@ def load_factors(store_root: str, spec: StudySpec) -> dict[str, pl.DataFrame]:
     return sets
 
 
-@task(name="plan-prices", cache_policy=NO_CACHE)
 def plan_prices(events: tuple[EventSpec, ...], spec: StudySpec, store_root: str, source: Source) -> PricePlan:
     cal = exchange_calendar(spec.calendar)
     needs = price_requirements(align_events(events_frame(events), cal), spec, cal)
@@ -148,51 +139,16 @@ def plan_prices(events: tuple[EventSpec, ...], spec: StudySpec, store_root: str,
     return plan
 
 
-@task(name="ensure-yahoo-limit", cache_policy=NO_CACHE)
-def ensure_yahoo_limit() -> int:
-    """Create the tag concurrency limit ``yahoo`` unless it exists; return its value."""
-    from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
-
-    with get_client(sync_client=True) as client:
-        try:
-            return client.read_concurrency_limit_by_tag(YAHOO_TAG).concurrency_limit
-        except ObjectNotFound:
-            limit = int(os.environ.get("MARKET_REACTION_YAHOO_LIMIT", "2"))
-            client.create_concurrency_limit(tag=YAHOO_TAG, concurrency_limit=limit)
-            return limit
-
-
-class YahooUnreachable(DataUnavailableError):
-    """Every ticker of a batch failed because Yahoo could not be reached (worth a retry)."""
-
-
-def _fetch_key(_context, parameters: dict[str, Any]) -> str:
-    b: FetchBatch = parameters["batch"]
-    return hash_objects("fetch-prices", code_version(), parameters["store_root"], b.tickers, str(b.start), str(b.end))
-
-
-@task(
-    name="fetch-prices", tags=[YAHOO_TAG], cache_key_fn=_fetch_key, cache_expiration=timedelta(hours=12),
-    retries=2, retry_delay_seconds=exponential_backoff(float(os.environ.get("MARKET_REACTION_RETRY_BACKOFF", "10"))),
-    retry_jitter_factor=0.5, retry_condition_fn=lambda _task, _run, state: isinstance(state.result(raise_on_failure=False), YahooUnreachable),
-)
 def fetch_batch(store_root: str, batch: FetchBatch):
-    """One Yahoo download; raises :class:`YahooUnreachable` (and is retried) when nothing came
-    back because Yahoo could not be reached."""
-    fetched = download(batch, retries=1)
-    reasons = list(fetched.failures.values())
-    if not fetched.prices.height and reasons and all("unreachable" in r for r in reasons):
-        raise YahooUnreachable(reasons[0])
-    return fetched
+    """One Yahoo download (its failures that may pass retried with backoff; ``store_root``
+    keys the tracked run's cache)."""
+    return download(batch)
 
 
-@task(name="store-prices", cache_policy=NO_CACHE)
 def store_batch(store_root: str, batch: FetchBatch, prices: pl.DataFrame) -> list[str]:
     return store_download(PriceStore(Path(store_root)), batch, prices)
 
 
-@task(name="fetch-shares", cache_policy=NO_CACHE, tags=[YAHOO_TAG])
 def fetch_shares(store_root: str, events: tuple[EventSpec, ...], source: Source) -> dict[str, str]:
     tickers = sorted({t for e in events for t in (*e.tickers, *e.related)})
     days = [e.announced if not isinstance(e.announced, datetime) else e.announced.date() for e in events]
@@ -201,21 +157,18 @@ def fetch_shares(store_root: str, events: tuple[EventSpec, ...], source: Source)
 
 def acquire_prices(events: tuple[EventSpec, ...], spec: StudySpec, root: str, source: Source) -> tuple[PricePlan, list[str]]:
     """Top up the store with what the events need (per ``source``); return the plan and notes
-    on what could not be fetched. Called inside a flow: each step is a task."""
-    plan = plan_prices(events, spec, root, source)
+    on what could not be fetched. When the network is absent, no further Yahoo request is made
+    (shares outstanding come from the store alone)."""
+    run = runner()
+    plan = run(plan_prices, events, spec, root, source)
     notes = list(plan.notes)
-    if plan.batches:
-        ensure_yahoo_limit()
-        fetch = fetch_batch.with_options(refresh_cache=True) if source == "yfinance" else fetch_batch
-        for batch, fut in [(b, fetch.submit(root, b)) for b in plan.batches]:  # concurrent, throttled by the tag limit
-            try:
-                fetched = fut.result()
-            except YahooUnreachable as e:
-                notes += [f"{t}: {e}" for t in batch.tickers]
-                continue
-            store_batch(root, batch, fetched.prices)
-            notes += [f"{t}: {why}" for t, why in fetched.failures.items()]
-    notes += [f"{t}: shares outstanding: {why}" for t, why in fetch_shares(root, events, source).items()]
+    offline = False
+    for batch, fetched in zip(plan.batches, run.fetch(root, plan.batches, source == "yfinance")):
+        run(store_batch, root, batch, fetched.prices)
+        notes += [f"{t}: {why}" for t, why in fetched.failures.items()]
+        offline = offline or fetched.offline
+    shares = run(fetch_shares, root, events, "store" if offline else source)
+    notes += [f"{t}: shares outstanding: {why}" for t, why in shares.items()]
     return plan, notes
 
 
@@ -224,7 +177,6 @@ def claim_tickers(events: tuple[EventSpec, ...]) -> list[str]:
     return sorted({t for e in events if claims(e) for t in e.tickers})
 
 
-@task(name="load-history", cache_policy=NO_CACHE)
 def load_history(store_root: str, tickers: list[str]) -> pl.DataFrame:
     """The whole stored history (raw close, high, low) of ``tickers``, for the claim checks
     ("record high" looks back as far as the store goes)."""
@@ -237,13 +189,13 @@ def analyze(
     history: pl.DataFrame | None = None, context: tuple[EventSpec, ...] = (),
     task_runner: TaskRunnerName = "threads", dask_address: str | None = None, batch_rows: int = BATCH_ROWS,
 ) -> StudyResult:
-    """Run the study on the stored prices ``needs`` in event batches (the subflow
-    ``study-batches`` on ``task_runner``; ``context``: further catalog events that may
-    confound these) and check the events' claims against ``history``."""
+    """Run the study on the stored prices ``needs`` in event batches on ``task_runner``
+    (``context``: further catalog events that may confound these) and check the events'
+    claims against ``history``."""
     progress.say(f"analysing {len(events)} event(s): {spec.model} model, estimation {spec.estimation.label}"
                  + (f", batches on Dask ({dask_address or 'local cluster'})" if task_runner == "dask" else ""))
-    result = study_batches.with_options(task_runner=make_task_runner(task_runner, dask_address))(
-        events_frame(events), spec, store_root, needs, factors, regressors, pooled_cov,
+    result = runner().study_batches(
+        task_runner, dask_address, events_frame(events), spec, store_root, needs, factors, regressors, pooled_cov,
         events_frame(context) if context else None, in_memory=task_runner == "threads", batch_rows=batch_rows,
     )
     stated = catalog_claims(events)
@@ -253,7 +205,6 @@ def analyze(
     return result
 
 
-@task(name="write-report", cache_policy=NO_CACHE)
 def publish_report(
     result: StudyResult, out: str, manifest: dict[str, Any], title: str, latex: bool, extra: dict[str, str] | None = None,
     briefs: bool = True,
@@ -271,31 +222,21 @@ def publish_report(
     return str(path)
 
 
-@task(name="publish-briefs", cache_policy=NO_CACHE)
-def brief_artifacts(report: str) -> list[str]:
-    """The markdown artifact ``<group>-brief`` of every brief the report at ``report`` lists."""
-    manifest = json.loads((Path(report) / "manifest.json").read_text(encoding="utf-8"))
-    return publish_brief_artifacts(manifest.get("briefs", []), Path(report))
-
-
-@task(name="publish-artifacts", cache_policy=NO_CACHE)
-def artifacts(result: StudyResult, reports: dict[str, str]) -> list[str]:
-    """Artifacts of the events in ``reports`` (event id -> its report folder)."""
-    return publish_artifacts(result, {e: Path(r) for e, r in reports.items()}, headline_sentences(result))
-
-
-@task(name="update-index", cache_policy=NO_CACHE)
 def update_index(reports: str) -> str:
     path = write_index(Path(reports))
     progress.say(f"index: {path}")
     return str(path)
 
 
+EVENT_FIELDS = tuple(f.name for f in dataclasses.fields(EventSpec))
+
+
 def event_info(events: tuple[EventSpec, ...]) -> list[dict[str, Any]]:
-    """The catalog's view of each event (JSON-able; descriptions and sources are user text)."""
+    """The catalog's view of each event (JSON-able; descriptions and sources are user text):
+    its fields in order, ``announced`` as written, ``extra`` as a dict (a shallow copy per
+    event: ``dataclasses.asdict`` deep-copies and took seconds at 10^5 events)."""
     return [
-        {**{k: v for k, v in dataclasses.asdict(e).items() if k != "extra"}, "announced": e.announced_text,
-         "extra": {k: v for k, v in e.extra}}
+        {**{name: getattr(e, name) for name in EVENT_FIELDS}, "announced": e.announced_text, "extra": dict(e.extra)}
         for e in events
     ]
 
@@ -334,7 +275,6 @@ def run_manifest(
     }
 
 
-@flow(name="event-study")
 def event_study(
     event_ids: list[str] | None = None,
     catalog: str | None = None,
@@ -357,8 +297,8 @@ def event_study(
     dask_address: str | None = None,
     batch_rows: int = BATCH_ROWS,
 ) -> str:
-    """Measure the market reaction to catalog events; write the report, its Prefect artifacts
-    and the index of the reports folder.
+    """Measure the market reaction to catalog events; write the report and the index of the
+    reports folder (and, in a tracked run, the Prefect artifacts).
 
     Parameters
     ----------
@@ -406,43 +346,61 @@ def event_study(
     str
         The report folder.
     """
+    run = runner()
     spec = study_spec(estimation, windows, model, returns, min_estimation_obs, factors, risk_free, drop_confounded)
     root = store or str(home())
     catalog_path = Path(catalog) if catalog else default_catalog_path()
-    everything = load_events(str(catalog_path), None)
-    events = select_events(everything, event_ids or [])
-    chosen = {e.id for e in events}
-    context = tuple(e for e in everything if e.id not in chosen)  # not studied, but they may confound the events
-    factor_sets = load_factors(root, spec)  # before any download: a missing set stops the run at once
-    plan, notes = acquire_prices(events, spec, root, source)
-    if factor_sets and plan.needs.height:
-        notes += coverage_notes(factor_sets, plan.needs["start"].min(), plan.needs["end"].max())
-    history = load_history(root, claim_tickers(events))
-    result = analyze(events, spec, root, plan.needs, factor_sets, regressors, pooled_cov, history, context,
-                     task_runner, dask_address, batch_rows)
+    with progress.stage("catalog"):
+        everything = run(load_events, str(catalog_path), None)
+        events = select_events(everything, event_ids or [])
+        chosen = {e.id for e in events}
+        context = tuple(e for e in everything if e.id not in chosen)  # not studied, but they may confound the events
+        factor_sets = run(load_factors, root, spec)  # before any download: a missing set stops the run at once
+    with progress.stage("prices"):
+        plan, notes = acquire_prices(events, spec, root, source)
+        if factor_sets and plan.needs.height:
+            notes += coverage_notes(factor_sets, plan.needs["start"].min(), plan.needs["end"].max())
+        history = run(load_history, root, claim_tickers(events))
+    with progress.stage("engine"):
+        result = analyze(events, spec, root, plan.needs, factor_sets, regressors, pooled_cov, history, context,
+                         task_runner, dask_address, batch_rows)
     if not result.car[S.CAR].is_not_null().any():
         raise DataUnavailableError(no_result_message(result, notes, root))
-    manifest = run_manifest(
-        catalog_path, events, spec, source, PriceStore(Path(root)), plan.needs, notes, factor_sets,
-        regressors=regressors, pooled_cov=pooled_cov,
-    )
-    folder = Path(reports) if reports else Path(out).parent if out else Path(DEFAULT_REPORTS)
-    target = out or str(default_out(events, datetime.now(timezone.utc), folder))
-    title = "Market reaction: " + ", ".join(e.id for e in events[:5]) + (" ..." if len(events) > 5 else "")
-    report = publish_report(result, target, manifest, title, latex)
-    artifacts(result, dict.fromkeys(result.events[S.EVENT_ID].unique(maintain_order=True).to_list(), report))
-    brief_artifacts(report)
-    update_index(str(folder))
-    get_run_logger().info("%s", headline(result))
+    with progress.stage("writing the report"):
+        manifest = run_manifest(
+            catalog_path, events, spec, source, PriceStore(Path(root)), plan.needs, notes, factor_sets,
+            regressors=regressors, pooled_cov=pooled_cov,
+        )
+        folder = Path(reports) if reports else Path(out).parent if out else Path(DEFAULT_REPORTS)
+        target = out or str(default_out(events, datetime.now(timezone.utc), folder))
+        title = "Market reaction: " + ", ".join(e.id for e in events[:5]) + (" ..." if len(events) > 5 else "")
+        report = run(publish_report, result, target, manifest, title, latex)
+        run.artifacts(result, dict.fromkeys(result.events[S.EVENT_ID].unique(maintain_order=True).to_list(), report))
+        run.brief_artifacts(report)
+        run(update_index, str(folder))
+    run.log(headline(result))
     return report
 
 
 def no_result_message(result: StudyResult, notes: list[str], root: str) -> str:
-    """One paragraph saying why no event got a result and how to fix it."""
+    """One paragraph saying why no event got a result and how to fix it (each fix once)."""
     reasons = sorted(set(result.warnings))
-    fix = (
-        f"The price store ({root}) lacks the data. Import prices with "
-        "`market-reaction prices import FILE --ticker SYMBOL` (CSV/Parquet with date and close), "
-        "or run with network access to Yahoo Finance."
-    )
+    notes = grouped_notes(notes)
+    fix = f"The price store ({root}) lacks the data."
+    if not any(IMPORT_HINT in n for n in notes):
+        fix += (f" Import prices with `{IMPORT_HINT} FILE --ticker SYMBOL` (CSV/Parquet with date and close), "
+                "or run with network access to Yahoo Finance.")
     return "no event could be analysed: " + "; ".join(reasons[:5] + notes[:5]) + ". " + fix
+
+
+IMPORT_HINT = "market-reaction prices import"
+
+
+def grouped_notes(notes: list[str]) -> list[str]:
+    """Notes ``TICKER: reason`` whose reasons are the same up to the ticker they name, as one
+    note ``T1, T2: reason`` (the import hint then says ``--ticker SYMBOL``)."""
+    tickers: dict[str, list[str]] = {}
+    for note in notes:
+        ticker, _, reason = note.partition(": ")
+        tickers.setdefault(reason.replace(f"--ticker {ticker}`", "--ticker SYMBOL`"), []).append(ticker)
+    return [f"{', '.join(names)}: {reason}" for reason, names in tickers.items()]

@@ -5,6 +5,11 @@ all-NaN columns and writes the reason to the ``yfinance`` logger. The functions 
 that into explicit failures with a reason a user can act on, and hand back long polars
 frames keyed by the column names of :mod:`analysis.schema`.
 
+A network that is absent (the host name does not resolve, the connection is refused) is
+recognised on the first attempt and not retried: it will not come back within a run. Failures
+that may pass (timeouts, rate limits, server errors and other answers that are not prices)
+are retried with backoff; "Yahoo has no data" is not retried.
+
 yfinance keeps its settings, log handlers and warning filters in process-wide state, so
 calls into it are serialised by a lock.
 """
@@ -21,6 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 import polars as pl
@@ -40,12 +46,15 @@ _YAHOO_FIELDS = {
 _PRICES_SCHEMA = {schema.TICKER: pl.String, schema.DATE: pl.Date} | dict.fromkeys(
     schema.PRICE_COLUMNS[1:], pl.Float64
 )
-# Network failures, as they appear in the exception reprs yfinance logs, and what to call them.
+# Network failures, as they appear in the exception reprs yfinance logs (curl's messages), what
+# to call them, and whether they mean the network is absent (first match wins: a connection
+# that timed out is transient, one that was refused is not).
 _NETWORK_FAILURES = (
-    (re.compile(r"DNSError|Could not resolve", re.I), "could not resolve host"),
-    (re.compile(r"Timeout|timed out", re.I), "timed out"),
-    (re.compile(r"ConnectionError|SSLError|ProxyError|Failed to connect", re.I), "connection failed"),
-    (re.compile(r"RateLimit|Too Many Requests", re.I), "rate limited"),
+    (re.compile(r"DNSError|Could not resolve", re.I), "could not resolve host", True),
+    (re.compile(r"Timeout|timed out", re.I), "timed out", False),
+    (re.compile(r"Failed to connect|Could(?: not|n't) connect|Connection refused", re.I), "could not connect", True),
+    (re.compile(r"ConnectionError|SSLError|ProxyError", re.I), "connection failed", False),
+    (re.compile(r"RateLimit|Too Many Requests", re.I), "rate limited", False),
 )
 # What yfinance logs when Yahoo has no data for a symbol (as opposed to an answer it could not read).
 _NO_DATA = re.compile(r"HTTP Error 404|Not Found|delisted|PricesMissing|TzMissing|no price data|No data found", re.I)
@@ -65,10 +74,15 @@ class FetchResult:
     failures
         Upper-case ticker -> why Yahoo gave nothing for it. A ticker is either here or in
         ``prices``.
+    offline
+        See below.
     """
 
     prices: pl.DataFrame
     failures: dict[str, str]
+    offline: bool = False
+    """Nothing came back because the network is absent (DNS failure, connection refused):
+    asking Yahoo again in this run is pointless."""
 
 
 def configure_cache(path: Path) -> None:
@@ -100,9 +114,10 @@ def fetch_prices(
 ) -> FetchResult:
     """Download daily bars (raw OHLC, Yahoo's adjusted close, volume) for ``tickers``.
 
-    One ``yf.download`` per attempt covers every ticker still missing; tickers that got
-    nothing are retried up to ``retries`` times, waiting ``backoff * 2**k`` seconds before
-    the k-th retry (k = 0, 1, ...).
+    One ``yf.download`` per attempt covers every ticker still missing; tickers whose failure
+    may pass (timeout, rate limit, an answer that is not prices) are retried up to ``retries``
+    times, waiting ``backoff * 2**k`` seconds before the k-th retry (k = 0, 1, ...). Tickers
+    that Yahoo has no data for, or that failed because the network is absent, are not.
 
     Parameters
     ----------
@@ -127,6 +142,7 @@ def fetch_prices(
     pending = list(dict.fromkeys(t.upper() for t in tickers))
     frames = [pl.DataFrame(schema=_PRICES_SCHEMA)]
     failures: dict[str, str] = {}
+    absent = False
     for attempt in range(retries + 1):
         if not pending:
             break
@@ -135,9 +151,13 @@ def fetch_prices(
             YfData.cache_get.cache_clear()  # yfinance memoises answers for past ranges, failures too
         prices, log = _download(pending, start, end)
         frames.append(prices)
-        pending = sorted(set(pending) - set(prices[schema.TICKER]))
-        failures = {ticker: _price_failure(ticker, log, start, end) for ticker in pending}
-    return FetchResult(pl.concat(frames).sort(schema.TICKER, schema.DATE), failures)
+        got = set(prices[schema.TICKER])
+        why = {ticker: _price_failure(ticker, log, start, end) for ticker in pending if ticker not in got}
+        failures = {t: reason for t, reason in failures.items() if t not in got} | {t: w[0] for t, w in why.items()}
+        absent = absent or any(w[1] == "absent" for w in why.values())
+        pending = [t for t, w in why.items() if w[1] == "may pass"]
+    prices = pl.concat(frames).sort(schema.TICKER, schema.DATE)
+    return FetchResult(prices, failures, offline=absent and prices.is_empty())
 
 
 def fetch_shares(ticker: str, start: date, end: date) -> pl.DataFrame:
@@ -183,7 +203,7 @@ def fetch_shares(ticker: str, start: date, end: date) -> pl.DataFrame:
             {schema.TICKER: [ticker], schema.AS_OF_DATE: [end], schema.SHARES: [int(current)]},
             schema={schema.TICKER: pl.String, schema.AS_OF_DATE: pl.Date, schema.SHARES: pl.Int64},
         )
-    cause = _network_failure(" ".join(errors + log))
+    cause, _ = _network_failure(" ".join(errors + log))
     reason = f"Yahoo Finance is unreachable ({cause})" if cause else "no shares outstanding from Yahoo"
     raise PriceSourceError(ticker, f"{reason}; import them with `market-reaction shares import FILE`")
 
@@ -258,21 +278,26 @@ def _shares_frame(ticker: str, history: pd.Series) -> pl.DataFrame:
     )
 
 
-def _network_failure(text: str) -> str | None:
-    """What kind of network failure ``text`` reports, if any."""
-    return next((cause for pattern, cause in _NETWORK_FAILURES if pattern.search(text)), None)
+def _network_failure(text: str) -> tuple[str | None, bool]:
+    """What kind of network failure ``text`` reports, if any, and whether it means the network
+    is absent."""
+    return next(((cause, absent) for pattern, cause, absent in _NETWORK_FAILURES if pattern.search(text)), (None, False))
 
 
-def _price_failure(ticker: str, log: list[str], start: date, end: date) -> str:
+FailureKind = Literal["absent", "no data", "may pass"]
+"""Why a ticker got nothing: the network is absent, Yahoo has no data, or a failure that may pass (retried)."""
+
+
+def _price_failure(ticker: str, log: list[str], start: date, end: date) -> tuple[str, FailureKind]:
     """Why ``ticker`` got no prices, from the log lines that name it (yfinance quotes symbols):
     Yahoo unreachable, Yahoo has nothing, or Yahoo answered something yfinance could not read
-    (an error page, a server error, JSON of another shape)."""
+    (an error page, a server error, JSON of another shape); and whether to ask again."""
     lines = [line for line in log if f"'{ticker}'" in line]
-    cause = _network_failure(" ".join(lines))
+    cause, absent = _network_failure(" ".join(lines))
     fix = f"import prices with `market-reaction prices import FILE --ticker {ticker}`"
     if cause:
-        return f"Yahoo Finance is unreachable ({cause}); {fix}"
+        return f"Yahoo Finance is unreachable ({cause}); {fix}", "absent" if absent else "may pass"
     if lines and not any(_NO_DATA.search(line) for line in lines):
         answer = lines[0].split(": ", 1)[-1].strip()
-        return f"Yahoo's answer could not be read ({answer[:200]}); try again later, or {fix}"
-    return f"Yahoo returned no prices for {start}..{end} (unknown, delisted, or no trading in that range)"
+        return f"Yahoo's answer could not be read ({answer[:200]}); try again later, or {fix}", "may pass"
+    return f"Yahoo returned no prices for {start}..{end} (unknown, delisted, or no trading in that range)", "no data"

@@ -46,8 +46,11 @@ def mr_home(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture(scope="session")
 def prefect_api():
-    """A throw-away Prefect API (temporary SQLite DB) for the tests that run flows."""
+    """A throw-away Prefect API (temporary SQLite DB) for the tests that run flows; its URL is
+    also in ``PREFECT_API_URL``, so ``market-reaction run`` makes tracked flow runs on it."""
+    from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    with prefect_test_harness(server_startup_timeout=120), pytest.MonkeyPatch.context() as env:
+        env.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
         yield

@@ -8,7 +8,8 @@ still run. Usage::
         fake_yahoo.add("AMZN", prices)      # columns DATE, OPEN, HIGH, LOW, CLOSE, ADJ_CLOSE, VOLUME
         fake_yahoo.add_shares("AMZN", shares)  # columns AS_OF_DATE (Date or Datetime), SHARES
         fake_yahoo.nan_ticker("DEAD")       # every quote value null
-        fake_yahoo.fail("AMZN", times=1)    # the next request for AMZN hits a network error
+        fake_yahoo.fail("AMZN", times=1)    # the next request for AMZN times out (a failure that may pass)
+        fake_yahoo.fail("AMZN", dns=True)   # ... or cannot resolve Yahoo's host (an absent network)
         fake_yahoo.offline()                # every request fails like a missing network
         fake_yahoo.garble("AMZN", 500, b"oops")  # AMZN's price requests get this answer
         ...
@@ -51,13 +52,13 @@ import yfinance.base
 import yfinance.cache
 import yfinance.data
 from curl_cffi.requests import Response
-from curl_cffi.requests.exceptions import DNSError
+from curl_cffi.requests.exceptions import DNSError, Timeout
 from yfinance.exceptions import YFRateLimitError
 from pandas.errors import Pandas4Warning
 
 from analysis import schema
 
-__all__ = ["FakeYahoo", "fake_yahoo", "xnys"]
+__all__ = ["FakeYahoo", "fake_yahoo", "point_caches_at", "xnys"]
 
 _TS = "ts"  # unix seconds of the bar (session open) or shares point
 _QUOTE_FIELDS = {
@@ -110,7 +111,7 @@ class FakeYahoo:
         self.unexpected: list[str] = []
         self._bars: dict[str, pl.DataFrame] = {}
         self._shares: dict[str, pl.DataFrame] = {}
-        self._flaps: collections.Counter[str] = collections.Counter()
+        self._flaps: dict[str, list[bool]] = collections.defaultdict(list)  # per symbol: the next failures (dns?)
         self._garbled: dict[str, tuple[int, bytes]] = {}
         self._offline = False
 
@@ -131,9 +132,10 @@ class FakeYahoo:
         instant = pl.col(schema.AS_OF_DATE).cast(pl.Datetime("ms"))
         self._shares[ticker.upper()] = shares.select(instant.dt.epoch("s").alias(_TS), schema.SHARES).sort(_TS)
 
-    def fail(self, ticker: str, times: int = 1) -> None:
-        """Make the next ``times`` requests for ``ticker`` fail with a network error (a flap)."""
-        self._flaps[ticker.upper()] += times
+    def fail(self, ticker: str, times: int = 1, dns: bool = False) -> None:
+        """Make the next ``times`` requests for ``ticker`` time out (a flap), or fail to resolve
+        Yahoo's host with ``dns``."""
+        self._flaps[ticker.upper()] += [dns] * times
 
     def garble(self, ticker: str, status: int, body: bytes) -> None:
         """Answer ``ticker``'s price requests (not the timezone probe) with ``status`` and ``body``
@@ -155,11 +157,11 @@ class FakeYahoo:
             return self._unexpected(url, query)
         handler, symbol = route
         self.requests[symbol] += 1
-        flap = self._flaps[symbol] > 0
-        if flap:
-            self._flaps[symbol] -= 1
+        flap = self._flaps[symbol].pop(0) if self._flaps[symbol] else None
         if self._offline or flap:
             raise DNSError(f"Failed to perform, curl: (6) Could not resolve host: {parts.hostname}", 6)
+        if flap is not None:
+            raise Timeout("Failed to perform, curl: (28) Operation timed out after 10001 milliseconds", 28)
         response = handler(url, symbol, query)
         return self._unexpected(url, query) if response is None else response
 
@@ -239,7 +241,7 @@ class FakeYahoo:
         return _response(url, 200, {"quoteResponse": {"result": [], "error": None}})
 
 
-def _point_caches_at(path: Path | str) -> None:
+def point_caches_at(path: Path | str) -> None:
     """Move yfinance's sqlite caches, forgetting already opened ones (which would otherwise stay in use)."""
     yf.set_tz_cache_location(str(path))
     yfinance.cache._TzCacheManager._tz_cache = None
@@ -260,9 +262,9 @@ def fake_yahoo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.setattr(data.YfData, "_get_cookie_and_crumb", lambda _self, timeout=30: (None, "basic"))
     monkeypatch.setattr(yfinance.base, "_tz_info_fetch_ctr", 0)  # yfinance asks .info at most twice per process
     previous_cache_dir = yfinance.cache._TzDBManager.get_location()
-    _point_caches_at(tmp_path / "yfinance-cache")
+    point_caches_at(tmp_path / "yfinance-cache")
     data.YfData.cache_get.cache_clear()
     yield fake
     data.YfData.cache_get.cache_clear()
-    _point_caches_at(previous_cache_dir)
+    point_caches_at(previous_cache_dir)
     assert not fake.unexpected, f"yfinance made requests the fake cannot answer: {fake.unexpected}"

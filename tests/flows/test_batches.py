@@ -1,7 +1,7 @@
 """The study in event batches (``flows/batches.py``): on two threads and on a Dask
-LocalCluster, every output frame equals the single-process ``run_study`` — bit for bit — on a
-synthetic market with 2% of its prices missing, confounded events (several events per ticker)
-and more batches than workers."""
+LocalCluster, locally and as Prefect tasks (the subflow ``study-batches``), every output frame
+equals the single-process ``run_study`` — bit for bit — on a synthetic market with 2% of its
+prices missing, confounded events (several events per ticker) and more batches than workers."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from analysis import schema as S
 from analysis.bench import BENCH_SPEC, SyntheticSpec, bench_events, bench_prices
 from analysis.calendar import align_events, exchange_calendar
 from analysis.engine import StudyResult, price_requirements, run_study
-from flows.batches import make_task_runner, study_batches
+from flows.batches import local_batches, study_in_batches
 from flows.prices import read_study_prices
 from flows.store import PriceStore
 
@@ -57,7 +57,18 @@ def assert_same(got: StudyResult, want: StudyResult) -> None:
 
 @pytest.mark.parametrize("runner", ["threads", "dask"])
 def test_batches_equal_the_single_process_study(market, reference, runner):
+    from flows.tracked import make_task_runner, study_batches
+
     root, events, needs = market
     flow = study_batches.with_options(task_runner=make_task_runner(runner))
     got = flow(events, BENCH_SPEC, root, needs, {}, in_memory=runner == "threads", batch_rows=120)  # 5 batches
+    assert_same(got, reference)
+
+
+@pytest.mark.parametrize("runner", ["threads", "dask"])
+def test_local_batches_equal_the_single_process_study(market, reference, runner):
+    root, events, needs = market
+    with local_batches(runner) as map_batches:
+        got = study_in_batches(events, BENCH_SPEC, root, needs, {}, in_memory=runner == "threads", batch_rows=120,
+                               map_batches=map_batches)
     assert_same(got, reference)

@@ -1,9 +1,13 @@
-"""The command line: catalog and price commands without Prefect, and the ``run`` / ``demo``
-commands end to end through the ``event-study`` flow on a throw-away Prefect API."""
+"""The command line: catalog and price commands without Prefect; the ``run`` / ``demo``
+commands end to end locally (no Prefect imported) and through the ``event-study`` flow on a
+throw-away Prefect API (``prefect_api`` puts its URL in ``PREFECT_API_URL``: tracked runs)."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -111,14 +115,18 @@ def test_run_amzn_from_store(prefect_api, amzn_store, tmp_path, capsys):
     assert "amzn-openai-aws-2025" in summary and "$" in summary
 
 
-@pytest.mark.slow
-def test_run_with_empty_store_and_yahoo_unreachable(prefect_api, mr_home, fake_yahoo, tmp_path, capsys):
+@pytest.mark.parametrize("mode", ["local", pytest.param("tracked", marks=pytest.mark.slow)])
+def test_run_with_empty_store_and_yahoo_unreachable(mode, request, mr_home, fake_yahoo, tmp_path, capsys):
+    if mode == "tracked":
+        request.getfixturevalue("prefect_api")
     fake_yahoo.offline()
     code, _, err = run_cli(capsys, "run", AWS, "--catalog", str(CATALOG), "--out", str(tmp_path / "r"))
-    assert code == 3
-    assert "unreachable" in err and "market-reaction prices import" in err
-    # the download task ran 3 times (2 Prefect retries with backoff) x 2 attempts of the adapter
-    assert fake_yahoo.requests["^GSPC"] == 6
+    last = err.splitlines()[-1]  # a tracked run also logs its failed download task at the tests' WARNING level
+    assert code == 3 and (err == last + "\n" if mode == "local" else last.startswith("market-reaction: error: "))
+    assert "AMZN, GOOGL, MSFT, NVDA, ^GSPC: Yahoo Finance is unreachable (could not resolve host)" in last
+    assert last.count("market-reaction prices import") == 1  # the fix is said once
+    # an absent network is recognised on the first request: no retry, and no shares requested
+    assert fake_yahoo.requests["^GSPC"] == 1 and fake_yahoo.requests["AMZN"] == 1
     assert not (tmp_path / "r").exists()
 
 
@@ -312,3 +320,104 @@ def test_negative_window_values_parse(capsys):
     # `--window -1:1` is glued to `--window=-1:1` before argparse (which would take -1:1 for an option)
     code, _, err = run_cli(capsys, "run", AWS, "--window", "-1:1", "--estimation", "-100:-11", "--catalog", str(CATALOG))
     assert code == 2 and "'min_estimation_obs'" in err and "estimation length 90" in err
+
+
+# --- local runs: no Prefect, and mistakes reported before the heavy imports ------------------------
+
+HEAVY = ("prefect", "statsmodels", "scipy", "matplotlib", "great_tables", "exchange_calendars", "yfinance")
+PROBE = """
+import json, sys
+from flows.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as e:
+    code = e.code
+print(json.dumps({"code": code, "loaded": sorted(m for m in %r if m in sys.modules)}))
+""" % (HEAVY,)
+
+
+def run_fresh(tmp_path, *argv: str, home: Path | None = None) -> tuple[int, list[str], str, str]:
+    """``market-reaction ARGV`` in a fresh interpreter with no Prefect API configured; returns the
+    exit code, the heavy modules it imported, stdout and stderr."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env |= {"PREFECT_HOME": str(tmp_path / "no-prefect-here"), "MARKET_REACTION_HOME": str(home or tmp_path / "home"),
+            "PYTHONPATH": str(REPO_ROOT), "MARKET_REACTION_QUIET": "0"}
+    done = subprocess.run([sys.executable, "-c", PROBE, *argv], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600)
+    *lines, last = done.stdout.splitlines()
+    probe = json.loads(last)
+    return probe["code"], probe["loaded"], "\n".join(lines), done.stderr
+
+
+def test_a_local_run_imports_no_prefect_and_gives_the_amzn_numbers(amzn_store, tmp_path):
+    out = tmp_path / "report"
+    code, loaded, stdout, err = run_fresh(tmp_path, "run", AWS, "--catalog", str(CATALOG), "--source", "store",
+                                          "--out", str(out), home=amzn_store)
+    assert code == 0, err
+    assert "prefect" not in loaded
+    assert "AMZN (amzn-openai-aws-2025): +3.78% abnormal on 2025-11-03, t = 2.76, p = 0.006, worth $98.6bn." in stdout
+    assert (out / "car.parquet").is_file() and (tmp_path / "index.html").is_file()
+    for stage in ("catalog", "prices", "engine", "writing the report"):  # the per-stage breakdown, each once
+        assert err.count(f"] {stage}: ") == 1, (stage, err)
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["run", "amzn-openai-aws", "--catalog", str(CATALOG)], "did you mean 'amzn-openai-aws-2025'"),
+        (["run", AWS, "--window=5:1", "--catalog", str(CATALOG)], "window"),
+        (["run", AWS, "--model", "famafrench", "--catalog", str(CATALOG)], "invalid choice: 'famafrench'"),
+        (["run", AWS, "--catalog", "{tmp}/events.csv"], "'announced'"),
+    ],
+    ids=["unknown-event", "bad-window", "unknown-model", "bad-catalog-row"],
+)
+def test_mistakes_are_reported_before_the_heavy_imports(tmp_path, argv, fragment):
+    (tmp_path / "events.csv").write_text("event_id,ticker,announced\nev,AMZN,2025-02-30\n")
+    code, loaded, _, err = run_fresh(tmp_path, *(a.replace("{tmp}", str(tmp_path)) for a in argv))
+    assert code == 2 and fragment in err, err
+    assert loaded == []  # no Prefect, statsmodels, scipy, matplotlib... (the catalog parser needs polars)
+
+
+def test_a_prefect_api_is_found_without_importing_prefect(tmp_path, monkeypatch):
+    from flows.settings import prefect_api_url
+
+    for name in ("PREFECT_API_URL", "PREFECT_PROFILE", "PREFECT_PROFILES_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path))
+    assert prefect_api_url() is None  # no profiles file: no API (Prefect would start a temporary server)
+    (tmp_path / "profiles.toml").write_text(
+        'active = "ephemeral"\n[profiles.ephemeral]\nPREFECT_SERVER_ALLOW_EPHEMERAL_MODE = "true"\n'
+        '[profiles.team]\nPREFECT_API_URL = "http://127.0.0.1:4200/api"\n'
+    )
+    assert prefect_api_url() is None
+    monkeypatch.setenv("PREFECT_PROFILE", "team")
+    assert prefect_api_url() == "http://127.0.0.1:4200/api"
+    monkeypatch.delenv("PREFECT_PROFILE")
+    (tmp_path / "profiles.toml").write_text((tmp_path / "profiles.toml").read_text().replace('"ephemeral"\n', '"team"\n', 1))
+    assert prefect_api_url() == "http://127.0.0.1:4200/api"
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4300/api")
+    assert prefect_api_url() == "http://127.0.0.1:4300/api"
+    (tmp_path / "profiles.toml").write_text("not toml [")
+    monkeypatch.delenv("PREFECT_API_URL")
+    assert prefect_api_url() is None
+
+
+def test_the_light_choices_equal_the_originals():
+    from analysis import specs
+    from flows import factors, params
+
+    assert (params.MODELS, params.PLAIN_MODELS, params.RETURN_KINDS) == (specs.MODELS, specs.PLAIN_MODELS, specs.RETURN_KINDS)
+    assert (params.FACTOR_UNITS, params.FRENCH_SETS) == (factors.UNITS, tuple(factors.FRENCH_FILES))
+
+
+def test_interrupted_local_run_exits_130_and_writes_nothing(amzn_store, tmp_path, capsys, monkeypatch):
+    import flows.study
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(flows.study, "analyze", interrupt)
+    out = tmp_path / "report"
+    code, _, err = run_cli(capsys, "run", AWS, "--catalog", str(CATALOG), "--source", "store", "--out", str(out))
+    assert code == 130 and err.endswith("market-reaction: interrupted\n")
+    assert not out.exists() and not (tmp_path / "index.html").exists()

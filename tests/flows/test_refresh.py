@@ -16,9 +16,9 @@ from analysis import schema as S
 from analysis.specs import Window
 from flows.catalog import load_catalog
 from flows.importers import import_price_files
-from flows.refresh import CATALOG_DIR, EVENTS_DIR, FINGERPRINT, fingerprints, refresh_catalog, what_changed
+from flows.refresh import CATALOG_DIR, EVENTS_DIR, FINGERPRINT, fingerprints, what_changed
+from flows.params import study_spec
 from flows.store import PriceStore
-from flows.study import study_spec
 
 CATALOG = """
 [[events]]
@@ -105,8 +105,13 @@ def test_fingerprint_follows_factor_rows_inside_the_window(shared_data, tmp_path
     assert what_changed(before["amzn-openai-aws-2025"], after["amzn-openai-aws-2025"]) == "factor data changed inside its window"
 
 
-@pytest.mark.slow
-def test_refresh_recomputes_only_events_whose_window_gained_data(prefect_api, shared_data, tmp_path, catalog):
+@pytest.mark.parametrize("mode", ["local", pytest.param("tracked", marks=pytest.mark.slow)])
+def test_refresh_recomputes_only_events_whose_window_gained_data(mode, request, shared_data, tmp_path, catalog):
+    if mode == "tracked":
+        request.getfixturevalue("prefect_api")
+        from flows.tracked import refresh_catalog
+    else:
+        from flows.refresh import refresh_catalog
     store = PriceStore(tmp_path / "store")
     import_reference(store, shared_data, tmp_path, until=date(2025, 11, 5))  # the November window is incomplete
     reports = tmp_path / "reports"

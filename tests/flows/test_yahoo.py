@@ -9,7 +9,7 @@ import warnings
 import polars as pl
 import pytest
 import yfinance as yf
-from fake_yahoo import UnexpectedRequest, xnys
+from fake_yahoo import UnexpectedRequest, point_caches_at, xnys
 from polars.testing import assert_frame_equal
 
 from analysis import schema
@@ -146,8 +146,39 @@ def test_offline_every_ticker_fails_as_unreachable_and_says_how_to_import(fake_y
         f"import prices with `market-reaction prices import FILE --ticker {ticker}`"
         for ticker in ("AMZN", "MSFT")
     }
-    assert sleeps == [1.0, 2.0]
+    assert result.offline and sleeps == []  # an absent network is recognised at once: no retry
     assert capfd.readouterr().err == ""
+
+
+@pytest.fixture
+def refused(monkeypatch, tmp_path):
+    """No fake transport: yfinance's real HTTP client, through a proxy on a loopback port that
+    refuses connections (curl error 7), as with a network that is down. Nothing leaves the machine."""
+    import socket
+
+    import yfinance.cache
+    import yfinance.data
+
+    with socket.socket() as probe:  # a free loopback port, closed again: connecting to it is refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setattr(yfinance.data.SingletonMeta, "_instances", {})  # a session of its own (it keeps the proxy)
+    monkeypatch.setitem(yf.config.network.data, "proxy", f"http://127.0.0.1:{port}")
+    previous = yfinance.cache._TzDBManager.get_location()
+    point_caches_at(tmp_path / "yfinance-cache")
+    yfinance.data.YfData.cache_get.cache_clear()
+    yield
+    yfinance.data.YfData.cache_get.cache_clear()
+    point_caches_at(previous)
+
+
+def test_a_refused_connection_is_recognised_at_once(refused):
+    sleeps = Sleeps()
+
+    result = fetch(["AMZN"], "2025-03-03", "2025-03-07", sleep=sleeps)
+
+    assert result.failures["AMZN"].startswith("Yahoo Finance is unreachable (could not connect); import prices with")
+    assert result.offline and sleeps == []
 
 
 def test_offline_is_recognised_when_the_timezone_is_already_cached(fake_yahoo):
@@ -162,7 +193,7 @@ def test_offline_is_recognised_when_the_timezone_is_already_cached(fake_yahoo):
     assert result.failures["AAPL"].startswith("Yahoo Finance is unreachable (could not resolve host)")
 
 
-def test_a_ticker_that_fails_once_is_retried_after_the_backoff(fake_yahoo):
+def test_a_ticker_that_times_out_once_is_retried_after_the_backoff(fake_yahoo):
     fake_yahoo.add("AAPL", bars("2025-03-03", "2025-03-07"))
     fake_yahoo.add("MSFT", bars("2025-03-03", "2025-03-07"))
     fake_yahoo.fail("AAPL", times=1)
@@ -184,8 +215,20 @@ def test_without_retries_a_flap_is_a_failure(fake_yahoo):
 
     result = fetch(["AAPL"], "2025-03-03", "2025-03-07", retries=0, sleep=sleeps)
 
-    assert result.failures["AAPL"].startswith("Yahoo Finance is unreachable")
-    assert sleeps == []
+    assert result.failures["AAPL"].startswith("Yahoo Finance is unreachable (timed out)")
+    assert sleeps == [] and not result.offline
+
+
+def test_a_dns_failure_is_not_retried_and_the_others_come_back(fake_yahoo):
+    fake_yahoo.add("AAPL", bars("2025-03-03", "2025-03-07"))
+    fake_yahoo.add("MSFT", bars("2025-03-03", "2025-03-07"))
+    fake_yahoo.fail("AAPL", times=1, dns=True)
+    sleeps = Sleeps()
+
+    result = fetch(["AAPL", "MSFT"], "2025-03-03", "2025-03-07", sleep=sleeps)
+
+    assert result.failures["AAPL"].startswith("Yahoo Finance is unreachable (could not resolve host)")
+    assert set(result.prices[schema.TICKER]) == {"MSFT"} and sleeps == [] and not result.offline
 
 
 def test_yfinance_noise_is_contained(fake_yahoo, capfd):
@@ -328,7 +371,7 @@ def test_answers_that_are_not_prices_fail_that_ticker_with_a_reason(fake_yahoo, 
     assert set(result.prices[schema.TICKER]) == {"MSFT"}
     assert list(result.failures) == ["AAPL"] and result.failures["AAPL"].startswith(reason)
     assert "market-reaction prices import FILE --ticker AAPL" in result.failures["AAPL"] or "no prices" in reason
-    assert sleeps == [1.0, 2.0]  # retried like any other failure
+    assert sleeps == ([] if "no prices" in reason else [1.0, 2.0])  # what may pass is retried; "no data" is not
 
 
 def test_partial_answer_returns_what_yahoo_has_without_failing(fake_yahoo):

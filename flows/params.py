@@ -1,0 +1,94 @@
+"""The inputs of a run: the choices of the command line and the flows, the study spec built
+from their text, and the catalog (parsed once per process).
+
+This module imports nothing heavy at import time (no polars, Prefect or statsmodels), so the
+command line can build its argument parser and reject a bad option before any of them loads.
+A few choices are defined in modules that do import heavy libraries; they are repeated here,
+and ``tests/flows/test_cli.py`` checks that the copies stay equal to the originals:
+
+- ``MODELS``, ``PLAIN_MODELS``, ``RETURN_KINDS``: :mod:`analysis.specs`;
+- ``FACTOR_UNITS``, ``FRENCH_SETS``: :mod:`flows.factors`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, get_args
+
+if TYPE_CHECKING:
+    from analysis.specs import EventSpec, StudySpec
+
+Source = Literal["auto", "store", "yfinance"]
+SOURCES: tuple[str, ...] = get_args(Source)
+TaskRunnerName = Literal["threads", "dask"]
+TASK_RUNNERS: tuple[TaskRunnerName, ...] = get_args(TaskRunnerName)
+Mode = Literal["local", "prefect"]
+"""How a run is executed: ``local`` (plain calls in this process) or ``prefect`` (a tracked flow run)."""
+
+MODELS = ("market", "constant-mean", "market-adjusted", "capm", "ff3", "carhart4", "ff5", "factors")
+PLAIN_MODELS = ("market", "constant-mean", "market-adjusted")
+RETURN_KINDS = ("simple", "log")
+POOLED_COVS = ("cluster", "hac")
+FACTOR_UNITS = ("percent", "decimal")
+FRENCH_SETS = ("ff3", "ff5", "mom")
+
+DEFAULT_ESTIMATION = "-260:-11"
+DEFAULT_WINDOWS = ["0:0", "-1:1", "-5:5"]
+DEFAULT_REPORTS = "reports"
+
+
+def study_spec(
+    estimation: str = DEFAULT_ESTIMATION, windows: list[str] | None = None, model: str | None = None,
+    returns: str = "simple", min_estimation_obs: int = 120, factors: str | None = None,
+    risk_free: str | None = None, drop_confounded: bool = False,
+) -> StudySpec:
+    """Build the :class:`~analysis.specs.StudySpec` from the flow's / CLI's text parameters.
+
+    ``model`` defaults to ``factors`` when ``factors`` (``NAME:col1,col2``) is given, else to
+    ``market``; ``risk_free="none"`` asks the ``factors`` model for raw returns explicitly.
+    """
+    from analysis.errors import InputError
+    from analysis.specs import StudySpec, Window, parse_factors_option
+
+    model = model or ("factors" if factors else "market")
+    if factors and model != "factors":
+        raise InputError(f"--factors NAME:COLUMNS goes with --model factors, not {model}", field="--factors")
+    factor_set, columns = parse_factors_option(factors, field="--factors") if factors else (None, ())
+    if risk_free == "none":
+        if model != "factors":
+            raise InputError(f"the {model} model needs a risk-free rate; 'none' is only for --model factors",
+                             field="--risk-free")
+        risk_free = None
+    return StudySpec(
+        estimation=Window.parse(estimation, field="estimation"),
+        windows=tuple(Window.parse(w) for w in (windows or DEFAULT_WINDOWS)),
+        model=model,  # type: ignore[arg-type]
+        returns=returns,  # type: ignore[arg-type]
+        min_estimation_obs=min_estimation_obs,
+        factor_set=factor_set,
+        factors=columns,
+        risk_free=risk_free,
+        drop_confounded=drop_confounded,
+    )
+
+
+def read_catalog(path: Path | str) -> tuple[EventSpec, ...]:
+    """:func:`flows.catalog.load_catalog`, parsed once per process for the same file content:
+    the command line checks the catalog before the run, and the run reads it again (a 10^5-row
+    catalog takes seconds to parse)."""
+    from flows.catalog import load_catalog
+
+    try:
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return load_catalog(path)  # says what is wrong with the file
+    return _parsed_catalog(str(path), digest)
+
+
+@lru_cache(maxsize=4)
+def _parsed_catalog(path: str, digest: str) -> tuple[EventSpec, ...]:
+    from flows.catalog import load_catalog
+
+    return load_catalog(path)
