@@ -29,6 +29,7 @@ latest brief of every group, and each brief is published as the Prefect markdown
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from dataclasses import dataclass
@@ -46,17 +47,17 @@ from analysis.inference import BMP_T, CORRADO_RANK, CROSS_SECTIONAL_T, GENERALIZ
 from analysis.paths import caar_paths
 from analysis.spillovers import RELATED_SUFFIX
 from flows.artifacts import artifact_key
-from flows.plots import MAX_EVENT_PLOTS, slug
+from flows.plots import plotted_events, plotted_groups, slug
 from flows.tables import (
     STARS_NOTE, Shown, Table, _fmt, _limit, claims_table, confounders_table, dollars, flags, num, pct, pvalue, shown_rows,
     spillovers_table, stars, to_html, to_markdown,
 )
 
 BRIEF_PREFIX = "brief-"
-MAX_BRIEFS = 20
+MAX_BRIEFS = 10
 """Groups with a brief: all up to this many, else the groups with the most event rows."""
 BRIEF_ROWS = 20
-"""Event rows a brief lists: all of its group's up to this many, else a selection of this many
+"""Event rows a brief lists: all of its group's up to this many, else a selection of half as many
 (:func:`flows.tables.shown_rows`), with a line saying how many more the Parquet files hold."""
 MAX_NAMED = 10  # tickers named in a headline's "no data: ..." list
 BRIEF_TESTS = (CROSS_SECTIONAL_T, PATELL_Z, BMP_T, KP_ADJUSTED_BMP_T, GENERALIZED_SIGN, CORRADO_RANK)
@@ -329,11 +330,23 @@ def _verdict_lines(result: StudyResult, ids: list[str]) -> tuple[str, ...]:
 def _plots(result: StudyResult, group: str, ids: list[str]) -> list[tuple[str, str]]:
     """``(stem, caption)`` of the plots the report folder holds for the group (see flows.plots)."""
     out = []
-    if group in caar_paths(result.paths)[S.GROUP].to_list():
+    if group in plotted_groups(caar_paths(result.paths)):
         out.append((f"caar-{slug(group)}", f"CAAR of {group} with its 95% cross-sectional band"))
-    plotted = result.paths.drop_nulls(S.CAR)[S.EVENT_ID].unique(maintain_order=True).head(MAX_EVENT_PLOTS).to_list()
+    plotted = plotted_events(result.paths)
     out += [(f"car-{e}", f"CAR of {e} with its 95% band; related tickers dashed") for e in ids if e in plotted]
     return out
+
+
+def _view(result: StudyResult, ids: list[str]) -> StudyResult:
+    """``result`` restricted to the events ``ids`` and the other events confounding them (whose
+    own reaction the brief shows): a brief's tables read a few rows, not the whole study."""
+    confounders = result.confounders.filter(pl.col(S.EVENT_ID).is_in(ids))
+    wanted = pl.col(S.EVENT_ID).is_in(list(dict.fromkeys([*ids, *confounders[S.CONFOUNDER_ID].to_list()])))
+    return dataclasses.replace(
+        result, events=result.events.filter(wanted), abnormal_returns=result.abnormal_returns.filter(wanted),
+        car=result.car.filter(wanted), models=result.models.filter(wanted), confounders=confounders,
+        claims=result.claims.filter(pl.col(S.EVENT_ID).is_in(ids)),
+    )
 
 
 def group_briefs(result: StudyResult, descriptions: dict[str, str] | None = None, title: str = "") -> list[Brief]:
@@ -355,11 +368,12 @@ def group_briefs(result: StudyResult, descriptions: dict[str, str] | None = None
         shown = shown_rows(result, rows, BRIEF_ROWS)
         ids = shown.keys[S.EVENT_ID].unique(maintain_order=True).to_list()
         headline = _headline(result, group)
+        view = _view(result, ids)
         tables = [
-            _caar_table(result, group), _deals_table(result, group, shown), claims_table(result, ids, shown),
-            confounders_table(result, ids, shown), spillovers_table(result, ids, shown),
+            _caar_table(result, group), _deals_table(view, group, shown), claims_table(view, ids, shown),
+            confounders_table(view, ids, shown), spillovers_table(view, ids, shown),
         ]
-        answers = _answers(result, group, shown)
+        answers = _answers(view, group, shown)
         plots = _plots(result, group, ids)
         described = [(e, descriptions[e]) for e in ids if descriptions.get(e)]
         name = f"Group brief: {group}"

@@ -39,11 +39,11 @@ from analysis.spillovers import RANK, who_moved
 
 MAX_EVENT_ROWS = 200
 """Event rows (event x ticker) a human table lists: all up to this many, else a selection of
-this many (:func:`shown_rows`); a page of a few hundred kilobytes whatever the study's size."""
-MAX_DAILY_EVENT_ROWS = 20
-"""Event rows whose days the daily abnormal-returns table lists in a selection (one row per
-event day each: 21 rows for a [-10,+10] window)."""
-MAX_TEST_GROUPS = 50
+half as many (:func:`shown_rows`): a page of a few hundred kilobytes whatever the study's size."""
+MAX_DAILY_EVENT_ROWS = 10
+"""Event rows of a selection whose day-by-day rows (the daily abnormal returns, the per-event
+regressions: about 20 rows each) are listed."""
+MAX_TEST_GROUPS = 10
 """Event groups on the tests table (a row per reported day and window each); beyond, the
 groups with the most events."""
 
@@ -181,16 +181,17 @@ def shown_rows(result: StudyResult, rows: pl.DataFrame | None = None, limit: int
     """The event rows of ``rows`` (``event_id, ticker``, default every event row of the result)
     that a human table lists.
 
-    Up to ``limit`` rows: all of them, in their order. Beyond, ``limit`` rows in three blocks:
-    the ``limit // 4`` most significant on the first window (smallest p, then largest |t|),
-    the ``limit // 4`` largest dollar reactions on it (|$ abnormal|) not already listed, and
-    the skipped then flagged rows (with their reason, in their order) up to ``limit`` in all.
+    Up to ``limit`` rows: all of them, in their order. Beyond, ``n = limit // 2`` rows in three
+    blocks: the ``3n // 10`` most significant on the first window (smallest p, then largest
+    |t|), the ``3n // 10`` largest dollar reactions on it (|$ abnormal|) not already listed, and
+    the skipped then flagged rows (with their reason, in their order) up to ``n`` in all.
     Vectorised: a sort and a few joins, whatever the number of rows.
     """
     keys = [S.EVENT_ID, S.TICKER]
     rows = (result.events if rows is None else rows).select(keys)
     if rows.height <= limit:
         return Shown(rows, rows.height)
+    n = limit // 2
     w = result.spec.windows[0]
     first = result.car.filter((pl.col(S.WINDOW_START) == w.start) & (pl.col(S.WINDOW_END) == w.end)).select(
         *keys, S.P_VALUE, S.T_STAT, S.DOLLAR_ABNORMAL)
@@ -201,13 +202,13 @@ def shown_rows(result: StudyResult, rows: pl.DataFrame | None = None, limit: int
     )
     top = cand.drop_nulls(S.P_VALUE).sort(
         pl.col(S.P_VALUE), pl.col(S.T_STAT).abs(), "_order", descending=[False, True, False], nulls_last=True
-    ).head(limit // 4)
+    ).head(3 * n // 10)
     rest = cand.join(top, on="_order", how="anti")
     big = rest.drop_nulls(S.DOLLAR_ABNORMAL).sort(
-        pl.col(S.DOLLAR_ABNORMAL).abs(), "_order", descending=[True, False]).head(limit // 4)
+        pl.col(S.DOLLAR_ABNORMAL).abs(), "_order", descending=[True, False]).head(3 * n // 10)
     rest = rest.join(big, on="_order", how="anti")
     caveats = rest.filter(pl.col(STATUS) != "ok")
-    noted = caveats.sort(pl.col(STATUS) != "skipped", "_order").head(limit - top.height - big.height)
+    noted = caveats.sort(pl.col(STATUS) != "skipped", "_order").head(n - top.height - big.height)
     chosen = pl.concat([top, big, noted]).select(keys)
     flagged = cand.filter(pl.col(STATUS) != "ok").height
     selection = (
@@ -528,11 +529,12 @@ def tests_table(result: StudyResult) -> Table:
 
 
 def regressions_table(result: StudyResult, shown: Shown | None = None) -> Table:
-    """The per-event regressions of the event rows (of ``shown``, default :func:`shown_rows`)."""
+    """The per-event regressions of the event rows (of ``shown``, default :func:`shown_rows`, at
+    most :data:`MAX_DAILY_EVENT_ROWS` of a selection)."""
     notes = ["market_model: R = a + b Rm on the estimation window; event_dummies: R = a + b Rm + sum_k g_k D_k "
              "over the estimation window and event days, so g_k = AR_k (statsmodels OLS). Shaded: p<0.05."]
-    reg = _limit(result.regressions.filter(pl.col(S.EVENT_ID).is_not_null()), shown or shown_rows(result), notes,
-                 "regressions.parquet")
+    reg = _limit(result.regressions.filter(pl.col(S.EVENT_ID).is_not_null()),
+                 (shown or shown_rows(result)).head(MAX_DAILY_EVENT_ROWS), notes, "regressions.parquet")
     marks = _rows_where(reg, _significant(S.P_VALUE))
     frame = _fmt(
         reg.select(S.EVENT_ID, S.TICKER, REGRESSION, TERM, ESTIMATE, STD_ERROR, S.T_STAT, S.P_VALUE, S.N_OBS, S.R_SQUARED),
