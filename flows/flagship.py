@@ -14,8 +14,8 @@ catalog text escaped). A brief puts on one page:
 * the claims table, the confounders table and the "who moved" table of the group's events.
 
 A page costs what a person reads: a group of more than :data:`BRIEF_ROWS` event rows lists
-a selection of them (:func:`flows.tables.shown_rows`: the most significant, the largest
-dollar reactions, the skipped and flagged rows) with a line saying how many more
+:data:`BRIEF_SELECTED` of them (:func:`flows.tables.shown_rows`: the most significant, the
+largest dollar reactions, the skipped and flagged rows) with a line saying how many more
 ``car.parquet`` holds, and a report of more than :data:`MAX_BRIEFS` groups has the briefs of
 the :data:`MAX_BRIEFS` largest.
 
@@ -57,8 +57,10 @@ BRIEF_PREFIX = "brief-"
 MAX_BRIEFS = 10
 """Groups with a brief: all up to this many, else the groups with the most event rows."""
 BRIEF_ROWS = 20
-"""Event rows a brief lists: all of its group's up to this many, else a selection of half as many
-(:func:`flows.tables.shown_rows`), with a line saying how many more the Parquet files hold."""
+"""Event rows a brief lists: all of its group's up to this many, else a selection of
+:data:`BRIEF_SELECTED` (:func:`flows.tables.shown_rows`), with a line saying how many more
+the Parquet files hold."""
+BRIEF_SELECTED = 10
 MAX_NAMED = 10  # tickers named in a headline's "no data: ..." list
 BRIEF_TESTS = (CROSS_SECTIONAL_T, PATELL_Z, BMP_T, KP_ADJUSTED_BMP_T, GENERALIZED_SIGN, CORRADO_RANK)
 BRIEF_CSS = (
@@ -365,7 +367,7 @@ def group_briefs(result: StudyResult, descriptions: dict[str, str] | None = None
     briefs = []
     for group in _groups(result):  # at most MAX_BRIEFS
         rows = result.events.filter((pl.col(S.ROLE) == "primary") & (pl.col(S.GROUP) == group))
-        shown = shown_rows(result, rows, BRIEF_ROWS)
+        shown = shown_rows(result, rows, BRIEF_ROWS, BRIEF_SELECTED)
         ids = shown.keys[S.EVENT_ID].unique(maintain_order=True).to_list()
         headline = _headline(result, group)
         view = _view(result, ids)

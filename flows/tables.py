@@ -12,8 +12,8 @@ format shows the same digits. Formatting conventions:
 Human tables cost what a person reads, not what the study computed: up to
 :data:`MAX_EVENT_ROWS` event rows they list every row; beyond, they list the event rows that
 matter (:func:`shown_rows`: the most significant, the largest dollar reactions, the skipped
-and flagged rows with their reasons), at most :data:`MAX_EVENT_ROWS` of them, with a line
-saying how many more the Parquet/CSV files beside the tables hold.
+and flagged rows with their reasons), :data:`SELECTED_ROWS` of them, with a line saying how
+many more the Parquet/CSV files beside the tables hold.
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ from analysis.spillovers import RANK, who_moved
 
 MAX_EVENT_ROWS = 200
 """Event rows (event x ticker) a human table lists: all up to this many, else a selection of
-half as many (:func:`shown_rows`): a page of a few hundred kilobytes whatever the study's size."""
+:data:`SELECTED_ROWS` (:func:`shown_rows`)."""
+SELECTED_ROWS = 50
+"""Event rows of a selection: a table of some hundred kilobytes whatever the study's size."""
 MAX_DAILY_EVENT_ROWS = 10
 """Event rows of a selection whose day-by-day rows (the daily abnormal returns, the per-event
 regressions: about 20 rows each) are listed."""
@@ -177,21 +179,22 @@ class Shown:
                 f"{self.total - self.keys.height:,} more in {file} (every row, with its CSV twin).")
 
 
-def shown_rows(result: StudyResult, rows: pl.DataFrame | None = None, limit: int = MAX_EVENT_ROWS) -> Shown:
+def shown_rows(
+    result: StudyResult, rows: pl.DataFrame | None = None, limit: int = MAX_EVENT_ROWS, size: int = SELECTED_ROWS,
+) -> Shown:
     """The event rows of ``rows`` (``event_id, ticker``, default every event row of the result)
     that a human table lists.
 
-    Up to ``limit`` rows: all of them, in their order. Beyond, ``n = limit // 2`` rows in three
-    blocks: the ``3n // 10`` most significant on the first window (smallest p, then largest
-    |t|), the ``3n // 10`` largest dollar reactions on it (|$ abnormal|) not already listed, and
-    the skipped then flagged rows (with their reason, in their order) up to ``n`` in all.
+    Up to ``limit`` rows: all of them, in their order. Beyond, ``size`` rows in three blocks:
+    the ``3 size // 10`` most significant on the first window (smallest p, then largest |t|),
+    the ``3 size // 10`` largest dollar reactions on it (|$ abnormal|) not already listed, and
+    the skipped then flagged rows (with their reason, in their order) up to ``size`` in all.
     Vectorised: a sort and a few joins, whatever the number of rows.
     """
     keys = [S.EVENT_ID, S.TICKER]
     rows = (result.events if rows is None else rows).select(keys)
     if rows.height <= limit:
         return Shown(rows, rows.height)
-    n = limit // 2
     w = result.spec.windows[0]
     first = result.car.filter((pl.col(S.WINDOW_START) == w.start) & (pl.col(S.WINDOW_END) == w.end)).select(
         *keys, S.P_VALUE, S.T_STAT, S.DOLLAR_ABNORMAL)
@@ -202,13 +205,13 @@ def shown_rows(result: StudyResult, rows: pl.DataFrame | None = None, limit: int
     )
     top = cand.drop_nulls(S.P_VALUE).sort(
         pl.col(S.P_VALUE), pl.col(S.T_STAT).abs(), "_order", descending=[False, True, False], nulls_last=True
-    ).head(3 * n // 10)
+    ).head(3 * size // 10)
     rest = cand.join(top, on="_order", how="anti")
     big = rest.drop_nulls(S.DOLLAR_ABNORMAL).sort(
-        pl.col(S.DOLLAR_ABNORMAL).abs(), "_order", descending=[True, False]).head(3 * n // 10)
+        pl.col(S.DOLLAR_ABNORMAL).abs(), "_order", descending=[True, False]).head(3 * size // 10)
     rest = rest.join(big, on="_order", how="anti")
     caveats = rest.filter(pl.col(STATUS) != "ok")
-    noted = caveats.sort(pl.col(STATUS) != "skipped", "_order").head(n - top.height - big.height)
+    noted = caveats.sort(pl.col(STATUS) != "skipped", "_order").head(size - top.height - big.height)
     chosen = pl.concat([top, big, noted]).select(keys)
     flagged = cand.filter(pl.col(STATUS) != "ok").height
     selection = (
