@@ -570,7 +570,8 @@ def events_table(result: StudyResult, shown: Shown | None = None) -> Table:
 def confounders_table(result: StudyResult, only: Sequence[str] | None = None, shown: Shown | None = None) -> Table:
     """Other catalog events of the same ticker around each event row (of the events ``only``,
     default all, and the event rows ``shown``, default :func:`shown_rows`), with the event row's
-    AR on the confounder's day 0 and, when the confounder is in the study, its own day-0 reaction."""
+    AR on the confounder's day 0 and, when the confounder is in the study, its own day-0 reaction;
+    of a selection, at most :data:`MAX_EVENT_ROWS` rows."""
     notes = [
         "A confounder is another catalog event naming the same ticker (primary or related) whose day 0 falls in the "
         "event's estimation window, event windows or the days between (or whose own event-window days reach into the "
@@ -579,7 +580,11 @@ def confounders_table(result: StudyResult, only: Sequence[str] | None = None, sh
         "AR that day: this event row's abnormal return on the confounder's day 0 (part of every window holding it). "
         "Own AR day 0 and $: the confounder's own reaction, when it is studied in this run. " + STARS_NOTE,
     ]
-    conf = _limit(_only(result.confounders, only), shown or shown_rows(result), notes, "confounders.parquet")
+    shown = shown or shown_rows(result)
+    conf = _limit(_only(result.confounders, only), shown, notes, "confounders.parquet")
+    if not shown.complete and conf.height > MAX_EVENT_ROWS:
+        notes.append(f"The first {MAX_EVENT_ROWS} of the {conf.height:,} confounders of these event rows.")
+        conf = conf.head(MAX_EVENT_ROWS)
     conf = confounder_effects(conf, result.abnormal_returns, result.events)
     frame = _fmt(
         conf.with_columns(
