@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +47,7 @@ from analysis.engine import AR_AT_OFFSET, STATUS, StudyResult
 from analysis.inference import BMP_T, CORRADO_RANK, CROSS_SECTIONAL_T, GENERALIZED_SIGN, KP_ADJUSTED_BMP_T, PATELL_Z, TESTS
 from analysis.paths import caar_paths
 from analysis.spillovers import RELATED_SUFFIX
+from flows import progress
 from flows.artifacts import artifact_key
 from flows.plots import plotted_events, plotted_groups, slug
 from flows.tables import (
@@ -365,6 +367,7 @@ def group_briefs(result: StudyResult, descriptions: dict[str, str] | None = None
     """
     descriptions = descriptions or {}
     briefs = []
+    started = time.perf_counter()
     for group in _groups(result):  # at most MAX_BRIEFS
         rows = result.events.filter((pl.col(S.ROLE) == "primary") & (pl.col(S.GROUP) == group))
         shown = shown_rows(result, rows, BRIEF_ROWS, BRIEF_SELECTED)
@@ -414,6 +417,8 @@ def group_briefs(result: StudyResult, descriptions: dict[str, str] | None = None
             + "</body></html>\n"
         )
         briefs.append(Brief(group, file, headline, _verdict_lines(result, ids), markdown, page, rows[S.EVENT_ID].n_unique()))
+    if briefs:
+        progress.say(f"briefs: {len(briefs)} group(s) in {time.perf_counter() - started:.1f} s")
     return briefs
 
 

@@ -136,8 +136,9 @@ def _markdown(title: str, headline: str, tables: list[Table], plots: list[str], 
 
 def write_data_file(frame: pl.DataFrame, folder: Path, name: str) -> None:
     """``<name>.parquet`` (the contract) and its CSV twin ``<name>.csv`` in ``folder``, every
-    row: the one place a data file of the report is written."""
-    frame.write_parquet(folder / f"{name}.parquet", statistics=False)
+    row: the one place a data file of the report is written. zstd level 1: half the time of
+    the default level for the same size on these frames."""
+    frame.write_parquet(folder / f"{name}.parquet", compression="zstd", compression_level=1, statistics=False)
     frame.write_csv(folder / f"{name}.csv")
 
 
@@ -202,8 +203,10 @@ def write_report(
         if not SAFE_FILE.fullmatch(name):
             raise ValueError(f"extra file name {name!r} is not a plain file name")
     with staged_folder(out) as tmp:
-        _write_contents(tmp, result, manifest, title=title, headline=headline, latex=latex, extra=extra or {},
-                        links=links)
+        clock = _write_contents(tmp, result, manifest, title=title, headline=headline, latex=latex, extra=extra or {},
+                                links=links)
+    clock.lap("fsync and swap")
+    progress.say("report files: " + ", ".join(f"{part} {t:.1f} s" for part, t in clock.times.items()))
     return out
 
 
@@ -223,7 +226,8 @@ class _Clock:
 def _write_contents(
     tmp: Path, result: StudyResult, manifest: dict[str, Any], *, title: str, headline: str, latex: bool,
     extra: dict[str, str], links: tuple[tuple[str, str], ...],
-) -> None:
+) -> _Clock:
+    """Write the report into ``tmp``; returns the seconds of each part so far."""
     (tmp / "tables").mkdir()
     clock = _Clock()
     with ThreadPoolExecutor(1) as pool:  # polars writes the data files without the GIL while Python renders
@@ -253,8 +257,8 @@ def _write_contents(
         for name, text in extra.items():
             (tmp / name).write_text(text, encoding="utf-8")
         clock.lap("pages")
-        seconds = data.result()
-        clock.lap("then waiting for the data files")
+        clock.times["data files (beside the rest)"] = data.result()
+        clock.lap("then waiting for them")
     full = {
         **manifest,
         "varying_fields": list(VARYING_FIELDS),
@@ -266,5 +270,4 @@ def _write_contents(
     }
     (tmp / "manifest.json").write_text(json.dumps(full, indent=2, default=str) + "\n", encoding="utf-8")
     clock.lap("manifest and hashes")
-    progress.say(f"report files: data files {seconds:.1f} s (beside the rest), "
-                 + ", ".join(f"{part} {t:.1f} s" for part, t in clock.times.items()))
+    return clock

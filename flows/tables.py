@@ -301,7 +301,8 @@ def spillovers_table(result: StudyResult, only: Sequence[str] | None = None, sho
     if not shown.complete:
         notes = (shown.note("car.parquet") + " Here: every ticker of their events.",)
         order = shown.keys.select(S.EVENT_ID)
-        only = [e for e in order[S.EVENT_ID].unique(maintain_order=True).to_list() if only is None or e in set(only)]
+        allowed = None if only is None else set(only)
+        only = [e for e in order[S.EVENT_ID].unique(maintain_order=True).to_list() if allowed is None or e in allowed]
     order = order.unique(maintain_order=True).with_row_index("_order")
     car, ar, ev = (_only(f, only) for f in (result.car, result.abnormal_returns, result.events))
     ranked = (
@@ -558,9 +559,10 @@ def events_table(result: StudyResult, shown: Shown | None = None) -> Table:
         "(drop_confounded); confounders: other catalog events of the ticker around the event; outliers: "
         "estimation days with |residual| > 4 sigma (dates in the note).",
     ]
+    events = _limit(result.events, shown or shown_rows(result), notes, "events.parquet")
     frame = _fmt(
-        _limit(result.events, shown or shown_rows(result), notes, "events.parquet").select(S.EVENT_ID, S.TICKER, S.ROLE, S.GROUP, S.ANNOUNCED, S.TIMING, S.DAY0, S.DAY0_RULE, S.N_OBS,
-                             S.N_DROPPED, S.N_CONFOUNDERS, S.N_OUTLIERS, STATUS, S.REASON),
+        events.select(S.EVENT_ID, S.TICKER, S.ROLE, S.GROUP, S.ANNOUNCED, S.TIMING, S.DAY0, S.DAY0_RULE, S.N_OBS,
+                      S.N_DROPPED, S.N_CONFOUNDERS, S.N_OUTLIERS, STATUS, S.REASON),
         {},
     ).rename({S.EVENT_ID: "event", S.DAY0: "day 0", S.DAY0_RULE: "day 0 rule", S.N_OBS: "T", S.N_DROPPED: "dropped",
               S.N_CONFOUNDERS: "confounders", S.N_OUTLIERS: "outliers", S.REASON: "note"})
