@@ -142,12 +142,15 @@ def write_data_file(frame: pl.DataFrame, folder: Path, name: str) -> None:
     frame.write_csv(folder / f"{name}.csv")
 
 
-def _write_data(folder: Path, result: StudyResult) -> float:
-    """Every data file of :data:`CONTRACT_FILES`; returns the seconds it took."""
+def _write_data(folder: Path, result: StudyResult) -> tuple[float, dict[str, str]]:
+    """Every data file of :data:`CONTRACT_FILES`; returns the seconds it took and the files'
+    sha256 (hashed while the file is in the page cache)."""
     started = time.perf_counter()
+    hashes = {}
     for name in CONTRACT_FILES:
         write_data_file(getattr(result, name), folder, name)
-    return time.perf_counter() - started
+        hashes |= {f"{name}.{ext}": file_sha256(folder / f"{name}.{ext}") for ext in ("parquet", "csv")}
+    return time.perf_counter() - started, hashes
 
 
 def run_warnings(result: StudyResult) -> list[str]:
@@ -257,7 +260,7 @@ def _write_contents(
         for name, text in extra.items():
             (tmp / name).write_text(text, encoding="utf-8")
         clock.lap("pages")
-        clock.times["data files (beside the rest)"] = data.result()
+        clock.times["data files and their hashes (beside the rest)"], hashes = data.result()
         clock.lap("then waiting for them")
     full = {
         **manifest,
@@ -265,7 +268,8 @@ def _write_contents(
         "versions": versions(),
         "warnings": [*manifest.get("warnings", []), *run_warnings(result)],
         "outputs": {
-            p.relative_to(tmp).as_posix(): file_sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()
+            name: hashes.get(name) or file_sha256(p)
+            for p in sorted(tmp.rglob("*")) if p.is_file() and (name := p.relative_to(tmp).as_posix())
         },
     }
     (tmp / "manifest.json").write_text(json.dumps(full, indent=2, default=str) + "\n", encoding="utf-8")
