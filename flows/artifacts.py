@@ -1,6 +1,7 @@
 """Prefect artifacts of a report, under stable keys per event.
 
-For every event with a result (the first :data:`MAX_EVENTS` of a run)::
+For every event with a result (the first :data:`MAX_EVENTS` of the headline sentences of a
+run, :func:`flows.tables.headline_sentences`: of a large run, the most significant)::
 
     <event>-summary    table: CAR, s.e., t, p, BHAR and dollar value per ticker and window
     <event>-tests      table: the tests of the event's group in this report
@@ -69,7 +70,8 @@ def publish_artifacts(result: StudyResult, reports: dict[str, Path], sentences: 
             said.setdefault(event, []).append(sentence)
     events = list(said)[:MAX_EVENTS]
     car = result.car.filter(pl.col(S.EVENT_ID).is_in(events))
-    groups = dict(result.events.select(S.EVENT_ID, S.GROUP).unique(S.EVENT_ID, keep="first").iter_rows())
+    groups = dict(result.events.filter(pl.col(S.EVENT_ID).is_in(events)).select(S.EVENT_ID, S.GROUP)
+                  .unique(S.EVENT_ID, keep="first").iter_rows())
     keys = []
     for (event,), rows in car.partition_by(S.EVENT_ID, as_dict=True, maintain_order=True).items():
         base = artifact_key(event)

@@ -13,6 +13,12 @@ catalog text escaped). A brief puts on one page:
   their own reaction and what each window is without their day, and the claim verdicts;
 * the claims table, the confounders table and the "who moved" table of the group's events.
 
+A page costs what a person reads: a group of more than :data:`BRIEF_ROWS` event rows lists
+:data:`BRIEF_SELECTED` of them (:func:`flows.tables.shown_rows`: the most significant, the
+largest dollar reactions, the skipped and flagged rows) with a line saying how many more
+``car.parquet`` holds, and a report of more than :data:`MAX_BRIEFS` groups has the briefs of
+the :data:`MAX_BRIEFS` largest.
+
 The *flagship* report of the 2025 OpenAI compute deals is the brief of the group
 ``openai-compute-deals``: ``market-reaction run`` on ``deployments/events.toml`` (all events)
 writes ``brief-openai-compute-deals.html`` into the run's report folder; the nightly
@@ -23,8 +29,10 @@ latest brief of every group, and each brief is published as the Prefect markdown
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,14 +47,23 @@ from analysis.engine import AR_AT_OFFSET, STATUS, StudyResult
 from analysis.inference import BMP_T, CORRADO_RANK, CROSS_SECTIONAL_T, GENERALIZED_SIGN, KP_ADJUSTED_BMP_T, PATELL_Z, TESTS
 from analysis.paths import caar_paths
 from analysis.spillovers import RELATED_SUFFIX
+from flows import progress
 from flows.artifacts import artifact_key
-from flows.plots import MAX_EVENT_PLOTS, slug
+from flows.plots import plotted_events, plotted_groups, slug
 from flows.tables import (
-    STARS_NOTE, Table, _fmt, claims_table, confounders_table, dollars, flags, num, pct, pvalue, spillovers_table, stars,
-    to_html, to_markdown,
+    STARS_NOTE, Shown, Table, _fmt, _limit, claims_table, confounders_table, dollars, flags, num, pct, pvalue, shown_rows,
+    spillovers_table, stars, to_html, to_markdown,
 )
 
 BRIEF_PREFIX = "brief-"
+MAX_BRIEFS = 10
+"""Groups with a brief: all up to this many, else the groups with the most event rows."""
+BRIEF_ROWS = 20
+"""Event rows a brief lists: all of its group's up to this many, else a selection of
+:data:`BRIEF_SELECTED` (:func:`flows.tables.shown_rows`), with a line saying how many more
+the Parquet files hold."""
+BRIEF_SELECTED = 10
+MAX_NAMED = 10  # tickers named in a headline's "no data: ..." list
 BRIEF_TESTS = (CROSS_SECTIONAL_T, PATELL_Z, BMP_T, KP_ADJUSTED_BMP_T, GENERALIZED_SIGN, CORRADO_RANK)
 BRIEF_CSS = (
     "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2em auto;max-width:96em;"
@@ -124,8 +141,13 @@ def _limited(frame: pl.DataFrame, ids: list[str]) -> pl.DataFrame:
 
 
 def _groups(result: StudyResult) -> list[str]:
-    prim = result.events.filter(pl.col(S.ROLE) == "primary")
-    return [g for g in prim[S.GROUP].unique(maintain_order=True).to_list() if not g.endswith(RELATED_SUFFIX)]
+    """The groups of the primary event rows, in their order; beyond :data:`MAX_BRIEFS`, the
+    :data:`MAX_BRIEFS` groups with the most event rows."""
+    sizes = (result.events.filter((pl.col(S.ROLE) == "primary") & ~pl.col(S.GROUP).str.ends_with(RELATED_SUFFIX))
+             .group_by(S.GROUP, maintain_order=True).len().with_row_index("_order"))
+    if sizes.height > MAX_BRIEFS:
+        sizes = sizes.sort(pl.col("len"), "_order", descending=[True, False]).head(MAX_BRIEFS).sort("_order")
+    return sizes[S.GROUP].to_list()
 
 
 def _caar_table(result: StudyResult, group: str) -> Table:
@@ -149,24 +171,28 @@ def _caar_table(result: StudyResult, group: str) -> Table:
     )
 
 
-def _deals_table(result: StudyResult, group: str) -> Table:
-    """Each event row of the group (primary tickers), with or without data."""
+def _deals_table(result: StudyResult, group: str, shown: Shown) -> Table:
+    """Each event row of the group (primary tickers; those ``shown``), with or without data."""
     keys = [S.EVENT_ID, S.TICKER]
-    rows = result.events.filter((pl.col(S.ROLE) == "primary") & (pl.col(S.GROUP) == group))
-    day0 = result.abnormal_returns.filter(pl.col(S.EVENT_DAY) == 0).select(*keys, S.ABNORMAL_RET, S.AR_T, S.AR_P)
+    notes: list[str] = []
+    rows = _limit(result.events.filter((pl.col(S.ROLE) == "primary") & (pl.col(S.GROUP) == group)), shown, notes,
+                  "car.parquet")
+    day0 = (result.abnormal_returns.filter(pl.col(S.EVENT_DAY) == 0).join(rows.select(keys), on=keys, how="semi")
+            .select(*keys, S.ABNORMAL_RET, S.AR_T, S.AR_P))
     wide = rows.select(*keys, S.DAY0, STATUS, S.MARKET_CAP, S.REASON).join(day0, on=keys, how="left", maintain_order="left")
     formats = {S.MARKET_CAP: dollars, S.AR_T: num, S.AR_P: pvalue}
     spanners = [("Day 0", ("AR day 0", "t", "p"))]
     for w in result.spec.windows:
         c, p, d = (f"{name} {w.label}" for name in ("CAR", "p", "$ abnormal"))
-        part = result.car.filter((pl.col(S.WINDOW_START) == w.start) & (pl.col(S.WINDOW_END) == w.end)).select(
+        part = result.car.filter((pl.col(S.WINDOW_START) == w.start) & (pl.col(S.WINDOW_END) == w.end)).join(
+            rows.select(keys), on=keys, how="semi").select(
             *keys, pl.struct(S.CAR, S.P_VALUE).map_elements(lambda s: f"{pct(s[S.CAR])}{stars(s[S.P_VALUE])}", return_dtype=pl.String).alias(c),
             pl.col(S.P_VALUE).alias(p), pl.col(S.DOLLAR_ABNORMAL).alias(d),
         )
         wide = wide.join(part, on=keys, how="left", maintain_order="left")
         formats |= {p: pvalue, d: dollars}
         spanners.append((f"CAR {w.label}", (c, p, d)))
-    wide = wide.join(flags(result), on=keys, how="left", maintain_order="left").with_columns(
+    wide = wide.join(flags(result, rows), on=keys, how="left", maintain_order="left").with_columns(
         pl.when(pl.col(STATUS) == "skipped").then(pl.concat_str(pl.lit("no data: "), pl.col(S.REASON)))
         .otherwise(pl.col("flags")).alias("note")
     ).drop(S.REASON, "flags")
@@ -179,16 +205,17 @@ def _deals_table(result: StudyResult, group: str) -> Table:
         ("AR day 0: abnormal return on day 0 with t and p from its prediction-error variance (MacKinlay 1997); CAR per "
          "window with p; $ abnormal = CAR x market cap at the close of day -1. " + STARS_NOTE,
          "Events without data stay in the table with the reason (no data: ...); note: confounders and outliers "
-         "(see below and the events table)."),
+         "(see below and the events table).", *notes),
         spanners=tuple(spanners), numeric=tuple(c for c in frame.columns if c not in ("event", "ticker", "day 0", STATUS, "note")),
     )
 
 
-def _answers(result: StudyResult, group: str) -> list[tuple[str, list[str]]]:
-    """Per primary event row of the group with a day-0 AR: a title and bullet sentences."""
+def _answers(result: StudyResult, group: str, shown: Shown) -> list[tuple[str, list[str]]]:
+    """Per primary event row of the group (of those ``shown``) with a day-0 AR: a title and
+    bullet sentences."""
     keys = [S.EVENT_ID, S.TICKER]
     rows = (
-        result.events.filter((pl.col(S.ROLE) == "primary") & (pl.col(S.GROUP) == group))
+        _limit(result.events.filter((pl.col(S.ROLE) == "primary") & (pl.col(S.GROUP) == group)), shown, [], "car.parquet")
         .select(*keys, S.DAY0, S.BENCHMARK, S.CLOSE, S.SHARES, S.MARKET_CAP)
         .join(result.abnormal_returns.filter(pl.col(S.EVENT_DAY) == 0).select(
             *keys, S.RET, S.BENCHMARK_RET, S.NORMAL_RET, S.ABNORMAL_RET, S.AR_T, S.AR_P), on=keys, how="inner",
@@ -196,8 +223,10 @@ def _answers(result: StudyResult, group: str) -> list[tuple[str, list[str]]]:
         .join(result.models.select(*keys, S.ALPHA, S.BETA), on=keys, how="left", maintain_order="left")
         .filter(pl.col(S.ABNORMAL_RET).is_not_null())
     )
-    car = {(r[S.EVENT_ID], r[S.TICKER], r[S.WINDOW_START], r[S.WINDOW_END]): r for r in result.car.iter_rows(named=True)}
-    conf = confounder_effects(result.confounders, result.abnormal_returns, result.events)
+    mine = result.car.join(rows.select(keys), on=keys, how="semi")
+    car = {(r[S.EVENT_ID], r[S.TICKER], r[S.WINDOW_START], r[S.WINDOW_END]): r for r in mine.iter_rows(named=True)}
+    conf = confounder_effects(result.confounders.join(rows.select(keys), on=keys, how="semi", maintain_order="left"),
+                              result.abnormal_returns, result.events)
     claims = result.claims
     out = []
     for r in rows.iter_rows(named=True):  # one paragraph per event row of one group (a page's worth)
@@ -277,7 +306,9 @@ def _headline(result: StudyResult, group: str) -> str:
     ).iter_rows(named=True)}
     text = f"{group}: {n_events} event(s), {prim.height - without.height} ticker row(s) with a result"
     if without.height:
-        text += " (no data: " + ", ".join(dict.fromkeys(without[S.TICKER].to_list())) + ")"
+        names = without[S.TICKER].unique(maintain_order=True)
+        text += (" (no data: " + ", ".join(names.head(MAX_NAMED).to_list())
+                 + (f" and {names.len() - MAX_NAMED:,} more" if names.len() > MAX_NAMED else "") + ")")
     cs = tests.get(CROSS_SECTIONAL_T)
     if cs and cs[S.MEAN] is not None:
         text += f". CAAR {first.label} {pct(cs[S.MEAN])} across {cs[S.N_EVENTS]}"
@@ -303,11 +334,23 @@ def _verdict_lines(result: StudyResult, ids: list[str]) -> tuple[str, ...]:
 def _plots(result: StudyResult, group: str, ids: list[str]) -> list[tuple[str, str]]:
     """``(stem, caption)`` of the plots the report folder holds for the group (see flows.plots)."""
     out = []
-    if group in caar_paths(result.paths)[S.GROUP].to_list():
+    if group in plotted_groups(caar_paths(result.paths)):
         out.append((f"caar-{slug(group)}", f"CAAR of {group} with its 95% cross-sectional band"))
-    plotted = result.paths.drop_nulls(S.CAR)[S.EVENT_ID].unique(maintain_order=True).head(MAX_EVENT_PLOTS).to_list()
+    plotted = plotted_events(result.paths)
     out += [(f"car-{e}", f"CAR of {e} with its 95% band; related tickers dashed") for e in ids if e in plotted]
     return out
+
+
+def _view(result: StudyResult, ids: list[str]) -> StudyResult:
+    """``result`` restricted to the events ``ids`` and the other events confounding them (whose
+    own reaction the brief shows): a brief's tables read a few rows, not the whole study."""
+    confounders = result.confounders.filter(pl.col(S.EVENT_ID).is_in(ids))
+    wanted = pl.col(S.EVENT_ID).is_in(list(dict.fromkeys([*ids, *confounders[S.CONFOUNDER_ID].to_list()])))
+    return dataclasses.replace(
+        result, events=result.events.filter(wanted), abnormal_returns=result.abnormal_returns.filter(wanted),
+        car=result.car.filter(wanted), models=result.models.filter(wanted), confounders=confounders,
+        claims=result.claims.filter(pl.col(S.EVENT_ID).is_in(ids)),
+    )
 
 
 def group_briefs(result: StudyResult, descriptions: dict[str, str] | None = None, title: str = "") -> list[Brief]:
@@ -324,15 +367,18 @@ def group_briefs(result: StudyResult, descriptions: dict[str, str] | None = None
     """
     descriptions = descriptions or {}
     briefs = []
-    for group in _groups(result):  # a handful of groups per report
-        ids = (result.events.filter((pl.col(S.ROLE) == "primary") & (pl.col(S.GROUP) == group))[S.EVENT_ID]
-               .unique(maintain_order=True).to_list())
+    started = time.perf_counter()
+    for group in _groups(result):  # at most MAX_BRIEFS
+        rows = result.events.filter((pl.col(S.ROLE) == "primary") & (pl.col(S.GROUP) == group))
+        shown = shown_rows(result, rows, BRIEF_ROWS, BRIEF_SELECTED)
+        ids = shown.keys[S.EVENT_ID].unique(maintain_order=True).to_list()
         headline = _headline(result, group)
+        view = _view(result, ids)
         tables = [
-            _caar_table(result, group), _deals_table(result, group), claims_table(result, ids),
-            confounders_table(result, ids), spillovers_table(result, ids),
+            _caar_table(result, group), _deals_table(view, group, shown), claims_table(view, ids, shown),
+            confounders_table(view, ids, shown), spillovers_table(view, ids, shown),
         ]
-        answers = _answers(result, group)
+        answers = _answers(view, group, shown)
         plots = _plots(result, group, ids)
         described = [(e, descriptions[e]) for e in ids if descriptions.get(e)]
         name = f"Group brief: {group}"
@@ -370,7 +416,9 @@ def group_briefs(result: StudyResult, descriptions: dict[str, str] | None = None
             + "".join(f'<section id="{esc(t.key)}">{to_html(t)}</section>' for t in tables[2:])
             + "</body></html>\n"
         )
-        briefs.append(Brief(group, file, headline, _verdict_lines(result, ids), markdown, page, len(ids)))
+        briefs.append(Brief(group, file, headline, _verdict_lines(result, ids), markdown, page, rows[S.EVENT_ID].n_unique()))
+    if briefs:
+        progress.say(f"briefs: {len(briefs)} group(s) in {time.perf_counter() - started:.1f} s")
     return briefs
 
 

@@ -3,7 +3,9 @@
 The index lists each report folder (one holding a ``manifest.json``, up to three levels
 down; hidden folders such as unfinished ``.x.tmp-*`` ones are ignored) with links to its group
 briefs (:mod:`flows.flagship`), the latest brief of every event group, and, per event and
-primary ticker, the result of its most recent report (by ``created_utc``). It is readable
+primary ticker, the result of its most recent report (by ``created_utc``; of a report with
+more than :data:`MAX_REPORT_ROWS` such rows, its :data:`MAX_REPORT_ROWS` most significant, the
+others counted, so the index stays small and quick whatever the reports hold). It is readable
 offline: relative links, inline CSS, no script. Every text that comes from a catalog or a
 file (descriptions, tickers, groups, headlines, titles) is HTML-escaped.
 
@@ -28,6 +30,7 @@ from flows.tables import dollars, num, pct, pvalue, stars
 
 INDEX = "index.html"
 MAX_DEPTH = 3
+MAX_REPORT_ROWS = 50  # event rows a report contributes to the index
 CSS = (
     "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2em auto;max-width:96em;"
     "padding:0 1.5em;color:#1f2328}table{border-collapse:collapse;margin:1em 0;font-size:13px}"
@@ -46,18 +49,28 @@ def _reports(root: Path) -> list[Path]:
     return sorted(found)
 
 
-def _latest_rows(folder: Path, manifest: dict) -> pl.DataFrame | None:
-    """Primary rows of the report's first window, with day 0 and the event's description."""
+def _latest_rows(folder: Path, manifest: dict) -> tuple[pl.DataFrame, int] | None:
+    """Primary rows of the report's first window, with day 0 and the event's description (of
+    more than :data:`MAX_REPORT_ROWS`, the most significant: smallest p, then largest |t|),
+    and the number of rows left out. Reads only the columns it shows."""
+    keys = [S.EVENT_ID, S.TICKER]
     try:
-        car = pl.read_parquet(folder / "car.parquet")
-        events = pl.read_parquet(folder / "events.parquet", columns=[S.EVENT_ID, S.TICKER, S.DAY0])
         first = Window.parse(manifest["parameters"]["windows"][0])
+        car = pl.scan_parquet(folder / "car.parquet").filter(
+            (pl.col(S.ROLE) == "primary") & (pl.col(S.WINDOW_START) == first.start) & (pl.col(S.WINDOW_END) == first.end)
+        ).select(*keys, S.CAR, S.T_STAT, S.P_VALUE, S.DOLLAR_ABNORMAL, S.REASON).collect(engine="in-memory")
+        total = car.height
+        if total > MAX_REPORT_ROWS:
+            car = car.with_row_index("_order").sort(
+                S.P_VALUE, pl.col(S.T_STAT).abs(), "_order", descending=[False, True, False], nulls_last=True,
+            ).head(MAX_REPORT_ROWS).sort("_order").drop("_order")
+        events = pl.read_parquet(folder / "events.parquet", columns=[*keys, S.DAY0]).join(car.select(keys), on=keys, how="semi")
     except (OSError, KeyError, IndexError, pl.exceptions.PolarsError, ValueError):
         return None
-    info = {e.get("id"): e for e in manifest.get("event_info", [])}
-    return (
-        car.filter((pl.col(S.ROLE) == "primary") & (pl.col(S.WINDOW_START) == first.start) & (pl.col(S.WINDOW_END) == first.end))
-        .join(events, on=[S.EVENT_ID, S.TICKER], how="left", maintain_order="left")
+    shown = set(car[S.EVENT_ID].to_list())
+    info = {e.get("id"): e for e in manifest.get("event_info", []) if e.get("id") in shown}
+    rows = (
+        car.join(events, on=keys, how="left", maintain_order="left")
         .select(
             S.EVENT_ID, S.TICKER, S.DAY0, S.CAR, S.T_STAT, S.P_VALUE, S.DOLLAR_ABNORMAL, S.REASON,
             pl.lit(first.label).alias("window"),
@@ -67,6 +80,7 @@ def _latest_rows(folder: Path, manifest: dict) -> pl.DataFrame | None:
             pl.lit(folder.as_posix()).alias("folder"),
         )
     )
+    return rows, total - rows.height
 
 
 def _link(root: Path, folder: Path, text: str, page: str = "report.html") -> str:
@@ -93,16 +107,18 @@ def build_index(root: Path) -> str:
     """The HTML text of the index of the reports below ``root``."""
     esc = html.escape
     root = Path(root)
-    reports, latest = [], []
+    reports, latest, left_out = [], [], []
     for folder in _reports(root):
         try:
             manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
         reports.append((manifest.get("created_utc", ""), folder, manifest))
-        rows = _latest_rows(folder, manifest) if manifest.get("kind") != "catalog" else None
-        if rows is not None and rows.height:
-            latest.append(rows)
+        found = _latest_rows(folder, manifest) if manifest.get("kind") != "catalog" else None
+        if found is not None and found[0].height:
+            latest.append(found[0])
+        if found is not None and found[1]:
+            left_out.append((folder, found[1]))
     reports.sort(key=lambda r: (r[0], r[1].as_posix()), reverse=True)
     latest_briefs: dict[str, tuple[str, Path, dict]] = {}
     for created, folder, manifest in reports:  # newest first; a brief covering more of the group's events wins
@@ -150,6 +166,8 @@ def build_index(root: Path) -> str:
         f"<h2>Latest result per event</h2><p class=\"muted\">The most recent report of each event and primary "
         f"ticker, on its first event window. *** p&lt;0.01, ** p&lt;0.05, * p&lt;0.10; shaded: p&lt;0.05.</p>"
         f"<table>{head}{''.join(body)}</table>"
+        + "".join(f'<p class="muted">{_link(root, folder, folder.relative_to(root).as_posix())}: its {MAX_REPORT_ROWS} most '
+                  f"significant event rows above; {n:,} more in its car.parquet.</p>" for folder, n in sorted(left_out))
         + (f"<h2>Group briefs</h2><p class=\"muted\">The one-page brief of every event group (the latest of those "
            f"covering the most of its events): its CAAR, each event's reaction and dollar value, headline claims "
            f"beside the data, confounders and who moved.</p>"

@@ -9,7 +9,11 @@ format shows the same digits. Formatting conventions:
 * t statistics two decimals; p-values three decimals (``<0.001`` below);
 * dollars compact (``$98.6bn``, ``-$1.2bn``, ``$850.0m``).
 
-Human tables show at most ``MAX_EVENT_ROWS`` event rows; the Parquet/CSV files hold all.
+Human tables cost what a person reads, not what the study computed: up to
+:data:`MAX_EVENT_ROWS` event rows they list every row; beyond, they list the event rows that
+matter (:func:`shown_rows`: the most significant, the largest dollar reactions, the skipped
+and flagged rows with their reasons), :data:`SELECTED_ROWS` of them, with a line saying how
+many more the Parquet/CSV files beside the tables hold.
 """
 
 from __future__ import annotations
@@ -34,6 +38,16 @@ from analysis.specs import Window
 from analysis.spillovers import RANK, who_moved
 
 MAX_EVENT_ROWS = 200
+"""Event rows (event x ticker) a human table lists: all up to this many, else a selection of
+:data:`SELECTED_ROWS` (:func:`shown_rows`)."""
+SELECTED_ROWS = 50
+"""Event rows of a selection: a table of some hundred kilobytes whatever the study's size."""
+MAX_DAILY_EVENT_ROWS = 10
+"""Event rows of a selection whose day-by-day rows (the daily abnormal returns, the per-event
+regressions: about 20 rows each) are listed."""
+MAX_TEST_GROUPS = 10
+"""Event groups on the tests table (a row per reported day and window each); beyond, the
+groups with the most events."""
 
 
 def pct(x: float | None) -> str:
@@ -130,12 +144,93 @@ def _window_label(start: str = S.WINDOW_START, end: str = S.WINDOW_END) -> pl.Ex
     return pl.format("[{},{}]", side(start), side(end)).alias("window")
 
 
-def _limit(frame: pl.DataFrame, notes: list[str]) -> pl.DataFrame:
-    keys = frame.select(S.EVENT_ID, S.TICKER).unique(maintain_order=True)
-    if keys.height <= MAX_EVENT_ROWS:
+@dataclass(frozen=True)
+class Shown:
+    """The event rows a human table lists (:func:`shown_rows`).
+
+    Attributes
+    ----------
+    keys
+        ``event_id, ticker`` in display order.
+    total
+        Event rows there were to choose from.
+    selection
+        How the rows were chosen, when not all are listed (empty otherwise).
+    """
+
+    keys: pl.DataFrame
+    total: int
+    selection: str = ""
+
+    @property
+    def complete(self) -> bool:
+        return self.keys.height == self.total
+
+    def head(self, n: int) -> Shown:
+        """The first ``n`` rows of a selection (a complete list stays complete)."""
+        if self.complete or self.keys.height <= n:
+            return self
+        return Shown(self.keys.head(n), self.total, f"the first {n} of the selection of the summary table ({self.selection})")
+
+    def note(self, file: str) -> str:
+        """The line under a table listing a selection: what it shows, and how many more rows
+        ``file`` holds."""
+        return (f"{self.keys.height:,} of {self.total:,} event rows: {self.selection}. "
+                f"{self.total - self.keys.height:,} more in {file} (every row, with its CSV twin).")
+
+
+def shown_rows(
+    result: StudyResult, rows: pl.DataFrame | None = None, limit: int = MAX_EVENT_ROWS, size: int = SELECTED_ROWS,
+) -> Shown:
+    """The event rows of ``rows`` (``event_id, ticker``, default every event row of the result)
+    that a human table lists.
+
+    Up to ``limit`` rows: all of them, in their order. Beyond, ``size`` rows in three blocks:
+    the ``3 size // 10`` most significant on the first window (smallest p, then largest |t|),
+    the ``3 size // 10`` largest dollar reactions on it (|$ abnormal|) not already listed, and
+    the skipped then flagged rows (with their reason, in their order) up to ``size`` in all.
+    Vectorised: a sort and a few joins, whatever the number of rows.
+    """
+    keys = [S.EVENT_ID, S.TICKER]
+    rows = (result.events if rows is None else rows).select(keys)
+    if rows.height <= limit:
+        return Shown(rows, rows.height)
+    w = result.spec.windows[0]
+    first = result.car.filter((pl.col(S.WINDOW_START) == w.start) & (pl.col(S.WINDOW_END) == w.end)).select(
+        *keys, S.P_VALUE, S.T_STAT, S.DOLLAR_ABNORMAL)
+    cand = (
+        rows.with_row_index("_order")
+        .join(first, on=keys, how="left", maintain_order="left")
+        .join(result.events.select(*keys, STATUS), on=keys, how="left", maintain_order="left")
+    )
+    top = cand.drop_nulls(S.P_VALUE).sort(
+        pl.col(S.P_VALUE), pl.col(S.T_STAT).abs(), "_order", descending=[False, True, False], nulls_last=True
+    ).head(3 * size // 10)
+    rest = cand.join(top, on="_order", how="anti")
+    big = rest.drop_nulls(S.DOLLAR_ABNORMAL).sort(
+        pl.col(S.DOLLAR_ABNORMAL).abs(), "_order", descending=[True, False]).head(3 * size // 10)
+    rest = rest.join(big, on="_order", how="anti")
+    caveats = rest.filter(pl.col(STATUS) != "ok")
+    noted = caveats.sort(pl.col(STATUS) != "skipped", "_order").head(size - top.height - big.height)
+    chosen = pl.concat([top, big, noted]).select(keys)
+    flagged = cand.filter(pl.col(STATUS) != "ok").height
+    selection = (
+        f"the {top.height} most significant on {w.label} (smallest p), the {big.height} largest |$ abnormal| on "
+        f"{w.label}, then {noted.height} of the {caveats.height:,} other skipped or flagged rows (skipped first; "
+        f"{flagged:,} rows in all have a caveat, see events.parquet: status, reason)"
+    )
+    return Shown(chosen, rows.height, selection)
+
+
+def _limit(frame: pl.DataFrame, shown: Shown, notes: list[str], file: str) -> pl.DataFrame:
+    """The rows of ``frame`` of the event rows ``shown``, in its order (``frame`` itself when
+    every row is shown), noting the selection in ``notes``."""
+    if shown.complete:
         return frame
-    notes.append(f"First {MAX_EVENT_ROWS} of {keys.height} event rows; the Parquet/CSV files hold all.")
-    return frame.join(keys.head(MAX_EVENT_ROWS), on=[S.EVENT_ID, S.TICKER], how="semi", maintain_order="left")
+    notes.append(shown.note(file))
+    order = shown.keys.with_row_index("_shown")
+    return (frame.join(order, on=[S.EVENT_ID, S.TICKER], how="inner", maintain_order="left")
+            .sort("_shown", maintain_order=True).drop("_shown"))
 
 
 def _conventions(result: StudyResult) -> str:
@@ -156,17 +251,20 @@ FLAGS_NOTE = (
 )
 
 
-def flags(result: StudyResult) -> pl.DataFrame:
+def flags(result: StudyResult, rows: pl.DataFrame | None = None) -> pl.DataFrame:
     """``event_id, ticker, flags``: a short caveat per event row (``confounded: amzn-q3-2025-earnings
-    (day -1); 2 estimation outliers``), null when none."""
+    (day -1); 2 estimation outliers``), null when none; for the event rows of ``rows`` (default all)."""
     keys = [S.EVENT_ID, S.TICKER]
     inside = pl.col(S.LOCATION) == EVENT_WINDOW
-    conf = result.confounders.sort(*keys, S.OFFSET).group_by(keys, maintain_order=True).agg(
+    events, confounders = result.events, result.confounders
+    if rows is not None:
+        events, confounders = (f.join(rows.select(keys), on=keys, how="semi", maintain_order="left") for f in (events, confounders))
+    conf = confounders.sort(*keys, S.OFFSET).group_by(keys, maintain_order=True).agg(
         pl.format("confounded: {} (day {})", S.CONFOUNDER_ID, pl.col(S.OFFSET).map_elements(lambda d: f"{d:+d}" if d else "0", return_dtype=pl.String))
         .filter(inside).str.join("; ").replace("", None).alias("_in"),
         (~inside).sum().alias("_out"),
     )
-    return result.events.select(*keys, S.N_OUTLIERS).join(conf, on=keys, how="left", maintain_order="left").select(
+    return events.select(*keys, S.N_OUTLIERS).join(conf, on=keys, how="left", maintain_order="left").select(
         *keys,
         pl.concat_str(
             pl.col("_in"),
@@ -177,25 +275,38 @@ def flags(result: StudyResult) -> pl.DataFrame:
     )
 
 
-def summary_table(result: StudyResult) -> Table:
-    """One row per event x ticker: day 0, the day-0 AR, then CAR (with stars), t, p and dollar
-    value for every window under a spanner per window, and the row's flags."""
+def summary_table(result: StudyResult, shown: Shown | None = None) -> Table:
+    """One row per event x ticker (of ``shown``, default :func:`shown_rows`): day 0, the day-0
+    AR, then CAR (with stars), t, p and dollar value for every window under a spanner per
+    window, and the row's flags."""
     keys = [S.EVENT_ID, S.TICKER]
     rows = result.events.join(result.car.select(keys).unique(), on=keys, how="semi", maintain_order="left")
-    return _reaction_table(result, rows.select(*keys, S.ROLE), "summary", "Reaction per event: abnormal returns, CARs and dollar value")
+    notes: list[str] = []
+    rows = _limit(rows.select(*keys, S.ROLE), shown or shown_rows(result), notes, "car.parquet")
+    return _reaction_table(result, rows, "summary", "Reaction per event: abnormal returns, CARs and dollar value", tuple(notes))
 
 
 def _only(frame: pl.DataFrame, only: Sequence[str] | None) -> pl.DataFrame:
     return frame if only is None else frame.filter(pl.col(S.EVENT_ID).is_in(list(only)))
 
 
-def spillovers_table(result: StudyResult, only: Sequence[str] | None = None) -> Table:
-    """Who moved: per event (of ``only``, default all), its primary and related tickers ranked
-    by the size of their day-0 dollar reaction (:func:`analysis.spillovers.who_moved`), with
-    the summary's columns; events in the order of the events table."""
-    order = result.events.select(S.EVENT_ID).unique(maintain_order=True).with_row_index("_order")
+def spillovers_table(result: StudyResult, only: Sequence[str] | None = None, shown: Shown | None = None) -> Table:
+    """Who moved: per event (of ``only``, default all; of the event rows ``shown``, default
+    :func:`shown_rows`, when not all are), its primary and related tickers ranked by the size of
+    their day-0 dollar reaction (:func:`analysis.spillovers.who_moved`), with the summary's
+    columns; events in the order of the events table (of ``shown``'s selection)."""
+    shown = shown or shown_rows(result)
+    notes: tuple[str, ...] = ()
+    order = result.events.select(S.EVENT_ID)
+    if not shown.complete:
+        notes = (shown.note("car.parquet") + " Here: every ticker of their events.",)
+        order = shown.keys.select(S.EVENT_ID)
+        allowed = None if only is None else set(only)
+        only = [e for e in order[S.EVENT_ID].unique(maintain_order=True).to_list() if allowed is None or e in allowed]
+    order = order.unique(maintain_order=True).with_row_index("_order")
+    car, ar, ev = (_only(f, only) for f in (result.car, result.abnormal_returns, result.events))
     ranked = (
-        _only(who_moved(result.car, result.abnormal_returns, result.events), only)
+        who_moved(car, ar, ev)
         .join(order, on=S.EVENT_ID, how="left")
         .sort("_order", RANK, maintain_order=True)
         .unique([S.EVENT_ID, S.TICKER], keep="first", maintain_order=True)
@@ -205,14 +316,16 @@ def spillovers_table(result: StudyResult, only: Sequence[str] | None = None) -> 
         result, ranked, "spillovers", "Who moved: every ticker of each event, largest day-0 dollar reaction first",
         extra_notes=("Primary and related (spillover) tickers with the same model, estimation window and day 0; rank by "
                      "|AR day 0 x market cap|. Groups '<event>:related' in the tests table pool the related tickers "
-                     "of an event (same day 0: read the KP-adjusted BMP t, which accounts for their cross-correlation).",),
+                     "of an event (same day 0: read the KP-adjusted BMP t, which accounts for their cross-correlation).",
+                     *notes),
     )
 
 
 def _reaction_table(
     result: StudyResult, rows: pl.DataFrame, key: str, title: str, extra_notes: tuple[str, ...] = ()
 ) -> Table:
-    """The summary layout for ``rows`` (``event_id, ticker`` and leading columns, in order)."""
+    """The summary layout for ``rows`` (``event_id, ticker`` and leading columns, in order; the
+    rows a person reads, see :func:`shown_rows`)."""
     notes = [
         _conventions(result),
         "AR day 0: abnormal return on day 0. CAR: cumulative abnormal return over the window; t from "
@@ -222,10 +335,9 @@ def _reaction_table(
         "$ raw = the whole price move over the window x the same market cap.",
         FLAGS_NOTE, *extra_notes,
     ]
-    car = result.car
     keys = [S.EVENT_ID, S.TICKER]
-    rows = _limit(rows, notes)
-    day0 = result.abnormal_returns.filter(pl.col(S.EVENT_DAY) == 0).select(
+    car = result.car.join(rows.select(keys), on=keys, how="semi", maintain_order="left")
+    day0 = result.abnormal_returns.filter(pl.col(S.EVENT_DAY) == 0).join(rows.select(keys), on=keys, how="semi").select(
         *keys, pl.col(S.ABNORMAL_RET).alias("AR day 0"), pl.col(S.AR_T).alias("t day 0"), pl.col(S.AR_P).alias("p day 0"),
     )
     wide = (
@@ -252,7 +364,7 @@ def _reaction_table(
         labels += [(c, "CAR"), (t, "t"), (p, "p"), (d, "$ abnormal"), (raw, "$ raw")][: len(cols)]
         spanners.append((f"CAR {w.label}", cols))
         marks.append((c, p))
-    wide = wide.join(flags(result), on=keys, how="left", maintain_order="left")
+    wide = wide.join(flags(result, rows), on=keys, how="left", maintain_order="left")
     highlight = tuple((col, _rows_where(wide, _significant(p))) for col, p in marks)
     frame = _fmt(wide, {k: v for k, v in formats.items() if k in wide.columns}).rename(
         {S.EVENT_ID: "event", S.TICKER: "ticker", S.ROLE: "role", S.DAY0: "day 0", S.MARKET_CAP: "market cap (day -1)"}
@@ -264,13 +376,16 @@ def _reaction_table(
     )
 
 
-def abnormal_returns_table(result: StudyResult) -> Table:
+def abnormal_returns_table(result: StudyResult, shown: Shown | None = None) -> Table:
+    """A row per event row (of ``shown``, default :func:`shown_rows`, at most
+    :data:`MAX_DAILY_EVENT_ROWS` of a selection) and reported day."""
     notes: list[str] = [
         "AR = return - normal return of the model; t = AR / prediction-error s.e. (MacKinlay 1997); "
         "CAR to date cumulates the ARs from the first reported day. Shaded: p<0.05.",
         _conventions(result),
     ]
-    ar = _limit(result.abnormal_returns, notes)
+    ar = _limit(result.abnormal_returns, (shown or shown_rows(result)).head(MAX_DAILY_EVENT_ROWS), notes,
+                "abnormal_returns.parquet")
     marks = _rows_where(ar, _significant(S.AR_P))
     frame = _fmt(
         ar.select(S.EVENT_ID, S.TICKER, S.DATE, S.EVENT_DAY, S.RET, S.BENCHMARK_RET, S.NORMAL_RET, S.ABNORMAL_RET, S.AR_T, S.AR_P, S.CUM_ABNORMAL_RET),
@@ -285,7 +400,8 @@ def abnormal_returns_table(result: StudyResult) -> Table:
     )
 
 
-def car_table(result: StudyResult) -> Table:
+def car_table(result: StudyResult, shown: Shown | None = None) -> Table:
+    """A row per event row (of ``shown``, default :func:`shown_rows`) and window."""
     notes: list[str] = [
         "CAR s.e. from the prediction-error variances and their cross-day covariance (MacKinlay 1997). "
         "BHAR: buy-and-hold abnormal return (Barber & Lyon 1997); days: window days with an abnormal return. "
@@ -293,7 +409,7 @@ def car_table(result: StudyResult) -> Table:
         "AV: mean abnormal log volume over the window, ln(1 + volume) minus its estimation-window mean "
         "(+0.69 = twice the normal volume), with its t (Campbell & Wasley 1996).",
     ]
-    car = _limit(result.car, notes)
+    car = _limit(result.car, shown or shown_rows(result), notes, "car.parquet")
     marks = _rows_where(car, _significant(S.P_VALUE))
     frame = _fmt(
         car.with_columns(_window_label()).select(
@@ -314,7 +430,8 @@ def car_table(result: StudyResult) -> Table:
     )
 
 
-def models_table(result: StudyResult) -> Table:
+def models_table(result: StudyResult, shown: Shown | None = None) -> Table:
+    """A row per event row (of ``shown``, default :func:`shown_rows`)."""
     spec = result.spec
     notes: list[str] = [
         f"Normal-return model: {spec.model}, fitted by OLS on the estimation window {spec.estimation.label}; "
@@ -323,7 +440,7 @@ def models_table(result: StudyResult) -> Table:
     if spec.risk_free:
         notes.append(f"Regression on excess returns over the risk-free rate rf of the factor set {spec.risk_free}; "
                      "beta is the loading on the market (mkt_rf, or the benchmark's excess return for capm).")
-    m = _limit(result.models, notes)
+    m = _limit(result.models, shown or shown_rows(result), notes, "models.parquet")
     loadings = [c for c in m.columns if c.startswith(S.LOADING_PREFIX)]
     frame = _fmt(
         m.select(S.EVENT_ID, S.TICKER, S.MODEL, S.ALPHA, S.BETA, *loadings, S.SIGMA, S.R_SQUARED, S.N_OBS,
@@ -346,8 +463,15 @@ def window_label(start: int, end: int) -> str:
 
 def tests_table(result: StudyResult) -> Table:
     """Every test of every group on one table: a row per group and reported day (the AAR),
-    then per window (the CAAR); a column per test holding ``statistic (p-value)``."""
+    then per window (the CAAR); a column per test holding ``statistic (p-value)``. Beyond
+    :data:`MAX_TEST_GROUPS` groups, the groups with the most events."""
     tests = result.tests
+    size = tests.group_by(S.GROUP).agg(pl.col(S.N_EVENTS).max()).sort(S.N_EVENTS, S.GROUP, descending=[True, False])
+    bound = []
+    if size.height > MAX_TEST_GROUPS:
+        tests = tests.join(size.head(MAX_TEST_GROUPS), on=S.GROUP, how="semi", maintain_order="left")
+        bound = [f"{MAX_TEST_GROUPS} of {size.height:,} groups: those with the most events; "
+                 f"{size.height - MAX_TEST_GROUPS:,} more in tests.parquet (every group, with its CSV twin)."]
     keys = [S.GROUP, S.WINDOW_START, S.WINDOW_END]
     cell = pl.struct(S.STATISTIC, S.P_VALUE).map_elements(
         lambda s: "n/a" if s[S.STATISTIC] is None else f"{num(s[S.STATISTIC])} ({pvalue(s[S.P_VALUE])})",
@@ -399,6 +523,7 @@ def tests_table(result: StudyResult) -> Table:
     )
     for r in missing.iter_rows(named=True):
         notes.append(f"n/a {labels[r[S.TEST]]}: {r[S.REASON]} (group {', '.join(r[S.GROUP])}).")
+    notes += bound
     return Table(
         "tests", "Tests across the events of each group", frame, tuple(notes),
         spanners=tuple((family.capitalize(), tuple(t.label for t in TESTS if t.family == family))
@@ -407,10 +532,13 @@ def tests_table(result: StudyResult) -> Table:
     )
 
 
-def regressions_table(result: StudyResult) -> Table:
+def regressions_table(result: StudyResult, shown: Shown | None = None) -> Table:
+    """The per-event regressions of the event rows (of ``shown``, default :func:`shown_rows`, at
+    most :data:`MAX_DAILY_EVENT_ROWS` of a selection)."""
     notes = ["market_model: R = a + b Rm on the estimation window; event_dummies: R = a + b Rm + sum_k g_k D_k "
              "over the estimation window and event days, so g_k = AR_k (statsmodels OLS). Shaded: p<0.05."]
-    reg = result.regressions.filter(pl.col(S.EVENT_ID).is_not_null())
+    reg = _limit(result.regressions.filter(pl.col(S.EVENT_ID).is_not_null()),
+                 (shown or shown_rows(result)).head(MAX_DAILY_EVENT_ROWS), notes, "regressions.parquet")
     marks = _rows_where(reg, _significant(S.P_VALUE))
     frame = _fmt(
         reg.select(S.EVENT_ID, S.TICKER, REGRESSION, TERM, ESTIMATE, STD_ERROR, S.T_STAT, S.P_VALUE, S.N_OBS, S.R_SQUARED),
@@ -422,26 +550,30 @@ def regressions_table(result: StudyResult) -> Table:
     )
 
 
-def events_table(result: StudyResult) -> Table:
+def events_table(result: StudyResult, shown: Shown | None = None) -> Table:
+    """Day 0, status and reason of the event rows (of ``shown``, default :func:`shown_rows`:
+    skipped and flagged rows among them)."""
+    notes: list[str] = [
+        "status: ok; flagged (a result with a caveat); skipped (no result, see note).",
+        "T: estimation returns; dropped: estimation days left out as another event's window days "
+        "(drop_confounded); confounders: other catalog events of the ticker around the event; outliers: "
+        "estimation days with |residual| > 4 sigma (dates in the note).",
+    ]
+    events = _limit(result.events, shown or shown_rows(result), notes, "events.parquet")
     frame = _fmt(
-        result.events.select(S.EVENT_ID, S.TICKER, S.ROLE, S.GROUP, S.ANNOUNCED, S.TIMING, S.DAY0, S.DAY0_RULE, S.N_OBS,
-                             S.N_DROPPED, S.N_CONFOUNDERS, S.N_OUTLIERS, STATUS, S.REASON),
+        events.select(S.EVENT_ID, S.TICKER, S.ROLE, S.GROUP, S.ANNOUNCED, S.TIMING, S.DAY0, S.DAY0_RULE, S.N_OBS,
+                      S.N_DROPPED, S.N_CONFOUNDERS, S.N_OUTLIERS, STATUS, S.REASON),
         {},
     ).rename({S.EVENT_ID: "event", S.DAY0: "day 0", S.DAY0_RULE: "day 0 rule", S.N_OBS: "T", S.N_DROPPED: "dropped",
               S.N_CONFOUNDERS: "confounders", S.N_OUTLIERS: "outliers", S.REASON: "note"})
-    return Table("events", "Events, day 0 and status", frame,
-                 ("status: ok; flagged (a result with a caveat); skipped (no result, see note).",
-                  "T: estimation returns; dropped: estimation days left out as another event's window days "
-                  "(drop_confounded); confounders: other catalog events of the ticker around the event; outliers: "
-                  "estimation days with |residual| > 4 sigma (dates in the note)."),
-                 numeric=("T", "dropped", "confounders", "outliers"))
+    return Table("events", "Events, day 0 and status", frame, tuple(notes), numeric=("T", "dropped", "confounders", "outliers"))
 
 
-def confounders_table(result: StudyResult, only: Sequence[str] | None = None) -> Table:
-    """Other catalog events of the same ticker around each event row (of ``only``, default all),
-    with the event row's AR on the confounder's day 0 and, when the confounder is in the study,
-    its own day-0 reaction."""
-    conf = _only(confounder_effects(result.confounders, result.abnormal_returns, result.events), only)
+def confounders_table(result: StudyResult, only: Sequence[str] | None = None, shown: Shown | None = None) -> Table:
+    """Other catalog events of the same ticker around each event row (of the events ``only``,
+    default all, and the event rows ``shown``, default :func:`shown_rows`), with the event row's
+    AR on the confounder's day 0 and, when the confounder is in the study, its own day-0 reaction;
+    of a selection, at most :data:`MAX_EVENT_ROWS` rows."""
     notes = [
         "A confounder is another catalog event naming the same ticker (primary or related) whose day 0 falls in the "
         "event's estimation window, event windows or the days between (or whose own event-window days reach into the "
@@ -450,7 +582,12 @@ def confounders_table(result: StudyResult, only: Sequence[str] | None = None) ->
         "AR that day: this event row's abnormal return on the confounder's day 0 (part of every window holding it). "
         "Own AR day 0 and $: the confounder's own reaction, when it is studied in this run. " + STARS_NOTE,
     ]
-    conf = _limit(conf, notes)
+    shown = shown or shown_rows(result)
+    conf = _limit(_only(result.confounders, only), shown, notes, "confounders.parquet")
+    if not shown.complete and conf.height > MAX_EVENT_ROWS:
+        notes.append(f"The first {MAX_EVENT_ROWS} of the {conf.height:,} confounders of these event rows.")
+        conf = conf.head(MAX_EVENT_ROWS)
+    conf = confounder_effects(conf, result.abnormal_returns, result.events)
     frame = _fmt(
         conf.with_columns(
             pl.col(S.OFFSET).map_elements(lambda d: f"{d:+d}" if d else "0", return_dtype=pl.String),
@@ -473,11 +610,15 @@ def confounders_table(result: StudyResult, only: Sequence[str] | None = None) ->
     )
 
 
-def claims_table(result: StudyResult, only: Sequence[str] | None = None) -> Table:
-    """Each claim of the catalog (of the events ``only``, default all) beside what the prices
-    say, with the verdict and why."""
+def claims_table(result: StudyResult, only: Sequence[str] | None = None, shown: Shown | None = None) -> Table:
+    """Each claim of the catalog (of the events ``only``, default all, and of the events of the
+    rows ``shown``, default :func:`shown_rows`) beside what the prices say, with the verdict and why."""
+    shown = shown or shown_rows(result)
+    claims = _only(result.claims, only)
+    if not shown.complete:
+        claims = _only(claims, shown.keys[S.EVENT_ID].unique().to_list())
     frame = _fmt(
-        _only(result.claims, only).select(S.EVENT_ID, S.TICKER, S.CLAIM, S.CLAIM_KIND, BASIS, S.VERDICT, S.AT_CLOSE, S.AT_INTRADAY, S.WHY),
+        claims.select(S.EVENT_ID, S.TICKER, S.CLAIM, S.CLAIM_KIND, BASIS, S.VERDICT, S.AT_CLOSE, S.AT_INTRADAY, S.WHY),
         {},
     ).rename({S.EVENT_ID: "event", S.CLAIM_KIND: "kind", BASIS: "basis", S.AT_CLOSE: "at the close",
               S.AT_INTRADAY: "at the intraday extreme", S.WHY: "why"})
@@ -487,15 +628,19 @@ def claims_table(result: StudyResult, only: Sequence[str] | None = None) -> Tabl
         "tell. 'about', 'around', 'roughly', '~' read as +/-15%; a bare figure as +/-5%; 'more than' / 'topped' as a "
         "floor, 'nearly' as up to 15% below. Intraday the price moved through every value between the day's low and "
         "high. Records are judged over the stored history only (its start is stated).",
+        *(() if shown.complete else (f"The claims of the events of {shown.note('claims.parquet')}",)),
     )
     return Table("claims", "Headline claims beside the data", frame, notes)
 
 
 def all_tables(result: StudyResult) -> list[Table]:
+    """The report's tables, each listing the event rows of one :func:`shown_rows` selection."""
+    shown = shown_rows(result)
     return [
-        summary_table(result), events_table(result), claims_table(result), confounders_table(result),
-        spillovers_table(result), car_table(result), abnormal_returns_table(result), models_table(result),
-        tests_table(result), regressions_table(result),
+        summary_table(result, shown), events_table(result, shown), claims_table(result, shown=shown),
+        confounders_table(result, shown=shown), spillovers_table(result, shown=shown), car_table(result, shown),
+        abnormal_returns_table(result, shown), models_table(result, shown), tests_table(result),
+        regressions_table(result, shown),
     ]
 
 
@@ -596,12 +741,14 @@ def to_latex(table: Table) -> str:
 def headline_sentences(result: StudyResult) -> list[tuple[str, str, str]]:
     """``(event_id, ticker, sentence)`` for every primary event row with a CAR on the first
     window, e.g. ``AMZN (amzn-openai-aws-2025): +3.78% abnormal on 2025-11-03, t = 2.76,
-    p = 0.006, worth $98.6bn.``"""
+    p = 0.006, worth $98.6bn.``; beyond :data:`MAX_EVENT_ROWS` rows, for those of
+    :func:`shown_rows` (the most significant first)."""
     w = result.spec.windows[0]
     rows = result.car.filter(
         (pl.col(S.ROLE) == "primary") & (pl.col(S.WINDOW_START) == w.start) & (pl.col(S.WINDOW_END) == w.end)
         & pl.col(S.CAR).is_not_null()
-    ).join(result.events.select(S.EVENT_ID, S.TICKER, S.DAY0), on=[S.EVENT_ID, S.TICKER], how="left", maintain_order="left")
+    )
+    rows = _limit(rows, shown_rows(result, rows), [], "car.parquet").join(result.events.select(S.EVENT_ID, S.TICKER, S.DAY0), on=[S.EVENT_ID, S.TICKER], how="left", maintain_order="left")
     span = "on" if w.length == 1 else f"over {w.label} around"
     return [
         (r[S.EVENT_ID], r[S.TICKER],
