@@ -54,7 +54,7 @@ p-value and a ``reason``; the other tests and groups go on.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -119,6 +119,8 @@ _SD = "_sd"
 NEEDS_DAILY = frozenset({BROWN_WARNER_CDA, KP_ADJUSTED_BMP_T, GENERALIZED_SIGN, CORRADO_RANK, CORRADO_ZIVNEY_SIGN, GRANK_T})
 """The tests that read the daily abnormal returns (estimation residuals or daily ARs), not just
 each event's CAR per window."""
+DAY_BY_DAY = frozenset({BROWN_WARNER_CDA, CORRADO_RANK, CORRADO_ZIVNEY_SIGN})
+"""The tests on daily cross-sectional averages (:class:`DaySums`)."""
 
 
 def windows_tested(spec: StudySpec) -> tuple[Window, ...]:
@@ -199,6 +201,125 @@ class WindowObservations:
         return cls(car, se)
 
 
+@dataclass(frozen=True, eq=False)
+class DaySums:
+    """Per group, sums over its members of the daily series that the day-by-day tests average
+    (``brown_warner_cda``, ``corrado_rank``, ``corrado_zivney_sign``; see :func:`_day_statistics`).
+
+    ``sums[name][g, t]`` adds up, over the members of group ``groups[g]`` present on day ``t``:
+    ``n_est``/``s_est`` the count and sum of the residuals ``e_it`` (estimation days),
+    ``n_rep``/``s_rep`` those of the ARs (reported days) and, when a rank test runs, ``u``/``g``
+    the standardised ranks ``U_it`` and signs ``G_it`` (estimation days, then reported days).
+    Sums over disjoint sets of members add up (:meth:`plus`): each batch of event rows
+    contributes its own, and the ``rows x days`` arrays they come from are dropped.
+    """
+
+    groups: tuple[str, ...]  # sorted
+    sums: dict[str, np.ndarray]
+
+    def plus(self, other: DaySums) -> DaySums:
+        """The sums over both sets of members (groups aligned by name)."""
+        groups = tuple(sorted(set(self.groups) | set(other.groups)))
+        at = {g: i for i, g in enumerate(groups)}
+        out: dict[str, np.ndarray] = {}
+        for part in (self, other):  # two parts; each step is vectorised over groups and days
+            where = np.array([at[g] for g in part.groups], dtype=np.int64)
+            for name, value in part.sums.items():
+                out.setdefault(name, np.zeros((len(groups), *value.shape[1:])))[where] += value
+        return DaySums(groups, out)
+
+
+@dataclass(frozen=True, eq=False)
+class DailySummary:
+    """What the group tests keep of the daily abnormal returns of event rows: group sums and
+    per-member vectors, so that a batch's ``rows x days`` arrays can be dropped once it has
+    contributed (:func:`summarise_daily`, :func:`combine_daily`).
+
+    Attributes
+    ----------
+    rows
+        The member rows (:class:`Members`: rows with a model), ascending.
+    p_hat
+        Each member row's share of positive estimation residuals (``p̂_i`` of
+        :func:`generalized_sign`).
+    residuals
+        The members' estimation-window residuals ``e_it`` (``rows x T``), in blocks of
+        consecutive rows (one per batch); None unless ``grank_t`` or ``kp_adjusted_bmp_t``
+        runs. These two need every member's residuals at once: GRANK ranks each member's
+        residuals against its SCAR divided by the cross-sectional s.d. of its group's SCARs
+        (known once every member is in), and the Kolari-Pynnönen correlations pair members
+        with the same day 0 whichever batch holds them.
+    day_sums
+        The group sums of the day-by-day tests (None unless one of them runs).
+    reported_days
+        The event days of the reported ARs.
+    """
+
+    rows: np.ndarray
+    p_hat: np.ndarray
+    residuals: tuple[np.ndarray, ...] | None
+    day_sums: DaySums | None
+    reported_days: Window
+
+    def residuals_of(self, rows: np.ndarray) -> np.ndarray:
+        """The residuals of member ``rows`` (any shape ``S``; the result is ``S x T``)."""
+        if self.residuals is None:
+            raise ValueError("the residuals were not kept (neither grank_t nor kp_adjusted_bmp_t runs)")
+        pos = np.searchsorted(self.rows, np.ravel(rows))
+        bounds = np.cumsum([0, *(b.shape[0] for b in self.residuals)])
+        block = np.searchsorted(bounds, pos, side="right") - 1
+        out = np.empty((pos.size, self.residuals[0].shape[1]))
+        for b in np.unique(block):  # a loop over the blocks (batches), each a vectorised gather
+            chosen = block == b
+            out[chosen] = self.residuals[b][pos[chosen] - bounds[b]]
+        return out.reshape(*np.shape(rows), out.shape[1])
+
+
+def summarise_daily(
+    events: pl.DataFrame, daily: DailyAbnormalReturns, tests: Collection[str] | None, first_row: int = 0
+) -> DailySummary:
+    """What the daily abnormal returns of a set of consecutive event rows contribute to the
+    group tests ``tests`` (array row ``r`` of ``daily`` is event row ``first_row + r``).
+
+    Parameters
+    ----------
+    events
+        ``row, group, day0_session, sigma, df_resid`` of the tested rows (those outside
+        ``daily``'s rows are ignored), as for :func:`group_tests`.
+    """
+    tests = check_tests(tests)
+    n = daily.estimation.shape[0]
+    members = Members.of(events.filter(pl.col(ROW).is_between(first_row, first_row + n - 1)))
+    rows = np.sort(members.rows)
+    est = daily.estimation[rows - first_row]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p_hat = (est > 0).sum(axis=1) / np.isfinite(est).sum(axis=1)
+    day_sums = None
+    if DAY_BY_DAY.intersection(tests):
+        local = members.rows - first_row
+        day_sums = _day_sums(members, daily.estimation[local], daily.reported[local],
+                             ranks={CORRADO_RANK, CORRADO_ZIVNEY_SIGN}.intersection(tests))
+    keep = {GRANK_T, KP_ADJUSTED_BMP_T}.intersection(tests)
+    return DailySummary(rows, p_hat, (est,) if keep else None, day_sums, daily.reported_days)
+
+
+def combine_daily(parts: Sequence[DailySummary]) -> DailySummary:
+    """One summary from the summaries of consecutive, disjoint sets of event rows (in row order)."""
+    rows = np.concatenate([p.rows for p in parts])
+    if np.any(np.diff(rows) <= 0):
+        raise ValueError("the daily summaries must cover disjoint event rows in ascending order")
+    day_sums = None
+    if parts[0].day_sums is not None:
+        day_sums = parts[0].day_sums
+        for p in parts[1:]:
+            day_sums = day_sums.plus(p.day_sums)
+    residuals = None
+    if parts[0].residuals is not None:
+        residuals = tuple(block for p in parts for block in p.residuals if block.shape[0])
+        residuals = residuals or parts[0].residuals
+    return DailySummary(rows, np.concatenate([p.p_hat for p in parts]), residuals, day_sums, parts[0].reported_days)
+
+
 def run_battery(
     events: pl.DataFrame, window_obs: pl.DataFrame, daily: pl.DataFrame, windows: tuple[Window, ...],
     tests: Collection[str] | None = None,
@@ -218,8 +339,8 @@ def run_battery(
 
 
 def group_tests(
-    events: pl.DataFrame, obs: WindowObservations, daily: DailyAbnormalReturns | None, windows: tuple[Window, ...],
-    tests: Collection[str] | None = None,
+    events: pl.DataFrame, obs: WindowObservations, daily: DailyAbnormalReturns | DailySummary | None,
+    windows: tuple[Window, ...], tests: Collection[str] | None = None,
 ) -> pl.DataFrame:
     """Run the battery (or the ``tests`` named) for every group and test window.
 
@@ -231,7 +352,9 @@ def group_tests(
     obs
         The CARs and their standard errors in the test windows, by event row.
     daily
-        The daily abnormal returns by event row (needed only by :data:`NEEDS_DAILY`).
+        The daily abnormal returns by event row, or what they contribute to the tests
+        (:func:`summarise_daily`, :func:`combine_daily`: the same numbers without the
+        ``rows x days`` arrays); needed only by :data:`NEEDS_DAILY`.
     windows
         The test windows; every group gets a row for each window and test.
     tests
@@ -248,15 +371,23 @@ def group_tests(
     if daily is None and NEEDS_DAILY.intersection(tests):
         raise ValueError(f"{', '.join(sorted(NEEDS_DAILY.intersection(tests)))} need the daily abnormal returns")
     members = Members.of(events)
-    est = None if daily is None else daily.estimation[members.rows]
-    p_i = None
-    if GENERALIZED_SIGN in tests:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            p_i = (est > 0).sum(axis=1) / np.isfinite(est).sum(axis=1)
-    cs = _cross_section(members, obs, windows, p_i, WILCOXON in tests)
-    days = None
-    if {BROWN_WARNER_CDA, CORRADO_RANK, CORRADO_ZIVNEY_SIGN}.intersection(tests):
-        days = _day_statistics(members, daily, windows, ranks={CORRADO_RANK, CORRADO_ZIVNEY_SIGN}.intersection(tests))
+    if isinstance(daily, DailyAbnormalReturns):
+        daily = summarise_daily(events, daily, tests)
+    est = p_i = days = None
+    if daily is not None:
+        at = np.searchsorted(daily.rows, members.rows)
+        if daily.rows.size != members.rows.size or not (daily.rows[at] == members.rows).all():
+            raise ValueError("the daily summary's rows are not the tested event rows")
+        if (DAY_BY_DAY.intersection(tests) and daily.day_sums is None) or (
+            {GRANK_T, KP_ADJUSTED_BMP_T}.intersection(tests) and daily.residuals is None
+        ):
+            raise ValueError("the daily summary was made for other tests")
+        p_i = daily.p_hat[at]
+        if daily.residuals is not None:
+            est = _MemberResiduals(daily, members.rows)
+        if daily.day_sums is not None:
+            days = _day_statistics(daily.day_sums, daily.reported_days, windows)
+    cs = _cross_section(members, obs, windows, p_i if GENERALIZED_SIGN in tests else None, WILCOXON in tests)
     make: dict[str, Callable[[], pl.DataFrame]] = {
         CROSS_SECTIONAL_T: lambda: cross_sectional_t(cs.frame),
         BROWN_WARNER_CDA: lambda: brown_warner_cda(cs.frame, days),
@@ -687,6 +818,19 @@ class _Block:
         return np.add.reduceat(values, self.starts, axis=0) if self.starts.size else values[:0]
 
 
+class _MemberResiduals:
+    """The members' estimation residuals, indexed like an array in member order
+    (``[slice]`` or ``[index array]``), gathered from a :class:`DailySummary` on demand:
+    only a block of members is ever copied at once."""
+
+    def __init__(self, daily: DailySummary, rows: np.ndarray) -> None:
+        self.daily, self.rows = daily, rows
+        self.shape = (rows.size, daily.residuals[0].shape[1])
+
+    def __getitem__(self, key: slice | np.ndarray) -> np.ndarray:
+        return self.daily.residuals_of(self.rows[key])
+
+
 def _group_totals(
     members: Members, fn: Callable[..., dict[str, np.ndarray]], *arrays: np.ndarray
 ) -> dict[str, np.ndarray]:
@@ -748,20 +892,15 @@ def _standardised_ranks(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return ranks / (m + 1.0)[:, None] - 0.5, np.sign(sample - median[:, None])
 
 
-def _day_statistics(
-    members: Members, daily: DailyAbnormalReturns, windows: tuple[Window, ...], ranks: Collection[str]
-) -> DayStatistics:
-    """Daily cross-sectional averages of residuals, standardised ranks and signs, per group.
+def _day_sums(members: Members, est: np.ndarray, rep: np.ndarray, ranks: Collection[str]) -> DaySums:
+    """The members' :class:`DaySums` (``est``, ``rep``: their residuals and reported ARs, in
+    member order); standardised ranks and signs only when ``ranks`` names a rank test.
 
-    ``AAR_t`` is the mean residual (estimation days) or AR (reported days) of the group's
-    events present on day t; ``U_it = K_it / (M_i + 1) − 1/2`` with ``K_it`` the rank of
-    ``AR_it`` among the ``M_i`` days of event i's ranking sample (estimation window and
-    reported days; Corrado 1989; Corrado & Zivney 1992), and ``G_it = sign(AR_it − median_i)``
-    (Corrado & Zivney 1992). Dense: one array row per member (sorted by group), group sums by
-    ``np.add.reduceat``; ranks only when ``ranks`` names a rank test.
+    ``U_it = K_it / (M_i + 1) − 1/2`` with ``K_it`` the rank of ``AR_it`` among the ``M_i`` days
+    of event i's ranking sample (estimation window and reported days; Corrado 1989; Corrado &
+    Zivney 1992), and ``G_it = sign(AR_it − median_i)`` (Corrado & Zivney 1992). Dense: one
+    array row per member (sorted by group), group sums by ``np.add.reduceat``.
     """
-    groups, starts = members.groups, members.starts
-    n_groups = len(starts)
 
     def block(b: _Block, est: np.ndarray, rep: np.ndarray) -> dict[str, np.ndarray]:
         reduce = b.sums
@@ -776,7 +915,18 @@ def _day_statistics(
             out |= {"u": reduce(np.where(has, u, 0.0)), "g": reduce(np.where(has, g, 0.0))}
         return out
 
-    sums = _group_totals(members, block, daily.estimation[members.rows], daily.reported[members.rows])
+    return DaySums(tuple(members.groups.to_list()), _group_totals(members, block, est, rep))
+
+
+def _day_statistics(day_sums: DaySums, reported_days: Window, windows: tuple[Window, ...]) -> DayStatistics:
+    """Daily cross-sectional averages of residuals, standardised ranks and signs, per group,
+    from the group sums (:class:`DaySums`; ``AAR_t`` is the mean residual, on estimation days,
+    or AR, on reported days, of the group's events present on day t), and their sums over
+    each window's days."""
+    sums = day_sums.sums
+    groups = pl.Series(S.GROUP, day_sums.groups, dtype=pl.String)
+    n_groups = len(day_sums.groups)
+    ranks = "u" in sums
     n_rep = sums["n_rep"]
     with np.errstate(invalid="ignore", divide="ignore"):
         aar_est, aar_rep = sums["s_est"] / sums["n_est"], sums["s_rep"] / n_rep
@@ -796,7 +946,7 @@ def _day_statistics(
     per_window = [pl.DataFrame(schema={
         S.GROUP: pl.String, S.WINDOW_START: pl.Int32, S.WINDOW_END: pl.Int32, "_days": pl.Int32,
         "_caar": pl.Float64, "_u_sum": pl.Float64, "_g_sum": pl.Float64})]
-    first = daily.reported_days.start
+    first = reported_days.start
     for w in windows:  # a few windows; each step is vectorised over groups
         cols = slice(w.start - first, w.end - first + 1)
         seen = n_rep[:, cols] > 0
