@@ -120,7 +120,9 @@ NEEDS_DAILY = frozenset({BROWN_WARNER_CDA, KP_ADJUSTED_BMP_T, GENERALIZED_SIGN, 
 """The tests that read the daily abnormal returns (estimation residuals or daily ARs), not just
 each event's CAR per window."""
 DAY_BY_DAY = frozenset({BROWN_WARNER_CDA, CORRADO_RANK, CORRADO_ZIVNEY_SIGN})
-"""The tests on daily cross-sectional averages (:class:`DaySums`)."""
+"""The tests on daily cross-sectional averages: they read the reported days' ARs too."""
+NEEDS_RESIDUALS = DAY_BY_DAY | {KP_ADJUSTED_BMP_T, GRANK_T}
+"""The tests that read every member's estimation residuals at once (not only ``p̂_i``)."""
 
 
 def windows_tested(spec: StudySpec) -> tuple[Window, ...]:
@@ -202,84 +204,56 @@ class WindowObservations:
 
 
 @dataclass(frozen=True, eq=False)
-class DaySums:
-    """Per group, sums over its members of the daily series that the day-by-day tests average
-    (``brown_warner_cda``, ``corrado_rank``, ``corrado_zivney_sign``; see :func:`_day_statistics`).
-
-    ``sums[name][g, t]`` adds up, over the members of group ``groups[g]`` present on day ``t``:
-    ``n_est``/``s_est`` the count and sum of the residuals ``e_it`` (estimation days),
-    ``n_rep``/``s_rep`` those of the ARs (reported days) and, when a rank test runs, ``u``/``g``
-    the standardised ranks ``U_it`` and signs ``G_it`` (estimation days, then reported days).
-    Sums over disjoint sets of members add up (:meth:`plus`): each batch of event rows
-    contributes its own, and the ``rows x days`` arrays they come from are dropped.
-    """
-
-    groups: tuple[str, ...]  # sorted
-    sums: dict[str, np.ndarray]
-
-    def plus(self, other: DaySums) -> DaySums:
-        """The sums over both sets of members (groups aligned by name)."""
-        groups = tuple(sorted(set(self.groups) | set(other.groups)))
-        at = {g: i for i, g in enumerate(groups)}
-        out: dict[str, np.ndarray] = {}
-        for part in (self, other):  # two parts; each step is vectorised over groups and days
-            where = np.array([at[g] for g in part.groups], dtype=np.int64)
-            for name, value in part.sums.items():
-                out.setdefault(name, np.zeros((len(groups), *value.shape[1:])))[where] += value
-        return DaySums(groups, out)
-
-
-@dataclass(frozen=True, eq=False)
 class DailySummary:
-    """What the group tests keep of the daily abnormal returns of event rows: group sums and
-    per-member vectors, so that a batch's ``rows x days`` arrays can be dropped once it has
-    contributed (:func:`summarise_daily`, :func:`combine_daily`).
+    """What the group tests keep of the daily abnormal returns of event rows: only the
+    members' rows (primary rows with a model, :class:`Members`), only what ``tests`` read, in
+    blocks of consecutive rows (one per batch of :func:`summarise_daily`, joined by
+    :func:`combine_daily` without copying), gathered a block of members at a time.
+
+    The rank tests need every member's daily series at once, in a global order: GRANK ranks
+    each member's residuals against its SCAR divided by the cross-sectional s.d. of its
+    group's SCARs (known once every member is in), the Kolari-Pynnönen correlations pair
+    members with the same day 0 whichever batch holds them, and the day-by-day tests add up
+    ranks and residuals by group and day in one order, so that a study gives the same bits
+    however it is batched. The sign test's ``p̂_i`` is per member and kept alone otherwise.
 
     Attributes
     ----------
     rows
-        The member rows (:class:`Members`: rows with a model), ascending.
+        The member rows, ascending.
     p_hat
-        Each member row's share of positive estimation residuals (``p̂_i`` of
-        :func:`generalized_sign`).
-    residuals
-        The members' estimation-window residuals ``e_it`` (``rows x T``), in blocks of
-        consecutive rows (one per batch); None unless ``grank_t`` or ``kp_adjusted_bmp_t``
-        runs. These two need every member's residuals at once: GRANK ranks each member's
-        residuals against its SCAR divided by the cross-sectional s.d. of its group's SCARs
-        (known once every member is in), and the Kolari-Pynnönen correlations pair members
-        with the same day 0 whichever batch holds them.
-    day_sums
-        The group sums of the day-by-day tests (None unless one of them runs).
-    reported_days
-        The event days of the reported ARs.
+        Each member row's share of positive estimation residuals (``p̂_i`` of :func:`generalized_sign`).
+    estimation, reported
+        Blocks of the members' estimation residuals (``rows x T``) and reported ARs
+        (``rows x R``); None unless a test of :data:`NEEDS_RESIDUALS` (:data:`DAY_BY_DAY`) runs.
+    estimation_days, reported_days
+        The event days of their columns.
     """
 
     rows: np.ndarray
     p_hat: np.ndarray
-    residuals: tuple[np.ndarray, ...] | None
-    day_sums: DaySums | None
+    estimation: tuple[np.ndarray, ...] | None
+    reported: tuple[np.ndarray, ...] | None
+    estimation_days: Window
     reported_days: Window
 
-    def residuals_of(self, rows: np.ndarray) -> np.ndarray:
-        """The residuals of member ``rows`` (any shape ``S``; the result is ``S x T``)."""
-        if self.residuals is None:
-            raise ValueError("the residuals were not kept (neither grank_t nor kp_adjusted_bmp_t runs)")
+    def gather(self, blocks: tuple[np.ndarray, ...], rows: np.ndarray) -> np.ndarray:
+        """The rows ``rows`` (member rows, any shape ``S``) of the blocks ``blocks`` (``S x days``)."""
         pos = np.searchsorted(self.rows, np.ravel(rows))
-        bounds = np.cumsum([0, *(b.shape[0] for b in self.residuals)])
+        bounds = np.cumsum([0, *(b.shape[0] for b in blocks)])
         block = np.searchsorted(bounds, pos, side="right") - 1
-        out = np.empty((pos.size, self.residuals[0].shape[1]))
+        out = np.empty((pos.size, blocks[0].shape[1]))
         for b in np.unique(block):  # a loop over the blocks (batches), each a vectorised gather
             chosen = block == b
-            out[chosen] = self.residuals[b][pos[chosen] - bounds[b]]
+            out[chosen] = blocks[b][pos[chosen] - bounds[b]]
         return out.reshape(*np.shape(rows), out.shape[1])
 
 
 def summarise_daily(
     events: pl.DataFrame, daily: DailyAbnormalReturns, tests: Collection[str] | None, first_row: int = 0
 ) -> DailySummary:
-    """What the daily abnormal returns of a set of consecutive event rows contribute to the
-    group tests ``tests`` (array row ``r`` of ``daily`` is event row ``first_row + r``).
+    """What the group tests ``tests`` keep of the daily abnormal returns of consecutive event
+    rows (array row ``r`` of ``daily`` is event row ``first_row + r``).
 
     Parameters
     ----------
@@ -294,30 +268,40 @@ def summarise_daily(
     est = daily.estimation[rows - first_row]
     with np.errstate(invalid="ignore", divide="ignore"):
         p_hat = (est > 0).sum(axis=1) / np.isfinite(est).sum(axis=1)
-    day_sums = None
-    if DAY_BY_DAY.intersection(tests):
-        local = members.rows - first_row
-        day_sums = _day_sums(members, daily.estimation[local], daily.reported[local],
-                             ranks={CORRADO_RANK, CORRADO_ZIVNEY_SIGN}.intersection(tests))
-    keep = {GRANK_T, KP_ADJUSTED_BMP_T}.intersection(tests)
-    return DailySummary(rows, p_hat, (est,) if keep else None, day_sums, daily.reported_days)
+    return DailySummary(
+        rows, p_hat, (est,) if NEEDS_RESIDUALS.intersection(tests) else None,
+        (daily.reported[rows - first_row],) if DAY_BY_DAY.intersection(tests) else None,
+        daily.estimation_days, daily.reported_days,
+    )
 
 
 def combine_daily(parts: Sequence[DailySummary]) -> DailySummary:
-    """One summary from the summaries of consecutive, disjoint sets of event rows (in row order)."""
+    """One summary of the summaries of consecutive sets of event rows, in row order (their
+    blocks are kept as they are: nothing is copied)."""
     rows = np.concatenate([p.rows for p in parts])
     if np.any(np.diff(rows) <= 0):
         raise ValueError("the daily summaries must cover disjoint event rows in ascending order")
-    day_sums = None
-    if parts[0].day_sums is not None:
-        day_sums = parts[0].day_sums
-        for p in parts[1:]:
-            day_sums = day_sums.plus(p.day_sums)
-    residuals = None
-    if parts[0].residuals is not None:
-        residuals = tuple(block for p in parts for block in p.residuals if block.shape[0])
-        residuals = residuals or parts[0].residuals
-    return DailySummary(rows, np.concatenate([p.p_hat for p in parts]), residuals, day_sums, parts[0].reported_days)
+
+    def blocks(name: str) -> tuple[np.ndarray, ...] | None:
+        if getattr(parts[0], name) is None:
+            return None
+        return tuple(b for p in parts for b in getattr(p, name) if b.shape[0]) or getattr(parts[0], name)
+
+    first = parts[0]
+    return DailySummary(rows, np.concatenate([p.p_hat for p in parts]), blocks("estimation"), blocks("reported"),
+                        first.estimation_days, first.reported_days)
+
+
+class _MemberRows:
+    """Blocks of a :class:`DailySummary` indexed like one array in member order (``[slice]``
+    or ``[index array]``): only the rows asked for are copied."""
+
+    def __init__(self, daily: DailySummary, blocks: tuple[np.ndarray, ...], rows: np.ndarray) -> None:
+        self.daily, self.blocks, self.rows = daily, blocks, rows
+        self.shape = (rows.size, blocks[0].shape[1])
+
+    def __getitem__(self, key: slice | np.ndarray) -> np.ndarray:
+        return self.daily.gather(self.blocks, self.rows[key])
 
 
 def run_battery(
@@ -352,9 +336,9 @@ def group_tests(
     obs
         The CARs and their standard errors in the test windows, by event row.
     daily
-        The daily abnormal returns by event row, or what they contribute to the tests
-        (:func:`summarise_daily`, :func:`combine_daily`: the same numbers without the
-        ``rows x days`` arrays); needed only by :data:`NEEDS_DAILY`.
+        The daily abnormal returns by event row, or what the tests keep of them
+        (:func:`summarise_daily`, :func:`combine_daily`; the same numbers); needed only by
+        :data:`NEEDS_DAILY`.
     windows
         The test windows; every group gets a row for each window and test.
     tests
@@ -373,21 +357,23 @@ def group_tests(
     members = Members.of(events)
     if isinstance(daily, DailyAbnormalReturns):
         daily = summarise_daily(events, daily, tests)
-    est = p_i = days = None
+    est = rep = p_i = None
     if daily is not None:
         at = np.searchsorted(daily.rows, members.rows)
         if daily.rows.size != members.rows.size or not (daily.rows[at] == members.rows).all():
             raise ValueError("the daily summary's rows are not the tested event rows")
-        if (DAY_BY_DAY.intersection(tests) and daily.day_sums is None) or (
-            {GRANK_T, KP_ADJUSTED_BMP_T}.intersection(tests) and daily.residuals is None
+        if (NEEDS_RESIDUALS.intersection(tests) and daily.estimation is None) or (
+            DAY_BY_DAY.intersection(tests) and daily.reported is None
         ):
             raise ValueError("the daily summary was made for other tests")
-        p_i = daily.p_hat[at]
-        if daily.residuals is not None:
-            est = _MemberResiduals(daily, members.rows)
-        if daily.day_sums is not None:
-            days = _day_statistics(daily.day_sums, daily.reported_days, windows)
-    cs = _cross_section(members, obs, windows, p_i if GENERALIZED_SIGN in tests else None, WILCOXON in tests)
+        p_i = daily.p_hat[at] if GENERALIZED_SIGN in tests else None
+        est = None if daily.estimation is None else _MemberRows(daily, daily.estimation, members.rows)
+        rep = None if daily.reported is None else _MemberRows(daily, daily.reported, members.rows)
+    cs = _cross_section(members, obs, windows, p_i, WILCOXON in tests)
+    days = None
+    if DAY_BY_DAY.intersection(tests):
+        days = _day_statistics(members, est, rep, daily.reported_days, windows,
+                               ranks={CORRADO_RANK, CORRADO_ZIVNEY_SIGN}.intersection(tests))
     make: dict[str, Callable[[], pl.DataFrame]] = {
         CROSS_SECTIONAL_T: lambda: cross_sectional_t(cs.frame),
         BROWN_WARNER_CDA: lambda: brown_warner_cda(cs.frame, days),
@@ -818,21 +804,8 @@ class _Block:
         return np.add.reduceat(values, self.starts, axis=0) if self.starts.size else values[:0]
 
 
-class _MemberResiduals:
-    """The members' estimation residuals, indexed like an array in member order
-    (``[slice]`` or ``[index array]``), gathered from a :class:`DailySummary` on demand:
-    only a block of members is ever copied at once."""
-
-    def __init__(self, daily: DailySummary, rows: np.ndarray) -> None:
-        self.daily, self.rows = daily, rows
-        self.shape = (rows.size, daily.residuals[0].shape[1])
-
-    def __getitem__(self, key: slice | np.ndarray) -> np.ndarray:
-        return self.daily.residuals_of(self.rows[key])
-
-
 def _group_totals(
-    members: Members, fn: Callable[..., dict[str, np.ndarray]], *arrays: np.ndarray
+    members: Members, fn: Callable[..., dict[str, np.ndarray]], *arrays: np.ndarray | _MemberRows
 ) -> dict[str, np.ndarray]:
     """Group totals of per-member quantities, computed block by block of members.
 
@@ -892,15 +865,21 @@ def _standardised_ranks(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return ranks / (m + 1.0)[:, None] - 0.5, np.sign(sample - median[:, None])
 
 
-def _day_sums(members: Members, est: np.ndarray, rep: np.ndarray, ranks: Collection[str]) -> DaySums:
-    """The members' :class:`DaySums` (``est``, ``rep``: their residuals and reported ARs, in
-    member order); standardised ranks and signs only when ``ranks`` names a rank test.
+def _day_statistics(
+    members: Members, est: _MemberRows, rep: _MemberRows, reported_days: Window, windows: tuple[Window, ...],
+    ranks: Collection[str],
+) -> DayStatistics:
+    """Daily cross-sectional averages of residuals, standardised ranks and signs, per group.
 
-    ``U_it = K_it / (M_i + 1) − 1/2`` with ``K_it`` the rank of ``AR_it`` among the ``M_i`` days
-    of event i's ranking sample (estimation window and reported days; Corrado 1989; Corrado &
-    Zivney 1992), and ``G_it = sign(AR_it − median_i)`` (Corrado & Zivney 1992). Dense: one
-    array row per member (sorted by group), group sums by ``np.add.reduceat``.
+    ``AAR_t`` is the mean residual (estimation days) or AR (reported days) of the group's
+    events present on day t; ``U_it = K_it / (M_i + 1) − 1/2`` with ``K_it`` the rank of
+    ``AR_it`` among the ``M_i`` days of event i's ranking sample (estimation window and
+    reported days; Corrado 1989; Corrado & Zivney 1992), and ``G_it = sign(AR_it − median_i)``
+    (Corrado & Zivney 1992). Dense: one array row per member (sorted by group), group sums by
+    ``np.add.reduceat``; ranks only when ``ranks`` names a rank test.
     """
+    groups, starts = members.groups, members.starts
+    n_groups = len(starts)
 
     def block(b: _Block, est: np.ndarray, rep: np.ndarray) -> dict[str, np.ndarray]:
         reduce = b.sums
@@ -915,18 +894,7 @@ def _day_sums(members: Members, est: np.ndarray, rep: np.ndarray, ranks: Collect
             out |= {"u": reduce(np.where(has, u, 0.0)), "g": reduce(np.where(has, g, 0.0))}
         return out
 
-    return DaySums(tuple(members.groups.to_list()), _group_totals(members, block, est, rep))
-
-
-def _day_statistics(day_sums: DaySums, reported_days: Window, windows: tuple[Window, ...]) -> DayStatistics:
-    """Daily cross-sectional averages of residuals, standardised ranks and signs, per group,
-    from the group sums (:class:`DaySums`; ``AAR_t`` is the mean residual, on estimation days,
-    or AR, on reported days, of the group's events present on day t), and their sums over
-    each window's days."""
-    sums = day_sums.sums
-    groups = pl.Series(S.GROUP, day_sums.groups, dtype=pl.String)
-    n_groups = len(day_sums.groups)
-    ranks = "u" in sums
+    sums = _group_totals(members, block, est, rep)
     n_rep = sums["n_rep"]
     with np.errstate(invalid="ignore", divide="ignore"):
         aar_est, aar_rep = sums["s_est"] / sums["n_est"], sums["s_rep"] / n_rep
