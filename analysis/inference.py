@@ -980,8 +980,9 @@ def _same_date_correlation(
     variation).
 
     Dense: the events of each (group, day 0) cluster are stacked into a ``clusters x size x T``
-    block per cluster size, and every cluster's correlation matrix comes from batched matrix
-    products of the residuals and their presence masks (pairwise-complete sums).
+    block per cluster size; a cluster whose events have every estimation day is summed in time
+    linear in its size (:func:`_complete_pair_sums`), any other one from its correlation
+    matrix (:func:`_pairwise_complete_sums`: pairwise-complete sums).
     """
     out_schema = {S.GROUP: pl.String, S.WINDOW_START: pl.Int32, S.WINDOW_END: pl.Int32, "_rho_sum": pl.Float64}
     keyed = members.frame.with_row_index("_m").with_columns(
@@ -999,19 +1000,12 @@ def _same_date_correlation(
         for lo in range(0, members_of.shape[0], step):  # blocks of clusters: bounded memory
             m = members_of[lo:lo + step]
             x = est[m]  # clusters x size x T
-            has = np.isfinite(x)
-            x0, p = np.where(has, x, 0.0), has.astype(np.float64)
-            pt = p.transpose(0, 2, 1)
-            n = p @ pt
-            sx = x0 @ pt  # Σ e_i over the days both have
-            with np.errstate(invalid="ignore", divide="ignore"):
-                cov = x0 @ x0.transpose(0, 2, 1) - sx * sx.transpose(0, 2, 1) / n
-                var = (x0 * x0) @ pt - sx**2 / n
-                rho = cov / np.sqrt(var * var.transpose(0, 2, 1))
-            rho = np.where(np.isfinite(rho), rho, 0.0)
-            rho[:, np.arange(size), np.arange(size)] = 0.0
             a = inside[m]  # clusters x size x windows
-            pair_sum[lo:lo + step] = 0.5 * np.einsum("csw,cst,ctw->cw", a, rho, a)
+            complete = np.isfinite(x).all(axis=(1, 2))
+            block = pair_sum[lo:lo + step]
+            block[complete] = _complete_pair_sums(x[complete], a[complete])
+            if not complete.all():
+                block[~complete] = _pairwise_complete_sums(x[~complete], a[~complete])
         cluster_group = part[S.GROUP].gather_every(size)
         sums.append(pl.DataFrame({
             S.GROUP: cluster_group.gather(pl.Series(np.repeat(np.arange(cluster_group.len()), len(windows)))),
@@ -1029,6 +1023,40 @@ def _same_date_correlation(
         .join(win, on="_w")
         .select(S.GROUP, S.WINDOW_START, S.WINDOW_END, "_rho_sum")
     )
+
+
+def _pairwise_complete_sums(x: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """``Σ_{i<j} a_iw a_jw ρ_ij`` per cluster and window, ``ρ_ij`` over the days both events
+    have (clusters x size x T residuals ``x``, NaN where missing; ``a``: clusters x size x
+    windows, 1 where the event is in the window's test): a ``size x size`` correlation matrix
+    per cluster from batched matrix products of the residuals and their presence masks."""
+    size = x.shape[1]
+    has = np.isfinite(x)
+    x0, p = np.where(has, x, 0.0), has.astype(np.float64)
+    pt = p.transpose(0, 2, 1)
+    n = p @ pt
+    sx = x0 @ pt  # Σ e_i over the days both have
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = x0 @ x0.transpose(0, 2, 1) - sx * sx.transpose(0, 2, 1) / n
+        var = (x0 * x0) @ pt - sx**2 / n
+        rho = cov / np.sqrt(var * var.transpose(0, 2, 1))
+    rho = np.where(np.isfinite(rho), rho, 0.0)
+    rho[:, np.arange(size), np.arange(size)] = 0.0
+    return 0.5 * np.einsum("csw,cst,ctw->cw", a, rho, a)
+
+
+def _complete_pair_sums(x: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """:func:`_pairwise_complete_sums` of clusters whose events have every day, in time
+    linear in the cluster's size: with ``z_i`` event i's residuals demeaned and scaled to
+    unit length (0 when they do not vary), ``ρ_ij = z_i'z_j`` and, per window,
+    ``Σ_{i<j} a_i a_j ρ_ij = (‖Σ_i a_i z_i‖² − Σ_i a_i² ‖z_i‖²) / 2``."""
+    d = x - x.mean(axis=2, keepdims=True)
+    norm = np.sqrt((d * d).sum(axis=2, keepdims=True))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(norm > 0, d / norm, 0.0)
+    total = a.transpose(0, 2, 1) @ z  # clusters x windows x T: Σ_i a_iw z_i
+    own = np.einsum("csw,cs->cw", a * a, (z * z).sum(axis=2))
+    return 0.5 * (np.einsum("cwt,cwt->cw", total, total) - own)
 
 
 # --- GRANK (Kolari & Pynnönen 2011) -------------------------------------------------------------------
