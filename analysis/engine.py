@@ -493,19 +493,20 @@ def combine_batches(
     on_stage
         Called as ``on_stage(stage, seconds)`` after each stage: ``models and CARs`` (the
         time spent waiting for the batches; about 0 when they were computed beforehand),
-        ``sink`` (in ``sink``), ``group tests``, ``regressions`` and ``events table``.
+        ``confounders`` (their notes and ARs, batch by batch), ``sink`` (in ``sink``), ``group
+        tests``, ``regressions`` and ``events table``.
     """
     spec = plan.spec
     rows = plan.rows
     reported = spec.report_days
     kept: dict[str, list] = {k: [] for k in ("models", "car", "status", "car_obs", "se_obs", "daily", "panel",
-                                            "ar", "outliers", "paths")}
-    # The row's AR on the confounder's day 0, from the batch holding the row (its reported days, in row order).
+                                            "ar", "outliers", "paths", "notes")}
+    # Each batch's confounders (by row): their notes, and the row's AR on the confounder's day 0.
     conf_row = plan.confounders[ROW].to_numpy().astype(np.int64)
+    by_row = np.argsort(conf_row, kind="stable")
     conf_offset = plan.confounders[S.OFFSET].to_numpy()
-    inside = (conf_offset >= reported.start) & (conf_offset <= reported.end)
     at_offset = np.full(conf_offset.size, np.nan)
-    waited = sunk = 0.0
+    waited = sunk = noted = 0.0
     stream = iter(batches)
     while True:
         started = time.perf_counter()
@@ -513,11 +514,16 @@ def combine_batches(
         waited += time.perf_counter() - started
         if b is None:
             break
+        started = time.perf_counter()
         first = int(b.models[ROW][0]) if b.models.height else 0
-        mine = inside & (conf_row >= first) & (conf_row < first + b.models.height)
-        at_offset[mine] = b.abnormal_returns[S.ABNORMAL_RET].to_numpy()[
-            (conf_row[mine] - first) * reported.length + conf_offset[mine] - reported.start
+        lo, hi = np.searchsorted(conf_row, [first, first + b.models.height], sorter=by_row)
+        mine = by_row[lo:hi]  # the batch's confounders
+        near = mine[(conf_offset[mine] >= reported.start) & (conf_offset[mine] <= reported.end)]
+        at_offset[near] = b.abnormal_returns[S.ABNORMAL_RET].to_numpy()[
+            (conf_row[near] - first) * reported.length + conf_offset[near] - reported.start
         ]
+        kept["notes"].append(confounder_reasons(plan.confounders[mine], spec.drop_confounded, [ROW]))
+        noted += time.perf_counter() - started
         if sink is None:
             kept["ar"].append(b.abnormal_returns)
         else:
@@ -531,7 +537,8 @@ def combine_batches(
             kept[name].append(part)
         del b
     timed = _Stages(on_stage)
-    timed.add("models and CARs", waited - sunk)
+    timed.add("models and CARs", waited)
+    timed.add("confounders", noted)
     if sink is not None:
         timed.add("sink", sunk)
     models = pl.concat(kept["models"])
@@ -539,11 +546,9 @@ def combine_batches(
     status = pl.concat(kept["status"], how="diagonal_relaxed")
     daily = combine_daily(kept["daily"]) if NEEDS_DAILY.intersection(plan.tests) else None
     obs = WindowObservations(np.concatenate(kept["car_obs"]), np.concatenate(kept["se_obs"]))
-    with ThreadPoolExecutor(1) as pool:  # the confounder notes (text) while the tests run (NumPy)
-        notes = pool.submit(confounder_reasons, plan.confounders, spec.drop_confounded, [ROW])
-        tests = group_tests(_test_events(plan.test_rows, models), obs, daily, windows_tested(spec), plan.tests)
-        del daily, obs
-        timed.lap("group tests")
+    tests = group_tests(_test_events(plan.test_rows, models), obs, daily, windows_tested(spec), plan.tests)
+    del daily, obs
+    timed.lap("group tests")
 
     label = rows.select(ROW, S.EVENT_ID, S.TICKER, S.GROUP)
     primary_ok = rows.filter(pl.col(S.ROLE) == "primary").join(models.filter(pl.col(S.REASON).is_null()).select(ROW), on=ROW)
@@ -572,8 +577,7 @@ def combine_batches(
     confounders = plan.confounders.drop(ROW).with_columns(pl.Series(AR_AT_OFFSET, at_offset, nan_to_null=True))
     per_row_notes = (
         rows.select(ROW)
-        .join(notes.result().rename({S.REASON: "_confounded"}),
-              on=ROW, how="left")
+        .join(pl.concat(kept["notes"]).rename({S.REASON: "_confounded"}), on=ROW, how="left")
         .join(outlier_reasons(outliers, by=[ROW]).rename({S.REASON: "_outliers"}), on=ROW, how="left")
         .join(plan.dropped.group_by(ROW).agg(pl.len().cast(pl.Int32).alias(S.N_DROPPED)), on=ROW, how="left")
         .select(ROW, S.N_CONFOUNDERS, S.N_OUTLIERS, S.OUTLIER_DATES, S.N_DROPPED, "_confounded", "_outliers")

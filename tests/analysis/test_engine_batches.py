@@ -69,6 +69,6 @@ def test_the_sink_gets_every_row_once_in_order(market, reference, cal, monkeypat
     assert_frame_equal(got.abnormal_returns, reference.abnormal_returns.filter(pl.col(S.EVENT_DAY) == 0), check_exact=True)
     assert_same(got, reference, skip=("abnormal_returns",))
     assert [s for s, _ in stages] == [
-        "prices and plan", "models and CARs", "sink", "group tests", "regressions", "events table",
+        "prices and plan", "models and CARs", "confounders", "sink", "group tests", "regressions", "events table",
     ]
     assert all(seconds >= 0 for _, seconds in stages)
