@@ -15,9 +15,10 @@ event rows per task:
    so batches give exactly the numbers of one run;
 3. :func:`combine_batches` — the group statistics (tests, regressions) on the *combined*
    per-event results, and the tables. It takes the batches one by one: the group tests keep
-   what each batch contributes (sums by group and day, and small per-event vectors; see
-   :class:`analysis.inference.DailySummary`), never a batch's ``E x L`` arrays, and an
-   optional *sink* receives the abnormal-return rows batch by batch, to write them out.
+   only the tested rows' daily series they read, in per-batch blocks
+   (:class:`analysis.inference.DailySummary`), never a batch's other ``E x L`` arrays; the
+   confounder notes are made batch by batch; and an optional *sink* receives the
+   abnormal-return rows batch by batch, to write them out.
 
 Within one process, ``run_study`` splits large studies into batches of :data:`BATCH_ROWS`
 rows and runs them in two threads (NumPy and polars release the GIL), at most
@@ -471,8 +472,8 @@ def combine_batches(
 
     The batches are consumed one at a time (``batches`` may be a generator that computes
     them): each one's abnormal returns go to ``sink`` and to the confounders'
-    ``ar_at_offset``, and the group tests keep only what it contributes to them
-    (:class:`analysis.inference.DailySummary`), so no batch's ``rows x days`` arrays outlive it.
+    ``ar_at_offset``, its confounder notes are made, and the group tests keep only what they
+    read of it (:class:`analysis.inference.DailySummary`).
 
     Parameters
     ----------

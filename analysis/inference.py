@@ -972,7 +972,7 @@ def corrado_zivney_sign(cs: pl.DataFrame, days: DayStatistics) -> pl.DataFrame:
 
 
 def _same_date_correlation(
-    members: Members, cs: CrossSection, est: np.ndarray, windows: tuple[Window, ...]
+    members: Members, cs: CrossSection, est: _MemberRows, windows: tuple[Window, ...]
 ) -> pl.DataFrame:
     """``Σ_{i<j} ρ_ij`` per group and window over the pairs of the window's events that share a
     day 0; ``ρ_ij`` is the Pearson correlation of the two events' estimation-window residuals
@@ -1062,7 +1062,7 @@ def _complete_pair_sums(x: np.ndarray, a: np.ndarray) -> np.ndarray:
 # --- GRANK (Kolari & Pynnönen 2011) -------------------------------------------------------------------
 
 
-def grank_t(cs: CrossSection, members: Members, est: np.ndarray, windows: tuple[Window, ...]) -> pl.DataFrame:
+def grank_t(cs: CrossSection, members: Members, est: _MemberRows, windows: tuple[Window, ...]) -> pl.DataFrame:
     """Kolari & Pynnönen (2011) generalized rank test, for one day and for CARs::
 
         SAR_it = e_it / σ_i                               estimation days
