@@ -393,7 +393,9 @@ class _RowByRow(Exception):
     """The catalog needs the row-by-row parse (several rows per event, or a problem to name)."""
 
 
-def _one_row_per_event(header: list[str], rows: list[tuple[int, list[str]]], numeric: set[str]) -> tuple[EventSpec, ...] | None:
+def _one_row_per_event(
+    header: list[str], rows: list[tuple[int, list[str]]], numeric: set[str]
+) -> tuple[EventSpec, ...] | None:
     """The events of a catalog with one row per event and no ``related`` column, checked
     column by column: each distinct cell of a column is parsed once, and the events are made
     from the checked values (:meth:`EventSpec.prechecked`). None when the catalog has

@@ -103,7 +103,9 @@ def find_confounders(rows: pl.DataFrame, spec: StudySpec, others: pl.DataFrame |
             "_i": pl.int_range(mine.height, dtype=pl.UInt32, eager=True), "_t": ticker[0], "_e": event[0],
             "_s": mine[S.DAY0_SESSION].cast(pl.Int64), "_rank": _ranks(mine, S.EVENT_ID, S.TICKER),
         })
-        .with_columns(pl.concat_list((pl.col("_s") + lo) // width, (pl.col("_s") + hi) // width).list.unique().alias("_bucket"))
+        .with_columns(
+            pl.concat_list((pl.col("_s") + lo) // width, (pl.col("_s") + hi) // width).list.unique().alias("_bucket")
+        )
         .explode("_bucket")
         .join(pl.LazyFrame({
             "_j": pl.int_range(pool.height, dtype=pl.UInt32, eager=True), "_t": ticker[1], "_their_e": event[1],
