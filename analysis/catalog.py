@@ -56,13 +56,15 @@ import io
 import math
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from analysis.errors import InputError, separator_hint
-from analysis.specs import CHAR_PREFIX, TIMINGS, EventSpec, check_ticker
+from analysis.specs import (
+    CHAR_PREFIX, DEFAULT_BENCHMARK, DEFAULT_GROUP, EVENT_ID_PATTERN, TIMINGS, EventSpec, check_ticker,
+)
 
 CLAIMS = "claims"
 
@@ -338,65 +340,159 @@ def parse_catalog_csv(text: str, file: str) -> tuple[EventSpec, ...]:
         raise InputError(f"missing column(s) {', '.join(missing)}; expected a header like "
                          f"{','.join(CSV_HEADER)}{separator_hint(','.join(header))}",
                          file=file, row=0, field=missing[0])
-    numeric = {
-        col for col in header
-        if col not in CSV_HEADER and col not in CSV_FIELDS
-        and any(r[col] for _, r in rows) and all(_NUMBER.fullmatch(r[col]) for _, r in rows if r[col])
-    }
+    numeric = set()
+    for j, col in enumerate(header):
+        if col not in CSV_HEADER and col not in CSV_FIELDS:
+            cells = {cells[j] for _, cells in rows} - {""}
+            if cells and all(_NUMBER.fullmatch(c) for c in cells):
+                numeric.add(col)
+    fast = _one_row_per_event(header, rows, numeric)
+    if fast is not None:
+        return fast
+    id_at, ticker_at = header.index("event_id"), header.index("ticker")
+    others = [(j, col) for j, col in enumerate(header) if j not in (id_at, ticker_at)]
+    parsed: dict[tuple[int, str], Any] = {}  # (column, cell) -> value: each distinct cell is parsed once
     # event id -> {"row": first row, "tickers": {ticker: row}, "values": {col: (row, value, cell)}}
     merged: dict[str, dict[str, Any]] = {}
-    for n, record in rows:
-        ev = record["event_id"]
+    for n, cells in rows:
+        ev = cells[id_at]
         if not ev:
             raise InputError("empty event_id", file=file, row=n, field="event_id")
-        if not record["ticker"]:
+        ticker = cells[ticker_at]
+        if not ticker:
             raise InputError("empty ticker", file=file, row=n, event=ev, field="ticker")
-        acc = merged.setdefault(ev, {"row": n, "tickers": {}, "values": {}})
-        if record["ticker"] in acc["tickers"]:
-            raise InputError(f"ticker listed twice for this event (rows {acc['tickers'][record['ticker']]} and {n})",
+        acc = merged.get(ev)
+        if acc is None:
+            acc = merged[ev] = {"row": n, "tickers": {}, "values": {}}
+        if ticker in acc["tickers"]:
+            raise InputError(f"ticker listed twice for this event (rows {acc['tickers'][ticker]} and {n})",
                              file=file, row=n, event=ev, field="ticker")
-        acc["tickers"][record["ticker"]] = n
-        for col, cell in record.items():
-            if col in ("event_id", "ticker") or not cell:
+        acc["tickers"][ticker] = n
+        values = acc["values"]
+        for j, col in others:
+            cell = cells[j]
+            if not cell:
                 continue
-            value = _csv_value(col, cell, numeric, file=file, row=n, event=ev)
-            if col in acc["values"] and acc["values"][col][1] != value:
-                first, _, first_cell = acc["values"][col]
-                raise InputError(f"rows {first} and {n} of this event disagree: {first_cell!r} vs {cell!r}",
-                                 file=file, row=n, event=ev, field=col)
-            acc["values"].setdefault(col, (n, value, cell))
+            value = parsed.get((j, cell), parsed)
+            if value is parsed:
+                value = parsed[j, cell] = _csv_value(col, cell, numeric, file=file, row=n, event=ev)
+            if col in values:
+                if values[col][1] != value:
+                    first, _, first_cell = values[col]
+                    raise InputError(f"rows {first} and {n} of this event disagree: {first_cell!r} vs {cell!r}",
+                                     file=file, row=n, event=ev, field=col)
+            else:
+                values[col] = (n, value, cell)
     if not merged:
         raise InputError("the catalog has no events; add rows below the header", file=file)
-    return tuple(_csv_event(ev, acc, header, file) for ev, acc in merged.items())
+    chars = [col for col in header if col not in CSV_HEADER and col not in CSV_FIELDS]
+    return tuple(_csv_event(ev, acc, chars, file) for ev, acc in merged.items())
 
 
-def _csv_rows(text: str, file: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    """The normalised header and ``(row number, {column: stripped cell})`` for each record."""
+class _RowByRow(Exception):
+    """The catalog needs the row-by-row parse (several rows per event, or a problem to name)."""
+
+
+def _one_row_per_event(
+    header: list[str], rows: list[tuple[int, list[str]]], numeric: set[str]
+) -> tuple[EventSpec, ...] | None:
+    """The events of a catalog with one row per event and no ``related`` column, checked
+    column by column: each distinct cell of a column is parsed once, and the events are made
+    from the checked values (:meth:`EventSpec.prechecked`). None when the catalog has
+    several rows for an event or a value fails a check: then the row-by-row parse runs,
+    which names the first problem exactly (row, event and field)."""
+    if not rows or "related" in header:
+        return None
+    n = len(rows)
+    columns = dict(zip(header, zip(*(cells for _, cells in rows), strict=True), strict=True))
+    ids = columns["event_id"]
+    distinct = set(ids)
+    if len(distinct) < n or not all(EVENT_ID_PATTERN.fullmatch(i) for i in distinct):
+        return None
+
+    def parsed(col: str, parse: Callable[[str], Any], default: Any = None) -> list[Any] | tuple[Any, ...]:
+        cells = columns.get(col)
+        if cells is None:
+            return [default] * n
+        values = {}
+        for cell in set(cells):  # each distinct cell once
+            if not cell and default is not None:
+                values[cell] = default
+                continue
+            try:
+                values[cell] = parse(cell)
+            except (InputError, ValueError):
+                raise _RowByRow from None
+        return [values[c] for c in cells]
+
+    def number(cell: str) -> float:
+        value = float(cell)
+        if not math.isfinite(value):
+            raise ValueError(cell)
+        return value
+
+    try:
+        tickers = parsed("ticker", check_ticker)
+        announced = parsed("announced", parse_announced)
+        timing = parsed("timing", parse_timing, "unknown")
+        benchmark = parsed("benchmark", check_ticker, DEFAULT_BENCHMARK)
+        group = parsed("group", str, DEFAULT_GROUP)
+        description, source = parsed("description", str, ""), parsed("source", str, "")
+        chars = [(CHAR_PREFIX + col, columns[col] if col not in numeric else parsed(col, number, ""))
+                 for col in header if col not in CSV_HEADER and col not in CSV_FIELDS]
+    except _RowByRow:
+        return None
+    extra = [tuple((name, values[i]) for name, values in chars if values[i] != "") for i in range(n)] if chars else [()] * n
+    return tuple(
+        EventSpec.prechecked(i, (t,), a, tm, b, (), g, d, s, x)
+        for i, t, a, tm, b, g, d, s, x in zip(ids, tickers, announced, timing, benchmark, group, description, source,
+                                              extra, strict=True)
+    )
+
+
+def _csv_rows(text: str, file: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The normalised header and ``(row number, stripped cells)`` for each record."""
     reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
-    rows: list[tuple[int, dict[str, str]]] = []
+    rows: list[tuple[int, list[str]]] = []
     start = 1
+    if '"' not in text:  # no quoted cell, so one record per line: read them all at once
+        try:
+            records = [(n, cells) for n, cells in enumerate(reader) if "".join(cells).strip()]
+        except csv.Error:
+            reader, records = csv.reader(io.StringIO(text, newline="")), None  # the loop below names the line
+        if records:
+            width = len(records[0][1])
+            if all(len(cells) == width for _, cells in records):
+                cells = records[0][1]
+                header = [c.strip().lower() for c in cells]
+                _check_header(header, cells, file)
+                return header, [(n, [c.strip() for c in cells]) for n, cells in records[1:]]
+            reader = csv.reader(io.StringIO(text, newline=""))  # the loop below names the ragged row
     try:
         for cells in reader:
             row, start = start - 1, reader.line_num + 1
-            if not any(c.strip() for c in cells):
+            if not "".join(cells).strip():
                 continue
             if header is None:
                 header = [c.strip().lower() for c in cells]
-                dup = next((c for c in header if header.count(c) > 1 or not c), None)
-                if dup is not None:
-                    raise InputError(f"column names must be distinct and non-empty, got {cells!r}",
-                                     file=file, row=0, field=dup)
+                _check_header(header, cells, file)
                 continue
             if len(cells) != len(header):
                 raise InputError(f"expected {len(header)} values (one per header column), got {len(cells)}",
                                  file=file, row=row)
-            rows.append((row, {col: cell.strip() for col, cell in zip(header, cells)}))
+            rows.append((row, [c.strip() for c in cells]))
     except csv.Error as e:
         raise InputError(f"not valid CSV: {e}", file=file, row=start - 1) from None
     if header is None:
         raise InputError(f"empty file; expected a header like {','.join(CSV_HEADER)}", file=file, row=0)
     return header, rows
+
+
+def _check_header(header: list[str], cells: list[str], file: str) -> None:
+    dup = next((c for c in header if header.count(c) > 1 or not c), None)
+    if dup is not None:
+        raise InputError(f"column names must be distinct and non-empty, got {cells!r}", file=file, row=0, field=dup)
 
 
 def _csv_value(col: str, cell: str, numeric: set[str], *, file: str, row: int, event: str) -> Any:
@@ -414,18 +510,15 @@ def _csv_value(col: str, cell: str, numeric: set[str], *, file: str, row: int, e
     return cell
 
 
-def _csv_event(ev: str, acc: dict[str, Any], header: list[str], file: str) -> EventSpec:
-    values = {col: v for col, (_, v, _) in acc["values"].items()}
-    kw = {k: values[k] for k in CSV_FIELDS if k in values}
-    extra = tuple(
-        (CHAR_PREFIX + col, values[col]) for col in header
-        if col not in CSV_HEADER and col not in CSV_FIELDS and col in values
-    )
+def _csv_event(ev: str, acc: dict[str, Any], chars: list[str], file: str) -> EventSpec:
+    values = acc["values"]
+    kw = {k: values[k][1] for k in CSV_FIELDS if k in values}
+    extra = tuple((CHAR_PREFIX + col, values[col][1]) for col in chars if col in values)
     row = acc["row"]
     if "announced" not in values:
         raise InputError("empty announced date", file=file, row=row, event=ev, field="announced")
     try:
-        return EventSpec(id=ev, tickers=tuple(acc["tickers"]), announced=values["announced"],
+        return EventSpec(id=ev, tickers=tuple(acc["tickers"]), announced=values["announced"][1],
                          extra=extra, **kw)
     except InputError as e:
         field = {"tickers": "ticker", "id": "event_id"}.get(e.field, e.field)  # CSV column names

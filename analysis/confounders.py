@@ -86,31 +86,49 @@ def find_confounders(rows: pl.DataFrame, spec: StudySpec, others: pl.DataFrame |
     if others is not None:
         placed = others.select(keys).filter(pl.col(S.DAY0_SESSION).is_not_null())
         pool = pl.concat([pool, placed.with_columns(pl.lit(False).alias(S.IN_STUDY))])
-    theirs = pool.select(
-        pl.col(S.EVENT_ID).alias(S.CONFOUNDER_ID), S.TICKER, pl.col(S.ROLE).alias(S.CONFOUNDER_ROLE),
-        pl.col(S.DAY0).alias(S.CONFOUNDER_DAY0), pl.col(S.DAY0_SESSION).alias("_their_session"), S.IN_STUDY,
-    )
     est, span = spec.estimation, spec.report_days
-    o = pl.col(S.OFFSET)
-    contaminated = (pl.min_horizontal(o + span.end, pl.lit(est.end)) - pl.max_horizontal(o + span.start, pl.lit(est.start)) + 1).clip(lower_bound=0)
-    labels = [pl.when(o.is_between(w.start, w.end)).then(pl.lit(w.label)) for w in spec.windows]
     # Every listed pair has o in [lo, hi]: its day 0 before the last event-window day, its event
     # window not entirely before the estimation window. Sessions in buckets of that width: a pair
     # lies in the event's bucket of s + lo or of s + hi, so the self-join on (ticker, bucket)
-    # meets only nearby events, not every pair of events of a ticker.
+    # meets only nearby events, not every pair of events of a ticker. The pairs are found and
+    # ordered on integer codes; the text columns are gathered onto the listed pairs only.
     lo, hi = min(est.start, est.start - span.end), max(span.end, est.end - span.start)
     width = hi - lo + 1
-    return (
-        mine.lazy()
-        .with_columns(pl.concat_list((pl.col(S.DAY0_SESSION) + lo) // width, (pl.col(S.DAY0_SESSION) + hi) // width)
-                      .list.unique().alias("_bucket"))
+    ticker = _codes(mine[S.TICKER], pool[S.TICKER])
+    event = _codes(mine[S.EVENT_ID], pool[S.EVENT_ID])
+    o = pl.col(S.OFFSET)
+    contaminated = (pl.min_horizontal(o + span.end, pl.lit(est.end)) - pl.max_horizontal(o + span.start, pl.lit(est.start)) + 1).clip(lower_bound=0)
+    pairs = (
+        pl.LazyFrame({
+            "_i": pl.int_range(mine.height, dtype=pl.UInt32, eager=True), "_t": ticker[0], "_e": event[0],
+            "_s": mine[S.DAY0_SESSION].cast(pl.Int64), "_rank": _ranks(mine, S.EVENT_ID, S.TICKER),
+        })
+        .with_columns(
+            pl.concat_list((pl.col("_s") + lo) // width, (pl.col("_s") + hi) // width).list.unique().alias("_bucket")
+        )
         .explode("_bucket")
-        .join(theirs.lazy().with_columns((pl.col("_their_session") // width).alias("_bucket")), on=[S.TICKER, "_bucket"])
-        .filter(pl.col(S.EVENT_ID) != pl.col(S.CONFOUNDER_ID))
-        .with_columns((pl.col("_their_session") - pl.col(S.DAY0_SESSION)).cast(pl.Int32).alias(S.OFFSET))
+        .join(pl.LazyFrame({
+            "_j": pl.int_range(pool.height, dtype=pl.UInt32, eager=True), "_t": ticker[1], "_their_e": event[1],
+            "_bucket": pool[S.DAY0_SESSION].cast(pl.Int64) // width, "_their_s": pool[S.DAY0_SESSION].cast(pl.Int64),
+            "_their_rank": _ranks(pool, S.EVENT_ID),
+        }), on=["_t", "_bucket"])
+        .filter(pl.col("_e") != pl.col("_their_e"))
+        .with_columns((pl.col("_their_s") - pl.col("_s")).cast(pl.Int32).alias(S.OFFSET))
+        .filter(o.is_between(est.start, span.end) | (contaminated > 0))
+        .sort("_rank", S.OFFSET, "_their_rank")
+        .select("_i", "_j", S.OFFSET)
+        .collect(engine="in-memory")
+    )
+    labels = [pl.when(o.is_between(w.start, w.end)).then(pl.lit(w.label)) for w in spec.windows]
+    i, j = pairs["_i"], pairs["_j"]
+    return (
+        pl.DataFrame([
+            *(mine[c].gather(i) for c in (*row, S.EVENT_ID, S.TICKER, S.ROLE)),
+            pool[S.EVENT_ID].gather(j).alias(S.CONFOUNDER_ID), pool[S.ROLE].gather(j).alias(S.CONFOUNDER_ROLE),
+            pool[S.DAY0].gather(j).alias(S.CONFOUNDER_DAY0), pairs[S.OFFSET], pool[S.IN_STUDY].gather(j),
+        ])
         .with_columns(contaminated.cast(pl.Int32).alias(S.CONTAMINATED_DAYS),
                       pl.concat_str(labels, separator=", ", ignore_nulls=True).replace("", None).alias(S.WINDOWS))
-        .filter(o.is_between(est.start, span.end) | (pl.col(S.CONTAMINATED_DAYS) > 0))
         .with_columns(
             pl.when(pl.col(S.WINDOWS).is_not_null()).then(pl.lit(EVENT_WINDOW))
             .when(o.is_between(est.start, est.end)).then(pl.lit(ESTIMATION_WINDOW))
@@ -119,10 +137,20 @@ def find_confounders(rows: pl.DataFrame, spec: StudySpec, others: pl.DataFrame |
             .alias(S.LOCATION)
         )
         .select(*row, *CONFOUNDER_SCHEMA)
-        .sort(S.EVENT_ID, S.TICKER, S.OFFSET, S.CONFOUNDER_ID)
-        .collect(engine="in-memory")
         .cast(CONFOUNDER_SCHEMA)  # type: ignore[arg-type]
     )
+
+
+def _codes(a: pl.Series, b: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """The values of ``a`` and ``b`` as integer codes (equal values, equal codes)."""
+    both = pl.concat([a, b]).to_frame("_v")
+    code = both.select(pl.col("_v").rank("dense").cast(pl.UInt32))["_v"]
+    return code.head(a.len()), code.tail(b.len())
+
+
+def _ranks(frame: pl.DataFrame, *by: str) -> pl.Series:
+    """Each row's position when ``frame`` is sorted by ``by`` (ties in input order)."""
+    return frame.with_row_index("_at").sort(*by, maintain_order=True)["_at"].arg_sort().cast(pl.UInt32)
 
 
 def contaminated_days(confounders: pl.DataFrame, spec: StudySpec) -> pl.DataFrame:

@@ -14,18 +14,27 @@ event rows per task:
    from the batch's prices (:func:`prepare_prices`). Nothing in it depends on the other rows,
    so batches give exactly the numbers of one run;
 3. :func:`combine_batches` — the group statistics (tests, regressions) on the *combined*
-   per-event results, and the tables.
+   per-event results, and the tables. It takes the batches one by one: the group tests keep
+   only the tested rows' daily series they read, in per-batch blocks
+   (:class:`analysis.inference.DailySummary`), never a batch's other ``E x L`` arrays; the
+   confounder notes are made batch by batch; and an optional *sink* receives the
+   abnormal-return rows batch by batch, to write them out.
 
 Within one process, ``run_study`` splits large studies into batches of :data:`BATCH_ROWS`
-rows and runs them in two threads (NumPy and polars release the GIL), which also bounds the
-memory of the ``E x L`` arrays.
+rows and runs them in two threads (NumPy and polars release the GIL), at most
+:data:`AHEAD` batches ahead of the one being combined, so that with a sink its memory is
+bounded by the per-event results, not by the event-day rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import time
+from collections import deque
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -41,7 +50,8 @@ from analysis.confounders import (
 from analysis.errors import InputError
 from analysis.factors import factor_sessions, study_factors
 from analysis.inference import (
-    NEEDS_DAILY, DailyAbnormalReturns, WindowObservations, check_tests, group_tests, windows_tested,
+    NEEDS_DAILY, DailyAbnormalReturns, DailySummary, WindowObservations, check_tests, combine_daily, group_tests,
+    summarise_daily, windows_tested,
 )
 from analysis.models import EST_FIRST_DAY, EST_LAST_DAY, fit_models
 from analysis.panel import ROW, event_panel
@@ -59,6 +69,14 @@ STATUS = "status"  # "ok", "skipped" (no result) or "flagged" (a result with a c
 ROW_KEYS = (S.EVENT_ID, S.TICKER, S.ROLE, S.GROUP)
 BATCH_ROWS = 25_000
 """Event rows per batch within one process (``run_study``): two threads share the batches."""
+AHEAD = 2
+"""Batches computed ahead of the one being combined (``run_study``): with two threads, both
+keep working while a batch goes to the sink, and at most ``AHEAD + 1`` batches are in memory."""
+ABNORMAL_RETURNS = "abnormal_returns"
+Sink = Callable[[str, pl.DataFrame], None]
+"""Receives per-row output frames batch by batch: ``sink(name, frame)`` (see :func:`combine_batches`)."""
+StageTimer = Callable[[str, float], None]
+"""Receives the wall time of each stage of the engine: ``on_stage(stage, seconds)``."""
 AR_AT_OFFSET = "ar_at_offset"  # confounders: the event row's AR on the confounder's day 0
 PATH_SCHEMA = {
     S.EVENT_ID: pl.String, S.TICKER: pl.String, S.ROLE: pl.String, S.GROUP: pl.String, S.EVENT_DAY: pl.Int32,
@@ -81,6 +99,9 @@ class StudyResult:
         capitalization used for dollar values, ``status`` and ``reason``.
     abnormal_returns, models, car, tests
         The tables of the output contract (DESIGN.md), with extra columns after the contract's.
+        When the study ran with a ``sink`` (:func:`run_study`), every abnormal-return row
+        went to the sink and ``abnormal_returns`` holds only the day-0 rows (what the
+        spillover, confounder and brief tables read); the other tables are complete.
     regressions
         Every statsmodels regression as one tidy frame (see :mod:`analysis.regression`):
         per event row the market model and the dummy-variable event regression (for the
@@ -133,6 +154,44 @@ def _join_reasons(*parts: pl.Expr) -> pl.Expr:
     return pl.concat_str(*parts, separator="; ", ignore_nulls=True).replace("", None)
 
 
+class _Stages:
+    """Hands the wall time of each stage to an optional :data:`StageTimer`."""
+
+    def __init__(self, on_stage: StageTimer | None) -> None:
+        self.on_stage, self.last = on_stage, time.perf_counter()
+
+    def add(self, stage: str, seconds: float) -> None:
+        if self.on_stage is not None:
+            self.on_stage(stage, seconds)
+
+    def lap(self, stage: str) -> None:
+        """``stage`` took the time since the previous lap (or since the start)."""
+        now = time.perf_counter()
+        self.add(stage, now - self.last)
+        self.last = now
+
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def _in_order(pool: Executor, fn: Callable[[_T], _R], items: Iterable[_T], ahead: int) -> Iterator[_R]:
+    """``fn(item)`` of every item, computed on ``pool`` and yielded in order, with at most
+    ``ahead`` items submitted beyond the one being waited for (bounded memory)."""
+    pending: deque = deque()
+    for item in items:
+        pending.append(pool.submit(fn, item))
+        if len(pending) > ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def _test_events(test_rows: pl.DataFrame, models: pl.DataFrame) -> pl.DataFrame:
+    """The group tests' ``events``: the tested rows with their model's ``sigma, df_resid``."""
+    return test_rows.join(models.select(ROW, S.SIGMA, S.DF_RESID), on=ROW, how="left", maintain_order="left")
+
+
 # --- 1. the plan ------------------------------------------------------------------------------
 
 
@@ -161,6 +220,9 @@ class StudyPlan:
     confounders
         Other events of the same ticker around every row
         (:func:`analysis.confounders.find_confounders`).
+    test_rows
+        ``row, group, day0_session`` of the rows the group tests run on
+        (:func:`analysis.spillovers.battery_rows`).
     dropped
         ``row, event_day``: the estimation days left out of the rows' models
         (``spec.drop_confounded``; empty otherwise).
@@ -176,6 +238,7 @@ class StudyPlan:
     regression_rows: np.ndarray
     max_paths: int
     confounders: pl.DataFrame
+    test_rows: pl.DataFrame
     dropped: pl.DataFrame
 
     def batches(self, size: int) -> list[pl.DataFrame]:
@@ -211,7 +274,7 @@ def plan_study(
         dropped = contaminated_days(found, spec).join(rows.select(ROW, S.EVENT_ID, S.TICKER), on=[S.EVENT_ID, S.TICKER]).select(
             ROW, S.EVENT_DAY).sort(ROW, S.EVENT_DAY)
     return StudyPlan(spec, aligned, rows, check_tests(tests), tuple(numeric), max_regressions, pooled_cov, regression_rows,
-                     max_paths, found, dropped)
+                     max_paths, found, battery_rows(rows).select(ROW, S.GROUP, S.DAY0_SESSION), dropped)
 
 
 # --- 2. per-event numbers, batch by batch -------------------------------------------------------------
@@ -245,9 +308,11 @@ class EventBatch:
     """Every per-event result of a batch of event rows (``row`` numbers are the study's).
 
     ``models``, ``abnormal_returns``, ``car``, ``outliers`` and ``paths`` are output tables
-    (with ``row``); ``status`` holds what the events table needs per row; ``window_obs`` and
-    ``daily`` feed the group tests; ``regression_panel`` is the long panel of the plan's
-    regression rows.
+    (with ``row``); ``status`` holds what the events table needs per row; ``window_obs`` (each
+    row's CAR and s.e. per test window) and ``daily`` (what the batch's daily abnormal returns
+    contribute to the group tests, :func:`analysis.inference.summarise_daily`; None when no
+    test reads them) feed the group tests; ``regression_panel`` is the long panel of the
+    plan's regression rows.
     """
 
     models: pl.DataFrame
@@ -255,7 +320,7 @@ class EventBatch:
     car: pl.DataFrame
     status: pl.DataFrame
     window_obs: WindowObservations
-    daily: DailyAbnormalReturns | None
+    daily: DailySummary | None
     regression_panel: pl.DataFrame
     outliers: pl.DataFrame
     paths: pl.DataFrame
@@ -372,7 +437,10 @@ def event_batch(
     residuals = abnormal_returns(panel, models, spec, days=spec.estimation).ar
     daily = None
     if NEEDS_DAILY.intersection(plan.tests):
-        daily = DailyAbnormalReturns(residuals, ar.ar, spec.estimation, spec.report_days)
+        daily = summarise_daily(
+            _test_events(plan.test_rows.filter(pl.col(ROW).is_between(offset, offset + rows.height - 1)), models),
+            DailyAbnormalReturns(residuals, ar.ar, spec.estimation, spec.report_days), plan.tests, offset,
+        )
     outliers = (
         estimation_outliers(residuals, models[S.SIGMA].fill_null(np.nan).to_numpy(), spec.estimation)
         .with_columns(pl.col(ROW) + offset)
@@ -396,10 +464,16 @@ def event_batch(
 
 
 def combine_batches(
-    plan: StudyPlan, batches: Sequence[EventBatch], quality: pl.DataFrame, known: Collection[str]
+    plan: StudyPlan, batches: Iterable[EventBatch], quality: pl.DataFrame, known: Collection[str],
+    sink: Sink | None = None, on_stage: StageTimer | None = None,
 ) -> StudyResult:
     """The study's result from the per-event results of all its batches (in row order): the
     group tests and regressions on the combined rows, and the tables.
+
+    The batches are consumed one at a time (``batches`` may be a generator that computes
+    them): each one's abnormal returns go to ``sink`` and to the confounders'
+    ``ar_at_offset``, its confounder notes are made, and the group tests keep only what they
+    read of it (:class:`analysis.inference.DailySummary`).
 
     Parameters
     ----------
@@ -412,28 +486,70 @@ def combine_batches(
     known
         The tickers that have prices (an event row of any other ticker or benchmark is
         skipped with "no prices for ...").
+    sink
+        Called as ``sink("abnormal_returns", frame)`` with each batch's rows of the
+        abnormal-returns table, in row order (every row exactly once), for the caller to
+        write them out; the result then keeps only their day-0 rows (see :class:`StudyResult`).
+        Without a sink the result keeps every row.
+    on_stage
+        Called as ``on_stage(stage, seconds)`` after each stage: ``models and CARs`` (the
+        time spent waiting for the batches; about 0 when they were computed beforehand),
+        ``confounders`` (their notes and ARs, batch by batch), ``sink`` (in ``sink``), ``group
+        tests``, ``regressions`` and ``events table``.
     """
     spec = plan.spec
-    models = pl.concat([b.models for b in batches])
-    car_out = pl.concat([b.car for b in batches])
-    status = pl.concat([b.status for b in batches], how="diagonal_relaxed")
     rows = plan.rows
-    daily = None
-    if NEEDS_DAILY.intersection(plan.tests):
-        parts = [b.daily for b in batches]
-        daily = DailyAbnormalReturns(
-            np.concatenate([d.estimation for d in parts]), np.concatenate([d.reported for d in parts]),
-            parts[0].estimation_days, parts[0].reported_days,
-        )
-    test_events = battery_rows(rows).select(ROW, S.GROUP, S.DAY0_SESSION).join(
-        models.select(ROW, S.SIGMA, S.DF_RESID), on=ROW, how="left", maintain_order="left"
-    )
-    obs = WindowObservations(
-        np.concatenate([b.window_obs.car for b in batches]), np.concatenate([b.window_obs.se for b in batches])
-    )
-    with ThreadPoolExecutor(1) as pool:  # the confounder notes (text) while the tests run (NumPy)
-        notes = pool.submit(confounder_reasons, plan.confounders, spec.drop_confounded, [ROW])
-        tests = group_tests(test_events, obs, daily, windows_tested(spec), plan.tests)
+    reported = spec.report_days
+    kept: dict[str, list] = {k: [] for k in ("models", "car", "status", "car_obs", "se_obs", "daily", "panel",
+                                            "ar", "outliers", "paths", "notes")}
+    # Each batch's confounders (by row): their notes, and the row's AR on the confounder's day 0.
+    conf_row = plan.confounders[ROW].to_numpy().astype(np.int64)
+    by_row = np.argsort(conf_row, kind="stable")
+    conf_offset = plan.confounders[S.OFFSET].to_numpy()
+    at_offset = np.full(conf_offset.size, np.nan)
+    waited = sunk = noted = 0.0
+    stream = iter(batches)
+    while True:
+        started = time.perf_counter()
+        b = next(stream, None)
+        waited += time.perf_counter() - started
+        if b is None:
+            break
+        started = time.perf_counter()
+        first = int(b.models[ROW][0]) if b.models.height else 0
+        lo, hi = np.searchsorted(conf_row, [first, first + b.models.height], sorter=by_row)
+        mine = by_row[lo:hi]  # the batch's confounders
+        near = mine[(conf_offset[mine] >= reported.start) & (conf_offset[mine] <= reported.end)]
+        at_offset[near] = b.abnormal_returns[S.ABNORMAL_RET].to_numpy()[
+            (conf_row[near] - first) * reported.length + conf_offset[near] - reported.start
+        ]
+        kept["notes"].append(confounder_reasons(plan.confounders[mine], spec.drop_confounded, [ROW]))
+        noted += time.perf_counter() - started
+        if sink is None:
+            kept["ar"].append(b.abnormal_returns)
+        else:
+            started = time.perf_counter()
+            sink(ABNORMAL_RETURNS, b.abnormal_returns)
+            sunk += time.perf_counter() - started
+            kept["ar"].append(b.abnormal_returns.filter(pl.col(S.EVENT_DAY) == 0))
+        for name, part in (("models", b.models), ("car", b.car), ("status", b.status), ("car_obs", b.window_obs.car),
+                           ("se_obs", b.window_obs.se), ("daily", b.daily), ("panel", b.regression_panel),
+                           ("outliers", b.outliers), ("paths", b.paths)):
+            kept[name].append(part)
+        del b
+    timed = _Stages(on_stage)
+    timed.add("models and CARs", waited)
+    timed.add("confounders", noted)
+    if sink is not None:
+        timed.add("sink", sunk)
+    models = pl.concat(kept["models"])
+    car_out = pl.concat(kept["car"])
+    status = pl.concat(kept["status"], how="diagonal_relaxed")
+    daily = combine_daily(kept["daily"]) if NEEDS_DAILY.intersection(plan.tests) else None
+    obs = WindowObservations(np.concatenate(kept["car_obs"]), np.concatenate(kept["se_obs"]))
+    tests = group_tests(_test_events(plan.test_rows, models), obs, daily, windows_tested(spec), plan.tests)
+    del daily, obs
+    timed.lap("group tests")
 
     label = rows.select(ROW, S.EVENT_ID, S.TICKER, S.GROUP)
     primary_ok = rows.filter(pl.col(S.ROLE) == "primary").join(models.filter(pl.col(S.REASON).is_null()).select(ROW), on=ROW)
@@ -444,7 +560,7 @@ def combine_batches(
         ),
         numeric,
     )
-    panel = pl.concat([b.regression_panel for b in batches])
+    panel = pl.concat(kept["panel"])
     pooled, pooled_tables = pooled_event_regressions(
         panel, primary_ok.select(ROW, S.GROUP, S.DAY0_SESSION), spec, plan.pooled_cov, max_rows=plan.max_regressions
     )
@@ -457,21 +573,12 @@ def combine_batches(
         "regression", S.GROUP, S.EVENT_ID, S.TICKER, S.WINDOW_START, S.WINDOW_END, COV_TYPE, "term", "estimate",
         "std_error", S.T_STAT, S.P_VALUE, S.N_OBS, S.R_SQUARED, S.SIGMA, S.REASON,
     )
-    ar_out = pl.concat([b.abnormal_returns for b in batches])
-    outliers = pl.concat([b.outliers for b in batches])
-    # The row's AR on the confounder's day 0: ar_out holds every row's reported days, in row order.
-    reported = spec.report_days
-    offset = plan.confounders[S.OFFSET].to_numpy()
-    inside = (offset >= reported.start) & (offset <= reported.end)
-    at_offset = np.full(offset.size, np.nan)
-    at_offset[inside] = ar_out[S.ABNORMAL_RET].to_numpy()[
-        plan.confounders[ROW].to_numpy()[inside].astype(np.int64) * reported.length + offset[inside] - reported.start
-    ]
+    timed.lap("regressions")
+    outliers = pl.concat(kept["outliers"])
     confounders = plan.confounders.drop(ROW).with_columns(pl.Series(AR_AT_OFFSET, at_offset, nan_to_null=True))
     per_row_notes = (
         rows.select(ROW)
-        .join(notes.result().rename({S.REASON: "_confounded"}),
-              on=ROW, how="left")
+        .join(pl.concat(kept["notes"]).rename({S.REASON: "_confounded"}), on=ROW, how="left")
         .join(outlier_reasons(outliers, by=[ROW]).rename({S.REASON: "_outliers"}), on=ROW, how="left")
         .join(plan.dropped.group_by(ROW).agg(pl.len().cast(pl.Int32).alias(S.N_DROPPED)), on=ROW, how="left")
         .select(ROW, S.N_CONFOUNDERS, S.N_OUTLIERS, S.OUTLIER_DATES, S.N_DROPPED, "_confounded", "_outliers")
@@ -513,10 +620,11 @@ def combine_batches(
         .drop("_skip", "_flag", "_model_reason", "_order", "_any_car", "_short", "_windows", "_quality", "_confounded",
               "_outliers")
     )
+    timed.lap("events table")
     return StudyResult(
-        spec, events_out, ar_out, models.drop(ROW), car_out, tests, regressions,
+        spec, events_out, pl.concat(kept["ar"]), models.drop(ROW), car_out, tests, regressions,
         regression_tables=(*cross_tables, *pooled_tables), quality=quality,
-        paths=pl.concat([b.paths for b in batches]).sort(S.EVENT_ID, S.TICKER, S.EVENT_DAY),
+        paths=pl.concat(kept["paths"]).sort(S.EVENT_ID, S.TICKER, S.EVENT_DAY),
         confounders=confounders, outliers=outliers.drop(ROW),
     )
 
@@ -538,6 +646,8 @@ def run_study(
     max_paths: int = 50,
     context: pl.DataFrame | None = None,
     confounders: bool = True,
+    sink: Sink | None = None,
+    on_stage: StageTimer | None = None,
 ) -> StudyResult:
     """Run an event study.
 
@@ -577,6 +687,14 @@ def run_study(
         Look for confounding events among the events (and ``context``). Off for pseudo-events
         (:mod:`analysis.size_power`), which are not news and would confound each other by the
         million.
+    sink
+        Receives each batch's abnormal-return rows as they are computed, in row order
+        (``sink("abnormal_returns", frame)``), to write them out; the result then keeps only
+        the day-0 rows (:func:`combine_batches`). With a sink, memory does not grow with the
+        event-day rows: the batches are computed at most :data:`AHEAD` ahead of the sink.
+    on_stage
+        Receives ``(stage, seconds)`` for ``prices and plan`` (prices laid out, data checks,
+        day 0 and confounders) and then the stages of :func:`combine_batches`.
 
     Returns
     -------
@@ -590,13 +708,17 @@ def run_study(
         Related tickers of an event with two or more of them are also tested as the group
         ``<event>:related`` (:func:`analysis.spillovers.battery_rows`).
     """
+    timed = _Stages(on_stage)
     with ThreadPoolExecutor(2) as pool:  # the plan (confounders) and the prices are independent
         laid_out = pool.submit(prepare_prices, prices, spec, cal, factors)
         plan = plan_study(events, spec, cal, max_regressions, regressors, pooled_cov, tests, max_paths, context, confounders)
         prepared = laid_out.result()
-        batches = plan.batches(BATCH_ROWS)
-        results = list(pool.map(lambda rows: event_batch(plan, rows, prepared, cal, shares), batches))
-    return combine_batches(plan, results, prepared.findings, prepared.grid.tickers[S.TICKER])
+        timed.lap("prices and plan")
+        findings, known = prepared.findings, prepared.grid.tickers[S.TICKER]
+        results = _in_order(pool, partial(event_batch, plan, prices=prepared, cal=cal, shares=shares),
+                            plan.batches(BATCH_ROWS), AHEAD)
+        del laid_out, prepared  # only the batches hold the laid-out prices, until the last one is done
+        return combine_batches(plan, results, findings, known, sink, on_stage)
 
 
 def price_requirements(

@@ -54,7 +54,7 @@ p-value and a ``reason``; the other tests and groups go on.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -119,6 +119,10 @@ _SD = "_sd"
 NEEDS_DAILY = frozenset({BROWN_WARNER_CDA, KP_ADJUSTED_BMP_T, GENERALIZED_SIGN, CORRADO_RANK, CORRADO_ZIVNEY_SIGN, GRANK_T})
 """The tests that read the daily abnormal returns (estimation residuals or daily ARs), not just
 each event's CAR per window."""
+DAY_BY_DAY = frozenset({BROWN_WARNER_CDA, CORRADO_RANK, CORRADO_ZIVNEY_SIGN})
+"""The tests on daily cross-sectional averages: they read the reported days' ARs too."""
+NEEDS_RESIDUALS = DAY_BY_DAY | {KP_ADJUSTED_BMP_T, GRANK_T}
+"""The tests that read every member's estimation residuals at once (not only ``p̂_i``)."""
 
 
 def windows_tested(spec: StudySpec) -> tuple[Window, ...]:
@@ -199,6 +203,107 @@ class WindowObservations:
         return cls(car, se)
 
 
+@dataclass(frozen=True, eq=False)
+class DailySummary:
+    """What the group tests keep of the daily abnormal returns of event rows: only the
+    members' rows (primary rows with a model, :class:`Members`), only what ``tests`` read, in
+    blocks of consecutive rows (one per batch of :func:`summarise_daily`, joined by
+    :func:`combine_daily` without copying), gathered a block of members at a time.
+
+    The rank tests need every member's daily series at once, in a global order: GRANK ranks
+    each member's residuals against its SCAR divided by the cross-sectional s.d. of its
+    group's SCARs (known once every member is in), the Kolari-Pynnönen correlations pair
+    members with the same day 0 whichever batch holds them, and the day-by-day tests add up
+    ranks and residuals by group and day in one order, so that a study gives the same bits
+    however it is batched. The sign test's ``p̂_i`` is per member and kept alone otherwise.
+
+    Attributes
+    ----------
+    rows
+        The member rows, ascending.
+    p_hat
+        Each member row's share of positive estimation residuals (``p̂_i`` of :func:`generalized_sign`).
+    estimation, reported
+        Blocks of the members' estimation residuals (``rows x T``) and reported ARs
+        (``rows x R``); None unless a test of :data:`NEEDS_RESIDUALS` (:data:`DAY_BY_DAY`) runs.
+    estimation_days, reported_days
+        The event days of their columns.
+    """
+
+    rows: np.ndarray
+    p_hat: np.ndarray
+    estimation: tuple[np.ndarray, ...] | None
+    reported: tuple[np.ndarray, ...] | None
+    estimation_days: Window
+    reported_days: Window
+
+    def gather(self, blocks: tuple[np.ndarray, ...], rows: np.ndarray) -> np.ndarray:
+        """The rows ``rows`` (member rows, any shape ``S``) of the blocks ``blocks`` (``S x days``)."""
+        pos = np.searchsorted(self.rows, np.ravel(rows))
+        bounds = np.cumsum([0, *(b.shape[0] for b in blocks)])
+        block = np.searchsorted(bounds, pos, side="right") - 1
+        out = np.empty((pos.size, blocks[0].shape[1]))
+        for b in np.unique(block):  # a loop over the blocks (batches), each a vectorised gather
+            chosen = block == b
+            out[chosen] = blocks[b][pos[chosen] - bounds[b]]
+        return out.reshape(*np.shape(rows), out.shape[1])
+
+
+def summarise_daily(
+    events: pl.DataFrame, daily: DailyAbnormalReturns, tests: Collection[str] | None, first_row: int = 0
+) -> DailySummary:
+    """What the group tests ``tests`` keep of the daily abnormal returns of consecutive event
+    rows (array row ``r`` of ``daily`` is event row ``first_row + r``).
+
+    Parameters
+    ----------
+    events
+        ``row, group, day0_session, sigma, df_resid`` of the tested rows (those outside
+        ``daily``'s rows are ignored), as for :func:`group_tests`.
+    """
+    tests = check_tests(tests)
+    n = daily.estimation.shape[0]
+    members = Members.of(events.filter(pl.col(ROW).is_between(first_row, first_row + n - 1)))
+    rows = np.sort(members.rows)
+    est = daily.estimation[rows - first_row]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p_hat = (est > 0).sum(axis=1) / np.isfinite(est).sum(axis=1)
+    return DailySummary(
+        rows, p_hat, (est,) if NEEDS_RESIDUALS.intersection(tests) else None,
+        (daily.reported[rows - first_row],) if DAY_BY_DAY.intersection(tests) else None,
+        daily.estimation_days, daily.reported_days,
+    )
+
+
+def combine_daily(parts: Sequence[DailySummary]) -> DailySummary:
+    """One summary of the summaries of consecutive sets of event rows, in row order (their
+    blocks are kept as they are: nothing is copied)."""
+    rows = np.concatenate([p.rows for p in parts])
+    if np.any(np.diff(rows) <= 0):
+        raise ValueError("the daily summaries must cover disjoint event rows in ascending order")
+
+    def blocks(name: str) -> tuple[np.ndarray, ...] | None:
+        if getattr(parts[0], name) is None:
+            return None
+        return tuple(b for p in parts for b in getattr(p, name) if b.shape[0]) or getattr(parts[0], name)
+
+    first = parts[0]
+    return DailySummary(rows, np.concatenate([p.p_hat for p in parts]), blocks("estimation"), blocks("reported"),
+                        first.estimation_days, first.reported_days)
+
+
+class _MemberRows:
+    """Blocks of a :class:`DailySummary` indexed like one array in member order (``[slice]``
+    or ``[index array]``): only the rows asked for are copied."""
+
+    def __init__(self, daily: DailySummary, blocks: tuple[np.ndarray, ...], rows: np.ndarray) -> None:
+        self.daily, self.blocks, self.rows = daily, blocks, rows
+        self.shape = (rows.size, blocks[0].shape[1])
+
+    def __getitem__(self, key: slice | np.ndarray) -> np.ndarray:
+        return self.daily.gather(self.blocks, self.rows[key])
+
+
 def run_battery(
     events: pl.DataFrame, window_obs: pl.DataFrame, daily: pl.DataFrame, windows: tuple[Window, ...],
     tests: Collection[str] | None = None,
@@ -218,8 +323,8 @@ def run_battery(
 
 
 def group_tests(
-    events: pl.DataFrame, obs: WindowObservations, daily: DailyAbnormalReturns | None, windows: tuple[Window, ...],
-    tests: Collection[str] | None = None,
+    events: pl.DataFrame, obs: WindowObservations, daily: DailyAbnormalReturns | DailySummary | None,
+    windows: tuple[Window, ...], tests: Collection[str] | None = None,
 ) -> pl.DataFrame:
     """Run the battery (or the ``tests`` named) for every group and test window.
 
@@ -231,7 +336,9 @@ def group_tests(
     obs
         The CARs and their standard errors in the test windows, by event row.
     daily
-        The daily abnormal returns by event row (needed only by :data:`NEEDS_DAILY`).
+        The daily abnormal returns by event row, or what the tests keep of them
+        (:func:`summarise_daily`, :func:`combine_daily`; the same numbers); needed only by
+        :data:`NEEDS_DAILY`.
     windows
         The test windows; every group gets a row for each window and test.
     tests
@@ -248,15 +355,25 @@ def group_tests(
     if daily is None and NEEDS_DAILY.intersection(tests):
         raise ValueError(f"{', '.join(sorted(NEEDS_DAILY.intersection(tests)))} need the daily abnormal returns")
     members = Members.of(events)
-    est = None if daily is None else daily.estimation[members.rows]
-    p_i = None
-    if GENERALIZED_SIGN in tests:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            p_i = (est > 0).sum(axis=1) / np.isfinite(est).sum(axis=1)
+    if isinstance(daily, DailyAbnormalReturns):
+        daily = summarise_daily(events, daily, tests)
+    est = rep = p_i = None
+    if daily is not None:
+        at = np.searchsorted(daily.rows, members.rows)
+        if daily.rows.size != members.rows.size or not (daily.rows[at] == members.rows).all():
+            raise ValueError("the daily summary's rows are not the tested event rows")
+        if (NEEDS_RESIDUALS.intersection(tests) and daily.estimation is None) or (
+            DAY_BY_DAY.intersection(tests) and daily.reported is None
+        ):
+            raise ValueError("the daily summary was made for other tests")
+        p_i = daily.p_hat[at] if GENERALIZED_SIGN in tests else None
+        est = None if daily.estimation is None else _MemberRows(daily, daily.estimation, members.rows)
+        rep = None if daily.reported is None else _MemberRows(daily, daily.reported, members.rows)
     cs = _cross_section(members, obs, windows, p_i, WILCOXON in tests)
     days = None
-    if {BROWN_WARNER_CDA, CORRADO_RANK, CORRADO_ZIVNEY_SIGN}.intersection(tests):
-        days = _day_statistics(members, daily, windows, ranks={CORRADO_RANK, CORRADO_ZIVNEY_SIGN}.intersection(tests))
+    if DAY_BY_DAY.intersection(tests):
+        days = _day_statistics(members, est, rep, daily.reported_days, windows,
+                               ranks={CORRADO_RANK, CORRADO_ZIVNEY_SIGN}.intersection(tests))
     make: dict[str, Callable[[], pl.DataFrame]] = {
         CROSS_SECTIONAL_T: lambda: cross_sectional_t(cs.frame),
         BROWN_WARNER_CDA: lambda: brown_warner_cda(cs.frame, days),
@@ -688,7 +805,7 @@ class _Block:
 
 
 def _group_totals(
-    members: Members, fn: Callable[..., dict[str, np.ndarray]], *arrays: np.ndarray
+    members: Members, fn: Callable[..., dict[str, np.ndarray]], *arrays: np.ndarray | _MemberRows
 ) -> dict[str, np.ndarray]:
     """Group totals of per-member quantities, computed block by block of members.
 
@@ -749,7 +866,8 @@ def _standardised_ranks(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _day_statistics(
-    members: Members, daily: DailyAbnormalReturns, windows: tuple[Window, ...], ranks: Collection[str]
+    members: Members, est: _MemberRows, rep: _MemberRows, reported_days: Window, windows: tuple[Window, ...],
+    ranks: Collection[str],
 ) -> DayStatistics:
     """Daily cross-sectional averages of residuals, standardised ranks and signs, per group.
 
@@ -776,7 +894,7 @@ def _day_statistics(
             out |= {"u": reduce(np.where(has, u, 0.0)), "g": reduce(np.where(has, g, 0.0))}
         return out
 
-    sums = _group_totals(members, block, daily.estimation[members.rows], daily.reported[members.rows])
+    sums = _group_totals(members, block, est, rep)
     n_rep = sums["n_rep"]
     with np.errstate(invalid="ignore", divide="ignore"):
         aar_est, aar_rep = sums["s_est"] / sums["n_est"], sums["s_rep"] / n_rep
@@ -796,7 +914,7 @@ def _day_statistics(
     per_window = [pl.DataFrame(schema={
         S.GROUP: pl.String, S.WINDOW_START: pl.Int32, S.WINDOW_END: pl.Int32, "_days": pl.Int32,
         "_caar": pl.Float64, "_u_sum": pl.Float64, "_g_sum": pl.Float64})]
-    first = daily.reported_days.start
+    first = reported_days.start
     for w in windows:  # a few windows; each step is vectorised over groups
         cols = slice(w.start - first, w.end - first + 1)
         seen = n_rep[:, cols] > 0
@@ -854,7 +972,7 @@ def corrado_zivney_sign(cs: pl.DataFrame, days: DayStatistics) -> pl.DataFrame:
 
 
 def _same_date_correlation(
-    members: Members, cs: CrossSection, est: np.ndarray, windows: tuple[Window, ...]
+    members: Members, cs: CrossSection, est: _MemberRows, windows: tuple[Window, ...]
 ) -> pl.DataFrame:
     """``Σ_{i<j} ρ_ij`` per group and window over the pairs of the window's events that share a
     day 0; ``ρ_ij`` is the Pearson correlation of the two events' estimation-window residuals
@@ -862,8 +980,9 @@ def _same_date_correlation(
     variation).
 
     Dense: the events of each (group, day 0) cluster are stacked into a ``clusters x size x T``
-    block per cluster size, and every cluster's correlation matrix comes from batched matrix
-    products of the residuals and their presence masks (pairwise-complete sums).
+    block per cluster size; a cluster whose events have every estimation day is summed in time
+    linear in its size (:func:`_complete_pair_sums`), any other one from its correlation
+    matrix (:func:`_pairwise_complete_sums`: pairwise-complete sums).
     """
     out_schema = {S.GROUP: pl.String, S.WINDOW_START: pl.Int32, S.WINDOW_END: pl.Int32, "_rho_sum": pl.Float64}
     keyed = members.frame.with_row_index("_m").with_columns(
@@ -881,19 +1000,12 @@ def _same_date_correlation(
         for lo in range(0, members_of.shape[0], step):  # blocks of clusters: bounded memory
             m = members_of[lo:lo + step]
             x = est[m]  # clusters x size x T
-            has = np.isfinite(x)
-            x0, p = np.where(has, x, 0.0), has.astype(np.float64)
-            pt = p.transpose(0, 2, 1)
-            n = p @ pt
-            sx = x0 @ pt  # Σ e_i over the days both have
-            with np.errstate(invalid="ignore", divide="ignore"):
-                cov = x0 @ x0.transpose(0, 2, 1) - sx * sx.transpose(0, 2, 1) / n
-                var = (x0 * x0) @ pt - sx**2 / n
-                rho = cov / np.sqrt(var * var.transpose(0, 2, 1))
-            rho = np.where(np.isfinite(rho), rho, 0.0)
-            rho[:, np.arange(size), np.arange(size)] = 0.0
             a = inside[m]  # clusters x size x windows
-            pair_sum[lo:lo + step] = 0.5 * np.einsum("csw,cst,ctw->cw", a, rho, a)
+            complete = np.isfinite(x).all(axis=(1, 2))
+            block = pair_sum[lo:lo + step]
+            block[complete] = _complete_pair_sums(x[complete], a[complete])
+            if not complete.all():
+                block[~complete] = _pairwise_complete_sums(x[~complete], a[~complete])
         cluster_group = part[S.GROUP].gather_every(size)
         sums.append(pl.DataFrame({
             S.GROUP: cluster_group.gather(pl.Series(np.repeat(np.arange(cluster_group.len()), len(windows)))),
@@ -913,10 +1025,44 @@ def _same_date_correlation(
     )
 
 
+def _pairwise_complete_sums(x: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """``Σ_{i<j} a_iw a_jw ρ_ij`` per cluster and window, ``ρ_ij`` over the days both events
+    have (clusters x size x T residuals ``x``, NaN where missing; ``a``: clusters x size x
+    windows, 1 where the event is in the window's test): a ``size x size`` correlation matrix
+    per cluster from batched matrix products of the residuals and their presence masks."""
+    size = x.shape[1]
+    has = np.isfinite(x)
+    x0, p = np.where(has, x, 0.0), has.astype(np.float64)
+    pt = p.transpose(0, 2, 1)
+    n = p @ pt
+    sx = x0 @ pt  # Σ e_i over the days both have
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = x0 @ x0.transpose(0, 2, 1) - sx * sx.transpose(0, 2, 1) / n
+        var = (x0 * x0) @ pt - sx**2 / n
+        rho = cov / np.sqrt(var * var.transpose(0, 2, 1))
+    rho = np.where(np.isfinite(rho), rho, 0.0)
+    rho[:, np.arange(size), np.arange(size)] = 0.0
+    return 0.5 * np.einsum("csw,cst,ctw->cw", a, rho, a)
+
+
+def _complete_pair_sums(x: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """:func:`_pairwise_complete_sums` of clusters whose events have every day, in time
+    linear in the cluster's size: with ``z_i`` event i's residuals demeaned and scaled to
+    unit length (0 when they do not vary), ``ρ_ij = z_i'z_j`` and, per window,
+    ``Σ_{i<j} a_i a_j ρ_ij = (‖Σ_i a_i z_i‖² − Σ_i a_i² ‖z_i‖²) / 2``."""
+    d = x - x.mean(axis=2, keepdims=True)
+    norm = np.sqrt((d * d).sum(axis=2, keepdims=True))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(norm > 0, d / norm, 0.0)
+    total = a.transpose(0, 2, 1) @ z  # clusters x windows x T: Σ_i a_iw z_i
+    own = np.einsum("csw,cs->cw", a * a, (z * z).sum(axis=2))
+    return 0.5 * (np.einsum("cwt,cwt->cw", total, total) - own)
+
+
 # --- GRANK (Kolari & Pynnönen 2011) -------------------------------------------------------------------
 
 
-def grank_t(cs: CrossSection, members: Members, est: np.ndarray, windows: tuple[Window, ...]) -> pl.DataFrame:
+def grank_t(cs: CrossSection, members: Members, est: _MemberRows, windows: tuple[Window, ...]) -> pl.DataFrame:
     """Kolari & Pynnönen (2011) generalized rank test, for one day and for CARs::
 
         SAR_it = e_it / σ_i                               estimation days

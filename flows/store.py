@@ -241,6 +241,8 @@ class PriceStore:
         out = arrow_frame(pa.concat_tables([table for _, table in found]).combine_chunks()).with_columns(
             pl.Series(S.TICKER, [t for t, _ in found], dtype=pl.String).gather(pl.Series(owner))
         ).select(S.TICKER, *names)
+        del tables, found
+        pa.default_memory_pool().release_unused()  # the per-file tables' memory, which the pool would keep
         days = out[S.DATE]
         if (start is not None and days.min() < start) or (end is not None and days.max() > end):
             keep = days.is_between(start or days.min(), end or days.max())

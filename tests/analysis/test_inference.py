@@ -378,3 +378,15 @@ def test_groups_without_events_get_rows_with_a_reason():
     assert out["test"].to_list()[: len(TEST_NAMES)] == list(TEST_NAMES)
     assert (out["n_events"] == 0).all() and out["statistic"].is_null().all()
     assert set(out["reason"]) == {"no event of the group has an abnormal return in the window"}
+
+
+def test_kp_correlations_of_complete_clusters_in_linear_time_equal_the_correlation_matrix():
+    """The linear-time sums of clusters whose events have every day equal the sums over their
+    correlation matrices (pairwise-complete path), with a constant (no variation) event."""
+    from analysis.inference import _complete_pair_sums, _pairwise_complete_sums
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(0.0, 0.02, (7, 5, 40)) + rng.normal(0.0, 0.01, (7, 1, 40))  # correlated within a cluster
+    x[2, 3] = 0.004
+    a = (rng.random((7, 5, 3)) < 0.7).astype(np.float64)
+    np.testing.assert_allclose(_complete_pair_sums(x, a), _pairwise_complete_sums(x, a), rtol=1e-12, atol=1e-13)
