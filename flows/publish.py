@@ -14,8 +14,8 @@ A report folder holds::
     claims.parquet/.csv             the catalog's headline claims beside the data, with verdicts
     brief-<group>.html|.md          one page per event group (flows.flagship), passed in ``extra``
     tables/<name>.md|.html|.csv     the human tables (.tex with latex=True): every event row up
-                                    to flows.tables.MAX_EVENT_ROWS, else a selection of that many
-                                    (flows.tables.shown_rows) and "N more in <file>.parquet"
+                                    to flows.tables.MAX_EVENT_ROWS (200), else the SELECTED_ROWS
+                                    (50) of flows.tables.shown_rows and "N more in <file>.parquet"
     tables/cross_section_<group>.*  regressions of CARs on characteristics, summary_col layout
     tables/pooled_<group>.*         pooled dummy-variable event regression, summary_col layout
     plots/car-<event>.png|.svg      CAR path with its 95 % band, per event (the first 10:

@@ -176,7 +176,7 @@ class Shown:
         """The line under a table listing a selection: what it shows, and how many more rows
         ``file`` holds."""
         return (f"{self.keys.height:,} of {self.total:,} event rows: {self.selection}. "
-                f"{self.total - self.keys.height:,} more in {file} (every row, with its CSV twin).")
+                f"{self.total - self.keys.height:,} more event rows in {file} (every row, with its CSV twin).")
 
 
 def shown_rows(
@@ -214,11 +214,13 @@ def shown_rows(
     noted = caveats.sort(pl.col(STATUS) != "skipped", "_order").head(size - top.height - big.height)
     chosen = pl.concat([top, big, noted]).select(keys)
     flagged = cand.filter(pl.col(STATUS) != "ok").height
-    selection = (
-        f"the {top.height} most significant on {w.label} (smallest p), the {big.height} largest |$ abnormal| on "
-        f"{w.label}, then {noted.height} of the {caveats.height:,} other skipped or flagged rows (skipped first; "
-        f"{flagged:,} rows in all have a caveat, see events.parquet: status, reason)"
-    )
+    parts = [
+        f"the {top.height} most significant on {w.label} (smallest p)" if top.height else "",
+        f"the {big.height} largest |$ abnormal| on {w.label}" if big.height else "",
+        f"{noted.height} of the {caveats.height:,} other skipped or flagged rows (skipped first)" if noted.height else "",
+    ]
+    selection = (", then ".join(p for p in parts if p)
+                 + f"; {flagged:,} rows in all have a caveat (events.parquet: status, reason)")
     return Shown(chosen, rows.height, selection)
 
 

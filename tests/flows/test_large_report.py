@@ -66,14 +66,14 @@ def test_human_tables_are_bounded_and_say_where_the_rest_is(result):
     n = result.events.height
     summary = summary_table(result)
     assert summary.frame.height == SELECTED_ROWS
-    assert any(f"{n - SELECTED_ROWS:,} more in car.parquet" in note for note in summary.notes)
+    assert any(f"{n - SELECTED_ROWS:,} more event rows in car.parquet" in note for note in summary.notes)
     events = events_table(result)
     skipped = events.frame.filter(pl.col(STATUS) == "skipped")
     assert skipped.height == SKIPPED and skipped["note"].str.contains("NODATA").all()
-    assert any(f"{n - SELECTED_ROWS:,} more in events.parquet" in note for note in events.notes)
+    assert any(f"{n - SELECTED_ROWS:,} more event rows in events.parquet" in note for note in events.notes)
     daily = abnormal_returns_table(result)
     assert daily.frame.select("event", S.TICKER).n_unique() == MAX_DAILY_EVENT_ROWS
-    assert any("more in abnormal_returns.parquet" in note for note in daily.notes)
+    assert any("more event rows in abnormal_returns.parquet" in note for note in daily.notes)
     for table in all_tables(result):
         assert table.frame.height <= 300, table.key  # a page, whatever the number of events
     assert len(headline_sentences(result)) <= SELECTED_ROWS
@@ -115,4 +115,4 @@ def test_up_to_the_bound_every_row_is_listed(result):
     assert tables["summary"].frame.height == tables["events"].frame.height == MAX_EVENT_ROWS
     assert tables["abnormal_returns"].frame.height == small.abnormal_returns.height
     assert tables["confounders"].frame.height == small.confounders.height
-    assert not any("more in" in note for t in tables.values() for note in t.notes)
+    assert not any("more event rows in" in note for t in tables.values() for note in t.notes)
