@@ -542,11 +542,11 @@ def combine_batches(
     timed.add("confounders", noted)
     if sink is not None:
         timed.add("sink", sunk)
-    models = pl.concat(kept["models"])
-    car_out = pl.concat(kept["car"])
-    status = pl.concat(kept["status"], how="diagonal_relaxed")
-    daily = combine_daily(kept["daily"]) if NEEDS_DAILY.intersection(plan.tests) else None
-    obs = WindowObservations(np.concatenate(kept["car_obs"]), np.concatenate(kept["se_obs"]))
+    models = pl.concat(kept.pop("models"))
+    car_out = pl.concat(kept.pop("car"))
+    status = pl.concat(kept.pop("status"), how="diagonal_relaxed")
+    daily = combine_daily(kept.pop("daily")) if NEEDS_DAILY.intersection(plan.tests) else None
+    obs = WindowObservations(np.concatenate(kept.pop("car_obs")), np.concatenate(kept.pop("se_obs")))
     tests = group_tests(_test_events(plan.test_rows, models), obs, daily, windows_tested(spec), plan.tests)
     del daily, obs
     timed.lap("group tests")
@@ -578,7 +578,7 @@ def combine_batches(
     confounders = plan.confounders.drop(ROW).with_columns(pl.Series(AR_AT_OFFSET, at_offset, nan_to_null=True))
     per_row_notes = (
         rows.select(ROW)
-        .join(pl.concat(kept["notes"]).rename({S.REASON: "_confounded"}), on=ROW, how="left")
+        .join(pl.concat(kept.pop("notes"), rechunk=False).rename({S.REASON: "_confounded"}), on=ROW, how="left")
         .join(outlier_reasons(outliers, by=[ROW]).rename({S.REASON: "_outliers"}), on=ROW, how="left")
         .join(plan.dropped.group_by(ROW).agg(pl.len().cast(pl.Int32).alias(S.N_DROPPED)), on=ROW, how="left")
         .select(ROW, S.N_CONFOUNDERS, S.N_OUTLIERS, S.OUTLIER_DATES, S.N_DROPPED, "_confounded", "_outliers")
@@ -587,11 +587,12 @@ def combine_batches(
     no_bench = pl.when(~pl.col(S.BENCHMARK).is_in(list(known))).then(
         pl.format("no prices for benchmark {}", pl.col(S.BENCHMARK))
     )
-    events_out = (
-        plan.aligned.with_row_index("_order")
-        .join(rows.select(S.EVENT_ID, S.TICKER, ROW), on=[S.EVENT_ID, S.TICKER], how="left")
-        .join(status, on=ROW, how="left")
-        .join(per_row_notes, on=ROW, how="left")
+    events_out = (  # lazy: the long texts (the confounder notes) are not copied from step to step
+        plan.aligned.lazy()
+        .join(rows.lazy().select(S.EVENT_ID, S.TICKER, ROW), on=[S.EVENT_ID, S.TICKER], how="left",
+              maintain_order="left")
+        .join(status.lazy(), on=ROW, how="left", maintain_order="left")
+        .join(per_row_notes.lazy(), on=ROW, how="left", maintain_order="left")
         .with_columns(
             _join_reasons(
                 pl.when(pl.col(S.DAY0_SESSION).is_null()).then(pl.format("day 0: {}", pl.col(S.DAY0_RULE))),
@@ -616,9 +617,8 @@ def combine_batches(
             _join_reasons(pl.col("_skip"), pl.col("_flag")).alias(S.REASON),
         )
         .with_columns(pl.col(S.N_CONFOUNDERS, S.N_OUTLIERS, S.N_DROPPED).fill_null(0))
-        .sort("_order")
-        .drop("_skip", "_flag", "_model_reason", "_order", "_any_car", "_short", "_windows", "_quality", "_confounded",
-              "_outliers")
+        .drop("_skip", "_flag", "_model_reason", "_any_car", "_short", "_windows", "_quality", "_confounded", "_outliers")
+        .collect(engine="in-memory")
     )
     timed.lap("events table")
     return StudyResult(

@@ -60,14 +60,14 @@ class FrameSpill:
     def append(self, name: str, frame: pl.DataFrame) -> None:
         """Append ``frame`` to ``<name>.parquet``; the first batch of a name fixes its columns
         and types, and a later batch whose columns differ is a ``ValueError``."""
+        table = frame.to_arrow()
         if name not in self._open:
             if not NAME.fullmatch(name):
                 raise ValueError(f"not a plain file name: {name!r}")
             self.folder.mkdir(parents=True, exist_ok=True)
             tmp = _temporary(self.folder / f"{name}.parquet")
-            self._open[name] = (pq.ParquetWriter(tmp, frame.to_arrow().schema, compression="zstd"), tmp)
+            self._open[name] = (pq.ParquetWriter(tmp, table.schema, compression="zstd"), tmp)
         writer, _ = self._open[name]
-        table = frame.to_arrow()
         if table.schema != writer.schema:
             try:
                 table = table.cast(writer.schema)
