@@ -353,6 +353,20 @@ def _view(result: StudyResult, ids: list[str]) -> StudyResult:
     )
 
 
+def _brief_rows(result: StudyResult, group: str) -> Shown:
+    """The primary event rows of ``group`` its brief lists."""
+    rows = result.events.filter((pl.col(S.ROLE) == "primary") & (pl.col(S.GROUP) == group))
+    return shown_rows(result, rows, BRIEF_ROWS, BRIEF_SELECTED)
+
+
+def displayed_events(result: StudyResult) -> list[str]:
+    """The ids of every event a page lists, the report's tables or a brief: the events whose
+    daily abnormal returns the pages need (a study that streamed them to disk reads back
+    only these)."""
+    keys = [shown_rows(result).keys, *(_brief_rows(result, g).keys for g in _groups(result))]
+    return pl.concat(keys)[S.EVENT_ID].unique(maintain_order=True).to_list()
+
+
 def group_briefs(result: StudyResult, descriptions: dict[str, str] | None = None, title: str = "") -> list[Brief]:
     """The brief of every event group of ``result`` (see the module docstring).
 
@@ -369,8 +383,7 @@ def group_briefs(result: StudyResult, descriptions: dict[str, str] | None = None
     briefs = []
     started = time.perf_counter()
     for group in _groups(result):  # at most MAX_BRIEFS
-        rows = result.events.filter((pl.col(S.ROLE) == "primary") & (pl.col(S.GROUP) == group))
-        shown = shown_rows(result, rows, BRIEF_ROWS, BRIEF_SELECTED)
+        shown = _brief_rows(result, group)
         ids = shown.keys[S.EVENT_ID].unique(maintain_order=True).to_list()
         headline = _headline(result, group)
         view = _view(result, ids)

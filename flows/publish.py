@@ -45,8 +45,10 @@ import dataclasses
 import hashlib
 import html
 import json
+import os
 import re
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
@@ -60,6 +62,7 @@ from analysis.paths import caar_paths
 from flows import progress
 from flows.atomic import staged_folder
 from flows.plots import event_plots, file_stems, group_plots
+from flows.spill import write_csv_twin
 from flows.tables import (
     MAX_EVENT_ROWS, Table, all_tables, md_block, md_text, summary_markdown, to_csv, to_html, to_latex, to_markdown,
 )
@@ -142,13 +145,18 @@ def write_data_file(frame: pl.DataFrame, folder: Path, name: str) -> None:
     frame.write_csv(folder / f"{name}.csv")
 
 
-def _write_data(folder: Path, result: StudyResult) -> tuple[float, dict[str, str]]:
-    """Every data file of :data:`CONTRACT_FILES`; returns the seconds it took and the files'
-    sha256 (hashed while the file is in the page cache)."""
+def _write_data(folder: Path, result: StudyResult, spilled: Mapping[str, Path]) -> tuple[float, dict[str, str]]:
+    """Every data file of :data:`CONTRACT_FILES` (those in ``spilled`` moved in, with their CSV
+    twins); returns the seconds it took and the files' sha256 (hashed while the file is in the
+    page cache)."""
     started = time.perf_counter()
     hashes = {}
     for name in CONTRACT_FILES:
-        write_data_file(getattr(result, name), folder, name)
+        if name in spilled:
+            os.replace(spilled[name], folder / f"{name}.parquet")
+            write_csv_twin(folder / f"{name}.parquet")
+        else:
+            write_data_file(getattr(result, name), folder, name)
         hashes |= {f"{name}.{ext}": file_sha256(folder / f"{name}.{ext}") for ext in ("parquet", "csv")}
     return time.perf_counter() - started, hashes
 
@@ -168,6 +176,7 @@ def run_warnings(result: StudyResult) -> list[str]:
 def write_report(
     result: StudyResult, out: Path, manifest: dict[str, Any], *, title: str, headline: str = "", latex: bool = False,
     extra: dict[str, str] | None = None, links: tuple[tuple[str, str], ...] = (),
+    spilled: Mapping[str, Path] | None = None,
 ) -> Path:
     """Write the report of ``result`` to ``out`` atomically and return ``out``.
 
@@ -192,6 +201,10 @@ def write_report(
         written in the same atomic swap.
     links
         ``(relative href, text)`` shown first in the page's navigation (the group briefs).
+    spilled
+        Data files already written as Parquet (name -> file on the same file system, e.g.
+        ``abnormal_returns`` streamed by :class:`flows.spill.FrameSpill`): moved into the
+        report, with their CSV twins, instead of being written from ``result``.
 
     Notes
     -----
@@ -207,7 +220,7 @@ def write_report(
             raise ValueError(f"extra file name {name!r} is not a plain file name")
     with staged_folder(out) as tmp:
         clock = _write_contents(tmp, result, manifest, title=title, headline=headline, latex=latex, extra=extra or {},
-                                links=links)
+                                links=links, spilled=spilled or {})
     clock.lap("fsync and swap")
     progress.say("report files: " + ", ".join(f"{part} {t:.1f} s" for part, t in clock.times.items()))
     return out
@@ -228,13 +241,13 @@ class _Clock:
 
 def _write_contents(
     tmp: Path, result: StudyResult, manifest: dict[str, Any], *, title: str, headline: str, latex: bool,
-    extra: dict[str, str], links: tuple[tuple[str, str], ...],
+    extra: dict[str, str], links: tuple[tuple[str, str], ...], spilled: Mapping[str, Path],
 ) -> _Clock:
     """Write the report into ``tmp``; returns the seconds of each part so far."""
     (tmp / "tables").mkdir()
     clock = _Clock()
     with ThreadPoolExecutor(1) as pool:  # polars writes the data files without the GIL while Python renders
-        data = pool.submit(_write_data, tmp, result)
+        data = pool.submit(_write_data, tmp, result, spilled)
         tables = [(t, to_html(t)) for t in all_tables(result)]
         for t, rendered in tables:
             (tmp / "tables" / f"{t.key}.md").write_text(to_markdown(t), encoding="utf-8")
