@@ -20,15 +20,16 @@ functions with the :class:`Tracked` runner, which calls each step as a task:
   nothing because Yahoo was unreachable ends as a failed task (so it is not cached);
 - the report's events, briefs and links are published as Prefect artifacts.
 
-Nothing else imports this module: a local run (:class:`flows.study.Local`) never imports Prefect.
+Only tracked runs import this module (``run``/``demo`` with a Prefect API or ``--prefect``,
+``serve``, the deployments): a local run (:class:`flows.study.Local`) never imports Prefect.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import inspect
+import json
 import os
 from collections.abc import Callable
 from datetime import timedelta
