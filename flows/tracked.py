@@ -215,6 +215,7 @@ def _tracked(body: Callable[..., Any]) -> Callable[..., Any]:
             return body(*args, **kwargs)
 
     run_tracked.__signature__ = inspect.signature(body, eval_str=True)  # types resolved where written (Prefect validates)
+    run_tracked.__module__ = __name__  # a deployment's entrypoint is this module's flow, not the plain function
     return run_tracked
 
 
