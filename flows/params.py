@@ -24,8 +24,6 @@ Source = Literal["auto", "store", "yfinance"]
 SOURCES: tuple[str, ...] = get_args(Source)
 TaskRunnerName = Literal["threads", "dask"]
 TASK_RUNNERS: tuple[TaskRunnerName, ...] = get_args(TaskRunnerName)
-Mode = Literal["local", "prefect"]
-"""How a run is executed: ``local`` (plain calls in this process) or ``prefect`` (a tracked flow run)."""
 
 MODELS = ("market", "constant-mean", "market-adjusted", "capm", "ff3", "carhart4", "ff5", "factors")
 PLAIN_MODELS = ("market", "constant-mean", "market-adjusted")

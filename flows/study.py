@@ -54,6 +54,7 @@ from flows.store import FactorStore, PriceStore
 from flows.tables import headline
 
 T = TypeVar("T")
+IMPORT_HINT = "market-reaction prices import"
 
 
 class Local:
@@ -164,7 +165,8 @@ def acquire_prices(events: tuple[EventSpec, ...], spec: StudySpec, root: str, so
     notes = list(plan.notes)
     offline = False
     for batch, fetched in zip(plan.batches, run.fetch(root, plan.batches, source == "yfinance")):
-        run(store_batch, root, batch, fetched.prices)
+        if not fetched.prices.is_empty():
+            run(store_batch, root, batch, fetched.prices)
         notes += [f"{t}: {why}" for t, why in fetched.failures.items()]
         offline = offline or fetched.offline
     shares = run(fetch_shares, root, events, "store" if offline else source)
@@ -391,9 +393,6 @@ def no_result_message(result: StudyResult, notes: list[str], root: str) -> str:
         fix += (f" Import prices with `{IMPORT_HINT} FILE --ticker SYMBOL` (CSV/Parquet with date and close), "
                 "or run with network access to Yahoo Finance.")
     return "no event could be analysed: " + "; ".join(reasons[:5] + notes[:5]) + ". " + fix
-
-
-IMPORT_HINT = "market-reaction prices import"
 
 
 def grouped_notes(notes: list[str]) -> list[str]:

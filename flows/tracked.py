@@ -20,15 +20,16 @@ functions with the :class:`Tracked` runner, which calls each step as a task:
   nothing because Yahoo was unreachable ends as a failed task (so it is not cached);
 - the report's events, briefs and links are published as Prefect artifacts.
 
-Nothing else imports this module: a local run (:class:`flows.study.Local`) never imports Prefect.
+Only tracked runs import this module (``run``/``demo`` with a Prefect API or ``--prefect``,
+``serve``, the deployments): a local run (:class:`flows.study.Local`) never imports Prefect.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import inspect
+import json
 import os
 from collections.abc import Callable
 from datetime import timedelta
@@ -214,6 +215,7 @@ def _tracked(body: Callable[..., Any]) -> Callable[..., Any]:
             return body(*args, **kwargs)
 
     run_tracked.__signature__ = inspect.signature(body, eval_str=True)  # types resolved where written (Prefect validates)
+    run_tracked.__module__ = __name__  # a deployment's entrypoint is this module's flow, not the plain function
     return run_tracked
 
 

@@ -75,14 +75,13 @@ class FetchResult:
         Upper-case ticker -> why Yahoo gave nothing for it. A ticker is either here or in
         ``prices``.
     offline
-        See below.
+        Nothing came back because the network is absent (DNS failure, connection refused):
+        asking Yahoo again in this run is pointless.
     """
 
     prices: pl.DataFrame
     failures: dict[str, str]
     offline: bool = False
-    """Nothing came back because the network is absent (DNS failure, connection refused):
-    asking Yahoo again in this run is pointless."""
 
 
 def configure_cache(path: Path) -> None:
@@ -153,9 +152,11 @@ def fetch_prices(
         frames.append(prices)
         got = set(prices[schema.TICKER])
         why = {ticker: _price_failure(ticker, log, start, end) for ticker in pending if ticker not in got}
-        failures = {t: reason for t, reason in failures.items() if t not in got} | {t: w[0] for t, w in why.items()}
-        absent = absent or any(w[1] == "absent" for w in why.values())
-        pending = [t for t, w in why.items() if w[1] == "may pass"]
+        for ticker in got:
+            failures.pop(ticker, None)  # came back on a retry
+        failures |= {ticker: reason for ticker, (reason, _) in why.items()}
+        absent = absent or any(kind == "absent" for _, kind in why.values())
+        pending = [ticker for ticker, (_, kind) in why.items() if kind == "may pass"]
     prices = pl.concat(frames).sort(schema.TICKER, schema.DATE)
     return FetchResult(prices, failures, offline=absent and prices.is_empty())
 

@@ -421,3 +421,10 @@ def test_interrupted_local_run_exits_130_and_writes_nothing(amzn_store, tmp_path
     code, _, err = run_cli(capsys, "run", AWS, "--catalog", str(CATALOG), "--source", "store", "--out", str(out))
     assert code == 130 and err.endswith("market-reaction: interrupted\n")
     assert not out.exists() and not (tmp_path / "index.html").exists()
+
+
+def test_the_deployments_run_the_tracked_flows(tmp_path):
+    from flows.serve import build_deployments
+
+    nightly, adhoc = build_deployments(CATALOG, tmp_path)
+    assert (nightly.entrypoint, adhoc.entrypoint) == ("flows/tracked.py:refresh_catalog", "flows/tracked.py:event_study")
