@@ -23,10 +23,12 @@ combined rows, so every runner gives exactly the frames of :func:`analysis.engin
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -44,15 +46,18 @@ from analysis.specs import StudySpec
 from flows import progress
 from flows.params import TaskRunnerName
 from flows.prices import read_study_prices
+from flows.spill import FrameSpill
 from flows.store import PriceStore
 
 THREADS = 2  # batch tasks at once in one process (the engine's NumPy and polars work releases the GIL)
 DASK_LOCAL_CLUSTER = {"n_workers": 2, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
 """The local Dask cluster when no scheduler address is given: two worker processes of one thread."""
 
-BatchMap = Callable[..., list[Any]]
-"""``map_batches(step, batches, **shared)``: ``[step(batch, **shared) for batch in batches]``,
-run concurrently, results in the order of ``batches``."""
+BatchMap = Callable[..., Iterable[Any]]
+"""``map_batches(step, batches, **shared)``: ``step(batch, **shared)`` of each batch, run
+concurrently, the results in the order of ``batches`` (an iterable consumed once)."""
+AHEAD = THREADS
+"""Batches computed locally beyond the one being combined."""
 
 
 def study_batch(
@@ -74,7 +79,7 @@ def study_batch(
 def study_in_batches(
     events: pl.DataFrame, spec: StudySpec, store_root: str, needs: pl.DataFrame, factors: dict[str, pl.DataFrame],
     regressors: list[str] | None = None, pooled_cov: PooledCov = "cluster", context: pl.DataFrame | None = None,
-    in_memory: bool = True, batch_rows: int = BATCH_ROWS, *, map_batches: BatchMap,
+    in_memory: bool = True, batch_rows: int = BATCH_ROWS, spill: str | None = None, *, map_batches: BatchMap,
 ) -> StudyResult:
     """The study of ``events`` (:func:`analysis.specs.events_frame`) on the prices in the store,
     batch by batch (module docstring).
@@ -91,8 +96,13 @@ def study_in_batches(
         each batch reads its own tickers (Dask workers).
     batch_rows
         Event rows per batch.
+    spill
+        A folder: each batch's abnormal-return rows are appended to
+        ``<spill>/abnormal_returns.parquet`` as the batch is combined
+        (:class:`flows.spill.FrameSpill`), and the result keeps their day-0 rows only
+        (:func:`analysis.engine.combine_batches`), so memory does not grow with the event days.
     map_batches
-        How the batches run (:data:`BatchMap`).
+        How the batches run (:data:`BatchMap`); its results are consumed one by one.
     """
     cal = exchange_calendar(spec.calendar)
     plan = plan_study(events, spec, cal, regressors=regressors, pooled_cov=pooled_cov, context=context)
@@ -101,13 +111,38 @@ def study_in_batches(
     if in_memory:
         raw, shares = read_study_prices(PriceStore(Path(store_root)), needs)
         prices = prepare_prices(raw, spec, cal, factors)
+        del raw
     progress.say(f"{plan.rows.height} event row(s) in {len(batches)} batch(es) of at most {batch_rows}")
     parts = map_batches(
         study_batch, batches, plan=plan, prices=prices, shares=shares, store_root=store_root, needs=needs, factors=factors,
     )
-    known = sorted({t for _, _, tickers in parts for t in tickers})
-    findings = prices.findings if prices is not None else merge_findings([f for _, f, _ in parts])
-    return combine_batches(plan, [b for b, _, _ in parts], findings, known)
+    known: set[str] = set()  # filled as the batches come in; read once they all have
+    findings: list[pl.DataFrame] = []
+
+    def computed() -> Iterator[EventBatch]:
+        for batch, found, tickers in parts:
+            known.update(tickers)
+            findings.append(found)
+            yield batch
+
+    timings: list[tuple[str, float]] = []
+    with FrameSpill(Path(spill)) if spill else nullcontext() as sink:
+        result = combine_batches(plan, computed(), pl.DataFrame(), known, sink=sink and sink.append,
+                                 on_stage=lambda name, seconds: timings.append((name, seconds)))
+    progress.stages((f"engine, {name}", seconds) for name, seconds in timings)
+    return dataclasses.replace(result, quality=prices.findings if prices is not None else merge_findings(findings))
+
+
+def _in_order(pool: ThreadPoolExecutor, step: Callable[..., Any], batches: list[pl.DataFrame], **shared: Any) -> Iterator[Any]:
+    """``step(batch, **shared)`` of each batch on ``pool``, yielded in order, at most
+    :data:`AHEAD` batches computed beyond the one being consumed (memory stays bounded)."""
+    pending: deque[Future] = deque()
+    for batch in batches:
+        pending.append(pool.submit(step, batch, **shared))
+        if len(pending) > AHEAD:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 @contextmanager
@@ -117,7 +152,7 @@ def local_batches(task_runner: TaskRunnerName, dask_address: str | None = None) 
     if task_runner == "threads":
         pool = ThreadPoolExecutor(THREADS, thread_name_prefix="event-batch")
         try:
-            yield lambda step, batches, **shared: list(pool.map(partial(step, **shared), batches))
+            yield partial(_in_order, pool)
         finally:  # interrupted (Ctrl-C): the batches not started yet are dropped
             pool.shutdown(cancel_futures=True)
         return
@@ -125,4 +160,4 @@ def local_batches(task_runner: TaskRunnerName, dask_address: str | None = None) 
 
     local = {} if dask_address else {**DASK_LOCAL_CLUSTER, "silence_logs": logging.ERROR}
     with Client(dask_address, **local) as client:  # without an address, the client's own LocalCluster (closed with it)
-        yield lambda step, batches, **shared: client.gather(client.map(step, batches, **shared, pure=False))
+        yield lambda step, batches, **shared: (f.result() for f in client.map(step, batches, **shared, pure=False))

@@ -353,9 +353,13 @@ def _view(result: StudyResult, ids: list[str]) -> StudyResult:
     )
 
 
-def _brief_rows(result: StudyResult, group: str) -> Shown:
-    """The primary event rows of ``group`` its brief lists."""
-    rows = result.events.filter((pl.col(S.ROLE) == "primary") & (pl.col(S.GROUP) == group))
+def _group_rows(result: StudyResult, group: str) -> pl.DataFrame:
+    """The primary event rows of ``group``."""
+    return result.events.filter((pl.col(S.ROLE) == "primary") & (pl.col(S.GROUP) == group))
+
+
+def _brief_rows(result: StudyResult, rows: pl.DataFrame) -> Shown:
+    """The event rows of a group (``rows``) its brief lists."""
     return shown_rows(result, rows, BRIEF_ROWS, BRIEF_SELECTED)
 
 
@@ -363,7 +367,7 @@ def displayed_events(result: StudyResult) -> list[str]:
     """The ids of every event a page lists, the report's tables or a brief: the events whose
     daily abnormal returns the pages need (a study that streamed them to disk reads back
     only these)."""
-    keys = [shown_rows(result).keys, *(_brief_rows(result, g).keys for g in _groups(result))]
+    keys = [shown_rows(result).keys, *(_brief_rows(result, _group_rows(result, g)).keys for g in _groups(result))]
     return pl.concat(keys)[S.EVENT_ID].unique(maintain_order=True).to_list()
 
 
@@ -383,7 +387,8 @@ def group_briefs(result: StudyResult, descriptions: dict[str, str] | None = None
     briefs = []
     started = time.perf_counter()
     for group in _groups(result):  # at most MAX_BRIEFS
-        shown = _brief_rows(result, group)
+        rows = _group_rows(result, group)
+        shown = _brief_rows(result, rows)
         ids = shown.keys[S.EVENT_ID].unique(maintain_order=True).to_list()
         headline = _headline(result, group)
         view = _view(result, ids)

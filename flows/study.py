@@ -22,6 +22,8 @@ deployment with ``--param``.
 from __future__ import annotations
 
 import dataclasses
+import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -36,7 +38,7 @@ from analysis import schema as S
 from analysis.calendar import align_events, exchange_calendar
 from analysis.catalog import claims
 from analysis.claims import HISTORY_SCHEMA, catalog_claims, check_claims
-from analysis.engine import BATCH_ROWS, StudyResult, price_requirements
+from analysis.engine import ABNORMAL_RETURNS, BATCH_ROWS, StudyResult, price_requirements
 from analysis.errors import DataUnavailableError
 from analysis.regression import PooledCov
 from analysis.specs import EventSpec, ModelName, ReturnKind, StudySpec, events_frame
@@ -44,7 +46,7 @@ from flows import progress
 from flows.batches import local_batches, study_in_batches
 from flows.catalog import default_catalog_path, select_events
 from flows.factors import coverage_notes, load_factor_sets
-from flows.flagship import brief_files, group_briefs
+from flows.flagship import brief_files, displayed_events, group_briefs
 from flows.index import write_index
 from flows.params import DEFAULT_REPORTS, Source, TaskRunnerName, read_catalog, study_spec
 from flows.prices import FetchBatch, PricePlan, download, ensure_shares, plan_fetches, store_download
@@ -190,15 +192,18 @@ def analyze(
     factors: dict[str, pl.DataFrame], regressors: list[str] | None, pooled_cov: PooledCov,
     history: pl.DataFrame | None = None, context: tuple[EventSpec, ...] = (),
     task_runner: TaskRunnerName = "threads", dask_address: str | None = None, batch_rows: int = BATCH_ROWS,
+    spill: str | None = None,
 ) -> StudyResult:
     """Run the study on the stored prices ``needs`` in event batches on ``task_runner``
-    (``context``: further catalog events that may confound these) and check the events'
-    claims against ``history``."""
+    (``context``: further catalog events that may confound these; ``spill``: a folder the
+    abnormal-return rows are streamed to, :func:`flows.batches.study_in_batches`) and check
+    the events' claims against ``history``."""
     progress.say(f"analysing {len(events)} event(s): {spec.model} model, estimation {spec.estimation.label}"
                  + (f", batches on Dask ({dask_address or 'local cluster'})" if task_runner == "dask" else ""))
     result = runner().study_batches(
         task_runner, dask_address, events_frame(events), spec, store_root, needs, factors, regressors, pooled_cov,
         events_frame(context) if context else None, in_memory=task_runner == "threads", batch_rows=batch_rows,
+        spill=spill,
     )
     stated = catalog_claims(events)
     if stated.height:
@@ -209,16 +214,18 @@ def analyze(
 
 def publish_report(
     result: StudyResult, out: str, manifest: dict[str, Any], title: str, latex: bool, extra: dict[str, str] | None = None,
-    briefs: bool = True,
+    briefs: bool = True, spilled: dict[str, str] | None = None,
 ) -> str:
     """Write the report; with ``briefs``, also the brief of every event group in it
-    (:mod:`flows.flagship`), listed in the manifest's ``briefs``."""
+    (:mod:`flows.flagship`), listed in the manifest's ``briefs``; ``spilled``: data files
+    already written (:func:`flows.publish.write_report`)."""
     line = headline(result)
     pages = group_briefs(result, {e["id"]: e.get("description", "") for e in manifest.get("event_info", [])}, title) if briefs else []
     path = write_report(
         result, Path(out), {**manifest, "headline": line, "briefs": [b.manifest_entry() for b in pages]},
         title=title, headline=line, latex=latex, extra={**(extra or {}), **brief_files(pages)},
         links=tuple((b.file, f"brief: {b.group}") for b in pages),
+        spilled={name: Path(path) for name, path in (spilled or {}).items()},
     )
     progress.say(f"report written to {path}" + (f" (briefs: {', '.join(b.file for b in pages)})" if pages else ""))
     return str(path)
@@ -363,25 +370,50 @@ def event_study(
         if factor_sets and plan.needs.height:
             notes += coverage_notes(factor_sets, plan.needs["start"].min(), plan.needs["end"].max())
         history = run(load_history, root, claim_tickers(events))
-    with progress.stage("engine"):
-        result = analyze(events, spec, root, plan.needs, factor_sets, regressors, pooled_cov, history, context,
-                         task_runner, dask_address, batch_rows)
-    if not result.car[S.CAR].is_not_null().any():
-        raise DataUnavailableError(no_result_message(result, notes, root))
-    with progress.stage("writing the report"):
-        manifest = run_manifest(
-            catalog_path, events, spec, source, PriceStore(Path(root)), plan.needs, notes, factor_sets,
-            regressors=regressors, pooled_cov=pooled_cov,
-        )
-        folder = Path(reports) if reports else Path(out).parent if out else Path(DEFAULT_REPORTS)
-        target = out or str(default_out(events, datetime.now(timezone.utc), folder))
-        title = "Market reaction: " + ", ".join(e.id for e in events[:5]) + (" ..." if len(events) > 5 else "")
-        report = run(publish_report, result, target, manifest, title, latex)
-        run.artifacts(result, dict.fromkeys(result.events[S.EVENT_ID].unique(maintain_order=True).to_list(), report))
-        run.brief_artifacts(report)
-        run(update_index, str(folder))
+    folder = Path(reports) if reports else Path(out).parent if out else Path(DEFAULT_REPORTS)
+    target = out or str(default_out(events, datetime.now(timezone.utc), folder))
+    spill = spill_folder(Path(target)) if sum(len(e.tickers) + len(e.related) for e in events) > batch_rows else None
+    try:
+        with progress.stage("engine"):
+            result = analyze(events, spec, root, plan.needs, factor_sets, regressors, pooled_cov, history, context,
+                             task_runner, dask_address, batch_rows, str(spill) if spill else None)
+        if not result.car[S.CAR].is_not_null().any():
+            raise DataUnavailableError(no_result_message(result, notes, root))
+        spilled = {}
+        if spill:
+            spilled = {ABNORMAL_RETURNS: str(spill / f"{ABNORMAL_RETURNS}.parquet")}
+            result = with_displayed_days(result, Path(spilled[ABNORMAL_RETURNS]))
+        with progress.stage("writing the report"):
+            manifest = run_manifest(
+                catalog_path, events, spec, source, PriceStore(Path(root)), plan.needs, notes, factor_sets,
+                regressors=regressors, pooled_cov=pooled_cov,
+            )
+            title = "Market reaction: " + ", ".join(e.id for e in events[:5]) + (" ..." if len(events) > 5 else "")
+            report = run(publish_report, result, target, manifest, title, latex, spilled=spilled)
+            run.artifacts(result, dict.fromkeys(result.events[S.EVENT_ID].unique(maintain_order=True).to_list(), report))
+            run.brief_artifacts(report)
+            run(update_index, str(folder))
+    finally:
+        if spill:
+            shutil.rmtree(spill, ignore_errors=True)
     run.log(headline(result))
     return report
+
+
+def spill_folder(out: Path) -> Path:
+    """A hidden sibling of the report folder ``out`` for the rows streamed while the study
+    runs (same file system, so the finished files move into the report)."""
+    return out.parent / f".{out.name}.spill-{uuid.uuid4().hex[:12]}"
+
+
+def with_displayed_days(result: StudyResult, parquet: Path) -> StudyResult:
+    """``result`` whose ``abnormal_returns`` holds, besides the day-0 rows the engine kept, every
+    day of the events a page lists (:func:`flows.flagship.displayed_events`), read back from
+    the streamed ``parquet``."""
+    ids = displayed_events(result)
+    shown = pl.scan_parquet(parquet).filter(pl.col(S.EVENT_ID).is_in(ids)).collect()
+    rest = result.abnormal_returns.filter(~pl.col(S.EVENT_ID).is_in(ids))
+    return dataclasses.replace(result, abnormal_returns=pl.concat([shown, rest]))
 
 
 def no_result_message(result: StudyResult, notes: list[str], root: str) -> str:

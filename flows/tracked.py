@@ -165,12 +165,12 @@ def _task_map(step: Callable[..., Any], items: list[pl.DataFrame], **shared: Any
 def study_batches(
     events: pl.DataFrame, spec: StudySpec, store_root: str, needs: pl.DataFrame, factors: dict[str, pl.DataFrame],
     regressors: list[str] | None = None, pooled_cov: PooledCov = "cluster", context: pl.DataFrame | None = None,
-    in_memory: bool = True, batch_rows: int = BATCH_ROWS,
+    in_memory: bool = True, batch_rows: int = BATCH_ROWS, spill: str | None = None,
 ) -> StudyResult:
     """:func:`flows.batches.study_in_batches` with each batch an ``event-batch`` task; run it
     with ``.with_options(task_runner=make_task_runner(...))``."""
     return batches.study_in_batches(events, spec, store_root, needs, factors, regressors, pooled_cov, context,
-                                    in_memory, batch_rows, map_batches=_task_map)
+                                    in_memory, batch_rows, spill, map_batches=_task_map)
 
 
 class Tracked(study.Local):

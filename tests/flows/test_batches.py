@@ -72,3 +72,18 @@ def test_local_batches_equal_the_single_process_study(market, reference, runner)
         got = study_in_batches(events, BENCH_SPEC, root, needs, {}, in_memory=runner == "threads", batch_rows=120,
                                map_batches=map_batches)
     assert_same(got, reference)
+
+
+@pytest.mark.parametrize("runner", ["threads", "dask"])
+def test_streamed_batches_write_every_abnormal_return_and_keep_day_0(market, reference, runner, tmp_path):
+    """With ``spill``, the abnormal-return rows go to Parquet batch by batch (the file equals
+    the whole frame) and the result keeps their day-0 rows; every other frame is unchanged."""
+    root, events, needs = market
+    with local_batches(runner) as map_batches:
+        got = study_in_batches(events, BENCH_SPEC, root, needs, {}, in_memory=runner == "threads", batch_rows=120,
+                               spill=str(tmp_path / "spill"), map_batches=map_batches)
+    assert_frame_equal(pl.read_parquet(tmp_path / "spill" / "abnormal_returns.parquet"), reference.abnormal_returns,
+                       check_exact=True)
+    assert_frame_equal(got.abnormal_returns, reference.abnormal_returns.filter(pl.col(S.EVENT_DAY) == 0),
+                       check_exact=True)
+    assert_same(dataclasses.replace(got, abnormal_returns=reference.abnormal_returns), reference)

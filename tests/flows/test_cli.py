@@ -13,6 +13,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from analysis import schema as S
 from flows.cli import main
@@ -428,3 +429,24 @@ def test_the_deployments_run_the_tracked_flows(tmp_path):
 
     nightly, adhoc = build_deployments(CATALOG, tmp_path)
     assert (nightly.entrypoint, adhoc.entrypoint) == ("flows/tracked.py:refresh_catalog", "flows/tracked.py:event_study")
+
+
+def test_a_streamed_run_writes_the_same_report(amzn_store, tmp_path, capsys):
+    """More event rows than ``--batch-rows``: the abnormal returns are streamed to disk batch by
+    batch and read back for the pages; the data files equal a run in one batch, and so do the
+    human tables (every event listed: the daily rows of the events shown are read back)."""
+    reports = {}
+    for name, rows in (("whole", "25000"), ("streamed", "3")):
+        out = tmp_path / name
+        code, _, err = run_cli(capsys, "run", "--catalog", str(CATALOG), "--source", "store", "--out", str(out),
+                               "--batch-rows", rows)
+        assert code == 0, err
+        reports[name] = out
+    whole, streamed = reports["whole"], reports["streamed"]
+    for name in ("abnormal_returns", "car", "models", "events", "tests", "confounders"):
+        assert_frame_equal(pl.read_parquet(streamed / f"{name}.parquet"), pl.read_parquet(whole / f"{name}.parquet"),
+                           check_exact=True)
+        assert (streamed / f"{name}.csv").read_bytes() == (whole / f"{name}.csv").read_bytes(), name
+    for table in sorted((whole / "tables").iterdir()):
+        assert (streamed / "tables" / table.name).read_bytes() == table.read_bytes(), table.name
+    assert not [p for p in tmp_path.iterdir() if ".spill-" in p.name]
