@@ -66,6 +66,7 @@ from analysis.spillovers import battery_rows
 from analysis.valuation import CAP_NOTE, market_caps
 
 STATUS = "status"  # "ok", "skipped" (no result) or "flagged" (a result with a caveat)
+DAY0_WARNING = "day0_warning"  # analysis.calendar.align_events: a note on how day 0 was placed
 ROW_KEYS = (S.EVENT_ID, S.TICKER, S.ROLE, S.GROUP)
 BATCH_ROWS = 25_000
 """Event rows per batch within one process (``run_study``): two threads share the batches."""
@@ -152,6 +153,21 @@ class StudyResult:
 
 def _join_reasons(*parts: pl.Expr) -> pl.Expr:
     return pl.concat_str(*parts, separator="; ", ignore_nulls=True).replace("", None)
+
+
+def _verdict(skip: list[pl.Expr], flag: list[pl.Expr]) -> tuple[pl.Expr, pl.Expr]:
+    """``status`` and ``reason`` of event rows: ``skipped`` if any of ``skip`` holds a note,
+    else ``flagged`` if any of ``flag`` does, else ``ok``; the reason joins them all."""
+    skipped, flagged = _join_reasons(*skip), _join_reasons(*flag)
+    status = pl.when(skipped.is_not_null()).then(pl.lit("skipped")).when(flagged.is_not_null()).then(pl.lit("flagged"))
+    return status.otherwise(pl.lit("ok")).alias(STATUS), _join_reasons(skipped, flagged).alias(S.REASON)
+
+
+def _no_prices(known: Collection[str]) -> tuple[pl.Expr, pl.Expr]:
+    """The notes of event rows whose ticker, or benchmark, is not among the tickers with prices."""
+    known = list(known)
+    return (pl.when(~pl.col(S.TICKER).is_in(known)).then(pl.format("no prices for {}", pl.col(S.TICKER))),
+            pl.when(~pl.col(S.BENCHMARK).is_in(known)).then(pl.format("no prices for benchmark {}", pl.col(S.BENCHMARK))))
 
 
 class _Stages:
@@ -414,19 +430,6 @@ def event_batch(
         ))
         for j, w in enumerate(spec.windows)
     ]
-    quality = event_quality(prices.findings, rows, spec.first_day, spec.report_days.end, cal)
-    status = (
-        pl.concat([models.select(ROW, S.N_OBS, pl.col(S.REASON).alias("_model_reason")), caps.drop(ROW)], how="horizontal")
-        .with_columns(
-            pl.when(fitted).then(pl.Series(has_car.any(axis=1))).alias("_any_car"),
-            pl.when(fitted & (pl.col(S.N_OBS) < spec.estimation.length)).then(
-                pl.format(f"{{}} of {spec.estimation.length} estimation returns", pl.col(S.N_OBS))
-            ).alias("_short"),
-            pl.when(fitted).then(_join_reasons(*lacking)).alias("_windows"),
-        )
-        .join(quality.rename({S.REASON: "_quality"}), on=ROW, how="left", maintain_order="left")
-    )
-
     # The group tests' windows: every reported day (its AR), then the longer windows.
     longer = windows_tested(spec)[spec.report_days.length:]
     ws = window_statistics(ar, models, spec, longer, extras=False)
@@ -457,6 +460,39 @@ def event_batch(
     )
     mine = plan.regression_rows[(plan.regression_rows >= offset) & (plan.regression_rows < offset + rows.height)]
     regression_panel = panel.to_frame(mine - offset).with_columns(pl.col(ROW) + offset)
+    quality = event_quality(prices.findings, rows, spec.first_day, spec.report_days.end, cal)
+    no_prices, no_bench = _no_prices(prices.grid.tickers[S.TICKER])
+    status = (
+        pl.concat([models.select(ROW, S.N_OBS, pl.col(S.REASON).alias("_model_reason")), caps.drop(ROW),
+                   rows.select(S.TICKER, S.BENCHMARK, DAY0_WARNING)], how="horizontal")
+        .with_columns(
+            pl.when(fitted).then(pl.Series(has_car.any(axis=1))).alias("_any_car"),
+            pl.when(fitted & (pl.col(S.N_OBS) < spec.estimation.length)).then(
+                pl.format(f"{{}} of {spec.estimation.length} estimation returns", pl.col(S.N_OBS))
+            ).alias("_short"),
+            pl.when(fitted).then(_join_reasons(*lacking)).alias("_windows"),
+        )
+        .join(quality.rename({S.REASON: "_quality"}), on=ROW, how="left", maintain_order="left")
+        .join(confounder_reasons(plan.confounders.filter(pl.col(ROW).is_between(offset, offset + rows.height - 1)),
+                                 spec.drop_confounded, [ROW]).rename({S.REASON: "_confounded"}),
+              on=ROW, how="left", maintain_order="left")
+        .join(outlier_reasons(outliers, by=[ROW]).rename({S.REASON: "_outliers"}), on=ROW, how="left",
+              maintain_order="left")
+        .join(drop.group_by(ROW).agg(pl.len().cast(pl.Int32).alias(S.N_DROPPED)), on=ROW, how="left",
+              maintain_order="left")
+        .with_columns(*_verdict(
+            [no_prices, no_bench, pl.when(no_prices.is_null() & no_bench.is_null()).then(pl.col("_model_reason")),
+             pl.when(~pl.col("_any_car")).then(pl.lit(
+                 f"no abnormal return on any event-window day ({spec.report_days.start:+d}..{spec.report_days.end:+d}): "
+                 "the ticker's or the benchmark's returns are missing there"
+             ))],
+            [pl.col(DAY0_WARNING), pl.col(CAP_NOTE), pl.col("_short"), pl.when(pl.col("_any_car")).then(pl.col("_windows")),
+             pl.col("_quality"), pl.col("_confounded"), pl.col("_outliers")],
+        ))
+        .with_columns(pl.col(S.N_CONFOUNDERS, S.N_OUTLIERS, S.N_DROPPED).fill_null(0))
+        .drop(S.TICKER, S.BENCHMARK, DAY0_WARNING, "_model_reason", "_any_car", "_short", "_windows", "_quality",
+              "_confounded", "_outliers")
+    )
     return EventBatch(models_out, ar_out, car_out, status, window_obs, daily, regression_panel, outliers, paths)
 
 
@@ -494,15 +530,15 @@ def combine_batches(
     on_stage
         Called as ``on_stage(stage, seconds)`` after each stage: ``models and CARs`` (the
         time spent waiting for the batches; about 0 when they were computed beforehand),
-        ``confounders`` (their notes and ARs, batch by batch), ``sink`` (in ``sink``), ``group
+        ``confounders`` (their ARs, batch by batch), ``sink`` (in ``sink``), ``group
         tests``, ``regressions`` and ``events table``.
     """
     spec = plan.spec
     rows = plan.rows
     reported = spec.report_days
     kept: dict[str, list] = {k: [] for k in ("models", "car", "status", "car_obs", "se_obs", "daily", "panel",
-                                            "ar", "outliers", "paths", "notes")}
-    # Each batch's confounders (by row): their notes, and the row's AR on the confounder's day 0.
+                                            "ar", "outliers", "paths")}
+    # Each batch's confounders (by row): the row's AR on the confounder's day 0.
     conf_row = plan.confounders[ROW].to_numpy().astype(np.int64)
     by_row = np.argsort(conf_row, kind="stable")
     conf_offset = plan.confounders[S.OFFSET].to_numpy()
@@ -523,7 +559,6 @@ def combine_batches(
         at_offset[near] = b.abnormal_returns[S.ABNORMAL_RET].to_numpy()[
             (conf_row[near] - first) * reported.length + conf_offset[near] - reported.start
         ]
-        kept["notes"].append(confounder_reasons(plan.confounders[mine], spec.drop_confounded, [ROW]))
         noted += time.perf_counter() - started
         if sink is None:
             kept["ar"].append(b.abnormal_returns)
@@ -576,48 +611,16 @@ def combine_batches(
     timed.lap("regressions")
     outliers = pl.concat(kept["outliers"])
     confounders = plan.confounders.drop(ROW).with_columns(pl.Series(AR_AT_OFFSET, at_offset, nan_to_null=True))
-    per_row_notes = (
-        rows.select(ROW)
-        .join(pl.concat(kept.pop("notes"), rechunk=False).rename({S.REASON: "_confounded"}), on=ROW, how="left")
-        .join(outlier_reasons(outliers, by=[ROW]).rename({S.REASON: "_outliers"}), on=ROW, how="left")
-        .join(plan.dropped.group_by(ROW).agg(pl.len().cast(pl.Int32).alias(S.N_DROPPED)), on=ROW, how="left")
-        .select(ROW, S.N_CONFOUNDERS, S.N_OUTLIERS, S.OUTLIER_DATES, S.N_DROPPED, "_confounded", "_outliers")
-    )
-    no_prices = pl.when(~pl.col(S.TICKER).is_in(list(known))).then(pl.format("no prices for {}", pl.col(S.TICKER)))
-    no_bench = pl.when(~pl.col(S.BENCHMARK).is_in(list(known))).then(
-        pl.format("no prices for benchmark {}", pl.col(S.BENCHMARK))
-    )
-    events_out = (  # lazy: the long texts (the confounder notes) are not copied from step to step
+    # The batches made their rows' status and reason; the rows without a day 0 are in none.
+    no_prices, no_bench = _no_prices(known)
+    unplaced = _verdict([pl.format("day 0: {}", pl.col(S.DAY0_RULE)), no_prices, no_bench], [pl.col(DAY0_WARNING)])
+    events_out = (
         plan.aligned.lazy()
         .join(rows.lazy().select(S.EVENT_ID, S.TICKER, ROW), on=[S.EVENT_ID, S.TICKER], how="left",
               maintain_order="left")
         .join(status.lazy(), on=ROW, how="left", maintain_order="left")
-        .join(per_row_notes.lazy(), on=ROW, how="left", maintain_order="left")
-        .with_columns(
-            _join_reasons(
-                pl.when(pl.col(S.DAY0_SESSION).is_null()).then(pl.format("day 0: {}", pl.col(S.DAY0_RULE))),
-                no_prices, no_bench,
-                pl.when(no_prices.is_null() & no_bench.is_null()).then(pl.col("_model_reason")),
-                pl.when(~pl.col("_any_car")).then(pl.lit(
-                    f"no abnormal return on any event-window day ({reported.start:+d}..{reported.end:+d}): "
-                    "the ticker's or the benchmark's returns are missing there"
-                )),
-            ).alias("_skip"),
-            _join_reasons(
-                pl.col("day0_warning"), pl.col(CAP_NOTE), pl.col("_short"),
-                pl.when(pl.col("_any_car")).then(pl.col("_windows")), pl.col("_quality"),
-                pl.col("_confounded"), pl.col("_outliers"),
-            ).alias("_flag"),
-        )
-        .with_columns(
-            pl.when(pl.col("_skip").is_not_null()).then(pl.lit("skipped"))
-            .when(pl.col("_flag").is_not_null()).then(pl.lit("flagged"))
-            .otherwise(pl.lit("ok"))
-            .alias(STATUS),
-            _join_reasons(pl.col("_skip"), pl.col("_flag")).alias(S.REASON),
-        )
+        .with_columns(pl.when(pl.col(ROW).is_null()).then(e).otherwise(pl.col(e.meta.output_name())) for e in unplaced)
         .with_columns(pl.col(S.N_CONFOUNDERS, S.N_OUTLIERS, S.N_DROPPED).fill_null(0))
-        .drop("_skip", "_flag", "_model_reason", "_any_car", "_short", "_windows", "_quality", "_confounded", "_outliers")
         .collect(engine="in-memory")
     )
     timed.lap("events table")
