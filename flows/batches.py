@@ -116,6 +116,8 @@ def study_in_batches(
     parts = map_batches(
         study_batch, batches, plan=plan, prices=prices, shares=shares, store_root=store_root, needs=needs, factors=factors,
     )
+    quality = prices.findings if prices is not None else None
+    del prices  # the laid-out prices are freed once the last batch is computed, before the group statistics
     known: set[str] = set()  # filled as the batches come in; read once they all have
     findings: list[pl.DataFrame] = []
 
@@ -130,7 +132,7 @@ def study_in_batches(
         result = combine_batches(plan, computed(), pl.DataFrame(), known, sink=sink and sink.append,
                                  on_stage=lambda name, seconds: timings.append((name, seconds)))
     progress.stages((f"engine, {name}", seconds) for name, seconds in timings)
-    return dataclasses.replace(result, quality=prices.findings if prices is not None else merge_findings(findings))
+    return dataclasses.replace(result, quality=quality if quality is not None else merge_findings(findings))
 
 
 def _in_order(pool: ThreadPoolExecutor, step: Callable[..., Any], batches: list[pl.DataFrame], **shared: Any) -> Iterator[Any]:
