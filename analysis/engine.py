@@ -324,7 +324,8 @@ class EventBatch:
     """Every per-event result of a batch of event rows (``row`` numbers are the study's).
 
     ``models``, ``abnormal_returns``, ``car``, ``outliers`` and ``paths`` are output tables
-    (with ``row``); ``status`` holds what the events table needs per row; ``window_obs`` (each
+    (with ``row``); ``status`` holds the batch's notes for the events table (:func:`_row_status`
+    joins them with the confounder and outlier notes); ``window_obs`` (each
     row's CAR and s.e. per test window) and ``daily`` (what the batch's daily abnormal returns
     contribute to the group tests, :func:`analysis.inference.summarise_daily`; None when no
     test reads them) feed the group tests; ``regression_panel`` is the long panel of the
@@ -430,6 +431,20 @@ def event_batch(
         ))
         for j, w in enumerate(spec.windows)
     ]
+    quality = event_quality(prices.findings, rows, spec.first_day, spec.report_days.end, cal)
+    status = (
+        pl.concat([models.select(ROW, S.N_OBS, pl.col(S.REASON).alias("_model_reason")), caps.drop(ROW),
+                   rows.select(S.TICKER, S.BENCHMARK, DAY0_WARNING)], how="horizontal")
+        .with_columns(
+            pl.when(fitted).then(pl.Series(has_car.any(axis=1))).alias("_any_car"),
+            pl.when(fitted & (pl.col(S.N_OBS) < spec.estimation.length)).then(
+                pl.format(f"{{}} of {spec.estimation.length} estimation returns", pl.col(S.N_OBS))
+            ).alias("_short"),
+            pl.when(fitted).then(_join_reasons(*lacking)).alias("_windows"),
+        )
+        .join(quality.rename({S.REASON: "_quality"}), on=ROW, how="left", maintain_order="left")
+    )
+
     # The group tests' windows: every reported day (its AR), then the longer windows.
     longer = windows_tested(spec)[spec.report_days.length:]
     ws = window_statistics(ar, models, spec, longer, extras=False)
@@ -460,30 +475,29 @@ def event_batch(
     )
     mine = plan.regression_rows[(plan.regression_rows >= offset) & (plan.regression_rows < offset + rows.height)]
     regression_panel = panel.to_frame(mine - offset).with_columns(pl.col(ROW) + offset)
-    quality = event_quality(prices.findings, rows, spec.first_day, spec.report_days.end, cal)
-    no_prices, no_bench = _no_prices(prices.grid.tickers[S.TICKER])
-    status = (
-        pl.concat([models.select(ROW, S.N_OBS, pl.col(S.REASON).alias("_model_reason")), caps.drop(ROW),
-                   rows.select(S.TICKER, S.BENCHMARK, DAY0_WARNING)], how="horizontal")
-        .with_columns(
-            pl.when(fitted).then(pl.Series(has_car.any(axis=1))).alias("_any_car"),
-            pl.when(fitted & (pl.col(S.N_OBS) < spec.estimation.length)).then(
-                pl.format(f"{{}} of {spec.estimation.length} estimation returns", pl.col(S.N_OBS))
-            ).alias("_short"),
-            pl.when(fitted).then(_join_reasons(*lacking)).alias("_windows"),
-        )
-        .join(quality.rename({S.REASON: "_quality"}), on=ROW, how="left", maintain_order="left")
-        .join(confounder_reasons(plan.confounders.filter(pl.col(ROW).is_between(offset, offset + rows.height - 1)),
-                                 spec.drop_confounded, [ROW]).rename({S.REASON: "_confounded"}),
-              on=ROW, how="left", maintain_order="left")
+    return EventBatch(models_out, ar_out, car_out, status, window_obs, daily, regression_panel, outliers, paths)
+
+
+def _row_status(plan: StudyPlan, status: pl.DataFrame, outliers: pl.DataFrame, known: Collection[str]) -> pl.DataFrame:
+    """The events table's columns of a batch's event rows: ``row, n_obs``, the market-cap
+    columns, ``n_confounders, n_outliers, outlier_dates, n_dropped, status, reason``, from the
+    batch's ``status`` and ``outliers`` (:class:`EventBatch`) and the plan's confounders and
+    dropped days of its rows."""
+    spec, reported = plan.spec, plan.spec.report_days
+    first = int(status[ROW][0]) if status.height else 0
+    mine = pl.col(ROW).is_between(first, first + status.height - 1)
+    no_prices, no_bench = _no_prices(known)
+    return (
+        status.join(confounder_reasons(plan.confounders.filter(mine), spec.drop_confounded, [ROW])
+                    .rename({S.REASON: "_confounded"}), on=ROW, how="left", maintain_order="left")
         .join(outlier_reasons(outliers, by=[ROW]).rename({S.REASON: "_outliers"}), on=ROW, how="left",
               maintain_order="left")
-        .join(drop.group_by(ROW).agg(pl.len().cast(pl.Int32).alias(S.N_DROPPED)), on=ROW, how="left",
-              maintain_order="left")
+        .join(plan.dropped.filter(mine).group_by(ROW).agg(pl.len().cast(pl.Int32).alias(S.N_DROPPED)), on=ROW,
+              how="left", maintain_order="left")
         .with_columns(*_verdict(
             [no_prices, no_bench, pl.when(no_prices.is_null() & no_bench.is_null()).then(pl.col("_model_reason")),
              pl.when(~pl.col("_any_car")).then(pl.lit(
-                 f"no abnormal return on any event-window day ({spec.report_days.start:+d}..{spec.report_days.end:+d}): "
+                 f"no abnormal return on any event-window day ({reported.start:+d}..{reported.end:+d}): "
                  "the ticker's or the benchmark's returns are missing there"
              ))],
             [pl.col(DAY0_WARNING), pl.col(CAP_NOTE), pl.col("_short"), pl.when(pl.col("_any_car")).then(pl.col("_windows")),
@@ -493,7 +507,6 @@ def event_batch(
         .drop(S.TICKER, S.BENCHMARK, DAY0_WARNING, "_model_reason", "_any_car", "_short", "_windows", "_quality",
               "_confounded", "_outliers")
     )
-    return EventBatch(models_out, ar_out, car_out, status, window_obs, daily, regression_panel, outliers, paths)
 
 
 # --- 3. group statistics on the combined batches --------------------------------------------------------
@@ -579,7 +592,6 @@ def combine_batches(
         timed.add("sink", sunk)
     models = pl.concat(kept.pop("models"))
     car_out = pl.concat(kept.pop("car"))
-    status = pl.concat(kept.pop("status"), how="diagonal_relaxed")
     daily = combine_daily(kept.pop("daily")) if NEEDS_DAILY.intersection(plan.tests) else None
     obs = WindowObservations(np.concatenate(kept.pop("car_obs")), np.concatenate(kept.pop("se_obs")))
     tests = group_tests(_test_events(plan.test_rows, models), obs, daily, windows_tested(spec), plan.tests)
@@ -609,9 +621,11 @@ def combine_batches(
         "std_error", S.T_STAT, S.P_VALUE, S.N_OBS, S.R_SQUARED, S.SIGMA, S.REASON,
     )
     timed.lap("regressions")
-    outliers = pl.concat(kept["outliers"])
     confounders = plan.confounders.drop(ROW).with_columns(pl.Series(AR_AT_OFFSET, at_offset, nan_to_null=True))
-    # The batches made their rows' status and reason; the rows without a day 0 are in none.
+    # The rows' notes are joined batch by batch, once the group tests have released their daily
+    # series: the long texts (confounder notes) are made once and never held with those series.
+    status = pl.concat([_row_status(plan, *part, known) for part in zip(kept.pop("status"), kept["outliers"], strict=True)],
+                       how="diagonal_relaxed")
     no_prices, no_bench = _no_prices(known)
     unplaced = _verdict([pl.format("day 0: {}", pl.col(S.DAY0_RULE)), no_prices, no_bench], [pl.col(DAY0_WARNING)])
     events_out = (
@@ -628,7 +642,7 @@ def combine_batches(
         spec, events_out, pl.concat(kept["ar"]), models.drop(ROW), car_out, tests, regressions,
         regression_tables=(*cross_tables, *pooled_tables), quality=quality,
         paths=pl.concat(kept["paths"]).sort(S.EVENT_ID, S.TICKER, S.EVENT_DAY),
-        confounders=confounders, outliers=outliers.drop(ROW),
+        confounders=confounders, outliers=pl.concat(kept["outliers"]).drop(ROW),
     )
 
 
