@@ -461,20 +461,27 @@ def _cross_section(
     """Per group and window: the cross-sectional sums every CAR-based test needs (``p_i``:
     each member's share of positive estimation residuals, for the generalized sign test;
     ``ranks``: the signed ranks of Wilcoxon's test). Dense: member x window arrays summed by
-    group (``np.add.reduceat``); standard deviations in two passes around the group means."""
-    car, se = obs.car[m.rows], obs.se[m.rows]
+    group (``np.add.reduceat``); standard deviations in two passes around the group means.
+    The member arrays are gathered once and worked in place: besides them, one temporary."""
+    car0, z = obs.car[m.rows], obs.se[m.rows]  # become the CAR and SCAR, 0 where not ok
     with np.errstate(invalid="ignore", divide="ignore"):
-        ok = np.isfinite(car) & (se > 0)
+        ok = np.isfinite(car0) & (z > 0)
+        off = ~ok
         n = m.sums(ok.astype(np.float64))
-        car0 = np.where(ok, car, 0.0)
+        car0[off] = 0.0
         mean = m.sums(car0) / n
-        sd = np.sqrt(m.sums(np.where(ok, car - mean[m.group_of], 0.0) ** 2) / (n - 1))
-        z = np.where(ok, car / se, 0.0)
+        sd = np.sqrt(_squared_deviations(m, car0, mean, off) / (n - 1))
+        var = z * z
+        var[off] = 0.0
+        sum_var = m.sums(var)
+        del var
+        np.divide(car0, z, out=z)
+        z[off] = 0.0
         z_mean = m.sums(z) / n
-        z_sd = np.sqrt(m.sums(np.where(ok, z - z_mean[m.group_of], 0.0) ** 2) / (n - 1))
+        z_sd = np.sqrt(_squared_deviations(m, z, z_mean, off) / (n - 1))
         df = m.frame[S.DF_RESID].cast(pl.Float64).to_numpy()
         sums = {
-            S.MEAN: mean, _SD: sd, "_sum_var": m.sums(np.where(ok, se * se, 0.0)), "_z_sum": m.sums(z),
+            S.MEAN: mean, _SD: sd, "_sum_var": sum_var, "_z_sum": m.sums(z),
             "_z_mean": z_mean, "_z_sd": z_sd,
             "_z_var": m.sums(ok * np.where(df > 2, df / (df - 2), 0.0)[:, None]),
             "_df_min": np.minimum.reduceat(np.where(ok, df[:, None], np.inf), m.starts, axis=0) if m.starts.size else n,
@@ -495,6 +502,15 @@ def _cross_section(
     if ranks:
         frame = frame.join(_signed_ranks(m, car0, ok, windows), on=KEYS, how="left", maintain_order="left")
     return CrossSection(frame, ok, z, z_sd)
+
+
+def _squared_deviations(m: Members, x: np.ndarray, mean: np.ndarray, off: np.ndarray) -> np.ndarray:
+    """``Σ_i (x_iw − mean_gw)²`` by group ``g`` and window ``w`` over the member cells that are
+    not ``off`` (members x windows), with one temporary the size of ``x``."""
+    d = mean[m.group_of]
+    np.subtract(x, d, out=d)
+    d[off] = 0.0
+    return m.sums(np.square(d, out=d))
 
 
 def _signed_ranks(m: Members, car: np.ndarray, ok: np.ndarray, windows: tuple[Window, ...]) -> pl.DataFrame:
