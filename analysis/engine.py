@@ -17,8 +17,9 @@ event rows per task:
    per-event results, and the tables. It takes the batches one by one: the group tests keep
    only the tested rows' daily series they read, in per-batch blocks
    (:class:`analysis.inference.DailySummary`), never a batch's other ``E x L`` arrays; the
-   confounder notes are made batch by batch; and an optional *sink* receives the
-   abnormal-return rows batch by batch, to write them out.
+   rows' long notes (confounders, outliers) are joined into their reasons batch by batch
+   once those series are released; and an optional *sink* receives the abnormal-return rows
+   batch by batch, to write them out.
 
 Within one process, ``run_study`` splits large studies into batches of :data:`BATCH_ROWS`
 rows and runs them in two threads (NumPy and polars release the GIL), at most
@@ -521,8 +522,9 @@ def combine_batches(
 
     The batches are consumed one at a time (``batches`` may be a generator that computes
     them): each one's abnormal returns go to ``sink`` and to the confounders'
-    ``ar_at_offset``, its confounder notes are made, and the group tests keep only what they
-    read of it (:class:`analysis.inference.DailySummary`).
+    ``ar_at_offset``, and the group tests keep only what they read of it
+    (:class:`analysis.inference.DailySummary`); after the group tests, each batch's rows get
+    their status and reason (:func:`_row_status`).
 
     Parameters
     ----------
