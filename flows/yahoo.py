@@ -228,15 +228,17 @@ def _yfinance_quietly() -> Iterator[list[str]]:
     with _LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore", Pandas4Warning)
         warnings.simplefilter("ignore", DeprecationWarning)
-        propagate, hide_exceptions = logger.propagate, yf.config.debug.hide_exceptions
+        propagate, level, hide_exceptions = logger.propagate, logger.level, yf.config.debug.hide_exceptions
         logger.addHandler(capture)
         logger.propagate = False
+        logger.setLevel(logging.INFO)  # its failures are read from the log, whatever level the root logger has
         yf.config.debug.hide_exceptions = False
         try:
             yield capture.messages
         finally:
             logger.removeHandler(capture)
             logger.propagate = propagate
+            logger.setLevel(level)
             yf.config.debug.hide_exceptions = hide_exceptions
 
 

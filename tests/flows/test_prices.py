@@ -98,3 +98,19 @@ def test_yahoo_unreachable_leaves_the_store_as_it_was(fake_yahoo, store):
     assert set(failures) == {"AMZN", "^GSPC"} and all("unreachable" in why for why in failures.values())
     assert store.tickers().is_empty()
     assert reasons(result)["ev"][0] == "skipped"
+
+
+def test_yahoo_unreachable_is_recognised_whatever_the_root_log_level(fake_yahoo, store):
+    """The failures are read from yfinance's log: a root logger at CRITICAL (what Prefect's
+    logging setup leaves with ``PREFECT_LOGGING_LEVEL=CRITICAL``) must not hide them."""
+    import logging
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.CRITICAL)
+    try:
+        fake_yahoo.offline()
+        _, failures = fetch_and_study(store, [EventSpec("ev", ("AMZN",), date(2025, 11, 3))])
+    finally:
+        root.setLevel(level)
+    assert failures and all("unreachable" in why for why in failures.values())
