@@ -45,12 +45,17 @@ def mr_home(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def prefect_api():
-    """A throw-away Prefect API (temporary SQLite DB) for the tests that run flows; its URL is
-    also in ``PREFECT_API_URL``, so ``market-reaction run`` makes tracked flow runs on it."""
+def prefect_server() -> str:
+    """A throw-away Prefect API (temporary SQLite DB) for the session; its URL."""
     from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120), pytest.MonkeyPatch.context() as env:
-        env.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
-        yield
+    with prefect_test_harness(server_startup_timeout=120):
+        yield PREFECT_API_URL.value()
+
+
+@pytest.fixture
+def prefect_api(prefect_server, monkeypatch):
+    """The session's Prefect API for one test, its URL in ``PREFECT_API_URL`` so that
+    ``market-reaction run`` makes tracked flow runs on it (and the tests after it, local runs)."""
+    monkeypatch.setenv("PREFECT_API_URL", prefect_server)
