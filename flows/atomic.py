@@ -189,6 +189,30 @@ def staged_folder(out: Path, marker: str = "manifest.json") -> Iterator[Path]:
             errno.EEXIST, f"exists, is not empty and holds no {marker} (not written by market-reaction); "
             "choose another --out or empty it", str(out),
         )
+    with _guarded_folder(out) as tmp:
+        yield tmp
+        _fsync_tree(tmp)
+        with locked(out.parent):
+            _swap(tmp, out)
+
+
+@contextlib.contextmanager
+def scratch_folder(out: Path) -> Iterator[Path]:
+    """Yield an empty hidden folder beside ``out`` for files made before ``out`` is written
+    (the rows a study streams to disk, moved into its report); deleted when the block ends,
+    and, when this process is killed, by the next write into ``out``'s parent (:func:`recover`)."""
+    with _guarded_folder(Path(out)) as tmp:
+        try:
+            yield tmp
+        finally:
+            _remove(tmp)
+
+
+@contextlib.contextmanager
+def _guarded_folder(out: Path) -> Iterator[Path]:
+    """A new hidden folder ``.<name>.tmp-<tag>`` beside ``out`` whose lock file this process
+    holds while the block runs, so that :func:`recover` deletes it once its writer is gone;
+    deleted at once when the block ends with an error."""
     parent, tag = out.parent, _tag()
     tmp = parent / f".{out.name}.tmp-{tag}"
     guard = parent / f".{out.name}.tmp-{tag}.lock"
@@ -198,9 +222,6 @@ def staged_folder(out: Path, marker: str = "manifest.json") -> Iterator[Path]:
         tmp.mkdir()
     try:
         yield tmp
-        _fsync_tree(tmp)
-        with locked(parent):
-            _swap(tmp, out)
     except BaseException:
         _remove(tmp)
         raise

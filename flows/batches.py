@@ -97,7 +97,7 @@ def study_in_batches(
     batch_rows
         Event rows per batch.
     spill
-        A folder: each batch's abnormal-return rows are appended to
+        A folder: with more than one batch, each batch's abnormal-return rows are appended to
         ``<spill>/abnormal_returns.parquet`` as the batch is combined
         (:class:`flows.spill.FrameSpill`), and the result keeps their day-0 rows only
         (:func:`analysis.engine.combine_batches`), so memory does not grow with the event days.
@@ -128,7 +128,7 @@ def study_in_batches(
             yield batch
 
     timings: list[tuple[str, float]] = []
-    with FrameSpill(Path(spill)) if spill else nullcontext() as sink:
+    with FrameSpill(Path(spill)) if spill and len(batches) > 1 else nullcontext() as sink:
         result = combine_batches(plan, computed(), pl.DataFrame(), known, sink=sink and sink.append,
                                  on_stage=lambda name, seconds: timings.append((name, seconds)))
     progress.stages((f"engine, {name}", seconds) for name, seconds in timings)

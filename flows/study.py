@@ -22,8 +22,6 @@ deployment with ``--param``.
 from __future__ import annotations
 
 import dataclasses
-import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -43,6 +41,7 @@ from analysis.errors import DataUnavailableError
 from analysis.regression import PooledCov
 from analysis.specs import EventSpec, ModelName, ReturnKind, StudySpec, events_frame
 from flows import progress
+from flows.atomic import scratch_folder
 from flows.batches import local_batches, study_in_batches
 from flows.catalog import default_catalog_path, select_events
 from flows.factors import coverage_notes, load_factor_sets
@@ -196,8 +195,8 @@ def analyze(
 ) -> StudyResult:
     """Run the study on the stored prices ``needs`` in event batches on ``task_runner``
     (``context``: further catalog events that may confound these; ``spill``: a folder the
-    abnormal-return rows are streamed to, :func:`flows.batches.study_in_batches`) and check
-    the events' claims against ``history``."""
+    abnormal-return rows of a study of several batches are streamed to,
+    :func:`flows.batches.study_in_batches`) and check the events' claims against ``history``."""
     progress.say(f"analysing {len(events)} event(s): {spec.model} model, estimation {spec.estimation.label}"
                  + (f", batches on Dask ({dask_address or 'local cluster'})" if task_runner == "dask" else ""))
     result = runner().study_batches(
@@ -372,17 +371,16 @@ def event_study(
         history = run(load_history, root, claim_tickers(events))
     folder = Path(reports) if reports else Path(out).parent if out else Path(DEFAULT_REPORTS)
     target = out or str(default_out(events, datetime.now(timezone.utc), folder))
-    spill = spill_folder(Path(target)) if sum(len(e.tickers) + len(e.related) for e in events) > batch_rows else None
-    try:
+    with scratch_folder(Path(target)) as scratch:  # for the rows a study of several batches streams to disk
         with progress.stage("engine"):
             result = analyze(events, spec, root, plan.needs, factor_sets, regressors, pooled_cov, history, context,
-                             task_runner, dask_address, batch_rows, str(spill) if spill else None)
+                             task_runner, dask_address, batch_rows, str(scratch))
         if not result.car[S.CAR].is_not_null().any():
             raise DataUnavailableError(no_result_message(result, notes, root))
-        spilled = {}
-        if spill:
-            spilled = {ABNORMAL_RETURNS: str(spill / f"{ABNORMAL_RETURNS}.parquet")}
-            result = with_displayed_days(result, Path(spilled[ABNORMAL_RETURNS]))
+        streamed = scratch / f"{ABNORMAL_RETURNS}.parquet"
+        spilled = {ABNORMAL_RETURNS: str(streamed)} if streamed.is_file() else {}
+        if spilled:
+            result = with_displayed_days(result, streamed)
         with progress.stage("writing the report"):
             manifest = run_manifest(
                 catalog_path, events, spec, source, PriceStore(Path(root)), plan.needs, notes, factor_sets,
@@ -393,17 +391,8 @@ def event_study(
             run.artifacts(result, dict.fromkeys(result.events[S.EVENT_ID].unique(maintain_order=True).to_list(), report))
             run.brief_artifacts(report)
             run(update_index, str(folder))
-    finally:
-        if spill:
-            shutil.rmtree(spill, ignore_errors=True)
     run.log(headline(result))
     return report
-
-
-def spill_folder(out: Path) -> Path:
-    """A hidden sibling of the report folder ``out`` for the rows streamed while the study
-    runs (same file system, so the finished files move into the report)."""
-    return out.parent / f".{out.name}.spill-{uuid.uuid4().hex[:12]}"
 
 
 def with_displayed_days(result: StudyResult, parquet: Path) -> StudyResult:

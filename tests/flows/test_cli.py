@@ -449,4 +449,4 @@ def test_a_streamed_run_writes_the_same_report(amzn_store, tmp_path, capsys):
         assert (streamed / f"{name}.csv").read_bytes() == (whole / f"{name}.csv").read_bytes(), name
     for table in sorted((whole / "tables").iterdir()):
         assert (streamed / "tables" / table.name).read_bytes() == table.read_bytes(), table.name
-    assert not [p for p in tmp_path.iterdir() if ".spill-" in p.name]
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".") and "tmp-" in p.name]

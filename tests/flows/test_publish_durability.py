@@ -372,6 +372,25 @@ def test_stale_temporary_folders_are_removed_and_live_ones_kept(tmp_path):
     assert (reports / "notes" / "mine.txt").exists()
 
 
+def test_a_scratch_folder_is_deleted_at_the_end_and_after_its_writer_is_killed(tmp_path):
+    """The folder a study streams rows into (beside its report): gone when the run ends, and,
+    when the run is killed, removed by the next write into that parent."""
+    reports = tmp_path / "reports"
+    with atomic.scratch_folder(reports / "run") as scratch:
+        (scratch / "abnormal_returns.parquet").write_bytes(b"rows")
+        assert atomic.recover(reports) == []  # a live run's scratch survives a recovery
+    assert hidden(reports) == []
+    child = os.fork()
+    if child == 0:  # a run killed while it streams
+        with atomic.scratch_folder(reports / "run") as scratch:
+            (scratch / "abnormal_returns.parquet").write_bytes(b"rows")
+            os.kill(os.getpid(), signal.SIGKILL)
+    os.waitpid(child, 0)
+    assert len(hidden(reports)) == 2  # the folder and its lock file
+    assert [line.endswith("(unfinished: its writer was killed)") for line in atomic.recover(reports)] == [True]
+    assert hidden(reports) == []
+
+
 def test_two_runs_give_the_same_bytes_except_the_documented_manifest_fields(result, tmp_path):
     first = write_report(result, tmp_path / "one" / "run", {"created_utc": "2025-11-03T21:00:00+00:00"}, title="t", latex=True)
     second = write_report(result, tmp_path / "two" / "run", {"created_utc": "2025-11-04T21:00:00+00:00"}, title="t", latex=True)
