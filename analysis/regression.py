@@ -48,12 +48,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import polars as pl
 
 from analysis import schema as S
+from analysis.options import PooledCov
 from analysis.panel import ROW
 from analysis.specs import StudySpec
 
@@ -66,7 +66,6 @@ MARKET_MODEL = "market_model"
 EVENT_DUMMIES = "event_dummies"
 CROSS_SECTION = "cross_section"
 POOLED_DUMMIES = "pooled_dummies"
-PooledCov = Literal["cluster", "hac"]
 REGRESSOR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 MIN_DF = 3  # residual degrees of freedom a cross-sectional regression needs
 GROUP_TIDY_SCHEMA = {

@@ -18,12 +18,10 @@ import polars as pl
 
 from analysis import schema as S
 from analysis.errors import InputError
+from analysis.options import MODELS, PLAIN_MODELS, RETURN_KINDS, ModelName, ReturnKind
 
 Timing = Literal["pre-open", "intraday", "after-close", "unknown"]
 TIMINGS: tuple[str, ...] = get_args(Timing)
-ModelName = Literal["market", "constant-mean", "market-adjusted", "capm", "ff3", "carhart4", "ff5", "factors"]
-MODELS: tuple[str, ...] = get_args(ModelName)
-PLAIN_MODELS = ("market", "constant-mean", "market-adjusted")  # the models that read no factor data
 FACTOR_MODELS: dict[str, tuple[tuple[str, str], ...]] = {
     # model: the (factor set, column) of each regressor besides the constant
     "ff3": (("ff3", S.MKT_RF), ("ff3", "smb"), ("ff3", "hml")),
@@ -34,8 +32,6 @@ FACTOR_MODELS: dict[str, tuple[tuple[str, str], ...]] = {
 factors fetch ff3|ff5|mom`` stores."""
 DEFAULT_RISK_FREE = {"capm": "ff3", "ff3": "ff3", "carhart4": "ff3", "ff5": "ff5"}
 """The factor set whose ``rf`` column is the risk-free rate when ``risk_free`` is not given."""
-ReturnKind = Literal["simple", "log"]
-RETURN_KINDS: tuple[str, ...] = get_args(ReturnKind)
 Role = Literal["primary", "related"]
 
 CHAR_PREFIX = "char."  # EventSpec.extra names of characteristics (regressors): "char.<name>"

@@ -28,7 +28,6 @@ import urllib.request
 import zipfile
 from datetime import date
 from pathlib import Path
-from typing import Literal, get_args
 
 import polars as pl
 
@@ -38,10 +37,9 @@ from analysis.errors import DataUnavailableError, InputError
 from analysis.factors import study_factors, tbill_daily_rate
 from analysis.specs import FACTOR_NAME_PATTERN, StudySpec, check_factor_set
 from flows.importers import _LINE, _ROW, _raise_problems, _raw
+from flows.params import FACTOR_UNITS as UNITS, Units
 from flows.store import FactorStore
 
-Units = Literal["percent", "decimal"]
-UNITS: tuple[str, ...] = get_args(Units)
 FRENCH_URL = "https://mba.tuck.dartmouth.edu/pages/faculty/ken.french/ftp/"
 FRENCH_FILES = {
     "ff3": "F-F_Research_Data_Factors_daily_CSV.zip",

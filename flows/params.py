@@ -3,11 +3,9 @@ from their text, and the catalog (parsed once per process).
 
 This module imports nothing heavy at import time (no polars, Prefect or statsmodels), so the
 command line can build its argument parser and reject a bad option before any of them loads.
-A few choices are defined in modules that do import heavy libraries; they are repeated here,
-and ``tests/flows/test_cli.py`` checks that the copies stay equal to the originals:
-
-- ``MODELS``, ``PLAIN_MODELS``, ``RETURN_KINDS``: :mod:`analysis.specs`;
-- ``FACTOR_UNITS``, ``FRENCH_SETS``: :mod:`flows.factors`.
+The study's options come from :mod:`analysis.options` (plain Python); the names of the
+French library's factor sets are repeated from :mod:`flows.factors` (which imports polars),
+and ``tests/flows/test_cli.py`` checks that they stay equal.
 """
 
 from __future__ import annotations
@@ -17,6 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
 
+from analysis.options import MODELS, PLAIN_MODELS, POOLED_COVS, RETURN_KINDS  # noqa: F401 (the parser's choices)
+
 if TYPE_CHECKING:
     from analysis.specs import EventSpec, StudySpec
 
@@ -25,11 +25,8 @@ SOURCES: tuple[str, ...] = get_args(Source)
 TaskRunnerName = Literal["threads", "dask"]
 TASK_RUNNERS: tuple[TaskRunnerName, ...] = get_args(TaskRunnerName)
 
-MODELS = ("market", "constant-mean", "market-adjusted", "capm", "ff3", "carhart4", "ff5", "factors")
-PLAIN_MODELS = ("market", "constant-mean", "market-adjusted")
-RETURN_KINDS = ("simple", "log")
-POOLED_COVS = ("cluster", "hac")
-FACTOR_UNITS = ("percent", "decimal")
+Units = Literal["percent", "decimal"]
+FACTOR_UNITS: tuple[str, ...] = get_args(Units)
 FRENCH_SETS = ("ff3", "ff5", "mom")
 
 DEFAULT_ESTIMATION = "-260:-11"
