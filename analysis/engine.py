@@ -192,7 +192,7 @@ _T = TypeVar("_T")
 _R = TypeVar("_R")
 
 
-def _in_order(pool: Executor, fn: Callable[[_T], _R], items: Iterable[_T], ahead: int) -> Iterator[_R]:
+def in_order(pool: Executor, fn: Callable[[_T], _R], items: Iterable[_T], ahead: int) -> Iterator[_R]:
     """``fn(item)`` of every item, computed on ``pool`` and yielded in order, with at most
     ``ahead`` items submitted beyond the one being waited for (bounded memory)."""
     pending: deque = deque()
@@ -734,8 +734,8 @@ def run_study(
         prepared = laid_out.result()
         timed.lap("prices and plan")
         findings, known = prepared.findings, prepared.grid.tickers[S.TICKER]
-        results = _in_order(pool, partial(event_batch, plan, prices=prepared, cal=cal, shares=shares),
-                            plan.batches(BATCH_ROWS), AHEAD)
+        results = in_order(pool, partial(event_batch, plan, prices=prepared, cal=cal, shares=shares),
+                           plan.batches(BATCH_ROWS), AHEAD)
         del laid_out, prepared  # only the batches hold the laid-out prices, until the last one is done
         return combine_batches(plan, results, findings, known, sink, on_stage)
 

@@ -25,9 +25,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from functools import partial
 from pathlib import Path
@@ -38,7 +37,8 @@ import polars as pl
 from analysis import schema as S
 from analysis.calendar import exchange_calendar
 from analysis.engine import (
-    BATCH_ROWS, EventBatch, PreparedPrices, StudyPlan, StudyResult, combine_batches, event_batch, plan_study, prepare_prices,
+    AHEAD, BATCH_ROWS, EventBatch, PreparedPrices, StudyPlan, StudyResult, combine_batches, event_batch, in_order,
+    plan_study, prepare_prices,
 )
 from analysis.quality import merge_findings
 from analysis.regression import PooledCov
@@ -56,8 +56,6 @@ DASK_LOCAL_CLUSTER = {"n_workers": 2, "threads_per_worker": 1, "processes": True
 BatchMap = Callable[..., Iterable[Any]]
 """``map_batches(step, batches, **shared)``: ``step(batch, **shared)`` of each batch, run
 concurrently, the results in the order of ``batches`` (an iterable consumed once)."""
-AHEAD = THREADS
-"""Batches computed locally beyond the one being combined."""
 
 
 def study_batch(
@@ -135,18 +133,6 @@ def study_in_batches(
     return dataclasses.replace(result, quality=quality if quality is not None else merge_findings(findings))
 
 
-def _in_order(pool: ThreadPoolExecutor, step: Callable[..., Any], batches: list[pl.DataFrame], **shared: Any) -> Iterator[Any]:
-    """``step(batch, **shared)`` of each batch on ``pool``, yielded in order, at most
-    :data:`AHEAD` batches computed beyond the one being consumed (memory stays bounded)."""
-    pending: deque[Future] = deque()
-    for batch in batches:
-        pending.append(pool.submit(step, batch, **shared))
-        if len(pending) > AHEAD:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
-
-
 @contextmanager
 def local_batches(task_runner: TaskRunnerName, dask_address: str | None = None) -> Iterator[BatchMap]:
     """A :data:`BatchMap` without Prefect: two threads here, or a Dask client of the
@@ -154,7 +140,7 @@ def local_batches(task_runner: TaskRunnerName, dask_address: str | None = None) 
     if task_runner == "threads":
         pool = ThreadPoolExecutor(THREADS, thread_name_prefix="event-batch")
         try:
-            yield partial(_in_order, pool)
+            yield lambda step, batches, **shared: in_order(pool, partial(step, **shared), batches, AHEAD)
         finally:  # interrupted (Ctrl-C): the batches not started yet are dropped
             pool.shutdown(cancel_futures=True)
         return
