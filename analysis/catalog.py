@@ -1,6 +1,6 @@
 """The event catalog: TOML (curated events) and CSV (bulk events) text into :class:`EventSpec` s.
 
-Pure: these functions parse *text*; reading files is :mod:`flows.catalog`'s job. Every
+Pure: these functions parse *text*; reading files is :mod:`flows.io.catalog`'s job. Every
 mistake ends in an :class:`~analysis.errors.InputError` naming the file, the event (TOML) or
 row (CSV) and the field, so the message alone tells the analyst what to fix.
 

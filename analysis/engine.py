@@ -5,7 +5,7 @@ normal-return model → abnormal returns → CARs → dollar values → group te
 all event rows at once (no loop over events). The CLI, the Prefect flows, the demo and the
 benchmark all call it.
 
-It runs in three steps, which the batched flow (``flows/batches.py``) also runs, one batch of
+It runs in three steps, which the batched flow (``flows/orchestration/batches.py``) also runs, one batch of
 event rows per task:
 
 1. :func:`plan_study` — day 0 of every event and the global row numbers (cheap, all rows);

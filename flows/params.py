@@ -4,8 +4,8 @@ from their text, and the catalog (parsed once per process).
 This module imports nothing heavy at import time (no polars, Prefect or statsmodels), so the
 command line can build its argument parser and reject a bad option before any of them loads.
 The study's options come from :mod:`analysis.options` (plain Python); the names of the
-French library's factor sets are repeated from :mod:`flows.factors` (which imports polars),
-and ``tests/flows/test_cli.py`` checks that they stay equal.
+French library's factor sets are repeated from :mod:`flows.io.factors` (which imports polars),
+and ``tests/flows/cli/test_cli.py`` checks that they stay equal.
 """
 
 from __future__ import annotations
@@ -70,10 +70,10 @@ def study_spec(
 
 
 def read_catalog(path: Path | str) -> tuple[EventSpec, ...]:
-    """:func:`flows.catalog.load_catalog`, parsed once per process for the same file content:
+    """:func:`flows.io.catalog.load_catalog`, parsed once per process for the same file content:
     the command line checks the catalog before the run, and the run reads it again (a 10^5-row
     catalog takes seconds to parse)."""
-    from flows.catalog import load_catalog
+    from flows.io.catalog import load_catalog
 
     try:
         digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
@@ -84,6 +84,6 @@ def read_catalog(path: Path | str) -> tuple[EventSpec, ...]:
 
 @lru_cache(maxsize=4)
 def _parsed_catalog(path: str, digest: str) -> tuple[EventSpec, ...]:
-    from flows.catalog import load_catalog
+    from flows.io.catalog import load_catalog
 
     return load_catalog(path)

@@ -17,7 +17,7 @@ from polars.testing import assert_frame_equal
 
 from analysis import engine
 from analysis import schema as S
-from analysis.bench import BENCH_SPEC, SyntheticSpec, bench_events, bench_prices
+from flows.devtools.floor import BENCH_SPEC, SyntheticSpec, bench_events, bench_prices
 from analysis.engine import StudyResult, combine_batches, event_batch, plan_study, prepare_prices, run_study
 
 MARKET = SyntheticSpec(tickers=25, sessions=420, events=500, missing=0.02, seed=7)

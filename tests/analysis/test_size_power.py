@@ -12,7 +12,7 @@ import pytest
 
 from analysis.engine import run_study
 from analysis.inference import TESTS
-from analysis.simulate import DEMO_BENCHMARK, simulate_market
+from flows.devtools.market import DEMO_BENCHMARK, simulate_market
 from analysis.size_power import (
     SimulationSpec, draw_pseudo_events, eligible_days, plant_abnormal_returns, rejection_rates, simulate_tests,
 )

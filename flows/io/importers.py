@@ -1,0 +1,449 @@
+"""Import analysts' own price and shares-outstanding files.
+
+Price files are CSV (UTF-8, comma-separated, with a header) or Parquet, one row per day::
+
+    date,open,high,low,close,adj_close,volume
+
+Column names are case-insensitive, spaces and underscores are ignored, and common aliases are
+accepted (``timestamp`` for ``date``, ``Adj Close``/``adjclose`` for ``adj_close``, ``symbol``
+for ``ticker``); other columns are ignored. ``date`` and ``close`` are required. A ``ticker``
+column makes the file a long file holding many tickers; otherwise the ticker is the one given,
+or the file name without suffix, upper-cased (``GSPC.csv`` -> ``GSPC``).
+
+Dates are ``YYYY-MM-DD``, ``M/D/YYYY`` or ISO datetimes at midnight (``2025-11-03 00:00:00``,
+optionally with a UTC offset); the format is taken from the first date of the file and must
+hold on every row. Rows may come in any order; they are sorted.
+
+Every row is checked and all problems are collected: the error names the file, the first bad
+row and field, and how many other rows are bad; nothing of a bad file (or of the other files
+of the same import) is written. Files that are not text (an image, a workbook, UTF-16) or use
+another separator are named as such. When ``adj_close`` is absent or empty for every row of a
+ticker (price indices such as ^GSPC), ``close`` is used and a warning says so; an ``adj_close``
+missing on only some rows is an error. Rows with only a close (open, high, low, volume empty)
+are valid.
+
+What is suspicious but possible — sessions of the XNYS calendar missing inside a ticker's
+range, rows on non-session days, jumps beyond 1:1.8 and split-like jumps of the close
+(:mod:`analysis.quality`) — is imported with a warning naming the file, the ticker, the count
+and the first dates (with the ratio of a jump).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from analysis import schema as S
+from analysis.calendar import exchange_calendar
+from analysis.errors import InputError, separator_hint
+from analysis.quality import price_quality, quality_notes
+from analysis.specs import check_ticker
+from flows.io.filetype import binary_kind
+from flows.io.store import FIRST_DATE, LAST_DATE, PRICE_SCHEMA, ROWS, SOURCE, PriceStore, arrow_frame
+
+ACCEPTED_SUFFIXES = (".csv", ".parquet")
+PRICE_HEADER = ",".join(S.PRICE_COLUMNS)
+SHARES_HEADER = ",".join((S.TICKER, S.SHARES, S.AS_OF_DATE))
+
+_PRICE_ALIASES = {
+    "date": S.DATE, "timestamp": S.DATE, "open": S.OPEN, "high": S.HIGH, "low": S.LOW,
+    "close": S.CLOSE, "adjclose": S.ADJ_CLOSE, "volume": S.VOLUME, "ticker": S.TICKER, "symbol": S.TICKER,
+}
+_SHARES_ALIASES = {
+    "ticker": S.TICKER, "symbol": S.TICKER, "sharesoutstanding": S.SHARES, "shares": S.SHARES,
+    "asofdate": S.AS_OF_DATE,
+}
+_PRICES = (S.OPEN, S.HIGH, S.LOW, S.CLOSE, S.ADJ_CLOSE)
+_NUMBERS = (*_PRICES, S.VOLUME)
+
+# (regular expression of a whole cell capturing its date part, strptime format, description)
+_DATE_FORMATS = (
+    (r"(\d{4}-\d{2}-\d{2})", "%Y-%m-%d", "YYYY-MM-DD"),
+    (r"(\d{1,2}/\d{1,2}/\d{4})", "%m/%d/%Y", "M/D/YYYY"),
+    (r"(\d{4}-\d{2}-\d{2})[T ]00:00(?::00(?:\.0+)?)?(?:Z|[+-]\d{2}:?\d{2})?", "%Y-%m-%d",
+     "an ISO datetime at midnight"),
+)
+
+_ROW = "__row"  # 1-based data row
+_LINE = "__line"  # 1-based file line of a row, when not row + 1
+_FIELD = "__field"
+_REASON = "__reason"
+_ORDER = "__order"
+_NO_ADJ = "__no_adj_close"
+_BAD = "__bad"
+
+
+def _raw(column: str) -> str:
+    """Name of the column holding the text of ``column`` as found in the file."""
+    return f"__raw_{column}"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedPrices:
+    """Validated prices of one file.
+
+    Attributes
+    ----------
+    frames
+        Ticker -> frame of :data:`flows.io.store.PRICE_SCHEMA` columns, sorted by date.
+    warnings
+        Things the user should know: that returns of a ticker use close, and the findings of
+        the data checks (gaps, off-calendar rows, jumps) per ticker.
+    """
+
+    frames: dict[str, pl.DataFrame]
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """What :func:`import_price_files` wrote.
+
+    Attributes
+    ----------
+    summary
+        One row per imported ticker: ``ticker, source, rows, first_date, last_date``.
+    warnings
+        The warnings of all files.
+    """
+
+    summary: pl.DataFrame
+    warnings: tuple[str, ...]
+
+
+def read_price_file(path: Path, ticker: str | None = None) -> ImportedPrices:
+    """Read and validate one price file (CSV or Parquet, by suffix).
+
+    Parameters
+    ----------
+    path
+        The file.
+    ticker
+        The ticker of a file without a ticker column (default: the file name upper-cased).
+        Not allowed for a file with a ticker column.
+
+    Returns
+    -------
+    ImportedPrices
+        The frames by ticker, and warnings.
+
+    Raises
+    ------
+    InputError
+        Naming the file, the first bad row and field, and the number of other bad rows.
+    """
+    path = Path(path)
+    file = str(path)
+    text = _columns(_read_table(path), _PRICE_ALIASES, (S.DATE, S.CLOSE), PRICE_HEADER, file)
+    if S.TICKER in text.columns:
+        if ticker is not None:
+            raise InputError("the file has a ticker column; do not also give --ticker", file=file, field=S.TICKER)
+    else:
+        text = text.with_columns(pl.lit(_file_ticker(path, ticker)).alias(S.TICKER))
+    text = text.with_columns(pl.lit(None, pl.String).alias(c) for c in _NUMBERS if c not in text.columns)
+    parse_date, date_reason = _date_parser(text[S.DATE], S.DATE)
+    adj_all_missing = pl.col(_raw(S.ADJ_CLOSE)).is_null().all().over(S.TICKER)
+    frame = text.rename(_raw).with_row_index(_ROW, offset=1).with_columns(
+        pl.col(_raw(S.TICKER)).str.to_uppercase().alias(S.TICKER),
+        parse_date.alias(S.DATE),
+        *(pl.col(_raw(c)).cast(pl.Float64, strict=False).alias(c) for c in _NUMBERS),
+    )
+    _raise_problems(frame, file, [
+        *_ticker_checks(frame),
+        *_date_checks(S.DATE, date_reason),
+        (S.CLOSE, pl.col(_raw(S.CLOSE)).is_null(), pl.lit("missing close")),
+        *(_number_check(c) for c in _NUMBERS),
+        *((c, (pl.col(c) <= 0) | ~pl.col(c).is_finite(), _got("expected a positive price", c)) for c in _PRICES),
+        (S.VOLUME, (pl.col(S.VOLUME) < 0) | ~pl.col(S.VOLUME).is_finite(), _got("expected a volume >= 0", S.VOLUME)),
+        (S.ADJ_CLOSE, pl.col(_raw(S.ADJ_CLOSE)).is_null() & ~adj_all_missing, pl.format(
+            "missing adj_close while other rows of {} have one (fill it in, or leave the column empty "
+            "on every row to use close)", pl.col(S.TICKER),
+        )),
+        _duplicate_check(S.TICKER, S.DATE),
+    ])
+    frame = frame.with_columns(
+        adj_all_missing.alias(_NO_ADJ),
+        pl.when(adj_all_missing).then(pl.col(S.CLOSE)).otherwise(pl.col(S.ADJ_CLOSE)).alias(S.ADJ_CLOSE),
+    )
+    no_adj = frame.filter(pl.col(_NO_ADJ)).get_column(S.TICKER).unique().sort()
+    cal = exchange_calendar()
+    notes = quality_notes(price_quality(frame.select(S.TICKER, S.DATE, S.CLOSE, S.ADJ_CLOSE), cal), cal)
+    return ImportedPrices(
+        frames={
+            t: part.select(PRICE_SCHEMA.names()).sort(S.DATE)
+            for (t,), part in frame.partition_by(S.TICKER, as_dict=True).items()
+        },
+        warnings=(
+            *(f"{t}: no adj_close; returns use close (no dividend adjustment)" for t in no_adj),
+            *(f"{file}: {note}" for note in notes[S.REASON]),
+        ),
+    )
+
+
+def import_price_files(store: PriceStore, paths: Sequence[Path], ticker: str | None = None) -> ImportReport:
+    """Validate all ``paths``, then store every ticker they hold.
+
+    Nothing is written unless every file is valid. Each ticker is upserted with covered range
+    = its first..last date and source ``import:<file name>``; imported rows replace stored
+    rows of the same dates.
+
+    Parameters
+    ----------
+    store
+        The price store.
+    paths
+        Price files (see :func:`read_price_file`); a ticker may appear in only one of them.
+    ticker
+        The ticker of a single file without a ticker column (``--ticker``).
+
+    Returns
+    -------
+    ImportReport
+    """
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise InputError("no price files given")
+    if ticker is not None and len(paths) > 1:
+        raise InputError(f"--ticker names the ticker of one file, but {len(paths)} files were given", field="--ticker")
+    found: dict[str, tuple[Path, pl.DataFrame]] = {}
+    warnings: list[str] = []
+    for path in paths:
+        imported = read_price_file(path, ticker)
+        for t, frame in imported.frames.items():
+            if t in found:
+                raise InputError(
+                    f"{t} is also in {found[t][0]}; import each ticker from one file", file=str(path), field=S.TICKER
+                )
+            found[t] = (path, frame)
+        warnings.extend(imported.warnings)
+    for t in found:  # an unreadable store file stops the import before anything is written
+        store.coverage(t)
+    for t, (path, frame) in found.items():
+        store.upsert(t, frame, (frame[S.DATE].min(), frame[S.DATE].max()), f"import:{path.name}")
+    summary = pl.DataFrame(
+        [(t, f"import:{p.name}", f.height, f[S.DATE].min(), f[S.DATE].max()) for t, (p, f) in found.items()],
+        schema={S.TICKER: pl.String, SOURCE: pl.String, ROWS: pl.Int64, FIRST_DATE: pl.Date, LAST_DATE: pl.Date},
+        orient="row",
+    )
+    return ImportReport(summary=summary, warnings=tuple(warnings))
+
+
+def read_shares_file(path: Path) -> pl.DataFrame:
+    """Read and validate a shares-outstanding file.
+
+    Header ``ticker,shares_outstanding,as_of_date`` (CSV or Parquet; other columns ignored).
+    Shares must be positive whole numbers, dates as in price files, each ticker and date once.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``ticker`` (String), ``as_of_date`` (Date), ``shares_outstanding`` (Int64), sorted by
+        ticker and date.
+    """
+    path = Path(path)
+    file = str(path)
+    required = (S.TICKER, S.SHARES, S.AS_OF_DATE)
+    text = _columns(_read_table(path), _SHARES_ALIASES, required, SHARES_HEADER, file)
+    parse_date, date_reason = _date_parser(text[S.AS_OF_DATE], S.AS_OF_DATE)
+    frame = text.rename(_raw).with_row_index(_ROW, offset=1).with_columns(
+        pl.col(_raw(S.TICKER)).str.to_uppercase().alias(S.TICKER),
+        parse_date.alias(S.AS_OF_DATE),
+        pl.col(_raw(S.SHARES)).cast(pl.Int64, strict=False).alias(S.SHARES),
+    )
+    _raise_problems(frame, file, [
+        *_ticker_checks(frame),
+        *_date_checks(S.AS_OF_DATE, date_reason),
+        (S.SHARES, pl.col(_raw(S.SHARES)).is_null(), pl.lit(f"missing {S.SHARES}")),
+        (S.SHARES, pl.col(S.SHARES).is_null() & pl.col(_raw(S.SHARES)).is_not_null(),
+         _got("expected a whole number of shares", S.SHARES)),
+        (S.SHARES, pl.col(S.SHARES) <= 0, _got("expected a positive number of shares", S.SHARES)),
+        _duplicate_check(S.TICKER, S.AS_OF_DATE),
+    ])
+    return frame.select(S.TICKER, S.AS_OF_DATE, S.SHARES).sort(S.TICKER, S.AS_OF_DATE)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def _read_table(path: Path) -> pl.DataFrame:
+    """The file as a frame: CSV as text columns, Parquet with its own types."""
+    file = str(path)
+    suffix = path.suffix.lower()
+    if suffix not in ACCEPTED_SUFFIXES:
+        raise InputError(
+            f"expected a file ending in {' or '.join(ACCEPTED_SUFFIXES)}, got {path.suffix or 'no suffix'!r}",
+            file=file,
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise InputError(f"cannot read the file ({error.strerror or error})", file=file) from None
+    if suffix == ".parquet":
+        return _read_parquet(data, file)
+    kind = binary_kind(data)
+    if kind is not None:
+        raise InputError(f"not a comma-separated text file: it is {kind}", file=file)
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise InputError(
+            f"the file is not UTF-8 text (byte {data[error.start]:#04x} on line {line}); "
+            "save it as UTF-8 (Excel: 'CSV UTF-8')",
+            file=file,
+        ) from None
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    if not data or data.isspace():
+        raise InputError("the file is empty", file=file)
+    start = data[:65536].lstrip(b"\r\n").decode("utf-8", errors="replace")
+    header = next(csv.reader(io.StringIO(start, newline="")), [])
+    twice = sorted(c for c, n in Counter(c.strip() for c in header).items() if n > 1)
+    if twice:  # polars would rename the second one and the first would win unnoticed
+        raise InputError(f"the header names column {twice[0]!r} more than once; keep one", file=file, row=0,
+                         field=twice[0])
+    try:
+        return pl.read_csv(data, infer_schema=False)
+    except pl.exceptions.PolarsError as error:
+        raise InputError(f"not a readable comma-separated file ({_first_line(error)})", file=file) from None
+
+
+def _read_parquet(data: bytes, file: str) -> pl.DataFrame:
+    """A Parquet file read by pyarrow (which reports damaged files as errors where polars may
+    panic), as a polars frame (:func:`flows.io.store.arrow_frame`: without its metadata)."""
+    try:
+        return arrow_frame(pq.read_table(pa.BufferReader(data)))
+    except (pa.ArrowException, OSError, ValueError, TypeError, pl.exceptions.PolarsError) as error:
+        kind = binary_kind(data)
+        hint = "" if data.startswith(b"PAR1") else (
+            f"; it is {kind}" if kind else "; it looks like text: give a CSV file the suffix .csv"
+        )
+        raise InputError(f"not a readable Parquet file ({_first_line(error)}){hint}", file=file) from None
+
+
+def _columns(
+    table: pl.DataFrame, aliases: dict[str, str], required: Sequence[str], header: str, file: str
+) -> pl.DataFrame:
+    """The recognised columns under their schema names, as stripped text (empty -> null)."""
+    found: dict[str, str] = {}
+    for column in table.columns:
+        name = aliases.get(re.sub(r"[\s_]+", "", column).lower())
+        if name in found:
+            raise InputError(
+                f"columns {found[name]!r} and {column!r} both mean {name}; keep one", file=file, field=name
+            )
+        if name is not None:
+            found[name] = column
+    missing = [c for c in required if c not in found]
+    if missing:
+        got = ",".join(table.columns)
+        raise InputError(
+            f"missing column {', '.join(missing)}: expected a comma-separated header such as "
+            f"{header!r}, got {got!r}{separator_hint(got)}",
+            file=file, field=missing[0],
+        )
+    if table.is_empty():
+        raise InputError("no data rows below the header", file=file)
+    try:
+        text = table.select(pl.col(src).cast(pl.String).str.strip_chars().alias(name) for name, src in found.items())
+    except pl.exceptions.PolarsError as error:
+        raise InputError(f"a column cannot be read as text ({_first_line(error)})", file=file) from None
+    return text.with_columns(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in text.columns)
+
+
+def _file_ticker(path: Path, ticker: str | None) -> str:
+    """The ticker of a file without a ticker column: ``ticker`` or the file name."""
+    try:
+        return check_ticker(path.stem if ticker is None else ticker)
+    except InputError as error:
+        origin = "given" if ticker is not None else "taken from the file name; pass --ticker SYMBOL"
+        raise InputError(f"{error.reason} (ticker {origin})", file=str(path), field=S.TICKER) from None
+
+
+def _date_parser(text: pl.Series, column: str) -> tuple[pl.Expr, str]:
+    """The expression parsing ``column`` in the format of its first date, and that format's name."""
+    first = text.drop_nulls().head(1).to_list()
+    for pattern, fmt, description in _DATE_FORMATS:
+        if first and re.fullmatch(pattern, first[0]):
+            parsed = pl.col(_raw(column)).str.extract(f"^{pattern}$", 1).str.to_date(fmt, strict=False)
+            return parsed, f"{description} like the first date {first[0]!r}"
+    pattern, fmt, _ = _DATE_FORMATS[0]
+    accepted = ", ".join(d for *_, d in _DATE_FORMATS[:-1]) + f" or {_DATE_FORMATS[-1][2]}"
+    return pl.col(_raw(column)).str.extract(f"^{pattern}$", 1).str.to_date(fmt, strict=False), accepted
+
+
+# --- checks: (field, expression true on bad rows, reason) ---------------------------------------
+
+
+def _got(expected: str, column: str) -> pl.Expr:
+    return pl.format(f"{expected}, got '{{}}'", pl.col(_raw(column)))
+
+
+def _number_check(column: str) -> tuple[str, pl.Expr, pl.Expr]:
+    return column, pl.col(column).is_null() & pl.col(_raw(column)).is_not_null(), _got("expected a number", column)
+
+
+def _date_checks(column: str, expected: str) -> list[tuple[str, pl.Expr, pl.Expr]]:
+    return [
+        (column, pl.col(_raw(column)).is_null(), pl.lit(f"missing {column}")),
+        (column, pl.col(column).is_null() & pl.col(_raw(column)).is_not_null(),
+         _got(f"expected a date as {expected}", column)),
+    ]
+
+
+def _ticker_checks(frame: pl.DataFrame) -> list[tuple[str, pl.Expr, pl.Expr]]:
+    valid = [t for t in frame.get_column(S.TICKER).drop_nulls().unique().to_list() if _is_ticker(t)]
+    return [
+        (S.TICKER, pl.col(S.TICKER).is_null(), pl.lit("missing ticker")),
+        (S.TICKER, ~pl.col(S.TICKER).is_in(valid),
+         _got("expected a ticker symbol such as 'AMZN', '^GSPC' or 'BRK-B'", S.TICKER)),
+    ]
+
+
+def _is_ticker(text: str) -> bool:
+    try:
+        return check_ticker(text) == text
+    except InputError:
+        return False
+
+
+def _duplicate_check(key: str, column: str) -> tuple[str, pl.Expr, pl.Expr]:
+    first_row = pl.col(_ROW).min().over(key, column)
+    repeated = ~pl.struct(key, column).is_first_distinct()
+    return column, pl.col(column).is_not_null() & repeated, pl.format(
+        "duplicate {} for {} (first on row {})", pl.col(column), pl.col(key), first_row,
+    )
+
+
+def _raise_problems(frame: pl.DataFrame, file: str, checks: Sequence[tuple[str, pl.Expr, pl.Expr]]) -> None:
+    """Raise one InputError for the first bad row (by row, then check order), if any.
+
+    A ``__line`` column in ``frame`` gives the file line of each row (default: row + 1).
+    """
+    if not frame.select(pl.any_horizontal(bad.fill_null(False) for _, bad, _ in checks).any()).item():
+        return  # the usual case, checked without building the reasons
+    line = pl.col(_LINE) if _LINE in frame.columns else pl.col(_ROW) + 1
+    problems = pl.concat([  # reasons are computed on the whole frame: they may use windows
+        frame.select(pl.col(_ROW), line.alias(_LINE), bad.alias(_BAD), reason.alias(_REASON))
+        .filter(pl.col(_BAD))
+        .select(pl.col(_ROW), pl.col(_LINE), pl.lit(order).alias(_ORDER), pl.lit(field).alias(_FIELD), pl.col(_REASON))
+        for order, (field, bad, reason) in enumerate(checks)
+    ]).sort(_ROW, _ORDER)
+    if problems.is_empty():
+        return
+    first = problems.row(0, named=True)
+    more = problems.get_column(_ROW).n_unique() - 1
+    suffix = f" (and {more} more problem row{'s' if more > 1 else ''})" if more else ""
+    raise InputError(first[_REASON] + suffix, file=file, row=first[_ROW], field=first[_FIELD], line=first[_LINE])
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

@@ -1,0 +1,136 @@
+"""Getting the prices a study needs into the store.
+
+Sources (``--source``):
+
+``store``
+    Use what the store holds; fetch nothing.
+``auto`` (default)
+    Fetch from Yahoo only the ranges the store does not cover yet; if Yahoo cannot be
+    reached, go on with the store and say what is missing.
+``yfinance``
+    Fetch the whole needed range again (refreshing the store), then read the store.
+
+Ranges end at the last session whose close has passed, so a bar of a session still trading
+is never stored as final.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import polars as pl
+
+from analysis import schema as S
+from analysis.calendar import SessionCalendar
+from flows.params import Source
+from flows.io.store import PriceStore
+
+SHARES_LOOKBACK = timedelta(days=550)
+RETRIES = 2
+"""Retries of a Yahoo download whose failure may pass (a timeout, a rate limit, a server error)."""
+
+
+@dataclass(frozen=True)
+class FetchBatch:
+    """Tickers fetched together over one calendar range (one Yahoo download)."""
+
+    tickers: tuple[str, ...]
+    start: date
+    end: date
+
+
+@dataclass(frozen=True)
+class PricePlan:
+    needs: pl.DataFrame  # ticker, start, end (dates the study needs)
+    batches: tuple[FetchBatch, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+
+def plan_fetches(
+    store: PriceStore, needs: pl.DataFrame, source: Source, cal: SessionCalendar, last_closed: date | None
+) -> PricePlan:
+    """Decide what to download: per ticker the missing (``auto``) or whole (``yfinance``) range,
+    clipped to the last closed session and trimmed to ranges holding at least one session;
+    tickers with the same range share one download."""
+    if source == "store" or last_closed is None:
+        return PricePlan(needs)
+    ranges: dict[tuple[date, date], list[str]] = {}
+    notes = []
+    sessions = cal.sessions[S.DATE]
+    for ticker, start, end in needs.select(S.TICKER, "start", "end").iter_rows():  # one row per ticker
+        end = min(end, last_closed)
+        if start > end:
+            notes.append(f"{ticker}: the needed prices start after the last closed session {last_closed}")
+            continue
+        wanted = [(start, end)] if source == "yfinance" else store.missing_ranges(ticker, start, end)
+        for lo, hi in wanted:
+            inside = sessions.filter(sessions.is_between(lo, hi))
+            if inside.len():
+                ranges.setdefault((lo, hi), []).append(ticker)
+    batches = tuple(FetchBatch(tuple(t), lo, hi) for (lo, hi), t in sorted(ranges.items()))
+    return PricePlan(needs, batches, tuple(notes))
+
+
+def download(batch: FetchBatch, retries: int = RETRIES):
+    """Download one batch from Yahoo (yfinance adapter); returns its ``FetchResult``. Failures
+    that may pass are retried after ``$MARKET_REACTION_RETRY_BACKOFF`` seconds (default 5),
+    doubled per retry; an absent network is not retried."""
+    from flows import settings
+    from flows.io import yahoo
+
+    yahoo.configure_cache(settings.cache_dir())
+    backoff = float(os.environ.get("MARKET_REACTION_RETRY_BACKOFF", "5"))
+    return yahoo.fetch_prices(batch.tickers, batch.start, batch.end, retries=retries, backoff=backoff)
+
+
+def store_download(store: PriceStore, batch: FetchBatch, prices: pl.DataFrame) -> list[str]:
+    """Write the tickers of ``batch`` that came back; their coverage becomes the batch's range."""
+    stored = []
+    for ticker, frame in prices.partition_by(S.TICKER, as_dict=True, include_key=False).items():
+        store.upsert(ticker[0], frame, (batch.start, batch.end), "yfinance")
+        stored.append(ticker[0])
+    return stored
+
+
+def ensure_shares(store: PriceStore, tickers: list[str], first: date, last: date, source: Source) -> dict[str, str]:
+    """Fetch shares outstanding from Yahoo for tickers the store has none of (all of them with
+    ``source='yfinance'``). Returns ticker -> reason for those still without."""
+    if source == "store":
+        return {}
+    have = set(store.read_shares(tickers)[S.TICKER].to_list())
+    wanted = [t for t in tickers if source == "yfinance" or t not in have]
+    failures = {}
+    if wanted:
+        from analysis.errors import PriceSourceError
+        from flows import settings
+        from flows.io import yahoo
+
+        yahoo.configure_cache(settings.cache_dir())
+        for t in wanted:  # one Yahoo request per ticker (yfinance has no batch endpoint for this)
+            try:
+                store.upsert_shares(yahoo.fetch_shares(t, first - SHARES_LOOKBACK, last), "yfinance")
+            except PriceSourceError as e:
+                if t not in have:
+                    failures[t] = e.reason
+    return failures
+
+
+STUDY_COLUMNS = (S.CLOSE, S.ADJ_CLOSE, S.VOLUME)
+"""The stored price columns a study reads (besides ``date``): returns, market caps, volume."""
+
+
+def read_study_prices(
+    store: PriceStore, needs: pl.DataFrame, tickers: Collection[str] | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The prices (``ticker, date, close, adj_close, volume``) and shares outstanding of the
+    tickers in ``needs`` (``ticker, start, end``, from :func:`analysis.engine.price_requirements`),
+    or of those of them in ``tickers``, over the whole span of ``needs``: what ``run`` hands to
+    :func:`analysis.engine.run_study` (the same span for any subset, so a ticker's prices do
+    not depend on the subset)."""
+    chosen = [t for t in needs[S.TICKER].to_list() if tickers is None or t in tickers]
+    if not chosen:
+        return store.read([], columns=STUDY_COLUMNS), store.read_shares([])
+    return store.read(chosen, needs["start"].min(), needs["end"].max(), columns=STUDY_COLUMNS), store.read_shares(chosen)

@@ -1,0 +1,1 @@
+"""How a study runs: its steps, event batches, the Prefect flows and deployments, artifacts."""

@@ -1,0 +1,426 @@
+"""The study of catalog events as plain steps, and how the steps are run.
+
+``event_study`` reads the catalog, tops up the price store from Yahoo, runs the engine in event
+batches, writes the report and updates the reports index. Each step is a plain function with
+one side effect at most (read the catalog, download a batch from Yahoo, write the store, write
+the report...); the arithmetic lives in ``analysis``. The body calls every step through the
+*runner* of the current context (:func:`runner`):
+
+:class:`Local` (the default)
+    a plain call in this process: no Prefect import, no server. Event batches run on two
+    threads or a ``distributed`` client (:func:`flows.orchestration.batches.local_batches`); a Yahoo
+    download whose failure may pass is retried by the adapter's own bounded loop.
+:class:`flows.orchestration.tracked.Tracked`
+    the Prefect flow ``event-study`` of :mod:`flows.orchestration.tracked` runs this same function with
+    each step as a Prefect task (cached where the inputs are small), the batches as the
+    subflow ``study-batches``, and adds the Prefect artifacts.
+
+Parameters are small JSON values (ids, paths, ISO windows) so the flow can be triggered from a
+deployment with ``--param``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, TypeVar
+
+import polars as pl
+
+from analysis import schema as S
+from analysis.calendar import align_events, exchange_calendar
+from analysis.catalog import claims
+from analysis.claims import HISTORY_SCHEMA, catalog_claims, check_claims
+from analysis.engine import ABNORMAL_RETURNS, BATCH_ROWS, StudyResult, price_requirements
+from analysis.errors import DataUnavailableError
+from analysis.regression import PooledCov
+from analysis.specs import EventSpec, ModelName, ReturnKind, StudySpec, events_frame
+from flows import progress
+from flows.io.atomic import scratch_folder
+from flows.orchestration.batches import local_batches, study_in_batches
+from flows.io.catalog import default_catalog_path, select_events
+from flows.io.factors import coverage_notes, load_factor_sets
+from flows.reporting.flagship import brief_files, displayed_events, group_briefs
+from flows.reporting.index import write_index
+from flows.params import DEFAULT_REPORTS, Source, TaskRunnerName, read_catalog, study_spec
+from flows.io.prices import FetchBatch, PricePlan, download, ensure_shares, plan_fetches, store_download
+from flows.reporting.publish import file_sha256, write_report
+from flows.settings import home
+from flows.io.store import FactorStore, PriceStore
+from flows.reporting.tables import headline
+
+T = TypeVar("T")
+IMPORT_HINT = "market-reaction prices import"
+
+
+class Local:
+    """Runs the steps of a study as plain calls in this process (no Prefect, no server)."""
+
+    def __call__(self, step: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run one step."""
+        return step(*args, **kwargs)
+
+    def fetch(self, store_root: str, downloads: tuple[FetchBatch, ...], refetch: bool) -> list:
+        """Run every download (:func:`fetch_batch`), one after the other; ``refetch``: ignore
+        cached answers (there are none here)."""
+        return [fetch_batch(store_root, b) for b in downloads]
+
+    def study_batches(self, task_runner: TaskRunnerName, dask_address: str | None, *args: Any, **kwargs: Any) -> StudyResult:
+        """:func:`flows.orchestration.batches.study_in_batches` on ``task_runner``."""
+        with local_batches(task_runner, dask_address) as map_batches:
+            return study_in_batches(*args, map_batches=map_batches, **kwargs)
+
+    def artifacts(self, result: StudyResult, reports: dict[str, str]) -> None:
+        """Publish the artifacts of the events in ``reports`` (event id -> report folder): a
+        tracked run only."""
+
+    def brief_artifacts(self, report: str) -> None:
+        """Publish the briefs the report in the folder ``report`` lists: a tracked run only."""
+
+    def log(self, message: str) -> None:
+        """Log to the flow run: a tracked run only (progress lines say it locally)."""
+
+
+_RUNNER: ContextVar[Local] = ContextVar("market_reaction_runner", default=Local())
+
+
+def runner() -> Local:
+    """The runner of the steps in the current context (:class:`Local` unless :func:`running` says otherwise)."""
+    return _RUNNER.get()
+
+
+@contextmanager
+def running(run: Local) -> Iterator[None]:
+    """Run the steps of the block with ``run``."""
+    token = _RUNNER.set(run)
+    try:
+        yield
+    finally:
+        _RUNNER.reset(token)
+
+
+def default_out(events: tuple[EventSpec, ...], now: datetime, reports: Path) -> Path:
+    """``<reports>/<UTC time>-<first event id>[-and-N-more]``."""
+    name = events[0].id + (f"-and-{len(events) - 1}-more" if len(events) > 1 else "")
+    return reports / f"{now:%Y%m%d-%H%M%S}-{name}"
+
+
+def code_version() -> str:
+    try:
+        return metadata.version("market-reaction")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def load_events(catalog: str, event_ids: list[str] | None) -> tuple[EventSpec, ...]:
+    events = select_events(read_catalog(catalog), event_ids or [])
+    progress.say(f"{len(events)} event(s) from {catalog}")
+    return events
+
+
+def load_factors(store_root: str, spec: StudySpec) -> dict[str, pl.DataFrame]:
+    """The stored factor sets the model reads (none for market, constant-mean, market-adjusted)."""
+    sets = load_factor_sets(FactorStore(Path(store_root)), spec)
+    if sets:
+        progress.say(f"factor sets: {', '.join(sets)}")
+    return sets
+
+
+def plan_prices(events: tuple[EventSpec, ...], spec: StudySpec, store_root: str, source: Source) -> PricePlan:
+    cal = exchange_calendar(spec.calendar)
+    needs = price_requirements(align_events(events_frame(events), cal), spec, cal)
+    plan = plan_fetches(PriceStore(Path(store_root)), needs, source, cal, cal.last_closed(datetime.now(timezone.utc)))
+    if plan.batches:
+        n = sum(len(b.tickers) for b in plan.batches)
+        progress.say(f"fetching {n} ticker range(s) from Yahoo in {len(plan.batches)} batch(es)")
+    return plan
+
+
+def fetch_batch(store_root: str, batch: FetchBatch):
+    """One Yahoo download (its failures that may pass retried with backoff; ``store_root``
+    keys the tracked run's cache)."""
+    return download(batch)
+
+
+def store_batch(store_root: str, batch: FetchBatch, prices: pl.DataFrame) -> list[str]:
+    return store_download(PriceStore(Path(store_root)), batch, prices)
+
+
+def fetch_shares(store_root: str, events: tuple[EventSpec, ...], source: Source) -> dict[str, str]:
+    tickers = sorted({t for e in events for t in (*e.tickers, *e.related)})
+    days = [e.announced if not isinstance(e.announced, datetime) else e.announced.date() for e in events]
+    return ensure_shares(PriceStore(Path(store_root)), tickers, min(days), max(days), source)
+
+
+def acquire_prices(events: tuple[EventSpec, ...], spec: StudySpec, root: str, source: Source) -> tuple[PricePlan, list[str]]:
+    """Top up the store with what the events need (per ``source``); return the plan and notes
+    on what could not be fetched. When the network is absent, no further Yahoo request is made
+    (shares outstanding come from the store alone)."""
+    run = runner()
+    plan = run(plan_prices, events, spec, root, source)
+    notes = list(plan.notes)
+    offline = False
+    for batch, fetched in zip(plan.batches, run.fetch(root, plan.batches, source == "yfinance")):
+        if not fetched.prices.is_empty():
+            run(store_batch, root, batch, fetched.prices)
+        notes += [f"{t}: {why}" for t, why in fetched.failures.items()]
+        offline = offline or fetched.offline
+    shares = run(fetch_shares, root, events, "store" if offline else source)
+    notes += [f"{t}: shares outstanding: {why}" for t, why in shares.items()]
+    return plan, notes
+
+
+def claim_tickers(events: tuple[EventSpec, ...]) -> list[str]:
+    """The primary tickers of the events that carry claims (their whole history is read)."""
+    return sorted({t for e in events if claims(e) for t in e.tickers})
+
+
+def load_history(store_root: str, tickers: list[str]) -> pl.DataFrame:
+    """The whole stored history (raw close, high, low) of ``tickers``, for the claim checks
+    ("record high" looks back as far as the store goes)."""
+    return PriceStore(Path(store_root)).read(tickers).select(S.TICKER, S.DATE, S.CLOSE, S.HIGH, S.LOW)
+
+
+def analyze(
+    events: tuple[EventSpec, ...], spec: StudySpec, store_root: str, needs: pl.DataFrame,
+    factors: dict[str, pl.DataFrame], regressors: list[str] | None, pooled_cov: PooledCov,
+    history: pl.DataFrame | None = None, context: tuple[EventSpec, ...] = (),
+    task_runner: TaskRunnerName = "threads", dask_address: str | None = None, batch_rows: int = BATCH_ROWS,
+    spill: str | None = None,
+) -> StudyResult:
+    """Run the study on the stored prices ``needs`` in event batches on ``task_runner``
+    (``context``: further catalog events that may confound these; ``spill``: a folder the
+    abnormal-return rows of a study of several batches are streamed to,
+    :func:`flows.orchestration.batches.study_in_batches`) and check the events' claims against ``history``."""
+    progress.say(f"analysing {len(events)} event(s): {spec.model} model, estimation {spec.estimation.label}"
+                 + (f", batches on Dask ({dask_address or 'local cluster'})" if task_runner == "dask" else ""))
+    result = runner().study_batches(
+        task_runner, dask_address, events_frame(events), spec, store_root, needs, factors, regressors, pooled_cov,
+        events_frame(context) if context else None, in_memory=task_runner == "threads", batch_rows=batch_rows,
+        spill=spill,
+    )
+    stated = catalog_claims(events)
+    if stated.height:
+        history = history if history is not None else pl.DataFrame(schema=HISTORY_SCHEMA)
+        result = dataclasses.replace(result, claims=check_claims(stated, result.events, history))
+    return result
+
+
+def publish_report(
+    result: StudyResult, out: str, manifest: dict[str, Any], title: str, latex: bool, extra: dict[str, str] | None = None,
+    briefs: bool = True, spilled: dict[str, str] | None = None,
+) -> str:
+    """Write the report; with ``briefs``, also the brief of every event group in it
+    (:mod:`flows.reporting.flagship`), listed in the manifest's ``briefs``; ``spilled``: data files
+    already written (:func:`flows.reporting.publish.write_report`)."""
+    line = headline(result)
+    pages = group_briefs(result, {e["id"]: e.get("description", "") for e in manifest.get("event_info", [])}, title) if briefs else []
+    path = write_report(
+        result, Path(out), {**manifest, "headline": line, "briefs": [b.manifest_entry() for b in pages]},
+        title=title, headline=line, latex=latex, extra={**(extra or {}), **brief_files(pages)},
+        links=tuple((b.file, f"brief: {b.group}") for b in pages),
+        spilled={name: Path(path) for name, path in (spilled or {}).items()},
+    )
+    progress.say(f"report written to {path}" + (f" (briefs: {', '.join(b.file for b in pages)})" if pages else ""))
+    return str(path)
+
+
+def update_index(reports: str) -> str:
+    path = write_index(Path(reports))
+    progress.say(f"index: {path}")
+    return str(path)
+
+
+EVENT_FIELDS = tuple(f.name for f in dataclasses.fields(EventSpec))
+
+
+def event_info(events: tuple[EventSpec, ...]) -> list[dict[str, Any]]:
+    """The catalog's view of each event (JSON-able; descriptions and sources are user text):
+    its fields in order, ``announced`` as written, ``extra`` as a dict (a shallow copy per
+    event: ``dataclasses.asdict`` deep-copies and took seconds at 10^5 events)."""
+    return [
+        {**{name: getattr(e, name) for name in EVENT_FIELDS}, "announced": e.announced_text, "extra": dict(e.extra)}
+        for e in events
+    ]
+
+
+def run_manifest(
+    catalog: Path, events: tuple[EventSpec, ...], spec: StudySpec, source: str, store: PriceStore,
+    needs: pl.DataFrame, notes: list[str], factors: dict[str, pl.DataFrame] | None = None, kind: str = "run",
+    **extra_parameters: Any,
+) -> dict[str, Any]:
+    """Inputs, parameters and data coverage of a run (versions and outputs are added on write).
+
+    ``kind``: ``run`` (an ad hoc ``event-study``), ``event`` (one event of ``refresh-catalog``)
+    or ``catalog`` (the whole catalog of ``refresh-catalog``)."""
+    coverage = {
+        t: {"needed": [str(a), str(b)], "covered": [str(x) for x in (store.coverage(t) or ())],
+            "sha256": store.content_hash(t)}
+        for t, a, b in needs.select(S.TICKER, "start", "end").iter_rows()
+    }
+    factor_store = FactorStore(store.root)
+    factor_coverage = {
+        name: {"covered": [str(frame[S.DATE].min()), str(frame[S.DATE].max())], "columns": frame.columns[1:],
+               "source": factor_store.source(name), "sha256": factor_store.content_hash(name)}
+        for name, frame in (factors or {}).items()
+    }
+    return {
+        "kind": kind,
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "catalog": {"path": str(catalog), "sha256": file_sha256(catalog) if catalog.is_file() else None},
+        "events": [e.id for e in events],
+        "event_info": event_info(events),
+        "parameters": {**spec.as_dict(), **extra_parameters, "source": source},
+        "store": str(store.root),
+        "data": coverage,
+        "factors": factor_coverage,
+        "warnings": notes,
+    }
+
+
+def event_study(
+    event_ids: list[str] | None = None,
+    catalog: str | None = None,
+    source: Source = "auto",
+    out: str | None = None,
+    estimation: str = "-260:-11",
+    windows: list[str] | None = None,
+    model: ModelName | None = None,
+    returns: ReturnKind = "simple",
+    min_estimation_obs: int = 120,
+    latex: bool = False,
+    store: str | None = None,
+    regressors: list[str] | None = None,
+    pooled_cov: PooledCov = "cluster",
+    factors: str | None = None,
+    risk_free: str | None = None,
+    reports: str | None = None,
+    drop_confounded: bool = False,
+    task_runner: TaskRunnerName = "threads",
+    dask_address: str | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> str:
+    """Measure the market reaction to catalog events; write the report and the index of the
+    reports folder (and, in a tracked run, the Prefect artifacts).
+
+    Parameters
+    ----------
+    event_ids
+        Events of the catalog to study (default: all of them).
+    catalog
+        TOML or CSV catalog (default: ``deployments/events.toml``).
+    source
+        ``auto`` (store, topped up from Yahoo), ``store`` (no network) or ``yfinance``.
+    out
+        Report folder (default ``<reports>/<UTC time>-<event>``).
+    estimation, windows
+        Event-day windows as ``START:END``.
+    model, returns, min_estimation_obs
+        See :class:`analysis.specs.StudySpec` (``model`` defaults to ``market``, or to
+        ``factors`` when ``factors`` is given).
+    factors
+        ``NAME:col1,col2``: a stored factor set and its columns, for the ``factors`` model.
+    risk_free
+        The factor set whose ``rf`` is the risk-free rate (default: ``ff3``, or ``ff5`` for the
+        ff5 model; ``none`` for raw returns with the ``factors`` model).
+    latex
+        Also write LaTeX tables.
+    store
+        Price store folder (default ``$MARKET_REACTION_HOME``).
+    regressors
+        Characteristics for the cross-sectional regression of CARs (default: every numeric
+        one in the catalog; ``[]`` for none).
+    pooled_cov
+        Errors of the pooled dummy-variable regression: ``cluster`` (by date) or ``hac``.
+    reports
+        Folder whose ``index.html`` lists this report (default: the folder holding ``out``,
+        else ``reports``).
+    drop_confounded
+        Leave the event-window days of other catalog events on the same ticker out of each
+        estimation window (:mod:`analysis.confounders`).
+    task_runner, dask_address
+        Where the event batches run: ``threads`` (two, in this process) or ``dask`` (the
+        cluster at ``dask_address``, else a local one; :mod:`flows.orchestration.batches`).
+    batch_rows
+        Event rows per batch task.
+
+    Returns
+    -------
+    str
+        The report folder.
+    """
+    run = runner()
+    spec = study_spec(estimation, windows, model, returns, min_estimation_obs, factors, risk_free, drop_confounded)
+    root = store or str(home())
+    catalog_path = Path(catalog) if catalog else default_catalog_path()
+    with progress.stage("catalog"):
+        everything = run(load_events, str(catalog_path), None)
+        events = select_events(everything, event_ids or [])
+        chosen = {e.id for e in events}
+        context = tuple(e for e in everything if e.id not in chosen)  # not studied, but they may confound the events
+        factor_sets = run(load_factors, root, spec)  # before any download: a missing set stops the run at once
+    with progress.stage("prices"):
+        plan, notes = acquire_prices(events, spec, root, source)
+        if factor_sets and plan.needs.height:
+            notes += coverage_notes(factor_sets, plan.needs["start"].min(), plan.needs["end"].max())
+        history = run(load_history, root, claim_tickers(events))
+    folder = Path(reports) if reports else Path(out).parent if out else Path(DEFAULT_REPORTS)
+    target = out or str(default_out(events, datetime.now(timezone.utc), folder))
+    with scratch_folder(Path(target)) as scratch:  # for the rows a study of several batches streams to disk
+        with progress.stage("engine"):
+            result = analyze(events, spec, root, plan.needs, factor_sets, regressors, pooled_cov, history, context,
+                             task_runner, dask_address, batch_rows, str(scratch))
+        if not result.car[S.CAR].is_not_null().any():
+            raise DataUnavailableError(no_result_message(result, notes, root))
+        streamed = scratch / f"{ABNORMAL_RETURNS}.parquet"
+        spilled = {ABNORMAL_RETURNS: str(streamed)} if streamed.is_file() else {}
+        if spilled:
+            result = with_displayed_days(result, streamed)
+        with progress.stage("writing the report"):
+            manifest = run_manifest(
+                catalog_path, events, spec, source, PriceStore(Path(root)), plan.needs, notes, factor_sets,
+                regressors=regressors, pooled_cov=pooled_cov,
+            )
+            title = "Market reaction: " + ", ".join(e.id for e in events[:5]) + (" ..." if len(events) > 5 else "")
+            report = run(publish_report, result, target, manifest, title, latex, spilled=spilled)
+            run.artifacts(result, dict.fromkeys(result.events[S.EVENT_ID].unique(maintain_order=True).to_list(), report))
+            run.brief_artifacts(report)
+            run(update_index, str(folder))
+    run.log(headline(result))
+    return report
+
+
+def with_displayed_days(result: StudyResult, parquet: Path) -> StudyResult:
+    """``result`` whose ``abnormal_returns`` holds, besides the day-0 rows the engine kept, every
+    day of the events a page lists (:func:`flows.reporting.flagship.displayed_events`), read back from
+    the streamed ``parquet``."""
+    ids = displayed_events(result)
+    shown = pl.scan_parquet(parquet).filter(pl.col(S.EVENT_ID).is_in(ids)).collect()
+    rest = result.abnormal_returns.filter(~pl.col(S.EVENT_ID).is_in(ids))
+    return dataclasses.replace(result, abnormal_returns=pl.concat([shown, rest]))
+
+
+def no_result_message(result: StudyResult, notes: list[str], root: str) -> str:
+    """One paragraph saying why no event got a result and how to fix it (each fix once)."""
+    reasons = sorted(set(result.warnings))
+    notes = grouped_notes(notes)
+    fix = f"The price store ({root}) lacks the data."
+    if not any(IMPORT_HINT in n for n in notes):
+        fix += (f" Import prices with `{IMPORT_HINT} FILE --ticker SYMBOL` (CSV/Parquet with date and close), "
+                "or run with network access to Yahoo Finance.")
+    return "no event could be analysed: " + "; ".join(reasons[:5] + notes[:5]) + ". " + fix
+
+
+def grouped_notes(notes: list[str]) -> list[str]:
+    """Notes ``TICKER: reason`` whose reasons are the same up to the ticker they name, as one
+    note ``T1, T2: reason`` (the import hint then says ``--ticker SYMBOL``)."""
+    tickers: dict[str, list[str]] = {}
+    for note in notes:
+        ticker, _, reason = note.partition(": ")
+        tickers.setdefault(reason.replace(f"--ticker {ticker}`", "--ticker SYMBOL`"), []).append(ticker)
+    return [f"{', '.join(names)}: {reason}" for reason, names in tickers.items()]

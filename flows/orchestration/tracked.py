@@ -1,0 +1,223 @@
+"""Tracked runs: the Prefect flows ``event-study``, ``refresh-catalog`` and the subflow
+``study-batches``, thin wrappers that run the steps of :mod:`flows.orchestration.study`,
+:mod:`flows.orchestration.refresh` and :mod:`flows.orchestration.batches` as Prefect tasks.
+
+The flows have the signatures and docstrings of :func:`flows.orchestration.study.event_study` and
+:func:`flows.orchestration.refresh.refresh_catalog` (the deployments' parameters); they run those very
+functions with the :class:`Tracked` runner, which calls each step as a task:
+
+- frames move between tasks in memory, so tasks that take frames have no cache (hashing
+  frames costs seconds and pickles them); the cached tasks are keyed on small inputs only:
+  ``load-catalog`` on the catalog file's content hash and the event ids (a day),
+  ``fetch-prices`` on the store, tickers and date range of the batch (12 hours), so a
+  repeated run does not ask Yahoo twice for the same bars;
+- Yahoo requests (``fetch-prices``, ``fetch-shares``) carry the tag ``yahoo``; the flow
+  creates the tag concurrency limit ``yahoo`` (``$MARKET_REACTION_YAHOO_LIMIT``, default 2
+  concurrent task runs) on the Prefect server when it does not exist yet (an operator's own
+  setting wins: ``prefect concurrency-limit create yahoo 4``). The batches are downloaded
+  concurrently; a failure that may pass is retried inside the task by the adapter's bounded
+  loop (:func:`flows.io.prices.download`), an absent network is not retried; a batch that got
+  nothing because Yahoo was unreachable ends as a failed task (so it is not cached);
+- the report's events, briefs and links are published as Prefect artifacts.
+
+Only tracked runs import this module (``run``/``demo`` with a Prefect API or ``--prefect``,
+``serve``, the deployments): a local run (:class:`flows.orchestration.study.Local`) never imports Prefect.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import json
+import os
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from prefect import flow, get_run_logger, task, unmapped
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+from prefect.utilities.hashing import hash_objects
+
+from analysis.engine import BATCH_ROWS, StudyResult
+from analysis.errors import DataUnavailableError
+from analysis.regression import PooledCov
+from analysis.specs import EventSpec, StudySpec
+from flows.orchestration import batches, refresh, study
+from flows.orchestration.artifacts import publish_artifacts
+from flows.orchestration.batches import DASK_LOCAL_CLUSTER, THREADS
+from flows.reporting.flagship import publish_brief_artifacts
+from flows.params import TaskRunnerName
+from flows.io.prices import FetchBatch
+from flows.reporting.publish import file_sha256
+from flows.reporting.tables import headline_sentences
+
+YAHOO_TAG = "yahoo"
+
+
+def _catalog_key(_context, parameters: dict[str, Any]) -> str | None:
+    path = Path(parameters["catalog"])
+    if not path.is_file():
+        return None
+    layout = [f.name for f in dataclasses.fields(EventSpec)]  # a cached result must unpickle into today's EventSpec
+    return hash_objects("load-catalog", study.code_version(), layout, str(path.resolve()), file_sha256(path),
+                        parameters.get("event_ids"))
+
+
+def _fetch_key(_context, parameters: dict[str, Any]) -> str:
+    b: FetchBatch = parameters["batch"]
+    return hash_objects("fetch-prices", study.code_version(), parameters["store_root"], b.tickers, str(b.start), str(b.end))
+
+
+class YahooUnreachable(DataUnavailableError):
+    """A batch got nothing because Yahoo could not be reached; ``fetched`` is what came back."""
+
+    def __init__(self, fetched: Any) -> None:
+        super().__init__(next(iter(fetched.failures.values())))
+        self.fetched = fetched
+
+
+def _fetch_or_raise(store_root: str, batch: FetchBatch):
+    """:func:`flows.orchestration.study.fetch_batch`, raising :class:`YahooUnreachable` when nothing came back
+    because Yahoo could not be reached (a failed task run is not cached)."""
+    fetched = study.fetch_batch(store_root, batch)
+    reasons = list(fetched.failures.values())
+    if fetched.prices.is_empty() and reasons and all("unreachable" in r for r in reasons):
+        raise YahooUnreachable(fetched)
+    return fetched
+
+
+@task(name="ensure-yahoo-limit", cache_policy=NO_CACHE)
+def ensure_yahoo_limit() -> int:
+    """Create the tag concurrency limit ``yahoo`` unless it exists; return its value."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            return client.read_concurrency_limit_by_tag(YAHOO_TAG).concurrency_limit
+        except ObjectNotFound:
+            limit = int(os.environ.get("MARKET_REACTION_YAHOO_LIMIT", "2"))
+            client.create_concurrency_limit(tag=YAHOO_TAG, concurrency_limit=limit)
+            return limit
+
+
+fetch_prices = task(name="fetch-prices", tags=[YAHOO_TAG], cache_key_fn=_fetch_key,
+                    cache_expiration=timedelta(hours=12))(_fetch_or_raise)
+
+
+@task(name="publish-artifacts", cache_policy=NO_CACHE)
+def artifacts(result: StudyResult, reports: dict[str, str]) -> list[str]:
+    """Artifacts of the events in ``reports`` (event id -> its report folder)."""
+    return publish_artifacts(result, {e: Path(r) for e, r in reports.items()}, headline_sentences(result))
+
+
+@task(name="publish-briefs", cache_policy=NO_CACHE)
+def brief_artifacts(report: str) -> list[str]:
+    """The markdown artifact ``<group>-brief`` of every brief the report at ``report`` lists."""
+    manifest = json.loads((Path(report) / "manifest.json").read_text(encoding="utf-8"))
+    return publish_brief_artifacts(manifest.get("briefs", []), Path(report))
+
+
+def _no_cache(name: str, step: Callable[..., Any], **options: Any):
+    return task(name=name, cache_policy=NO_CACHE, **options)(step)
+
+
+TASKS = {
+    study.load_events: task(name="load-catalog", cache_key_fn=_catalog_key, cache_expiration=timedelta(days=1))(study.load_events),
+    study.load_factors: _no_cache("load-factors", study.load_factors),
+    study.plan_prices: _no_cache("plan-prices", study.plan_prices),
+    study.store_batch: _no_cache("store-prices", study.store_batch),
+    study.fetch_shares: _no_cache("fetch-shares", study.fetch_shares, tags=[YAHOO_TAG]),
+    study.load_history: _no_cache("load-history", study.load_history),
+    study.publish_report: _no_cache("write-report", study.publish_report),
+    study.update_index: _no_cache("update-index", study.update_index),
+    refresh.fingerprint_events: _no_cache("fingerprint-events", refresh.fingerprint_events),
+    refresh.changed_events: _no_cache("find-changed-events", refresh.changed_events),
+    refresh.write_event_reports: _no_cache("write-event-reports", refresh.write_event_reports),
+    batches.study_batch: _no_cache("event-batch", batches.study_batch),
+}
+"""Each step as its task."""
+
+
+def make_task_runner(name: TaskRunnerName, dask_address: str | None = None) -> TaskRunner:
+    """The task runner of the batch tasks: two threads, or Dask (the cluster at
+    ``dask_address``, e.g. ``tcp://10.0.0.5:8786``, else a LocalCluster of two worker
+    processes with one thread each)."""
+    if name == "threads":
+        return ThreadPoolTaskRunner(max_workers=THREADS)
+    from prefect_dask import DaskTaskRunner
+
+    if dask_address:
+        return DaskTaskRunner(address=dask_address)
+    return DaskTaskRunner(cluster_kwargs=DASK_LOCAL_CLUSTER)
+
+
+def _task_map(step: Callable[..., Any], items: list[pl.DataFrame], **shared: Any) -> list[Any]:
+    """:data:`flows.orchestration.batches.BatchMap` of the step's tasks on the flow's task runner."""
+    return TASKS[step].map(items, **{k: unmapped(v) for k, v in shared.items()}).result()
+
+
+@flow(name="study-batches", validate_parameters=False)
+def study_batches(
+    events: pl.DataFrame, spec: StudySpec, store_root: str, needs: pl.DataFrame, factors: dict[str, pl.DataFrame],
+    regressors: list[str] | None = None, pooled_cov: PooledCov = "cluster", context: pl.DataFrame | None = None,
+    in_memory: bool = True, batch_rows: int = BATCH_ROWS, spill: str | None = None,
+) -> StudyResult:
+    """:func:`flows.orchestration.batches.study_in_batches` with each batch an ``event-batch`` task; run it
+    with ``.with_options(task_runner=make_task_runner(...))``."""
+    return batches.study_in_batches(events, spec, store_root, needs, factors, regressors, pooled_cov, context,
+                                    in_memory, batch_rows, spill, map_batches=_task_map)
+
+
+class Tracked(study.Local):
+    """Runs the steps of a study as Prefect tasks inside a flow run (module docstring)."""
+
+    def __call__(self, step, /, *args, **kwargs):
+        return TASKS[step](*args, **kwargs)
+
+    def fetch(self, store_root: str, downloads: tuple[FetchBatch, ...], refetch: bool) -> list:
+        """The downloads run concurrently, throttled by the tag limit ``yahoo``."""
+        if not downloads:
+            return []
+        ensure_yahoo_limit()
+        fetch = fetch_prices.with_options(refresh_cache=True) if refetch else fetch_prices
+        results = []
+        for fut in [fetch.submit(store_root, b) for b in downloads]:
+            try:
+                results.append(fut.result())
+            except YahooUnreachable as e:
+                results.append(e.fetched)
+        return results
+
+    def study_batches(self, task_runner, dask_address, *args, **kwargs) -> StudyResult:
+        return study_batches.with_options(task_runner=make_task_runner(task_runner, dask_address))(*args, **kwargs)
+
+    def artifacts(self, result: StudyResult, reports: dict[str, str]) -> None:
+        artifacts(result, reports)
+
+    def brief_artifacts(self, report: str) -> None:
+        brief_artifacts(report)
+
+    def log(self, message: str) -> None:
+        get_run_logger().info("%s", message)
+
+
+def _tracked(body: Callable[..., Any]) -> Callable[..., Any]:
+    """``body`` with its steps run by :class:`Tracked` (same signature and docstring)."""
+
+    @functools.wraps(body)
+    def run_tracked(*args: Any, **kwargs: Any) -> Any:
+        with study.running(Tracked()):
+            return body(*args, **kwargs)
+
+    run_tracked.__signature__ = inspect.signature(body, eval_str=True)  # types resolved where written (Prefect validates)
+    run_tracked.__module__ = __name__  # a deployment's entrypoint is this module's flow, not the plain function
+    return run_tracked
+
+
+event_study = flow(name="event-study")(_tracked(study.event_study))
+refresh_catalog = flow(name="refresh-catalog")(_tracked(refresh.refresh_catalog))

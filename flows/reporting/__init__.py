@@ -1,0 +1,1 @@
+"""The report: tables, plots, briefs, the report folder and the reports index (no Prefect)."""

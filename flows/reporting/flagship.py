@@ -1,0 +1,464 @@
+"""Group briefs: one page per event group, beyond the peers' tables.
+
+Every report folder gets, for each event group of its primary tickers, ``brief-<group>.html``
+and ``brief-<group>.md`` (offline: relative links to ``plots/``, inline CSS, no script; every
+catalog text escaped). A brief puts on one page:
+
+* the group's CAAR per window with the main tests, and its CAAR path plot;
+* each event's reaction — AR on day 0 and the CAR of every window with t, p and dollar value,
+  and events without data ("no data: no prices for ORCL") with the reason;
+* per event with a result, the answer in words: the raw move in dollars, the part the market
+  model attributes to the market, the abnormal part (AR(0) × market cap) and its
+  significance, the share of a claimed dollar figure it explains, the confounding events with
+  their own reaction and what each window is without their day, and the claim verdicts;
+* the claims table, the confounders table and the "who moved" table of the group's events.
+
+A page costs what a person reads: a group of more than :data:`BRIEF_ROWS` event rows lists
+:data:`BRIEF_SELECTED` of them (:func:`flows.reporting.tables.shown_rows`: the most significant, the
+largest dollar reactions, the skipped and flagged rows) with a line saying how many more
+``car.parquet`` holds, and a report of more than :data:`MAX_BRIEFS` groups has the briefs of
+the :data:`MAX_BRIEFS` largest.
+
+The *flagship* report of the 2025 OpenAI compute deals is the brief of the group
+``openai-compute-deals``: ``market-reaction run`` on ``deployments/events.toml`` (all events)
+writes ``brief-openai-compute-deals.html`` into the run's report folder; the nightly
+``refresh-catalog`` writes it into ``<reports>/events/catalog/``. The report index lists the
+latest brief of every group, and each brief is published as the Prefect markdown artifact
+``<group>-brief`` (headline, claim verdicts, link).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from analysis import schema as S
+from analysis.claims import CANNOT_TELL, CLAIMED, CONSISTENT, INCONSISTENT, PART
+from analysis.confounders import (
+    CONFOUNDER_AR0, CONFOUNDER_AR0_P, CONFOUNDER_DOLLARS, EVENT_WINDOW, confounder_effects,
+)
+from analysis.engine import AR_AT_OFFSET, STATUS, StudyResult
+from analysis.inference import BMP_T, CORRADO_RANK, CROSS_SECTIONAL_T, GENERALIZED_SIGN, KP_ADJUSTED_BMP_T, PATELL_Z, TESTS
+from analysis.paths import caar_paths
+from analysis.spillovers import RELATED_SUFFIX
+from flows import progress
+from flows.orchestration.artifacts import artifact_key
+from flows.reporting.plots import plotted_events, plotted_groups, slug
+from flows.reporting.tables import (
+    STARS_NOTE, Shown, Table, _fmt, _limit, claims_table, confounders_table, dollars, flags, num, pct, pvalue, shown_rows,
+    spillovers_table, stars, to_html, to_markdown,
+)
+
+BRIEF_PREFIX = "brief-"
+MAX_BRIEFS = 10
+"""Groups with a brief: all up to this many, else the groups with the most event rows."""
+BRIEF_ROWS = 20
+"""Event rows a brief lists: all of its group's up to this many, else a selection of
+:data:`BRIEF_SELECTED` (:func:`flows.reporting.tables.shown_rows`), with a line saying how many more
+the Parquet files hold."""
+BRIEF_SELECTED = 10
+MAX_NAMED = 10  # tickers named in a headline's "no data: ..." list
+BRIEF_TESTS = (CROSS_SECTIONAL_T, PATELL_Z, BMP_T, KP_ADJUSTED_BMP_T, GENERALIZED_SIGN, CORRADO_RANK)
+BRIEF_CSS = (
+    "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2em auto;max-width:96em;"
+    "padding:0 1.5em;color:#1f2328}h1{font-size:1.5em}p.headline{font-size:1.1em;background:#f6f8fa;"
+    "border-left:4px solid #0969da;padding:.6em 1em}section{margin:2em 0;overflow-x:auto}"
+    "figure{display:inline-block;margin:0 1.5em 1.5em 0}figure img{width:36em;max-width:100%;height:auto}"
+    "figcaption{font-size:.85em;color:#57606a}li{margin:.3em 0}nav a{margin-right:1em}"
+)
+
+
+@dataclass(frozen=True)
+class Brief:
+    """One group's brief.
+
+    Attributes
+    ----------
+    group
+        The event group.
+    file
+        ``brief-<group slug>.html`` (with its ``.md`` twin), relative to the report folder.
+    headline
+        One paragraph: events, data, the group's CAAR on the first window with its tests.
+    verdicts
+        One line per claim part: ``event ticker: "claim": verdict``.
+    markdown, html
+        The page.
+    n_events
+        The group's events in the brief (the index prefers the brief covering the most).
+    """
+
+    group: str
+    file: str
+    headline: str
+    verdicts: tuple[str, ...]
+    markdown: str
+    html: str
+    n_events: int = 0
+
+    @property
+    def markdown_file(self) -> str:
+        return self.file.removesuffix(".html") + ".md"
+
+    def manifest_entry(self) -> dict[str, object]:
+        return {"group": self.group, "file": self.file, "headline": self.headline, "verdicts": list(self.verdicts),
+                "events": self.n_events}
+
+
+# --- text helpers -------------------------------------------------------------------------------
+
+
+def _md(text: str) -> str:
+    """User or computed text as literal Markdown: HTML-escaped, Markdown punctuation escaped."""
+    return re.sub(r"([\\`*_\[\]|#])", r"\\\1", html.escape(text, quote=False)).replace("\n", " ")
+
+
+def _bn(x: float, signed: bool = True) -> str:
+    """Dollars in billions with thousands separators (``+$2,610.8bn``): the arithmetic stays readable."""
+    sign = ("+" if x >= 0 else "-") if signed else ("-" if x < 0 else "")
+    return f"{sign}${abs(x) / 1e9:,.1f}bn"
+
+
+def _p(x: float | None) -> str:
+    return "p < 0.001" if x is not None and x < 0.001 else f"p = {pvalue(x)}"
+
+
+def _stat(statistic: float | None, p: float | None) -> str:
+    return "n/a" if statistic is None else f"{num(statistic)} ({pvalue(p)})"
+
+
+def _limited(frame: pl.DataFrame, ids: list[str]) -> pl.DataFrame:
+    return frame.filter(pl.col(S.EVENT_ID).is_in(ids))
+
+
+# --- content ---------------------------------------------------------------------------------------
+
+
+def _groups(result: StudyResult) -> list[str]:
+    """The groups of the primary event rows, in their order; beyond :data:`MAX_BRIEFS`, the
+    :data:`MAX_BRIEFS` groups with the most event rows."""
+    sizes = (result.events.filter((pl.col(S.ROLE) == "primary") & ~pl.col(S.GROUP).str.ends_with(RELATED_SUFFIX))
+             .group_by(S.GROUP, maintain_order=True).len().with_row_index("_order"))
+    if sizes.height > MAX_BRIEFS:
+        sizes = sizes.sort(pl.col("len"), "_order", descending=[True, False]).head(MAX_BRIEFS).sort("_order")
+    return sizes[S.GROUP].to_list()
+
+
+def _caar_table(result: StudyResult, group: str) -> Table:
+    labels = {t.name: t.label for t in TESTS}
+    tests = result.tests.filter(pl.col(S.GROUP) == group)
+    rows = []
+    for w in result.spec.windows:
+        part = {r[S.TEST]: r for r in tests.filter((pl.col(S.WINDOW_START) == w.start) & (pl.col(S.WINDOW_END) == w.end)).iter_rows(named=True)}
+        cs = part.get(CROSS_SECTIONAL_T, {})
+        rows.append({"window": w.label, "N": str(cs.get(S.N_EVENTS) or 0), "CAAR": pct(cs.get(S.MEAN)),
+                     **{labels[t]: _stat(part.get(t, {}).get(S.STATISTIC), part.get(t, {}).get(S.P_VALUE)) for t in BRIEF_TESTS}})
+    frame = pl.DataFrame(rows, schema={"window": pl.String, "N": pl.String, "CAAR": pl.String,
+                                       **{labels[t]: pl.String for t in BRIEF_TESTS}})
+    return Table(
+        f"brief-caar-{slug(group)}", f"Group {group}: cumulative average abnormal return", frame,
+        ("N: events of the group with an abnormal return in the window (primary tickers). Cells: statistic (two-sided p); "
+         "CS t cross-sectional t (Brown & Warner 1985), Patell (1976) Z, BMP t Boehmer-Musumeci-Poulsen (1991), "
+         "KP adj. BMP t Kolari-Pynnonen (2010), Gen. sign Z Cowan (1992), Rank Z Corrado (1989). All twelve tests are "
+         "in the report's tests table.",),
+        numeric=tuple(frame.columns[1:]),
+    )
+
+
+def _deals_table(result: StudyResult, group: str, shown: Shown) -> Table:
+    """Each event row of the group (primary tickers; those ``shown``), with or without data."""
+    keys = [S.EVENT_ID, S.TICKER]
+    notes: list[str] = []
+    rows = _limit(result.events.filter((pl.col(S.ROLE) == "primary") & (pl.col(S.GROUP) == group)), shown, notes,
+                  "car.parquet")
+    day0 = (result.abnormal_returns.filter(pl.col(S.EVENT_DAY) == 0).join(rows.select(keys), on=keys, how="semi")
+            .select(*keys, S.ABNORMAL_RET, S.AR_T, S.AR_P))
+    wide = rows.select(*keys, S.DAY0, STATUS, S.MARKET_CAP, S.REASON).join(day0, on=keys, how="left", maintain_order="left")
+    formats = {S.MARKET_CAP: dollars, S.AR_T: num, S.AR_P: pvalue}
+    spanners = [("Day 0", ("AR day 0", "t", "p"))]
+    for w in result.spec.windows:
+        c, p, d = (f"{name} {w.label}" for name in ("CAR", "p", "$ abnormal"))
+        part = result.car.filter((pl.col(S.WINDOW_START) == w.start) & (pl.col(S.WINDOW_END) == w.end)).join(
+            rows.select(keys), on=keys, how="semi").select(
+            *keys, pl.struct(S.CAR, S.P_VALUE).map_elements(lambda s: f"{pct(s[S.CAR])}{stars(s[S.P_VALUE])}", return_dtype=pl.String).alias(c),
+            pl.col(S.P_VALUE).alias(p), pl.col(S.DOLLAR_ABNORMAL).alias(d),
+        )
+        wide = wide.join(part, on=keys, how="left", maintain_order="left")
+        formats |= {p: pvalue, d: dollars}
+        spanners.append((f"CAR {w.label}", (c, p, d)))
+    wide = wide.join(flags(result, rows), on=keys, how="left", maintain_order="left").with_columns(
+        pl.when(pl.col(STATUS) == "skipped").then(pl.concat_str(pl.lit("no data: "), pl.col(S.REASON)))
+        .otherwise(pl.col("flags")).alias("note")
+    ).drop(S.REASON, "flags")
+    frame = _fmt(wide.with_columns(pl.col(S.ABNORMAL_RET).map_elements(pct, return_dtype=pl.String)), formats).rename(
+        {S.EVENT_ID: "event", S.DAY0: "day 0", S.MARKET_CAP: "market cap (day -1)", S.ABNORMAL_RET: "AR day 0",
+         S.AR_T: "t", S.AR_P: "p"}
+    )
+    return Table(
+        f"brief-deals-{slug(group)}", f"Group {group}: each event's reaction and dollar value", frame,
+        ("AR day 0: abnormal return on day 0 with t and p from its prediction-error variance (MacKinlay 1997); CAR per "
+         "window with p; $ abnormal = CAR x market cap at the close of day -1. " + STARS_NOTE,
+         "Events without data stay in the table with the reason (no data: ...); note: confounders and outliers "
+         "(see below and the events table).", *notes),
+        spanners=tuple(spanners), numeric=tuple(c for c in frame.columns if c not in ("event", "ticker", "day 0", STATUS, "note")),
+    )
+
+
+def _answers(result: StudyResult, group: str, shown: Shown) -> list[tuple[str, list[str]]]:
+    """Per primary event row of the group (of those ``shown``) with a day-0 AR: a title and
+    bullet sentences."""
+    keys = [S.EVENT_ID, S.TICKER]
+    rows = (
+        _limit(result.events.filter((pl.col(S.ROLE) == "primary") & (pl.col(S.GROUP) == group)), shown, [], "car.parquet")
+        .select(*keys, S.DAY0, S.BENCHMARK, S.CLOSE, S.SHARES, S.MARKET_CAP)
+        .join(result.abnormal_returns.filter(pl.col(S.EVENT_DAY) == 0).select(
+            *keys, S.RET, S.BENCHMARK_RET, S.NORMAL_RET, S.ABNORMAL_RET, S.AR_T, S.AR_P), on=keys, how="inner",
+            maintain_order="left")
+        .join(result.models.select(*keys, S.ALPHA, S.BETA), on=keys, how="left", maintain_order="left")
+        .filter(pl.col(S.ABNORMAL_RET).is_not_null())
+    )
+    mine = result.car.join(rows.select(keys), on=keys, how="semi")
+    car = {(r[S.EVENT_ID], r[S.TICKER], r[S.WINDOW_START], r[S.WINDOW_END]): r for r in mine.iter_rows(named=True)}
+    conf = confounder_effects(result.confounders.join(rows.select(keys), on=keys, how="semi", maintain_order="left"),
+                              result.abnormal_returns, result.events)
+    claims = result.claims
+    out = []
+    for r in rows.iter_rows(named=True):  # one paragraph per event row of one group (a page's worth)
+        event, ticker = r[S.EVENT_ID], r[S.TICKER]
+        first = result.spec.windows[0]
+        if car.get((event, ticker, first.start, first.end), {}).get(S.CAR) is None:
+            continue
+        bullets = []
+        cap, ar, raw = r[S.MARKET_CAP], r[S.ABNORMAL_RET], r[S.RET]
+        if cap is not None and raw is not None:
+            shares = f" = {r[S.CLOSE]:,.2f} x {r[S.SHARES]:,} shares" if r[S.SHARES] is not None else ""
+            bullets.append(f"Move: {pct(raw)} on day 0 = {_bn(raw * cap)} on a market cap of {_bn(cap, False)} at the "
+                           f"close of day -1{shares}.")
+        model = (f"the market model (alpha {num(r[S.ALPHA], 5)}, beta {num(r[S.BETA], 3)} on {r[S.BENCHMARK]}, which moved "
+                 f"{pct(r[S.BENCHMARK_RET])}) expected {pct(r[S.NORMAL_RET])}" if r[S.BETA] is not None
+                 else f"the {result.spec.model} model expected {pct(r[S.NORMAL_RET])}")
+        if cap is not None:
+            model += f" ({_bn(r[S.NORMAL_RET] * cap)})"
+        worth = f", worth {_bn(ar * cap)} (AR x market cap)" if cap is not None else ""
+        share = ""
+        if cap is not None and raw:
+            share = f" — {ar / raw:.0%} of the day's move"
+            value_claims = claims.filter((pl.col(S.EVENT_ID) == event) & (pl.col(S.TICKER) == ticker)
+                                         & (pl.col(S.CLAIM_KIND) == "value_change") & pl.col(CLAIMED).is_not_null())
+            for c in value_claims.iter_rows(named=True):
+                share += f", {ar * cap / c[CLAIMED]:.0%} of the claimed {dollars(c[CLAIMED])}"
+        bullets.append(f"Abnormal: {model}; the abnormal return is {pct(ar)} (t = {num(r[S.AR_T])}, {_p(r[S.AR_P])}){worth}{share}.")
+        windows = [
+            f"{w.label} {pct(c[S.CAR])}{stars(c[S.P_VALUE])} (t = {num(c[S.T_STAT])}, {_p(c[S.P_VALUE])}"
+            + (f", {dollars(c[S.DOLLAR_ABNORMAL])})" if c[S.DOLLAR_ABNORMAL] is not None else ")")
+            for w in result.spec.windows if (c := car.get((event, ticker, w.start, w.end))) and c[S.CAR] is not None
+        ]
+        if windows:
+            bullets.append("CAR: " + "; ".join(windows) + ".")
+        mine = conf.filter((pl.col(S.EVENT_ID) == event) & (pl.col(S.TICKER) == ticker))
+        for c in mine.iter_rows(named=True):
+            day = f"day 0 {c[S.CONFOUNDER_DAY0]} = day {c[S.OFFSET]:+d}" if c[S.OFFSET] else f"day 0 {c[S.CONFOUNDER_DAY0]} = day 0"
+            text = f"Confounder {c[S.CONFOUNDER_ID]} ({day}"
+            if c[S.LOCATION] == EVENT_WINDOW:
+                text += f", inside {c[S.WINDOWS]})"
+                if c[AR_AT_OFFSET] is not None:
+                    without = [
+                        f"{w.label} {pct(cw[S.CAR] - c[AR_AT_OFFSET])}" for w in result.spec.windows
+                        if w.start <= c[S.OFFSET] <= w.end and (cw := car.get((event, ticker, w.start, w.end)))
+                        and cw[S.CAR] is not None
+                    ]
+                    text += (f": this event's AR on that day is {pct(c[AR_AT_OFFSET])}, counted in those windows; without "
+                             f"that day the CAR is " + ", ".join(without) if without else "")
+            else:
+                days = c[S.CONTAMINATED_DAYS]
+                text += f", {c[S.LOCATION]}"
+                text += (f"; {days} of its event-window days in the estimation window, "
+                         + ("dropped" if result.spec.drop_confounded else "kept (--drop-confounded drops them)")
+                         if days else "") + ")"
+            if c[CONFOUNDER_AR0] is not None:
+                text += (f". Its own AR on its day 0: {pct(c[CONFOUNDER_AR0])}{stars(c[CONFOUNDER_AR0_P])} "
+                         f"({_p(c[CONFOUNDER_AR0_P])})"
+                         + (f", worth {dollars(c[CONFOUNDER_DOLLARS])}" if c[CONFOUNDER_DOLLARS] is not None else ""))
+            elif not c[S.IN_STUDY]:
+                text += ". Not studied in this run (run it too for its own reaction)"
+            bullets.append(text + ".")
+        for c in claims.filter((pl.col(S.EVENT_ID) == event) & (pl.col(S.TICKER) == ticker)).iter_rows(named=True):
+            bullets.append(f"Claim \"{c[S.CLAIM]}\" ({c[S.CLAIM_KIND]}): {c[S.VERDICT]} — {c[S.WHY]}."
+                           + (f" At the close: {c[S.AT_CLOSE]}." if c[S.AT_CLOSE] else "")
+                           + (f" Intraday: {c[S.AT_INTRADAY]}." if c[S.AT_INTRADAY] else ""))
+        out.append((f"{ticker}, {event} (day 0 {r[S.DAY0]})", bullets))
+    return out
+
+
+def _headline(result: StudyResult, group: str) -> str:
+    prim = result.events.filter((pl.col(S.ROLE) == "primary") & (pl.col(S.GROUP) == group))
+    n_events = prim[S.EVENT_ID].n_unique()
+    without = prim.filter(pl.col(STATUS) == "skipped")
+    first = result.spec.windows[0]
+    tests = {r[S.TEST]: r for r in result.tests.filter(
+        (pl.col(S.GROUP) == group) & (pl.col(S.WINDOW_START) == first.start) & (pl.col(S.WINDOW_END) == first.end)
+    ).iter_rows(named=True)}
+    text = f"{group}: {n_events} event(s), {prim.height - without.height} ticker row(s) with a result"
+    if without.height:
+        names = without[S.TICKER].unique(maintain_order=True)
+        text += (" (no data: " + ", ".join(names.head(MAX_NAMED).to_list())
+                 + (f" and {names.len() - MAX_NAMED:,} more" if names.len() > MAX_NAMED else "") + ")")
+    cs = tests.get(CROSS_SECTIONAL_T)
+    if cs and cs[S.MEAN] is not None:
+        text += f". CAAR {first.label} {pct(cs[S.MEAN])} across {cs[S.N_EVENTS]}"
+        parts = [f"{label} {num(t[S.STATISTIC])}, {_p(t[S.P_VALUE])}" for name, label in
+                 ((CROSS_SECTIONAL_T, "CS t"), (BMP_T, "BMP t")) if (t := tests.get(name)) and t[S.STATISTIC] is not None]
+        if parts:
+            text += " (" + "; ".join(parts) + ")"
+    elif not result.tests.height:
+        text += ". Group tests: see the catalog report"
+    verdicts = result.claims.filter(pl.col(S.EVENT_ID).is_in(prim[S.EVENT_ID].to_list()))[S.VERDICT].to_list()
+    if verdicts:
+        text += ". Claims: " + ", ".join(f"{verdicts.count(v)} {v}" for v in (CONSISTENT, INCONSISTENT, CANNOT_TELL) if v in verdicts)
+    return text + "."
+
+
+def _verdict_lines(result: StudyResult, ids: list[str]) -> tuple[str, ...]:
+    claims = _limited(result.claims, ids).sort(S.EVENT_ID, S.TICKER, S.CLAIM, PART, maintain_order=True)
+    return tuple(
+        f"{c[S.EVENT_ID]} {c[S.TICKER] or ''}: \"{c[S.CLAIM]}\": {c[S.VERDICT]} ({c[S.WHY]})" for c in claims.iter_rows(named=True)
+    )
+
+
+def _plots(result: StudyResult, group: str, ids: list[str]) -> list[tuple[str, str]]:
+    """``(stem, caption)`` of the plots the report folder holds for the group (see flows.reporting.plots)."""
+    out = []
+    if group in plotted_groups(caar_paths(result.paths)):
+        out.append((f"caar-{slug(group)}", f"CAAR of {group} with its 95% cross-sectional band"))
+    plotted = plotted_events(result.paths)
+    out += [(f"car-{e}", f"CAR of {e} with its 95% band; related tickers dashed") for e in ids if e in plotted]
+    return out
+
+
+def _view(result: StudyResult, ids: list[str]) -> StudyResult:
+    """``result`` restricted to the events ``ids`` and the other events confounding them (whose
+    own reaction the brief shows): a brief's tables read a few rows, not the whole study."""
+    confounders = result.confounders.filter(pl.col(S.EVENT_ID).is_in(ids))
+    wanted = pl.col(S.EVENT_ID).is_in(list(dict.fromkeys([*ids, *confounders[S.CONFOUNDER_ID].to_list()])))
+    return dataclasses.replace(
+        result, events=result.events.filter(wanted), abnormal_returns=result.abnormal_returns.filter(wanted),
+        car=result.car.filter(wanted), models=result.models.filter(wanted), confounders=confounders,
+        claims=result.claims.filter(pl.col(S.EVENT_ID).is_in(ids)),
+    )
+
+
+def _group_rows(result: StudyResult, group: str) -> pl.DataFrame:
+    """The primary event rows of ``group``."""
+    return result.events.filter((pl.col(S.ROLE) == "primary") & (pl.col(S.GROUP) == group))
+
+
+def _brief_rows(result: StudyResult, rows: pl.DataFrame) -> Shown:
+    """The event rows of a group (``rows``) its brief lists."""
+    return shown_rows(result, rows, BRIEF_ROWS, BRIEF_SELECTED)
+
+
+def displayed_events(result: StudyResult) -> list[str]:
+    """The ids of every event a page lists, the report's tables or a brief: the events whose
+    daily abnormal returns the pages need (a study that streamed them to disk reads back
+    only these)."""
+    keys = [shown_rows(result).keys, *(_brief_rows(result, _group_rows(result, g)).keys for g in _groups(result))]
+    return pl.concat(keys)[S.EVENT_ID].unique(maintain_order=True).to_list()
+
+
+def group_briefs(result: StudyResult, descriptions: dict[str, str] | None = None, title: str = "") -> list[Brief]:
+    """The brief of every event group of ``result`` (see the module docstring).
+
+    Parameters
+    ----------
+    result
+        The study's results, with its ``claims``.
+    descriptions
+        Event id -> catalog description (user text; escaped).
+    title
+        The report's title, shown above the group's name.
+    """
+    descriptions = descriptions or {}
+    briefs = []
+    started = time.perf_counter()
+    for group in _groups(result):  # at most MAX_BRIEFS
+        rows = _group_rows(result, group)
+        shown = _brief_rows(result, rows)
+        ids = shown.keys[S.EVENT_ID].unique(maintain_order=True).to_list()
+        headline = _headline(result, group)
+        view = _view(result, ids)
+        tables = [
+            _caar_table(result, group), _deals_table(view, group, shown), claims_table(view, ids, shown),
+            confounders_table(view, ids, shown), spillovers_table(view, ids, shown),
+        ]
+        answers = _answers(view, group, shown)
+        plots = _plots(result, group, ids)
+        described = [(e, descriptions[e]) for e in ids if descriptions.get(e)]
+        name = f"Group brief: {group}"
+        file = f"{BRIEF_PREFIX}{slug(group)}.html"
+
+        md = [f"# {_md(name)}", "", f"*{_md(title)}*" if title else "", "", _md(headline), ""]
+        md += [f"![{p}](plots/{p}.png)" for p, _ in plots[:1]] + [""]
+        md += [to_markdown(tables[0]), "## The events", ""]
+        md += [f"- **{_md(e)}**: {_md(d)}" for e, d in described] + [""]
+        md += [to_markdown(tables[1]), "## What the numbers say", ""]
+        for head, bullets in answers:
+            md += [f"### {_md(head)}", ""] + [f"- {_md(b)}" for b in bullets] + [""]
+        md += [f"![{p}](plots/{p}.png)" for p, _ in plots[1:]] + [""]
+        md += [to_markdown(t) for t in tables[2:]]
+        markdown = "\n".join(md).replace("\n\n\n", "\n\n")
+
+        esc = html.escape
+        figures = lambda chosen: "".join(  # noqa: E731
+            f'<figure><img src="plots/{esc(p)}.svg" alt="{esc(p)}"><figcaption>{esc(c)}</figcaption></figure>' for p, c in chosen
+        )
+        events_html = "".join(f"<li><b>{esc(e)}</b>: {esc(d)}</li>" for e, d in described)
+        answers_html = "".join(
+            f"<h3>{esc(head)}</h3><ul>" + "".join(f"<li>{esc(b)}</li>" for b in bullets) + "</ul>" for head, bullets in answers
+        )
+        nav = " ".join(f'<a href="#{esc(t.key)}">{esc(t.title)}</a>' for t in tables)
+        page = (
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{esc(name)}</title><style>{BRIEF_CSS}</style></head><body>"
+            f"<h1>{esc(name)}</h1>" + (f"<p>{esc(title)} — <a href=\"report.html\">full report</a></p>" if title else
+                                       '<p><a href="report.html">full report</a></p>')
+            + f"<p class=\"headline\">{esc(headline)}</p><nav>{nav}</nav>"
+            f"<section id=\"caar\">{figures(plots[:1])}{to_html(tables[0])}</section>"
+            f"<section id=\"events\"><h2>The events</h2><ul>{events_html}</ul>{to_html(tables[1])}</section>"
+            f"<section id=\"answers\"><h2>What the numbers say</h2>{answers_html}{figures(plots[1:])}</section>"
+            + "".join(f'<section id="{esc(t.key)}">{to_html(t)}</section>' for t in tables[2:])
+            + "</body></html>\n"
+        )
+        briefs.append(Brief(group, file, headline, _verdict_lines(result, ids), markdown, page, rows[S.EVENT_ID].n_unique()))
+    if briefs:
+        progress.say(f"briefs: {len(briefs)} group(s) in {time.perf_counter() - started:.1f} s")
+    return briefs
+
+
+def brief_files(briefs: list[Brief]) -> dict[str, str]:
+    """File name -> text of every brief (HTML and Markdown), for the report folder."""
+    return {name: text for b in briefs for name, text in ((b.file, b.html), (b.markdown_file, b.markdown))}
+
+
+def publish_brief_artifacts(briefs: list[dict[str, object]], report: Path) -> list[str]:
+    """A markdown artifact ``<group>-brief`` per brief of the report in ``report`` (entries of
+    its manifest's ``briefs``): the headline, the claim verdicts and a link to the page."""
+    from prefect.artifacts import create_markdown_artifact
+
+    keys = []
+    for b in briefs:
+        url = (Path(report).resolve() / str(b["file"])).as_uri()
+        lines = [html.escape(str(b["headline"]), quote=False)]
+        verdicts = [str(v) for v in b.get("verdicts", [])]  # type: ignore[union-attr]
+        if verdicts:
+            lines += ["", "**Claims**", ""] + [f"- {_md(v)}" for v in verdicts]
+        key = artifact_key(str(b["group"]), "brief")
+        create_markdown_artifact(markdown="\n".join(lines) + f"\n\n[brief]({url})", key=key,
+                                 description=f"group brief: {b['group']}")
+        keys.append(key)
+    return keys

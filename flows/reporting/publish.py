@@ -1,0 +1,290 @@
+"""Writing a run's results: the output contract of DESIGN.md, atomically.
+
+A report folder holds::
+
+    abnormal_returns.parquet/.csv   event x ticker x event day (every row: the data files, with
+                                    their CSV twins, hold the whole study whatever its size)
+    models.parquet/.csv             event x ticker x model
+    car.parquet/.csv                event x ticker x window
+    tests.parquet/.csv              group x window x test
+    events.parquet/.csv             event x ticker: day 0, its rule, status and reason
+    regressions.parquet/.csv        statsmodels regressions, tidy
+    confounders.parquet/.csv        other catalog events of the same ticker around each event row
+    outliers.parquet/.csv           estimation days with |residual| > 4 sigma
+    claims.parquet/.csv             the catalog's headline claims beside the data, with verdicts
+    brief-<group>.html|.md          one page per event group (flows.reporting.flagship), passed in ``extra``
+    tables/<name>.md|.html|.csv     the human tables (.tex with latex=True): every event row up
+                                    to flows.reporting.tables.MAX_EVENT_ROWS (200), else the SELECTED_ROWS
+                                    (50) of flows.reporting.tables.shown_rows and "N more in <file>.parquet"
+    tables/cross_section_<group>.*  regressions of CARs on characteristics, summary_col layout
+    tables/pooled_<group>.*         pooled dummy-variable event regression, summary_col layout
+    plots/car-<event>.png|.svg      CAR path with its 95 % band, per event (the first 10:
+                                    flows.reporting.plots.MAX_EVENT_PLOTS)
+    plots/caar-<group>.png|.svg     CAAR path with its cross-sectional band, per group (the
+                                    first 10: flows.reporting.plots.MAX_GROUP_PLOTS)
+    report.md, report.html          headline, plots and every table on one page (offline:
+                                    relative links, no external CSS or scripts)
+    manifest.json                   inputs, parameters, coverage, hashes, versions, warnings
+                                    (the first MAX_EVENT_ROWS skipped or flagged rows, then a count)
+
+Everything is written into a hidden sibling folder first and swapped into place at the end
+(:mod:`flows.io.atomic`), so a failed or killed run never leaves a half-written report, the
+previous report stays until the new one is complete, and the next write repairs what a
+killed one left. Two runs on the same inputs write byte-identical files except the
+manifest's :data:`VARYING_FIELDS`. User text is escaped in every format (HTML, Markdown,
+LaTeX, SVG) and never becomes a path outside the report folder.
+
+The write costs what a person reads: the data files are written by polars on a second
+thread while the human tables, plots and pages (bounded in rows whatever the number of
+events) are rendered, and a progress line gives the time of each part.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import html
+import json
+import os
+import re
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import polars as pl
+
+from analysis.engine import STATUS, StudyResult
+from analysis.paths import caar_paths
+from flows import progress
+from flows.io.atomic import staged_folder
+from flows.reporting.plots import event_plots, file_stems, group_plots
+from flows.io.spill import write_csv_twin
+from flows.reporting.tables import (
+    MAX_EVENT_ROWS, Table, all_tables, md_block, md_text, summary_markdown, to_csv, to_html, to_latex, to_markdown,
+)
+
+PACKAGES = (
+    "market-reaction", "polars", "numpy", "scipy", "statsmodels", "pyarrow", "prefect", "yfinance",
+    "exchange-calendars", "great-tables", "pandas",
+)
+CONTRACT_FILES = ("abnormal_returns", "models", "car", "tests", "events", "regressions", "confounders", "outliers", "claims")
+VARYING_FIELDS = ("created_utc",)  # the manifest's fields that differ between two runs on the same inputs
+SAFE_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")  # names of the ``extra`` files
+
+
+def versions() -> dict[str, str]:
+    """Installed versions of the packages that decide the numbers."""
+    import platform
+
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def file_sha256(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+PAGE_CSS = (
+    "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2em auto;max-width:96em;"
+    "padding:0 1.5em;color:#1f2328}h1{font-size:1.5em}p.headline{font-size:1.1em;background:#f6f8fa;"
+    "border-left:4px solid #0969da;padding:.6em 1em}section{margin:2em 0;overflow-x:auto}"
+    "figure{display:inline-block;margin:0 1.5em 1.5em 0}figure img{width:36em;max-width:100%;height:auto}"
+    "figcaption{font-size:.85em;color:#57606a}nav a{margin-right:1em}"
+)
+
+
+def _page(
+    title: str, tables: list[tuple[Table, str]], headline: str, plots: list[str], regression_tables=(), links=(),
+) -> str:
+    """``report.html``: every text is escaped (titles, headline and links here, table cells by
+    great_tables, regression titles here; statsmodels' regression tables hold numbers and
+    checked regressor names only)."""
+    esc = html.escape
+    figures = "".join(
+        f'<figure><img src="{esc(quote(p))}" alt="{esc(Path(p).stem)}"><figcaption>{esc(Path(p).stem)}</figcaption></figure>'
+        for p in plots
+    )
+    nav = " ".join([f'<a href="{esc(quote(href))}">{esc(text)}</a>' for href, text in links]
+                   + [f'<a href="#{t.key}">{esc(t.title)}</a>' for t, _ in tables])
+    body = "\n".join(
+        [f'<section id="{t.key}">{rendered}</section>' for t, rendered in tables]
+        + [f'<section id="{esc(key)}"><h2>{esc(t.title)}</h2>{t.html}</section>' for key, t in regression_tables]
+    )
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>{esc(title)}</title><style>{PAGE_CSS}</style></head><body>"
+        f"<h1>{esc(title)}</h1><p class=\"headline\">{esc(headline)}</p><nav>{nav}</nav>"
+        f"<section id=\"plots\">{figures}</section>{body}</body></html>\n"
+    )
+
+
+def _markdown(title: str, headline: str, tables: list[Table], plots: list[str], regression_tables=(), links=()) -> str:
+    """``report.md``: title, headline, link and image alt texts through :func:`md_text` /
+    :func:`md_block`; tables through :func:`to_markdown` / :func:`summary_markdown`."""
+    refs = "".join(f"[{md_text(text, link=True)}]({quote(href)})\n" for href, text in links)
+    images = "".join(f"![{md_text(Path(p).stem, link=True)}]({quote(p)})\n" for p in plots)
+    body = [*(to_markdown(t) for t in tables), *(summary_markdown(t) for _, t in regression_tables)]
+    return f"# {md_text(title)}\n\n{md_block(headline)}\n\n{refs}{images}\n" + "\n".join(body)
+
+
+def write_data_file(frame: pl.DataFrame, folder: Path, name: str) -> None:
+    """``<name>.parquet`` (the contract) and its CSV twin ``<name>.csv`` in ``folder``, every
+    row: the one place a data file of the report is written. zstd level 1: half the time of
+    the default level for the same size on these frames."""
+    frame.write_parquet(folder / f"{name}.parquet", compression="zstd", compression_level=1, statistics=False)
+    frame.write_csv(folder / f"{name}.csv")
+
+
+def _write_data(folder: Path, result: StudyResult, spilled: Mapping[str, Path]) -> tuple[float, dict[str, str]]:
+    """Every data file of :data:`CONTRACT_FILES` (those in ``spilled`` moved in, with their CSV
+    twins); returns the seconds it took and the files' sha256 (hashed while the file is in the
+    page cache)."""
+    started = time.perf_counter()
+    hashes = {}
+    for name in CONTRACT_FILES:
+        if name in spilled:
+            os.replace(spilled[name], folder / f"{name}.parquet")
+            write_csv_twin(folder / f"{name}.parquet")
+        else:
+            write_data_file(getattr(result, name), folder, name)
+        hashes |= {f"{name}.{ext}": file_sha256(folder / f"{name}.{ext}") for ext in ("parquet", "csv")}
+    return time.perf_counter() - started, hashes
+
+
+def run_warnings(result: StudyResult) -> list[str]:
+    """The result's warnings (a line per skipped or flagged event row) for the manifest: the
+    first :data:`~flows.reporting.tables.MAX_EVENT_ROWS`, then one line counting the rest (every row's
+    status and reason are in ``events.parquet``)."""
+    bad = result.events.filter(pl.col(STATUS) != "ok")
+    lines = dataclasses.replace(result, events=bad.head(MAX_EVENT_ROWS)).warnings
+    if bad.height > MAX_EVENT_ROWS:
+        lines.append(f"... and {bad.height - MAX_EVENT_ROWS:,} more skipped or flagged event rows: "
+                     "events.parquet (status, reason)")
+    return lines
+
+
+def write_report(
+    result: StudyResult, out: Path, manifest: dict[str, Any], *, title: str, headline: str = "", latex: bool = False,
+    extra: dict[str, str] | None = None, links: tuple[tuple[str, str], ...] = (),
+    spilled: Mapping[str, Path] | None = None,
+) -> Path:
+    """Write the report of ``result`` to ``out`` atomically and return ``out``.
+
+    Parameters
+    ----------
+    result
+        The study's results.
+    out
+        The report folder; replaced as a whole if it exists. A folder that exists, is not
+        empty and holds no ``manifest.json`` is not a report and is refused
+        (``FileExistsError``): ``--out .`` must not replace the current folder.
+    manifest
+        Inputs and parameters of the run; versions, output hashes and the result's warnings
+        are added here, and :data:`VARYING_FIELDS` names its fields that differ between two
+        runs on the same inputs.
+    title, headline
+        Shown at the top of ``report.md`` / ``report.html``.
+    latex
+        Also write ``tables/*.tex``.
+    extra
+        Further text files, name -> content (e.g. ``fingerprint.json``, the group briefs),
+        written in the same atomic swap.
+    links
+        ``(relative href, text)`` shown first in the page's navigation (the group briefs).
+    spilled
+        Data files already written as Parquet (name -> file on the same file system, e.g.
+        ``abnormal_returns`` streamed by :class:`flows.io.spill.FrameSpill`): moved into the
+        report, with their CSV twins, instead of being written from ``result``.
+
+    Notes
+    -----
+    The report is written into a hidden sibling folder and swapped into place
+    (:func:`flows.io.atomic.staged_folder`): a run killed at any moment leaves the previous
+    report or the new one, complete, and the next write repairs what it left. Names taken
+    from the results (event ids, group names) become file names through
+    :func:`flows.reporting.plots.file_stems`, so no file is written outside ``out``.
+    """
+    out = Path(out)
+    for name in extra or {}:
+        if not SAFE_FILE.fullmatch(name):
+            raise ValueError(f"extra file name {name!r} is not a plain file name")
+    with staged_folder(out) as tmp:
+        clock = _write_contents(tmp, result, manifest, title=title, headline=headline, latex=latex, extra=extra or {},
+                                links=links, spilled=spilled or {})
+    clock.lap("fsync and swap")
+    progress.say("report files: " + ", ".join(f"{part} {t:.1f} s" for part, t in clock.times.items()))
+    return out
+
+
+class _Clock:
+    """Seconds per part of the write, for the progress line."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, part: str) -> None:
+        now = time.perf_counter()
+        self.times[part] = now - self._last
+        self._last = now
+
+
+def _write_contents(
+    tmp: Path, result: StudyResult, manifest: dict[str, Any], *, title: str, headline: str, latex: bool,
+    extra: dict[str, str], links: tuple[tuple[str, str], ...], spilled: Mapping[str, Path],
+) -> _Clock:
+    """Write the report into ``tmp``; returns the seconds of each part so far."""
+    (tmp / "tables").mkdir()
+    clock = _Clock()
+    with ThreadPoolExecutor(1) as pool:  # polars writes the data files without the GIL while Python renders
+        data = pool.submit(_write_data, tmp, result, spilled)
+        tables = [(t, to_html(t)) for t in all_tables(result)]
+        for t, rendered in tables:
+            (tmp / "tables" / f"{t.key}.md").write_text(to_markdown(t), encoding="utf-8")
+            (tmp / "tables" / f"{t.key}.html").write_text(rendered, encoding="utf-8")
+            (tmp / "tables" / f"{t.key}.csv").write_text(to_csv(t), encoding="utf-8")
+            if latex:
+                (tmp / "tables" / f"{t.key}.tex").write_text(to_latex(t), encoding="utf-8")
+        # statsmodels summary_col layout; keys name the group (user text): safe, unique file names
+        stems = file_stems([t.key for t in result.regression_tables])
+        regression_tables = [(stems[t.key], t) for t in result.regression_tables]
+        for key, t in regression_tables:
+            (tmp / "tables" / f"{key}.md").write_text(summary_markdown(t), encoding="utf-8")
+            (tmp / "tables" / f"{key}.html").write_text(t.html, encoding="utf-8")
+            (tmp / "tables" / f"{key}.tex").write_text(t.latex, encoding="utf-8")
+        clock.lap("tables")
+        figures = event_plots(result.paths, tmp / "plots") + group_plots(caar_paths(result.paths), tmp / "plots")
+        clock.lap("plots")
+        svgs = [p.relative_to(tmp).as_posix() for p in figures if p.suffix == ".svg"]
+        pngs = [p.relative_to(tmp).as_posix() for p in figures if p.suffix == ".png"]
+        (tmp / "report.md").write_text(_markdown(title, headline, [t for t, _ in tables], pngs, regression_tables, links),
+                                       encoding="utf-8")
+        (tmp / "report.html").write_text(_page(title, tables, headline, svgs, regression_tables, links), encoding="utf-8")
+        for name, text in extra.items():
+            (tmp / name).write_text(text, encoding="utf-8")
+        clock.lap("pages")
+        clock.times["data files and their hashes (beside the rest)"], hashes = data.result()
+        clock.lap("then waiting for them")
+    full = {
+        **manifest,
+        "varying_fields": list(VARYING_FIELDS),
+        "versions": versions(),
+        "warnings": [*manifest.get("warnings", []), *run_warnings(result)],
+        "outputs": {
+            name: hashes.get(name) or file_sha256(p)
+            for p in sorted(tmp.rglob("*")) if p.is_file() and (name := p.relative_to(tmp).as_posix())
+        },
+    }
+    (tmp / "manifest.json").write_text(json.dumps(full, indent=2, default=str) + "\n", encoding="utf-8")
+    clock.lap("manifest and hashes")
+    return clock

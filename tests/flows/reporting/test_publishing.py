@@ -1,0 +1,123 @@
+"""Publishing without Prefect: great_tables tables (spanners, shading, same digits in every
+format), artifact payloads, deterministic plots and the index (escaping, latest result,
+untouched when unchanged). Results come from the simulated demo market with planted effects."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+from dataclasses import replace
+from datetime import date
+
+import polars as pl
+import pytest
+
+from analysis import schema as S
+from analysis.calendar import exchange_calendar
+from analysis.engine import run_study
+from analysis.inference import TESTS
+from analysis.paths import caar_paths
+from flows.devtools.market import simulate_market
+from analysis.specs import StudySpec, events_frame
+from flows.orchestration.artifacts import artifact_key, json_rows
+from flows.reporting.index import build_index, write_index
+from flows.reporting.plots import event_plots, group_plots, slug
+from flows.reporting.publish import write_report
+from flows.reporting import tables
+from flows.reporting.tables import headline_sentences, md_text, summary_table, to_html, to_latex, to_markdown
+
+
+@pytest.fixture(scope="module")
+def result():
+    cal = exchange_calendar()
+    market = simulate_market(cal)
+    events = tuple(replace(e, description=f"{e.description} <b>&</b> | pipes") for e in market.events)
+    return run_study(events_frame(events), market.prices, StudySpec(), cal, market.shares), events
+
+
+def test_summary_has_a_spanner_per_window_and_shades_significant_cars(result):
+    res, _ = result
+    table = summary_table(res)
+    spanners = dict(table.spanners)
+    assert list(spanners) == ["Day 0", "CAR [0,0]", "CAR [-1,+1]", "CAR [-5,+5]"]
+    assert spanners["CAR [-1,+1]"] == ("CAR [-1,+1]", "t [-1,+1]", "p [-1,+1]", "$ abnormal [-1,+1]")
+    shaded = dict(table.highlight)["CAR [0,0]"]
+    p0 = res.car.filter((pl.col(S.WINDOW_START) == 0) & (pl.col(S.WINDOW_END) == 0))
+    events = table.frame["event"].to_list()
+    significant = {e for e, p in zip(p0[S.EVENT_ID], p0[S.P_VALUE]) if p < 0.05}
+    assert {events[i] for i in shaded} == significant == {"acme-merger", "bolt-recall", "crux-guidance"}
+    page = to_html(table)
+    assert page.count("#fff3bf") >= len(significant) and 'id="summary"' in page
+    assert ">Day 0<" in page and ">$ abnormal<" in page  # spanner and short labels
+
+
+def test_every_format_shows_the_same_digits(result):
+    res, _ = result
+    table = summary_table(res)
+    md, page, tex = to_markdown(table), to_html(table), to_latex(table)
+    for cell in table.frame.select(pl.exclude("event", "ticker", "role", "day 0")).rows()[0]:
+        if cell:
+            assert html.escape(cell) in page and md_text(cell) in md
+            assert re.search(r"\d[\d.,]*", cell).group() in tex  # LaTeX escapes $, %, < but keeps the digits
+    assert to_html(table) == page  # stable ids: same table, same bytes
+
+
+def test_tests_table_shades_significant_tests(result):
+    res, _ = result
+    table = tables.tests_table(res)
+    shaded = dict(table.highlight)
+    assert set(shaded) == {t.label for t in TESTS} and any(shaded.values())
+    for label, rows in shaded.items():
+        for i, cell in enumerate(table.frame[label]):
+            p = re.search(r"\((<?[\d.]+)\)", cell)
+            significant = p is not None and float(p.group(1).lstrip("<")) < 0.05
+            assert significant == (i in rows), (label, i, cell)
+    assert [label for label, _ in table.spanners] == ["Parametric", "Non-parametric"]
+
+
+def test_artifact_payloads(result):
+    res, _ = result
+    assert artifact_key("Amzn_Deal 2025", "summary") == "amzn-deal-2025-summary"
+    rows = json_rows(pl.DataFrame({"d": [date(2025, 11, 3)], "x": [float("nan")], "y": [1.5]}))
+    assert rows == [{"d": "2025-11-03", "x": None, "y": 1.5}]
+    json.dumps(json_rows(res.car))  # every value is JSON-able
+    sentences = headline_sentences(res)
+    assert ("acme-merger", "ACME") == sentences[0][:2] and "abnormal on 2025-06-16" in sentences[0][2]
+
+
+def test_plots_are_written_and_deterministic(result, tmp_path):
+    res, _ = result
+    paths = res.paths
+    first = event_plots(paths, tmp_path / "a") + group_plots(caar_paths(paths), tmp_path / "a")
+    second = event_plots(paths, tmp_path / "b") + group_plots(caar_paths(paths), tmp_path / "b")
+    assert len(first) == 2 * (4 + 1)  # 4 events and the group "all", PNG and SVG
+    for a, b in zip(first, second):
+        assert a.name == b.name and a.read_bytes() == b.read_bytes()
+    assert slug("deals") == "deals" and slug("A/B deals") != slug("A-B deals")
+    assert slug("A/B deals").startswith("a-b-deals-")
+
+
+def test_index_escapes_user_text_and_keeps_the_latest_result(result, tmp_path):
+    res, events = result
+    root = tmp_path / "reports"
+    manifest = {"kind": "run", "parameters": {"windows": ["0:0", "-1:1", "-5:5"]},
+                "event_info": [{"id": e.id, "description": e.description} for e in events]}
+    old = res.car.with_columns(pl.col(S.CAR) * 0)  # an older run with different numbers
+    write_report(replace(res, car=old), root / "old", {**manifest, "created_utc": "2025-01-01T00:00:00+00:00"}, title="old")
+    write_report(res, root / "new", {**manifest, "created_utc": "2025-02-01T00:00:00+00:00"}, title="new <i>")
+    (root / "broken").mkdir()
+    (root / "broken" / "manifest.json").write_text("{not json")
+    (root / ".new.tmp-123").mkdir()
+    (root / ".new.tmp-123" / "manifest.json").write_text("{}")
+    path = write_index(root)
+    page = path.read_text()
+    assert "&lt;b&gt;&amp;&lt;/b&gt;" in page and "<b>" not in page
+    assert 'href="new/report.html"' in page and 'href="old/report.html"' in page and ".new.tmp" not in page
+    latest = page.split("<h2>All reports")[0]
+    acme = res.car.filter((pl.col(S.EVENT_ID) == "acme-merger") & (pl.col(S.WINDOW_END) == 0))[S.CAR].item()
+    assert 'href="old/report.html"' not in latest and f"{tables.pct(acme)}***" in latest  # the newer run's numbers
+    before = os.stat(path).st_mtime_ns
+    assert write_index(root) == path and os.stat(path).st_mtime_ns == before  # unchanged: not rewritten
+    assert build_index(root) == page
