@@ -77,7 +77,7 @@ def default_catalog_path() -> Path:
     local = Path.cwd() / "deployments" / "events.toml"
     if local.is_file():
         return local
-    return Path(__file__).resolve().parents[1] / "deployments" / "events.toml"
+    return Path(__file__).resolve().parents[2] / "deployments" / "events.toml"
 
 
 def select_events(events: Sequence[EventSpec], ids: Sequence[str]) -> tuple[EventSpec, ...]:
