@@ -133,10 +133,11 @@ class StudySpec:
     ----------
     estimation
         Window of event days on which the normal-return model is fitted. Default
-        ``[-260, -11]`` (250 sessions).
+        ``[-260, -11]`` (250 sessions). Text such as ``"-260:-11"`` is parsed
+        (:meth:`Window.parse`).
     windows
         Event windows over which abnormal returns are cumulated. Default ``[0,0]``,
-        ``[-1,+1]``, ``[-5,+5]``.
+        ``[-1,+1]``, ``[-5,+5]``. Windows or their text (``["0:0", "-1:1"]``).
     model
         Normal-return model: ``market`` (OLS market model), ``constant-mean``,
         ``market-adjusted`` (alpha = 0, beta = 1), ``capm`` (market model on excess returns
@@ -176,7 +177,11 @@ class StudySpec:
     drop_confounded: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "windows", tuple(dict.fromkeys(self.windows)))
+        if isinstance(self.estimation, str):
+            object.__setattr__(self, "estimation", Window.parse(self.estimation, field="estimation"))
+        windows = (self.windows,) if isinstance(self.windows, (str, Window)) else self.windows
+        windows = (w if isinstance(w, Window) else Window.parse(w, field="windows") for w in windows)
+        object.__setattr__(self, "windows", tuple(dict.fromkeys(windows)))
         if not isinstance(self.drop_confounded, bool):
             raise InputError(f"expected true or false, got {self.drop_confounded!r}", field="drop_confounded")
         if not self.windows:

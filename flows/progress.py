@@ -1,5 +1,5 @@
 """Progress lines on stderr (``market-reaction [  1.2s] ...``); silenced by
-``MARKET_REACTION_QUIET=1`` (the CLI's ``--quiet``).
+``MARKET_REACTION_QUIET=1`` (the CLI's ``--quiet``) and inside :func:`silenced` (the Python API).
 
 Long steps are timed as named stages: ``with stage("prices"): ...`` prints
 ``prices: 1.23 s`` when the block ends, and :func:`stages` prints the times of stages measured
@@ -15,10 +15,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 _T0 = time.monotonic()
+_SILENCED = [0]  # open silenced() blocks (a count, not a context variable: the batches say things on threads)
 
 
 def say(message: str) -> None:
-    if os.environ.get("MARKET_REACTION_QUIET") != "1":
+    if not _SILENCED[0] and os.environ.get("MARKET_REACTION_QUIET") != "1":
         print(f"market-reaction [{time.monotonic() - _T0:5.1f}s] {message}", file=sys.stderr, flush=True)
 
 
@@ -26,6 +27,16 @@ def stages(times: Iterable[tuple[str, float]]) -> None:
     """One progress line per stage: ``name: 1.23 s``."""
     for name, seconds in times:
         say(f"{name}: {seconds:.2f} s")
+
+
+@contextmanager
+def silenced(quiet: bool = True) -> Iterator[None]:
+    """No progress lines inside the block (when ``quiet``)."""
+    _SILENCED[0] += quiet
+    try:
+        yield
+    finally:
+        _SILENCED[0] -= quiet
 
 
 @contextmanager

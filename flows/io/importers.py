@@ -142,13 +142,42 @@ def read_price_file(path: Path, ticker: str | None = None) -> ImportedPrices:
         Naming the file, the first bad row and field, and the number of other bad rows.
     """
     path = Path(path)
-    file = str(path)
-    text = _columns(_read_table(path), _PRICE_ALIASES, (S.DATE, S.CLOSE), PRICE_HEADER, file)
+    table = _read_table(path)
+    return check_prices(table, str(path), None if _has_ticker(table) else _file_ticker(path, ticker), ticker)
+
+
+def check_prices(table: pl.DataFrame, file: str, ticker: str | None = None, given: str | None = None) -> ImportedPrices:
+    """Check and normalise a price table exactly as an imported file (module docstring).
+
+    Parameters
+    ----------
+    table
+        The rows, as read from a file or given as a frame (any column types: they are read
+        as their text).
+    file
+        What to name in errors and warnings (the file, or ``prices`` for a frame).
+    ticker
+        The ticker of a table without a ticker column.
+    given
+        The ticker the user gave, when it is an error for a table with a ticker column.
+
+    Returns
+    -------
+    ImportedPrices
+
+    Raises
+    ------
+    InputError
+        Naming ``file``, the first bad row and field, and the number of other bad rows.
+    """
+    text = _columns(table, _PRICE_ALIASES, (S.DATE, S.CLOSE), PRICE_HEADER, file)
     if S.TICKER in text.columns:
-        if ticker is not None:
-            raise InputError("the file has a ticker column; do not also give --ticker", file=file, field=S.TICKER)
+        if given is not None:
+            raise InputError("the table has a ticker column; do not also give a ticker", file=file, field=S.TICKER)
+    elif ticker is None:
+        raise InputError("no ticker column; give the ticker of these prices", file=file, field=S.TICKER)
     else:
-        text = text.with_columns(pl.lit(_file_ticker(path, ticker)).alias(S.TICKER))
+        text = text.with_columns(pl.lit(ticker).alias(S.TICKER))
     text = text.with_columns(pl.lit(None, pl.String).alias(c) for c in _NUMBERS if c not in text.columns)
     parse_date, date_reason = _date_parser(text[S.DATE], S.DATE)
     adj_all_missing = pl.col(_raw(S.ADJ_CLOSE)).is_null().all().over(S.TICKER)
@@ -250,9 +279,14 @@ def read_shares_file(path: Path) -> pl.DataFrame:
         ticker and date.
     """
     path = Path(path)
-    file = str(path)
+    return check_shares(_read_table(path), str(path))
+
+
+def check_shares(table: pl.DataFrame, file: str) -> pl.DataFrame:
+    """Check and normalise a shares-outstanding table as :func:`read_shares_file` does (``file``:
+    what to name in errors)."""
     required = (S.TICKER, S.SHARES, S.AS_OF_DATE)
-    text = _columns(_read_table(path), _SHARES_ALIASES, required, SHARES_HEADER, file)
+    text = _columns(table, _SHARES_ALIASES, required, SHARES_HEADER, file)
     parse_date, date_reason = _date_parser(text[S.AS_OF_DATE], S.AS_OF_DATE)
     frame = text.rename(_raw).with_row_index(_ROW, offset=1).with_columns(
         pl.col(_raw(S.TICKER)).str.to_uppercase().alias(S.TICKER),
@@ -357,6 +391,10 @@ def _columns(
     except pl.exceptions.PolarsError as error:
         raise InputError(f"a column cannot be read as text ({_first_line(error)})", file=file) from None
     return text.with_columns(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in text.columns)
+
+
+def _has_ticker(table: pl.DataFrame) -> bool:
+    return any(_PRICE_ALIASES.get(re.sub(r"[\s_]+", "", c).lower()) == S.TICKER for c in table.columns)
 
 
 def _file_ticker(path: Path, ticker: str | None) -> str:

@@ -78,6 +78,7 @@ def study_in_batches(
     events: pl.DataFrame, spec: StudySpec, store_root: str, needs: pl.DataFrame, factors: dict[str, pl.DataFrame],
     regressors: list[str] | None = None, pooled_cov: PooledCov = "cluster", context: pl.DataFrame | None = None,
     in_memory: bool = True, batch_rows: int = BATCH_ROWS, spill: str | None = None, *, map_batches: BatchMap,
+    given: tuple[pl.DataFrame, pl.DataFrame] | None = None,
 ) -> StudyResult:
     """The study of ``events`` (:func:`analysis.specs.events_frame`) on the prices in the store,
     batch by batch (module docstring).
@@ -101,13 +102,16 @@ def study_in_batches(
         (:func:`analysis.engine.combine_batches`), so memory does not grow with the event days.
     map_batches
         How the batches run (:data:`BatchMap`); its results are consumed one by one.
+    given
+        The prices and shares outstanding (:func:`flows.io.prices.read_study_prices`) when
+        they do not come from the store (the Python API's frames); with ``in_memory`` only.
     """
     cal = exchange_calendar(spec.calendar)
     plan = plan_study(events, spec, cal, regressors=regressors, pooled_cov=pooled_cov, context=context)
     batches = plan.batches(batch_rows)
     prices = shares = None
     if in_memory:
-        raw, shares = read_study_prices(PriceStore(Path(store_root)), needs)
+        raw, shares = given or read_study_prices(PriceStore(Path(store_root)), needs)
         prices = prepare_prices(raw, spec, cal, factors)
         del raw
     progress.say(f"{plan.rows.height} event row(s) in {len(batches)} batch(es) of at most {batch_rows}")

@@ -191,18 +191,19 @@ def analyze(
     factors: dict[str, pl.DataFrame], regressors: list[str] | None, pooled_cov: PooledCov,
     history: pl.DataFrame | None = None, context: tuple[EventSpec, ...] = (),
     task_runner: TaskRunnerName = "threads", dask_address: str | None = None, batch_rows: int = BATCH_ROWS,
-    spill: str | None = None,
+    spill: str | None = None, given: tuple[pl.DataFrame, pl.DataFrame] | None = None,
 ) -> StudyResult:
-    """Run the study on the stored prices ``needs`` in event batches on ``task_runner``
-    (``context``: further catalog events that may confound these; ``spill``: a folder the
-    abnormal-return rows of a study of several batches are streamed to,
-    :func:`flows.orchestration.batches.study_in_batches`) and check the events' claims against ``history``."""
+    """Run the study on the stored prices ``needs`` (or the ``given`` prices and shares) in
+    event batches on ``task_runner`` (``context``: further catalog events that may confound
+    these; ``spill``: a folder the abnormal-return rows of a study of several batches are
+    streamed to, :func:`flows.orchestration.batches.study_in_batches`) and check the events'
+    claims against ``history``."""
     progress.say(f"analysing {len(events)} event(s): {spec.model} model, estimation {spec.estimation.label}"
                  + (f", batches on Dask ({dask_address or 'local cluster'})" if task_runner == "dask" else ""))
     result = runner().study_batches(
         task_runner, dask_address, events_frame(events), spec, store_root, needs, factors, regressors, pooled_cov,
         events_frame(context) if context else None, in_memory=task_runner == "threads", batch_rows=batch_rows,
-        spill=spill,
+        spill=spill, given=given,
     )
     stated = catalog_claims(events)
     if stated.height:
@@ -250,7 +251,7 @@ def event_info(events: tuple[EventSpec, ...]) -> list[dict[str, Any]]:
 
 
 def run_manifest(
-    catalog: Path, events: tuple[EventSpec, ...], spec: StudySpec, source: str, store: PriceStore,
+    catalog: Path | None, events: tuple[EventSpec, ...], spec: StudySpec, source: str, store: PriceStore,
     needs: pl.DataFrame, notes: list[str], factors: dict[str, pl.DataFrame] | None = None, kind: str = "run",
     **extra_parameters: Any,
 ) -> dict[str, Any]:
@@ -272,7 +273,7 @@ def run_manifest(
     return {
         "kind": kind,
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "catalog": {"path": str(catalog), "sha256": file_sha256(catalog) if catalog.is_file() else None},
+        "catalog": catalog and {"path": str(catalog), "sha256": file_sha256(catalog) if catalog.is_file() else None},
         "events": [e.id for e in events],
         "event_info": event_info(events),
         "parameters": {**spec.as_dict(), **extra_parameters, "source": source},

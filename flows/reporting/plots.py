@@ -1,4 +1,4 @@
-"""CAR path plots (matplotlib, Agg backend): one per event and one per group, PNG and SVG.
+"""CAR path plots (matplotlib figures, no pyplot): one per event and one per group, PNG and SVG.
 
 * per event: the CAR of every ticker from the first reported day to each day, with a 95 %
   band ±1.96 × its standard error (prediction-error variances and their cross-day covariance,
@@ -67,14 +67,14 @@ def _plain(text: str) -> str:
     return text.replace("$", r"\$")
 
 
-def _pyplot():
+def _figure():
+    """A new figure, without pyplot (no backend is chosen or changed, nothing global holds the
+    figure: a notebook's backend stays as it is, and a figure is freed with its last reference)."""
     import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update({"svg.hashsalt": "market-reaction", "svg.fonttype": "none", "font.size": 9})
-    return plt
+    matplotlib.rcParams.update({"svg.hashsalt": "market-reaction", "svg.fonttype": "none", "font.size": 9})
+    return Figure(figsize=(7.0, 3.8))
 
 
 def _save(fig, folder: Path, stem: str) -> list[Path]:
@@ -87,8 +87,9 @@ def _save(fig, folder: Path, stem: str) -> list[Path]:
     return paths
 
 
-def _axes(plt, title: str):
-    fig, ax = plt.subplots(figsize=(7.0, 3.8))
+def _axes(title: str):
+    fig = _figure()
+    ax = fig.add_subplot()
     fig.subplots_adjust(left=0.11, right=0.98, top=0.91, bottom=0.13)  # fixed: layout engines cost ~0.2 s a figure
     ax.axhline(0.0, color="#888888", linewidth=0.8)
     ax.axvline(0.0, color="#888888", linewidth=0.8, linestyle=":")
@@ -116,43 +117,46 @@ def plotted_groups(caar: pl.DataFrame) -> list[str]:
 def event_plots(paths: pl.DataFrame, folder: Path) -> list[Path]:
     """``car-<event>.png/.svg`` for the events of :func:`plotted_events` (``paths``:
     ``StudyResult.paths``)."""
-    plt = _pyplot()
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     events = plotted_events(paths)
     stems = file_stems(events)
     for event in events:  # one figure per event (drawing, not statistics)
-        fig, ax = _axes(plt, f"{event}: CAR with 95% band (±{BAND_Z} s.e.)")
-        part = paths.filter(pl.col(S.EVENT_ID) == event)
-        for (ticker, role), rows in part.partition_by(S.TICKER, S.ROLE, as_dict=True, maintain_order=True).items():
-            rows = rows.drop_nulls(S.CAR)
-            if not rows.height:
-                continue
-            day, car, se = rows[S.EVENT_DAY].to_numpy(), rows[S.CAR].to_numpy(), rows[S.CAR_SE].to_numpy()
-            primary = role == "primary"
-            (line,) = ax.plot(day, car, marker="o" if primary else None, markersize=3,
-                              linestyle="-" if primary else "--", linewidth=1.8 if primary else 1.0,
-                              label=_plain(f"{ticker}" + ("" if primary else " (related)")))
-            if primary:
-                ax.fill_between(day, car - BAND_Z * se, car + BAND_Z * se, color=line.get_color(), alpha=0.18, linewidth=0)
-        if ax.lines[2:]:
-            ax.legend(loc="upper left", fontsize=8, frameon=False)
-        written += _save(fig, folder, f"car-{stems[event]}")
-        plt.close(fig)
+        written += _save(event_figure(paths, event), folder, f"car-{stems[event]}")
     return written
+
+
+def event_figure(paths: pl.DataFrame, event: str):
+    """The figure of ``event``'s CAR paths (``paths``: ``StudyResult.paths``): a line per
+    ticker, with the band of ±:data:`BAND_Z` s.e. around the primary tickers' lines."""
+    fig, ax = _axes(f"{event}: CAR with 95% band (±{BAND_Z} s.e.)")
+    part = paths.filter(pl.col(S.EVENT_ID) == event)
+    for (ticker, role), rows in part.partition_by(S.TICKER, S.ROLE, as_dict=True, maintain_order=True).items():
+        rows = rows.drop_nulls(S.CAR)
+        if not rows.height:
+            continue
+        day, car, se = rows[S.EVENT_DAY].to_numpy(), rows[S.CAR].to_numpy(), rows[S.CAR_SE].to_numpy()
+        primary = role == "primary"
+        (line,) = ax.plot(day, car, marker="o" if primary else None, markersize=3,
+                          linestyle="-" if primary else "--", linewidth=1.8 if primary else 1.0,
+                          label=_plain(f"{ticker}" + ("" if primary else " (related)")))
+        if primary:
+            ax.fill_between(day, car - BAND_Z * se, car + BAND_Z * se, color=line.get_color(), alpha=0.18, linewidth=0)
+    if ax.lines[2:]:
+        ax.legend(loc="upper left", fontsize=8, frameon=False)
+    return fig
 
 
 def group_plots(caar: pl.DataFrame, folder: Path) -> list[Path]:
     """``caar-<group>.png/.svg`` for the groups of :func:`plotted_groups` (``caar``: output of
     :func:`analysis.paths.caar_paths`)."""
-    plt = _pyplot()
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     parts = caar.filter(pl.col(S.GROUP).is_in(plotted_groups(caar))).partition_by(S.GROUP, as_dict=True, maintain_order=True)
     stems = file_stems([group for (group,) in parts])
     for (group,), rows in parts.items():
         n = rows[S.N_EVENTS].max()
-        fig, ax = _axes(plt, f"group {group}: CAAR of {n} event(s), 95% cross-sectional band")
+        fig, ax = _axes(f"group {group}: CAAR of {n} event(s), 95% cross-sectional band")
         day, mean = rows[S.EVENT_DAY].to_numpy(), rows[CAAR].to_numpy()
         (line,) = ax.plot(day, mean, marker="o", markersize=3, linewidth=1.8, label="CAAR")
         band = rows.drop_nulls(CAAR_SE)
@@ -162,5 +166,4 @@ def group_plots(caar: pl.DataFrame, folder: Path) -> list[Path]:
                             label=f"±{BAND_Z} s/√N")
         ax.legend(loc="upper left", fontsize=8, frameon=False)
         written += _save(fig, folder, f"caar-{stems[group]}")
-        plt.close(fig)
     return written

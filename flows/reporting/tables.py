@@ -704,7 +704,8 @@ def summary_markdown(table: SummaryTable) -> str:
 HIGHLIGHT_FILL = "#fff3bf"
 
 
-def _gt(table: Table):
+def gt(table: Table):
+    """``table`` as a great_tables ``GT`` (header, spanners, labels, highlights, notes)."""
     from great_tables import GT, loc, style
 
     g = GT(table.frame, id=table.key.replace("_", "-")).tab_header(title=table.title)
@@ -729,7 +730,7 @@ def _gt(table: Table):
 def to_html(table: Table) -> str:
     """A standalone-embeddable HTML table (great_tables; cell text is escaped; no external
     resources; a stable element id so the same table gives the same bytes)."""
-    return _gt(table).as_raw_html()
+    return gt(table).as_raw_html()
 
 
 def to_latex(table: Table) -> str:
@@ -737,7 +738,7 @@ def to_latex(table: Table) -> str:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "Styles are not yet supported in LaTeX output."
-        return _gt(table).as_latex()
+        return gt(table).as_latex()
 
 
 def headline_sentences(result: StudyResult) -> list[tuple[str, str, str]]:
