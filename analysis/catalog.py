@@ -56,7 +56,7 @@ import io
 import math
 import re
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -98,6 +98,15 @@ _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
 # --- public helpers ----------------------------------------------------------------------
+
+
+def check_regressors(numeric: Collection[str], regressors: Collection[str]) -> None:
+    """Raise an :class:`~analysis.errors.InputError` naming the ``regressors`` that are not
+    among the ``numeric`` characteristics (names without ``char.``), and those that are."""
+    unknown = [r for r in regressors if r not in set(numeric)]
+    if unknown:
+        raise InputError(f"not a numeric characteristic of the events: {', '.join(unknown)} "
+                         f"(numeric ones: {', '.join(numeric) or 'none'})", field="regressors")
 
 
 def characteristics(event: EventSpec) -> dict[str, float | str]:

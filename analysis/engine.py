@@ -21,7 +21,7 @@ event rows per task:
    once those series are released; and an optional *sink* receives the abnormal-return rows
    batch by batch, to write them out.
 
-Within one process, ``run_study`` splits large studies into batches of :data:`BATCH_ROWS`
+Within one process, ``run_study`` splits large studies into batches of ``spec.batch_rows``
 rows and runs them in two threads (NumPy and polars release the GIL), at most
 :data:`AHEAD` batches ahead of the one being combined, so that with a sink its memory is
 bounded by the per-event results, not by the event-day rows.
@@ -43,6 +43,7 @@ import polars as pl
 from analysis import schema as S
 from analysis.abnormal import abnormal_returns, cumulative_abnormal_returns, window_statistics
 from analysis.calendar import SessionCalendar, align_events
+from analysis.catalog import check_regressors
 from analysis.claims import CLAIM_SCHEMA
 from analysis.confounders import (
     CONFOUNDER_SCHEMA, confounder_reasons, contaminated_days, drop_estimation_days, estimation_outliers, find_confounders,
@@ -62,15 +63,13 @@ from analysis.regression import (
     COV_TYPE, PooledCov, SummaryTable, cross_sectional_regressions, event_regressions, pooled_event_regressions,
 )
 from analysis.returns import SessionGrid, place_prices, session_grid
-from analysis.specs import CHAR_PREFIX, StudySpec, Window
+from analysis.specs import CHAR_PREFIX, StudySpec, Window, numeric_characteristics
 from analysis.spillovers import battery_rows
 from analysis.valuation import CAP_NOTE, market_caps
 
 STATUS = "status"  # "ok", "skipped" (no result) or "flagged" (a result with a caveat)
 DAY0_WARNING = "day0_warning"  # analysis.calendar.align_events: a note on how day 0 was placed
 ROW_KEYS = (S.EVENT_ID, S.TICKER, S.ROLE, S.GROUP)
-BATCH_ROWS = 25_000
-"""Event rows per batch within one process (``run_study``): two threads share the batches."""
 AHEAD = 2
 """Batches computed ahead of the one being combined (``run_study``): with two threads, both
 keep working while a batch goes to the sink, and at most ``AHEAD + 1`` batches are in memory."""
@@ -251,32 +250,29 @@ class StudyPlan:
     tests: tuple[str, ...]
     regressors: tuple[str, ...]
     max_regressions: int
-    pooled_cov: PooledCov
     regression_rows: np.ndarray
     max_paths: int
     confounders: pl.DataFrame
     test_rows: pl.DataFrame
     dropped: pl.DataFrame
 
-    def batches(self, size: int) -> list[pl.DataFrame]:
-        """The rows in contiguous batches of at most ``size`` (at least one batch)."""
+    def batches(self) -> list[pl.DataFrame]:
+        """The rows in contiguous batches of at most ``spec.batch_rows`` (at least one batch)."""
+        size = self.spec.batch_rows
         return [self.rows.slice(i, size) for i in range(0, self.rows.height, size)] or [self.rows]
 
 
 def plan_study(
     events: pl.DataFrame, spec: StudySpec, cal: SessionCalendar, max_regressions: int = 100,
-    regressors: list[str] | None = None, pooled_cov: PooledCov = "cluster", tests: Collection[str] | None = None,
     max_paths: int = 50, context: pl.DataFrame | None = None, confounders: bool = True,
 ) -> StudyPlan:
     """Place every event on the calendar and decide what the study computes (see
-    :func:`run_study` for the parameters); unknown regressors or tests are an ``InputError``."""
-    numeric = [c for c, t in events.schema.items() if c.startswith(CHAR_PREFIX) and t == pl.Float64]
-    if regressors is not None:
-        unknown = [r for r in regressors if CHAR_PREFIX + r not in numeric]
-        if unknown:
-            known = ", ".join(c.removeprefix(CHAR_PREFIX) for c in numeric) or "none"
-            raise InputError(f"not a numeric characteristic of the catalog: {', '.join(unknown)} (numeric ones: {known})", field="regressors")
-        numeric = [CHAR_PREFIX + r for r in regressors]
+    :func:`run_study` for the parameters); regressors that are not numeric characteristics of
+    the events are an ``InputError``."""
+    numeric = numeric_characteristics(events)
+    if spec.regressors is not None:
+        check_regressors(numeric, spec.regressors)
+        numeric = list(spec.regressors)
     aligned = align_events(events, cal)
     rows = aligned.filter(pl.col(S.DAY0_SESSION).is_not_null()).with_row_index(ROW)
     primary = pl.col(S.ROLE) == "primary"
@@ -290,7 +286,7 @@ def plan_study(
     if spec.drop_confounded:
         dropped = contaminated_days(found, spec).join(rows.select(ROW, S.EVENT_ID, S.TICKER), on=[S.EVENT_ID, S.TICKER]).select(
             ROW, S.EVENT_DAY).sort(ROW, S.EVENT_DAY)
-    return StudyPlan(spec, aligned, rows, check_tests(tests), tuple(numeric), max_regressions, pooled_cov, regression_rows,
+    return StudyPlan(spec, aligned, rows, check_tests(spec.tests), tuple(CHAR_PREFIX + r for r in numeric), max_regressions, regression_rows,
                      max_paths, found, battery_rows(rows).select(ROW, S.GROUP, S.DAY0_SESSION), dropped)
 
 
@@ -611,7 +607,7 @@ def combine_batches(
     )
     panel = pl.concat(kept["panel"])
     pooled, pooled_tables = pooled_event_regressions(
-        panel, primary_ok.select(ROW, S.GROUP, S.DAY0_SESSION), spec, plan.pooled_cov, max_rows=plan.max_regressions
+        panel, primary_ok.select(ROW, S.GROUP, S.DAY0_SESSION), spec, spec.pooled_cov, max_rows=plan.max_regressions
     )
     per_event = (
         event_regressions(panel, spec, rows=list(range(min(plan.max_regressions, rows.height))))
@@ -658,10 +654,7 @@ def run_study(
     cal: SessionCalendar,
     shares: pl.DataFrame | None = None,
     max_regressions: int = 100,
-    regressors: list[str] | None = None,
-    pooled_cov: PooledCov = "cluster",
     factors: Mapping[str, pl.DataFrame] | None = None,
-    tests: Collection[str] | None = None,
     max_paths: int = 50,
     context: pl.DataFrame | None = None,
     confounders: bool = True,
@@ -678,7 +671,8 @@ def run_study(
         Long daily prices ``ticker, date, close, adj_close`` (and ``volume`` for abnormal
         volume) of every ticker and benchmark.
     spec
-        Study parameters.
+        Study parameters (also the regressors, the pooled regression's errors, the tests and
+        the batch size).
     cal
         Exchange calendar.
     shares
@@ -687,16 +681,9 @@ def run_study(
         Fit the statsmodels regressions for at most this many event rows (they loop over
         events; the vectorised statistics cover every row regardless), and pool only groups
         of 2 to this many primary event rows. 0 skips them (what large studies want).
-    regressors
-        Characteristics (catalog names, without ``char.``) for the cross-sectional regression
-        of CARs; default all numeric characteristics; ``[]`` for none.
-    pooled_cov
-        Standard errors of the pooled regression: ``cluster`` by date or ``hac`` within firm.
     factors
         Factor sets by name (``date`` + factor columns in decimals, see
         :mod:`analysis.factors`): those of ``spec.factor_sets`` for the factor models.
-    tests
-        The group tests to run (names of :data:`analysis.inference.TEST_NAMES`; default all).
     max_paths
         Compute the day-by-day CAR paths (the plots) for at most this many event rows.
     context
@@ -730,12 +717,12 @@ def run_study(
     timed = _Stages(on_stage)
     with ThreadPoolExecutor(2) as pool:  # the plan (confounders) and the prices are independent
         laid_out = pool.submit(prepare_prices, prices, spec, cal, factors)
-        plan = plan_study(events, spec, cal, max_regressions, regressors, pooled_cov, tests, max_paths, context, confounders)
+        plan = plan_study(events, spec, cal, max_regressions, max_paths, context, confounders)
         prepared = laid_out.result()
         timed.lap("prices and plan")
         findings, known = prepared.findings, prepared.grid.tickers[S.TICKER]
         results = in_order(pool, partial(event_batch, plan, prices=prepared, cal=cal, shares=shares),
-                           plan.batches(BATCH_ROWS), AHEAD)
+                           plan.batches(), AHEAD)
         del laid_out, prepared  # only the batches hold the laid-out prices, until the last one is done
         return combine_batches(plan, results, findings, known, sink, on_stage)
 

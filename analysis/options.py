@@ -16,3 +16,5 @@ ReturnKind = Literal["simple", "log"]
 RETURN_KINDS: tuple[str, ...] = get_args(ReturnKind)
 PooledCov = Literal["cluster", "hac"]
 POOLED_COVS: tuple[str, ...] = get_args(PooledCov)
+BATCH_ROWS = 25_000
+"""Event rows per batch by default (the engine's unit of work, and a task of the batched flows)."""

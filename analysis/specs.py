@@ -18,7 +18,7 @@ import polars as pl
 
 from analysis import schema as S
 from analysis.errors import InputError
-from analysis.options import MODELS, PLAIN_MODELS, RETURN_KINDS, ModelName, ReturnKind
+from analysis.options import BATCH_ROWS, MODELS, PLAIN_MODELS, POOLED_COVS, RETURN_KINDS, ModelName, PooledCov, ReturnKind
 
 Timing = Literal["pre-open", "intraday", "after-close", "unknown"]
 TIMINGS: tuple[str, ...] = get_args(Timing)
@@ -163,6 +163,19 @@ class StudySpec:
         Leave out of the estimation window the event-window days (``report_days`` around
         their day 0) of every other catalog event on the same ticker (see
         :mod:`analysis.confounders`). Default False: they are kept, and the event is flagged.
+    regressors
+        Characteristics (catalog names, without ``char.``) for the cross-sectional regression
+        of CARs (:mod:`analysis.regression`); None (default): every numeric characteristic of
+        the catalog; ``()``: none.
+    pooled_cov
+        Standard errors of the pooled dummy-variable regression: ``cluster`` by date
+        (default) or ``hac`` within firm.
+    tests
+        The group tests to run (names of :data:`analysis.inference.TEST_NAMES`); None
+        (default): all of them.
+    batch_rows
+        Event rows per batch (default :data:`BATCH_ROWS`). Changes memory and parallelism,
+        never a number, so it is not in :meth:`as_dict` (the parameters that decide numbers).
     """
 
     estimation: Window = Window(-260, -11)
@@ -175,6 +188,10 @@ class StudySpec:
     factors: tuple[str, ...] = ()
     risk_free: str | None = None
     drop_confounded: bool = False
+    regressors: tuple[str, ...] | None = None
+    pooled_cov: PooledCov = "cluster"
+    tests: tuple[str, ...] | None = None
+    batch_rows: int = BATCH_ROWS
 
     def __post_init__(self) -> None:
         if isinstance(self.estimation, str):
@@ -189,6 +206,7 @@ class StudySpec:
         if self.model not in MODELS:
             raise InputError(f"expected one of {', '.join(MODELS)}, got {self.model!r}", field="model")
         self._check_factors()
+        self._check_group_options()
         if self.returns not in RETURN_KINDS:
             raise InputError(f"expected one of {', '.join(RETURN_KINDS)}, got {self.returns!r}", field="returns")
         first = min(w.start for w in self.windows)
@@ -241,6 +259,21 @@ class StudySpec:
         else:
             check_factor_set(self.risk_free, field="risk_free")
 
+    def _check_group_options(self) -> None:
+        if self.regressors is not None:
+            if isinstance(self.regressors, str) or not all(isinstance(r, str) for r in self.regressors):
+                raise InputError(f"expected a list of characteristic names, got {self.regressors!r}", field="regressors")
+            object.__setattr__(self, "regressors", tuple(dict.fromkeys(r.removeprefix(CHAR_PREFIX) for r in self.regressors)))
+        if self.pooled_cov not in POOLED_COVS:
+            raise InputError(f"expected one of {', '.join(POOLED_COVS)}, got {self.pooled_cov!r}", field="pooled_cov")
+        if self.tests is not None:
+            from analysis.inference import check_tests  # inference reads specs: imported when needed
+
+            object.__setattr__(self, "tests", check_tests([self.tests] if isinstance(self.tests, str) else self.tests))
+        if isinstance(self.batch_rows, bool) or not isinstance(self.batch_rows, int) or self.batch_rows < 1:
+            raise InputError(f"expected a positive number of event rows per batch, got {self.batch_rows!r}",
+                             field="batch_rows")
+
     @property
     def factor_columns(self) -> tuple[tuple[str, str], ...]:
         """``(factor set, column)`` of every factor regressor, in order (empty without factors)."""
@@ -275,6 +308,8 @@ class StudySpec:
         return Window(min(w.start for w in self.windows), max(w.end for w in self.windows))
 
     def as_dict(self) -> dict[str, Any]:
+        """The parameters that decide the numbers, as JSON values (a report's manifest, a
+        refresh's fingerprint)."""
         return {
             "estimation": str(self.estimation),
             "windows": [str(w) for w in self.windows],
@@ -286,6 +321,9 @@ class StudySpec:
             "factors": list(self.factors),
             "risk_free": self.risk_free,
             "drop_confounded": self.drop_confounded,
+            "regressors": None if self.regressors is None else list(self.regressors),
+            "pooled_cov": self.pooled_cov,
+            "tests": None if self.tests is None else list(self.tests),
         }
 
 
@@ -420,3 +458,9 @@ def events_frame(events: list[EventSpec] | tuple[EventSpec, ...]) -> pl.DataFram
         columns.append(pl.Series(name, values, dtype=pl.Float64 if numeric else pl.String, strict=False))
     per_row = {S.TICKER, S.ROLE}
     return pl.DataFrame([c if c.name in per_row else c.gather(index) for c in columns])
+
+
+def numeric_characteristics(events: pl.DataFrame) -> list[str]:
+    """The characteristics (names without ``char.``) of an :func:`events_frame` that are
+    numbers for every event that has them: the possible regressors."""
+    return [c.removeprefix(CHAR_PREFIX) for c, t in events.schema.items() if c.startswith(CHAR_PREFIX) and t == pl.Float64]

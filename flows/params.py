@@ -11,13 +11,17 @@ and ``tests/flows/cli/test_cli.py`` checks that they stay equal.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
 
-from analysis.options import MODELS, PLAIN_MODELS, POOLED_COVS, RETURN_KINDS  # noqa: F401 (the parser's choices)
+from analysis.options import BATCH_ROWS, MODELS, PLAIN_MODELS, POOLED_COVS, RETURN_KINDS  # noqa: F401 (the parser's choices)
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from analysis.specs import EventSpec, StudySpec
 
 Source = Literal["auto", "store", "yfinance"]
@@ -37,9 +41,12 @@ DEFAULT_REPORTS = "reports"
 def study_spec(
     estimation: str = DEFAULT_ESTIMATION, windows: list[str] | None = None, model: str | None = None,
     returns: str = "simple", min_estimation_obs: int = 120, factors: str | None = None,
-    risk_free: str | None = None, drop_confounded: bool = False,
+    risk_free: str | None = None, drop_confounded: bool = False, regressors: list[str] | None = None,
+    pooled_cov: str = "cluster", batch_rows: int = BATCH_ROWS,
 ) -> StudySpec:
-    """Build the :class:`~analysis.specs.StudySpec` from the flow's / CLI's text parameters.
+    """Build the :class:`~analysis.specs.StudySpec` from the flow's / CLI's text parameters
+    (the one place a run's options become a spec: ``event-study``, ``refresh-catalog`` and
+    the command line call it).
 
     ``model`` defaults to ``factors`` when ``factors`` (``NAME:col1,col2``) is given, else to
     ``market``; ``risk_free="none"`` asks the ``factors`` model for raw returns explicitly.
@@ -66,7 +73,41 @@ def study_spec(
         factors=columns,
         risk_free=risk_free,
         drop_confounded=drop_confounded,
+        regressors=None if regressors is None else tuple(regressors),
+        pooled_cov=pooled_cov,  # type: ignore[arg-type]
+        batch_rows=batch_rows,
     )
+
+
+@dataclass(frozen=True)
+class StudyInputs:
+    """A study's inputs, checked once (:func:`chosen_inputs`): the spec, the catalog file, the
+    events studied, the other catalog events (not studied, but they may confound these) and
+    the stored factor sets the model reads."""
+
+    spec: StudySpec
+    catalog: Path
+    events: tuple[EventSpec, ...]
+    context: tuple[EventSpec, ...]
+    factors: dict[str, pl.DataFrame]
+
+
+def chosen_inputs(
+    spec: StudySpec, catalog: Path, everything: tuple[EventSpec, ...], event_ids: list[str] | None,
+    load_factors: Callable[[], dict[str, pl.DataFrame]],
+) -> StudyInputs:
+    """Choose the events of ``everything`` (the catalog's events; all for no ``event_ids``),
+    check the spec's regressors against their characteristics, then load the factor sets
+    (before any download: a missing set stops the run at once)."""
+    from analysis.catalog import check_regressors
+    from analysis.specs import events_frame, numeric_characteristics
+    from flows.io.catalog import select_events
+
+    events = select_events(everything, event_ids or [])
+    if spec.regressors:  # now, as the engine would after the downloads
+        check_regressors(numeric_characteristics(events_frame(events)), spec.regressors)
+    chosen = {e.id for e in events}
+    return StudyInputs(spec, catalog, events, tuple(e for e in everything if e.id not in chosen), load_factors())
 
 
 def read_catalog(path: Path | str) -> tuple[EventSpec, ...]:

@@ -23,7 +23,6 @@ from analysis.calendar import align_events, exchange_calendar
 from analysis.catalog import parse_catalog_csv
 from analysis.engine import STATUS, StudyResult, price_requirements
 from analysis.errors import InputError
-from analysis.regression import PooledCov
 from analysis.specs import EventSpec, StudySpec, check_ticker, events_frame
 from flows import progress
 from flows.io.catalog import select_events
@@ -182,11 +181,10 @@ def study(
     ids: Sequence[str] = (),
     shares: pl.DataFrame | Any | None = None,
     factors: Mapping[str, pl.DataFrame] | None = None,
-    regressors: list[str] | None = None,
-    pooled_cov: PooledCov = "cluster",
     source: Source = "store",
     store: str | Path | None = None,
     verbose: bool = False,
+    **options: Any,
 ) -> Study:
     """Measure the market's reaction to events, as ``market-reaction run`` does.
 
@@ -200,8 +198,9 @@ def study(
         frame is used as is). Default: the price store, read as the command line reads it
         (``source``).
     spec
-        How reactions are measured (:class:`~analysis.specs.StudySpec`; default: market model,
-        estimation ``-260:-11``, windows ``0:0``, ``-1:1``, ``-5:5``).
+        How reactions are measured (:class:`~analysis.specs.StudySpec`: model, windows,
+        regressors, tests, ...; default: market model, estimation ``-260:-11``, windows
+        ``0:0``, ``-1:1``, ``-5:5``).
     ids
         The events to study (default: all).
     shares
@@ -210,10 +209,6 @@ def study(
     factors
         Factor sets by name (``date`` + factor columns in decimals) for the factor models;
         default: the store's (``market-reaction factors fetch``).
-    regressors, pooled_cov
-        The cross-sectional regression's characteristics (default: every numeric one) and the
-        pooled regression's errors (``cluster`` by date or ``hac``), as ``run --regressors``
-        and ``--pooled-cov``.
     source
         Without ``prices``: ``store`` (no network), ``auto`` (the store, topped up from Yahoo
         Finance) or ``yfinance``.
@@ -221,6 +216,9 @@ def study(
         The price store folder (default ``$MARKET_REACTION_HOME``).
     verbose
         Print the command line's progress lines (stderr).
+    **options
+        Fields of :class:`~analysis.specs.StudySpec` (``model="market-adjusted"``,
+        ``windows=["0:0", "0:5"]``, ``regressors=()``...), applied to ``spec``.
 
     Returns
     -------
@@ -230,7 +228,7 @@ def study(
     chosen = select_events(catalog, list(ids))
     picked = {e.id for e in chosen}
     context = tuple(e for e in catalog if e.id not in picked)
-    spec = spec or StudySpec()
+    spec = _spec(spec or StudySpec(), options)
     root = str(store or home())
     with progress.silenced(not verbose):
         sets = dict(factors) if factors is not None else load_factors(root, spec)
@@ -245,11 +243,19 @@ def study(
             claimed = claim_tickers(chosen)
             history = frame.filter(pl.col(S.TICKER).is_in(claimed)).select(S.TICKER, S.DATE, S.CLOSE, S.HIGH, S.LOW)
             notes = [f"{t}: no prices given" for t in needs[S.TICKER].to_list() if t not in set(frame[S.TICKER].to_list())]
-        result = analyze(chosen, spec, root, needs, sets, regressors, pooled_cov, history, context, given=given)
+        result = analyze(chosen, spec, root, needs, sets, history, context, given=given)
     for note in notes:
         warnings.warn(note, DataWarning, stacklevel=2)
-    inputs = _Inputs(chosen, spec, root, needs, notes, sets, regressors, pooled_cov, source if prices is None else "frames")
+    inputs = _Inputs(chosen, spec, root, needs, notes, sets, source if prices is None else "frames")
     return Study(result, inputs)
+
+
+def _spec(spec: StudySpec, options: dict[str, Any]) -> StudySpec:
+    unknown = sorted(set(options) - {f.name for f in dataclasses.fields(StudySpec)})
+    if unknown:
+        raise InputError(f"unknown option(s) {', '.join(unknown)}; the study's options are the fields of StudySpec: "
+                         + ", ".join(f.name for f in dataclasses.fields(StudySpec)), field=unknown[0])
+    return dataclasses.replace(spec, **options)
 
 
 def _is_normalised(frame: Any) -> bool:
@@ -284,8 +290,6 @@ class _Inputs:
     needs: pl.DataFrame
     notes: list[str]
     factors: dict[str, pl.DataFrame]
-    regressors: list[str] | None
-    pooled_cov: PooledCov
     source: str
 
 
@@ -373,7 +377,6 @@ class Study:
         i = self._inputs
         manifest = run_manifest(
             None, i.events, i.spec, i.source, PriceStore(Path(i.store)), i.needs, i.notes, i.factors,
-            regressors=i.regressors, pooled_cov=i.pooled_cov,
         )
         title = "Market reaction: " + ", ".join(e.id for e in i.events[:5]) + (" ..." if len(i.events) > 5 else "")
         with progress.silenced():

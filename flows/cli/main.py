@@ -44,8 +44,12 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from analysis.errors import InputError, MarketReactionError
+
+if TYPE_CHECKING:
+    from flows.params import StudyInputs
 
 PROG = "market-reaction"
 MAX_WARNINGS = 20  # warnings printed after a run; the manifest lists them all
@@ -64,7 +68,7 @@ def _prefect_env(verbose: bool, command: str) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     from flows.params import (
-        FACTOR_UNITS, FRENCH_SETS, MODELS, PLAIN_MODELS, POOLED_COVS, RETURN_KINDS, SOURCES, TASK_RUNNERS,
+        BATCH_ROWS, FACTOR_UNITS, FRENCH_SETS, MODELS, PLAIN_MODELS, POOLED_COVS, RETURN_KINDS, SOURCES, TASK_RUNNERS,
     )
     from flows.orchestration.serve import DEFAULT_CRON, DEFAULT_TIMEZONE
 
@@ -136,8 +140,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dask-address", dest="dask_address", metavar="ADDRESS",
                      help="scheduler of an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (default with "
                           "--task-runner dask: a local cluster of two worker processes)")
-    run.add_argument("--batch-rows", type=int, default=25_000, dest="batch_rows", metavar="N",
-                     help="event rows per batch task (default 25000)")
+    run.add_argument("--batch-rows", type=int, default=BATCH_ROWS, dest="batch_rows", metavar="N",
+                     help=f"event rows per batch task (default {BATCH_ROWS})")
     run.add_argument("--prefect", action="store_true", help=PREFECT_HELP)
 
     demo = sub.add_parser("demo", help="run the whole study on a simulated market with planted effects (offline)")
@@ -296,55 +300,53 @@ def _tracked(args) -> bool:
 def _cmd_run(args) -> int:
     from flows import progress
 
-    with progress.stage("checking the inputs"):  # before the engine (or Prefect) is imported: mistakes fail fast
-        catalog = _check_run(args)
-    if _tracked(args):
+    with progress.stage("catalog"):  # checked before the engine (or Prefect) is imported: mistakes fail fast
+        inputs = _check_run(args)
+    if _tracked(args):  # the flow checks its parameters again: a deployment run starts there
         from flows.orchestration.tracked import event_study
+
+        out = event_study(
+            event_ids=args.event_ids or None, catalog=str(inputs.catalog), source=args.source,
+            out=str(args.out) if args.out else None, estimation=args.estimation, windows=args.windows,
+            model=args.model, returns=args.returns, min_estimation_obs=args.min_obs, latex=args.latex,
+            regressors=args.regressors, pooled_cov=args.pooled_cov, factors=args.factors, risk_free=args.risk_free,
+            drop_confounded=args.drop_confounded, task_runner=args.task_runner, dask_address=args.dask_address,
+            batch_rows=args.batch_rows,
+        )
     else:
-        from flows.orchestration.study import event_study
-    out = event_study(
-        event_ids=args.event_ids or None, catalog=str(catalog), source=args.source,
-        out=str(args.out) if args.out else None, estimation=args.estimation, windows=args.windows,
-        model=args.model, returns=args.returns, min_estimation_obs=args.min_obs, latex=args.latex,
-        regressors=args.regressors, pooled_cov=args.pooled_cov, factors=args.factors, risk_free=args.risk_free,
-        drop_confounded=args.drop_confounded, task_runner=args.task_runner, dask_address=args.dask_address,
-        batch_rows=args.batch_rows,
-    )
+        from flows.orchestration.study import study_events
+        from flows.settings import home
+
+        out = study_events(inputs, str(home()), args.source, str(args.out) if args.out else None, args.latex,
+                           task_runner=args.task_runner, dask_address=args.dask_address)
     _print_summary(Path(out))
     return 0
 
 
-def _check_run(args) -> Path:
-    """Check the arguments of ``run``, the catalog (parsed once: the run reuses it) and the
-    factor sets; return the catalog's path."""
+def _check_run(args) -> StudyInputs:
+    """The inputs of ``run``, checked once: the arguments, the spec, the catalog, the chosen
+    events, the regressors and the factor sets (:func:`flows.params.chosen_inputs`)."""
     if args.batch_rows < 1:
         raise InputError(f"expected a positive number of event rows per batch, got {args.batch_rows}", field="--batch-rows")
     if args.dask_address and args.task_runner != "dask":
         raise InputError("--dask-address needs --task-runner dask", field="--dask-address")
-    from flows.io.catalog import default_catalog_path, select_events
-    from flows.params import read_catalog, study_spec
+    from flows.io.catalog import default_catalog_path
+    from flows.params import chosen_inputs, read_catalog, study_spec
 
     spec = study_spec(args.estimation, args.windows, args.model, args.returns, args.min_obs, args.factors, args.risk_free,
-                      args.drop_confounded)
+                      args.drop_confounded, args.regressors, args.pooled_cov, args.batch_rows)
     catalog = args.catalog or default_catalog_path()
-    events = select_events(read_catalog(catalog), args.event_ids)
-    if args.regressors:
-        from analysis.catalog import characteristics
 
-        known = {k for e in events for k, v in characteristics(e).items() if isinstance(v, float)}
-        unknown = sorted(set(args.regressors) - known)
-        if unknown:
-            raise InputError(
-                f"not a numeric characteristic of the selected events: {', '.join(unknown)} "
-                f"(numeric ones: {', '.join(sorted(known)) or 'none'})", file=str(catalog), field="--regressor",
-            )
-    if spec.factor_sets:  # the factor models: the stored sets are there, with the needed columns
+    def factor_sets():
+        if not spec.factor_sets:
+            return {}
         from flows.io.factors import load_factor_sets
-        from flows.settings import home
         from flows.io.store import FactorStore
+        from flows.settings import home
 
-        load_factor_sets(FactorStore(home()), spec)
-    return catalog
+        return load_factor_sets(FactorStore(home()), spec)
+
+    return chosen_inputs(spec, Path(catalog), read_catalog(catalog), args.event_ids, factor_sets)
 
 
 def _print_summary(out: Path) -> None:

@@ -56,7 +56,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -357,7 +357,7 @@ def _stage_engine(workdir: str, store: str, n: int, tests: str | None, repeat: i
         needs = price_requirements(align_events(events, cal), BENCH_SPEC, cal)
         prices, shares = read_study_prices(prices_store, needs)
         read = time.perf_counter()
-        run_study(events, prices, BENCH_SPEC, cal, shares, max_regressions=0, tests=chosen)
+        run_study(events, prices, replace(BENCH_SPEC, tests=chosen), cal, shares, max_regressions=0)
         return read - started, time.perf_counter() - read
 
     events = _events(root, n)
@@ -462,7 +462,7 @@ def _stage_check(workdir: str, n: int) -> dict[str, Any]:
     events = _events(root, n)
     needs = price_requirements(align_events(events, cal), BENCH_SPEC, cal)
     prices, shares = read_study_prices(PriceStore(root / "missing"), needs)
-    result = run_study(events, prices, BENCH_SPEC, cal, shares, max_regressions=0, tests=("patell_z", "bmp_t"))
+    result = run_study(events, prices, replace(BENCH_SPEC, tests=("patell_z", "bmp_t")), cal, shares, max_regressions=0)
     floor = numpy_floor(*_floor_inputs(root, events, _sessions(root), "missing"))
     k = len(FLOOR_WINDOWS)
     car = result.car  # in event order, then window order

@@ -37,11 +37,10 @@ import polars as pl
 from analysis import schema as S
 from analysis.calendar import exchange_calendar
 from analysis.engine import (
-    AHEAD, BATCH_ROWS, EventBatch, PreparedPrices, StudyPlan, StudyResult, combine_batches, event_batch, in_order,
+    AHEAD, EventBatch, PreparedPrices, StudyPlan, StudyResult, combine_batches, event_batch, in_order,
     plan_study, prepare_prices,
 )
 from analysis.quality import merge_findings
-from analysis.regression import PooledCov
 from analysis.specs import StudySpec
 from flows import progress
 from flows.params import TaskRunnerName
@@ -76,8 +75,7 @@ def study_batch(
 
 def study_in_batches(
     events: pl.DataFrame, spec: StudySpec, store_root: str, needs: pl.DataFrame, factors: dict[str, pl.DataFrame],
-    regressors: list[str] | None = None, pooled_cov: PooledCov = "cluster", context: pl.DataFrame | None = None,
-    in_memory: bool = True, batch_rows: int = BATCH_ROWS, spill: str | None = None, *, map_batches: BatchMap,
+    context: pl.DataFrame | None = None, in_memory: bool = True, spill: str | None = None, *, map_batches: BatchMap,
     given: tuple[pl.DataFrame, pl.DataFrame] | None = None,
 ) -> StudyResult:
     """The study of ``events`` (:func:`analysis.specs.events_frame`) on the prices in the store,
@@ -93,8 +91,6 @@ def study_in_batches(
     in_memory
         Read and lay out the prices once here and hand them to the batches (threads); else
         each batch reads its own tickers (Dask workers).
-    batch_rows
-        Event rows per batch.
     spill
         A folder: with more than one batch, each batch's abnormal-return rows are appended to
         ``<spill>/abnormal_returns.parquet`` as the batch is combined
@@ -107,14 +103,14 @@ def study_in_batches(
         they do not come from the store (the Python API's frames); with ``in_memory`` only.
     """
     cal = exchange_calendar(spec.calendar)
-    plan = plan_study(events, spec, cal, regressors=regressors, pooled_cov=pooled_cov, context=context)
-    batches = plan.batches(batch_rows)
+    plan = plan_study(events, spec, cal, context=context)
+    batches = plan.batches()
     prices = shares = None
     if in_memory:
         raw, shares = given or read_study_prices(PriceStore(Path(store_root)), needs)
         prices = prepare_prices(raw, spec, cal, factors)
         del raw
-    progress.say(f"{plan.rows.height} event row(s) in {len(batches)} batch(es) of at most {batch_rows}")
+    progress.say(f"{plan.rows.height} event row(s) in {len(batches)} batch(es) of at most {spec.batch_rows}")
     parts = map_batches(
         study_batch, batches, plan=plan, prices=prices, shares=shares, store_root=store_root, needs=needs, factors=factors,
     )

@@ -52,7 +52,8 @@ from analysis import schema as S
 from analysis.calendar import align_events, exchange_calendar
 from analysis.confounders import find_confounders
 from analysis.engine import StudyResult, price_requirements
-from analysis.specs import EventSpec, ModelName, ReturnKind, StudySpec, events_frame
+from analysis.options import BATCH_ROWS, ModelName, PooledCov, ReturnKind
+from analysis.specs import EventSpec, StudySpec, events_frame
 from flows import progress
 from flows.io.catalog import default_catalog_path
 from flows.params import DEFAULT_REPORTS, Source, TaskRunnerName, study_spec
@@ -60,7 +61,7 @@ from flows.reporting.plots import file_stem, slug
 from flows.settings import home
 from flows.io.store import PRICE_SCHEMA, PriceStore
 from flows.orchestration.study import (
-    acquire_prices, analyze, claim_tickers, code_version, event_info, load_events, load_factors, load_history,
+    acquire_prices, analyze, check_inputs, claim_tickers, code_version, event_info, load_history,
     publish_report, run_manifest, runner, update_index,
 )
 
@@ -265,6 +266,9 @@ def refresh_catalog(
     drop_confounded: bool = False,
     task_runner: TaskRunnerName = "threads",
     dask_address: str | None = None,
+    regressors: list[str] | None = None,
+    pooled_cov: PooledCov = "cluster",
+    batch_rows: int = BATCH_ROWS,
 ) -> dict[str, Any]:
     """Fetch new prices for every event of a catalog, recompute the events whose fingerprint
     changed, skip the rest, and republish.
@@ -277,8 +281,8 @@ def refresh_catalog(
         ``auto`` (store, topped up from Yahoo; default), ``store`` or ``yfinance``.
     reports
         Reports folder; the catalog's reports go to ``<reports>/<catalog name>/``.
-    estimation, windows, model, returns, min_estimation_obs, latex, store, factors, risk_free, drop_confounded, task_runner, dask_address
-        As for ``event-study``.
+    estimation, windows, model, returns, min_estimation_obs, latex, store, factors, risk_free, drop_confounded, task_runner, dask_address, regressors, pooled_cov, batch_rows
+        As for ``event-study`` (one spec: :func:`flows.params.study_spec`).
     force
         Recompute every event.
 
@@ -289,13 +293,14 @@ def refresh_catalog(
         ``unchanged`` (event ids skipped).
     """
     run = runner()
-    spec = study_spec(estimation, windows, model, returns, min_estimation_obs, factors, risk_free, drop_confounded)
+    spec = study_spec(estimation, windows, model, returns, min_estimation_obs, factors, risk_free, drop_confounded,
+                      regressors, pooled_cov, batch_rows)
     root = store or str(home())
     catalog_path = Path(catalog) if catalog else default_catalog_path()
     folder = Path(reports) / slug(catalog_path.stem)
     with progress.stage("catalog"):
-        events = run(load_events, str(catalog_path), None)
-        factor_sets = run(load_factors, root, spec)
+        inputs = check_inputs(spec, catalog_path, None, root)
+        events, factor_sets = inputs.events, inputs.factors
     with progress.stage("prices"):
         plan, notes = acquire_prices(events, spec, root, source)
     with progress.stage("fingerprints"):
@@ -314,7 +319,7 @@ def refresh_catalog(
         # event of a group; only the changed events' own reports are written.
         history = run(load_history, root, claim_tickers(events))
         with progress.stage("engine"):
-            everything = analyze(events, spec, root, plan.needs, factor_sets, None, "cluster", history,
+            everything = analyze(events, spec, root, plan.needs, factor_sets, history,
                                  task_runner=task_runner, dask_address=dask_address)
         with progress.stage("writing the reports"):
             store_ = PriceStore(Path(root))

@@ -36,10 +36,10 @@ from analysis import schema as S
 from analysis.calendar import align_events, exchange_calendar
 from analysis.catalog import claims
 from analysis.claims import HISTORY_SCHEMA, catalog_claims, check_claims
-from analysis.engine import ABNORMAL_RETURNS, BATCH_ROWS, StudyResult, price_requirements
+from analysis.engine import ABNORMAL_RETURNS, StudyResult, price_requirements
 from analysis.errors import DataUnavailableError
-from analysis.regression import PooledCov
-from analysis.specs import EventSpec, ModelName, ReturnKind, StudySpec, events_frame
+from analysis.options import BATCH_ROWS, ModelName, PooledCov, ReturnKind
+from analysis.specs import EventSpec, StudySpec, events_frame
 from flows import progress
 from flows.io.atomic import scratch_folder
 from flows.orchestration.batches import local_batches, study_in_batches
@@ -47,7 +47,9 @@ from flows.io.catalog import default_catalog_path, select_events
 from flows.io.factors import coverage_notes, load_factor_sets
 from flows.reporting.flagship import brief_files, displayed_events, group_briefs
 from flows.reporting.index import write_index
-from flows.params import DEFAULT_REPORTS, Source, TaskRunnerName, read_catalog, study_spec
+from flows.params import (
+    DEFAULT_ESTIMATION, DEFAULT_REPORTS, Source, StudyInputs, TaskRunnerName, chosen_inputs, read_catalog, study_spec,
+)
 from flows.io.prices import FetchBatch, PricePlan, download, ensure_shares, plan_fetches, store_download
 from flows.reporting.publish import file_sha256, write_report
 from flows.settings import home
@@ -188,9 +190,8 @@ def load_history(store_root: str, tickers: list[str]) -> pl.DataFrame:
 
 def analyze(
     events: tuple[EventSpec, ...], spec: StudySpec, store_root: str, needs: pl.DataFrame,
-    factors: dict[str, pl.DataFrame], regressors: list[str] | None, pooled_cov: PooledCov,
-    history: pl.DataFrame | None = None, context: tuple[EventSpec, ...] = (),
-    task_runner: TaskRunnerName = "threads", dask_address: str | None = None, batch_rows: int = BATCH_ROWS,
+    factors: dict[str, pl.DataFrame], history: pl.DataFrame | None = None, context: tuple[EventSpec, ...] = (),
+    task_runner: TaskRunnerName = "threads", dask_address: str | None = None,
     spill: str | None = None, given: tuple[pl.DataFrame, pl.DataFrame] | None = None,
 ) -> StudyResult:
     """Run the study on the stored prices ``needs`` (or the ``given`` prices and shares) in
@@ -201,9 +202,8 @@ def analyze(
     progress.say(f"analysing {len(events)} event(s): {spec.model} model, estimation {spec.estimation.label}"
                  + (f", batches on Dask ({dask_address or 'local cluster'})" if task_runner == "dask" else ""))
     result = runner().study_batches(
-        task_runner, dask_address, events_frame(events), spec, store_root, needs, factors, regressors, pooled_cov,
-        events_frame(context) if context else None, in_memory=task_runner == "threads", batch_rows=batch_rows,
-        spill=spill, given=given,
+        task_runner, dask_address, events_frame(events), spec, store_root, needs, factors,
+        events_frame(context) if context else None, in_memory=task_runner == "threads", spill=spill, given=given,
     )
     stated = catalog_claims(events)
     if stated.height:
@@ -253,7 +253,6 @@ def event_info(events: tuple[EventSpec, ...]) -> list[dict[str, Any]]:
 def run_manifest(
     catalog: Path | None, events: tuple[EventSpec, ...], spec: StudySpec, source: str, store: PriceStore,
     needs: pl.DataFrame, notes: list[str], factors: dict[str, pl.DataFrame] | None = None, kind: str = "run",
-    **extra_parameters: Any,
 ) -> dict[str, Any]:
     """Inputs, parameters and data coverage of a run (versions and outputs are added on write).
 
@@ -276,7 +275,7 @@ def run_manifest(
         "catalog": catalog and {"path": str(catalog), "sha256": file_sha256(catalog) if catalog.is_file() else None},
         "events": [e.id for e in events],
         "event_info": event_info(events),
-        "parameters": {**spec.as_dict(), **extra_parameters, "source": source},
+        "parameters": {**spec.as_dict(), "source": source},
         "store": str(store.root),
         "data": coverage,
         "factors": factor_coverage,
@@ -284,12 +283,20 @@ def run_manifest(
     }
 
 
+def check_inputs(spec: StudySpec, catalog: Path, event_ids: list[str] | None, store_root: str) -> StudyInputs:
+    """The study's inputs (:func:`flows.params.chosen_inputs`), the catalog and the factor sets
+    read by the runner's steps."""
+    run = runner()
+    return chosen_inputs(spec, catalog, run(load_events, str(catalog), None), event_ids,
+                         lambda: run(load_factors, store_root, spec))
+
+
 def event_study(
     event_ids: list[str] | None = None,
     catalog: str | None = None,
     source: Source = "auto",
     out: str | None = None,
-    estimation: str = "-260:-11",
+    estimation: str = DEFAULT_ESTIMATION,
     windows: list[str] | None = None,
     model: ModelName | None = None,
     returns: ReturnKind = "simple",
@@ -355,27 +362,33 @@ def event_study(
     str
         The report folder.
     """
-    run = runner()
-    spec = study_spec(estimation, windows, model, returns, min_estimation_obs, factors, risk_free, drop_confounded)
+    spec = study_spec(estimation, windows, model, returns, min_estimation_obs, factors, risk_free, drop_confounded,
+                      regressors, pooled_cov, batch_rows)
     root = store or str(home())
-    catalog_path = Path(catalog) if catalog else default_catalog_path()
     with progress.stage("catalog"):
-        everything = run(load_events, str(catalog_path), None)
-        events = select_events(everything, event_ids or [])
-        chosen = {e.id for e in events}
-        context = tuple(e for e in everything if e.id not in chosen)  # not studied, but they may confound the events
-        factor_sets = run(load_factors, root, spec)  # before any download: a missing set stops the run at once
+        inputs = check_inputs(spec, Path(catalog) if catalog else default_catalog_path(), event_ids, root)
+    return study_events(inputs, root, source, out, latex, reports, task_runner, dask_address)
+
+
+def study_events(
+    inputs: StudyInputs, root: str, source: Source = "auto", out: str | None = None, latex: bool = False,
+    reports: str | None = None, task_runner: TaskRunnerName = "threads", dask_address: str | None = None,
+) -> str:
+    """The study of checked inputs (:func:`event_study` for the parameters): prices, engine,
+    report, index; return the report folder."""
+    run = runner()
+    spec, events = inputs.spec, inputs.events
     with progress.stage("prices"):
         plan, notes = acquire_prices(events, spec, root, source)
-        if factor_sets and plan.needs.height:
-            notes += coverage_notes(factor_sets, plan.needs["start"].min(), plan.needs["end"].max())
+        if inputs.factors and plan.needs.height:
+            notes += coverage_notes(inputs.factors, plan.needs["start"].min(), plan.needs["end"].max())
         history = run(load_history, root, claim_tickers(events))
     folder = Path(reports) if reports else Path(out).parent if out else Path(DEFAULT_REPORTS)
     target = out or str(default_out(events, datetime.now(timezone.utc), folder))
     with scratch_folder(Path(target)) as scratch:  # for the rows a study of several batches streams to disk
         with progress.stage("engine"):
-            result = analyze(events, spec, root, plan.needs, factor_sets, regressors, pooled_cov, history, context,
-                             task_runner, dask_address, batch_rows, str(scratch))
+            result = analyze(events, spec, root, plan.needs, inputs.factors, history, inputs.context,
+                             task_runner, dask_address, str(scratch))
         if not result.car[S.CAR].is_not_null().any():
             raise DataUnavailableError(no_result_message(result, notes, root))
         streamed = scratch / f"{ABNORMAL_RETURNS}.parquet"
@@ -383,10 +396,8 @@ def event_study(
         if spilled:
             result = with_displayed_days(result, streamed)
         with progress.stage("writing the report"):
-            manifest = run_manifest(
-                catalog_path, events, spec, source, PriceStore(Path(root)), plan.needs, notes, factor_sets,
-                regressors=regressors, pooled_cov=pooled_cov,
-            )
+            manifest = run_manifest(inputs.catalog, events, spec, source, PriceStore(Path(root)), plan.needs, notes,
+                                    inputs.factors)
             title = "Market reaction: " + ", ".join(e.id for e in events[:5]) + (" ..." if len(events) > 5 else "")
             report = run(publish_report, result, target, manifest, title, latex, spilled=spilled)
             run.artifacts(result, dict.fromkeys(result.events[S.EVENT_ID].unique(maintain_order=True).to_list(), report))

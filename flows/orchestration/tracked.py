@@ -42,9 +42,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect.utilities.hashing import hash_objects
 
-from analysis.engine import BATCH_ROWS, StudyResult
+from analysis.engine import StudyResult
 from analysis.errors import DataUnavailableError
-from analysis.regression import PooledCov
 from analysis.specs import EventSpec, StudySpec
 from flows.orchestration import batches, refresh, study
 from flows.orchestration.artifacts import publish_artifacts
@@ -164,13 +163,13 @@ def _task_map(step: Callable[..., Any], items: list[pl.DataFrame], **shared: Any
 @flow(name="study-batches", validate_parameters=False)
 def study_batches(
     events: pl.DataFrame, spec: StudySpec, store_root: str, needs: pl.DataFrame, factors: dict[str, pl.DataFrame],
-    regressors: list[str] | None = None, pooled_cov: PooledCov = "cluster", context: pl.DataFrame | None = None,
-    in_memory: bool = True, batch_rows: int = BATCH_ROWS, spill: str | None = None,
+    context: pl.DataFrame | None = None, in_memory: bool = True, spill: str | None = None,
+    given: tuple[pl.DataFrame, pl.DataFrame] | None = None,
 ) -> StudyResult:
     """:func:`flows.orchestration.batches.study_in_batches` with each batch an ``event-batch`` task; run it
     with ``.with_options(task_runner=make_task_runner(...))``."""
-    return batches.study_in_batches(events, spec, store_root, needs, factors, regressors, pooled_cov, context,
-                                    in_memory, batch_rows, spill, map_batches=_task_map)
+    return batches.study_in_batches(events, spec, store_root, needs, factors, context, in_memory, spill,
+                                    map_batches=_task_map, given=given)
 
 
 class Tracked(study.Local):

@@ -15,7 +15,6 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from analysis import engine
 from analysis import schema as S
 from flows.devtools.floor import BENCH_SPEC, SyntheticSpec, bench_events, bench_prices
 from analysis.engine import StudyResult, combine_batches, event_batch, plan_study, prepare_prices, run_study
@@ -58,11 +57,10 @@ def test_batches_of_uneven_sizes_give_the_numbers_of_one_batch(market, reference
     assert_same(got, reference)
 
 
-def test_the_sink_gets_every_row_once_in_order(market, reference, cal, monkeypatch):
+def test_the_sink_gets_every_row_once_in_order(market, reference, cal):
     events, prices = market
-    monkeypatch.setattr(engine, "BATCH_ROWS", 120)  # 5 batches
     received, stages = [], []
-    got = run_study(events, prices, BENCH_SPEC, cal, sink=lambda name, frame: received.append((name, frame)),
+    got = run_study(events, prices, dataclasses.replace(BENCH_SPEC, batch_rows=120), cal, sink=lambda name, frame: received.append((name, frame)),
                     on_stage=lambda stage, seconds: stages.append((stage, seconds)))
     assert [name for name, _ in received] == ["abnormal_returns"] * 5
     assert_frame_equal(pl.concat([frame for _, frame in received]), reference.abnormal_returns, check_exact=True)

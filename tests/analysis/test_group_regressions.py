@@ -152,7 +152,7 @@ def test_run_study_carries_characteristics_and_checks_regressor_names():
     cs = reg.filter(pl.col("regression") == "cross_section")
     assert set(cs["term"].drop_nulls()) == {"const", "size", "deal"}  # numeric characteristics only
     assert {t.key for t in result.regression_tables} == {"cross_section_g", "pooled_g"}
-    only = run_study(frame, prices, StudySpec(), cal, regressors=["size"])
+    only = run_study(frame, prices, StudySpec(regressors=("size",)), cal)
     assert set(only.regressions.filter(pl.col("regression") == "cross_section")["term"]) == {"const", "size"}
     with pytest.raises(InputError, match="regressors.*note.*numeric ones: size, deal"):
-        run_study(frame, prices, StudySpec(), cal, regressors=["note"])
+        run_study(frame, prices, StudySpec(regressors=("note",)), cal)

@@ -21,6 +21,7 @@ from flows.io.prices import read_study_prices
 from flows.io.store import PriceStore
 
 MARKET = SyntheticSpec(tickers=25, sessions=420, events=500, missing=0.02, seed=7)
+SMALL_BATCHES = dataclasses.replace(BENCH_SPEC, batch_rows=120)  # 5 batches of the 500 events
 FRAMES = [f.name for f in dataclasses.fields(StudyResult) if f.name not in ("spec", "regression_tables", "claims")]
 
 
@@ -61,7 +62,7 @@ def test_batches_equal_the_single_process_study(market, reference, runner):
 
     root, events, needs = market
     flow = study_batches.with_options(task_runner=make_task_runner(runner))
-    got = flow(events, BENCH_SPEC, root, needs, {}, in_memory=runner == "threads", batch_rows=120)  # 5 batches
+    got = flow(events, SMALL_BATCHES, root, needs, {}, in_memory=runner == "threads")
     assert_same(got, reference)
 
 
@@ -69,7 +70,7 @@ def test_batches_equal_the_single_process_study(market, reference, runner):
 def test_local_batches_equal_the_single_process_study(market, reference, runner):
     root, events, needs = market
     with local_batches(runner) as map_batches:
-        got = study_in_batches(events, BENCH_SPEC, root, needs, {}, in_memory=runner == "threads", batch_rows=120,
+        got = study_in_batches(events, SMALL_BATCHES, root, needs, {}, in_memory=runner == "threads",
                                map_batches=map_batches)
     assert_same(got, reference)
 
@@ -80,7 +81,7 @@ def test_streamed_batches_write_every_abnormal_return_and_keep_day_0(market, ref
     the whole frame) and the result keeps their day-0 rows; every other frame is unchanged."""
     root, events, needs = market
     with local_batches(runner) as map_batches:
-        got = study_in_batches(events, BENCH_SPEC, root, needs, {}, in_memory=runner == "threads", batch_rows=120,
+        got = study_in_batches(events, SMALL_BATCHES, root, needs, {}, in_memory=runner == "threads",
                                spill=str(tmp_path / "spill"), map_batches=map_batches)
     assert_frame_equal(pl.read_parquet(tmp_path / "spill" / "abnormal_returns.parquet"), reference.abnormal_returns,
                        check_exact=True)
