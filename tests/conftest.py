@@ -24,6 +24,28 @@ os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 os.environ["MARKET_REACTION_QUIET"] = "1"
 os.environ.setdefault("MARKET_REACTION_RETRY_BACKOFF", "0.1")  # Yahoo-unreachable retries wait 0.1 s, 0.2 s
 
+LONG_RUNNING = ("slow", "prefect", "dask", "bench", "simulation")
+"""Markers of the tests a plain ``pytest`` leaves out (``pytest --all`` runs them: CI does;
+``pytest -m MARKER`` runs those of one marker). Tests using the ``prefect_server`` fixture are
+marked ``prefect`` here."""
+
+
+def pytest_addoption(parser):
+    parser.addoption("--all", action="store_true", help=f"also run the long-running tests ({', '.join(LONG_RUNNING)}); CI does")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "prefect_server" in getattr(item, "fixturenames", ()):
+            item.add_marker("prefect")
+    if config.getoption("--all") or config.getoption("markexpr"):
+        return
+    long = {i for i in items if any(i.get_closest_marker(m) for m in LONG_RUNNING)}
+    if long:
+        config.hook.pytest_deselected(items=[i for i in items if i in long])
+        items[:] = [i for i in items if i not in long]
+
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
