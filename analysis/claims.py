@@ -60,6 +60,7 @@ import polars as pl
 
 from analysis import schema as S
 from analysis.catalog import claims as event_claims
+from analysis.formats import billions, pct, price
 from analysis.specs import EventSpec
 
 Kind = Literal["record", "value_change", "valuation", "pct_change"]
@@ -311,19 +312,6 @@ def claim_facts(events: pl.DataFrame, prices: pl.DataFrame) -> pl.DataFrame:
 # --- checking ----------------------------------------------------------------------------------
 
 
-def _price(x: float) -> str:
-    return f"{x:,.2f}"
-
-
-def _bn(x: float, signed: bool = False) -> str:
-    sign = ("+" if x >= 0 else "-") if signed else ("-" if x < 0 else "")
-    return f"{sign}${abs(x) / 1e9:,.1f}bn"
-
-
-def _pct(x: float) -> str:
-    return f"{x * 100:+.2f}%"
-
-
 def _band(value: float, qualifier: Qualifier) -> tuple[float, float]:
     """The values a claimed figure stands for (signed; see the module docstring)."""
     a = abs(value)
@@ -401,15 +389,15 @@ def _check(part: ClaimPart, f: dict[str, Any], ticker: str) -> tuple[str, str, s
     if part.kind == "pct_change":
         lo, hi = _band(part.value, part.qualifier)  # type: ignore[arg-type]
         x = close0 / prev - 1
-        at_close = f"{_price(close0)} / {_price(prev)} - 1 = {_pct(x)} (close of {day0} vs close of {f['prev_date']})"
+        at_close = f"{price(close0)} / {price(prev)} - 1 = {pct(x)} (close of {day0} vs close of {f['prev_date']})"
         close_ok = _within(lo, hi, x)
-        band = _band_text(part, _pct)
-        close_why = f"{band}; the close gives {_pct(x)}"
+        band = _band_text(part, pct)
+        close_why = f"{band}; the close gives {pct(x)}"
         if has_range:
             a, b = low0 / prev - 1, high0 / prev - 1
-            at_intraday = f"at the intraday {word} {_price(extreme)}: {_pct(extreme / prev - 1)} (day's range {_pct(a)} to {_pct(b)})"
+            at_intraday = f"at the intraday {word} {price(extreme)}: {pct(extreme / prev - 1)} (day's range {pct(a)} to {pct(b)})"
             intraday_ok = _meets(lo, hi, a, b)
-            intraday_why = f"the day's range {_pct(a)} to {_pct(b)} {'reaches' if intraday_ok else 'misses'} it"
+            intraday_why = f"the day's range {pct(a)} to {pct(b)} {'reaches' if intraday_ok else 'misses'} it"
         else:
             at_intraday, intraday_ok, intraday_why = "", None, no_range
         verdict, why = _judge(part.basis, close_ok, intraday_ok, close_why, intraday_why, word)
@@ -418,34 +406,34 @@ def _check(part: ClaimPart, f: dict[str, Any], ticker: str) -> tuple[str, str, s
         return CANNOT_TELL, "", "", f"no shares outstanding for {ticker}"
     n = f"{shares:,} shares"
     lo, hi = _band(part.value, part.qualifier)  # type: ignore[arg-type]
-    band = _band_text(part, lambda v: _bn(v, signed=part.kind == "value_change"))
+    band = _band_text(part, lambda v: billions(v, signed=part.kind == "value_change"))
     if part.kind == "valuation":
         x = close0 * shares
-        at_close = f"{_price(close0)} x {n} = {_bn(x)}"
+        at_close = f"{price(close0)} x {n} = {billions(x)}"
         close_ok = _within(lo, hi, x)
-        close_why = f"{band}; the close gives {_bn(x)}"
+        close_why = f"{band}; the close gives {billions(x)}"
         if has_range:
             a, b = low0 * shares, high0 * shares
-            at_intraday = f"at the intraday high {_price(high0)}: {_bn(b)}; at the low {_price(low0)}: {_bn(a)}"
+            at_intraday = f"at the intraday high {price(high0)}: {billions(b)}; at the low {price(low0)}: {billions(a)}"
             intraday_ok = _meets(lo, hi, a, b)
-            intraday_why = f"the day's range {_bn(a)} to {_bn(b)} {'reaches' if intraday_ok else 'misses'} it"
+            intraday_why = f"the day's range {billions(a)} to {billions(b)} {'reaches' if intraday_ok else 'misses'} it"
         else:
             at_intraday, intraday_ok, intraday_why = "", None, no_range
         verdict, why = _judge(part.basis, close_ok, intraday_ok, close_why, intraday_why, "high")
         return verdict, at_close, at_intraday, why
     # value_change
     x = (close0 - prev) * shares
-    at_close = (f"{_price(close0)} x {n} = {_bn(close0 * shares)}; change vs {_price(prev)} close of {f['prev_date']}: "
-                f"{_bn(x, True)} ({_pct(close0 / prev - 1)})")
+    at_close = (f"{price(close0)} x {n} = {billions(close0 * shares)}; change vs {price(prev)} close of {f['prev_date']}: "
+                f"{billions(x, True)} ({pct(close0 / prev - 1)})")
     close_ok = _within(lo, hi, x)
-    close_why = f"{band}; the close gives {_bn(x, True)}"
+    close_why = f"{band}; the close gives {billions(x, True)}"
     if has_range:
         a, b = (low0 - prev) * shares, (high0 - prev) * shares
-        at_intraday = f"at the intraday {word} {_price(extreme)}: {_bn((extreme - prev) * shares, True)} ({_pct(extreme / prev - 1)})"
+        at_intraday = f"at the intraday {word} {price(extreme)}: {billions((extreme - prev) * shares, True)} ({pct(extreme / prev - 1)})"
         intraday_ok = _meets(lo, hi, a, b)
         needed = prev + part.value / shares  # type: ignore[operator]
-        intraday_why = (f"the day's range {_bn(a, True)} to {_bn(b, True)} {'reaches' if intraday_ok else 'misses'} it "
-                        f"(the claimed figure means a price of {_price(needed)}; the day traded {_price(low0)} to {_price(high0)})")
+        intraday_why = (f"the day's range {billions(a, True)} to {billions(b, True)} {'reaches' if intraday_ok else 'misses'} it "
+                        f"(the claimed figure means a price of {price(needed)}; the day traded {price(low0)} to {price(high0)})")
     else:
         at_intraday, intraday_ok, intraday_why = "", None, no_range
     verdict, why = _judge(part.basis, close_ok, intraday_ok, close_why, intraday_why, word)
@@ -464,9 +452,9 @@ def _check_record(part: ClaimPart, f: dict[str, Any], ticker: str, close0: float
     since = f"since {start}, the start of the stored history, {n_prior:,} sessions before day 0"
     best_close, best_close_date = f[f"{most}_close"], f[f"{most}_close_date"]
     close_ok = beats(close0, best_close)
-    at_close = f"close {_price(close0)} on {f['day0']}; {word} close before it: {_price(best_close)} on {best_close_date}"
-    close_why = (f"{_price(close0)} is the {word} close {since}" if close_ok
-                 else f"{_price(close0)} is not a record close: {_price(best_close)} on {best_close_date} was {'higher' if high else 'lower'}")
+    at_close = f"close {price(close0)} on {f['day0']}; {word} close before it: {price(best_close)} on {best_close_date}"
+    close_why = (f"{price(close0)} is the {word} close {since}" if close_ok
+                 else f"{price(close0)} is not a record close: {price(best_close)} on {best_close_date} was {'higher' if high else 'lower'}")
     extreme = high0 if high else low0
     key = "high" if high else "low"
     if extreme is None:
@@ -475,9 +463,9 @@ def _check_record(part: ClaimPart, f: dict[str, Any], ticker: str, close0: float
     else:
         best, best_date = f[f"{most}_{key}"], f[f"{most}_{key}_date"]
         intraday_ok = beats(extreme, best)
-        at_intraday = f"intraday {key} {_price(extreme)}; {word} {key} before it: {_price(best)} on {best_date}"
-        intraday_why = (f"the intraday {key} {_price(extreme)} is the {word} price {since}" if intraday_ok
-                        else f"the intraday {key} {_price(extreme)} is not a record: {_price(best)} on {best_date}")
+        at_intraday = f"intraday {key} {price(extreme)}; {word} {key} before it: {price(best)} on {best_date}"
+        intraday_why = (f"the intraday {key} {price(extreme)} is the {word} price {since}" if intraday_ok
+                        else f"the intraday {key} {price(extreme)} is not a record: {price(best)} on {best_date}")
     verdict, why = _judge(part.basis, close_ok, intraday_ok, close_why, intraday_why, key)
     short = n_prior < MIN_RECORD_SESSIONS
     if verdict == CONSISTENT:

@@ -49,7 +49,6 @@ from analysis.confounders import (
     CONFOUNDER_SCHEMA, confounder_reasons, contaminated_days, drop_estimation_days, estimation_outliers, find_confounders,
     outlier_reasons,
 )
-from analysis.errors import InputError
 from analysis.factors import factor_sessions, study_factors
 from analysis.inference import (
     NEEDS_DAILY, DailyAbnormalReturns, DailySummary, WindowObservations, check_tests, combine_daily, group_tests,
@@ -60,7 +59,7 @@ from analysis.panel import ROW, event_panel
 from analysis.paths import car_paths
 from analysis.quality import QUALITY_SCHEMA, event_quality, price_quality
 from analysis.regression import (
-    COV_TYPE, PooledCov, SummaryTable, cross_sectional_regressions, event_regressions, pooled_event_regressions,
+    COV_TYPE, SummaryTable, cross_sectional_regressions, event_regressions, pooled_event_regressions,
 )
 from analysis.returns import SessionGrid, place_prices, session_grid
 from analysis.specs import CHAR_PREFIX, StudySpec, Window, numeric_characteristics

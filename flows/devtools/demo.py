@@ -18,7 +18,7 @@ from analysis.calendar import exchange_calendar
 from flows.devtools.market import PLANTED_AR, simulate_market
 from flows import progress
 from flows.io.store import PriceStore
-from flows.reporting.tables import num, pct, pvalue
+from analysis.formats import num, pct, pvalue
 
 
 def recovery_table(planted: pl.DataFrame, ar: pl.DataFrame, car: pl.DataFrame) -> pl.DataFrame:

@@ -34,7 +34,8 @@ from flows import progress
 from flows.io.atomic import staged_folder
 from flows.reporting.publish import versions
 from flows.io.store import PriceStore
-from flows.reporting.tables import Table, num, to_markdown, window_label
+from analysis.formats import num
+from flows.reporting.tables import Table, to_markdown, window_label
 
 SIMULATED_START, SIMULATED_END = date(2016, 1, 4), date(2025, 12, 31)
 

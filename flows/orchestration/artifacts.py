@@ -23,7 +23,7 @@ import polars as pl
 
 from analysis import schema as S
 from analysis.engine import StudyResult
-from flows.reporting.tables import md_block, md_text
+from flows.reporting.markup import md_block, md_text
 
 MAX_EVENTS = 25
 SUMMARY_COLUMNS = (

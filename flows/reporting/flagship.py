@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,9 +49,10 @@ from analysis.spillovers import RELATED_SUFFIX
 from flows import progress
 from flows.orchestration.artifacts import artifact_key
 from flows.reporting.plots import plotted_events, plotted_groups, slug
+from analysis.formats import billions, dollars, num, pct, pvalue, stars
+from flows.reporting.markup import html_page, md_block, md_text
 from flows.reporting.tables import (
-    STARS_NOTE, Shown, Table, _fmt, _limit, claims_table, confounders_table, dollars, flags, num, pct, pvalue, shown_rows,
-    spillovers_table, stars, to_html, to_markdown,
+    STARS_NOTE, Shown, Table, _fmt, _limit, claims_table, confounders_table, flags, shown_rows, spillovers_table, to_html, to_markdown,
 )
 
 BRIEF_PREFIX = "brief-"
@@ -112,17 +112,6 @@ class Brief:
 
 
 # --- text helpers -------------------------------------------------------------------------------
-
-
-def _md(text: str) -> str:
-    """User or computed text as literal Markdown: HTML-escaped, Markdown punctuation escaped."""
-    return re.sub(r"([\\`*_\[\]|#])", r"\\\1", html.escape(text, quote=False)).replace("\n", " ")
-
-
-def _bn(x: float, signed: bool = True) -> str:
-    """Dollars in billions with thousands separators (``+$2,610.8bn``): the arithmetic stays readable."""
-    sign = ("+" if x >= 0 else "-") if signed else ("-" if x < 0 else "")
-    return f"{sign}${abs(x) / 1e9:,.1f}bn"
 
 
 def _p(x: float | None) -> str:
@@ -238,14 +227,14 @@ def _answers(result: StudyResult, group: str, shown: Shown) -> list[tuple[str, l
         cap, ar, raw = r[S.MARKET_CAP], r[S.ABNORMAL_RET], r[S.RET]
         if cap is not None and raw is not None:
             shares = f" = {r[S.CLOSE]:,.2f} x {r[S.SHARES]:,} shares" if r[S.SHARES] is not None else ""
-            bullets.append(f"Move: {pct(raw)} on day 0 = {_bn(raw * cap)} on a market cap of {_bn(cap, False)} at the "
+            bullets.append(f"Move: {pct(raw)} on day 0 = {billions(raw * cap, signed=True)} on a market cap of {billions(cap)} at the "
                            f"close of day -1{shares}.")
         model = (f"the market model (alpha {num(r[S.ALPHA], 5)}, beta {num(r[S.BETA], 3)} on {r[S.BENCHMARK]}, which moved "
                  f"{pct(r[S.BENCHMARK_RET])}) expected {pct(r[S.NORMAL_RET])}" if r[S.BETA] is not None
                  else f"the {result.spec.model} model expected {pct(r[S.NORMAL_RET])}")
         if cap is not None:
-            model += f" ({_bn(r[S.NORMAL_RET] * cap)})"
-        worth = f", worth {_bn(ar * cap)} (AR x market cap)" if cap is not None else ""
+            model += f" ({billions(r[S.NORMAL_RET] * cap, signed=True)})"
+        worth = f", worth {billions(ar * cap, signed=True)} (AR x market cap)" if cap is not None else ""
         share = ""
         if cap is not None and raw:
             share = f" — {ar / raw:.0%} of the day's move"
@@ -402,13 +391,13 @@ def group_briefs(result: StudyResult, descriptions: dict[str, str] | None = None
         name = f"Group brief: {group}"
         file = f"{BRIEF_PREFIX}{slug(group)}.html"
 
-        md = [f"# {_md(name)}", "", f"*{_md(title)}*" if title else "", "", _md(headline), ""]
+        md = [f"# {md_text(name)}", "", f"*{md_text(title)}*" if title else "", "", md_block(headline), ""]
         md += [f"![{p}](plots/{p}.png)" for p, _ in plots[:1]] + [""]
         md += [to_markdown(tables[0]), "## The events", ""]
-        md += [f"- **{_md(e)}**: {_md(d)}" for e, d in described] + [""]
+        md += [f"- **{md_text(e)}**: {md_text(d)}" for e, d in described] + [""]
         md += [to_markdown(tables[1]), "## What the numbers say", ""]
         for head, bullets in answers:
-            md += [f"### {_md(head)}", ""] + [f"- {_md(b)}" for b in bullets] + [""]
+            md += [f"### {md_text(head)}", ""] + [f"- {md_text(b)}" for b in bullets] + [""]
         md += [f"![{p}](plots/{p}.png)" for p, _ in plots[1:]] + [""]
         md += [to_markdown(t) for t in tables[2:]]
         markdown = "\n".join(md).replace("\n\n\n", "\n\n")
@@ -422,9 +411,7 @@ def group_briefs(result: StudyResult, descriptions: dict[str, str] | None = None
             f"<h3>{esc(head)}</h3><ul>" + "".join(f"<li>{esc(b)}</li>" for b in bullets) + "</ul>" for head, bullets in answers
         )
         nav = " ".join(f'<a href="#{esc(t.key)}">{esc(t.title)}</a>' for t in tables)
-        page = (
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{esc(name)}</title><style>{BRIEF_CSS}</style></head><body>"
+        page = html_page(name, BRIEF_CSS,
             f"<h1>{esc(name)}</h1>" + (f"<p>{esc(title)} — <a href=\"report.html\">full report</a></p>" if title else
                                        '<p><a href="report.html">full report</a></p>')
             + f"<p class=\"headline\">{esc(headline)}</p><nav>{nav}</nav>"
@@ -432,7 +419,6 @@ def group_briefs(result: StudyResult, descriptions: dict[str, str] | None = None
             f"<section id=\"events\"><h2>The events</h2><ul>{events_html}</ul>{to_html(tables[1])}</section>"
             f"<section id=\"answers\"><h2>What the numbers say</h2>{answers_html}{figures(plots[1:])}</section>"
             + "".join(f'<section id="{esc(t.key)}">{to_html(t)}</section>' for t in tables[2:])
-            + "</body></html>\n"
         )
         briefs.append(Brief(group, file, headline, _verdict_lines(result, ids), markdown, page, rows[S.EVENT_ID].n_unique()))
     if briefs:
@@ -456,7 +442,7 @@ def publish_brief_artifacts(briefs: list[dict[str, object]], report: Path) -> li
         lines = [html.escape(str(b["headline"]), quote=False)]
         verdicts = [str(v) for v in b.get("verdicts", [])]  # type: ignore[union-attr]
         if verdicts:
-            lines += ["", "**Claims**", ""] + [f"- {_md(v)}" for v in verdicts]
+            lines += ["", "**Claims**", ""] + [f"- {md_text(v)}" for v in verdicts]
         key = artifact_key(str(b["group"]), "brief")
         create_markdown_artifact(markdown="\n".join(lines) + f"\n\n[brief]({url})", key=key,
                                  description=f"group brief: {b['group']}")

@@ -26,7 +26,8 @@ import polars as pl
 from analysis import schema as S
 from analysis.specs import Window
 from flows.io.atomic import locked, replace_file
-from flows.reporting.tables import dollars, num, pct, pvalue, stars
+from analysis.formats import dollars, num, pct, pvalue, stars
+from flows.reporting.markup import html_page
 
 INDEX = "index.html"
 MAX_DEPTH = 3
@@ -160,9 +161,8 @@ def build_index(root: Path) -> str:
         f"<td class=\"muted\">{esc(str(m.get('headline') or ''))}</td></tr>"
         for created, folder, m in reports
     ]
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>market-reaction reports</title>"
-        f"<style>{CSS}</style></head><body><h1>market-reaction reports</h1>"
+    return html_page("market-reaction reports", CSS,
+        "<h1>market-reaction reports</h1>"
         f"<h2>Latest result per event</h2><p class=\"muted\">The most recent report of each event and primary "
         f"ticker, on its first event window. *** p&lt;0.01, ** p&lt;0.05, * p&lt;0.10; shaded: p&lt;0.05.</p>"
         f"<table>{head}{''.join(body)}</table>"
@@ -174,7 +174,7 @@ def build_index(root: Path) -> str:
            f"<table><tr><th>group</th><th>brief</th><th>as of (UTC)</th><th>headline</th></tr>{brief_rows}</table>"
            if brief_rows else "")
         + f"<h2>All reports ({len(reports)})</h2><table><tr><th>created (UTC)</th><th>report</th><th>kind</th>"
-        f"<th>events</th><th>briefs</th><th>headline</th></tr>{''.join(runs)}</table></body></html>\n"
+        f"<th>events</th><th>briefs</th><th>headline</th></tr>{''.join(runs)}</table>"
     )
 
 

@@ -63,8 +63,9 @@ from flows import progress
 from flows.io.atomic import staged_folder
 from flows.reporting.plots import event_plots, file_stems, group_plots
 from flows.io.spill import write_csv_twin
+from flows.reporting.markup import html_page, md_block, md_text
 from flows.reporting.tables import (
-    MAX_EVENT_ROWS, Table, all_tables, md_block, md_text, summary_markdown, to_csv, to_html, to_latex, to_markdown,
+    MAX_EVENT_ROWS, Table, all_tables, summary_markdown, to_csv, to_html, to_latex, to_markdown,
 )
 
 PACKAGES = (
@@ -120,12 +121,8 @@ def _page(
         [f'<section id="{t.key}">{rendered}</section>' for t, rendered in tables]
         + [f'<section id="{esc(key)}"><h2>{esc(t.title)}</h2>{t.html}</section>' for key, t in regression_tables]
     )
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>{esc(title)}</title><style>{PAGE_CSS}</style></head><body>"
-        f"<h1>{esc(title)}</h1><p class=\"headline\">{esc(headline)}</p><nav>{nav}</nav>"
-        f"<section id=\"plots\">{figures}</section>{body}</body></html>\n"
-    )
+    return html_page(title, PAGE_CSS, f"<h1>{esc(title)}</h1><p class=\"headline\">{esc(headline)}</p><nav>{nav}</nav>"
+                                      f"<section id=\"plots\">{figures}</section>{body}")
 
 
 def _markdown(title: str, headline: str, tables: list[Table], plots: list[str], regression_tables=(), links=()) -> str:

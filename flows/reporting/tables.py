@@ -18,9 +18,6 @@ many more the Parquet/CSV files beside the tables hold.
 
 from __future__ import annotations
 
-import html
-import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -34,8 +31,10 @@ from analysis.confounders import (
 from analysis.engine import AR_AT_OFFSET, STATUS, StudyResult
 from analysis.inference import CROSS_SECTIONAL_T, TEST_NAMES, TESTS
 from analysis.regression import ESTIMATE, REGRESSION, STD_ERROR, TERM, SummaryTable
+from analysis.formats import dollars, num, pct, pvalue, signed, stars
 from analysis.specs import Window
 from analysis.spillovers import RANK, who_moved
+from flows.reporting.markup import md_text
 
 MAX_EVENT_ROWS = 200
 """Event rows (event x ticker) a human table lists: all up to this many, else a selection of
@@ -48,40 +47,6 @@ regressions: about 20 rows each) are listed."""
 MAX_TEST_GROUPS = 10
 """Event groups on the tests table (a row per reported day and window each); beyond, the
 groups with the most events."""
-
-
-def pct(x: float | None) -> str:
-    return "" if x is None or math.isnan(x) else f"{x * 100:+.2f}%"
-
-
-def num(x: float | None, digits: int = 2) -> str:
-    return "" if x is None or math.isnan(x) else f"{x:.{digits}f}"
-
-
-def signed(x: float | None) -> str:
-    return "" if x is None or math.isnan(x) else f"{x:+.2f}"
-
-
-def pvalue(p: float | None) -> str:
-    if p is None or math.isnan(p):
-        return ""
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def stars(p: float | None) -> str:
-    if p is None or math.isnan(p):
-        return ""
-    return "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.10 else ""
-
-
-def dollars(x: float | None) -> str:
-    if x is None or math.isnan(x):
-        return ""
-    sign, a = ("-" if x < 0 else ""), abs(x)
-    for scale, unit in ((1e12, "tn"), (1e9, "bn"), (1e6, "m")):
-        if a >= scale:
-            return f"{sign}${a / scale:.1f}{unit}"
-    return f"{sign}${a:,.0f}"
 
 
 SIGNIFICANT = 0.05  # cells with p below this are highlighted in HTML
@@ -647,28 +612,6 @@ def all_tables(result: StudyResult) -> list[Table]:
 
 
 # --- rendering ---------------------------------------------------------------------
-
-
-_MD_INLINE = re.compile(r"[\\`*_|~$]|\](?=[(\[])")
-_MD_LINK_TEXT = re.compile(r"[\\`*_|~$\[\]]")
-
-
-def md_text(text: str, link: bool = False) -> str:
-    """``text`` (user or table text) as inert Markdown inline text, shown as written: ``& < >``
-    as HTML entities (no tag, autolink or entity of the text is rendered), ``\\ ` * _ | ~ $``
-    backslash-escaped (no code, emphasis, strike-through, math or table cell break), and a
-    ``]`` that would close a link or image (``](``, ``][``) too; line breaks become spaces,
-    so the text never starts a line (no heading, list or link definition). ``link=True``
-    escapes every bracket, for the text inside ``[...]`` of a link or image."""
-    escaped = (_MD_LINK_TEXT if link else _MD_INLINE).sub(lambda m: "\\" + m.group(), html.escape(str(text), quote=False))
-    return re.sub(r"\s*[\r\n]+\s*", " ", escaped)
-
-
-def md_block(text: str) -> str:
-    """:func:`md_text` for a paragraph of its own: a leading ``# + - =`` or list number is
-    escaped too, so the text cannot become a heading or a list item."""
-    s = md_text(text).lstrip()
-    return "\\" + s if s[:1] in ("#", "+", "-", "=") else re.sub(r"^(\d+)([.)])", r"\1\\\2", s)
 
 
 def to_csv(table: Table) -> str:

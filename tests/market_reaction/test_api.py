@@ -158,7 +158,8 @@ def test_price_frames_are_checked_as_imported_files():
     assert got["date"].to_list() == days[:2]
     with pytest.raises(mr.InputError, match="no ticker column"):
         mr.prices(frame.drop("Ticker"))
-    assert mr.prices(frame.drop("Ticker").head(1), ticker="^gspc")["ticker"].to_list() == ["^GSPC"]
+    with pytest.warns(mr.DataWarning, match=r"\^GSPC: no adj_close"):
+        assert mr.prices(frame.drop("Ticker").head(1), ticker="^gspc")["ticker"].to_list() == ["^GSPC"]
     with pytest.raises(mr.InputError, match="expected a positive price"):
         mr.prices(frame.head(2).with_columns(pl.lit(-1.0).alias("Close")))
 

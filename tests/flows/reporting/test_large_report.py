@@ -23,8 +23,7 @@ from flows.reporting.flagship import BRIEF_SELECTED, MAX_BRIEFS, brief_files, gr
 from flows.reporting.index import MAX_REPORT_ROWS, build_index
 from flows.reporting.publish import write_report
 from flows.reporting.tables import (
-    MAX_DAILY_EVENT_ROWS, MAX_EVENT_ROWS, SELECTED_ROWS, abnormal_returns_table, all_tables, events_table,
-    headline_sentences, shown_rows, summary_table,
+    MAX_DAILY_EVENT_ROWS, MAX_EVENT_ROWS, SELECTED_ROWS, abnormal_returns_table, all_tables, events_table, headline_sentences, shown_rows, summary_table,
 )
 
 MARKET = SyntheticSpec(tickers=400, sessions=420, events=5_000, seed=11)

@@ -26,7 +26,8 @@ from flows.reporting.index import build_index, write_index
 from flows.reporting.plots import event_plots, group_plots, slug
 from flows.reporting.publish import write_report
 from flows.reporting import tables
-from flows.reporting.tables import headline_sentences, md_text, summary_table, to_html, to_latex, to_markdown
+from flows.reporting.markup import md_text
+from flows.reporting.tables import headline_sentences, summary_table, to_html, to_latex, to_markdown
 
 
 @pytest.fixture(scope="module")

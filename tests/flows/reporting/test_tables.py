@@ -14,7 +14,8 @@ from analysis.engine import run_study
 from analysis.inference import TESTS
 from analysis.specs import StudySpec, events_frame
 from flows.reporting import tables
-from flows.reporting.tables import pct, to_html, to_markdown
+from analysis.formats import pct
+from flows.reporting.tables import to_html, to_markdown
 from tests.conftest import REPO_ROOT
 
 GROUP = "openai-compute-deals"
