@@ -37,13 +37,16 @@ import re
 import shutil
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from flows import progress
 
 LOCK = ".publish.lock"
 _ENTRY = re.compile(r"\.(?P<name>.+)\.(?P<kind>tmp|old|del)-(?P<tag>[0-9a-f]{12})(?P<guard>\.lock)?")
+TEMP_FILE = re.compile(r"\..+\.[0-9a-f]{32}\.tmp")
+"""The hidden temporary files of :func:`replace_file` (``.<name>.<32 hex digits>.tmp``)."""
 
 
 def _tag() -> str:
@@ -101,6 +104,10 @@ def recover(parent: Path) -> list[str]:
         return done
     olds: dict[str, list[Path]] = {}
     for path in entries:
+        if TEMP_FILE.fullmatch(path.name):
+            path.unlink(missing_ok=True)
+            done.append(f"deleted {path.name} (unfinished: its writer was killed)")
+            continue
         m = _ENTRY.fullmatch(path.name)
         if not m:
             continue
@@ -155,19 +162,34 @@ def locked(parent: Path) -> Iterator[None]:
         yield
 
 
-def replace_file(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a hidden temporary file (fsync'ed, renamed over
-    ``path``). Call it with :func:`locked` held on ``path.parent``."""
-    tmp = path.with_name(f".{path.name}.tmp-{_tag()}")
+def replace_file(path: Path, data: bytes | Callable[[BinaryIO], object]) -> None:
+    """Make ``path`` hold ``data`` (bytes, or what ``data(file)`` writes) so that it is always
+    either the old or the new file: written to a hidden temporary file in the same folder
+    (:data:`TEMP_FILE`), fsync'ed, renamed over ``path``, then the folder fsync'ed. On any
+    failure the temporary file is removed and ``path`` is untouched; one left by a killed
+    writer is deleted by the next :func:`recover` (or the price store's lock). Call it with a
+    lock held on the folder (:func:`locked`, the store's)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_file(path)
     try:
         with tmp.open("xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+            data(f) if callable(data) else f.write(data)
+        commit_file(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def temporary_file(path: Path) -> Path:
+    """The hidden temporary name a new version of ``path`` is written under (:data:`TEMP_FILE`)."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+
+
+def commit_file(tmp: Path, path: Path) -> None:
+    """Put the finished temporary file ``tmp`` in place of ``path``: fsync it, rename it over
+    ``path``, fsync the folder (a file written over several steps, :mod:`flows.io.spill`)."""
+    _fsync(tmp)
+    os.replace(tmp, path)
     _fsync(path.parent)
 
 

@@ -11,7 +11,7 @@ every batch of a named frame to ``<folder>/<name>.parquet`` through one
     # folder/abnormal_returns.parquet is complete here
     write_csv_twin(folder / "abnormal_returns.parquet")   # folder/abnormal_returns.csv
 
-Atomic: a file is written under a hidden temporary name (``.<name>.parquet.tmp-<tag>``)
+Atomic: a file is written under a hidden temporary name (:func:`flows.io.atomic.temporary_file`)
 and renamed into place only by :meth:`FrameSpill.close` (the end of the ``with`` block
 without an error), after an fsync; on an error the temporaries are deleted
 (:meth:`FrameSpill.abort`) and nothing appears under the final names. The CSV twin is
@@ -20,9 +20,7 @@ written the same way, from the Parquet file one row group at a time.
 
 from __future__ import annotations
 
-import os
 import re
-import uuid
 from pathlib import Path
 from types import TracebackType
 
@@ -30,18 +28,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from flows.io.atomic import commit_file, temporary_file
+
 NAME = re.compile(r"[a-z][a-z0-9_]*")
-
-
-def _temporary(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:12]}")
-
-
-def _finish(tmp: Path, path: Path) -> None:
-    """fsync ``tmp`` and rename it to ``path``."""
-    with tmp.open("rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 class FrameSpill:
@@ -65,7 +54,7 @@ class FrameSpill:
             if not NAME.fullmatch(name):
                 raise ValueError(f"not a plain file name: {name!r}")
             self.folder.mkdir(parents=True, exist_ok=True)
-            tmp = _temporary(self.folder / f"{name}.parquet")
+            tmp = temporary_file(self.folder / f"{name}.parquet")
             self._open[name] = (pq.ParquetWriter(tmp, table.schema, compression="zstd"), tmp)
         writer, _ = self._open[name]
         if table.schema != writer.schema:
@@ -81,7 +70,7 @@ class FrameSpill:
         while self._open:
             name, (writer, tmp) = self._open.popitem()
             writer.close()
-            _finish(tmp, self.folder / f"{name}.parquet")
+            commit_file(tmp, self.folder / f"{name}.parquet")
             done[name] = self.folder / f"{name}.parquet"
         return done
 
@@ -108,7 +97,7 @@ def write_csv_twin(parquet: Path, csv: Path | None = None) -> Path:
     hidden temporary file renamed into place."""
     parquet = Path(parquet)
     csv = parquet.with_suffix(".csv") if csv is None else Path(csv)
-    tmp = _temporary(csv)
+    tmp = temporary_file(csv)
     try:
         source = pq.ParquetFile(parquet)
         with tmp.open("wb") as out:
@@ -116,7 +105,7 @@ def write_csv_twin(parquet: Path, csv: Path | None = None) -> Path:
                 pl.from_arrow(source.schema_arrow.empty_table()).write_csv(out)
             for group in range(source.metadata.num_row_groups):
                 pl.from_arrow(source.read_row_group(group)).write_csv(out, include_header=group == 0)
-        _finish(tmp, csv)
+        commit_file(tmp, csv)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

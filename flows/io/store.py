@@ -37,9 +37,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import os
-import re
-import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
@@ -54,6 +51,7 @@ import pyarrow.parquet as pq
 from analysis import schema as S
 from analysis.errors import DataUnavailableError, InputError
 from analysis.specs import FACTOR_SET_PATTERN, check_factor_set, check_ticker
+from flows.io.atomic import TEMP_FILE, replace_file
 
 # Columns of PriceStore.tickers() and of the shares file beyond the schema module's names.
 SOURCE = "source"
@@ -81,7 +79,6 @@ _ARROW_PRICES = pl.DataFrame(schema=PRICE_SCHEMA).to_arrow().schema
 READ_THREADS = 4  # files read at once by PriceStore.read (I/O and Parquet decoding release the GIL)
 SOURCE_SEPARATOR = "; "
 _DAY = timedelta(days=1)
-_TEMP = re.compile(r"\..+\.[0-9a-f]{32}\.tmp")  # what _write_atomic names its temporary files
 def arrow_frame(table: pa.Table) -> pl.DataFrame:
     """An Arrow table as a polars frame, without its schema and field metadata: polars panics
     (a Rust panic, not an error) on metadata that is not UTF-8, and no reader needs it."""
@@ -398,7 +395,7 @@ def _locked(root: Path) -> Iterator[None]:
         fcntl.flock(lock, fcntl.LOCK_EX)
         for folder in (root, root / "prices", root / "factors"):
             for stale in folder.glob(".*.tmp") if folder.is_dir() else ():
-                if _TEMP.fullmatch(stale.name):
+                if TEMP_FILE.fullmatch(stale.name):
                     stale.unlink(missing_ok=True)
         yield
 
@@ -513,25 +510,5 @@ def _unreadable(path: Path, error: BaseException) -> DataUnavailableError:
 
 
 def _write_atomic(path: Path, frame: pl.DataFrame, metadata: dict[str, str] | None = None) -> None:
-    """Write ``frame`` to ``path`` so that ``path`` is always either the old or the new file.
-
-    The frame goes to a hidden temporary file in the same directory, which is flushed,
-    fsync'ed and renamed over ``path`` with ``os.replace``; the directory is fsync'ed after.
-    On any failure the temporary file is removed and ``path`` is untouched.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with tmp.open("xb") as f:
-            frame.write_parquet(f, metadata=metadata)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    """Write ``frame`` as Parquet to ``path``, atomically (:func:`flows.io.atomic.replace_file`)."""
+    replace_file(path, lambda f: frame.write_parquet(f, metadata=metadata))
