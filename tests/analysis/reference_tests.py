@@ -2,7 +2,7 @@
 
 Written from the papers (Brown & Warner 1985; Patell 1976; Boehmer, Musumeci & Poulsen 1991;
 Kolari & Pynnönen 2010, 2011; Corrado 1989; Corrado & Zivney 1992; Cowan 1992; Campbell &
-Wasley 1993; Wilcoxon 1945) and the choices documented in ``analysis/inference.py``, sharing
+Wasley 1993; Wilcoxon 1945) and the choices documented in ``analysis/inference/__init__.py``, sharing
 no code with ``analysis``: it works on the :class:`reference.Event` records of ``reference.py``
 (estimation residuals ``est_ar``, reported days ``days``, windows ``windows``), loops over events
 and days one at a time, ranks with ``scipy.stats.rankdata`` per event, correlates with

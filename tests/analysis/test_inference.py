@@ -383,7 +383,8 @@ def test_groups_without_events_get_rows_with_a_reason():
 def test_kp_correlations_of_complete_clusters_in_linear_time_equal_the_correlation_matrix():
     """The linear-time sums of clusters whose events have every day equal the sums over their
     correlation matrices (pairwise-complete path), with a constant (no variation) event."""
-    from analysis.inference import _complete_pair_sums, _pairwise_complete_sums
+    from analysis.inference.kernels import complete_pair_sums as _complete_pair_sums
+    from analysis.inference.kernels import pairwise_complete_sums as _pairwise_complete_sums
 
     rng = np.random.default_rng(5)
     x = rng.normal(0.0, 0.02, (7, 5, 40)) + rng.normal(0.0, 0.01, (7, 1, 40))  # correlated within a cluster
