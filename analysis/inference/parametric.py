@@ -174,9 +174,13 @@ def _same_date_correlation(
         S.WINDOW_START: pl.Series([w.start for w in windows], dtype=pl.Int32),
         S.WINDOW_END: pl.Series([w.end for w in windows], dtype=pl.Int32),
     })
+    # summed in a fixed order (polars' parallel group_by sum may add in any order: the last
+    # digits of the statistic then changed from run to run)
+    pairs = pl.concat(sums).with_row_index("_i").sort(S.GROUP, "_w", "_i")
+    first = pairs.select(pl.struct(S.GROUP, "_w").is_first_distinct()).to_series().arg_true().to_numpy()
     return (
-        pl.concat(sums)
-        .group_by(S.GROUP, "_w").agg(pl.col("_rho").sum().alias("_rho_sum"))
+        pairs[first].select(S.GROUP, "_w")
+        .with_columns(pl.Series("_rho_sum", np.add.reduceat(pairs["_rho"].to_numpy(), first)))
         .join(win, on="_w")
         .select(S.GROUP, S.WINDOW_START, S.WINDOW_END, "_rho_sum")
     )
