@@ -128,7 +128,7 @@ def test_default_simulation_is_fast_and_has_power(shared_data, cal):
     assert all(power[t] == 1.0 for t in PARAMETRIC), power
 
 
-@pytest.mark.slow
+@pytest.mark.simulation
 def test_size_of_the_parametric_tests_on_real_returns(shared_data, cal):
     """1,000 groups of 50 pseudo-events (50,000 draws) with no planted effect: every parametric
     test rejects at the 5% level in 3%-7% of the groups on day 0 (Monte Carlo s.e. 0.7 points)."""

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from flows.cli.main import main
 
 
+@pytest.mark.bench
 def test_bench_runs_every_stage_and_checks_the_engine_against_the_floor(tmp_path, capsys):
     argv = ["bench", "--events", "400", "--tickers", "12", "--sessions", "420", "--sizes", "100,400", "--sample", "20",
             "--repeat", "1", "--workdir", str(tmp_path / "work"), "--out", str(tmp_path / "out")]
@@ -39,6 +42,7 @@ def test_bench_rejects_a_market_too_short(capsys):
     assert "sessions" in capsys.readouterr().err
 
 
+@pytest.mark.bench
 def test_bench_runs_only_the_sizes_asked(tmp_path, capsys):
     """--sizes 100 on a 400-event market: no stage touches 400 events."""
     argv = ["bench", "--events", "400", "--tickers", "12", "--sessions", "420", "--sizes", "100", "--sample", "20",

@@ -56,7 +56,7 @@ def assert_same(got: StudyResult, want: StudyResult) -> None:
     assert [t.html for t in got.regression_tables] == [t.html for t in want.regression_tables]
 
 
-@pytest.mark.parametrize("runner", ["threads", "dask"])
+@pytest.mark.parametrize("runner", ["threads", pytest.param("dask", marks=pytest.mark.dask)])
 def test_batches_equal_the_single_process_study(market, reference, runner):
     from flows.orchestration.tracked import make_task_runner, study_batches
 
@@ -66,7 +66,7 @@ def test_batches_equal_the_single_process_study(market, reference, runner):
     assert_same(got, reference)
 
 
-@pytest.mark.parametrize("runner", ["threads", "dask"])
+@pytest.mark.parametrize("runner", ["threads", pytest.param("dask", marks=pytest.mark.dask)])
 def test_local_batches_equal_the_single_process_study(market, reference, runner):
     root, events, needs = market
     with local_batches(runner) as map_batches:
@@ -75,7 +75,7 @@ def test_local_batches_equal_the_single_process_study(market, reference, runner)
     assert_same(got, reference)
 
 
-@pytest.mark.parametrize("runner", ["threads", "dask"])
+@pytest.mark.parametrize("runner", ["threads", pytest.param("dask", marks=pytest.mark.dask)])
 def test_streamed_batches_write_every_abnormal_return_and_keep_day_0(market, reference, runner, tmp_path):
     """With ``spill``, the abnormal-return rows go to Parquet batch by batch (the file equals
     the whole frame) and the result keeps their day-0 rows; every other frame is unchanged."""

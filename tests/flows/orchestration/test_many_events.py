@@ -64,6 +64,7 @@ def inputs(shared_data, tmp_path_factory):
     return events, pl.concat(frames), {"ff3": ff3}
 
 
+@pytest.mark.slow
 def test_one_run_equals_each_event_row_alone(inputs):
     events, prices, factors = inputs
     assert len(events) == 40 and sum(len(e.tickers) for e in events) == 200
