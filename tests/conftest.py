@@ -34,6 +34,7 @@ def pytest_addoption(parser):
     parser.addoption("--all", action="store_true", help=f"also run the long-running tests ({', '.join(LONG_RUNNING)}); CI does")
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m selects: the prefect marker is added here
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if "prefect_server" in getattr(item, "fixturenames", ()):
