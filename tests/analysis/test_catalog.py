@@ -352,3 +352,33 @@ def test_mutated_csv_raises_only_input_error(data):
         parse_catalog_csv(mutate(GOOD_CSV, data), G)
     except InputError:
         pass
+
+
+_CELL = st.text(alphabet=st.sampled_from(list("abcAZ09.-_ ^:+\t")), max_size=12)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(st.tuples(
+    st.sampled_from(["e1", "e2", "ev-3", "E4", "", "e1 "]), st.sampled_from(["AMZN", " msft", "^GSPC", "BAD TICKER", ""]),
+    st.sampled_from(["2025-11-03", "2025-10-30T16:01:00-04:00", " 2025-02-30", "", "tomorrow"]),
+    st.sampled_from(["", "after-close", "pre-open", "soon"]), _CELL, st.sampled_from(["1.5", " 2 ", "", "x", "1e400"]),
+), max_size=6), header=st.sampled_from(["event_id,ticker,announced,timing,note,size", "Event_ID , TICKER,announced,timing,note,size",
+                                           "event_id,ticker,announced,timing,note,note"]))
+def test_the_polars_read_of_a_plain_catalog_equals_the_row_by_row_read(rows, header):
+    """A plain CSV catalog (no quotes, one line per row) is read by polars; any text gives the
+    same events, or the same error, as the row-by-row read of the csv module."""
+    import analysis.catalog as catalog
+
+    text = header + "\n" + "".join(",".join(r) + "\n" for r in rows)
+
+    def read(plain):
+        real = catalog._plain_table
+        catalog._plain_table = real if plain else (lambda text: None)
+        try:
+            return parse_catalog_csv(text, "c.csv")
+        except InputError as error:
+            return str(error)
+        finally:
+            catalog._plain_table = real
+
+    assert read(True) == read(False)
