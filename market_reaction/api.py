@@ -204,8 +204,9 @@ def study(
     ids
         The events to study (default: all).
     shares
-        Shares outstanding ``ticker, shares_outstanding, as_of_date`` for dollar values (as
-        ``market-reaction prices import-shares`` reads them); with store prices, the store's.
+        With ``prices``: shares outstanding ``ticker, shares_outstanding, as_of_date`` for
+        dollar values (checked as ``market-reaction shares import`` checks a file). With the
+        store's prices, the store's shares.
     factors
         Factor sets by name (``date`` + factor columns in decimals) for the factor models;
         default: the store's (``market-reaction factors fetch``).
@@ -229,6 +230,9 @@ def study(
     picked = {e.id for e in chosen}
     context = tuple(e for e in catalog if e.id not in picked)
     spec = _spec(spec or StudySpec(), options)
+    if prices is None and shares is not None:
+        raise InputError("shares go with prices given as a frame; the store's prices use the store's shares "
+                         "(market-reaction shares import)", field="shares")
     root = str(store or home())
     with progress.silenced(not verbose):
         sets = dict(factors) if factors is not None else load_factors(root, spec)
@@ -242,7 +246,8 @@ def study(
             given = (_study_prices(frame, needs), _shares(shares))
             claimed = claim_tickers(chosen)
             history = frame.filter(pl.col(S.TICKER).is_in(claimed)).select(S.TICKER, S.DATE, S.CLOSE, S.HIGH, S.LOW)
-            notes = [f"{t}: no prices given" for t in needs[S.TICKER].to_list() if t not in set(frame[S.TICKER].to_list())]
+            have = set(frame[S.TICKER].unique().to_list())
+            notes = [f"{t}: no prices given" for t in needs[S.TICKER].to_list() if t not in have]
         result = analyze(chosen, spec, root, needs, sets, history, context, given=given)
     for note in notes:
         warnings.warn(note, DataWarning, stacklevel=2)
