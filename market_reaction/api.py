@@ -382,6 +382,7 @@ class Study:
         i = self._inputs
         manifest = run_manifest(
             None, i.events, i.spec, i.source, PriceStore(Path(i.store)), i.needs, i.notes, i.factors,
+            result=self._result,
         )
         title = "Market reaction: " + ", ".join(e.id for e in i.events[:5]) + (" ..." if len(i.events) > 5 else "")
         with progress.silenced():

@@ -327,7 +327,8 @@ def refresh_catalog(
                 todo = tuple(e for e in events if e.id in changed)
                 manifest = run_manifest(catalog_path, todo, spec, source, store_, plan.needs, notes, factor_sets, kind="event")
                 run(write_event_reports, everything, str(folder), manifest, prints, todo, latex)
-            whole = run_manifest(catalog_path, events, spec, source, store_, plan.needs, notes, factor_sets, kind="catalog")
+            whole = run_manifest(catalog_path, events, spec, source, store_, plan.needs, notes, factor_sets, kind="catalog",
+                                 result=everything)
             whole["fingerprints"] = {e: p["fingerprint"] for e, p in prints.items()}
             report = run(publish_report, everything, str(folder / CATALOG_DIR), whole,
                          f"Market reaction: catalog {catalog_path.name}", latex)

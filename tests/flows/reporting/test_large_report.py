@@ -115,3 +115,21 @@ def test_up_to_the_bound_every_row_is_listed(result):
     assert tables["abnormal_returns"].frame.height == small.abnormal_returns.height
     assert tables["confounders"].frame.height == small.confounders.height
     assert not any("more event rows in" in note for t in tables.values() for note in t.notes)
+
+
+def test_the_manifest_describes_the_events_the_pages_list(result, tmp_path):
+    """``event_info`` of a study beyond the bound: the events the pages list, not all 5,012."""
+    from analysis.specs import EventSpec
+    from flows.io.store import PriceStore
+    from flows.orchestration.study import run_manifest
+    from flows.reporting.flagship import displayed_events
+
+    rows = result.events.unique(S.EVENT_ID, maintain_order=True)
+    events = tuple(EventSpec(e, (t,), d) for e, t, d in rows.select(S.EVENT_ID, S.TICKER, "announced_date").iter_rows())
+    store, needs = PriceStore(tmp_path), pl.DataFrame(schema={S.TICKER: pl.String, "start": pl.Date, "end": pl.Date})
+    big = run_manifest(None, events, BENCH_SPEC, "store", store, needs, [], result=result)
+    shown = set(displayed_events(result))
+    assert [e["id"] for e in big["event_info"]] == [e.id for e in events if e.id in shown]
+    assert MAX_EVENT_ROWS < len(big["events"]) == len(events) and len(big["event_info"]) < len(events) / 10
+    small = run_manifest(None, events[:MAX_EVENT_ROWS], BENCH_SPEC, "store", store, needs, [], result=result)
+    assert len(small["event_info"]) == MAX_EVENT_ROWS
