@@ -212,11 +212,9 @@ class WindowStatistics:
 
 def window_statistics(
     ar: AbnormalReturns, models: pl.DataFrame, spec: StudySpec, windows: Sequence[Window] | None = None,
-    extras: bool = True,
 ) -> WindowStatistics:
     """CAR, its prediction-error variance, BHAR, the raw return and the mean abnormal volume of
-    every event row and window (module docstring), from the abnormal returns of the window days;
-    without ``extras`` only the CAR and its variance (the rest NaN)."""
+    every event row and window (module docstring), from the abnormal returns of the window days."""
     windows = spec.windows if windows is None else tuple(windows)
     estimated = design(spec) is not None
     e = ar.ar.shape[0]
@@ -238,8 +236,6 @@ def window_statistics(
             devs = [np.where(has, x[:, sl], 0.0).sum(axis=1) - count * xb for x, xb in zip(ar.regressors, xbar, strict=True)]
             extra = (count**2 / n + _quadratic(models, devs)) if estimated else 0.0
             car_var[:, w] = np.where(ok, sigma2 * (count + extra), np.nan)
-            if not extras:
-                continue
             g, ng = growth(ar.ret[:, sl]), growth(ar.normal[:, sl])
             bhar[:, w] = np.where(ok, np.where(has, g, 1.0).prod(axis=1) - np.where(has, ng, 1.0).prod(axis=1), np.nan)
             has_ret = np.isfinite(g)
@@ -253,7 +249,8 @@ def window_statistics(
 
 
 def cumulative_abnormal_returns(
-    ar: AbnormalReturns, models: pl.DataFrame, spec: StudySpec, windows: Sequence[Window] | None = None
+    ar: AbnormalReturns, models: pl.DataFrame, spec: StudySpec, windows: Sequence[Window] | None = None,
+    ws: WindowStatistics | None = None,
 ) -> pl.DataFrame:
     """CAR, its standard error, t, p, BHAR, the raw return and the mean abnormal volume of
     every event row and window.
@@ -268,6 +265,9 @@ def cumulative_abnormal_returns(
         Study parameters (windows, model, return kind).
     windows
         The windows (default ``spec.windows``).
+    ws
+        Their :func:`window_statistics`, when the caller has them already (the engine: the
+        group tests read the same CARs and variances).
 
     Returns
     -------
@@ -279,7 +279,7 @@ def cumulative_abnormal_returns(
         abnormal log volume over the window's days with a volume.
     """
     windows = spec.windows if windows is None else tuple(windows)
-    ws = window_statistics(ar, models, spec, windows)
+    ws = ws or window_statistics(ar, models, spec, windows)
     e = ws.car.shape[0]
     with np.errstate(invalid="ignore", divide="ignore"):
         se = np.sqrt(ws.car_var)

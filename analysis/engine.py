@@ -365,7 +365,8 @@ def event_batch(
     panel = drop_estimation_days(panel, drop[ROW].to_numpy().astype(np.int64) - offset, drop[S.EVENT_DAY].to_numpy())
     models = fit_models(panel, spec).with_columns(pl.col(ROW) + offset)
     ar = abnormal_returns(panel, models, spec)
-    car = cumulative_abnormal_returns(ar, models, spec).with_columns(pl.col(ROW) + offset)
+    ws = window_statistics(ar, models, spec)  # each window's CAR and variance, once: the car table and the tests
+    car = cumulative_abnormal_returns(ar, models, spec, ws=ws).with_columns(pl.col(ROW) + offset)
     if shares is None:
         shares = pl.DataFrame(schema={S.TICKER: pl.String, S.AS_OF_DATE: pl.Date, S.SHARES: pl.Int64})
     caps = market_caps(rows.select(ROW, S.TICKER, S.DAY0_SESSION), prices.grid, shares, cal)
@@ -441,12 +442,12 @@ def event_batch(
         .join(quality.rename({S.REASON: "_quality"}), on=ROW, how="left", maintain_order="left")
     )
 
-    # The group tests' windows: every reported day (its AR), then the longer windows.
-    longer = windows_tested(spec)[spec.report_days.length:]
-    ws = window_statistics(ar, models, spec, longer, extras=False)
+    # The group tests' windows: every reported day (its AR), then the longer windows (of spec.windows).
+    longer = [spec.windows.index(w) for w in windows_tested(spec)[spec.report_days.length:]]
     with np.errstate(invalid="ignore"):
         window_obs = WindowObservations(
-            np.concatenate([ar.ar, ws.car], axis=1), np.sqrt(np.concatenate([ar.ar_var, ws.car_var], axis=1))
+            np.concatenate([ar.ar, ws.car[:, longer]], axis=1),
+            np.sqrt(np.concatenate([ar.ar_var, ws.car_var[:, longer]], axis=1)),
         )
     residuals = abnormal_returns(panel, models, spec, days=spec.estimation).ar
     daily = None
