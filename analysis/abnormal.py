@@ -51,24 +51,19 @@ import numpy as np
 import polars as pl
 
 from analysis import schema as S
-from analysis.models import cinv_column, design, xbar_column
+from analysis.models import FittedModels, design
 from analysis.panel import ROW, EventPanel
 from analysis.specs import StudySpec, Window
 from analysis.stats import t_pvalues
 
 
-def _column(models: pl.DataFrame, name: str) -> np.ndarray:
-    """A models column as a float array (NaN for null)."""
-    return models[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
-
-
-def _quadratic(models: pl.DataFrame, devs: Sequence[np.ndarray]) -> np.ndarray | float:
-    """``d' C⁻¹ d`` from the models' ``C⁻¹`` columns (C⁻¹ is symmetric: upper triangle twice);
-    ``devs[j]`` is ``E`` or ``E x L``."""
+def _quadratic(models: FittedModels, devs: Sequence[np.ndarray]) -> np.ndarray | float:
+    """``d' C⁻¹ d`` from the models' ``C⁻¹`` (symmetric: its upper triangle, off-diagonal
+    terms twice); ``devs[j]`` is ``E`` or ``E x L``."""
     total: np.ndarray | float = 0.0
     for j in range(len(devs)):
         for k in range(j, len(devs)):
-            c = _column(models, cinv_column(j, k)) * (1.0 if j == k else 2.0)
+            c = models.cinv[:, j, k] * (1.0 if j == k else 2.0)
             total = total + (c if devs[j].ndim == 1 else c[:, None]) * devs[j] * devs[k]
     return total
 
@@ -130,7 +125,7 @@ class AbnormalReturns:
         })
 
 
-def abnormal_returns(panel: EventPanel, models: pl.DataFrame, spec: StudySpec, days: Window | None = None) -> AbnormalReturns:
+def abnormal_returns(panel: EventPanel, models: FittedModels, spec: StudySpec, days: Window | None = None) -> AbnormalReturns:
     """Abnormal returns (and abnormal volume) of every event row on event days ``days``.
 
     Parameters
@@ -158,19 +153,19 @@ def abnormal_returns(panel: EventPanel, models: pl.DataFrame, spec: StudySpec, d
     tau = np.arange(days.start, days.end + 1)
     reported = (tau >= spec.report_days.start) & (tau <= spec.report_days.end)
     ret, bench = panel.ret[:, cols], panel.benchmark_ret[:, cols]
-    sigma, n = _column(models, S.SIGMA), _column(models, S.N_OBS)
+    sigma, n = models.array(S.SIGMA), models.array(S.N_OBS)
     if d is None:  # market-adjusted
         normal = np.where(np.isfinite(sigma)[:, None], bench, np.nan)
         regressors: tuple[np.ndarray, ...] = ()
     else:
         _, xs, rf = d.arrays(panel, cols)
         normal = np.empty(ret.shape)  # α + (rf) + Σ b_j x_j, in place: NaN wherever a regressor (or rf) is missing
-        normal[:] = _column(models, S.ALPHA)[:, None]
+        normal[:] = models.array(S.ALPHA)[:, None]
         if rf is not None:
             normal += rf
         term = np.empty(ret.shape) if xs else None
         for name, x in zip(d.loadings, xs, strict=True):
-            np.multiply(x, _column(models, name)[:, None], out=term)
+            np.multiply(x, models.array(name)[:, None], out=term)
             normal += term
         regressors = tuple(xs)
     ar = ret - normal
@@ -183,7 +178,7 @@ def abnormal_returns(panel: EventPanel, models: pl.DataFrame, spec: StudySpec, d
             if d is None:
                 var = np.broadcast_to((sigma**2)[:, None], ar[:, sl].shape)
             else:
-                devs = [x[:, sl] - _column(models, xbar_column(j))[:, None] for j, x in enumerate(regressors)]
+                devs = [x[:, sl] - models.xbar[:, j][:, None] for j, x in enumerate(regressors)]
                 var = (sigma**2)[:, None] * (1.0 + 1.0 / n[:, None] + _quadratic(models, devs))
         has = np.isfinite(ar[:, sl])
         ar_var[:, sl] = np.where(has, var, np.nan)
@@ -191,10 +186,10 @@ def abnormal_returns(panel: EventPanel, models: pl.DataFrame, spec: StudySpec, d
     av = av_t = None
     if panel.log_volume is not None:
         with np.errstate(invalid="ignore", divide="ignore"):
-            av = panel.log_volume[:, cols] - _column(models, S.LOG_VOLUME_MEAN)[:, None]
-            av_se = _column(models, S.LOG_VOLUME_SD) * np.sqrt(1.0 + 1.0 / _column(models, S.VOLUME_N_OBS))
+            av = panel.log_volume[:, cols] - models.array(S.LOG_VOLUME_MEAN)[:, None]
+            av_se = models.array(S.LOG_VOLUME_SD) * np.sqrt(1.0 + 1.0 / models.array(S.VOLUME_N_OBS))
             av_t = np.where(reported, av / av_se[:, None], np.nan)
-    return AbnormalReturns(days, ret, bench, normal, ar, ar_var, cum, regressors, av, av_t, _column(models, S.DF_RESID))
+    return AbnormalReturns(days, ret, bench, normal, ar, ar_var, cum, regressors, av, av_t, models.array(S.DF_RESID))
 
 
 @dataclass(frozen=True)
@@ -211,7 +206,7 @@ class WindowStatistics:
 
 
 def window_statistics(
-    ar: AbnormalReturns, models: pl.DataFrame, spec: StudySpec, windows: Sequence[Window] | None = None,
+    ar: AbnormalReturns, models: FittedModels, spec: StudySpec, windows: Sequence[Window] | None = None,
 ) -> WindowStatistics:
     """CAR, its prediction-error variance, BHAR, the raw return and the mean abnormal volume of
     every event row and window (module docstring), from the abnormal returns of the window days."""
@@ -221,8 +216,8 @@ def window_statistics(
     shape = (e, len(windows))
     n_days, car, car_var, bhar, raw, mav = (np.full(shape, np.nan) for _ in range(6))
     nv = np.zeros(shape)
-    sigma2, n = _column(models, S.SIGMA) ** 2, _column(models, S.N_OBS)
-    xbar = [_column(models, xbar_column(j)) for j in range(len(ar.regressors))]
+    sigma2, n = models.array(S.SIGMA) ** 2, models.array(S.N_OBS)
+    xbar = [models.xbar[:, j] for j in range(len(ar.regressors))]
     growth = np.exp if spec.returns == "log" else (lambda r: 1.0 + r)
     with np.errstate(invalid="ignore", divide="ignore"):
         for w, window in enumerate(windows):  # a few windows; each step is vectorised over events
@@ -249,7 +244,7 @@ def window_statistics(
 
 
 def cumulative_abnormal_returns(
-    ar: AbnormalReturns, models: pl.DataFrame, spec: StudySpec, windows: Sequence[Window] | None = None,
+    ar: AbnormalReturns, models: FittedModels, spec: StudySpec, windows: Sequence[Window] | None = None,
     ws: WindowStatistics | None = None,
 ) -> pl.DataFrame:
     """CAR, its standard error, t, p, BHAR, the raw return and the mean abnormal volume of
@@ -284,7 +279,7 @@ def cumulative_abnormal_returns(
     with np.errstate(invalid="ignore", divide="ignore"):
         se = np.sqrt(ws.car_var)
         t = ws.car / se
-        av_se = _column(models, S.LOG_VOLUME_SD)[:, None] * np.sqrt(1.0 / ws.volume_days + 1.0 / _column(models, S.VOLUME_N_OBS)[:, None])
+        av_se = models.array(S.LOG_VOLUME_SD)[:, None] * np.sqrt(1.0 / ws.volume_days + 1.0 / models.array(S.VOLUME_N_OBS)[:, None])
         av_t = np.where(ws.volume_days > 0, ws.abnormal_volume / av_se, np.nan)
     p = t_pvalues(t, np.broadcast_to(ar.df_resid[:, None], t.shape))
     floats = {

@@ -363,10 +363,11 @@ def event_batch(
     panel = event_panel(rows, prices.grid, days, prices.factors)
     drop = plan.dropped.filter(pl.col(ROW).is_between(offset, offset + rows.height - 1))
     panel = drop_estimation_days(panel, drop[ROW].to_numpy().astype(np.int64) - offset, drop[S.EVENT_DAY].to_numpy())
-    models = fit_models(panel, spec).with_columns(pl.col(ROW) + offset)
-    ar = abnormal_returns(panel, models, spec)
-    ws = window_statistics(ar, models, spec)  # each window's CAR and variance, once: the car table and the tests
-    car = cumulative_abnormal_returns(ar, models, spec, ws=ws).with_columns(pl.col(ROW) + offset)
+    fits = fit_models(panel, spec)
+    models = fits.frame.with_columns(pl.col(ROW) + offset)
+    ar = abnormal_returns(panel, fits, spec)
+    ws = window_statistics(ar, fits, spec)  # each window's CAR and variance, once: the car table and the tests
+    car = cumulative_abnormal_returns(ar, fits, spec, ws=ws).with_columns(pl.col(ROW) + offset)
     if shares is None:
         shares = pl.DataFrame(schema={S.TICKER: pl.String, S.AS_OF_DATE: pl.Date, S.SHARES: pl.Int64})
     caps = market_caps(rows.select(ROW, S.TICKER, S.DAY0_SESSION), prices.grid, shares, cal)
@@ -449,7 +450,7 @@ def event_batch(
             np.concatenate([ar.ar, ws.car[:, longer]], axis=1),
             np.sqrt(np.concatenate([ar.ar_var, ws.car_var[:, longer]], axis=1)),
         )
-    residuals = abnormal_returns(panel, models, spec, days=spec.estimation).ar
+    residuals = abnormal_returns(panel, fits, spec, days=spec.estimation).ar
     daily = None
     if NEEDS_DAILY.intersection(plan.tests):
         daily = summarise_daily(
@@ -457,7 +458,7 @@ def event_batch(
             DailyAbnormalReturns(residuals, ar.ar, spec.estimation, spec.report_days), plan.tests, offset,
         )
     outliers = (
-        estimation_outliers(residuals, models[S.SIGMA].fill_null(np.nan).to_numpy(), spec.estimation)
+        estimation_outliers(residuals, fits.array(S.SIGMA), spec.estimation)
         .with_columns(pl.col(ROW) + offset)
         .join(label, on=ROW, maintain_order="left")
         .with_columns(cal.dates_of(pl.col(S.DAY0_SESSION) + pl.col(S.EVENT_DAY)).alias(S.DATE))
@@ -465,7 +466,7 @@ def event_batch(
     )
     n_paths = max(0, min(plan.max_paths - offset, rows.height))
     paths = (
-        car_paths(ar.head(n_paths), models.head(n_paths), spec)
+        car_paths(ar.head(n_paths), fits.head(n_paths), spec)
         .with_columns(pl.col(ROW) + offset)
         .join(label, on=ROW, maintain_order="left")
         .select(*PATH_SCHEMA)

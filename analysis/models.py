@@ -35,7 +35,7 @@ Estimation, for all event rows at once, on the dense ``E x L`` arrays of
 
 For the market model this is the textbook closed form ``β̂ = S_xy/S_xx`` (``C`` is 1 x 1).
 The AR and CAR variances need only ``x̄`` and ``C⁻¹`` (see :mod:`analysis.abnormal`), which
-the result carries in internal columns (:func:`xbar_column`, :func:`cinv_column`).
+the result keeps as arrays beside the models table (:class:`FittedModels`).
 
 Raw sums rather than sums around each row's means (one pass over the data instead of two);
 daily returns have means far below their standard deviations, so the centring afterwards
@@ -58,7 +58,7 @@ volume or too few days of it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -73,20 +73,36 @@ COLLINEAR_TOL = 1e-10  # smallest eigenvalue of the regressors' correlation matr
 CONSTANT_TOL = 1e-12  # centred / raw sum of squares of a regressor below this: constant
 
 
-def xbar_column(j: int) -> str:
-    """Internal models column: mean of regressor ``j`` over the estimation days."""
-    return f"_xbar{j}"
+@dataclass(frozen=True, eq=False)
+class FittedModels:
+    """The fitted normal-return models of ``E`` event rows, in row order.
 
+    Attributes
+    ----------
+    frame
+        The models table, one row per event row (:func:`fit_models`).
+    xbar
+        ``E x p``: each regressor's mean over the estimation days ``x̄`` (NaN without a model).
+    cinv
+        ``E x p x p``: ``C⁻¹``, the inverse of the centred cross-product matrix of the
+        regressors over the estimation days (NaN without a model). With ``σ̂`` and ``T``, all
+        the AR and CAR variances read (:mod:`analysis.abnormal`).
+    """
 
-def cinv_column(j: int, k: int) -> str:
-    """Internal models column: element ``(j, k)`` (``j <= k``) of ``C⁻¹``, the inverse of
-    the centred cross-product matrix of the regressors over the estimation days."""
-    return f"_cinv{min(j, k)}_{max(j, k)}"
+    frame: pl.DataFrame
+    xbar: np.ndarray
+    cinv: np.ndarray
+    _arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
+    def array(self, name: str) -> np.ndarray:
+        """Column ``name`` of :attr:`frame` as floats (NaN for null), converted once."""
+        if name not in self._arrays:
+            self._arrays[name] = self.frame[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        return self._arrays[name]
 
-def variance_columns(p: int) -> list[str]:
-    """The internal models columns the AR and CAR variances of ``p`` regressors read."""
-    return [xbar_column(j) for j in range(p)] + [cinv_column(j, k) for j in range(p) for k in range(j, p)]
+    def head(self, n: int) -> FittedModels:
+        """The first ``n`` event rows' models."""
+        return FittedModels(self.frame.head(n), self.xbar[:n], self.cinv[:n])
 
 
 @dataclass(frozen=True)
@@ -249,7 +265,7 @@ def _solve(sums: dict[str, np.ndarray], p: int) -> dict[str, np.ndarray]:
             "constant": constant, "collinear": collinear}
 
 
-def fit_models(panel: EventPanel, spec: StudySpec) -> pl.DataFrame:
+def fit_models(panel: EventPanel, spec: StudySpec) -> FittedModels:
     """Fit ``spec.model`` (and the abnormal-volume model) for every event row.
 
     Parameters
@@ -263,11 +279,11 @@ def fit_models(panel: EventPanel, spec: StudySpec) -> pl.DataFrame:
 
     Returns
     -------
-    pl.DataFrame
-        ``row, model, alpha, beta``, ``beta_<factor>`` for each further factor, ``sigma,
-        r_squared, n_obs, df_resid, mkt_mean, mkt_sxx, est_first_day, est_last_day, reason,
-        log_volume_mean, log_volume_sd, volume_n_obs, volume_reason``, then the internal
-        ``x̄`` and ``C⁻¹`` columns the variances need.
+    FittedModels
+        The table ``row, model, alpha, beta``, ``beta_<factor>`` for each further factor,
+        ``sigma, r_squared, n_obs, df_resid, mkt_mean, mkt_sxx, est_first_day, est_last_day,
+        reason, log_volume_mean, log_volume_sd, volume_n_obs, volume_reason``, and the ``x̄``
+        and ``C⁻¹`` arrays the variances need.
     """
     d = design(spec)
     p = len(d.regressors) if d is not None else 0
@@ -289,8 +305,6 @@ def fit_models(panel: EventPanel, spec: StudySpec) -> pl.DataFrame:
             pl.Series("_alpha", sol["alpha"]), pl.Series("_ssr", sol["ssr"]), pl.Series("_tss", sol["syy"]),
             pl.Series("_constant", sol["constant"]), pl.Series("_collinear", sol["collinear"]),
             *(pl.Series(f"_b{j}", sol["b"][:, j]) for j in range(p)),
-            *(pl.Series(xbar_column(j), sol["xbar"][:, j]) for j in range(p)),
-            *(pl.Series(cinv_column(j, k), sol["cinv"][:, j, k]) for j in range(p) for k in range(j, p)),
         )
         ssr = pl.col("_ssr").clip(lower_bound=0.0)
         alpha = pl.col("_alpha")
@@ -329,7 +343,7 @@ def fit_models(panel: EventPanel, spec: StudySpec) -> pl.DataFrame:
     vok = volume_reason.is_null()
 
     later = [name for name in (d.loadings if d is not None else ()) if name != S.BETA]
-    return (
+    frame = (
         sums.with_columns(reason.alias(S.REASON), volume_reason.alias(S.VOLUME_REASON))
         .select(
             ROW,
@@ -350,6 +364,10 @@ def fit_models(panel: EventPanel, spec: StudySpec) -> pl.DataFrame:
             pl.when(vok).then(vsd).alias(S.LOG_VOLUME_SD),
             nv.cast(pl.Int32).alias(S.VOLUME_N_OBS),
             S.VOLUME_REASON,
-            *(pl.when(ok).then(pl.col(c)).alias(c) for c in variance_columns(p)),
         )
     )
+    fitted = frame[S.REASON].is_null().to_numpy()
+    if d is None:
+        return FittedModels(frame, np.empty((panel.n_rows, 0)), np.empty((panel.n_rows, 0, 0)))
+    return FittedModels(frame, np.where(fitted[:, None], sol["xbar"], np.nan),
+                        np.where(fitted[:, None, None], sol["cinv"], np.nan))

@@ -25,6 +25,7 @@ import polars as pl
 
 from analysis import schema as S
 from analysis.abnormal import AbnormalReturns, cumulative_abnormal_returns
+from analysis.models import FittedModels
 from analysis.panel import ROW
 from analysis.specs import StudySpec, Window
 
@@ -33,7 +34,7 @@ CAAR_SE = "caar_se"
 BAND_Z = 1.96  # two-sided 95 % band under normality
 
 
-def car_paths(ar: AbnormalReturns, models: pl.DataFrame, spec: StudySpec) -> pl.DataFrame:
+def car_paths(ar: AbnormalReturns, models: FittedModels, spec: StudySpec) -> pl.DataFrame:
     """CAR from the first reported day to each reported day, per event row.
 
     Parameters
@@ -41,7 +42,7 @@ def car_paths(ar: AbnormalReturns, models: pl.DataFrame, spec: StudySpec) -> pl.
     ar, models
         The engine's abnormal returns on the reported days and models
         (:func:`analysis.abnormal.abnormal_returns`, :func:`analysis.models.fit_models`), of the
-        rows wanted (e.g. :meth:`analysis.abnormal.AbnormalReturns.head`).
+        rows wanted (:meth:`analysis.abnormal.AbnormalReturns.head`, :meth:`analysis.models.FittedModels.head`).
     spec
         Study parameters (reported days, model).
 

@@ -299,7 +299,7 @@ TINY = StudySpec(estimation=Window(-5, -1), windows=(Window(0, 0), Window(0, 1))
 def test_abnormal_volume_by_hand():
     panel = panel_of(VOLUME_PANEL)
     models = fit_models(panel, TINY)
-    m = models.row(0, named=True)
+    m = models.frame.row(0, named=True)
     ref.near(m["log_volume_mean"], 11.0, "mean")
     ref.near(m["log_volume_sd"], math.sqrt(0.5), "sd")
     assert (m["volume_n_obs"], m["volume_reason"]) == (5, None)
@@ -378,8 +378,9 @@ def test_rows_without_any_usable_day(model):
     )
     spec = StudySpec(estimation=Window(-3, -1), windows=(Window(0, 0),), min_estimation_obs=3, model=model)
     panel = panel_of(panel, 2)
-    m = fit_models(panel, spec)
+    fitted = fit_models(panel, spec)
+    m = fitted.frame
     assert m["n_obs"].to_list() == [0, 0] and m["df_resid"].to_list() == [None, None]
     assert m["alpha"].null_count() == 2 and m["reason"].str.starts_with("0 usable estimation returns").all()
-    car = cumulative_abnormal_returns(abnormal_returns(panel, m, spec), m, spec)
+    car = cumulative_abnormal_returns(abnormal_returns(panel, fitted, spec), fitted, spec)
     assert car["car"].null_count() == 2 and car["n_days"].to_list() == [0, 0]

@@ -61,7 +61,7 @@ def test_hand_checked_five_day_market_model():
     sigma2 = 14e-6 / 3
     panel = panel_of(TINY_PANEL)
     models = fit_models(panel, TINY_SPEC)
-    m = models.row(0, named=True)
+    m = models.frame.row(0, named=True)
     ref.near(m["alpha"], 0.001, "alpha", rel=1e-12)
     ref.near(m["beta"], 2.0, "beta", rel=1e-12)
     ref.near(m["sigma"], math.sqrt(sigma2), "sigma", rel=1e-10)
@@ -115,7 +115,7 @@ def test_hand_checked_constant_mean_and_market_adjusted():
     # constant mean: μ = mean(R) = .001, σ² = S_yy / (T - 1) = .004014 / 4
     spec = StudySpec(estimation=Window(-5, -1), windows=(Window(0, 1),), min_estimation_obs=3, model="constant-mean")
     models = fit_models(panel_of(TINY_PANEL), spec)
-    m = models.row(0, named=True)
+    m = models.frame.row(0, named=True)
     ref.near(m["alpha"], 0.001, rel=1e-12)
     assert m["beta"] is None and m["df_resid"] == 4
     ref.near(m["sigma"], math.sqrt(0.004014 / 4), rel=1e-10)
@@ -126,7 +126,7 @@ def test_hand_checked_constant_mean_and_market_adjusted():
     # Σ(d - d̄)² = .000361 + .000144 + .000004 + .000064 + .000441 = .001014, σ² = .001014 / 4
     spec = StudySpec(estimation=Window(-5, -1), windows=(Window(0, 1),), min_estimation_obs=3, model="market-adjusted")
     models = fit_models(panel_of(TINY_PANEL), spec)
-    m = models.row(0, named=True)
+    m = models.frame.row(0, named=True)
     assert (m["alpha"], m["beta"], m["df_resid"]) == (0.0, 1.0, 4)
     ref.near(m["sigma"], math.sqrt(0.001014 / 4), rel=1e-10)
     car = cumulative_abnormal_returns(abnormal_returns(panel_of(TINY_PANEL), models, spec), models, spec).row(0, named=True)
