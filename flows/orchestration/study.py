@@ -45,13 +45,13 @@ from flows.io.atomic import scratch_folder
 from flows.orchestration.batches import local_batches, study_in_batches
 from flows.io.catalog import default_catalog_path, select_events
 from flows.io.factors import coverage_notes, load_factor_sets
-from flows.reporting.flagship import brief_files, displayed_events, group_briefs
+from flows.reporting.flagship import Brief, brief_files, displayed_events, group_briefs
 from flows.reporting.index import write_index
 from flows.params import (
     DEFAULT_ESTIMATION, DEFAULT_REPORTS, Source, StudyInputs, TaskRunnerName, chosen_inputs, read_catalog, study_spec,
 )
 from flows.io.prices import FetchBatch, PricePlan, download, ensure_shares, plan_fetches, store_download
-from flows.reporting.publish import file_sha256, write_report
+from flows.reporting.publish import Pages, file_sha256, write_report
 from flows.settings import home
 from flows.io.store import FactorStore, PriceStore
 from flows.reporting.tables import MAX_EVENT_ROWS, headline
@@ -220,12 +220,17 @@ def publish_report(
     (:mod:`flows.reporting.flagship`), listed in the manifest's ``briefs``; ``spilled``: data files
     already written (:func:`flows.reporting.publish.write_report`)."""
     line = headline(result)
-    pages = group_briefs(result, {e["id"]: e.get("description", "") for e in manifest.get("event_info", [])}, title) if briefs else []
+    pages: list[Brief] = []
+
+    def make_briefs() -> Pages:  # while the data files are written (write_report)
+        descriptions = {e["id"]: e.get("description", "") for e in manifest.get("event_info", [])}
+        pages.extend(group_briefs(result, descriptions, title) if briefs else [])
+        return Pages(brief_files(pages), tuple((b.file, f"brief: {b.group}") for b in pages),
+                     {"briefs": [b.manifest_entry() for b in pages]})
+
     path = write_report(
-        result, Path(out), {**manifest, "headline": line, "briefs": [b.manifest_entry() for b in pages]},
-        title=title, headline=line, latex=latex, extra={**(extra or {}), **brief_files(pages)},
-        links=tuple((b.file, f"brief: {b.group}") for b in pages),
-        spilled={name: Path(path) for name, path in (spilled or {}).items()},
+        result, Path(out), {**manifest, "headline": line}, title=title, headline=line, latex=latex, extra=extra,
+        spilled={name: Path(path) for name, path in (spilled or {}).items()}, pages=make_briefs,
     )
     progress.say(f"report written to {path}" + (f" (briefs: {', '.join(b.file for b in pages)})" if pages else ""))
     return str(path)

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +45,6 @@ from analysis.engine import AR_AT_OFFSET, STATUS, StudyResult
 from analysis.inference import BMP_T, CORRADO_RANK, CROSS_SECTIONAL_T, GENERALIZED_SIGN, KP_ADJUSTED_BMP_T, PATELL_Z, TESTS
 from analysis.paths import caar_paths
 from analysis.spillovers import RELATED_SUFFIX
-from flows import progress
 from flows.orchestration.artifacts import artifact_key
 from flows.reporting.plots import plotted_events, plotted_groups, slug
 from analysis.formats import billions, dollars, num, pct, pvalue, stars
@@ -374,7 +372,6 @@ def group_briefs(result: StudyResult, descriptions: dict[str, str] | None = None
     """
     descriptions = descriptions or {}
     briefs = []
-    started = time.perf_counter()
     for group in _groups(result):  # at most MAX_BRIEFS
         rows = _group_rows(result, group)
         shown = _brief_rows(result, rows)
@@ -421,8 +418,6 @@ def group_briefs(result: StudyResult, descriptions: dict[str, str] | None = None
             + "".join(f'<section id="{esc(t.key)}">{to_html(t)}</section>' for t in tables[2:])
         )
         briefs.append(Brief(group, file, headline, _verdict_lines(result, ids), markdown, page, rows[S.EVENT_ID].n_unique()))
-    if briefs:
-        progress.say(f"briefs: {len(briefs)} group(s) in {time.perf_counter() - started:.1f} s")
     return briefs
 
 

@@ -48,7 +48,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
@@ -170,10 +170,20 @@ def run_warnings(result: StudyResult) -> list[str]:
     return lines
 
 
+@dataclasses.dataclass(frozen=True)
+class Pages:
+    """Further pages of a report made while its data files are written (:func:`write_report`):
+    ``files`` (name -> text), ``links`` for the navigation and ``manifest`` entries."""
+
+    files: dict[str, str]
+    links: tuple[tuple[str, str], ...] = ()
+    manifest: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
 def write_report(
     result: StudyResult, out: Path, manifest: dict[str, Any], *, title: str, headline: str = "", latex: bool = False,
     extra: dict[str, str] | None = None, links: tuple[tuple[str, str], ...] = (),
-    spilled: Mapping[str, Path] | None = None,
+    spilled: Mapping[str, Path] | None = None, pages: Callable[[], Pages] | None = None,
 ) -> Path:
     """Write the report of ``result`` to ``out`` atomically and return ``out``.
 
@@ -202,6 +212,10 @@ def write_report(
         Data files already written as Parquet (name -> file on the same file system, e.g.
         ``abnormal_returns`` streamed by :class:`flows.io.spill.FrameSpill`): moved into the
         report, with their CSV twins, instead of being written from ``result``.
+    pages
+        Makes further pages (the group briefs): called while the data files are written, on
+        the other thread, as the tables and plots are; its files, links and manifest entries
+        join ``extra``, ``links`` and ``manifest``.
 
     Notes
     -----
@@ -212,15 +226,19 @@ def write_report(
     :func:`flows.reporting.plots.file_stems`, so no file is written outside ``out``.
     """
     out = Path(out)
-    for name in extra or {}:
-        if not SAFE_FILE.fullmatch(name):
-            raise ValueError(f"extra file name {name!r} is not a plain file name")
+    _check_names(extra or {})
     with staged_folder(out) as tmp:
         clock = _write_contents(tmp, result, manifest, title=title, headline=headline, latex=latex, extra=extra or {},
-                                links=links, spilled=spilled or {})
+                                links=links, spilled=spilled or {}, pages=pages)
     clock.lap("fsync and swap")
     progress.say("report files: " + ", ".join(f"{part} {t:.1f} s" for part, t in clock.times.items()))
     return out
+
+
+def _check_names(files: Mapping[str, str]) -> None:
+    for name in files:
+        if not SAFE_FILE.fullmatch(name):
+            raise ValueError(f"extra file name {name!r} is not a plain file name")
 
 
 class _Clock:
@@ -239,12 +257,18 @@ class _Clock:
 def _write_contents(
     tmp: Path, result: StudyResult, manifest: dict[str, Any], *, title: str, headline: str, latex: bool,
     extra: dict[str, str], links: tuple[tuple[str, str], ...], spilled: Mapping[str, Path],
+    pages: Callable[[], Pages] | None,
 ) -> _Clock:
     """Write the report into ``tmp``; returns the seconds of each part so far."""
     (tmp / "tables").mkdir()
     clock = _Clock()
     with ThreadPoolExecutor(1) as pool:  # polars writes the data files without the GIL while Python renders
         data = pool.submit(_write_data, tmp, result, spilled)
+        if pages is not None:
+            made = pages()
+            _check_names(made.files)
+            extra, links, manifest = {**extra, **made.files}, (*made.links, *links), {**manifest, **made.manifest}
+            clock.lap("briefs")
         tables = [(t, to_html(t)) for t in all_tables(result)]
         for t, rendered in tables:
             (tmp / "tables" / f"{t.key}.md").write_text(to_markdown(t), encoding="utf-8")
