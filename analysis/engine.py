@@ -510,6 +510,36 @@ def _row_status(plan: StudyPlan, status: pl.DataFrame, outliers: pl.DataFrame, k
 # --- 3. group statistics on the combined batches --------------------------------------------------------
 
 
+def _regressions(
+    plan: StudyPlan, models: pl.DataFrame, car: pl.DataFrame, panel: pl.DataFrame,
+) -> tuple[pl.DataFrame, tuple[SummaryTable, ...]]:
+    """The statsmodels regressions of :func:`combine_batches` (see :attr:`StudyResult.regressions`)
+    and their summary_col tables."""
+    spec, rows = plan.spec, plan.rows
+    label = rows.select(ROW, S.EVENT_ID, S.TICKER, S.GROUP)
+    primary_ok = rows.filter(pl.col(S.ROLE) == "primary").join(models.filter(pl.col(S.REASON).is_null()).select(ROW), on=ROW)
+    numeric = list(plan.regressors)
+    cross, cross_tables = cross_sectional_regressions(
+        car.filter(pl.col(S.ROLE) == "primary").join(
+            rows.select(S.EVENT_ID, S.TICKER, *numeric), on=[S.EVENT_ID, S.TICKER], how="left"
+        ),
+        numeric,
+    )
+    pooled, pooled_tables = pooled_event_regressions(
+        panel, primary_ok.select(ROW, S.GROUP, S.DAY0_SESSION), spec, spec.pooled_cov, max_rows=plan.max_regressions
+    )
+    per_event = (
+        event_regressions(panel, spec, rows=list(range(min(plan.max_regressions, rows.height))))
+        .join(label, on=ROW)
+        .with_columns(pl.lit("nonrobust").alias(COV_TYPE))
+    )
+    regressions = pl.concat([per_event.drop(ROW), cross, pooled], how="diagonal_relaxed").select(
+        "regression", S.GROUP, S.EVENT_ID, S.TICKER, S.WINDOW_START, S.WINDOW_END, COV_TYPE, "term", "estimate",
+        "std_error", S.T_STAT, S.P_VALUE, S.N_OBS, S.R_SQUARED, S.SIGMA, S.REASON,
+    )
+    return regressions, (*cross_tables, *pooled_tables)
+
+
 def combine_batches(
     plan: StudyPlan, batches: Iterable[EventBatch], quality: pl.DataFrame, known: Collection[str],
     sink: Sink | None = None, on_stage: StageTimer | None = None,
@@ -593,33 +623,13 @@ def combine_batches(
     car_out = pl.concat(kept.pop("car"))
     daily = combine_daily(kept.pop("daily")) if NEEDS_DAILY.intersection(plan.tests) else None
     obs = WindowObservations(np.concatenate(kept.pop("car_obs")), np.concatenate(kept.pop("se_obs")))
-    tests = group_tests(_test_events(plan.test_rows, models), obs, daily, windows_tested(spec), plan.tests)
-    del daily, obs
-    timed.lap("group tests")
-
-    label = rows.select(ROW, S.EVENT_ID, S.TICKER, S.GROUP)
-    primary_ok = rows.filter(pl.col(S.ROLE) == "primary").join(models.filter(pl.col(S.REASON).is_null()).select(ROW), on=ROW)
-    numeric = list(plan.regressors)
-    cross, cross_tables = cross_sectional_regressions(
-        car_out.filter(pl.col(S.ROLE) == "primary").join(
-            rows.select(S.EVENT_ID, S.TICKER, *numeric), on=[S.EVENT_ID, S.TICKER], how="left"
-        ),
-        numeric,
-    )
-    panel = pl.concat(kept["panel"])
-    pooled, pooled_tables = pooled_event_regressions(
-        panel, primary_ok.select(ROW, S.GROUP, S.DAY0_SESSION), spec, spec.pooled_cov, max_rows=plan.max_regressions
-    )
-    per_event = (
-        event_regressions(panel, spec, rows=list(range(min(plan.max_regressions, rows.height))))
-        .join(label, on=ROW)
-        .with_columns(pl.lit("nonrobust").alias(COV_TYPE))
-    )
-    regressions = pl.concat([per_event.drop(ROW), cross, pooled], how="diagonal_relaxed").select(
-        "regression", S.GROUP, S.EVENT_ID, S.TICKER, S.WINDOW_START, S.WINDOW_END, COV_TYPE, "term", "estimate",
-        "std_error", S.T_STAT, S.P_VALUE, S.N_OBS, S.R_SQUARED, S.SIGMA, S.REASON,
-    )
-    timed.lap("regressions")
+    with ThreadPoolExecutor(1) as pool:  # the regressions (statsmodels) beside the group tests (NumPy)
+        regressed = pool.submit(_regressions, plan, models, car_out, pl.concat(kept["panel"]))
+        tests = group_tests(_test_events(plan.test_rows, models), obs, daily, windows_tested(spec), plan.tests)
+        del daily, obs
+        timed.lap("group tests")
+        regressions, regression_tables = regressed.result()
+        timed.lap("regressions")
     confounders = plan.confounders.drop(ROW).with_columns(pl.Series(AR_AT_OFFSET, at_offset, nan_to_null=True))
     # The rows' notes are joined batch by batch, once the group tests have released their daily
     # series: the long texts (confounder notes) are made once and never held with those series.
@@ -639,7 +649,7 @@ def combine_batches(
     timed.lap("events table")
     return StudyResult(
         spec, events_out, pl.concat(kept["ar"]), models.drop(ROW), car_out, tests, regressions,
-        regression_tables=(*cross_tables, *pooled_tables), quality=quality,
+        regression_tables=regression_tables, quality=quality,
         paths=pl.concat(kept["paths"]).sort(S.EVENT_ID, S.TICKER, S.EVENT_DAY),
         confounders=confounders, outliers=pl.concat(kept["outliers"]).drop(ROW),
     )
