@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from analysis import schema as S
-from analysis.calendar import align_events, exchange_calendar
+from analysis.calendar import align_events
 from analysis.catalog import parse_catalog_csv
 from analysis.engine import STATUS, StudyResult, price_requirements
 from analysis.errors import InputError
 from analysis.specs import EventSpec, StudySpec, check_ticker, events_frame
+from flows.io.calendars import exchange_calendar
 from flows import progress
 from flows.io.catalog import select_events
 from flows.io.importers import check_prices, check_shares, read_price_file

@@ -64,11 +64,11 @@ import numpy as np
 import polars as pl
 
 from analysis import schema as S
+from flows.io.calendars import exchange_calendar
 from flows.devtools.floor import (
     BENCH_BENCHMARK, BENCH_SPEC, FLOOR_WINDOWS, SyntheticSpec, bench_dates, bench_events, bench_prices, catalog_csv,
     dense_returns, numpy_floor,
 )
-from analysis.calendar import exchange_calendar
 from analysis.errors import InputError
 from flows import progress
 from flows.io.atomic import replace_file

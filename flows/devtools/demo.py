@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from analysis import schema as S
-from analysis.calendar import exchange_calendar
+from flows.io.calendars import exchange_calendar
 from flows.devtools.market import PLANTED_AR, simulate_market
 from flows import progress
 from flows.io.store import PriceStore

@@ -22,9 +22,9 @@ from pathlib import Path
 import polars as pl
 
 from analysis import schema as S
-from analysis.calendar import exchange_calendar
 from analysis.errors import DataUnavailableError, InputError
 from analysis.inference import TESTS
+from flows.io.calendars import exchange_calendar
 from flows.devtools.market import DEMO_BENCHMARK, DEMO_FIRMS, simulate_market
 from analysis.size_power import (
     EFFECT, GROUPS, LEVEL, REJECTED, STAT_MEAN, STAT_SD, SimulationResult, SimulationSpec, simulate_tests,

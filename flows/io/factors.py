@@ -32,10 +32,10 @@ from pathlib import Path
 import polars as pl
 
 from analysis import schema as S
-from analysis.calendar import exchange_calendar
 from analysis.errors import DataUnavailableError, InputError
 from analysis.factors import study_factors, tbill_daily_rate
 from analysis.specs import FACTOR_NAME_PATTERN, StudySpec, check_factor_set
+from flows.io.calendars import exchange_calendar
 from flows.io.importers import _LINE, _ROW, _raise_problems, _raw
 from flows.params import FACTOR_UNITS as UNITS, Units
 from flows.io.store import FactorStore

@@ -43,10 +43,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analysis import schema as S
-from analysis.calendar import exchange_calendar
 from analysis.errors import InputError, separator_hint
 from analysis.quality import price_quality, quality_notes
 from analysis.specs import check_ticker
+from flows.io.calendars import exchange_calendar
 from flows.io.filetype import binary_kind
 from flows.io.store import FIRST_DATE, LAST_DATE, PRICE_SCHEMA, ROWS, SOURCE, PriceStore, arrow_frame
 

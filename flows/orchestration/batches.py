@@ -35,13 +35,13 @@ from typing import Any
 import polars as pl
 
 from analysis import schema as S
-from analysis.calendar import exchange_calendar
 from analysis.engine import (
     AHEAD, EventBatch, PreparedPrices, StudyPlan, StudyResult, combine_batches, event_batch, in_order,
     plan_study, prepare_prices,
 )
 from analysis.quality import merge_findings
 from analysis.specs import StudySpec
+from flows.io.calendars import exchange_calendar
 from flows import progress
 from flows.params import TaskRunnerName
 from flows.io.prices import read_study_prices

@@ -49,11 +49,12 @@ import numpy as np
 import polars as pl
 
 from analysis import schema as S
-from analysis.calendar import align_events, exchange_calendar
+from analysis.calendar import align_events
 from analysis.confounders import find_confounders
 from analysis.engine import StudyResult, price_requirements
 from analysis.options import BATCH_ROWS, ModelName, PooledCov, ReturnKind
 from analysis.specs import EventSpec, StudySpec, events_frame
+from flows.io.calendars import exchange_calendar
 from flows import progress
 from flows.io.catalog import default_catalog_path
 from flows.params import DEFAULT_REPORTS, Source, TaskRunnerName, study_spec

@@ -33,13 +33,14 @@ from typing import Any, TypeVar
 import polars as pl
 
 from analysis import schema as S
-from analysis.calendar import align_events, exchange_calendar
+from analysis.calendar import align_events
 from analysis.catalog import claims
 from analysis.claims import HISTORY_SCHEMA, catalog_claims, check_claims
 from analysis.engine import ABNORMAL_RETURNS, StudyResult, price_requirements
 from analysis.errors import DataUnavailableError
 from analysis.options import BATCH_ROWS, ModelName, PooledCov, ReturnKind
 from analysis.specs import EventSpec, StudySpec, events_frame
+from flows.io.calendars import exchange_calendar
 from flows import progress
 from flows.io.atomic import scratch_folder
 from flows.orchestration.batches import local_batches, study_in_batches

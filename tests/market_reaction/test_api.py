@@ -47,7 +47,7 @@ def test_the_readme_example_runs_as_written(shared_data, tmp_path):
                           timeout=300)
     assert done.returncode == 0, done.stderr
     assert "+3.78%" in done.stdout and "2.76" in done.stdout, done.stdout
-    assert not (tmp_path / "no-store").exists()  # no store, no network
+    assert not (tmp_path / "no-store" / "prices").exists()  # no store (only the calendar cache), no network
 
 
 @pytest.fixture(scope="module")
