@@ -31,7 +31,7 @@ from flows.io.importers import check_prices, check_shares, read_price_file
 from flows.io.prices import STUDY_COLUMNS
 from flows.io.store import PRICE_SCHEMA, SHARES_SCHEMA, PriceStore
 from flows.orchestration.study import (
-    acquire_prices, analyze, claim_tickers, load_factors, load_history, publish_report, run_manifest,
+    acquire_prices, analyze, claim_tickers, load_factors, load_history, publish_report, report_title, run_manifest,
 )
 from flows.params import Source, read_catalog
 from flows.settings import home
@@ -252,7 +252,11 @@ def study(
         result = analyze(chosen, spec, root, needs, sets, history, context, given=given)
     for note in notes:
         warnings.warn(note, DataWarning, stacklevel=2)
-    inputs = _Inputs(chosen, spec, root, needs, notes, sets, source if prices is None else "frames")
+    covered = None if prices is None else {
+        t: [str(a), str(b)]
+        for t, a, b in given[0].group_by(S.TICKER).agg(pl.col(S.DATE).min().alias("a"), pl.col(S.DATE).max().alias("b")).iter_rows()
+    }
+    inputs = _Inputs(chosen, spec, root, needs, notes, sets, source if prices is None else "frames", covered)
     return Study(result, inputs)
 
 
@@ -297,6 +301,7 @@ class _Inputs:
     notes: list[str]
     factors: dict[str, pl.DataFrame]
     source: str
+    covered: dict[str, list[str]] | None  # prices given as frames: each ticker's first and last date
 
 
 class Study:
@@ -385,9 +390,11 @@ class Study:
             None, i.events, i.spec, i.source, PriceStore(Path(i.store)), i.needs, i.notes, i.factors,
             result=self._result,
         )
-        title = "Market reaction: " + ", ".join(e.id for e in i.events[:5]) + (" ..." if len(i.events) > 5 else "")
+        if i.covered is not None:  # prices given as frames: their coverage, not the store's
+            manifest |= {"store": None, "data": {
+                t: {**d, "covered": i.covered.get(t, []), "sha256": None} for t, d in manifest["data"].items()}}
         with progress.silenced():
-            return Path(publish_report(self._result, str(path), manifest, title, latex))
+            return Path(publish_report(self._result, str(path), manifest, report_title(i.events), latex))
 
 
 _FRAMES = frozenset(f.name for f in dataclasses.fields(StudyResult))

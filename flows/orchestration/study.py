@@ -414,13 +414,17 @@ def study_events(
         with progress.stage("writing the report"):
             manifest = run_manifest(inputs.catalog, events, spec, source, PriceStore(Path(root)), plan.needs, notes,
                                     inputs.factors, result=result)
-            title = "Market reaction: " + ", ".join(e.id for e in events[:5]) + (" ..." if len(events) > 5 else "")
-            report = run(publish_report, result, target, manifest, title, latex, spilled=spilled)
+            report = run(publish_report, result, target, manifest, report_title(events), latex, spilled=spilled)
             run.artifacts(result, dict.fromkeys(result.events[S.EVENT_ID].unique(maintain_order=True).to_list(), report))
             run.brief_artifacts(report)
             run(update_index, str(folder))
     run.log(headline(result))
     return report
+
+
+def report_title(events: tuple[EventSpec, ...]) -> str:
+    """``Market reaction: <the first five event ids> ...``"""
+    return "Market reaction: " + ", ".join(e.id for e in events[:5]) + (" ..." if len(events) > 5 else "")
 
 
 def with_displayed_days(result: StudyResult, parquet: Path) -> StudyResult:

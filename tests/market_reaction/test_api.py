@@ -4,6 +4,7 @@ importer's checks on frames, and the results object (read-only, summary, plot, r
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -108,6 +109,10 @@ def test_to_report_writes_the_command_lines_folder(cli_run, shared_frames, tmp_p
     assert files == {p.relative_to(report).as_posix() for p in report.rglob("*") if p.is_file()}
     for name in ("car.csv", "tests.csv", "tables/summary.md", "plots/car-amzn-openai-aws-2025.svg"):
         assert (written / name).read_bytes() == (report / name).read_bytes(), name
+    manifest, cli = (json.loads((folder / "manifest.json").read_text()) for folder in (written, report))
+    assert manifest["parameters"] == {**cli["parameters"], "source": "frames"} and manifest["store"] is None
+    (first, last), (start, end) = manifest["data"]["AMZN"]["covered"], cli["data"]["AMZN"]["needed"]
+    assert first <= start and end <= last  # the frames cover what was needed
 
 
 def test_the_results_object(shared_frames):
