@@ -23,6 +23,12 @@ def say(message: str) -> None:
         print(f"market-reaction [{time.monotonic() - _T0:5.1f}s] {message}", file=sys.stderr, flush=True)
 
 
+def warn(message: str) -> None:
+    """``market-reaction: warning: <message>`` on stderr, whatever ``--quiet`` says (something
+    the user must know: a file kept, a folder left alone)."""
+    print(f"market-reaction: warning: {message}", file=sys.stderr, flush=True)
+
+
 def stages(times: Iterable[tuple[str, float]]) -> None:
     """One progress line per stage: ``name: 1.23 s``."""
     for name, seconds in times:

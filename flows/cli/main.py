@@ -330,6 +330,11 @@ def _check_run(args) -> StudyInputs:
         raise InputError(f"expected a positive number of event rows per batch, got {args.batch_rows}", field="--batch-rows")
     if args.dask_address and args.task_runner != "dask":
         raise InputError("--dask-address needs --task-runner dask", field="--dask-address")
+    if args.out:  # before any computation: a folder another tool (or the analyst) wrote is never replaced
+        from flows.io.atomic import check_owned
+        from flows.reporting.ownership import report_manifest
+
+        check_owned(args.out, owned=lambda folder: report_manifest(folder) is not None)
     from flows.io.catalog import default_catalog_path
     from flows.params import chosen_inputs, read_catalog, study_spec
 

@@ -194,28 +194,53 @@ def commit_file(tmp: Path, path: Path) -> None:
 
 
 @contextlib.contextmanager
-def staged_folder(out: Path, marker: str = "manifest.json") -> Iterator[Path]:
+def staged_folder(
+    out: Path, marker: str = "manifest.json", owned: Callable[[Path], bool] | None = None,
+    carry: Callable[[Path, Path], object] | None = None,
+) -> Iterator[Path]:
     """Yield an empty hidden folder beside ``out``; when the block ends without error it
     replaces ``out`` as a whole, else it is deleted and ``out`` is untouched.
 
     Concurrent writers of the same ``out`` each write their own folder; the swaps happen one
     at a time, so ``out`` is always one writer's complete folder (the last one to finish).
-    An existing ``out`` that is not empty and holds no file ``marker`` was not written here
-    and is refused (``FileExistsError``): ``--out .`` must not replace the current folder.
+    An existing ``out`` that is not empty was not written here and is refused
+    (``FileExistsError``, :func:`check_owned`) unless it holds the file ``marker`` and, with
+    ``owned``, ``owned(out)`` is true: ``--out .`` must not replace the current folder.
+    ``carry(out, new)`` runs under the lock just before the swap (to keep in the new folder
+    what the old one holds that this writer did not write).
     """
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(errno.EEXIST, "exists and is not a folder", str(out))
-    if out.is_dir() and not (out / marker).is_file() and any(out.iterdir()):
-        raise FileExistsError(
-            errno.EEXIST, f"exists, is not empty and holds no {marker} (not written by market-reaction); "
-            "choose another --out or empty it", str(out),
-        )
+    check_owned(out, marker, owned)
     with _guarded_folder(out) as tmp:
         yield tmp
         _fsync_tree(tmp)
         with locked(out.parent):
+            check_owned(out, marker, owned)  # another process may have made it since
+            if carry is not None and out.is_dir():
+                carry(out, tmp)
+                _fsync_tree(tmp)
             _swap(tmp, out)
+
+
+def check_owned(out: Path, marker: str = "manifest.json", owned: Callable[[Path], bool] | None = None) -> None:
+    """Raise ``FileExistsError`` naming ``out`` when it is a file, or a folder that holds
+    anything but is not one this tool wrote (no file ``marker``; with ``owned``, ``owned(out)``
+    false: a ``marker`` another tool wrote)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(errno.EEXIST, "exists and is not a folder", str(out))
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not (out / marker).is_file():
+        raise FileExistsError(
+            errno.EEXIST, f"exists, is not empty and holds no {marker} (not written by market-reaction); "
+            "choose another --out or empty it", str(out),
+        )
+    if owned is not None and not owned(out):
+        raise FileExistsError(
+            errno.EEXIST, f"holds a {marker} that market-reaction did not write (another tool's folder); "
+            "choose another --out", str(out),
+        )
 
 
 @contextlib.contextmanager

@@ -16,7 +16,6 @@ when its text changes, so an unchanged set of reports leaves it byte-identical.
 from __future__ import annotations
 
 import html
-import json
 import re
 from pathlib import Path
 from urllib.parse import quote
@@ -25,9 +24,11 @@ import polars as pl
 
 from analysis import schema as S
 from analysis.specs import Window
+from flows import progress
 from flows.io.atomic import locked, replace_file
 from analysis.formats import dollars, num, pct, pvalue, stars
 from flows.reporting.markup import html_page
+from flows.reporting.ownership import is_own_index, report_manifest
 
 INDEX = "index.html"
 MAX_DEPTH = 3
@@ -110,9 +111,10 @@ def build_index(root: Path) -> str:
     root = Path(root)
     reports, latest, left_out = [], [], []
     for folder in _reports(root):
-        try:
-            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        manifest = report_manifest(folder)
+        if manifest is None:
+            progress.warn(f"{folder / 'manifest.json'}: not a report market-reaction wrote (unreadable or "
+                          "another tool's); left out of the index")
             continue
         reports.append((manifest.get("created_utc", ""), folder, manifest))
         found = _latest_rows(folder, manifest) if manifest.get("kind") != "catalog" else None
@@ -188,6 +190,9 @@ def write_index(root: Path) -> Path:
     root = Path(root)
     path = root / INDEX
     with locked(root):
+        if not is_own_index(path):
+            progress.warn(f"{path} was not written by market-reaction: the reports index is not written there")
+            return path
         text = build_index(root)
         if not (path.is_file() and path.read_text(encoding="utf-8") == text):
             replace_file(path, text.encode("utf-8"))

@@ -6,6 +6,8 @@ from __future__ import annotations
 import html
 import re
 
+from flows.reporting.ownership import GENERATOR_MARK
+
 _MD_INLINE = re.compile(r"[\\`*_|~$]|\](?=[(\[])")
 _MD_LINK_TEXT = re.compile(r"[\\`*_|~$\[\]]")
 
@@ -30,6 +32,6 @@ def md_block(text: str) -> str:
 
 def html_page(title: str, css: str, body: str) -> str:
     """A standalone HTML page: ``title`` escaped, the ``css`` inline (no external resources),
-    and ``body`` as given (its text escaped by the caller)."""
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f"<style>{css}</style></head><body>{body}</body></html>\n")
+    and ``body`` as given (its text escaped by the caller); marked :data:`GENERATOR_MARK`."""
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">{GENERATOR_MARK}'
+            f"<title>{html.escape(title)}</title><style>{css}</style></head><body>{body}</body></html>\n")

@@ -47,6 +47,7 @@ import html
 import json
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +62,7 @@ from analysis.engine import STATUS, StudyResult
 from analysis.paths import caar_paths
 from flows import progress
 from flows.io.atomic import staged_folder
+from flows.reporting.ownership import GENERATOR, report_manifest
 from flows.reporting.plots import event_plots, file_stems, group_plots
 from flows.io.spill import write_csv_twin
 from flows.reporting.markup import html_page, md_block, md_text
@@ -227,12 +229,33 @@ def write_report(
     """
     out = Path(out)
     _check_names(extra or {})
-    with staged_folder(out) as tmp:
+    with staged_folder(out, owned=lambda folder: report_manifest(folder) is not None, carry=_keep_added_files) as tmp:
         clock = _write_contents(tmp, result, manifest, title=title, headline=headline, latex=latex, extra=extra or {},
                                 links=links, spilled=spilled or {}, pages=pages)
     clock.lap("fsync and swap")
     progress.say("report files: " + ", ".join(f"{part} {t:.1f} s" for part, t in clock.times.items()))
     return out
+
+
+def _keep_added_files(old: Path, new: Path) -> None:
+    """Copy into the new report folder ``new`` every file of the old report ``old`` that its
+    manifest does not list (an analyst's notes), at the same place, or, where the new report
+    has a file of that name, as ``<name>.kept``; say which."""
+    listed = set((report_manifest(old) or {}).get("outputs", {})) | {"manifest.json"}
+    kept = []
+    for path in sorted(p for p in old.rglob("*") if p.is_file()):
+        name = path.relative_to(old).as_posix()
+        if name in listed:
+            continue
+        target = new / name
+        if target.exists():
+            target = target.with_name(target.name + ".kept")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+        kept.append(target.relative_to(new).as_posix())
+    if kept:
+        progress.warn(f"{old}: kept {len(kept)} file(s) market-reaction did not write: {', '.join(kept[:5])}"
+                      + (" ..." if len(kept) > 5 else ""))
 
 
 def _check_names(files: Mapping[str, str]) -> None:
@@ -298,6 +321,7 @@ def _write_contents(
         clock.lap("then waiting for them")
     full = {
         **manifest,
+        "generator": GENERATOR,
         "varying_fields": list(VARYING_FIELDS),
         "versions": versions(),
         "warnings": [*manifest.get("warnings", []), *run_warnings(result)],
