@@ -84,6 +84,10 @@ def check_ticker(ticker: str, *, field: str = "ticker", event: str | None = None
     return t
 
 
+MAX_EVENT_DAY = 10_000
+"""Largest |event day| of a window: 10,000 sessions, about 40 years of trading."""
+
+
 @dataclass(frozen=True, slots=True)
 class Window:
     """An inclusive window of event days ``[start, end]`` (sessions relative to day 0)."""
@@ -96,6 +100,9 @@ class Window:
             isinstance(self.start, int) and isinstance(self.end, int)
         ):
             raise InputError(f"window bounds must be integers, got {self.start!r}:{self.end!r}", field="window")
+        if max(abs(self.start), abs(self.end)) > MAX_EVENT_DAY:
+            raise InputError(f"window bounds must lie within ±{MAX_EVENT_DAY} sessions (about 40 years), got "
+                             f"{self.start}:{self.end}", field="window")
         if self.start > self.end:
             raise InputError(f"window start {self.start} is after its end {self.end}", field="window")
 
@@ -217,6 +224,11 @@ class StudySpec:
                 field="estimation",
             )
         least = max(3, self.n_params + 1)
+        if self.estimation.length < least:
+            raise InputError(
+                f"the estimation window {self.estimation} has {self.estimation.length} session(s); the {self.model} "
+                f"model needs at least {least}", field="estimation",
+            )
         if not isinstance(self.min_estimation_obs, int) or not least <= self.min_estimation_obs <= self.estimation.length:
             raise InputError(
                 f"expected an integer between {least} and the estimation length {self.estimation.length}"

@@ -190,8 +190,12 @@ def test_exit_0_on_success(capsys):
         (["run", "no-such-event", "--catalog", str(CATALOG)], ["unknown event id"]),
         (["run", "--catalog", str(CATALOG), "--batch-rows", "0"], ["'--batch-rows'", "positive number"]),
         (["run", "--catalog", str(CATALOG), "--dask-address", "tcp://x:8786"], ["needs --task-runner dask"]),
+        (["run", "--catalog", str(CATALOG), "--window=-99999999999999999999:0"], ["'window'", "within ±10000 sessions"]),
+        (["run", "--catalog", str(CATALOG), "--window=0:20000000"], ["'window'", "within ±10000 sessions"]),
+        (["run", "--catalog", str(CATALOG), "--estimation=-11:-11"], ["'estimation'", "has 1 session(s)", "at least 3"]),
     ],
-    ids=["missing-file", "image", "bad-shares", "bad-catalog", "bad-window", "unknown-event", "batch-rows", "dask-address"],
+    ids=["missing-file", "image", "bad-shares", "bad-catalog", "bad-window", "unknown-event", "batch-rows", "dask-address",
+         "window-overflow", "window-huge", "estimation-one-day"],
 )
 def test_exit_2_on_bad_input(mr_home, tmp_path, capsys, argv, fragments):
     (tmp_path / "AMZN.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00")
@@ -377,6 +381,20 @@ def test_mistakes_are_reported_before_the_heavy_imports(tmp_path, argv, fragment
     code, loaded, _, err = run_fresh(tmp_path, *(a.replace("{tmp}", str(tmp_path)) for a in argv))
     assert code == 2 and fragment in err, err
     assert loaded == []  # no Prefect, statsmodels, scipy, matplotlib... (the catalog parser needs polars)
+
+
+def test_a_closed_pipe_ends_the_command_quietly(mr_home, shared_data, tmp_path):
+    """``market-reaction prices show | head -1``: no "Broken pipe" error, exit 0."""
+    env = {**os.environ, "MARKET_REACTION_HOME": str(mr_home), "PYTHONPATH": str(REPO_ROOT)}
+    cli = [sys.executable, "-m", "flows.cli.main"]
+    for name in ("AMZN", "MSFT", "NVDA", "GOOGL"):
+        subprocess.run([*cli, "prices", "import", str(shared_data / "prices" / f"{name}.csv")], env=env, check=True,
+                       capture_output=True, timeout=300)
+    shown = subprocess.Popen([*cli, "prices", "show"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    shown.stdout.readline()
+    shown.stdout.close()  # what `head -1` does
+    err = shown.stderr.read().decode()
+    assert shown.wait(timeout=300) == 0 and "Broken pipe" not in err and "error" not in err, err
 
 
 def test_a_prefect_api_is_found_without_importing_prefect(tmp_path, monkeypatch):
