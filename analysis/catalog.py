@@ -117,6 +117,26 @@ def characteristics(event: EventSpec) -> dict[str, float | str]:
     return {k[n:]: v for k, v in event.extra if k.startswith(CHAR_PREFIX)}
 
 
+def almost_numeric(events: Sequence[EventSpec]) -> list[str]:
+    """A note for each characteristic that is text only because of some of its values: at
+    least one value is a number (or a cell a CSV catalog would read as one) and others are not
+    (``"1,000"``, ``"n/a"``), so it is no regressor of the cross-sectional regression. Each
+    note names the first such values and their events."""
+    seen: dict[str, tuple[int, list[tuple[str, str]]]] = {}
+    for event in events:
+        for name, value in characteristics(event).items():
+            numbers, odd = seen.get(name, (0, []))
+            if isinstance(value, float) or _NUMBER.fullmatch(str(value)):
+                seen[name] = (numbers + 1, odd)
+            else:
+                seen[name] = (numbers, [*odd, (event.id, str(value))])
+    return [
+        f"characteristic {name!r} is text, not a regressor, because of {len(odd)} value(s) that are no number: "
+        + ", ".join(f"{value!r} (event {ev})" for ev, value in odd[:3]) + f"; {numbers} other value(s) are numbers"
+        for name, (numbers, odd) in seen.items() if numbers and odd
+    ]
+
+
 def claims(event: EventSpec) -> tuple[str, ...]:
     """The statements the catalog attaches to the event (empty when none)."""
     return dict(event.extra).get(CLAIMS, ())

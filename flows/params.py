@@ -99,11 +99,14 @@ def chosen_inputs(
     """Choose the events of ``everything`` (the catalog's events; all for no ``event_ids``),
     check the spec's regressors against their characteristics, then load the factor sets
     (before any download: a missing set stops the run at once)."""
-    from analysis.catalog import check_regressors
+    from analysis.catalog import almost_numeric, check_regressors
     from analysis.specs import events_frame, numeric_characteristics
+    from flows import progress
     from flows.io.catalog import select_events
 
     events = select_events(everything, event_ids or [])
+    for note in almost_numeric(events):
+        progress.warn(f"{catalog}: {note}")
     if spec.regressors:  # now, as the engine would after the downloads
         check_regressors(numeric_characteristics(events_frame(events)), spec.regressors)
     chosen = {e.id for e in events}

@@ -20,7 +20,7 @@ import polars as pl
 
 from analysis import schema as S
 from analysis.calendar import align_events
-from analysis.catalog import parse_catalog_csv
+from analysis.catalog import almost_numeric, parse_catalog_csv
 from analysis.engine import STATUS, StudyResult, price_requirements
 from analysis.errors import InputError
 from analysis.specs import EventSpec, StudySpec, check_ticker, events_frame
@@ -228,6 +228,8 @@ def study(
     """
     catalog = _events(events)
     chosen = select_events(catalog, list(ids))
+    for note in almost_numeric(chosen):
+        warnings.warn(note, DataWarning, stacklevel=2)
     picked = {e.id for e in chosen}
     context = tuple(e for e in catalog if e.id not in picked)
     spec = _spec(spec or StudySpec(), options)

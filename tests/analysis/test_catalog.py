@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analysis.catalog import (
+    almost_numeric,
     characteristics,
     claims,
     parse_announced,
@@ -382,3 +383,14 @@ def test_the_polars_read_of_a_plain_catalog_equals_the_row_by_row_read(rows, hea
             catalog._plain_table = real
 
     assert read(True) == read(False)
+
+
+def test_a_characteristic_made_text_by_some_cells_is_named():
+    text = ("event_id,ticker,announced,size,label,debt\ne1,AMZN,2025-11-03,2.5,x,\ne2,MSFT,2025-11-04,\"1,000\",y,n/a\n"
+            "e3,NVDA,2025-11-05,3,z,\n")
+    events = parse_catalog_csv(text, "c.csv")
+    assert almost_numeric(events) == [
+        "characteristic 'size' is text, not a regressor, because of 1 value(s) that are no number: '1,000' (event e2); "
+        "2 other value(s) are numbers"
+    ]  # 'label' is text throughout, 'debt' has no number: nothing to say about them
+    assert almost_numeric(parse_catalog_csv(text.replace('"1,000"', "1000"), "c.csv")) == []

@@ -175,3 +175,11 @@ def test_spec_options_from_text():
     with pytest.raises(mr.InputError, match="START:END") as bad:
         mr.StudySpec(windows=["0-1"])
     assert bad.value.field == "windows"
+
+
+def test_a_characteristic_made_text_by_one_value_is_a_data_warning(shared_frames):
+    prices, _ = shared_frames
+    frame = pl.DataFrame({"event_id": ["a", "b"], "ticker": ["AMZN", "MSFT"], "announced": ["2025-11-03", "2025-10-28"],
+                          "size": ["2.5", "1,000"]})
+    with pytest.warns(mr.DataWarning, match=r"characteristic 'size' is text, not a regressor.*'1,000' \(event b\)"):
+        mr.study(frame, prices)

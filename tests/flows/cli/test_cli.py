@@ -467,3 +467,12 @@ def test_a_streamed_run_writes_the_same_report(amzn_store, tmp_path, capsys):
     for table in sorted((whole / "tables").iterdir()):
         assert (streamed / "tables" / table.name).read_bytes() == table.read_bytes(), table.name
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".") and "tmp-" in p.name]
+
+
+def test_a_characteristic_made_text_by_one_cell_is_a_warning(mr_home, tmp_path, capsys):
+    catalog = tmp_path / "events.csv"
+    catalog.write_text('event_id,ticker,announced,size\ne1,AMZN,2025-11-03,2.5\ne2,MSFT,2025-11-04,"1,000"\n')
+    code, _, err = run_cli(capsys, "run", "--catalog", str(catalog), "--source", "store")
+    assert code == 3  # no prices stored; the warning came first
+    assert f"market-reaction: warning: {catalog}: characteristic 'size' is text, not a regressor, because of 1 value(s)" in err
+    assert "'1,000' (event e2)" in err
