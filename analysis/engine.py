@@ -61,7 +61,7 @@ from analysis.quality import QUALITY_SCHEMA, event_quality, price_quality
 from analysis.regression import (
     COV_TYPE, SummaryTable, cross_sectional_regressions, event_regressions, pooled_event_regressions,
 )
-from analysis.returns import SessionGrid, place_prices, session_grid
+from analysis.returns import FIRST, SPAN, SessionGrid, place_prices, session_grid
 from analysis.specs import CHAR_PREFIX, StudySpec, Window, numeric_characteristics
 from analysis.spillovers import battery_rows
 from analysis.valuation import CAP_NOTE, market_caps
@@ -432,7 +432,8 @@ def event_batch(
     quality = event_quality(prices.findings, rows, spec.first_day, spec.report_days.end, cal)
     status = (
         pl.concat([models.select(ROW, S.N_OBS, pl.col(S.REASON).alias("_model_reason")), caps.drop(ROW),
-                   rows.select(S.TICKER, S.BENCHMARK, DAY0_WARNING)], how="horizontal")
+                   rows.select(S.TICKER, S.BENCHMARK, DAY0_WARNING), _after_the_data(rows, prices.grid, cal)],
+                  how="horizontal")
         .with_columns(
             pl.when(fitted).then(pl.Series(has_car.any(axis=1))).alias("_any_car"),
             pl.when(fitted & (pl.col(S.N_OBS) < spec.estimation.length)).then(
@@ -476,6 +477,28 @@ def event_batch(
     return EventBatch(models_out, ar_out, car_out, status, window_obs, daily, regression_panel, outliers, paths)
 
 
+def _after_the_data(rows: pl.DataFrame, grid: SessionGrid, cal: SessionCalendar) -> pl.DataFrame:
+    """``_after``: a note for each event row whose day 0 comes after the last price of its
+    ticker (or of its benchmark), naming that day (its models would only say how few
+    estimation returns there are)."""
+    last = grid.tickers.select(S.TICKER, (pl.col(FIRST) + pl.col(SPAN) - 1).alias("_last"))
+    placed = (
+        rows.select(S.TICKER, S.BENCHMARK, S.DAY0_SESSION)
+        .join(last, on=S.TICKER, how="left", maintain_order="left")
+        .join(last.rename({S.TICKER: S.BENCHMARK, "_last": "_last_b"}), on=S.BENCHMARK, how="left", maintain_order="left")
+    )
+    day0 = pl.col(S.DAY0_SESSION)
+    return placed.select(
+        pl.when(day0 > pl.col("_last")).then(pl.format(
+            "day 0 ({}) is after the data: the last price of {} is on {}",
+            cal.dates_of(day0), pl.col(S.TICKER), cal.dates_of(pl.col("_last")),
+        )).when(day0 > pl.col("_last_b")).then(pl.format(
+            "day 0 ({}) is after the data: the last price of the benchmark {} is on {}",
+            cal.dates_of(day0), pl.col(S.BENCHMARK), cal.dates_of(pl.col("_last_b")),
+        )).alias("_after")
+    )
+
+
 def _row_status(plan: StudyPlan, status: pl.DataFrame, outliers: pl.DataFrame, known: Collection[str]) -> pl.DataFrame:
     """The events table's columns of a batch's event rows: ``row, n_obs``, the market-cap
     columns, ``n_confounders, n_outliers, outlier_dates, n_dropped, status, reason``, from the
@@ -493,7 +516,8 @@ def _row_status(plan: StudyPlan, status: pl.DataFrame, outliers: pl.DataFrame, k
         .join(plan.dropped.filter(mine).group_by(ROW).agg(pl.len().cast(pl.Int32).alias(S.N_DROPPED)), on=ROW,
               how="left", maintain_order="left")
         .with_columns(*_verdict(
-            [no_prices, no_bench, pl.when(no_prices.is_null() & no_bench.is_null()).then(pl.col("_model_reason")),
+            [no_prices, no_bench, pl.col("_after"),
+             pl.when(no_prices.is_null() & no_bench.is_null() & pl.col("_after").is_null()).then(pl.col("_model_reason")),
              pl.when(~pl.col("_any_car")).then(pl.lit(
                  f"no abnormal return on any event-window day ({reported.start:+d}..{reported.end:+d}): "
                  "the ticker's or the benchmark's returns are missing there"
@@ -503,7 +527,7 @@ def _row_status(plan: StudyPlan, status: pl.DataFrame, outliers: pl.DataFrame, k
         ))
         .with_columns(pl.col(S.N_CONFOUNDERS, S.N_OUTLIERS, S.N_DROPPED).fill_null(0))
         .drop(S.TICKER, S.BENCHMARK, DAY0_WARNING, "_model_reason", "_any_car", "_short", "_windows", "_quality",
-              "_confounded", "_outliers")
+              "_confounded", "_outliers", "_after")
     )
 
 

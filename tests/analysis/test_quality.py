@@ -273,6 +273,8 @@ def test_every_event_row_is_reported_whatever_happens_to_its_data(days):
     assert got["before-data"][0] == "skipped" and "fewer than the minimum 120" in got["before-data"][1]
     assert got["after-data"][0] == "skipped"
     assert "no abnormal return on any event-window day (-5..+5)" in got["after-data"][1]
+    assert got["after-data"][1].startswith("day 0 (2026-03-02) is after the data: the last price of A is on 2025-12-31")
+    assert "usable estimation returns" not in got["after-data"][1]  # it used to say how few there were
     assert got["at-the-end"][0] == "flagged" and "window -5:5: 4 of 11 days without an abnormal return" in got["at-the-end"][1]  # +2..+5 in 2026
     assert got["unknown-ticker"] == ("skipped", "no prices for ZZZZ; no close on day -1")
     assert got["unknown-benchmark"][0] == "skipped" and "no prices for benchmark ^NOPE" in got["unknown-benchmark"][1]
