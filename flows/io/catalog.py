@@ -62,6 +62,8 @@ def load_catalog(path: Path | str) -> tuple[EventSpec, ...]:
             f"not UTF-8 text (invalid byte at offset {e.start}); save the catalog with UTF-8 encoding",
             file=str(path),
         ) from None
+    if "\r" in text and "\n" not in text:  # classic Mac line endings
+        text = text.replace("\r", "\n")
     return parse(text, str(path))
 
 

@@ -336,6 +336,8 @@ def _read_table(path: Path) -> pl.DataFrame:
             file=file,
         ) from None
     data = data.removeprefix(b"\xef\xbb\xbf")
+    if b"\r" in data and b"\n" not in data:  # classic Mac line endings
+        data = data.replace(b"\r", b"\n")
     if not data or data.isspace():
         raise InputError("the file is empty", file=file)
     start = data[:65536].lstrip(b"\r\n").decode("utf-8", errors="replace")

@@ -143,3 +143,10 @@ def test_load_a_directory(tmp_path):
     with pytest.raises(InputError, match="cannot read the catalog") as info:
         load_catalog(path)
     assert info.value.file == str(path)
+
+
+def test_a_catalog_with_cr_only_line_endings_is_read(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_bytes(b"event_id,ticker,announced\rev,AMZN,2025-11-03\r")
+    (event,) = load_catalog(path)
+    assert (event.id, event.tickers) == ("ev", ("AMZN",))

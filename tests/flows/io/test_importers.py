@@ -428,3 +428,10 @@ def test_two_million_rows_import_in_reasonable_time_and_memory(tmp_path):
     assert measured["seconds"] < 120 and measured["max_rss_mb"] < 4096
     stored = PriceStore(home).tickers()
     assert stored.height == 250 and stored["rows"].unique().to_list() == [8000]
+
+
+def test_cr_only_line_endings_are_read(tmp_path):
+    path = tmp_path / "AMZN.csv"
+    path.write_bytes(b"date,close\r2025-01-02,220.2\r2025-01-03,224.2\r")
+    frame = read_price_file(path).frames["AMZN"]
+    assert frame["close"].to_list() == [220.2, 224.2]
