@@ -65,7 +65,7 @@ import polars as pl
 
 from analysis.errors import InputError, separator_hint
 from analysis.specs import (
-    CHAR_PREFIX, DEFAULT_BENCHMARK, DEFAULT_GROUP, EVENT_ID_PATTERN, TIMINGS, EventSpec, check_ticker,
+    CHAR_PREFIX, DEFAULT_BENCHMARK, DEFAULT_GROUP, EVENT_ID_PATTERN, TIMINGS, EventSpec, check_text, check_ticker,
 )
 
 CLAIMS = "claims"
@@ -512,8 +512,9 @@ def _one_row_per_event(
         announced = parsed("announced", parse_announced)
         timing = parsed("timing", parse_timing, "unknown")
         benchmark = parsed("benchmark", check_ticker, DEFAULT_BENCHMARK)
-        group = parsed("group", str, DEFAULT_GROUP)
-        description, source = parsed("description", str, ""), parsed("source", str, "")
+        group = parsed("group", lambda cell: check_text(cell, field="group"), DEFAULT_GROUP)
+        description = parsed("description", lambda cell: check_text(cell, field="description", allowed="\t"), "")
+        source = parsed("source", lambda cell: check_text(cell, field="source", allowed="\t"), "")
         chars = [(CHAR_PREFIX + col, columns[col] if col not in numeric else parsed(col, number, ""))
                  for col in header if col not in CSV_HEADER and col not in CSV_FIELDS]
     except _RowByRow:

@@ -62,6 +62,21 @@ def parse_factors_option(text: str, *, field: str = "factors") -> tuple[str, tup
     return check_factor_set(name.strip(), field=field), columns
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_text(text: object, *, field: str, event: str | None = None, allowed: str = "") -> str:
+    """``text`` (a user's words: group names, descriptions), refused when it holds a control
+    character other than those ``allowed`` (an ANSI escape would reach the terminal, the LaTeX
+    tables and the pages)."""
+    if not isinstance(text, str):
+        raise InputError(f"expected text, got {text!r}", field=field, event=event)
+    bad = next((c for c in _CONTROL.findall(text) if c not in allowed), None)
+    if bad is not None:
+        raise InputError(f"contains the control character {bad!r} (an escape code?); remove it", field=field, event=event)
+    return text
+
+
 @lru_cache(maxsize=1 << 16)
 def _normal_ticker(ticker: str) -> str | None:
     """``ticker`` stripped and in upper case if that is a valid symbol, else None (cached: a
@@ -409,6 +424,9 @@ class EventSpec:
             raise InputError(f"expected a date or datetime, got {self.announced!r}", field="announced", event=ev)
         if not isinstance(self.group, str) or not self.group.strip():
             raise InputError("expected a non-empty group name", field="group", event=ev)
+        for name, text, allowed in (("group", self.group, ""), ("description", self.description, "\t\n\r"),
+                                    ("source", self.source, "\t\n\r")):
+            check_text(text, field=name, event=ev, allowed=allowed)
 
     @classmethod
     def prechecked(
