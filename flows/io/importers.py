@@ -87,6 +87,11 @@ def _raw(column: str) -> str:
     return f"__raw_{column}"
 
 
+def _raw_name(column: str) -> str:
+    """:func:`_raw` of a column read from the file; the file lines (``__line``) keep their name."""
+    return column if column == _LINE else _raw(column)
+
+
 @dataclass(frozen=True, slots=True)
 class ImportedPrices:
     """Validated prices of one file.
@@ -181,7 +186,7 @@ def check_prices(table: pl.DataFrame, file: str, ticker: str | None = None, give
     text = text.with_columns(pl.lit(None, pl.String).alias(c) for c in _NUMBERS if c not in text.columns)
     parse_date, date_reason = _date_parser(text[S.DATE], S.DATE)
     adj_all_missing = pl.col(_raw(S.ADJ_CLOSE)).is_null().all().over(S.TICKER)
-    frame = text.rename(_raw).with_row_index(_ROW, offset=1).with_columns(
+    frame = text.rename(_raw_name).with_row_index(_ROW, offset=1).with_columns(
         pl.col(_raw(S.TICKER)).str.to_uppercase().alias(S.TICKER),
         parse_date.alias(S.DATE),
         *(pl.col(_raw(c)).cast(pl.Float64, strict=False).alias(c) for c in _NUMBERS),
@@ -288,7 +293,7 @@ def check_shares(table: pl.DataFrame, file: str) -> pl.DataFrame:
     required = (S.TICKER, S.SHARES, S.AS_OF_DATE)
     text = _columns(table, _SHARES_ALIASES, required, SHARES_HEADER, file)
     parse_date, date_reason = _date_parser(text[S.AS_OF_DATE], S.AS_OF_DATE)
-    frame = text.rename(_raw).with_row_index(_ROW, offset=1).with_columns(
+    frame = text.rename(_raw_name).with_row_index(_ROW, offset=1).with_columns(
         pl.col(_raw(S.TICKER)).str.to_uppercase().alias(S.TICKER),
         parse_date.alias(S.AS_OF_DATE),
         pl.col(_raw(S.SHARES)).cast(pl.Int64, strict=False).alias(S.SHARES),
@@ -347,9 +352,13 @@ def _read_table(path: Path) -> pl.DataFrame:
         raise InputError(f"the header names column {twice[0]!r} more than once; keep one", file=file, row=0,
                          field=twice[0])
     try:
-        return pl.read_csv(data, infer_schema=False)
+        table = pl.read_csv(data, infer_schema=False)
     except pl.exceptions.PolarsError as error:
         raise InputError(f"not a readable comma-separated file ({_first_line(error)})", file=file) from None
+    blank = pl.all_horizontal(pl.all().is_null() | (pl.all().str.strip_chars() == ""))
+    if table.height and table.select(blank.any()).item():  # blank lines are skipped; errors name the file's lines
+        table = table.with_columns(blank.alias(_BAD)).with_row_index(_LINE, offset=2).filter(~pl.col(_BAD)).drop(_BAD)
+    return table
 
 
 def _read_parquet(data: bytes, file: str) -> pl.DataFrame:
@@ -392,7 +401,8 @@ def _columns(
         text = table.select(pl.col(src).cast(pl.String).str.strip_chars().alias(name) for name, src in found.items())
     except pl.exceptions.PolarsError as error:
         raise InputError(f"a column cannot be read as text ({_first_line(error)})", file=file) from None
-    return text.with_columns(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in text.columns)
+    text = text.with_columns(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in text.columns)
+    return text.with_columns(table[_LINE]) if _LINE in table.columns else text
 
 
 def _has_ticker(table: pl.DataFrame) -> bool:

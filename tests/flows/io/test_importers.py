@@ -435,3 +435,16 @@ def test_cr_only_line_endings_are_read(tmp_path):
     path.write_bytes(b"date,close\r2025-01-02,220.2\r2025-01-03,224.2\r")
     frame = read_price_file(path).frames["AMZN"]
     assert frame["close"].to_list() == [220.2, 224.2]
+
+
+def test_blank_lines_are_skipped_and_errors_name_the_files_lines(tmp_path):
+    path = tmp_path / "AMZN.csv"
+    path.write_text("date,close\n2025-01-02,220.2\n\n   \n2025-01-03,224.2\n,\n")
+    assert read_price_file(path).frames["AMZN"]["close"].to_list() == [220.2, 224.2]
+    path.write_text("date,close\n2025-01-02,220.2\n\n2025-01-03,-1\n")
+    with pytest.raises(InputError) as bad:
+        read_price_file(path)
+    assert (bad.value.row, bad.value.field) == (2, "close") and "row 2 (line 4)" in str(bad.value)
+    path.write_text("date,close\n\n \n")
+    with pytest.raises(InputError, match="no data rows below the header"):
+        read_price_file(path)
