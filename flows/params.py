@@ -29,6 +29,9 @@ SOURCES: tuple[str, ...] = get_args(Source)
 TaskRunnerName = Literal["threads", "dask"]
 TASK_RUNNERS: tuple[TaskRunnerName, ...] = get_args(TaskRunnerName)
 
+DateFormat = Literal["M/D/YYYY", "D/M/YYYY"]
+DATE_FORMATS: tuple[str, ...] = get_args(DateFormat)
+"""The orders of a slashed date a user can name (``prices import --date-format``)."""
 Units = Literal["percent", "decimal"]
 FACTOR_UNITS: tuple[str, ...] = get_args(Units)
 FRENCH_SETS = ("ff3", "ff5", "mom")

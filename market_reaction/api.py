@@ -33,7 +33,7 @@ from flows.io.store import PRICE_SCHEMA, SHARES_SCHEMA, PriceStore
 from flows.orchestration.study import (
     acquire_prices, analyze, claim_tickers, load_factors, load_history, publish_report, report_title, run_manifest,
 )
-from flows.params import Source, read_catalog
+from flows.params import DateFormat, Source, read_catalog
 from flows.settings import home
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def _catalog_text(frame: pl.DataFrame) -> str:
     return frame.select(text(n, t).alias(n) for n, t in frame.schema.items()).write_csv()
 
 
-def prices(frame: pl.DataFrame | Any, ticker: str | None = None) -> pl.DataFrame:
+def prices(frame: pl.DataFrame | Any, ticker: str | None = None, date_format: DateFormat | None = None) -> pl.DataFrame:
     """Daily prices checked and normalised exactly as ``market-reaction prices import`` does.
 
     Parameters
@@ -113,6 +113,8 @@ def prices(frame: pl.DataFrame | Any, ticker: str | None = None) -> pl.DataFrame
         :mod:`flows.io.importers`). Dates may be dates, datetimes at midnight or text.
     ticker
         The ticker of a frame without a ``ticker`` column.
+    date_format
+        ``M/D/YYYY`` or ``D/M/YYYY`` for dates given as slashed text that read both ways.
 
     Returns
     -------
@@ -128,11 +130,11 @@ def prices(frame: pl.DataFrame | Any, ticker: str | None = None) -> pl.DataFrame
         other rows are bad: duplicate dates, missing or non-positive prices, mixed date formats.
     """
     table = _polars(frame, FRAME)
-    checked = check_prices(table, FRAME, None if ticker is None else check_ticker(ticker), ticker)
+    checked = check_prices(table, FRAME, None if ticker is None else check_ticker(ticker), ticker, date_format)
     return _normalised(checked.frames, checked.warnings)
 
 
-def read_prices(path: str | Path, ticker: str | None = None) -> pl.DataFrame:
+def read_prices(path: str | Path, ticker: str | None = None, date_format: DateFormat | None = None) -> pl.DataFrame:
     """A price file (CSV or Parquet) checked and normalised as ``market-reaction prices import
     FILE [--ticker SYMBOL]`` reads it (:func:`prices`).
 
@@ -143,8 +145,11 @@ def read_prices(path: str | Path, ticker: str | None = None) -> pl.DataFrame:
     ticker
         The ticker of a file without a ticker column (default: the file name upper-cased,
         ``GSPC.csv`` -> ``GSPC``; give ``"^GSPC"`` for the index).
+    date_format
+        ``M/D/YYYY`` or ``D/M/YYYY`` for a file whose slashed dates read both ways
+        (``--date-format``).
     """
-    read = read_price_file(Path(path), ticker)
+    read = read_price_file(Path(path), ticker, date_format)
     return _normalised(read.frames, read.warnings)
 
 

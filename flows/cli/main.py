@@ -2,7 +2,7 @@
 
 ::
 
-    market-reaction prices import FILE... [--ticker SYMBOL]
+    market-reaction prices import FILE... [--ticker SYMBOL] [--date-format M/D/YYYY|D/M/YYYY]
     market-reaction prices show [TICKER ...]
     market-reaction shares import FILE
     market-reaction factors import FILE --name NAME [--units percent|decimal]
@@ -68,7 +68,7 @@ def _prefect_env(verbose: bool, command: str) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     from flows.params import (
-        BATCH_ROWS, FACTOR_UNITS, FRENCH_SETS, MODELS, PLAIN_MODELS, POOLED_COVS, RETURN_KINDS, SOURCES, TASK_RUNNERS,
+        BATCH_ROWS, DATE_FORMATS, FACTOR_UNITS, FRENCH_SETS, MODELS, PLAIN_MODELS, POOLED_COVS, RETURN_KINDS, SOURCES, TASK_RUNNERS,
     )
     from flows.orchestration.serve import DEFAULT_CRON, DEFAULT_TIMEZONE
 
@@ -81,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     imp = prices.add_parser("import", help="import CSV/Parquet price files into the store")
     imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
     imp.add_argument("--ticker", help="ticker of a single-ticker file (default: the file name, e.g. AMZN.csv -> AMZN)")
+    imp.add_argument("--date-format", choices=DATE_FORMATS, dest="date_format",
+                     help="order of slashed dates such as 01/02/2025 (default: month first, or day first when a day "
+                          "exceeds 12; dates that read both ways are refused without it)")
     show = prices.add_parser("show", help="list stored tickers and their coverage")
     show.add_argument("tickers", nargs="*", metavar="TICKER")
 
@@ -199,7 +202,7 @@ def _cmd_prices(args) -> int:
 
     store = _home_store()
     if args.action == "import":
-        report = import_price_files(store, args.files, args.ticker)
+        report = import_price_files(store, args.files, args.ticker, args.date_format)
         for w in report.warnings:
             print(f"{PROG}: warning: {w}", file=sys.stderr)
         for r in report.summary.iter_rows(named=True):

@@ -10,9 +10,12 @@ for ``ticker``); other columns are ignored. ``date`` and ``close`` are required.
 column makes the file a long file holding many tickers; otherwise the ticker is the one given,
 or the file name without suffix, upper-cased (``GSPC.csv`` -> ``GSPC``).
 
-Dates are ``YYYY-MM-DD``, ``M/D/YYYY`` or ISO datetimes at midnight (``2025-11-03 00:00:00``,
-optionally with a UTC offset); the format is taken from the first date of the file and must
-hold on every row. Rows may come in any order; they are sorted.
+Dates are ``YYYY-MM-DD``, ``M/D/YYYY`` or ``D/M/YYYY``, or ISO datetimes at midnight
+(``2025-11-03 00:00:00``, optionally with a UTC offset); the format is taken from the first date
+of the file and must hold on every row. Slashed dates are month first, or day first when a
+first number exceeds 12 and no second one does; a file whose dates all read both ways (every
+number up to 12) is refused unless ``date_format`` (``--date-format``) names the order. Rows
+may come in any order; they are sorted.
 
 Every row is checked and all problems are collected: the error names the file, the first bad
 row and field, and how many other rows are bad; nothing of a bad file (or of the other files
@@ -48,6 +51,7 @@ from analysis.quality import price_quality, quality_notes
 from analysis.specs import check_ticker
 from flows.io.calendars import exchange_calendar
 from flows.io.filetype import binary_kind
+from flows.params import DateFormat
 from flows.io.store import FIRST_DATE, LAST_DATE, PRICE_SCHEMA, ROWS, SOURCE, PriceStore, arrow_frame
 
 ACCEPTED_SUFFIXES = (".csv", ".parquet")
@@ -68,10 +72,13 @@ _NUMBERS = (*_PRICES, S.VOLUME)
 # (regular expression of a whole cell capturing its date part, strptime format, description)
 _DATE_FORMATS = (
     (r"(\d{4}-\d{2}-\d{2})", "%Y-%m-%d", "YYYY-MM-DD"),
-    (r"(\d{1,2}/\d{1,2}/\d{4})", "%m/%d/%Y", "M/D/YYYY"),
+    (r"(\d{1,2}/\d{1,2}/\d{4})", "%m/%d/%Y", "M/D/YYYY"),  # or D/M/YYYY: _date_parser
     (r"(\d{4}-\d{2}-\d{2})[T ]00:00(?::00(?:\.0+)?)?(?:Z|[+-]\d{2}:?\d{2})?", "%Y-%m-%d",
      "an ISO datetime at midnight"),
 )
+
+_SLASHED = r"(\d{1,2})/(\d{1,2})/\d{4}"
+_SLASHED_FORMATS = {"M/D/YYYY": "%m/%d/%Y", "D/M/YYYY": "%d/%m/%Y"}
 
 _ROW = "__row"  # 1-based data row
 _LINE = "__line"  # 1-based file line of a row, when not row + 1
@@ -125,7 +132,7 @@ class ImportReport:
     warnings: tuple[str, ...]
 
 
-def read_price_file(path: Path, ticker: str | None = None) -> ImportedPrices:
+def read_price_file(path: Path, ticker: str | None = None, date_format: DateFormat | None = None) -> ImportedPrices:
     """Read and validate one price file (CSV or Parquet, by suffix).
 
     Parameters
@@ -135,6 +142,8 @@ def read_price_file(path: Path, ticker: str | None = None) -> ImportedPrices:
     ticker
         The ticker of a file without a ticker column (default: the file name upper-cased).
         Not allowed for a file with a ticker column.
+    date_format
+        The order of slashed dates (module docstring; default: read from the file).
 
     Returns
     -------
@@ -148,10 +157,13 @@ def read_price_file(path: Path, ticker: str | None = None) -> ImportedPrices:
     """
     path = Path(path)
     table = _read_table(path)
-    return check_prices(table, str(path), None if _has_ticker(table) else _file_ticker(path, ticker), ticker)
+    return check_prices(table, str(path), None if _has_ticker(table) else _file_ticker(path, ticker), ticker, date_format)
 
 
-def check_prices(table: pl.DataFrame, file: str, ticker: str | None = None, given: str | None = None) -> ImportedPrices:
+def check_prices(
+    table: pl.DataFrame, file: str, ticker: str | None = None, given: str | None = None,
+    date_format: DateFormat | None = None,
+) -> ImportedPrices:
     """Check and normalise a price table exactly as an imported file (module docstring).
 
     Parameters
@@ -165,6 +177,8 @@ def check_prices(table: pl.DataFrame, file: str, ticker: str | None = None, give
         The ticker of a table without a ticker column.
     given
         The ticker the user gave, when it is an error for a table with a ticker column.
+    date_format
+        The order of slashed dates (module docstring).
 
     Returns
     -------
@@ -184,7 +198,7 @@ def check_prices(table: pl.DataFrame, file: str, ticker: str | None = None, give
     else:
         text = text.with_columns(pl.lit(ticker).alias(S.TICKER))
     text = text.with_columns(pl.lit(None, pl.String).alias(c) for c in _NUMBERS if c not in text.columns)
-    parse_date, date_reason = _date_parser(text[S.DATE], S.DATE)
+    parse_date, date_reason = _date_parser(text[S.DATE], S.DATE, file, date_format)
     adj_all_missing = pl.col(_raw(S.ADJ_CLOSE)).is_null().all().over(S.TICKER)
     frame = text.rename(_raw_name).with_row_index(_ROW, offset=1).with_columns(
         pl.col(_raw(S.TICKER)).str.to_uppercase().alias(S.TICKER),
@@ -223,7 +237,9 @@ def check_prices(table: pl.DataFrame, file: str, ticker: str | None = None, give
     )
 
 
-def import_price_files(store: PriceStore, paths: Sequence[Path], ticker: str | None = None) -> ImportReport:
+def import_price_files(
+    store: PriceStore, paths: Sequence[Path], ticker: str | None = None, date_format: DateFormat | None = None,
+) -> ImportReport:
     """Validate all ``paths``, then store every ticker they hold.
 
     Nothing is written unless every file is valid. Each ticker is upserted with covered range
@@ -238,6 +254,8 @@ def import_price_files(store: PriceStore, paths: Sequence[Path], ticker: str | N
         Price files (see :func:`read_price_file`); a ticker may appear in only one of them.
     ticker
         The ticker of a single file without a ticker column (``--ticker``).
+    date_format
+        The order of slashed dates in every file (``--date-format``).
 
     Returns
     -------
@@ -251,7 +269,7 @@ def import_price_files(store: PriceStore, paths: Sequence[Path], ticker: str | N
     found: dict[str, tuple[Path, pl.DataFrame]] = {}
     warnings: list[str] = []
     for path in paths:
-        imported = read_price_file(path, ticker)
+        imported = read_price_file(path, ticker, date_format)
         for t, frame in imported.frames.items():
             if t in found:
                 raise InputError(
@@ -292,7 +310,7 @@ def check_shares(table: pl.DataFrame, file: str) -> pl.DataFrame:
     what to name in errors)."""
     required = (S.TICKER, S.SHARES, S.AS_OF_DATE)
     text = _columns(table, _SHARES_ALIASES, required, SHARES_HEADER, file)
-    parse_date, date_reason = _date_parser(text[S.AS_OF_DATE], S.AS_OF_DATE)
+    parse_date, date_reason = _date_parser(text[S.AS_OF_DATE], S.AS_OF_DATE, file)
     frame = text.rename(_raw_name).with_row_index(_ROW, offset=1).with_columns(
         pl.col(_raw(S.TICKER)).str.to_uppercase().alias(S.TICKER),
         parse_date.alias(S.AS_OF_DATE),
@@ -418,9 +436,19 @@ def _file_ticker(path: Path, ticker: str | None) -> str:
         raise InputError(f"{error.reason} (ticker {origin})", file=str(path), field=S.TICKER) from None
 
 
-def _date_parser(text: pl.Series, column: str) -> tuple[pl.Expr, str]:
-    """The expression parsing ``column`` in the format of its first date, and that format's name."""
+def _date_parser(
+    text: pl.Series, column: str, file: str, date_format: DateFormat | None = None,
+) -> tuple[pl.Expr, str]:
+    """The expression parsing ``column`` in the format of its first date, and that format's name.
+
+    Slashed dates (``1/2/2025``) are month first unless ``date_format`` says otherwise, or
+    unless a first number above 12 (and no second one) shows they are day first; when every
+    date reads both ways and some differ, the file is refused (``date_format`` decides)."""
     first = text.drop_nulls().head(1).to_list()
+    if first and re.fullmatch(_SLASHED, first[0]):
+        order = date_format or _slashed_order(text, column, file)
+        parsed = pl.col(_raw(column)).str.extract(f"^({_SLASHED})$", 1).str.to_date(_SLASHED_FORMATS[order], strict=False)
+        return parsed, f"{order} like the first date {first[0]!r}"
     for pattern, fmt, description in _DATE_FORMATS:
         if first and re.fullmatch(pattern, first[0]):
             parsed = pl.col(_raw(column)).str.extract(f"^{pattern}$", 1).str.to_date(fmt, strict=False)
@@ -428,6 +456,24 @@ def _date_parser(text: pl.Series, column: str) -> tuple[pl.Expr, str]:
     pattern, fmt, _ = _DATE_FORMATS[0]
     accepted = ", ".join(d for *_, d in _DATE_FORMATS[:-1]) + f" or {_DATE_FORMATS[-1][2]}"
     return pl.col(_raw(column)).str.extract(f"^{pattern}$", 1).str.to_date(fmt, strict=False), accepted
+
+
+def _slashed_order(text: pl.Series, column: str, file: str) -> DateFormat:
+    """``M/D/YYYY``, or ``D/M/YYYY`` when some first number exceeds 12 and no second one does;
+    an ``InputError`` when every date reads both ways and some do not read the same."""
+    parts = text.drop_nulls().str.extract_groups(f"^{_SLASHED}$").struct.unnest().drop_nulls().cast(pl.Int32)
+    if parts.is_empty():
+        return "M/D/YYYY"
+    a, b = parts.to_series(0), parts.to_series(1)
+    if a.max() > 12 >= b.max():
+        return "D/M/YYYY"
+    if a.max() <= 12 and b.max() <= 12 and (a != b).any():
+        example = text.drop_nulls().filter(parts.select(pl.col(parts.columns[0]) != pl.col(parts.columns[1])).to_series())[0]
+        raise InputError(
+            f"the dates are ambiguous: every one reads as M/D/YYYY and as D/M/YYYY (e.g. {example!r}); "
+            "give --date-format M/D/YYYY or D/M/YYYY", file=file, field=column,
+        )
+    return "M/D/YYYY"
 
 
 # --- checks: (field, expression true on bad rows, reason) ---------------------------------------

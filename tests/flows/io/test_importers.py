@@ -448,3 +448,28 @@ def test_blank_lines_are_skipped_and_errors_name_the_files_lines(tmp_path):
     path.write_text("date,close\n\n \n")
     with pytest.raises(InputError, match="no data rows below the header"):
         read_price_file(path)
+
+
+@pytest.mark.parametrize(("text", "date_format", "want"), [
+    ("date,close\n1/2/2025,1\n1/13/2025,2\n", None, [date(2025, 1, 2), date(2025, 1, 13)]),  # month first: a day > 12
+    ("date,close\n02/01/2025,1\n13/01/2025,2\n", None, [date(2025, 1, 2), date(2025, 1, 13)]),  # day first: a day > 12
+    ("date,close\n01/02/2025,1\n01/03/2025,2\n", "D/M/YYYY", [date(2025, 2, 1), date(2025, 3, 1)]),
+    ("date,close\n01/02/2025,1\n01/03/2025,2\n", "M/D/YYYY", [date(2025, 1, 2), date(2025, 1, 3)]),
+    ("date,close\n01/01/2025,1\n02/02/2025,2\n", None, [date(2025, 1, 1), date(2025, 2, 2)]),  # reads one way only
+])
+def test_slashed_dates_are_read_in_the_order_the_file_shows(tmp_path, text, date_format, want):
+    path = tmp_path / "AMZN.csv"
+    path.write_text(text)
+    assert read_price_file(path, date_format=date_format).frames["AMZN"]["date"].to_list() == want
+
+
+def test_day_month_dates_that_read_both_ways_are_refused(tmp_path, mr_home, capsys):
+    """A DD/MM file whose days are all <= 12 was stored as the wrong dates with only gap warnings."""
+    path = tmp_path / "AMZN.csv"
+    path.write_text("date,close\n01/02/2025,1\n01/03/2025,2\n")
+    with pytest.raises(InputError, match=r"ambiguous: every one reads as M/D/YYYY and as D/M/YYYY \(e.g. '01/02/2025'\)"):
+        read_price_file(path)
+    from flows.cli.main import main
+
+    assert main(["prices", "import", str(path)]) == 2 and "--date-format" in capsys.readouterr().err
+    assert main(["prices", "import", str(path), "--date-format", "D/M/YYYY"]) == 0
