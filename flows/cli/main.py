@@ -198,6 +198,8 @@ def _home_store():
 
 
 def _cmd_prices(args) -> int:
+    import polars as pl
+
     from flows.io.importers import import_price_files
 
     store = _home_store()
@@ -205,8 +207,11 @@ def _cmd_prices(args) -> int:
         report = import_price_files(store, args.files, args.ticker, args.date_format)
         for w in report.warnings:
             print(f"{PROG}: warning: {w}", file=sys.stderr)
+        held = store.tickers()
         for r in report.summary.iter_rows(named=True):
-            print(f"imported {r['ticker']}: {r['rows']} rows {r['first_date']}..{r['last_date']} from {r['source']}")
+            now = held.filter(pl.col("ticker") == r["ticker"]).row(0, named=True)
+            print(f"imported {r['ticker']}: {r['rows']} rows {r['first_date']}..{r['last_date']} from {r['source']}; "
+                  f"the store holds {now['rows']:,} rows {now['first_date']}..{now['last_date']}")
         print(f"store: {store.root}")
         return 0
     table = store.tickers()

@@ -280,13 +280,30 @@ def import_price_files(
     for t in found:  # an unreadable store file stops the import before anything is written
         store.coverage(t)
     for t, (path, frame) in found.items():
+        stored = store.read([t], frame[S.DATE].min(), frame[S.DATE].max(), columns=[S.CLOSE])
         store.upsert(t, frame, (frame[S.DATE].min(), frame[S.DATE].max()), f"import:{path.name}")
+        warnings.extend(_replaced(t, stored, frame))
     summary = pl.DataFrame(
         [(t, f"import:{p.name}", f.height, f[S.DATE].min(), f[S.DATE].max()) for t, (p, f) in found.items()],
         schema={S.TICKER: pl.String, SOURCE: pl.String, ROWS: pl.Int64, FIRST_DATE: pl.Date, LAST_DATE: pl.Date},
         orient="row",
     )
     return ImportReport(summary=summary, warnings=tuple(warnings))
+
+
+def _replaced(ticker: str, stored: pl.DataFrame, new: pl.DataFrame) -> list[str]:
+    """A note on the stored rows of ``ticker`` an import replaced (``stored``: those on the
+    dates of ``new``): how many, their dates, how many closes changed and the largest change."""
+    both = stored.select(S.DATE, pl.col(S.CLOSE).alias("_old")).join(new.select(S.DATE, S.CLOSE), on=S.DATE)
+    if both.is_empty():
+        return []
+    change = both.with_columns((pl.col(S.CLOSE) / pl.col("_old") - 1).alias("_change")).filter(pl.col("_change") != 0)
+    note = f"{ticker}: replaced {both.height} stored row(s) {both[S.DATE].min()}..{both[S.DATE].max()}"
+    if change.is_empty():
+        return [note + " with the same closes"]
+    worst = change.sort(pl.col("_change").abs(), descending=True).row(0, named=True)
+    return [note + f"; {change.height} close(s) changed, the most by {worst['_change']:+.2%} on {worst[S.DATE]} "
+                   f"({worst['_old']:,.4g} -> {worst[S.CLOSE]:,.4g})"]
 
 
 def read_shares_file(path: Path) -> pl.DataFrame:

@@ -473,3 +473,18 @@ def test_day_month_dates_that_read_both_ways_are_refused(tmp_path, mr_home, caps
 
     assert main(["prices", "import", str(path)]) == 2 and "--date-format" in capsys.readouterr().err
     assert main(["prices", "import", str(path), "--date-format", "D/M/YYYY"]) == 0
+
+
+def test_a_reimport_says_what_it_replaced_and_what_the_store_holds(tmp_path, mr_home, capsys):
+    from flows.cli.main import main
+
+    path = tmp_path / "AMZN.csv"
+    path.write_text("date,close\n2025-01-02,100\n2025-01-03,101\n2025-01-06,102\n2025-01-07,103\n")
+    assert main(["prices", "import", str(path)]) == 0
+    capsys.readouterr()
+    path.write_text("date,close\n2025-01-03,101\n2025-01-06,104.04\n")  # one close changed by +2%
+    assert main(["prices", "import", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert ("AMZN: replaced 2 stored row(s) 2025-01-03..2025-01-06; 1 close(s) changed, the most by +2.00% on "
+            "2025-01-06 (102 -> 104)") in err
+    assert "imported AMZN: 2 rows 2025-01-03..2025-01-06 from import:AMZN.csv; the store holds 4 rows 2025-01-02..2025-01-07" in out
