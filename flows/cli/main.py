@@ -2,7 +2,8 @@
 
 ::
 
-    market-reaction prices import FILE... [--ticker SYMBOL] [--date-format M/D/YYYY|D/M/YYYY]
+    market-reaction prices import FILE... [--ticker SYMBOL] [--date-format M/D/YYYY|D/M/YYYY] [--replace]
+    market-reaction prices remove TICKER...
     market-reaction prices show [TICKER ...]
     market-reaction shares import FILE
     market-reaction factors import FILE --name NAME [--units percent|decimal]
@@ -84,6 +85,10 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--date-format", choices=DATE_FORMATS, dest="date_format",
                      help="order of slashed dates such as 01/02/2025 (default: month first, or day first when a day "
                           "exceeds 12; dates that read both ways are refused without it)")
+    imp.add_argument("--replace", action="store_true",
+                     help="make each file the ticker's whole stored history (shorten or restart it) instead of merging")
+    rm = prices.add_parser("remove", help="delete the stored prices of tickers")
+    rm.add_argument("tickers", nargs="+", metavar="TICKER")
     show = prices.add_parser("show", help="list stored tickers and their coverage")
     show.add_argument("tickers", nargs="*", metavar="TICKER")
 
@@ -204,7 +209,7 @@ def _cmd_prices(args) -> int:
 
     store = _home_store()
     if args.action == "import":
-        report = import_price_files(store, args.files, args.ticker, args.date_format)
+        report = import_price_files(store, args.files, args.ticker, args.date_format, args.replace)
         for w in report.warnings:
             print(f"{PROG}: warning: {w}", file=sys.stderr)
         held = store.tickers()
@@ -213,6 +218,18 @@ def _cmd_prices(args) -> int:
             print(f"imported {r['ticker']}: {r['rows']} rows {r['first_date']}..{r['last_date']} from {r['source']}; "
                   f"the store holds {now['rows']:,} rows {now['first_date']}..{now['last_date']}")
         print(f"store: {store.root}")
+        return 0
+    if args.action == "remove":
+        from analysis.specs import check_ticker
+
+        tickers = [check_ticker(t, field="TICKER") for t in args.tickers]
+        missing = [t for t in tickers if store.coverage(t) is None]
+        if missing:
+            raise InputError(f"no stored prices for {', '.join(missing)} (market-reaction prices show lists them)",
+                             field="TICKER")
+        for t in tickers:
+            store.remove(t)
+            print(f"removed {t} from {store.root}")
         return 0
     table = store.tickers()
     if args.tickers:

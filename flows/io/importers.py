@@ -239,6 +239,7 @@ def check_prices(
 
 def import_price_files(
     store: PriceStore, paths: Sequence[Path], ticker: str | None = None, date_format: DateFormat | None = None,
+    replace: bool = False,
 ) -> ImportReport:
     """Validate all ``paths``, then store every ticker they hold.
 
@@ -256,6 +257,9 @@ def import_price_files(
         The ticker of a single file without a ticker column (``--ticker``).
     date_format
         The order of slashed dates in every file (``--date-format``).
+    replace
+        Make each file the ticker's whole stored history (``--replace``: to shorten it, or to
+        start again), instead of merging it in.
 
     Returns
     -------
@@ -281,8 +285,11 @@ def import_price_files(
         store.coverage(t)
     for t, (path, frame) in found.items():
         stored = store.read([t], frame[S.DATE].min(), frame[S.DATE].max(), columns=[S.CLOSE])
-        store.upsert(t, frame, (frame[S.DATE].min(), frame[S.DATE].max()), f"import:{path.name}")
+        before = store.coverage(t)
+        store.upsert(t, frame, (frame[S.DATE].min(), frame[S.DATE].max()), f"import:{path.name}", replace=replace)
         warnings.extend(_replaced(t, stored, frame))
+        if replace and before is not None:
+            warnings.append(f"{t}: replaced the whole stored history {before[0]}..{before[1]} (--replace)")
     summary = pl.DataFrame(
         [(t, f"import:{p.name}", f.height, f[S.DATE].min(), f[S.DATE].max()) for t, (p, f) in found.items()],
         schema={S.TICKER: pl.String, SOURCE: pl.String, ROWS: pl.Int64, FIRST_DATE: pl.Date, LAST_DATE: pl.Date},

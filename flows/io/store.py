@@ -163,8 +163,11 @@ class PriceStore:
 
     # --- prices ----------------------------------------------------------------------
 
-    def upsert(self, ticker: str, prices: pl.DataFrame, covered: tuple[date, date], source: str) -> None:
-        """Merge ``prices`` into the stored rows of ``ticker`` and widen its coverage.
+    def upsert(
+        self, ticker: str, prices: pl.DataFrame, covered: tuple[date, date], source: str, replace: bool = False,
+    ) -> None:
+        """Merge ``prices`` into the stored rows of ``ticker`` and widen its coverage (with
+        ``replace``: make them its whole history, ``covered`` its coverage).
 
         New rows win on the same date. The coverage becomes the smallest range holding the
         old coverage, ``covered`` and the new rows (a gap between them is bridged). The whole
@@ -188,7 +191,7 @@ class PriceStore:
         sources = [source]
         path = self.path(ticker)
         with self._locked():
-            old = _load_prices(path)
+            old = None if replace else _load_prices(path)
             if old is not None:
                 rows, (old_start, old_end, old_source) = old
                 start, end = min(start, old_start), max(end, old_end)
@@ -201,6 +204,15 @@ class PriceStore:
                 COVERED_END: end.isoformat(),
                 SOURCE: SOURCE_SEPARATOR.join(dict.fromkeys(sources)),
             })
+
+    def remove(self, ticker: str) -> bool:
+        """Delete the stored prices of ``ticker`` (under the store lock); False when there were none."""
+        path = self.path(ticker)
+        with self._locked():
+            if not path.is_file():
+                return False
+            path.unlink()
+        return True
 
     def read(
         self, tickers: Sequence[str], start: date | None = None, end: date | None = None,

@@ -488,3 +488,22 @@ def test_a_reimport_says_what_it_replaced_and_what_the_store_holds(tmp_path, mr_
     assert ("AMZN: replaced 2 stored row(s) 2025-01-03..2025-01-06; 1 close(s) changed, the most by +2.00% on "
             "2025-01-06 (102 -> 104)") in err
     assert "imported AMZN: 2 rows 2025-01-03..2025-01-06 from import:AMZN.csv; the store holds 4 rows 2025-01-02..2025-01-07" in out
+
+
+def test_replace_shortens_a_history_and_remove_deletes_one(tmp_path, mr_home, capsys):
+    from flows.cli.main import main
+    from flows.io.store import PriceStore
+
+    path = tmp_path / "AMZN.csv"
+    path.write_text("date,close\n2025-01-02,100\n2025-01-03,101\n2025-01-06,102\n2025-01-07,103\n")
+    assert main(["prices", "import", str(path)]) == 0
+    path.write_text("date,close\n2025-01-06,102\n2025-01-07,103\n")
+    assert main(["prices", "import", str(path), "--replace"]) == 0
+    out, err = capsys.readouterr()
+    store = PriceStore(mr_home)
+    assert store.read(["AMZN"])["date"].to_list() == [date(2025, 1, 6), date(2025, 1, 7)]
+    assert store.coverage("AMZN") == (date(2025, 1, 6), date(2025, 1, 7))
+    assert "AMZN: replaced the whole stored history 2025-01-02..2025-01-07 (--replace)" in err
+    assert main(["prices", "remove", "amzn"]) == 0 and "removed AMZN" in capsys.readouterr().out
+    assert store.coverage("AMZN") is None and store.tickers().is_empty()
+    assert main(["prices", "remove", "AMZN"]) == 2 and "no stored prices for AMZN" in capsys.readouterr().err
