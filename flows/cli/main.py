@@ -254,7 +254,7 @@ def _cmd_shares(args) -> int:
 
 
 def _cmd_factors(args) -> int:
-    from flows.io.factors import check_set_name, fetch_french, read_factor_file
+    from flows.io.factors import check_set_name, fetch_french, read_factor_file, unit_notes
     from flows.settings import home
     from flows.io.store import FactorStore
 
@@ -263,6 +263,8 @@ def _cmd_factors(args) -> int:
         name = check_set_name(args.name)
         frame = read_factor_file(args.file, args.units)
         store.write(name, frame, f"import:{args.file.name}")
+        for note in unit_notes(frame, args.units):
+            print(f"{PROG}: warning: {args.file}: {note}", file=sys.stderr)
         print(f"imported factor set {name}: {', '.join(frame.columns[1:])}; {frame.height} days "
               f"{frame['date'].min()}..{frame['date'].max()} from {args.file.name}")
     elif args.action == "fetch":

@@ -194,6 +194,26 @@ def read_factor_file(path: Path, units: Units = "percent") -> pl.DataFrame:
     return parse_factor_text(read_text(path), str(path), units)
 
 
+def unit_notes(frame: pl.DataFrame, units: Units) -> list[str]:
+    """Warnings for factor columns (``rf`` aside) whose daily standard deviation, in decimals,
+    is implausible for daily factor returns: under 0.0005 (decimals read as percent: 100x too
+    small) or over 0.5 (percent read as decimals)."""
+    notes = []
+    for name in frame.columns[1:]:
+        if name == S.RF:
+            continue
+        sd = frame[name].std()
+        if sd is None or sd != sd:
+            continue
+        if sd < 0.0005 and units == "percent":
+            notes.append(f"{name}: daily standard deviation {sd:.2g} after dividing by 100: the file looks like "
+                         "decimals read as percent; import it with --units decimal")
+        elif sd > 0.5 and units == "decimal":
+            notes.append(f"{name}: daily standard deviation {sd:.2g}: the file looks like percent read as decimals; "
+                         "import it without --units decimal")
+    return notes
+
+
 def read_rates_file(path: Path) -> pl.DataFrame:
     """A T-bill rate file (``date`` + one column of quotes in percent per year) as
     ``date, dtb3`` (percent; null on holidays)."""

@@ -322,3 +322,22 @@ def test_run_ff3_and_user_factors_from_the_store(prefect_api, mr_home, shared_da
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["parameters"]["factor_set"] == "ff5" and manifest["parameters"]["factors"] == ["mkt_rf", "rmw", "cma"]
     assert set(manifest["factors"]) == {"ff5", "dtb3"}
+
+
+def test_factors_in_decimals_imported_as_percent_are_a_warning(mr_home, tmp_path, capsys):
+    """A decimal file read as percent made every factor 100x too small without a word."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    days = pl.date_range(date(2024, 1, 1), date(2024, 6, 30), eager=True)
+    frame = pl.DataFrame({"date": days, "mkt_rf": rng.normal(0, 0.01, days.len()), "smb": rng.normal(0, 0.005, days.len()),
+                          "rf": np.full(days.len(), 0.0002)})
+    path = tmp_path / "mine.csv"
+    frame.write_csv(path)
+    code, _, err = run_cli(capsys, "factors", "import", str(path), "--name", "mine")
+    assert code == 0
+    for name in ("mkt_rf", "smb"):
+        assert f"{path}: {name}: daily standard deviation" in err and "looks like decimals read as percent" in err
+    assert ": rf:" not in err  # the risk-free rate is small by nature
+    code, _, err = run_cli(capsys, "factors", "import", str(path), "--name", "mine", "--units", "decimal")
+    assert code == 0 and "warning" not in err
