@@ -130,7 +130,7 @@ class PriceStore:
 
     def coverage(self, ticker: str) -> tuple[date, date] | None:
         """The covered date range of ``ticker`` (inclusive), or None if it is not stored."""
-        meta = _read_metadata(self.path(ticker))
+        meta = _read_metadata(self.path(ticker), ticker)
         return None if meta is None else (meta[0], meta[1])
 
     def missing_ranges(self, ticker: str, start: date, end: date) -> list[tuple[date, date]]:
@@ -242,7 +242,7 @@ class PriceStore:
         wanted = sorted(dict.fromkeys(_as_list(tickers)))
         paths = [self.path(t) for t in wanted]
         with ThreadPoolExecutor(READ_THREADS) as pool:
-            tables = list(pool.map(lambda path: _read_prices(path, names), paths))
+            tables = list(pool.map(lambda t, path: _read_prices(path, names, t), wanted, paths))
         found = [(t, table) for t, table in zip(wanted, tables, strict=True) if table is not None]
         if not found:
             return _empty_prices().select(S.TICKER, *names)
@@ -455,14 +455,16 @@ def _load(path: Path, columns: list[str] | None = None) -> tuple[pl.DataFrame, d
         raise _unreadable(path, error) from None
 
 
-def _read_prices(path: Path, columns: list[str]) -> pa.Table | None:
-    """The ``columns`` of a price file as an Arrow table with :data:`PRICE_SCHEMA` types (None
-    if there is no file). The whole file is read in one call through one open handle (one
-    version of it), then decoded from memory."""
+def _read_prices(path: Path, columns: list[str], ticker: str) -> pa.Table | None:
+    """The ``columns`` of the price file of ``ticker`` as an Arrow table with
+    :data:`PRICE_SCHEMA` types (None if there is no file). The whole file is read in one call
+    through one open handle (one version of it), then decoded from memory."""
     try:
         with path.open("rb") as f:
             data = f.read()
-        table = pq.ParquetFile(pa.BufferReader(data), pre_buffer=False).read(columns=columns, use_threads=False)
+        parquet = pq.ParquetFile(pa.BufferReader(data), pre_buffer=False)
+        _check_owner(path, parquet.metadata.metadata, ticker)
+        table = parquet.read(columns=columns, use_threads=False)
         schema = pa.schema([_ARROW_PRICES.field(c) for c in columns])
         return table if table.schema.equals(schema) else table.select(columns).cast(schema)
     except FileNotFoundError:
@@ -490,17 +492,30 @@ def _covered(meta: dict[str, str]) -> tuple[date, date, str]:
     return date.fromisoformat(meta[COVERED_START]), date.fromisoformat(meta[COVERED_END]), meta[SOURCE]
 
 
-def _read_metadata(path: Path) -> tuple[date, date, str] | None:
-    """``(covered_start, covered_end, source)`` of a price file (its footer only), or None."""
+def _read_metadata(path: Path, ticker: str) -> tuple[date, date, str] | None:
+    """``(covered_start, covered_end, source)`` of the price file of ``ticker`` (its footer
+    only), or None."""
     try:
         with path.open("rb") as f:
             meta = pq.read_metadata(f).metadata or {}
+        _check_owner(path, meta, ticker)
         return _covered({k.decode(): v.decode() for k, v in meta.items()})
     except FileNotFoundError:
         return None
     except _PARQUET_ERRORS as error:
         _reraise_os_failure(error)
         raise _unreadable(path, error) from None
+
+
+def _check_owner(path: Path, meta: dict[bytes, bytes] | None, ticker: str) -> None:
+    """Refuse a price file that says it holds another ticker's prices (copied or renamed):
+    every file the store writes records its ticker."""
+    owner = (meta or {}).get(S.TICKER.encode())
+    if owner is not None and owner.decode() != ticker:
+        raise DataUnavailableError(
+            f"{path}: the file holds the prices of {owner.decode()}, not {ticker} (copied or renamed?); "
+            f"delete it, or re-import {ticker}"
+        )
 
 
 def _reraise_os_failure(error: BaseException) -> None:

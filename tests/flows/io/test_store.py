@@ -174,3 +174,18 @@ def test_shares(store):
     store.shares_path.write_bytes(b"junk")
     with pytest.raises(DataUnavailableError, match=r"shares\.parquet"):
         store.read_shares(["AMZN"])
+
+
+def test_a_file_copied_under_another_ticker_is_refused(tmp_path):
+    """AMZN's prices copied as META's file were used as META's."""
+    import shutil
+
+    from analysis.errors import DataUnavailableError
+
+    store = PriceStore(tmp_path)
+    store.upsert("AMZN", pl.DataFrame({"date": [date(2025, 1, 2)], "close": [220.0]}), (date(2025, 1, 2), date(2025, 1, 2)), "test")
+    shutil.copy(store.path("AMZN"), store.path("META"))
+    for read in (lambda: store.read(["META"]), lambda: store.coverage("META")):
+        with pytest.raises(DataUnavailableError, match=r"holds the prices of AMZN, not META \(copied or renamed\?\)"):
+            read()
+    assert store.read(["AMZN"])["close"].to_list() == [220.0]
