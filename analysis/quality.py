@@ -308,3 +308,51 @@ def event_quality(
         .agg(pl.col(S.REASON).str.join("; "))
         .sort(ROW)
     )
+
+
+SMALL_CAP = 1e7  # a market value under $10m ...
+BUSY_VOLUME = 1e5  # ... with a median volume above 100,000 shares a day: shares typed in millions?
+
+
+def shares_notes(new: pl.DataFrame, stored: pl.DataFrame, prices: pl.DataFrame) -> list[str]:
+    """Warnings for implausible shares-outstanding counts (typed in thousands or millions).
+
+    A count ``n`` is implausible when, for some whole ``k ≠ 0``,
+    ``|ln(n / n_stored) − k ln 1000| < ln 2``: within a factor of 2 of ``1000^k`` times the
+    nearest stored count of the ticker; or when its market value ``n × close`` (the close on or
+    before its date) is under :data:`SMALL_CAP` while the ticker's median daily volume exceeds
+    :data:`BUSY_VOLUME`.
+
+    Parameters
+    ----------
+    new, stored
+        ``ticker, as_of_date, shares_outstanding``: the counts imported, and those stored before.
+    prices
+        ``ticker, date, close, volume`` of the stored prices of these tickers.
+    """
+    notes = []
+    keyed = new.select(S.TICKER, S.AS_OF_DATE, pl.col(S.SHARES).cast(pl.Float64)).sort(S.TICKER, S.AS_OF_DATE)
+    if stored.height:
+        near = keyed.join_asof(
+            stored.select(S.TICKER, S.AS_OF_DATE, pl.col(S.AS_OF_DATE).alias("_then"), pl.col(S.SHARES).cast(pl.Float64).alias("_old"))
+            .sort(S.TICKER, S.AS_OF_DATE), on=S.AS_OF_DATE, by=S.TICKER, strategy="nearest", check_sortedness=False,
+        ).drop_nulls("_old")  # both sides sorted by ticker and date above
+        ratio = (near[S.SHARES] / near["_old"]).log().to_numpy() / math.log(1000)
+        k = np.round(ratio)
+        odd = (k != 0) & (np.abs(ratio - k) * math.log(1000) < math.log(2))
+        for row, power in zip(near.filter(pl.Series(odd)).iter_rows(named=True), k[odd], strict=True):
+            notes.append(f"{row[S.TICKER]}: {row[S.SHARES]:,.0f} shares as of {row[S.AS_OF_DATE]} is about 1000^{power:+.0f} "
+                         f"times the stored {row['_old']:,.0f} as of {row['_then']}: typed in thousands or millions?")
+    if prices.height:
+        close = prices.select(S.TICKER, S.DATE, S.CLOSE).drop_nulls(S.CLOSE).sort(S.TICKER, S.DATE)
+        volume = prices.group_by(S.TICKER).agg(pl.col(S.VOLUME).median().alias("_volume")) if S.VOLUME in prices.columns else None
+        valued = keyed.join_asof(close, left_on=S.AS_OF_DATE, right_on=S.DATE, by=S.TICKER, check_sortedness=False).drop_nulls(
+            S.CLOSE)
+        if volume is not None:
+            valued = valued.join(volume, on=S.TICKER, how="left").filter(
+                (pl.col(S.SHARES) * pl.col(S.CLOSE) < SMALL_CAP) & (pl.col("_volume") > BUSY_VOLUME))
+            for row in valued.iter_rows(named=True):
+                notes.append(f"{row[S.TICKER]}: {row[S.SHARES]:,.0f} shares as of {row[S.AS_OF_DATE]} x close "
+                             f"{row[S.CLOSE]:,.2f} = ${row[S.SHARES] * row[S.CLOSE]:,.0f} of market value, with a median "
+                             f"volume of {row['_volume']:,.0f} shares a day: shares typed in millions?")
+    return notes

@@ -246,9 +246,15 @@ def _cmd_prices(args) -> int:
 def _cmd_shares(args) -> int:
     from flows.io.importers import read_shares_file
 
+    from analysis.quality import shares_notes
+
     frame = read_shares_file(args.file)
     store = _home_store()
+    tickers = frame["ticker"].unique().to_list()
+    notes = shares_notes(frame, store.read_shares(tickers), store.read(tickers, columns=["close", "volume"]))
     store.upsert_shares(frame, f"import:{args.file.name}")
+    for note in notes:
+        print(f"{PROG}: warning: {args.file}: {note}", file=sys.stderr)
     print(f"imported {frame.height} share count(s) for {frame['ticker'].n_unique()} ticker(s) into {store.root}")
     return 0
 

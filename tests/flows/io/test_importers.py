@@ -507,3 +507,24 @@ def test_replace_shortens_a_history_and_remove_deletes_one(tmp_path, mr_home, ca
     assert main(["prices", "remove", "amzn"]) == 0 and "removed AMZN" in capsys.readouterr().out
     assert store.coverage("AMZN") is None and store.tickers().is_empty()
     assert main(["prices", "remove", "AMZN"]) == 2 and "no stored prices for AMZN" in capsys.readouterr().err
+
+
+def test_shares_typed_in_millions_are_a_warning(mr_home, shared_data, tmp_path, capsys):
+    """Shares typed in millions gave Amazon a $98,565 reaction without a word."""
+    from flows.cli.main import main
+
+    assert main(["prices", "import", str(shared_data / "prices" / "AMZN.csv")]) == 0
+    millions = tmp_path / "shares.csv"
+    millions.write_text("ticker,shares_outstanding,as_of_date\nAMZN,10690,2025-10-22\n")
+    capsys.readouterr()
+    assert main(["shares", "import", str(millions)]) == 0
+    err = capsys.readouterr().err
+    assert "AMZN: 10,690 shares as of 2025-10-22 x close" in err and "shares typed in millions?" in err
+    units = tmp_path / "units.csv"
+    units.write_text("ticker,shares_outstanding,as_of_date\nAMZN,10690216011,2025-10-23\n")
+    assert main(["shares", "import", str(units)]) == 0
+    assert ("AMZN: 10,690,216,011 shares as of 2025-10-23 is about 1000^+2 times the stored 10,690 as of 2025-10-22"
+            in capsys.readouterr().err)
+    again = tmp_path / "again.csv"
+    again.write_text("ticker,shares_outstanding,as_of_date\nAMZN,10700000000,2025-11-01\n")
+    assert main(["shares", "import", str(again)]) == 0 and "warning" not in capsys.readouterr().err
