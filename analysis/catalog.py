@@ -513,8 +513,8 @@ def _one_row_per_event(
         timing = parsed("timing", parse_timing, "unknown")
         benchmark = parsed("benchmark", check_ticker, DEFAULT_BENCHMARK)
         group = parsed("group", lambda cell: check_text(cell, field="group"), DEFAULT_GROUP)
-        description = parsed("description", lambda cell: check_text(cell, field="description", allowed="\t"), "")
-        source = parsed("source", lambda cell: check_text(cell, field="source", allowed="\t"), "")
+        description = parsed("description", lambda cell: check_text(cell, field="description"), "")
+        source = parsed("source", lambda cell: check_text(cell, field="source"), "")
         chars = [(CHAR_PREFIX + col, columns[col] if col not in numeric else parsed(col, number, ""))
                  for col in header if col not in CSV_HEADER and col not in CSV_FIELDS]
     except _RowByRow:

@@ -65,10 +65,10 @@ def parse_factors_option(text: str, *, field: str = "factors") -> tuple[str, tup
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def check_text(text: object, *, field: str, event: str | None = None, allowed: str = "") -> str:
+def check_text(text: object, *, field: str, event: str | None = None, allowed: str = "\t\n\r") -> str:
     """``text`` (a user's words: group names, descriptions), refused when it holds a control
     character other than those ``allowed`` (an ANSI escape would reach the terminal, the LaTeX
-    tables and the pages)."""
+    tables and the pages; tabs and line breaks are escaped where they are shown)."""
     if not isinstance(text, str):
         raise InputError(f"expected text, got {text!r}", field=field, event=event)
     bad = next((c for c in _CONTROL.findall(text) if c not in allowed), None)
@@ -424,9 +424,8 @@ class EventSpec:
             raise InputError(f"expected a date or datetime, got {self.announced!r}", field="announced", event=ev)
         if not isinstance(self.group, str) or not self.group.strip():
             raise InputError("expected a non-empty group name", field="group", event=ev)
-        for name, text, allowed in (("group", self.group, ""), ("description", self.description, "\t\n\r"),
-                                    ("source", self.source, "\t\n\r")):
-            check_text(text, field=name, event=ev, allowed=allowed)
+        for name in ("group", "description", "source"):
+            check_text(getattr(self, name), field=name, event=ev)
 
     @classmethod
     def prechecked(
