@@ -28,10 +28,10 @@ from flows.io.calendars import exchange_calendar
 from flows import progress
 from flows.io.catalog import select_events
 from flows.io.importers import check_prices, check_shares, read_price_file
-from flows.io.prices import STUDY_COLUMNS
+from flows.io.prices import STUDY_COLUMNS, StudyData
 from flows.io.store import PRICE_SCHEMA, SHARES_SCHEMA, PriceStore
 from flows.orchestration.study import (
-    acquire_prices, analyze, claim_tickers, load_factors, load_history, publish_report, report_title, run_manifest,
+    acquire_prices, analyze, claim_tickers, load_data, load_factors, publish_report, report_title, run_manifest,
 )
 from flows.params import DateFormat, Source, read_catalog
 from flows.settings import home
@@ -244,26 +244,29 @@ def study(
     root = str(store or home())
     with progress.silenced(not verbose):
         sets = dict(factors) if factors is not None else load_factors(root, spec)
+        covered = None
         if prices is None:
             plan, notes = acquire_prices(chosen, spec, root, source)
-            needs, given, history = plan.needs, None, load_history(root, claim_tickers(chosen))
+            needs = plan.needs
+            data = load_data(root, needs, claim_tickers(chosen))
         else:
             frame = prices if _is_normalised(prices) else _prices(prices)
             cal = exchange_calendar(spec.calendar)
             needs = price_requirements(align_events(events_frame(chosen), cal), spec, cal)
-            given = (_study_prices(frame, needs), _shares(shares))
             claimed = claim_tickers(chosen)
             history = frame.filter(pl.col(S.TICKER).is_in(claimed)).select(S.TICKER, S.DATE, S.CLOSE, S.HIGH, S.LOW)
+            data = StudyData(_study_prices(frame, needs), _shares(shares), history, {}, {})
+            covered = {  # prices given as frames: their coverage goes in the report's manifest
+                t: [str(a), str(b)]
+                for t, a, b in data.prices.group_by(S.TICKER).agg(pl.col(S.DATE).min().alias("a"), pl.col(S.DATE).max().alias("b")).iter_rows()
+            }
             have = set(frame[S.TICKER].unique().to_list())
             notes = [f"{t}: no prices given" for t in needs[S.TICKER].to_list() if t not in have]
-        result = analyze(chosen, spec, root, needs, sets, history, context, given=given)
+        result = analyze(chosen, spec, root, needs, sets, data.history, context, given=data)
     for note in notes:
         warnings.warn(note, DataWarning, stacklevel=2)
-    covered = None if prices is None else {
-        t: [str(a), str(b)]
-        for t, a, b in given[0].group_by(S.TICKER).agg(pl.col(S.DATE).min().alias("a"), pl.col(S.DATE).max().alias("b")).iter_rows()
-    }
-    inputs = _Inputs(chosen, spec, root, needs, notes, sets, source if prices is None else "frames", covered)
+    inputs = _Inputs(chosen, spec, root, needs, notes, sets, source if prices is None else "frames", covered,
+                     data if prices is None else None)
     return Study(result, inputs)
 
 
@@ -309,6 +312,7 @@ class _Inputs:
     factors: dict[str, pl.DataFrame]
     source: str
     covered: dict[str, list[str]] | None  # prices given as frames: each ticker's first and last date
+    data: StudyData | None  # prices from the store: the versions of its files the study read
 
 
 class Study:
@@ -395,7 +399,7 @@ class Study:
         i = self._inputs
         manifest = run_manifest(
             None, i.events, i.spec, i.source, PriceStore(Path(i.store)), i.needs, i.notes, i.factors,
-            result=self._result,
+            result=self._result, data=i.data,
         )
         if i.covered is not None:  # prices given as frames: their coverage, not the store's
             manifest |= {"store": None, "data": {

@@ -122,6 +122,36 @@ STUDY_COLUMNS = (S.CLOSE, S.ADJ_CLOSE, S.VOLUME)
 """The stored price columns a study reads (besides ``date``): returns, market caps, volume."""
 
 
+@dataclass(eq=False)
+class StudyData:
+    """What a run reads of the store, each price file once (:func:`read_study_data`): the
+    study's prices and shares outstanding (as :func:`read_study_prices`), the whole history of
+    the claim tickers, and each file's sha256 and covered range for the manifest."""
+
+    prices: pl.DataFrame | None
+    shares: pl.DataFrame | None
+    history: pl.DataFrame
+    sha256: dict[str, str]
+    covered: dict[str, tuple[date, date]]
+
+    def take(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The prices and shares, handed over once: this object no longer holds them, so the
+        engine frees the raw prices as soon as it has laid them out."""
+        if self.prices is None or self.shares is None:
+            raise RuntimeError("the prices were already taken")
+        taken, self.prices, self.shares = (self.prices, self.shares), None, None
+        return taken
+
+
+def read_study_data(store: PriceStore, needs: pl.DataFrame, history: Collection[str]) -> StudyData:
+    """:class:`StudyData` of the tickers in ``needs`` over its whole span, with the whole
+    history of ``history`` (:meth:`flows.io.store.PriceStore.snapshot`)."""
+    chosen = needs[S.TICKER].to_list()
+    span = (needs["start"].min(), needs["end"].max()) if chosen else (None, None)
+    snap = store.snapshot(chosen, *span, columns=STUDY_COLUMNS, history=list(history))
+    return StudyData(snap.prices, store.read_shares(chosen), snap.history, snap.sha256, snap.covered)
+
+
 def read_study_prices(
     store: PriceStore, needs: pl.DataFrame, tickers: Collection[str] | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:

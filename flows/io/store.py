@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+from dataclasses import dataclass
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
@@ -244,21 +245,36 @@ class PriceStore:
         with ThreadPoolExecutor(READ_THREADS) as pool:
             tables = list(pool.map(lambda t, path: _read_prices(path, names, t), wanted, paths))
         found = [(t, table) for t, table in zip(wanted, tables, strict=True) if table is not None]
-        if not found:
-            return _empty_prices().select(S.TICKER, *names)
-        owner = np.repeat(np.arange(len(found), dtype=np.uint32), [table.num_rows for _, table in found])
-        out = arrow_frame(pa.concat_tables([table for _, table in found]).combine_chunks()).with_columns(
-            pl.Series(S.TICKER, [t for t, _ in found], dtype=pl.String).gather(pl.Series(owner))
-        ).select(S.TICKER, *names)
-        del tables, found
-        pa.default_memory_pool().release_unused()  # the per-file tables' memory, which the pool would keep
-        days = out[S.DATE]
-        if (start is not None and days.min() < start) or (end is not None and days.max() > end):
-            keep = days.is_between(start or days.min(), end or days.max())
-            out, owner = out.filter(keep), owner[keep.to_numpy()]
-        # files are sorted by date; check, as writers might not be ours
-        ordered = (np.diff(out[S.DATE].to_physical().to_numpy()) >= 0) | (np.diff(owner) != 0)
-        return out if ordered.all() else out.sort(S.TICKER, S.DATE)
+        del tables
+        return _assemble(found, names, start, end)
+
+    def snapshot(
+        self, tickers: Sequence[str], start: date | None = None, end: date | None = None,
+        columns: Sequence[str] | None = None, history: Sequence[str] = (),
+    ) -> Snapshot:
+        """What a run reads of the store, each file read once: the prices of ``tickers`` (as
+        :meth:`read`), the whole history (``date, close, high, low``) of ``history`` and every
+        file's sha256 and covered range, all from the same bytes, so an import running
+        meanwhile can never give a report of mixed versions."""
+        names = [c for c in PRICE_SCHEMA.names() if columns is None or c == S.DATE or c in columns]
+        kept = [S.DATE, S.CLOSE, S.HIGH, S.LOW]
+        wide = set(_as_list(history))
+        wanted = sorted(set(_as_list(tickers)) | wide)
+
+        def read(ticker: str) -> _Version | None:
+            return _read_version(self.path(ticker), ticker, sorted(set(names) | set(kept), key=PRICE_SCHEMA.names().index)
+                                 if ticker in wide else names)
+
+        with ThreadPoolExecutor(READ_THREADS) as pool:
+            versions = dict(zip(wanted, pool.map(read, wanted), strict=True))
+        found = {t: v for t, v in versions.items() if v is not None}
+        chosen = set(_as_list(tickers))
+        return Snapshot(
+            prices=_assemble([(t, v.table.select(names)) for t, v in found.items() if t in chosen], names, start, end),
+            history=_assemble([(t, v.table.select(kept)) for t, v in found.items() if t in wide], kept, None, None),
+            sha256={t: v.sha256 for t, v in found.items()},
+            covered={t: v.covered for t, v in found.items()},
+        )
 
     def tickers(self) -> pl.DataFrame:
         """One row per stored ticker: rows, first and last date, covered range and source."""
@@ -453,6 +469,63 @@ def _load(path: Path, columns: list[str] | None = None) -> tuple[pl.DataFrame, d
     except _PARQUET_ERRORS as error:
         _reraise_os_failure(error)
         raise _unreadable(path, error) from None
+
+
+def _assemble(found: list[tuple[str, pa.Table]], names: list[str], start: date | None, end: date | None) -> pl.DataFrame:
+    """One long frame ``ticker`` + ``names`` of the per-ticker tables ``found`` (in ticker
+    order), within ``start .. end``, sorted by ticker and date."""
+    if not found:
+        return _empty_prices().select(S.TICKER, *names)
+    owner = np.repeat(np.arange(len(found), dtype=np.uint32), [table.num_rows for _, table in found])
+    out = arrow_frame(pa.concat_tables([table for _, table in found]).combine_chunks()).with_columns(
+        pl.Series(S.TICKER, [t for t, _ in found], dtype=pl.String).gather(pl.Series(owner))
+    ).select(S.TICKER, *names)
+    found.clear()
+    pa.default_memory_pool().release_unused()  # the per-file tables' memory, which the pool would keep
+    days = out[S.DATE]
+    if out.height and ((start is not None and days.min() < start) or (end is not None and days.max() > end)):
+        keep = days.is_between(start or days.min(), end or days.max())
+        out, owner = out.filter(keep), owner[keep.to_numpy()]
+    # files are sorted by date; check, as writers might not be ours
+    ordered = (np.diff(out[S.DATE].to_physical().to_numpy()) >= 0) | (np.diff(owner) != 0)
+    return out if ordered.all() else out.sort(S.TICKER, S.DATE)
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """What a run read of the price store (:meth:`PriceStore.snapshot`), each file once."""
+
+    prices: pl.DataFrame
+    history: pl.DataFrame
+    sha256: dict[str, str]
+    covered: dict[str, tuple[date, date]]
+
+
+@dataclass(frozen=True, eq=False)
+class _Version:
+    table: pa.Table
+    sha256: str
+    covered: tuple[date, date]
+
+
+def _read_version(path: Path, ticker: str, columns: list[str]) -> _Version | None:
+    """:func:`_read_prices` of ``columns``, with the sha256 and covered range of the same bytes."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        parquet = pq.ParquetFile(pa.BufferReader(data), pre_buffer=False)
+        meta = parquet.metadata.metadata or {}
+        _check_owner(path, meta, ticker)
+        table = parquet.read(columns=columns, use_threads=False)
+        schema = pa.schema([_ARROW_PRICES.field(c) for c in columns])
+        table = table if table.schema.equals(schema) else table.select(columns).cast(schema)
+        start, end, _ = _covered({k.decode(): v.decode() for k, v in meta.items()})
+    except _PARQUET_ERRORS as error:
+        _reraise_os_failure(error)
+        raise _unreadable(path, error) from None
+    return _Version(table, hashlib.sha256(data).hexdigest(), (start, end))
 
 
 def _read_prices(path: Path, columns: list[str], ticker: str) -> pa.Table | None:

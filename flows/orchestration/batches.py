@@ -44,7 +44,7 @@ from analysis.specs import StudySpec
 from flows.io.calendars import exchange_calendar
 from flows import progress
 from flows.params import TaskRunnerName
-from flows.io.prices import read_study_prices
+from flows.io.prices import StudyData, read_study_prices
 from flows.io.spill import FrameSpill
 from flows.io.store import PriceStore
 
@@ -76,7 +76,7 @@ def study_batch(
 def study_in_batches(
     events: pl.DataFrame, spec: StudySpec, store_root: str, needs: pl.DataFrame, factors: dict[str, pl.DataFrame],
     context: pl.DataFrame | None = None, in_memory: bool = True, spill: str | None = None, *, map_batches: BatchMap,
-    given: tuple[pl.DataFrame, pl.DataFrame] | None = None,
+    given: StudyData | None = None,
 ) -> StudyResult:
     """The study of ``events`` (:func:`analysis.specs.events_frame`) on the prices in the store,
     batch by batch (module docstring).
@@ -99,15 +99,16 @@ def study_in_batches(
     map_batches
         How the batches run (:data:`BatchMap`); its results are consumed one by one.
     given
-        The prices and shares outstanding (:func:`flows.io.prices.read_study_prices`) when
-        they do not come from the store (the Python API's frames); with ``in_memory`` only.
+        The prices and shares outstanding already read (:class:`flows.io.prices.StudyData`:
+        one version of each store file, or the Python API's frames), taken from it once;
+        with ``in_memory`` only.
     """
     cal = exchange_calendar(spec.calendar)
     plan = plan_study(events, spec, cal, context=context)
     batches = plan.batches()
     prices = shares = None
     if in_memory:
-        raw, shares = given or read_study_prices(PriceStore(Path(store_root)), needs)
+        raw, shares = given.take() if given is not None else read_study_prices(PriceStore(Path(store_root)), needs)
         prices = prepare_prices(raw, spec, cal, factors)
         del raw
     progress.say(f"{plan.rows.height} event row(s) in {len(batches)} batch(es) of at most {spec.batch_rows}")

@@ -62,7 +62,7 @@ from flows.reporting.plots import file_stem, slug
 from flows.settings import home
 from flows.io.store import PRICE_SCHEMA, PriceStore
 from flows.orchestration.study import (
-    acquire_prices, analyze, check_inputs, claim_tickers, code_version, event_info, load_history,
+    acquire_prices, analyze, check_inputs, code_version, event_info, read_once,
     publish_report, run_manifest, runner, update_index,
 )
 
@@ -318,18 +318,19 @@ def refresh_catalog(
     if changed or listed_events(folder / CATALOG_DIR) != ids:  # an event changed, or left / joined the catalog
         # One vectorised study of the whole catalog: the group tests and regressions need every
         # event of a group; only the changed events' own reports are written.
-        history = run(load_history, root, claim_tickers(events))
+        data, history = read_once(root, plan.needs, events, task_runner)
         with progress.stage("engine"):
             everything = analyze(events, spec, root, plan.needs, factor_sets, history,
-                                 task_runner=task_runner, dask_address=dask_address)
+                                 task_runner=task_runner, dask_address=dask_address, given=data)
         with progress.stage("writing the reports"):
             store_ = PriceStore(Path(root))
             if changed:
                 todo = tuple(e for e in events if e.id in changed)
-                manifest = run_manifest(catalog_path, todo, spec, source, store_, plan.needs, notes, factor_sets, kind="event")
+                manifest = run_manifest(catalog_path, todo, spec, source, store_, plan.needs, notes, factor_sets, kind="event",
+                                        data=data)
                 run(write_event_reports, everything, str(folder), manifest, prints, todo, latex)
             whole = run_manifest(catalog_path, events, spec, source, store_, plan.needs, notes, factor_sets, kind="catalog",
-                                 result=everything)
+                                 result=everything, data=data)
             whole["fingerprints"] = {e: p["fingerprint"] for e, p in prints.items()}
             report = run(publish_report, everything, str(folder / CATALOG_DIR), whole,
                          f"Market reaction: catalog {catalog_path.name}", latex)

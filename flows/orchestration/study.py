@@ -51,7 +51,9 @@ from flows.reporting.index import write_index
 from flows.params import (
     DEFAULT_ESTIMATION, DEFAULT_REPORTS, Source, StudyInputs, TaskRunnerName, chosen_inputs, read_catalog, study_spec,
 )
-from flows.io.prices import FetchBatch, PricePlan, download, ensure_shares, plan_fetches, store_download
+from flows.io.prices import (
+    FetchBatch, PricePlan, StudyData, download, ensure_shares, plan_fetches, read_study_data, store_download,
+)
 from flows.reporting.publish import Pages, file_sha256, write_report
 from flows.settings import home
 from flows.io.store import FactorStore, PriceStore
@@ -183,6 +185,25 @@ def claim_tickers(events: tuple[EventSpec, ...]) -> list[str]:
     return sorted({t for e in events if claims(e) for t in e.tickers})
 
 
+def load_data(store_root: str, needs: pl.DataFrame, tickers: list[str]) -> StudyData:
+    """The prices of ``needs`` with the whole history of ``tickers`` (for the claims), each
+    store file read once (:func:`flows.io.prices.read_study_data`): the report's numbers, claims
+    and manifest hashes come from the same version of every file."""
+    return read_study_data(PriceStore(Path(store_root)), needs, tickers)
+
+
+def read_once(
+    store_root: str, needs: pl.DataFrame, events: tuple[EventSpec, ...], task_runner: TaskRunnerName,
+) -> tuple[StudyData | None, pl.DataFrame]:
+    """The run's prices (:func:`load_data`: each store file once) and the claim tickers'
+    history; on Dask only the history (each worker reads its batch's tickers)."""
+    run = runner()
+    if task_runner == "threads":
+        data = run(load_data, store_root, needs, claim_tickers(events))
+        return data, data.history
+    return None, run(load_history, store_root, claim_tickers(events))
+
+
 def load_history(store_root: str, tickers: list[str]) -> pl.DataFrame:
     """The whole stored history (raw close, high, low) of ``tickers``, for the claim checks
     ("record high" looks back as far as the store goes)."""
@@ -193,7 +214,7 @@ def analyze(
     events: tuple[EventSpec, ...], spec: StudySpec, store_root: str, needs: pl.DataFrame,
     factors: dict[str, pl.DataFrame], history: pl.DataFrame | None = None, context: tuple[EventSpec, ...] = (),
     task_runner: TaskRunnerName = "threads", dask_address: str | None = None,
-    spill: str | None = None, given: tuple[pl.DataFrame, pl.DataFrame] | None = None,
+    spill: str | None = None, given: StudyData | None = None,
 ) -> StudyResult:
     """Run the study on the stored prices ``needs`` (or the ``given`` prices and shares) in
     event batches on ``task_runner`` (``context``: further catalog events that may confound
@@ -259,7 +280,7 @@ def event_info(events: tuple[EventSpec, ...]) -> list[dict[str, Any]]:
 def run_manifest(
     catalog: Path | None, events: tuple[EventSpec, ...], spec: StudySpec, source: str, store: PriceStore,
     needs: pl.DataFrame, notes: list[str], factors: dict[str, pl.DataFrame] | None = None, kind: str = "run",
-    result: StudyResult | None = None,
+    result: StudyResult | None = None, data: StudyData | None = None,
 ) -> dict[str, Any]:
     """Inputs, parameters and data coverage of a run (versions and outputs are added on write).
 
@@ -268,15 +289,18 @@ def run_manifest(
     catalog's view of every event of a study of at most :data:`MAX_EVENT_ROWS` events; of a
     larger one (given its ``result``), that of the events the pages list
     (:func:`flows.reporting.flagship.displayed_events`), as the pages' tables are bounded:
-    every event's inputs are in ``events.parquet`` (10^5 events' info took 1.2 s and 28 MB)."""
+    every event's inputs are in ``events.parquet`` (10^5 events' info took 1.2 s and 28 MB).
+    With the run's ``data``, the coverage and sha256 of each price file are those of the
+    version the run read (:func:`load_data`), else the store's now."""
     if result is not None and len(events) > MAX_EVENT_ROWS:
         shown = set(displayed_events(result))
         described = tuple(e for e in events if e.id in shown)
     else:
         described = events
+    covered = data.covered.get if data is not None else store.coverage
+    sha256 = data.sha256.get if data is not None else store.content_hash
     coverage = {
-        t: {"needed": [str(a), str(b)], "covered": [str(x) for x in (store.coverage(t) or ())],
-            "sha256": store.content_hash(t)}
+        t: {"needed": [str(a), str(b)], "covered": [str(x) for x in (covered(t) or ())], "sha256": sha256(t)}
         for t, a, b in needs.select(S.TICKER, "start", "end").iter_rows()
     }
     factor_store = FactorStore(store.root)
@@ -398,13 +422,13 @@ def study_events(
         plan, notes = acquire_prices(events, spec, root, source)
         if inputs.factors and plan.needs.height:
             notes += coverage_notes(inputs.factors, plan.needs["start"].min(), plan.needs["end"].max())
-        history = run(load_history, root, claim_tickers(events))
+        data, history = read_once(root, plan.needs, events, task_runner)
     folder = Path(reports) if reports else Path(out).parent if out else Path(DEFAULT_REPORTS)
     target = out or str(default_out(events, datetime.now(timezone.utc), folder))
     with scratch_folder(Path(target)) as scratch:  # for the rows a study of several batches streams to disk
         with progress.stage("engine"):
             result = analyze(events, spec, root, plan.needs, inputs.factors, history, inputs.context,
-                             task_runner, dask_address, str(scratch))
+                             task_runner, dask_address, str(scratch), given=data)
         if not result.car[S.CAR].is_not_null().any():
             raise DataUnavailableError(no_result_message(result, notes, root))
         streamed = scratch / f"{ABNORMAL_RETURNS}.parquet"
@@ -413,7 +437,7 @@ def study_events(
             result = with_displayed_days(result, streamed)
         with progress.stage("writing the report"):
             manifest = run_manifest(inputs.catalog, events, spec, source, PriceStore(Path(root)), plan.needs, notes,
-                                    inputs.factors, result=result)
+                                    inputs.factors, result=result, data=data)
             report = run(publish_report, result, target, manifest, report_title(events), latex, spilled=spilled)
             run.artifacts(result, dict.fromkeys(result.events[S.EVENT_ID].unique(maintain_order=True).to_list(), report))
             run.brief_artifacts(report)

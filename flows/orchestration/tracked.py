@@ -50,7 +50,7 @@ from flows.orchestration.artifacts import publish_artifacts
 from flows.orchestration.batches import DASK_LOCAL_CLUSTER, THREADS
 from flows.reporting.flagship import publish_brief_artifacts
 from flows.params import TaskRunnerName
-from flows.io.prices import FetchBatch
+from flows.io.prices import FetchBatch, StudyData
 from flows.reporting.publish import file_sha256
 from flows.reporting.tables import headline_sentences
 
@@ -132,6 +132,7 @@ TASKS = {
     study.store_batch: _no_cache("store-prices", study.store_batch),
     study.fetch_shares: _no_cache("fetch-shares", study.fetch_shares, tags=[YAHOO_TAG]),
     study.load_history: _no_cache("load-history", study.load_history),
+    study.load_data: _no_cache("load-data", study.load_data),
     study.publish_report: _no_cache("write-report", study.publish_report),
     study.update_index: _no_cache("update-index", study.update_index),
     refresh.fingerprint_events: _no_cache("fingerprint-events", refresh.fingerprint_events),
@@ -164,7 +165,7 @@ def _task_map(step: Callable[..., Any], items: list[pl.DataFrame], **shared: Any
 def study_batches(
     events: pl.DataFrame, spec: StudySpec, store_root: str, needs: pl.DataFrame, factors: dict[str, pl.DataFrame],
     context: pl.DataFrame | None = None, in_memory: bool = True, spill: str | None = None,
-    given: tuple[pl.DataFrame, pl.DataFrame] | None = None,
+    given: StudyData | None = None,
 ) -> StudyResult:
     """:func:`flows.orchestration.batches.study_in_batches` with each batch an ``event-batch`` task; run it
     with ``.with_options(task_runner=make_task_runner(...))``."""
