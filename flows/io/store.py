@@ -266,15 +266,14 @@ class PriceStore:
                                  if ticker in wide else names)
 
         with ThreadPoolExecutor(READ_THREADS) as pool:
-            versions = dict(zip(wanted, pool.map(read, wanted), strict=True))
-        found = {t: v for t, v in versions.items() if v is not None}
+            found = {t: v for t, v in zip(wanted, pool.map(read, wanted), strict=True) if v is not None}
         chosen = set(_as_list(tickers))
-        return Snapshot(
-            prices=_assemble([(t, v.table.select(names)) for t, v in found.items() if t in chosen], names, start, end),
-            history=_assemble([(t, v.table.select(kept)) for t, v in found.items() if t in wide], kept, None, None),
-            sha256={t: v.sha256 for t, v in found.items()},
-            covered={t: v.covered for t, v in found.items()},
-        )
+        sha256, covered = {t: v.sha256 for t, v in found.items()}, {t: v.covered for t, v in found.items()}
+        price_tables = [(t, v.table.select(names)) for t, v in found.items() if t in chosen]
+        history_tables = [(t, v.table.select(kept)) for t, v in found.items() if t in wide]
+        del found  # the per-file tables are freed as they are assembled
+        return Snapshot(_assemble(price_tables, names, start, end), _assemble(history_tables, kept, None, None),
+                        sha256, covered)
 
     def tickers(self) -> pl.DataFrame:
         """One row per stored ticker: rows, first and last date, covered range and source."""
