@@ -485,14 +485,17 @@ def _date_parser(
 def _slashed_order(text: pl.Series, column: str, file: str) -> DateFormat:
     """``M/D/YYYY``, or ``D/M/YYYY`` when some first number exceeds 12 and no second one does;
     an ``InputError`` when every date reads both ways and some do not read the same."""
-    parts = text.drop_nulls().str.extract_groups(f"^{_SLASHED}$").struct.unnest().drop_nulls().cast(pl.Int32)
+    cell = pl.col("cell")
+    parts = text.drop_nulls().to_frame("cell").select(  # the slashed cells only: the others fail their own check
+        cell, *(cell.str.extract(f"^{_SLASHED}$", k).cast(pl.Int32).alias(n) for k, n in ((1, "a"), (2, "b")))
+    ).drop_nulls()
     if parts.is_empty():
         return "M/D/YYYY"
-    a, b = parts.to_series(0), parts.to_series(1)
+    a, b = parts["a"], parts["b"]
     if a.max() > 12 >= b.max():
         return "D/M/YYYY"
     if a.max() <= 12 and b.max() <= 12 and (a != b).any():
-        example = text.drop_nulls().filter(parts.select(pl.col(parts.columns[0]) != pl.col(parts.columns[1])).to_series())[0]
+        example = parts.filter(a != b)["cell"][0]
         raise InputError(
             f"the dates are ambiguous: every one reads as M/D/YYYY and as D/M/YYYY (e.g. {example!r}); "
             "give --date-format M/D/YYYY or D/M/YYYY", file=file, field=column,

@@ -528,3 +528,15 @@ def test_shares_typed_in_millions_are_a_warning(mr_home, shared_data, tmp_path, 
     again = tmp_path / "again.csv"
     again.write_text("ticker,shares_outstanding,as_of_date\nAMZN,10700000000,2025-11-01\n")
     assert main(["shares", "import", str(again)]) == 0 and "warning" not in capsys.readouterr().err
+
+
+def test_a_date_in_another_format_among_slashed_ones_is_named(tmp_path):
+    """The order check read only the slashed cells' numbers but filtered all cells (ShapeError)."""
+    path = tmp_path / "AMZN.csv"
+    path.write_text("date,close\n01/02/2025,1\n2025-01-03,2\n01/03/2025,3\n")
+    with pytest.raises(InputError, match="ambiguous.*'01/02/2025'"):
+        read_price_file(path)
+    path.write_text("date,close\n1/13/2025,1\n2025-01-03,2\n")
+    with pytest.raises(InputError) as bad:
+        read_price_file(path)
+    assert (bad.value.row, bad.value.field) == (2, "date")
