@@ -244,7 +244,6 @@ def study(
     root = str(store or home())
     with progress.silenced(not verbose):
         sets = dict(factors) if factors is not None else load_factors(root, spec)
-        covered = None
         if prices is None:
             plan, notes = acquire_prices(chosen, spec, root, source)
             needs = plan.needs
@@ -255,18 +254,19 @@ def study(
             needs = price_requirements(align_events(events_frame(chosen), cal), spec, cal)
             claimed = claim_tickers(chosen)
             history = frame.filter(pl.col(S.TICKER).is_in(claimed)).select(S.TICKER, S.DATE, S.CLOSE, S.HIGH, S.LOW)
-            data = StudyData(_study_prices(frame, needs), _shares(shares), history, {}, {})
-            covered = {  # prices given as frames: their coverage goes in the report's manifest
-                t: [str(a), str(b)]
-                for t, a, b in data.prices.group_by(S.TICKER).agg(pl.col(S.DATE).min().alias("a"), pl.col(S.DATE).max().alias("b")).iter_rows()
+            given = _study_prices(frame, needs)
+            covered = {  # the frames' coverage goes in the report's manifest (no file, no sha256)
+                t: (a, b) for t, a, b in given.group_by(S.TICKER).agg(pl.col(S.DATE).min().alias("a"),
+                                                                       pl.col(S.DATE).max().alias("b")).iter_rows()
             }
+            data = StudyData(given, _shares(shares), history, {}, covered)
+            del given
             have = set(frame[S.TICKER].unique().to_list())
             notes = [f"{t}: no prices given" for t in needs[S.TICKER].to_list() if t not in have]
         result = analyze(chosen, spec, root, needs, sets, data.history, context, given=data)
     for note in notes:
         warnings.warn(note, DataWarning, stacklevel=2)
-    inputs = _Inputs(chosen, spec, root, needs, notes, sets, source if prices is None else "frames", covered,
-                     data if prices is None else None)
+    inputs = _Inputs(chosen, spec, root, needs, notes, sets, source if prices is None else "frames", data)
     return Study(result, inputs)
 
 
@@ -311,8 +311,7 @@ class _Inputs:
     notes: list[str]
     factors: dict[str, pl.DataFrame]
     source: str
-    covered: dict[str, list[str]] | None  # prices given as frames: each ticker's first and last date
-    data: StudyData | None  # prices from the store: the versions of its files the study read
+    data: StudyData  # the store files' versions the study read, or the frames' coverage
 
 
 class Study:
@@ -401,9 +400,8 @@ class Study:
             None, i.events, i.spec, i.source, PriceStore(Path(i.store)), i.needs, i.notes, i.factors,
             result=self._result, data=i.data,
         )
-        if i.covered is not None:  # prices given as frames: their coverage, not the store's
-            manifest |= {"store": None, "data": {
-                t: {**d, "covered": i.covered.get(t, []), "sha256": None} for t, d in manifest["data"].items()}}
+        if i.source == "frames":
+            manifest["store"] = None
         with progress.silenced():
             return Path(publish_report(self._result, str(path), manifest, report_title(i.events), latex))
 

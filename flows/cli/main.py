@@ -365,9 +365,9 @@ def _check_run(args) -> StudyInputs:
         raise InputError("--dask-address needs --task-runner dask", field="--dask-address")
     if args.out:  # before any computation: a folder another tool (or the analyst) wrote is never replaced
         from flows.io.atomic import check_owned
-        from flows.reporting.ownership import report_manifest
+        from flows.reporting.ownership import is_report
 
-        check_owned(args.out, owned=lambda folder: report_manifest(folder) is not None)
+        check_owned(args.out, owned=is_report)
     from flows.io.catalog import default_catalog_path
     from flows.params import chosen_inputs, read_catalog, study_spec
 

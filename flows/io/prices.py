@@ -132,7 +132,7 @@ class StudyData:
     shares: pl.DataFrame | None
     history: pl.DataFrame
     sha256: dict[str, str]
-    covered: dict[str, tuple[date, date]]
+    covered: dict[str, tuple[date, date] | None]
 
     def take(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         """The prices and shares, handed over once: this object no longer holds them, so the

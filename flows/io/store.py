@@ -243,9 +243,9 @@ class PriceStore:
         wanted = sorted(dict.fromkeys(_as_list(tickers)))
         paths = [self.path(t) for t in wanted]
         with ThreadPoolExecutor(READ_THREADS) as pool:
-            tables = list(pool.map(lambda t, path: _read_prices(path, names, t), wanted, paths))
-        found = [(t, table) for t, table in zip(wanted, tables, strict=True) if table is not None]
-        del tables
+            versions = list(pool.map(lambda t, path: _read_version(path, t, names), wanted, paths))
+        found = [(t, v.table) for t, v in zip(wanted, versions, strict=True) if v is not None]
+        del versions
         return _assemble(found, names, start, end)
 
     def snapshot(
@@ -263,7 +263,7 @@ class PriceStore:
 
         def read(ticker: str) -> _Version | None:
             return _read_version(self.path(ticker), ticker, sorted(set(names) | set(kept), key=PRICE_SCHEMA.names().index)
-                                 if ticker in wide else names)
+                                 if ticker in wide else names, digest=True)
 
         with ThreadPoolExecutor(READ_THREADS) as pool:
             found = {t: v for t, v in zip(wanted, pool.map(read, wanted), strict=True) if v is not None}
@@ -290,11 +290,7 @@ class PriceStore:
 
     def content_hash(self, ticker: str) -> str | None:
         """sha256 (hex) of the stored file of ``ticker``, or None if it is not stored."""
-        try:
-            with self.path(ticker).open("rb") as f:
-                return hashlib.file_digest(f, "sha256").hexdigest()
-        except FileNotFoundError:
-            return None
+        return _digest(self.path(ticker))
 
     # --- shares outstanding ----------------------------------------------------------
 
@@ -406,11 +402,7 @@ class FactorStore:
 
     def content_hash(self, name: str) -> str | None:
         """sha256 (hex) of the file of set ``name``, or None if it is not stored."""
-        try:
-            with self.path(name).open("rb") as f:
-                return hashlib.file_digest(f, "sha256").hexdigest()
-        except FileNotFoundError:
-            return None
+        return _digest(self.path(name))
 
 
 @contextlib.contextmanager
@@ -497,53 +489,38 @@ class Snapshot:
     prices: pl.DataFrame
     history: pl.DataFrame
     sha256: dict[str, str]
-    covered: dict[str, tuple[date, date]]
+    covered: dict[str, tuple[date, date] | None]
 
 
 @dataclass(frozen=True, eq=False)
 class _Version:
     table: pa.Table
-    sha256: str
-    covered: tuple[date, date]
+    sha256: str | None
+    covered: tuple[date, date] | None
 
 
-def _read_version(path: Path, ticker: str, columns: list[str]) -> _Version | None:
-    """:func:`_read_prices` of ``columns``, with the sha256 and covered range of the same bytes."""
+def _read_version(path: Path, ticker: str, columns: list[str], digest: bool = False) -> _Version | None:
+    """The ``columns`` of the price file of ``ticker`` as an Arrow table with
+    :data:`PRICE_SCHEMA` types, and the covered range (and, with ``digest``, the sha256) of
+    the same bytes; None if there is no file. The whole file is read in one call through one
+    open handle (one version of it), then decoded from memory."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return None
     try:
         parquet = pq.ParquetFile(pa.BufferReader(data), pre_buffer=False)
-        meta = parquet.metadata.metadata or {}
+        meta = {k.decode(errors="replace"): v.decode(errors="replace")  # another tool may have written any bytes
+                for k, v in (parquet.metadata.metadata or {}).items()}
         _check_owner(path, meta, ticker)
         table = parquet.read(columns=columns, use_threads=False)
         schema = pa.schema([_ARROW_PRICES.field(c) for c in columns])
         table = table if table.schema.equals(schema) else table.select(columns).cast(schema)
-        start, end, _ = _covered({k.decode(): v.decode() for k, v in meta.items()})
+        covered = _covered(meta)[:2] if COVERED_START in meta else None
     except _PARQUET_ERRORS as error:
         _reraise_os_failure(error)
         raise _unreadable(path, error) from None
-    return _Version(table, hashlib.sha256(data).hexdigest(), (start, end))
-
-
-def _read_prices(path: Path, columns: list[str], ticker: str) -> pa.Table | None:
-    """The ``columns`` of the price file of ``ticker`` as an Arrow table with
-    :data:`PRICE_SCHEMA` types (None if there is no file). The whole file is read in one call
-    through one open handle (one version of it), then decoded from memory."""
-    try:
-        with path.open("rb") as f:
-            data = f.read()
-        parquet = pq.ParquetFile(pa.BufferReader(data), pre_buffer=False)
-        _check_owner(path, parquet.metadata.metadata, ticker)
-        table = parquet.read(columns=columns, use_threads=False)
-        schema = pa.schema([_ARROW_PRICES.field(c) for c in columns])
-        return table if table.schema.equals(schema) else table.select(columns).cast(schema)
-    except FileNotFoundError:
-        return None
-    except _PARQUET_ERRORS as error:
-        _reraise_os_failure(error)
-        raise _unreadable(path, error) from None
+    return _Version(table, hashlib.sha256(data).hexdigest() if digest else None, covered)
 
 
 def _load_prices(path: Path, columns: list[str] | None = None) -> tuple[pl.DataFrame, tuple[date, date, str]] | None:
@@ -570,8 +547,9 @@ def _read_metadata(path: Path, ticker: str) -> tuple[date, date, str] | None:
     try:
         with path.open("rb") as f:
             meta = pq.read_metadata(f).metadata or {}
+        meta = {k.decode(): v.decode() for k, v in meta.items()}
         _check_owner(path, meta, ticker)
-        return _covered({k.decode(): v.decode() for k, v in meta.items()})
+        return _covered(meta)
     except FileNotFoundError:
         return None
     except _PARQUET_ERRORS as error:
@@ -579,13 +557,22 @@ def _read_metadata(path: Path, ticker: str) -> tuple[date, date, str] | None:
         raise _unreadable(path, error) from None
 
 
-def _check_owner(path: Path, meta: dict[bytes, bytes] | None, ticker: str) -> None:
+def _digest(path: Path) -> str | None:
+    """sha256 (hex) of the file ``path``, or None if there is none."""
+    try:
+        with path.open("rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def _check_owner(path: Path, meta: dict[str, str], ticker: str) -> None:
     """Refuse a price file that says it holds another ticker's prices (copied or renamed):
     every file the store writes records its ticker."""
-    owner = (meta or {}).get(S.TICKER.encode())
-    if owner is not None and owner.decode() != ticker:
+    owner = meta.get(S.TICKER)
+    if owner is not None and owner != ticker:
         raise DataUnavailableError(
-            f"{path}: the file holds the prices of {owner.decode()}, not {ticker} (copied or renamed?); "
+            f"{path}: the file holds the prices of {owner}, not {ticker} (copied or renamed?); "
             f"delete it, or re-import {ticker}"
         )
 

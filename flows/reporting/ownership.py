@@ -41,6 +41,11 @@ def report_manifest(folder: Path) -> dict[str, Any] | None:
     return None
 
 
+def is_report(folder: Path) -> bool:
+    """Whether ``folder`` is a report folder this tool wrote (:func:`report_manifest`)."""
+    return report_manifest(folder) is not None
+
+
 def is_own_index(path: Path) -> bool:
     """True when ``path`` does not exist or is an index this tool wrote (marked
     :data:`GENERATOR_MARK`; one written before the mark has its title)."""

@@ -62,7 +62,7 @@ from analysis.engine import STATUS, StudyResult
 from analysis.paths import caar_paths
 from flows import progress
 from flows.io.atomic import staged_folder
-from flows.reporting.ownership import GENERATOR, report_manifest
+from flows.reporting.ownership import GENERATOR, is_report, report_manifest
 from flows.reporting.plots import event_plots, file_stems, group_plots
 from flows.io.spill import write_csv_twin
 from flows.reporting.markup import html_page, md_block, md_text
@@ -229,7 +229,7 @@ def write_report(
     """
     out = Path(out)
     _check_names(extra or {})
-    with staged_folder(out, owned=lambda folder: report_manifest(folder) is not None, carry=_keep_added_files) as tmp:
+    with staged_folder(out, owned=is_report, carry=_keep_added_files) as tmp:
         clock = _write_contents(tmp, result, manifest, title=title, headline=headline, latex=latex, extra=extra or {},
                                 links=links, spilled=spilled or {}, pages=pages)
     clock.lap("fsync and swap")
