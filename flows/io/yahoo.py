@@ -56,6 +56,9 @@ _NETWORK_FAILURES = (
     (re.compile(r"ConnectionError|SSLError|ProxyError", re.I), "connection failed", False),
     (re.compile(r"RateLimit|Too Many Requests", re.I), "rate limited", False),
 )
+# What yfinance logs when its own timezone cache (SQLite, shared by its download threads) was busy:
+# a local hiccup, not Yahoo's answer (seen 1 in ~15 offline runs), asked again at once.
+_LOCAL = re.compile(r"database is locked", re.I)
 # What yfinance logs when Yahoo has no data for a symbol (as opposed to an answer it could not read).
 _NO_DATA = re.compile(r"HTTP Error 404|Not Found|delisted|PricesMissing|TzMissing|no price data|No data found", re.I)
 _LOCK = threading.Lock()
@@ -115,8 +118,9 @@ def fetch_prices(
 
     One ``yf.download`` per attempt covers every ticker still missing; tickers whose failure
     may pass (timeout, rate limit, an answer that is not prices) are retried up to ``retries``
-    times, waiting ``backoff * 2**k`` seconds before the k-th retry (k = 0, 1, ...). Tickers
-    that Yahoo has no data for, or that failed because the network is absent, are not.
+    times, waiting ``backoff * 2**k`` seconds before the k-th retry (k = 0, 1, ...); those that
+    only met yfinance's busy timezone cache are retried without waiting. Tickers that Yahoo
+    has no data for, or that failed because the network is absent, are not.
 
     Parameters
     ----------
@@ -141,12 +145,13 @@ def fetch_prices(
     pending = list(dict.fromkeys(t.upper() for t in tickers))
     frames = [pl.DataFrame(schema=_PRICES_SCHEMA)]
     failures: dict[str, str] = {}
-    absent = False
+    absent = waits = False
     for attempt in range(retries + 1):
         if not pending:
             break
         if attempt:
-            sleep(backoff * 2 ** (attempt - 1))
+            if waits:
+                sleep(backoff * 2 ** (attempt - 1))
             YfData.cache_get.cache_clear()  # yfinance memoises answers for past ranges, failures too
         prices, log = _download(pending, start, end)
         frames.append(prices)
@@ -156,7 +161,8 @@ def fetch_prices(
             failures.pop(ticker, None)  # came back on a retry
         failures |= {ticker: reason for ticker, (reason, _) in why.items()}
         absent = absent or any(kind == "absent" for _, kind in why.values())
-        pending = [ticker for ticker, (_, kind) in why.items() if kind == "may pass"]
+        pending = [ticker for ticker, (_, kind) in why.items() if kind in ("may pass", "local")]
+        waits = any(kind == "may pass" for _, kind in why.values())
     prices = pl.concat(frames).sort(schema.TICKER, schema.DATE)
     return FetchResult(prices, failures, offline=absent and prices.is_empty())
 
@@ -287,8 +293,9 @@ def _network_failure(text: str) -> tuple[str | None, bool]:
     return next(((cause, absent) for pattern, cause, absent in _NETWORK_FAILURES if pattern.search(text)), (None, False))
 
 
-FailureKind = Literal["absent", "no data", "may pass"]
-"""Why a ticker got nothing: the network is absent, Yahoo has no data, or a failure that may pass (retried)."""
+FailureKind = Literal["absent", "no data", "may pass", "local"]
+"""Why a ticker got nothing: the network is absent, Yahoo has no data, a failure that may pass
+(retried after the backoff), or yfinance's own cache was busy (retried at once)."""
 
 
 def _price_failure(ticker: str, log: list[str], start: date, end: date) -> tuple[str, FailureKind]:
@@ -300,6 +307,8 @@ def _price_failure(ticker: str, log: list[str], start: date, end: date) -> tuple
     fix = f"import prices with `market-reaction prices import FILE --ticker {ticker}`"
     if cause:
         return f"Yahoo Finance is unreachable ({cause}); {fix}", "absent" if absent else "may pass"
+    if any(_LOCAL.search(line) for line in lines):
+        return f"yfinance's timezone cache was busy ({lines[-1].split(': ', 1)[-1].strip()[:200]}); try again", "local"
     if lines and not any(_NO_DATA.search(line) for line in lines):
         answer = lines[0].split(": ", 1)[-1].strip()
         return f"Yahoo's answer could not be read ({answer[:200]}); try again later, or {fix}", "may pass"

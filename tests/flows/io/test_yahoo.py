@@ -231,6 +231,25 @@ def test_a_dns_failure_is_not_retried_and_the_others_come_back(fake_yahoo):
     assert set(result.prices[schema.TICKER]) == {"MSFT"} and sleeps == [] and not result.offline
 
 
+def test_a_busy_yfinance_cache_is_asked_again_at_once(monkeypatch):
+    """yfinance's download threads share a SQLite timezone cache; one of them meeting it
+    locked (seen 1 in ~15 offline runs: 'OperationalError('database is locked')' for AMZN
+    beside a DNS error for MSFT) is no answer from Yahoo: asked again without the backoff."""
+    answers = iter([
+        ["\n2 Failed downloads:", "['AMZN']: OperationalError('database is locked')",
+         "['MSFT']: DNSError('Failed to perform, curl: (6) Could not resolve host: query2.finance.yahoo.com')"],
+        ["\n1 Failed download:", "['AMZN']: DNSError('Failed to perform, curl: (6) Could not resolve host: query2.finance.yahoo.com')"],
+    ])
+    monkeypatch.setattr(yahoo, "_download", lambda tickers, start, end: (pl.DataFrame(schema=yahoo._PRICES_SCHEMA), next(answers)))
+    sleeps = Sleeps()
+
+    result = fetch(["AMZN", "MSFT"], "2025-03-03", "2025-03-07", sleep=sleeps)
+
+    assert sleeps == [] and result.offline
+    assert all(reason.startswith("Yahoo Finance is unreachable (could not resolve host)") for reason in result.failures.values())
+    assert set(result.failures) == {"AMZN", "MSFT"}
+
+
 def test_yfinance_noise_is_contained(fake_yahoo, capfd):
     fake_yahoo.add("AAPL", bars("2025-03-03", "2025-03-07"))
     logger = logging.getLogger("yfinance")
