@@ -145,8 +145,12 @@ def reference_quality(rows: list[tuple], sessions: list[date]) -> set[tuple]:
             if max(ra, 1 / ra) > 1.8:
                 out.add((ticker, d1, "jump"))
             near = any(abs(rc / f - 1) <= 0.03 for f in (1.5, 1 / 1.5))
-            if (max(rc, 1 / rc) > 1.8 or near) and max(ra, 1 / ra) <= 1.25:
+            split_like = (max(rc, 1 / rc) > 1.8 or near) and max(ra, 1 / ra) <= 1.25
+            if split_like:
                 out.add((ticker, d1, "split-like"))
+            rounding = 0.005 * (1 / a0 + 1 / a1 + 1 / c0 + 1 / c1)
+            if ra / rc < 1 - 0.001 - rounding and max(ra, 1 / ra) <= 1.8 and not split_like:
+                out.add((ticker, d1, "seam"))
     return out
 
 
@@ -163,6 +167,8 @@ def test_random_histories_match_the_loop(cal, sessions, seed):
         close = adj * factor * 1.01
         for k in rng.integers(1, len(days), 2):  # unadjusted jumps
             adj[k:] *= rng.choice([0.5, 2.5])
+        for k in rng.integers(1, len(days), 2):  # seams: adjusted on another basis from day k
+            adj[k:] *= rng.choice([0.996, 0.98, 0.9995])
         keep = rng.random(len(days)) > 0.03
         for i, d in enumerate(days):
             if not keep[i]:
@@ -181,6 +187,7 @@ def test_random_histories_match_the_loop(cal, sessions, seed):
     assert len(found(q)) == len(set(found(q)))
     assert q.select("ticker", "date").rows() == sorted(q.select("ticker", "date").rows())
     assert set(q["check"]) <= set(CHECKS)
+    assert "seam" in set(q["check"])
 
 
 # --- on event rows --------------------------------------------------------------------------------
