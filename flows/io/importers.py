@@ -588,7 +588,6 @@ def _got(expected: str, column: str) -> pl.Expr:
     return pl.format(f"{expected}, got '{{}}'", pl.col(_raw(column)))
 
 
-_DECIMAL_COMMA = r"^[+-]?\d+(?:,\d+)?$"  # 254,00
 _GROUPED = r"^\d{1,3}(?:\.\d{3})+$"  # 47.229.600
 
 
@@ -607,12 +606,13 @@ def _number_parsers(text: pl.DataFrame, semicolons: bool) -> dict[str, tuple[pl.
                             .otherwise(_got("expected a number", c))) for c in _NUMBERS}
     present = [c for c in _PRICES if c in text.columns]
     if text.select(pl.any_horizontal(pl.col(c).str.contains(",", literal=True).any() for c in present)).item():
-        point = lambda c: raw[c].str.replace(",", ".", literal=True)  # noqa: E731
-        parsers = {c: (pl.when(raw[c].str.contains(_DECIMAL_COMMA)).then(point(c)), _got(
+        # a '.' can only group thousands here: refused in prices (no cast reads '1.234,56' or '1,234.56' either)
+        point = lambda c: pl.when(~raw[c].str.contains(".", literal=True)).then(raw[c].str.replace(",", ".", literal=True))  # noqa: E731
+        parsers = {c: (point(c), _got(
             "expected a number with a decimal comma and no thousands separator, as the file's other prices "
             "(such as '254,00')", c)) for c in _PRICES}
-        volume = (pl.when(raw[S.VOLUME].str.contains(_DECIMAL_COMMA)).then(point(S.VOLUME))
-                  .when(raw[S.VOLUME].str.contains(_GROUPED)).then(raw[S.VOLUME].str.replace_all(".", "", literal=True)))
+        volume = point(S.VOLUME).when(raw[S.VOLUME].str.contains(_GROUPED)).then(
+            raw[S.VOLUME].str.replace_all(".", "", literal=True))
         return parsers | {S.VOLUME: (volume, _got(
             "expected a volume such as '47229600' or '47.229.600' (the file's prices have decimal commas)", S.VOLUME))}
     return {c: (raw[c], _got("expected a number", c)) for c in _PRICES} | {S.VOLUME: (
