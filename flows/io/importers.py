@@ -4,6 +4,12 @@ Price files are CSV (UTF-8, comma-separated, with a header) or Parquet, one row 
 
     date,open,high,low,close,adj_close,volume
 
+A CSV whose header has semicolons and no comma is read as ``;``-separated. If a price in it
+has a decimal comma, every price must be written so, without thousands separators
+(``254,00``), and a volume may group thousands with ``.`` (``47.229.600``); otherwise numbers
+have decimal points and a volume such as ``1.500`` is refused (1.5 or 1500?). A row with more
+or fewer fields than the header is refused, naming its row and line.
+
 Column names are case-insensitive, spaces and underscores are ignored, and common aliases are
 accepted (``timestamp`` for ``date``, ``Adj Close``/``adjclose`` for ``adj_close``, ``symbol``
 for ``ticker``); other columns are ignored. ``date`` and ``close`` are required. A ``ticker``
@@ -20,15 +26,20 @@ may come in any order; they are sorted.
 Every row is checked and all problems are collected: the error names the file, the first bad
 row and field, and how many other rows are bad; nothing of a bad file (or of the other files
 of the same import) is written. Files that are not text (an image, a workbook, UTF-16) or use
-another separator are named as such. When ``adj_close`` is absent or empty for every row of a
+another separator (tabs, "|") are named as such. When ``adj_close`` is absent or empty for every row of a
 ticker (price indices such as ^GSPC), ``close`` is used and a warning says so; an ``adj_close``
 missing on only some rows is an error. Rows with only a close (open, high, low, volume empty)
 are valid.
 
 What is suspicious but possible — sessions of the XNYS calendar missing inside a ticker's
-range, rows on non-session days, jumps beyond 1:1.8 and split-like jumps of the close
+range, rows on non-session days, jumps beyond 1:1.8, split-like jumps of the close and seams
 (:mod:`analysis.quality`) — is imported with a warning naming the file, the ticker, the count
 and the first dates (with the ratio of a jump).
+
+A stored history has one ``adj_close`` basis (:mod:`flows.io.store`): merging a file without
+``adj_close`` into stored rows with dividend-adjusted closes, or the reverse, is refused
+(``--replace`` makes the file the whole history); adjusted closes meeting stored adjusted ones
+of another download are imported with a warning on the seam.
 """
 
 from __future__ import annotations
@@ -252,9 +263,10 @@ def import_price_files(
 ) -> ImportReport:
     """Validate all ``paths``, then store every ticker they hold.
 
-    Nothing is written unless every file is valid. Each ticker is upserted with covered range
-    = its first..last date and source ``import:<file name>``; imported rows replace stored
-    rows of the same dates.
+    Nothing is written unless every file is valid and no ticker would mix closes with and
+    without dividend adjustment (:func:`_check_seams`). Each ticker is upserted with covered
+    range = its first..last date and source ``import:<file name>``; imported rows replace
+    stored rows of the same dates.
 
     Parameters
     ----------
