@@ -217,7 +217,8 @@ def _candidates(
 ) -> np.ndarray:
     """Positions of the consecutive pairs (of one ticker) whose adjusted-close or close ratio
     comes near a jump or a split, or whose adjusted close falls against the close: a cheap
-    superset of the findings, which the exact checks then confirm. Done in blocks of rows, so no temporary is as long as the prices."""
+    superset of the findings, which the exact checks then confirm. Done in blocks of rows, so
+    no temporary is as long as the prices."""
     jump_hi, jump_lo = JUMP_RATIO * 0.99, 1 / (JUMP_RATIO * 0.99)
     near = [(f * (1 - SPLIT_TOLERANCE * 1.01), f * (1 + SPLIT_TOLERANCE * 1.01)) for f in SPLIT_FACTORS]
     found = []

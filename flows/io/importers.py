@@ -304,8 +304,8 @@ def import_price_files(
             found[t] = (path, frame)
         close_only |= imported.close_only
         warnings.extend(imported.warnings)
-    for t, (path, frame) in found.items():  # a mix of bases or an unreadable store file stops the import before anything is written
-        store.coverage(t)
+    for t, (path, frame) in found.items():  # an unreadable store file or a mix of bases stops the import
+        store.coverage(t)  # before anything is written
         if not replace:
             warnings.extend(_check_seams(store, t, path, frame, t in close_only))
     for t, (path, frame) in found.items():
