@@ -15,7 +15,12 @@ Parquet key-value metadata records the ticker, the *covered* range ``covered_sta
 covered_end`` (the calendar dates that have been fetched or imported, wider than the first and
 last row when the range ends on holidays; always one contiguous range) and the ``source``
 (``yfinance`` or ``import:<file name>``; several sources that contributed are joined by
-``"; "``).
+``"; "``) and the ``adj_close`` basis: ``close`` when the ``adj_close`` column is the close
+(imported without ``adj_close``: no dividend adjustment), else ``adjusted``. A history has one
+basis: rows merged into a ``close`` history, or a ``close`` import merged into an ``adjusted``
+history, make every row's ``adj_close`` its close (:meth:`PriceStore.upsert`; the importer
+first refuses a merge that would drop a real adjustment). Files written before the basis was
+recorded count as ``close`` when imported and ``adj_close`` equals ``close`` on every row.
 
 Writes are atomic (temporary file ``.<name>.<random>.tmp`` in the same directory, fsync,
 ``os.replace``), so a file is always either its old or its new version, even when the writer is
@@ -61,6 +66,7 @@ FIRST_DATE = "first_date"
 LAST_DATE = "last_date"
 COVERED_START = "covered_start"
 COVERED_END = "covered_end"
+BASIS = "adj_close"  # metadata key: "close" or "adjusted"
 
 PRICE_SCHEMA = pl.Schema(
     {S.DATE: pl.Date} | dict.fromkeys((S.OPEN, S.HIGH, S.LOW, S.CLOSE, S.ADJ_CLOSE, S.VOLUME), pl.Float64)
@@ -166,13 +172,16 @@ class PriceStore:
 
     def upsert(
         self, ticker: str, prices: pl.DataFrame, covered: tuple[date, date], source: str, replace: bool = False,
+        close_only: bool = False,
     ) -> None:
         """Merge ``prices`` into the stored rows of ``ticker`` and widen its coverage (with
         ``replace``: make them its whole history, ``covered`` its coverage).
 
         New rows win on the same date. The coverage becomes the smallest range holding the
-        old coverage, ``covered`` and the new rows (a gap between them is bridged). The whole
-        read-merge-write holds the store lock, and the file is replaced atomically.
+        old coverage, ``covered`` and the new rows (a gap between them is bridged). When the
+        new rows and the stored rows they leave have different bases (module docstring), the
+        merged history's ``adj_close`` is its close. The whole read-merge-write holds the store lock, and the
+        file is replaced atomically.
 
         Parameters
         ----------
@@ -184,6 +193,8 @@ class PriceStore:
             The inclusive calendar range these rows were fetched or imported for.
         source
             ``yfinance`` or ``import:<file name>``.
+        close_only
+            The ``adj_close`` of ``prices`` is their close (no adjustment).
         """
         new = _conform(prices)
         start, end = covered
@@ -194,17 +205,28 @@ class PriceStore:
         with self._locked():
             old = None if replace else _load_prices(path)
             if old is not None:
-                rows, (old_start, old_end, old_source) = old
+                rows, (old_start, old_end, old_source), old_close_only = old
                 start, end = min(start, old_start), max(end, old_end)
                 sources = [*old_source.split(SOURCE_SEPARATOR), source]
-                new = pl.concat([rows, new])
+                kept = rows.filter(~pl.col(S.DATE).is_in(new[S.DATE].implode()))
+                close_only = close_only or (old_close_only and kept.height > 0)
+                new = pl.concat([kept, new])
             merged = new.unique(subset=S.DATE, keep="last", maintain_order=True).sort(S.DATE)
+            if close_only:
+                merged = merged.with_columns(pl.col(S.CLOSE).alias(S.ADJ_CLOSE))
             _write_atomic(path, merged, metadata={
                 S.TICKER: ticker,
                 COVERED_START: start.isoformat(),
                 COVERED_END: end.isoformat(),
                 SOURCE: SOURCE_SEPARATOR.join(dict.fromkeys(sources)),
+                BASIS: "close" if close_only else "adjusted",
             })
+
+    def close_only(self, ticker: str) -> bool | None:
+        """Whether the stored ``adj_close`` of ``ticker`` is its close (module docstring), or
+        None if it is not stored."""
+        loaded = _load_prices(self.path(ticker), columns=[S.DATE, S.CLOSE, S.ADJ_CLOSE])
+        return None if loaded is None else loaded[2]
 
     def remove(self, ticker: str) -> bool:
         """Delete the stored prices of ``ticker`` (under the store lock); False when there were none."""
@@ -523,18 +545,27 @@ def _read_version(path: Path, ticker: str, columns: list[str], digest: bool = Fa
     return _Version(table, hashlib.sha256(data).hexdigest() if digest else None, covered)
 
 
-def _load_prices(path: Path, columns: list[str] | None = None) -> tuple[pl.DataFrame, tuple[date, date, str]] | None:
-    """:func:`_load` for a price file: rows with :data:`PRICE_SCHEMA` types, and the covered
-    range and source from its metadata."""
+def _load_prices(
+    path: Path, columns: list[str] | None = None,
+) -> tuple[pl.DataFrame, tuple[date, date, str], bool | None] | None:
+    """:func:`_load` for a price file: rows with :data:`PRICE_SCHEMA` types, the covered range
+    and source from its metadata, and whether its ``adj_close`` is the close (None when that
+    is not recorded and ``columns`` lack ``close`` or ``adj_close`` to tell)."""
     loaded = _load(path, columns)
     if loaded is None:
         return None
     frame, meta = loaded
     try:
         names = columns or PRICE_SCHEMA.names()
-        return frame.select(names).cast({c: PRICE_SCHEMA[c] for c in names}), _covered(meta)
+        rows, covered = frame.select(names).cast({c: PRICE_SCHEMA[c] for c in names}), _covered(meta)
     except (KeyError, ValueError, pl.exceptions.PolarsError) as error:
         raise _unreadable(path, error) from None
+    if BASIS in meta:
+        return rows, covered, meta[BASIS] == "close"
+    if S.CLOSE not in names or S.ADJ_CLOSE not in names:
+        return rows, covered, None
+    # written before the basis was recorded: an import whose adj_close is its close on every row
+    return rows, covered, "import:" in covered[2] and bool(rows.select((pl.col(S.ADJ_CLOSE) == pl.col(S.CLOSE)).all()).item())
 
 
 def _covered(meta: dict[str, str]) -> tuple[date, date, str]:

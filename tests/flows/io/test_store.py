@@ -189,3 +189,32 @@ def test_a_file_copied_under_another_ticker_is_refused(tmp_path):
         with pytest.raises(DataUnavailableError, match=r"holds the prices of AMZN, not META \(copied or renamed\?\)"):
             read()
     assert store.read(["AMZN"])["close"].to_list() == [220.0]
+
+
+def test_a_history_keeps_one_adj_close_basis(store):
+    """A Yahoo top-up (adj_close dividend-adjusted) after an import without adj_close put
+    adjusted closes beside raw ones: the return where they met was off, and no event said so."""
+    from flows.io.prices import FetchBatch, store_download
+
+    store.upsert("A", prices([0, 1]).with_columns(pl.col(S.CLOSE).alias(S.ADJ_CLOSE)), (day(0), day(1)), "import:A.csv",
+                 close_only=True)
+    fetched = prices([2, 3]).with_columns((pl.col(S.CLOSE) * 0.99).alias(S.ADJ_CLOSE), pl.lit("A").alias(S.TICKER))
+    store_download(store, FetchBatch(("A",), day(2), day(3)), fetched)
+    rows = store.read(["A"])
+    assert rows[S.ADJ_CLOSE].to_list() == rows[S.CLOSE].to_list() and store.close_only("A")
+    # a file that replaces every stored row gives the history its own basis
+    store.upsert("A", prices([0, 1, 2, 3]).with_columns((pl.col(S.CLOSE) * 0.99).alias(S.ADJ_CLOSE)),
+                 (day(0), day(3)), "import:B.csv")
+    assert store.close_only("A") is False and store.read(["A"])[S.ADJ_CLOSE][0] == pytest.approx(0.99)
+
+
+def test_the_basis_of_a_file_written_before_it_was_recorded(store):
+    frame = prices([0, 1]).with_columns(pl.col(S.CLOSE).alias(S.ADJ_CLOSE))
+    for ticker, source, adj, close_only in [
+        ("A", "import:A.csv", 1.0, True), ("B", "yfinance", 1.0, False), ("C", "import:C.csv", 0.99, False),
+    ]:
+        store.upsert(ticker, frame.with_columns(pl.col(S.ADJ_CLOSE) * adj), (day(0), day(1)), source)
+        table, kv = pq.read_table(store.path(ticker)), pq.read_metadata(store.path(ticker)).metadata
+        meta = {k: v for k, v in kv.items() if k not in (b"adj_close", b"ARROW:schema")}
+        pq.write_table(table.replace_schema_metadata(meta), store.path(ticker))
+        assert store.close_only(ticker) is close_only, ticker
