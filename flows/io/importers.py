@@ -243,9 +243,11 @@ def import_price_files(
 ) -> ImportReport:
     """Validate all ``paths``, then store every ticker they hold.
 
-    Nothing is written unless every file is valid. Each ticker is upserted with covered range
-    = its first..last date and source ``import:<file name>``; imported rows replace stored
-    rows of the same dates.
+    Nothing is written unless every file is valid, and then every ticker or none
+    (:meth:`~flows.io.store.PriceStore.upsert_all`: a full disk or a read-only store file
+    stops the import with an ``OSError`` naming the file, the store as it was). Each ticker
+    is upserted with covered range = its first..last date and source ``import:<file name>``;
+    imported rows replace stored rows of the same dates.
 
     Parameters
     ----------
@@ -284,12 +286,14 @@ def import_price_files(
     for t in found:  # an unreadable store file stops the import before anything is written
         store.coverage(t)
     for t, (path, frame) in found.items():
-        stored = store.read([t], frame[S.DATE].min(), frame[S.DATE].max(), columns=[S.CLOSE])
+        warnings.extend(_replaced(t, store.read([t], frame[S.DATE].min(), frame[S.DATE].max(), columns=[S.CLOSE]), frame))
         before = store.coverage(t)
-        store.upsert(t, frame, (frame[S.DATE].min(), frame[S.DATE].max()), f"import:{path.name}", replace=replace)
-        warnings.extend(_replaced(t, stored, frame))
         if replace and before is not None:
             warnings.append(f"{t}: replaced the whole stored history {before[0]}..{before[1]} (--replace)")
+    store.upsert_all(  # all or none: a full disk at the 19th of 60 tickers leaves the store as it was
+        [(t, frame, (frame[S.DATE].min(), frame[S.DATE].max()), f"import:{path.name}") for t, (path, frame) in found.items()],
+        replace,
+    )
     summary = pl.DataFrame(
         [(t, f"import:{p.name}", f.height, f[S.DATE].min(), f[S.DATE].max()) for t, (p, f) in found.items()],
         schema={S.TICKER: pl.String, SOURCE: pl.String, ROWS: pl.Int64, FIRST_DATE: pl.Date, LAST_DATE: pl.Date},

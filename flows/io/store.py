@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote, unquote
 
@@ -52,7 +53,7 @@ import pyarrow.parquet as pq
 from analysis import schema as S
 from analysis.errors import DataUnavailableError, InputError
 from analysis.specs import FACTOR_SET_PATTERN, check_factor_set, check_ticker
-from flows.io.atomic import TEMP_FILE, replace_file
+from flows.io.atomic import TEMP_FILE, naming, replace_file, replacing_files
 
 # Columns of PriceStore.tickers() and of the shares file beyond the schema module's names.
 SOURCE = "source"
@@ -185,26 +186,25 @@ class PriceStore:
         source
             ``yfinance`` or ``import:<file name>``.
         """
-        new = _conform(prices)
-        start, end = covered
-        if new.height:
-            start, end = min(start, new[S.DATE].min()), max(end, new[S.DATE].max())
-        sources = [source]
-        path = self.path(ticker)
-        with self._locked():
-            old = None if replace else _load_prices(path)
-            if old is not None:
-                rows, (old_start, old_end, old_source) = old
-                start, end = min(start, old_start), max(end, old_end)
-                sources = [*old_source.split(SOURCE_SEPARATOR), source]
-                new = pl.concat([rows, new])
-            merged = new.unique(subset=S.DATE, keep="last", maintain_order=True).sort(S.DATE)
-            _write_atomic(path, merged, metadata={
-                S.TICKER: ticker,
-                COVERED_START: start.isoformat(),
-                COVERED_END: end.isoformat(),
-                SOURCE: SOURCE_SEPARATOR.join(dict.fromkeys(sources)),
-            })
+        self.upsert_all([(ticker, prices, covered, source)], replace)
+
+    def upsert_all(
+        self, updates: Sequence[tuple[str, pl.DataFrame, tuple[date, date], str]], replace: bool = False,
+    ) -> None:
+        """:meth:`upsert` of every ``(ticker, prices, covered, source)`` of ``updates``, all or
+        none: each merged file is written under a temporary name, and only when all are
+        written are they renamed into place (:func:`flows.io.atomic.replacing_files`), under
+        one hold of the store lock. A full disk (or a read-only file or folder) at the 19th
+        of 60 tickers raises an ``OSError`` naming that file, saying none was stored, and
+        leaves the store as it was."""
+        tickers = [u[0] for u in updates]
+        then = (f"; {tickers[0]} was not stored" if len(tickers) == 1
+                else f"; none of the {len(tickers)} tickers was stored") + " (the store is as it was)"
+        with self._locked(), replacing_files(then) as write:
+            for ticker, prices, covered, source in updates:
+                path = self.path(ticker)
+                merged, metadata = _merged(path, ticker, prices, covered, source, replace)
+                write(path, partial(merged.write_parquet, metadata=metadata))
 
     def remove(self, ticker: str) -> bool:
         """Delete the stored prices of ``ticker`` (under the store lock); False when there were none."""
@@ -409,8 +409,10 @@ class FactorStore:
 def _locked(root: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``root/.lock`` (released when the file closes, or when the
     process dies), after deleting the temporary files of writers that were killed."""
-    root.mkdir(parents=True, exist_ok=True)
-    with (root / ".lock").open("ab") as lock:
+    with naming(root / ".lock"):  # a read-only store: one line naming it
+        root.mkdir(parents=True, exist_ok=True)
+        lock = (root / ".lock").open("ab")
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         for folder in (root, root / "prices", root / "factors"):
             for stale in folder.glob(".*.tmp") if folder.is_dir() else ():
@@ -593,6 +595,31 @@ def _unreadable(path: Path, error: BaseException) -> DataUnavailableError:
         f"{path}: the store file cannot be read ({reason}); re-import or re-fetch the data, "
         f"or delete the file"
     )
+
+
+def _merged(
+    path: Path, ticker: str, prices: pl.DataFrame, covered: tuple[date, date], source: str, replace: bool,
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """The rows and metadata of the price file ``path`` of ``ticker`` once ``prices`` are
+    merged into what it holds (:meth:`PriceStore.upsert`); call it with the store lock held."""
+    new = _conform(prices)
+    start, end = covered
+    if new.height:
+        start, end = min(start, new[S.DATE].min()), max(end, new[S.DATE].max())
+    sources = [source]
+    old = None if replace else _load_prices(path)
+    if old is not None:
+        rows, (old_start, old_end, old_source) = old
+        start, end = min(start, old_start), max(end, old_end)
+        sources = [*old_source.split(SOURCE_SEPARATOR), source]
+        new = pl.concat([rows, new])
+    merged = new.unique(subset=S.DATE, keep="last", maintain_order=True).sort(S.DATE)
+    return merged, {
+        S.TICKER: ticker,
+        COVERED_START: start.isoformat(),
+        COVERED_END: end.isoformat(),
+        SOURCE: SOURCE_SEPARATOR.join(dict.fromkeys(sources)),
+    }
 
 
 def _write_atomic(path: Path, frame: pl.DataFrame, metadata: dict[str, str] | None = None) -> None:
