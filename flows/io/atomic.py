@@ -215,8 +215,10 @@ def locked(parent: Path) -> Iterator[None]:
     """Hold the exclusive lock on ``parent/.publish.lock`` (released when the block ends or the
     process dies), after :func:`recover` has repaired ``parent`` (each repair is printed as a
     progress line)."""
-    parent.mkdir(parents=True, exist_ok=True)
-    with (parent / LOCK).open("ab") as lock:
+    with naming(parent):  # a read-only folder: one line naming it
+        parent.mkdir(parents=True, exist_ok=True)
+        lock = (parent / LOCK).open("ab")
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         for line in recover(parent):  # not silently: a writer was killed here
             progress.say(f"{parent}: {line}")
@@ -320,8 +322,13 @@ def staged_folder(
 def check_owned(out: Path, marker: str = "manifest.json", owned: Callable[[Path], bool] | None = None) -> None:
     """Raise ``FileExistsError`` naming ``out`` when it is a file, or a folder that holds
     anything but is not one this tool wrote (no file ``marker``; with ``owned``, ``owned(out)``
-    false: a ``marker`` another tool wrote)."""
+    false: a ``marker`` another tool wrote); ``PermissionError`` naming the folder ``out``
+    would be written in (its parent, or the nearest that exists) when this process may not
+    write there (so a run fails before it computes)."""
     out = Path(out)
+    where = next(p for p in out.absolute().parents if p.exists())
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, f"not written: {os.strerror(errno.EACCES)}; choose another --out", str(where))
     if out.exists() and not out.is_dir():
         raise FileExistsError(errno.EEXIST, "exists and is not a folder", str(out))
     if not out.is_dir() or not any(out.iterdir()):

@@ -409,7 +409,7 @@ class FactorStore:
 def _locked(root: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``root/.lock`` (released when the file closes, or when the
     process dies), after deleting the temporary files of writers that were killed."""
-    with naming(root / ".lock"):  # a read-only store: one line naming it
+    with naming(root):  # a read-only store: one line naming it
         root.mkdir(parents=True, exist_ok=True)
         lock = (root / ".lock").open("ab")
     with lock:
@@ -451,12 +451,14 @@ def _is_symbol(ticker: object) -> bool:
 
 def _load(path: Path, columns: list[str] | None = None) -> tuple[pl.DataFrame, dict[str, str]] | None:
     """Rows (``columns``, or all) and key-value metadata of a Parquet file, read through one
-    open handle (so from one version of the file); None if there is no file."""
+    open handle (so from one version of the file); None if there is no file. Read on this
+    thread: an Arrow thread reading a Python file object could still hold it at exit and then
+    aborted the process ("terminate called without an active exception", exit 134)."""
     try:
         with path.open("rb") as f:
-            parquet = pq.ParquetFile(f)
+            parquet = pq.ParquetFile(f, pre_buffer=False)
             meta = {k.decode(): v.decode() for k, v in (parquet.metadata.metadata or {}).items()}
-            return arrow_frame(parquet.read(columns=columns)), meta
+            return arrow_frame(parquet.read(columns=columns, use_threads=False)), meta
     except FileNotFoundError:
         return None
     except _PARQUET_ERRORS as error:
