@@ -21,14 +21,14 @@ repairs what killed writers left in ``<parent>`` (:func:`recover`):
 * a ``.del-`` folder (a deletion that was cut short): deleted.
 
 Files and folders are fsync'ed before they are renamed and the parent after, so a finished
-swap also survives a power cut.
+swap also survives a power cut. The lock files (``.publish.lock`` and a writer's
+``.tmp-<tag>.lock`` until it finishes) are the only things left beside the reports.
+``flock`` needs a file system that honours it (local disks do; NFS v4 does).
 
 A write the system refuses (a full disk, a read-only folder) is raised as an ``OSError``
 naming the file or folder the user knows (never a hidden temporary one) and saying what the
 system said (:func:`write_failure`): polars writes in Rust and reports a full disk as a
-``ComputeError``, which would otherwise reach the user as an unexpected error. The lock files (``.publish.lock`` and a writer's
-``.tmp-<tag>.lock`` until it finishes) are the only things left beside the reports.
-``flock`` needs a file system that honours it (local disks do; NFS v4 does).
+``ComputeError``, which would otherwise reach the user as an unexpected error.
 """
 
 from __future__ import annotations
