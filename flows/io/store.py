@@ -22,7 +22,9 @@ Writes are atomic (temporary file ``.<name>.<random>.tmp`` in the same directory
 killed (``kill -9``) at any moment; read-merge-write cycles hold an exclusive ``flock`` on
 ``.lock``, so concurrent writers (processes or threads) never lose each other's rows. A killed
 writer can leave its temporary file behind: no reader looks at those, and the next writer
-(holding the lock, so no write is in progress) deletes them. The lock is POSIX-only.
+(holding the lock, so no write is in progress) deletes them. The tickers of one import or one
+Yahoo download are written all or none (:meth:`PriceStore.upsert_all`): a full disk names the
+file it could not write and leaves the store as it was. The lock is POSIX-only.
 
 Readers need no lock: each file is opened once and read (metadata and rows) through that one
 open handle, so a reader sees one version of the file even while a writer replaces it (reading
