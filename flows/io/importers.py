@@ -264,9 +264,11 @@ def import_price_files(
     """Validate all ``paths``, then store every ticker they hold.
 
     Nothing is written unless every file is valid and no ticker would mix closes with and
-    without dividend adjustment (:func:`_check_seams`). Each ticker is upserted with covered
-    range = its first..last date and source ``import:<file name>``; imported rows replace
-    stored rows of the same dates.
+    without dividend adjustment (:func:`_check_seams`), and then every ticker or none
+    (:meth:`~flows.io.store.PriceStore.upsert_all`: a full disk or a read-only store file
+    stops the import with an ``OSError`` naming the file, the store as it was). Each ticker
+    is upserted with covered range = its first..last date and source ``import:<file name>``;
+    imported rows replace stored rows of the same dates.
 
     Parameters
     ----------
@@ -309,13 +311,15 @@ def import_price_files(
         if not replace:
             warnings.extend(_check_seams(store, t, path, frame, t in close_only))
     for t, (path, frame) in found.items():
-        stored = store.read([t], frame[S.DATE].min(), frame[S.DATE].max(), columns=[S.CLOSE])
+        warnings.extend(_replaced(t, store.read([t], frame[S.DATE].min(), frame[S.DATE].max(), columns=[S.CLOSE]), frame))
         before = store.coverage(t)
-        store.upsert(t, frame, (frame[S.DATE].min(), frame[S.DATE].max()), f"import:{path.name}", replace=replace,
-                     close_only=t in close_only)
-        warnings.extend(_replaced(t, stored, frame))
         if replace and before is not None:
             warnings.append(f"{t}: replaced the whole stored history {before[0]}..{before[1]} (--replace)")
+    store.upsert_all(  # all or none: a full disk at the 19th of 60 tickers leaves the store as it was
+        [(t, frame, (frame[S.DATE].min(), frame[S.DATE].max()), f"import:{path.name}", t in close_only)
+         for t, (path, frame) in found.items()],
+        replace,
+    )
     summary = pl.DataFrame(
         [(t, f"import:{p.name}", f.height, f[S.DATE].min(), f[S.DATE].max()) for t, (p, f) in found.items()],
         schema={S.TICKER: pl.String, SOURCE: pl.String, ROWS: pl.Int64, FIRST_DATE: pl.Date, LAST_DATE: pl.Date},

@@ -27,7 +27,9 @@ Writes are atomic (temporary file ``.<name>.<random>.tmp`` in the same directory
 killed (``kill -9``) at any moment; read-merge-write cycles hold an exclusive ``flock`` on
 ``.lock``, so concurrent writers (processes or threads) never lose each other's rows. A killed
 writer can leave its temporary file behind: no reader looks at those, and the next writer
-(holding the lock, so no write is in progress) deletes them. The lock is POSIX-only.
+(holding the lock, so no write is in progress) deletes them. The tickers of one import or one
+Yahoo download are written all or none (:meth:`PriceStore.upsert_all`): a full disk names the
+file it could not write and leaves the store as it was. The lock is POSIX-only.
 
 Readers need no lock: each file is opened once and read (metadata and rows) through that one
 open handle, so a reader sees one version of the file even while a writer replaces it (reading
@@ -46,6 +48,7 @@ from dataclasses import dataclass
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote, unquote
 
@@ -57,7 +60,7 @@ import pyarrow.parquet as pq
 from analysis import schema as S
 from analysis.errors import DataUnavailableError, InputError
 from analysis.specs import FACTOR_SET_PATTERN, check_factor_set, check_ticker
-from flows.io.atomic import TEMP_FILE, replace_file
+from flows.io.atomic import TEMP_FILE, naming, replace_file, replacing_files
 
 # Columns of PriceStore.tickers() and of the shares file beyond the schema module's names.
 SOURCE = "source"
@@ -196,31 +199,25 @@ class PriceStore:
         close_only
             The ``adj_close`` of ``prices`` is their close (no adjustment).
         """
-        new = _conform(prices)
-        start, end = covered
-        if new.height:
-            start, end = min(start, new[S.DATE].min()), max(end, new[S.DATE].max())
-        sources = [source]
-        path = self.path(ticker)
-        with self._locked():
-            old = None if replace else _load_prices(path)
-            if old is not None:
-                rows, (old_start, old_end, old_source), old_close_only = old
-                start, end = min(start, old_start), max(end, old_end)
-                sources = [*old_source.split(SOURCE_SEPARATOR), source]
-                kept = rows.filter(~pl.col(S.DATE).is_in(new[S.DATE].implode()))
-                close_only = close_only or (old_close_only and kept.height > 0)
-                new = pl.concat([kept, new])
-            merged = new.unique(subset=S.DATE, keep="last", maintain_order=True).sort(S.DATE)
-            if close_only:
-                merged = merged.with_columns(pl.col(S.CLOSE).alias(S.ADJ_CLOSE))
-            _write_atomic(path, merged, metadata={
-                S.TICKER: ticker,
-                COVERED_START: start.isoformat(),
-                COVERED_END: end.isoformat(),
-                SOURCE: SOURCE_SEPARATOR.join(dict.fromkeys(sources)),
-                BASIS: "close" if close_only else "adjusted",
-            })
+        self.upsert_all([(ticker, prices, covered, source, close_only)], replace)
+
+    def upsert_all(
+        self, updates: Sequence[tuple[str, pl.DataFrame, tuple[date, date], str, bool]], replace: bool = False,
+    ) -> None:
+        """:meth:`upsert` of every ``(ticker, prices, covered, source, close_only)`` of
+        ``updates``, all or none: each merged file is written under a temporary name, and only
+        when all are written are they renamed into place (:func:`flows.io.atomic.replacing_files`),
+        under one hold of the store lock. A full disk (or a read-only file or folder) at the 19th
+        of 60 tickers raises an ``OSError`` naming that file, saying none was stored, and
+        leaves the store as it was."""
+        tickers = [u[0] for u in updates]
+        then = (f"; {tickers[0]} was not stored" if len(tickers) == 1
+                else f"; none of the {len(tickers)} tickers was stored") + " (the store is as it was)"
+        with self._locked(), replacing_files(then) as write:
+            for ticker, prices, covered, source, close_only in updates:
+                path = self.path(ticker)
+                merged, metadata = _merged(path, ticker, prices, covered, source, replace, close_only)
+                write(path, partial(merged.write_parquet, metadata=metadata))
 
     def close_only(self, ticker: str) -> bool | None:
         """Whether the stored ``adj_close`` of ``ticker`` is its close (module docstring), or
@@ -431,8 +428,10 @@ class FactorStore:
 def _locked(root: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``root/.lock`` (released when the file closes, or when the
     process dies), after deleting the temporary files of writers that were killed."""
-    root.mkdir(parents=True, exist_ok=True)
-    with (root / ".lock").open("ab") as lock:
+    with naming(root):  # a read-only store: one line naming it
+        root.mkdir(parents=True, exist_ok=True)
+        lock = (root / ".lock").open("ab")
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         for folder in (root, root / "prices", root / "factors"):
             for stale in folder.glob(".*.tmp") if folder.is_dir() else ():
@@ -471,12 +470,14 @@ def _is_symbol(ticker: object) -> bool:
 
 def _load(path: Path, columns: list[str] | None = None) -> tuple[pl.DataFrame, dict[str, str]] | None:
     """Rows (``columns``, or all) and key-value metadata of a Parquet file, read through one
-    open handle (so from one version of the file); None if there is no file."""
+    open handle (so from one version of the file); None if there is no file. Read on this
+    thread: an Arrow thread reading a Python file object could still hold it at exit and then
+    aborted the process ("terminate called without an active exception", exit 134)."""
     try:
         with path.open("rb") as f:
-            parquet = pq.ParquetFile(f)
+            parquet = pq.ParquetFile(f, pre_buffer=False)
             meta = {k.decode(): v.decode() for k, v in (parquet.metadata.metadata or {}).items()}
-            return arrow_frame(parquet.read(columns=columns)), meta
+            return arrow_frame(parquet.read(columns=columns, use_threads=False)), meta
     except FileNotFoundError:
         return None
     except _PARQUET_ERRORS as error:
@@ -624,6 +625,37 @@ def _unreadable(path: Path, error: BaseException) -> DataUnavailableError:
         f"{path}: the store file cannot be read ({reason}); re-import or re-fetch the data, "
         f"or delete the file"
     )
+
+
+def _merged(
+    path: Path, ticker: str, prices: pl.DataFrame, covered: tuple[date, date], source: str, replace: bool,
+    close_only: bool,
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """The rows and metadata of the price file ``path`` of ``ticker`` once ``prices`` are
+    merged into what it holds (:meth:`PriceStore.upsert`); call it with the store lock held."""
+    new = _conform(prices)
+    start, end = covered
+    if new.height:
+        start, end = min(start, new[S.DATE].min()), max(end, new[S.DATE].max())
+    sources = [source]
+    old = None if replace else _load_prices(path)
+    if old is not None:
+        rows, (old_start, old_end, old_source), old_close_only = old
+        start, end = min(start, old_start), max(end, old_end)
+        sources = [*old_source.split(SOURCE_SEPARATOR), source]
+        kept = rows.filter(~pl.col(S.DATE).is_in(new[S.DATE].implode()))
+        close_only = close_only or (old_close_only and kept.height > 0)
+        new = pl.concat([kept, new])
+    merged = new.unique(subset=S.DATE, keep="last", maintain_order=True).sort(S.DATE)
+    if close_only:
+        merged = merged.with_columns(pl.col(S.CLOSE).alias(S.ADJ_CLOSE))
+    return merged, {
+        S.TICKER: ticker,
+        COVERED_START: start.isoformat(),
+        COVERED_END: end.isoformat(),
+        SOURCE: SOURCE_SEPARATOR.join(dict.fromkeys(sources)),
+        BASIS: "close" if close_only else "adjusted",
+    }
 
 
 def _write_atomic(path: Path, frame: pl.DataFrame, metadata: dict[str, str] | None = None) -> None:

@@ -61,7 +61,7 @@ import polars as pl
 from analysis.engine import STATUS, StudyResult
 from analysis.paths import caar_paths
 from flows import progress
-from flows.io.atomic import staged_folder
+from flows.io.atomic import naming, staged_folder
 from flows.reporting.ownership import GENERATOR, is_report, report_manifest
 from flows.reporting.plots import event_plots, file_stems, group_plots
 from flows.io.spill import write_csv_twin
@@ -140,8 +140,11 @@ def write_data_file(frame: pl.DataFrame, folder: Path, name: str) -> None:
     """``<name>.parquet`` (the contract) and its CSV twin ``<name>.csv`` in ``folder``, every
     row: the one place a data file of the report is written. zstd level 1: half the time of
     the default level for the same size on these frames."""
-    frame.write_parquet(folder / f"{name}.parquet", compression="zstd", compression_level=1, statistics=False)
-    frame.write_csv(folder / f"{name}.csv")
+    parquet, csv = folder / f"{name}.parquet", folder / f"{name}.csv"
+    with naming(parquet):  # polars reports a full disk as a ComputeError naming no file
+        frame.write_parquet(parquet, compression="zstd", compression_level=1, statistics=False)
+    with naming(csv):
+        frame.write_csv(csv)
 
 
 def _write_data(folder: Path, result: StudyResult, spilled: Mapping[str, Path]) -> tuple[float, dict[str, str]]:

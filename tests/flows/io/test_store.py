@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import os
+import threading
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -124,6 +126,30 @@ def test_failed_write_leaves_old_file_and_no_temp_files(store, monkeypatch):
         store.upsert("X", prices([2]), (day(2), day(2)), "yfinance")
     assert store.path("X").read_bytes() == before
     assert sorted(p.name for p in store.path("X").parent.iterdir()) == ["X.parquet"]
+
+
+def test_store_files_are_read_on_the_calling_thread(store, monkeypatch):
+    """An Arrow thread reading a Python file object (``pq.ParquetFile(f).read()``) could still
+    hold it at exit: 1 in 20-30 ``market-reaction prices import`` ended "terminate called
+    without an active exception" (exit 134) after their work was done."""
+    store.upsert("X", prices(list(range(300))), (day(0), day(299)), "a")
+    readers = set()
+    opened = Path.open
+
+    class Watched(io.FileIO):
+        def readinto(self, buffer):
+            readers.add(threading.current_thread().name)
+            return super().readinto(buffer)
+
+        def read(self, *args):
+            readers.add(threading.current_thread().name)
+            return super().read(*args)
+
+    monkeypatch.setattr(Path, "open", lambda self, mode="r", *a, **k: Watched(self, "rb") if mode == "rb"
+                        else opened(self, mode, *a, **k))
+    store.upsert("X", prices([400]), (day(400), day(400)), "b")  # reads the stored rows to merge them
+    assert store.tickers().height == 1 and store.coverage("X") == (day(0), day(400))
+    assert readers == {threading.current_thread().name}
 
 
 def _upsert_many(root: str, offset: int, count: int, start) -> None:
