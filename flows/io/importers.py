@@ -63,7 +63,7 @@ from analysis.specs import check_ticker
 from flows.io.calendars import exchange_calendar
 from flows.io.filetype import binary_kind
 from flows.params import DateFormat
-from flows.io.store import FIRST_DATE, LAST_DATE, PRICE_SCHEMA, ROWS, SOURCE, PriceStore, arrow_frame
+from flows.io.store import FIRST_DATE, LAST_DATE, PRICE_SCHEMA, ROWS, SOURCE, PriceStore, arrow_frame, rebased
 
 ACCEPTED_SUFFIXES = (".csv", ".parquet")
 PRICE_HEADER = ",".join(S.PRICE_COLUMNS)
@@ -337,6 +337,8 @@ def _check_seams(store: PriceStore, ticker: str, path: Path, frame: pl.DataFrame
     if stored_close_only is None:
         return []
     stored = store.read([ticker], columns=[S.CLOSE, S.ADJ_CLOSE]).drop(S.TICKER)
+    if not (close_only or stored_close_only):
+        stored = rebased(stored, frame)
     kept = stored.filter(~pl.col(S.DATE).is_in(frame[S.DATE].implode()))
     if kept.is_empty():
         return []

@@ -70,6 +70,9 @@ LAST_DATE = "last_date"
 COVERED_START = "covered_start"
 COVERED_END = "covered_end"
 BASIS = "adj_close"  # metadata key: "close" or "adjusted"
+OVERLAP = timedelta(days=7)
+"""How far a fetch of missing prices reaches into the covered range (a week holds sessions to
+rebase the stored ``adj_close`` on: :meth:`PriceStore.missing_ranges`)."""
 
 PRICE_SCHEMA = pl.Schema(
     {S.DATE: pl.Date} | dict.fromkeys((S.OPEN, S.HIGH, S.LOW, S.CLOSE, S.ADJ_CLOSE, S.VOLUME), pl.Float64)
@@ -148,7 +151,10 @@ class PriceStore:
 
         Coverage stays one contiguous range, so a request that lies wholly before (after)
         the covered range is extended up to the day before its start (after its end): the
-        answer bridges the hole instead of leaving it.
+        answer bridges the hole instead of leaving it. Each part reaches :data:`OVERLAP` into
+        the covered range, so that the rows fetched share sessions with the stored ones: the
+        stored ``adj_close`` is rebased on them (:func:`rebased`; Yahoo re-adjusts the whole
+        history after each dividend).
 
         Parameters
         ----------
@@ -160,8 +166,8 @@ class PriceStore:
         Returns
         -------
         list of (date, date)
-            Empty when covered; else the part before and/or the part after the covered range
-            (the whole request when nothing is stored).
+            Empty when covered; else the part before and/or the part after the covered range,
+            each with its overlap (the whole request when nothing is stored).
         """
         if start > end:
             raise ValueError(f"start {start} is after end {end}")
@@ -169,7 +175,8 @@ class PriceStore:
         if covered is None:
             return [(start, end)]
         lo, hi = covered
-        return [r for r in ((start, lo - _DAY), (hi + _DAY, end)) if r[0] <= r[1]]
+        before = [(start, min(lo - _DAY + OVERLAP, hi))] if start < lo else []
+        return before + ([(max(hi + _DAY - OVERLAP, lo), end)] if end > hi else [])
 
     # --- prices ----------------------------------------------------------------------
 
@@ -180,7 +187,8 @@ class PriceStore:
         """Merge ``prices`` into the stored rows of ``ticker`` and widen its coverage (with
         ``replace``: make them its whole history, ``covered`` its coverage).
 
-        New rows win on the same date. The coverage becomes the smallest range holding the
+        New rows win on the same date; the stored ``adj_close`` is rebased on the new rows
+        where they share a date (:func:`rebased`). The coverage becomes the smallest range holding the
         old coverage, ``covered`` and the new rows (a gap between them is bridged). When the
         new rows and the stored rows they leave have different bases (module docstring), the
         merged history's ``adj_close`` is its close. The whole read-merge-write holds the store lock, and the
@@ -546,6 +554,33 @@ def _read_version(path: Path, ticker: str, columns: list[str], digest: bool = Fa
     return _Version(table, hashlib.sha256(data).hexdigest() if digest else None, covered)
 
 
+def rebased(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
+    r"""``old`` with its ``adj_close`` on the basis of ``new``'s, where the two share a date.
+
+    A dividend-adjusted close is the close times the product of the adjustment factors of the
+    ex-dividend days after it, as of the download: a later download of the same days carries
+    the factors of the dividends since. On the last shared date d with positive prices,
+
+    .. math:: k = \frac{a^{new}_d / c^{new}_d}{a^{old}_d / c^{old}_d},
+
+    and every old row's ``adj_close`` becomes :math:`k \, a^{old}_t`: the same factor for all
+    of them, since those dividends are all after every stored day (the returns within the old
+    rows are unchanged; the one where old and new rows meet loses the step). ``old`` unchanged
+    when they share no date or :math:`k = 1`.
+    """
+    ratio = (pl.col(S.ADJ_CLOSE) / pl.col(S.CLOSE)).alias("_q")
+    valid = (pl.col(S.ADJ_CLOSE) > 0) & (pl.col(S.CLOSE) > 0)
+    shared = (
+        old.filter(valid).select(S.DATE, ratio)
+        .join(new.filter(valid).select(S.DATE, ratio), on=S.DATE, suffix="_new")
+        .sort(S.DATE)
+    )
+    if shared.is_empty():
+        return old
+    k = shared["_q_new"][-1] / shared["_q"][-1]
+    return old if k == 1 else old.with_columns(pl.col(S.ADJ_CLOSE) * k)
+
+
 def _load_prices(
     path: Path, columns: list[str] | None = None,
 ) -> tuple[pl.DataFrame, tuple[date, date, str], bool | None] | None:
@@ -643,6 +678,8 @@ def _merged(
         rows, (old_start, old_end, old_source), old_close_only = old
         start, end = min(start, old_start), max(end, old_end)
         sources = [*old_source.split(SOURCE_SEPARATOR), source]
+        if not (close_only or old_close_only):
+            rows = rebased(rows, new)
         kept = rows.filter(~pl.col(S.DATE).is_in(new[S.DATE].implode()))
         close_only = close_only or (old_close_only and kept.height > 0)
         new = pl.concat([kept, new])

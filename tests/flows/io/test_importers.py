@@ -642,8 +642,19 @@ def test_adjusted_histories_of_different_downloads_meet_at_a_seam_that_is_warned
     store = PriceStore(tmp_path / "home")
     old = "date,close,adj_close\n2025-10-30,100,99\n2025-10-31,101,99.99\n2025-11-03,102,100.98\n"
     import_price_files(store, [write(tmp_path, "A.csv", old)])
-    newer = write(tmp_path, "B.csv", "date,close,adj_close\n2025-11-03,102,100.576\n2025-11-04,103,101.562\n")
-    report = import_price_files(store, [newer], ticker="A")
+    newer = write(tmp_path, "B.csv", "date,close,adj_close\n2025-11-04,103,101.562\n2025-11-05,104,102.5472\n")
+    report = import_price_files(store, [newer], ticker="A")  # no shared date: nothing to rebase on
     (seam,) = [w for w in report.warnings if "seam" in w]
     assert seam.startswith(f"{newer}: where its rows meet the stored ones, A: 1 seam: adj_close falls against close")
-    assert seam.endswith("2025-11-03 ×0.996")
+    assert seam.endswith("2025-11-04 ×0.996")
+
+
+def test_a_later_download_sharing_a_date_rebases_the_stored_adjusted_closes(tmp_path):
+    store = PriceStore(tmp_path / "home")
+    old = "date,close,adj_close\n2025-10-30,100,99\n2025-10-31,101,99.99\n2025-11-03,102,100.98\n"
+    import_price_files(store, [write(tmp_path, "A.csv", old)])
+    newer = write(tmp_path, "B.csv", "date,close,adj_close\n2025-11-03,102,100.576\n2025-11-04,103,101.562\n")
+    report = import_price_files(store, [newer], ticker="A")
+    assert not [w for w in report.warnings if "seam" in w]
+    k = (100.576 / 102) / (100.98 / 102)  # the later download's factor on the shared 2025-11-03
+    assert store.read(["A"])["adj_close"].to_list() == pytest.approx([99 * k, 99.99 * k, 100.576, 101.562], rel=1e-12)

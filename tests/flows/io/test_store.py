@@ -16,7 +16,7 @@ import pytest
 from analysis import schema as S
 from analysis.errors import DataUnavailableError
 from flows import settings
-from flows.io.store import PRICE_SCHEMA, PriceStore
+from flows.io.store import PRICE_SCHEMA, PriceStore, rebased
 
 D = date(2025, 1, 1)
 
@@ -89,15 +89,42 @@ def test_read_ignores_metadata_that_is_not_utf8(store):
 @pytest.mark.parametrize(("start", "end", "expected"), [
     (10, 20, []),  # inside
     (12, 15, []),
-    (5, 15, [(5, 9)]),  # overlaps the start
-    (15, 25, [(21, 25)]),  # overlaps the end
-    (5, 25, [(5, 9), (21, 25)]),  # around
-    (1, 3, [(1, 9)]),  # before, bridged
-    (25, 30, [(21, 30)]),  # after, bridged
+    (5, 15, [(5, 16)]),  # overlaps the start (each part reaches OVERLAP, 7 days, into the covered range)
+    (15, 25, [(14, 25)]),  # overlaps the end
+    (5, 25, [(5, 16), (14, 25)]),  # around
+    (1, 3, [(1, 16)]),  # before, bridged
+    (25, 30, [(14, 30)]),  # after, bridged
 ])
 def test_missing_ranges(store, start, end, expected):
     store.upsert("X", prices([]), (day(10), day(20)), "yfinance")
     assert store.missing_ranges("X", day(start), day(end)) == [(day(a), day(b)) for a, b in expected]
+
+
+def test_a_later_download_rebases_the_stored_adjusted_closes(store):
+    """Yahoo re-adjusts a whole history after each dividend: rows fetched after one (sharing
+    the overlap's dates with the stored rows) carry a factor the stored rows lack. The stored
+    adj_close is rebased on them (one factor for all: the returns of the old rows unchanged),
+    so no seam is left where they meet; without a shared date nothing is rebased."""
+    from analysis.quality import price_quality
+    from flows.io.calendars import exchange_calendar
+
+    sessions = [d for d in (D + timedelta(days=n) for n in range(60)) if d.weekday() < 5]
+    close = pl.Series([100.0 + i for i in range(len(sessions))])
+    first = pl.DataFrame({S.DATE: sessions[:30], S.CLOSE: close[:30], S.ADJ_CLOSE: close[:30]})
+    store.upsert("X", first, (sessions[0], sessions[29]), "yfinance")
+    f = 0.99  # a dividend of 1% went ex on sessions[32]: the later download scales every earlier day by f
+    later = pl.DataFrame({S.DATE: sessions[25:], S.CLOSE: close[25:],
+                          S.ADJ_CLOSE: close[25:] * pl.Series([f if i < 32 else 1.0 for i in range(25, len(sessions))])})
+    store.upsert("X", later, (sessions[25], sessions[-1]), "yfinance")
+
+    got = store.read(["X"], columns=[S.CLOSE, S.ADJ_CLOSE])
+    assert got[S.ADJ_CLOSE].to_list() == pytest.approx((close * pl.Series([f if i < 32 else 1.0 for i in range(len(sessions))])).to_list(), rel=1e-12)
+    checks = price_quality(got, exchange_calendar())
+    assert checks.filter(pl.col(S.CHECK) == "seam").is_empty()
+    assert store.read(["X"]).filter(pl.col(S.DATE) < sessions[25])[S.ADJ_CLOSE].to_list() == pytest.approx((close[:25] * f).to_list())
+
+    separate = pl.DataFrame({S.DATE: sessions[40:], S.CLOSE: close[40:], S.ADJ_CLOSE: close[40:] * 0.5})
+    assert rebased(got.drop(S.TICKER), separate.head(0)).equals(got.drop(S.TICKER))
 
 
 def test_missing_ranges_without_data(store):
