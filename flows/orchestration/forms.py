@@ -28,6 +28,7 @@ from typing import Any
 
 from griffe import Docstring, DocstringSectionKind, Parser, parse
 
+from analysis import schema as S
 from flows.reporting.plots import slug
 
 DEFERS = re.compile(r"^As for ``?([a-z-]+)``?")  # "As for ``event-study`` ...": that flow's text
@@ -109,7 +110,7 @@ NAMED_BY: dict[str, Callable[[dict[str, Any]], str]] = {
     "store-prices": lambda p: _batch(p["batch"]),
     "fetch-shares": lambda p: f"{len(p['events'])} events",
     "load-history": lambda p: _few(p["tickers"]),
-    "load-data": lambda p: _few(p["needs"]["ticker"].unique(maintain_order=True)),
+    "load-data": lambda p: _few(p["needs"][S.TICKER].unique(maintain_order=True)),
     "write-report": lambda p: Path(p["out"]).name,
     "update-index": lambda p: str(p["reports"]),
     "fingerprint-events": lambda p: f"{len(p['events'])} events",
