@@ -264,7 +264,7 @@ def test_deploy_then_serve_on_one_server(deployed):
         assert d["event-study/adhoc"].work_pool_name == "market-reaction" and d["event-study/adhoc"].pull_steps
         assert d["event-study/adhoc-served"].work_pool_name is None and not d["event-study/adhoc-served"].pull_steps
         for nightly in (yaml_nightly, served_nightly):
-            assert nightly.concurrency_limit == 1 and nightly.concurrency_options.collision_strategy == "CANCEL_NEW"
+            assert nightly.global_concurrency_limit.limit == 1 and nightly.concurrency_options.collision_strategy == "CANCEL_NEW"
         for dep in d.values():  # every parameter of the run form has its description
             props = dep.parameter_openapi_schema["properties"]
             assert props and all(p.get("description") for p in props.values()), dep.name
