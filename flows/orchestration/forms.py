@@ -112,7 +112,7 @@ NAMED_BY: dict[str, Callable[[dict[str, Any]], str]] = {
     "load-history": lambda p: _few(p["tickers"]),
     "load-data": lambda p: _few(p["needs"][S.TICKER].unique(maintain_order=True)),
     "write-report": lambda p: Path(p["out"]).name,
-    "update-index": lambda p: str(p["reports"]),
+    "update-index": lambda p: Path(p["reports"]).name,
     "fingerprint-events": lambda p: f"{len(p['events'])} events",
     "find-changed-events": lambda p: f"{len(p['prints'])} events",
     "write-event-reports": lambda p: _few(e.id for e in p["events"]),
