@@ -341,8 +341,9 @@ def _write_contents(
     """Write the report into ``tmp``; returns the seconds of each part so far."""
     (tmp / "tables").mkdir()
     clock = _Clock()
-    with ThreadPoolExecutor(1) as pool:  # polars writes the data files without the GIL while Python renders
+    with ThreadPoolExecutor(2) as pool:  # polars writes the data files without the GIL while Python renders
         data = pool.submit(_write_data, tmp, result, spilled)
+        code = pool.submit(code_revision)  # its git calls wait beside the rendering
         if pages is not None:
             made = pages()
             _check_names(made.files)
@@ -374,13 +375,14 @@ def _write_contents(
             (tmp / name).write_text(text, encoding="utf-8")
         clock.lap("pages")
         clock.times["data files and their hashes (beside the rest)"], hashes = data.result()
+        code_used = code.result()
         clock.lap("then waiting for them")
     full = {
         **manifest,
         "generator": GENERATOR,
         "varying_fields": list(VARYING_FIELDS),
         "versions": versions(),
-        "code": code_revision(),
+        "code": code_used,
         "warnings": [*manifest.get("warnings", []), *run_warnings(result)],
         "outputs": {
             name: hashes.get(name) or file_sha256(p)
