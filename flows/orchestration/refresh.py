@@ -21,7 +21,10 @@ Bookkeeping: each event has a *fingerprint*, the sha256 of
 * ``confounders``: the other catalog events around it on its tickers (ids, day 0, where they
   fall; :mod:`analysis.confounders`) — a new earnings date in the catalog changes its flags
   (and, with ``drop_confounded``, its estimation window);
-* ``code``: the market-reaction version.
+* ``code``: the code that computes the numbers: the market-reaction version and the sha256
+  of the ``analysis`` package's sources (:func:`flows.orchestration.study.code_version`), so
+  an edit of the engine recomputes every event and an edit elsewhere (reporting, docs)
+  recomputes none.
 
 It is stored with its parts in ``events/<id>/fingerprint.json``. An event is recomputed when
 its fingerprint differs from the stored one (or none is stored, or ``force``); the log says
@@ -106,7 +109,7 @@ def fingerprints(
     -------
     dict
         event id -> ``{"fingerprint": sha256, "parts": {"event", "parameters", "prices":
-        {ticker: sha256}, "shares", "code"}}``.
+        {ticker: sha256}, "shares", "factors", "confounders", "code"}}``.
     """
     cal = exchange_calendar(spec.calendar)
     aligned = align_events(events_frame(events), cal)
@@ -173,7 +176,8 @@ def what_changed(old: dict[str, Any] | None, new: dict[str, Any]) -> str | None:
         elif before.get(part) != after[part]:
             reasons.append({"event": "catalog entry changed", "parameters": "study parameters changed",
                             "shares": "shares outstanding changed", "factors": "factor data changed inside its window",
-                            "confounders": "confounding events changed", "code": "market-reaction version changed"}[part])
+                            "confounders": "confounding events changed",
+                            "code": "engine code changed (analysis/ or the version)"}[part])
     return "; ".join(reasons) or "fingerprint changed"
 
 

@@ -48,6 +48,7 @@ from analysis.specs import EventSpec, StudySpec
 from flows.orchestration import batches, refresh, study
 from flows.orchestration.artifacts import publish_artifacts
 from flows.orchestration.batches import DASK_LOCAL_CLUSTER, THREADS
+from flows.orchestration.forms import refresh_run_name, run_form_docstring, study_run_name, task_run_name
 from flows.reporting.flagship import publish_brief_artifacts
 from flows.params import TaskRunnerName
 from flows.io.prices import FetchBatch, StudyData
@@ -105,16 +106,16 @@ def ensure_yahoo_limit() -> int:
 
 
 fetch_prices = task(name="fetch-prices", tags=[YAHOO_TAG], cache_key_fn=_fetch_key,
-                    cache_expiration=timedelta(hours=12))(_fetch_or_raise)
+                    cache_expiration=timedelta(hours=12), task_run_name=task_run_name("fetch-prices"))(_fetch_or_raise)
 
 
-@task(name="publish-artifacts", cache_policy=NO_CACHE)
+@task(name="publish-artifacts", cache_policy=NO_CACHE, task_run_name=task_run_name("publish-artifacts"))
 def artifacts(result: StudyResult, reports: dict[str, str]) -> list[str]:
     """Artifacts of the events in ``reports`` (event id -> its report folder)."""
     return publish_artifacts(result, {e: Path(r) for e, r in reports.items()}, headline_sentences(result))
 
 
-@task(name="publish-briefs", cache_policy=NO_CACHE)
+@task(name="publish-briefs", cache_policy=NO_CACHE, task_run_name=task_run_name("publish-briefs"))
 def brief_artifacts(report: str) -> list[str]:
     """The markdown artifact ``<group>-brief`` of every brief the report at ``report`` lists."""
     manifest = json.loads((Path(report) / "manifest.json").read_text(encoding="utf-8"))
@@ -122,11 +123,12 @@ def brief_artifacts(report: str) -> list[str]:
 
 
 def _no_cache(name: str, step: Callable[..., Any], **options: Any):
-    return task(name=name, cache_policy=NO_CACHE, **options)(step)
+    return task(name=name, cache_policy=NO_CACHE, task_run_name=task_run_name(name), **options)(step)
 
 
 TASKS = {
-    study.load_events: task(name="load-catalog", cache_key_fn=_catalog_key, cache_expiration=timedelta(days=1))(study.load_events),
+    study.load_events: task(name="load-catalog", cache_key_fn=_catalog_key, cache_expiration=timedelta(days=1),
+                            task_run_name=task_run_name("load-catalog"))(study.load_events),
     study.load_factors: _no_cache("load-factors", study.load_factors),
     study.plan_prices: _no_cache("plan-prices", study.plan_prices),
     study.store_batch: _no_cache("store-prices", study.store_batch),
@@ -205,9 +207,20 @@ class Tracked(study.Local):
     def log(self, message: str) -> None:
         get_run_logger().info("%s", message)
 
+    def flow_run(self) -> dict[str, str | None] | None:
+        from prefect.context import FlowRunContext
+
+        ctx = FlowRunContext.get()
+        if ctx is None or ctx.flow_run is None:
+            return None
+        run = ctx.flow_run
+        return {"id": str(run.id), "name": run.name, "flow": ctx.flow.name,
+                "deployment_id": str(run.deployment_id) if run.deployment_id else None}
+
 
 def _tracked(body: Callable[..., Any]) -> Callable[..., Any]:
-    """``body`` with its steps run by :class:`Tracked` (same signature and docstring)."""
+    """``body`` with its steps run by :class:`Tracked` (same signature; its docstring in the
+    style Prefect reads, for the run form: :func:`flows.orchestration.forms.run_form_docstring`)."""
 
     @functools.wraps(body)
     def run_tracked(*args: Any, **kwargs: Any) -> Any:
@@ -215,9 +228,10 @@ def _tracked(body: Callable[..., Any]) -> Callable[..., Any]:
             return body(*args, **kwargs)
 
     run_tracked.__signature__ = inspect.signature(body, eval_str=True)  # types resolved where written (Prefect validates)
+    run_tracked.__doc__ = run_form_docstring(body, {"event-study": study.event_study})
     run_tracked.__module__ = __name__  # a deployment's entrypoint is this module's flow, not the plain function
     return run_tracked
 
 
-event_study = flow(name="event-study")(_tracked(study.event_study))
-refresh_catalog = flow(name="refresh-catalog")(_tracked(refresh.refresh_catalog))
+event_study = flow(name="event-study", flow_run_name=study_run_name)(_tracked(study.event_study))
+refresh_catalog = flow(name="refresh-catalog", flow_run_name=refresh_run_name)(_tracked(refresh.refresh_catalog))
