@@ -5,7 +5,8 @@ per-user data directory of the platform (``platformdirs.user_data_dir("market-re
 Nothing is created on import; the writers create what they need.
 
 It also says whether a Prefect API is configured (:func:`prefect_api_url`), without importing
-Prefect: the command line runs a study as a tracked Prefect flow run only then.
+Prefect: the command line runs a study as a tracked Prefect flow run only then; and where the
+reports folder is served (:func:`reports_url`), for the links of the Prefect artifacts.
 """
 
 from __future__ import annotations

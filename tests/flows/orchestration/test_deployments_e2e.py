@@ -54,6 +54,7 @@ related = ["MSFT"]
 group = "deals"
 description = "OpenAI-AWS $38bn compute deal <script>alert('x')</script>"
 """
+REPORTS_URL = "https://reports.example.org/mr"  # where the artifacts link the reports folder
 STARTUP = 240  # seconds; generous for 2 loaded cores
 RUN_TIMEOUT = 600
 
@@ -118,6 +119,7 @@ def world(tmp_path_factory, shared_data):
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5",
         "PREFECT_LOGGING_LEVEL": "INFO",
+        "MARKET_REACTION_REPORTS_URL": REPORTS_URL,
     })
     log = (base / "server.log").open("wb")
     server = subprocess.Popen(
@@ -226,12 +228,15 @@ def test_serve_adhoc_run_schedule_and_idempotent_refresh(world):
             arts = c.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])))
         by_key = {a.key: a for a in arts}
         assert {f"{EVENT}-summary", f"{EVENT}-tests", f"{EVENT}-headline", f"{EVENT}-report"} <= set(by_key)
-        rows = json.loads(by_key[f"{EVENT}-summary"].data)
-        day0 = next(r for r in rows if r["ticker"] == "AMZN" and r["window_start"] == 0 and r["window_end"] == 0)
-        assert day0["car"] == pytest.approx(0.0378, abs=5e-4) and day0["dollar_abnormal"] > 9e10
-        assert json.loads(by_key[f"{EVENT}-tests"].data)[0]["group"] == "deals"
+        rows = json.loads(by_key[f"{EVENT}-summary"].data)  # formatted as the report's tables
+        day0 = next(r for r in rows if r["ticker"] == "AMZN" and r["window"] == "[0,0]")
+        assert (day0["CAR"], day0["t"], day0["$ abnormal"][-2:]) == ("+3.78%", "2.76", "bn")
+        assert {"MSFT (related)"} == {r["ticker"] for r in rows} - {"AMZN"}
+        assert {"window", "test", "statistic", "p", "N"} == set(json.loads(by_key[f"{EVENT}-tests"].data)[0])
         assert f"AMZN ({EVENT}): +3.78% abnormal on 2025-11-03, t = 2.76" in by_key[f"{EVENT}-headline"].data
-        assert (report.resolve() / "report.html").as_uri() in by_key[f"{EVENT}-report"].data
+        assert f"({REPORTS_URL}/{report.name}/report.html)" in by_key[f"{EVENT}-report"].data
+        with client(world) as c:
+            assert c.read_flow_run(run_id).state.message == "1 event: 1 ok, 0 flagged, 0 skipped"
 
         # 2. the cron deployment gets scheduled runs from the server's scheduler, 17:30 New York, weekdays
         scheduled = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])))
@@ -254,6 +259,9 @@ def test_serve_adhoc_run_schedule_and_idempotent_refresh(world):
         wait_for(lambda: "nothing to recompute: all 2 events unchanged" in flow_run_logs(world, second), 120,
                  "the second refresh's log line")
         assert "recomputing 2 of 2 events" in flow_run_logs(world, first)
+        with client(world) as c:
+            assert c.read_flow_run(first).state.message == "2 events: 2 ok, 0 flagged, 0 skipped; recomputed 2 of 2 events"
+            assert c.read_flow_run(second).state.message == "nothing to recompute: all 2 events unchanged"
     finally:
         stop(served)
         log.close()
