@@ -49,15 +49,13 @@ class Outcome:
     def count(self, status: str) -> int:
         return self.events.filter(pl.col(STATUS) == status).height
 
-    @property
-    def computed(self) -> bool:
-        """Some event got a result."""
-        return self.count("skipped") < self.events.height
-
     def message(self) -> str:
         """``8 events: 5 ok, 1 flagged, 2 skipped (no prices: ORCL, AMD)``: the counts, and why
-        the skipped events were skipped (tickers without prices, else the events per reason)."""
+        the skipped events were skipped (tickers without prices, else the events per reason);
+        empty when no event was studied."""
         n = self.events.height
+        if not n:
+            return ""
         text = (f"{n:,} event{'s' if n != 1 else ''}: {self.count('ok'):,} ok, {self.count('flagged'):,} flagged, "
                 f"{self.count('skipped'):,} skipped")
         skipped = self.events.filter(pl.col(STATUS) == "skipped")
@@ -89,7 +87,7 @@ class Outcome:
         """The warnings artifact: the state message, a table of the skipped and flagged events
         and the notes on the data (user text escaped)."""
         bad = self.events.filter(pl.col(STATUS) != "ok")
-        lines = [f"**{md_text(self.message())}**", ""]
+        lines = [f"**{md_text(self.message())}**", ""] if self.events.height else []
         if not bad.is_empty():
             lines += ["| event | status | reason |", "|---|---|---|"]
             lines += [f"| {md_text(e)} | {s} | {md_text(r)} |" for e, s, r in bad.head(MAX_LINES).iter_rows()]
@@ -97,12 +95,14 @@ class Outcome:
                 lines.append(f"| ... | | {bad.height - MAX_LINES:,} more: events.parquet (status, reason) |")
         if self.notes:
             lines += ["", "**Data**", ""] + [f"- {md_text(n)}" for n in self.notes]
-        return "\n".join(lines)
+        return "\n".join(lines).strip()
 
 
-def run_outcome(result: StudyResult, notes: list[str] | tuple[str, ...] = ()) -> Outcome:
-    """The :class:`Outcome` of ``result`` (its ``events`` frame: one row per event row)."""
-    rows = result.events
+def run_outcome(result: StudyResult | None, notes: list[str] | tuple[str, ...] = ()) -> Outcome:
+    """The :class:`Outcome` of ``result`` (its ``events`` frame: one row per event row; None:
+    no event was studied)."""
+    rows = result.events if result is not None else pl.DataFrame(schema={
+        S.EVENT_ID: pl.String, S.TICKER: pl.String, S.ROLE: pl.String, STATUS: pl.String, S.REASON: pl.String})
     skipped, ok = pl.col(STATUS) == "skipped", pl.col(STATUS) == "ok"
     events = rows.group_by(S.EVENT_ID, maintain_order=True).agg(
         pl.when(skipped.filter(pl.col(S.ROLE) == "primary").all()).then(pl.lit("skipped"))

@@ -219,10 +219,8 @@ class Tracked(study.Local):
     def outcome(self, result: StudyResult | None, notes: list[str], summary: str = "") -> None:
         """A WARNING line per skipped or flagged event and per note on the data, the warnings
         artifact, and the final state's message (the counts, then ``summary``)."""
-        said = run_outcome(result, study.grouped_notes(notes)) if result is not None else None
-        self.message = "; ".join(m for m in (said and said.message(), summary) if m)
-        if said is None:
-            return
+        said = run_outcome(result, study.grouped_notes(notes))
+        self.message = "; ".join(m for m in (said.message(), summary) if m) or None
         lines, logger = said.warnings(), get_run_logger()
         for line in lines:
             logger.warning("%s", line)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 from datetime import date
-from pathlib import Path
 from uuid import UUID
 
 import numpy as np
@@ -109,7 +108,10 @@ def test_outcome_counts_events_not_rows():
         "event b flagged: X: no prices for X", "event c skipped: ORCL: no prices for ORCL",
         "event d skipped: AMD: no prices for benchmark ^NOPE; no prices for AMD", "data: AMZN: Yahoo Finance is unreachable",
     ]
-    assert said.computed and "| c | skipped | ORCL: no prices for ORCL |" in said.markdown()
+    assert "| c | skipped | ORCL: no prices for ORCL |" in said.markdown()
+    nothing = run_outcome(None, ["AMZN: Yahoo Finance is unreachable"])  # nothing studied (refresh: all unchanged)
+    assert nothing.message() == "" and nothing.warnings() == ["data: AMZN: Yahoo Finance is unreachable"]
+    assert nothing.markdown().startswith("**Data**")
 
 
 def test_a_skipped_event_is_a_warning_and_in_the_state_message(prefect_api, study, tmp_path, monkeypatch):

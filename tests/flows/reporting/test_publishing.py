@@ -9,7 +9,6 @@ import json
 import os
 import re
 from dataclasses import replace
-from datetime import date
 
 import polars as pl
 import pytest
