@@ -212,3 +212,15 @@ def test_yahoo_unreachable_is_said_without_a_traceback_and_not_cached(prefect_ap
     again = event_study(**args, out=str(tmp_path / "reports" / "r2"), return_state=True)
     assert fake_yahoo.requests["ZZZZ"] > asked  # the unreachable answer was not cached
     assert again.is_completed() and again.message == "2 events: 1 ok, 1 flagged, 0 skipped"  # ZZZZ: no shares
+
+
+def test_a_refresh_where_nothing_is_computed_fails_and_writes_nothing(study, tmp_path):
+    """The nightly run on a catalog none of whose events has prices (it wrote a catalog report
+    of skipped events and ended Completed) stops with the reason; local and tracked alike."""
+    from flows.orchestration.refresh import refresh_catalog
+
+    catalog = tmp_path / "nothing.toml"
+    catalog.write_text(CATALOG.split("[[events]]")[0] + "[[events]]" + CATALOG.split("[[events]]")[3])  # zzz-deal only
+    with pytest.raises(DataUnavailableError, match="no event could be analysed: zzz-deal ZZZZ: skipped: no prices for ZZZZ"):
+        refresh_catalog(**{**study, "catalog": str(catalog)})
+    assert not (tmp_path / "reports" / "nothing").exists()
