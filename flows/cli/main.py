@@ -60,11 +60,15 @@ PREFECT_HELP = ("a tracked Prefect flow run even without a configured Prefect AP
 
 def _prefect_env(verbose: bool, command: str) -> None:
     """Defaults for Prefect before it is imported (each can be overridden by the environment).
-    ``serve`` logs at INFO: its flow runs send their logs to the server."""
+    Flow runs log at INFO, so the server holds their progress lines and warnings; the
+    terminal shows Prefect's lines only with ``--verbose`` and for ``serve`` (elsewhere the
+    progress lines and warnings are printed by market-reaction itself)."""
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose or command == "serve" else "CRITICAL")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+    if not (verbose or command == "serve"):
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
 
 
 def _parser() -> argparse.ArgumentParser:

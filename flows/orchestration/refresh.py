@@ -55,6 +55,7 @@ from analysis import schema as S
 from analysis.calendar import align_events
 from analysis.confounders import find_confounders
 from analysis.engine import StudyResult, price_requirements
+from analysis.errors import DataUnavailableError
 from analysis.options import BATCH_ROWS, ModelName, PooledCov, ReturnKind
 from analysis.specs import EventSpec, StudySpec, events_frame
 from flows.io.calendars import exchange_calendar
@@ -65,13 +66,14 @@ from flows.reporting.plots import file_stem, slug
 from flows.settings import home
 from flows.io.store import PRICE_SCHEMA, PriceStore
 from flows.orchestration.study import (
-    acquire_prices, analyze, check_inputs, code_version, event_info, read_once,
+    acquire_prices, analyze, check_inputs, code_version, event_info, no_result_message, read_once,
     publish_report, run_manifest, runner, update_index,
 )
 
 FINGERPRINT = "fingerprint.json"
 EVENTS_DIR = "events"
 CATALOG_DIR = "catalog"
+MAX_NAMED = 20  # changed events named (with why) in the progress line and the run's log
 FINGERPRINT_PARTS = ("event", "parameters", "prices", "shares", "factors", "confounders", "code")
 
 
@@ -313,12 +315,14 @@ def refresh_catalog(
         changed = run(changed_events, prints, str(folder), force)
     ids = [e.id for e in events]
     if not changed:
-        run.log(f"nothing to recompute: all {len(events)} events unchanged")
-        progress.say(f"nothing to recompute: all {len(events)} events unchanged")
+        summary = f"nothing to recompute: all {len(events)} events unchanged"
+        progress.say(summary)
     else:
-        run.log(f"recomputing {len(changed)} of {len(events)} events: "
-                + "; ".join(f"{e} ({why})" for e, why in changed.items()))
-        progress.say(f"recomputing {len(changed)} of {len(events)} events")
+        summary = f"recomputed {len(changed)} of {len(events)} events"
+        named = "; ".join(f"{e} ({why})" for e, why in list(changed.items())[:MAX_NAMED])
+        more = f"; and {len(changed) - MAX_NAMED:,} more" if len(changed) > MAX_NAMED else ""
+        progress.say(f"recomputing {len(changed)} of {len(events)} events: {named}{more}")
+    everything = None
     if changed or listed_events(folder / CATALOG_DIR) != ids:  # an event changed, or left / joined the catalog
         # One vectorised study of the whole catalog: the group tests and regressions need every
         # event of a group; only the changed events' own reports are written.
@@ -326,6 +330,9 @@ def refresh_catalog(
         with progress.stage("engine"):
             everything = analyze(events, spec, root, plan.needs, factor_sets, history,
                                  task_runner=task_runner, dask_address=dask_address, given=data)
+        run.outcome(everything, notes, summary)
+        if not everything.car[S.CAR].is_not_null().any():
+            raise DataUnavailableError(no_result_message(everything, notes, root))
         with progress.stage("writing the reports"):
             store_ = PriceStore(Path(root))
             if changed:
@@ -338,8 +345,10 @@ def refresh_catalog(
             whole["fingerprints"] = {e: p["fingerprint"] for e, p in prints.items()}
             report = run(publish_report, everything, str(folder / CATALOG_DIR), whole,
                          f"Market reaction: catalog {catalog_path.name}", latex)
-            run.brief_artifacts(report)
+            run.brief_artifacts(report, reports, frozenset())
             if changed:
-                run.artifacts(everything, {e: str(event_folder(folder, e)) for e in changed})
+                run.artifacts(everything, {e: str(event_folder(folder, e)) for e in changed}, reports, frozenset())
+    if everything is None:
+        run.outcome(None, notes, summary)
     run(update_index, reports)
     return {"reports": str(folder), "recomputed": changed, "unchanged": [e.id for e in events if e.id not in changed]}

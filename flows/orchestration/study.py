@@ -79,12 +79,19 @@ class Local:
         with local_batches(task_runner, dask_address) as map_batches:
             return study_in_batches(*args, map_batches=map_batches, **kwargs)
 
-    def artifacts(self, result: StudyResult, reports: dict[str, str]) -> None:
-        """Publish the artifacts of the events in ``reports`` (event id -> report folder): a
-        tracked run only."""
+    def artifacts(self, result: StudyResult, reports: dict[str, str], root: str, partial: frozenset[str]) -> None:
+        """Publish the artifacts of the events in ``reports`` (event id -> report folder) of the
+        reports folder ``root``; ``partial``: the groups the run covers only in part (their
+        artifacts keep the whole group's). A tracked run only."""
 
-    def brief_artifacts(self, report: str) -> None:
-        """Publish the briefs the report in the folder ``report`` lists: a tracked run only."""
+    def brief_artifacts(self, report: str, root: str, partial: frozenset[str]) -> None:
+        """Publish the briefs the report in the folder ``report`` lists (as for
+        :meth:`artifacts`): a tracked run only."""
+
+    def outcome(self, result: StudyResult | None, notes: list[str], summary: str = "") -> None:
+        """Say what the run computed, flagged and skipped (``result``; None: nothing studied),
+        the ``notes`` on its data and a ``summary`` of its own: a tracked run only (the
+        command line prints the manifest's warnings)."""
 
     def log(self, message: str) -> None:
         """Log to the flow run: a tracked run only (progress lines say it locally)."""
@@ -445,6 +452,7 @@ def study_events(
         with progress.stage("engine"):
             result = analyze(events, spec, root, plan.needs, inputs.factors, history, inputs.context,
                              task_runner, dask_address, str(scratch), given=data)
+        run.outcome(result, notes)
         if not result.car[S.CAR].is_not_null().any():
             raise DataUnavailableError(no_result_message(result, notes, root))
         streamed = scratch / f"{ABNORMAL_RETURNS}.parquet"
@@ -455,8 +463,10 @@ def study_events(
             manifest = run_manifest(inputs.catalog, events, spec, source, PriceStore(Path(root)), plan.needs, notes,
                                     inputs.factors, result=result, data=data)
             report = run(publish_report, result, target, manifest, report_title(events), latex, spilled=spilled)
-            run.artifacts(result, dict.fromkeys(result.events[S.EVENT_ID].unique(maintain_order=True).to_list(), report))
-            run.brief_artifacts(report)
+            partial = frozenset(e.group for e in inputs.context if e.group)
+            run.artifacts(result, dict.fromkeys(result.events[S.EVENT_ID].unique(maintain_order=True).to_list(), report),
+                          str(folder), partial)
+            run.brief_artifacts(report, str(folder), partial)
             run(update_index, str(folder))
     run.log(headline(result))
     return report

@@ -63,6 +63,7 @@ group = "deals"
 description = "OpenAI-AWS $38bn compute deal <script>alert('x')</script>"
 """
 STARTUP = 240  # seconds; generous for 2 loaded cores
+REPORTS_URL = "https://reports.example.org/mr"  # where the artifacts link the reports folder
 RUN_TIMEOUT = 600
 
 
@@ -149,6 +150,7 @@ def world(tmp_path_factory, shared_data):
             "PREFECT_API_URL": api,
             "MARKET_REACTION_HOME": str(store.root),
             "MARKET_REACTION_QUIET": "1",
+            "MARKET_REACTION_REPORTS_URL": REPORTS_URL,
             "PREFECT_RUNNER_POLL_FREQUENCY": "1",
             "PREFECT_WORKER_QUERY_SECONDS": "1",
         }
@@ -296,12 +298,16 @@ def test_deploy_then_serve_on_one_server(deployed):
         assert "load-catalog deals.toml" in task_names and f"write-report {report.name}" in task_names, task_names
         by_key = {a.key: a for a in arts}
         assert {f"{EVENT}-summary", f"{EVENT}-tests", f"{EVENT}-headline", f"{EVENT}-report"} <= set(by_key)
-        rows = json.loads(by_key[f"{EVENT}-summary"].data)
-        day0 = next(r for r in rows if r["ticker"] == "AMZN" and r["window_start"] == 0 and r["window_end"] == 0)
-        assert day0["car"] == pytest.approx(0.0378, abs=5e-4) and day0["dollar_abnormal"] > 9e10
-        assert json.loads(by_key[f"{EVENT}-tests"].data)[0]["group"] == "deals"
+        rows = json.loads(by_key[f"{EVENT}-summary"].data)  # formatted as the report's tables
+        day0 = next(r for r in rows if r["ticker"] == "AMZN" and r["window"] == "[0,0]")
+        assert (day0["CAR"], day0["t"], day0["$ abnormal"][-2:]) == ("+3.78%", "2.76", "bn")
+        assert {"MSFT (related)"} == {r["ticker"] for r in rows} - {"AMZN"}
+        assert {"window", "test", "statistic", "p", "N"} == set(json.loads(by_key[f"{EVENT}-tests"].data)[0])
         assert f"AMZN ({EVENT}): +3.78% abnormal on 2025-11-03, t = 2.76" in by_key[f"{EVENT}-headline"].data
-        assert (report.resolve() / "report.html").as_uri() in by_key[f"{EVENT}-report"].data
+        assert f"({REPORTS_URL}/{report.name}/report.html)" in by_key[f"{EVENT}-report"].data
+        with client(world) as c:  # flagged: its confounders, MSFT's dollar value... (said in the log)
+            assert c.read_flow_run(run_id).state.message == "1 event: 0 ok, 1 flagged, 0 skipped"
+        wait_for(lambda: f"event {EVENT} flagged: AMZN: " in flow_run_logs(world, run_id), 120, "the flagged event's WARNING")
 
         # 2. the cron deployments get scheduled runs from the server's scheduler, 17:30 New York, weekdays
         for nightly in (served_nightly, yaml_nightly):
@@ -321,6 +327,9 @@ def test_deploy_then_serve_on_one_server(deployed):
         assert "recomputing 2 of 2 events" in flow_run_logs(world, first)
         with client(world) as c:
             assert c.read_flow_run(second).name.startswith("deals-20")
+            said = c.read_flow_run(first).state.message
+            assert said.startswith("2 events: ") and said.endswith(" 0 skipped; recomputed 2 of 2 events"), said
+            assert c.read_flow_run(second).state.message == "nothing to recompute: all 2 events unchanged"
 
         # 4. no overlap: two runs at once, the one that comes second is cancelled
         with client(world) as c:
