@@ -57,7 +57,8 @@ from flows.io.prices import (
 from flows.reporting.publish import Pages, file_sha256, write_report
 from flows.settings import home
 from flows.io.store import FactorStore, PriceStore
-from flows.reporting.tables import MAX_EVENT_ROWS, headline
+from flows.reporting.answers import headline
+from flows.reporting.tables import MAX_EVENT_ROWS
 
 T = TypeVar("T")
 IMPORT_HINT = "market-reaction prices import"
@@ -241,11 +242,11 @@ def publish_report(
     """Write the report; with ``briefs``, also the brief of every event group in it
     (:mod:`flows.reporting.flagship`), listed in the manifest's ``briefs``; ``spilled``: data files
     already written (:func:`flows.reporting.publish.write_report`)."""
-    line = headline(result)
+    descriptions = {e["id"]: e.get("description", "") for e in manifest.get("event_info", [])}
+    line = headline(result, descriptions=descriptions)
     pages: list[Brief] = []
 
     def make_briefs() -> Pages:  # while the data files are written (write_report)
-        descriptions = {e["id"]: e.get("description", "") for e in manifest.get("event_info", [])}
         pages.extend(group_briefs(result, descriptions, title) if briefs else [])
         return Pages(brief_files(pages), tuple((b.file, f"brief: {b.group}") for b in pages),
                      {"briefs": [b.manifest_entry() for b in pages]})

@@ -52,7 +52,7 @@ from flows.reporting.flagship import publish_brief_artifacts
 from flows.params import TaskRunnerName
 from flows.io.prices import FetchBatch, StudyData
 from flows.reporting.publish import file_sha256
-from flows.reporting.tables import headline_sentences
+from flows.reporting.answers import answer_sentences
 
 YAHOO_TAG = "yahoo"
 
@@ -111,7 +111,8 @@ fetch_prices = task(name="fetch-prices", tags=[YAHOO_TAG], cache_key_fn=_fetch_k
 @task(name="publish-artifacts", cache_policy=NO_CACHE)
 def artifacts(result: StudyResult, reports: dict[str, str]) -> list[str]:
     """Artifacts of the events in ``reports`` (event id -> its report folder)."""
-    return publish_artifacts(result, {e: Path(r) for e, r in reports.items()}, headline_sentences(result))
+    return publish_artifacts(result, {e: Path(r) for e, r in reports.items()},
+                             [(a.event_id, a.ticker, a.sentence) for a in answer_sentences(result)])
 
 
 @task(name="publish-briefs", cache_policy=NO_CACHE)

@@ -91,13 +91,13 @@ def test_the_amazon_answer_with_its_arithmetic(flagship):
     assert ("Confounder amzn-q3-2025-earnings (day 0 2025-10-31 = day -1, inside [-1,+1], [-5,+5]): this event's AR on "
             "that day is +9.23%") in text
     assert "without that day the CAR is [-1,+1] +3.57%" in text
-    assert "Its own AR on its day 0: +9.22%*** (p < 0.001), worth $219.7bn" in text
+    assert "Its own AR on its day 0: +9.22%*** (p < 0.001), worth +$219.7bn" in text
     # the claims, with the arithmetic and the verdicts
     assert "254.00 x 10,690,216,011 shares = $2,715.3bn; change vs 244.22 close of 2025-10-31: +$104.6bn (+4.00%)" in text
     assert "at the intraday high 258.60: +$153.7bn (+5.89%)" in text
     assert "consistent at the intraday high, not at the close" in text
     assert "254.00 is the highest close since 2015-01-02, the start of the stored history" in text
-    assert brief.headline.startswith(f"{GROUP}: 6 event(s), 3 ticker row(s) with a result (no data: ORCL, AMD, AVGO). CAAR [0,0] +")
+    assert brief.headline.startswith(f"{GROUP}: 6 event(s), 3 with a result (no data: ORCL, AMD, AVGO). Average abnormal return [0,0] +")
     # NVDA's "ended 3.97% higher" (close +3.93%) and MSFT's "surged 2% to close" (+1.98%) hold;
     # ORCL, AMD and AVGO have no stored prices
     assert brief.headline.endswith("Claims: 4 consistent, 3 cannot tell.")

@@ -27,7 +27,8 @@ from flows.reporting.plots import event_plots, group_plots, slug
 from flows.reporting.publish import write_report
 from flows.reporting import tables
 from flows.reporting.markup import md_text
-from flows.reporting.tables import headline_sentences, summary_table, to_html, to_latex, to_markdown
+from flows.reporting.answers import answer_sentences
+from flows.reporting.tables import summary_table, to_html, to_latex, to_markdown
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +85,8 @@ def test_artifact_payloads(result):
     rows = json_rows(pl.DataFrame({"d": [date(2025, 11, 3)], "x": [float("nan")], "y": [1.5]}))
     assert rows == [{"d": "2025-11-03", "x": None, "y": 1.5}]
     json.dumps(json_rows(res.car))  # every value is JSON-able
-    sentences = headline_sentences(res)
-    assert ("acme-merger", "ACME") == sentences[0][:2] and "abnormal on 2025-06-16" in sentences[0][2]
+    first = answer_sentences(res)[0]
+    assert (first.event_id, first.ticker) == ("acme-merger", "ACME") and " on 2025-06-16; " in first.sentence
 
 
 def test_plots_are_written_and_deterministic(result, tmp_path):

@@ -21,7 +21,7 @@ from flows.reporting.index import write_index
 from flows.reporting.publish import write_report
 from flows.orchestration.study import run_manifest
 from flows.io.store import PriceStore
-from flows.reporting.tables import headline
+from flows.reporting.answers import headline
 from tests.conftest import REPO_ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
