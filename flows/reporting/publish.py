@@ -184,6 +184,7 @@ def write_report(
     result: StudyResult, out: Path, manifest: dict[str, Any], *, title: str, headline: str = "", latex: bool = False,
     extra: dict[str, str] | None = None, links: tuple[tuple[str, str], ...] = (),
     spilled: Mapping[str, Path] | None = None, pages: Callable[[], Pages] | None = None,
+    descriptions: Mapping[str, str] | None = None,
 ) -> Path:
     """Write the report of ``result`` to ``out`` atomically and return ``out``.
 
@@ -217,6 +218,9 @@ def write_report(
         Makes further pages (the group briefs): called while the data files are written, on
         the other thread, as the tables and plots are; its files, links and manifest entries
         join ``extra``, ``links`` and ``manifest``.
+    descriptions
+        Event id -> catalog description (of the events and of the catalog events around them):
+        the answers name the confounders by it.
 
     Notes
     -----
@@ -230,7 +234,7 @@ def write_report(
     _check_names(extra or {})
     with staged_folder(out, owned=is_report, carry=_keep_added_files) as tmp:
         clock = _write_contents(tmp, result, manifest, title=title, headline=headline, latex=latex, extra=extra or {},
-                                links=links, spilled=spilled or {}, pages=pages)
+                                links=links, spilled=spilled or {}, pages=pages, descriptions=descriptions or {})
     clock.lap("fsync and swap")
     progress.say("report files: " + ", ".join(f"{part} {t:.1f} s" for part, t in clock.times.items()))
     return out
@@ -279,7 +283,7 @@ class _Clock:
 def _write_contents(
     tmp: Path, result: StudyResult, manifest: dict[str, Any], *, title: str, headline: str, latex: bool,
     extra: dict[str, str], links: tuple[tuple[str, str], ...], spilled: Mapping[str, Path],
-    pages: Callable[[], Pages] | None,
+    pages: Callable[[], Pages] | None, descriptions: Mapping[str, str],
 ) -> _Clock:
     """Write the report into ``tmp``; returns the seconds of each part so far."""
     (tmp / "tables").mkdir()
@@ -309,7 +313,6 @@ def _write_contents(
         figures = event_plots(result.paths, tmp / "plots") + group_plots(caar_paths(result.paths), tmp / "plots")
         clock.lap("plots")
         svgs = [p.relative_to(tmp).as_posix() for p in figures if p.suffix == ".svg"]
-        descriptions = {e["id"]: e.get("description", "") for e in manifest.get("event_info", [])}
         answers = [a.sentence for a in answer_sentences(result, descriptions)] or ([headline] if headline else [])
         pngs = [p.relative_to(tmp).as_posix() for p in figures if p.suffix == ".png"]
         (tmp / "report.md").write_text(_markdown(title, answers, [t for t, _ in tables], pngs, regression_tables, links),

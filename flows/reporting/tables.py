@@ -100,7 +100,7 @@ class Table:
 
 
 NOWRAP = frozenset({"event", "ticker", "day 0", "date", "window", "group", "announced", "confounder", "its day 0",
-                    "from", "to", "day", "rank", "role", "its role", "status"})
+                    "from", "to", "day", "rank", "role", "its role", "status", "timing"})
 """Columns whose cells never wrap (ids, tickers, dates, windows, event days)."""
 
 

@@ -189,8 +189,11 @@ def test_run_on_the_catalog_writes_the_flagship(prefect_api, store, tmp_path, ca
 def test_a_single_event_run_lists_catalog_confounders_and_can_drop_them(prefect_api, store, tmp_path, capsys):
     out = tmp_path / "aws"
     code = main(["run", AWS, "--catalog", str(CATALOG), "--source", "store", "--out", str(out), "--drop-confounded"])
-    _, err = capsys.readouterr()
+    said, err = capsys.readouterr()
     assert code == 0, err
+    # the answer names the catalog's confounder, not studied, by its description
+    assert said.startswith("AMZN rose 4.00% (+$104.6bn) on 2025-11-03; ") and (
+        "the wider windows also hold Amazon Q3 2025 results the session before" in said.splitlines()[0])
     conf = pl.read_parquet(out / "confounders.parquet")
     q3 = conf.filter(pl.col(S.CONFOUNDER_ID) == "amzn-q3-2025-earnings").row(0, named=True)
     assert q3[S.OFFSET] == -1 and q3[S.IN_STUDY] is False  # from the catalog, not studied in this run
