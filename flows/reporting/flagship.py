@@ -28,7 +28,7 @@ The *flagship* report of the 2025 OpenAI compute deals is the brief of the group
 writes ``brief-openai-compute-deals.html`` into the run's report folder; the nightly
 ``refresh-catalog`` writes it into ``<reports>/events/catalog/``. The report index lists the
 latest brief of every group, and each brief is published as the Prefect markdown artifact
-``<group>-brief`` (headline, claim verdicts, link).
+``<group>-brief`` (the answers, the group's line, claim verdicts, link).
 """
 
 from __future__ import annotations
@@ -90,6 +90,9 @@ class Brief:
         The page.
     n_events
         The group's events in the brief (the index prefers the brief covering the most).
+    answers
+        The answer sentence of each event row of the brief with a result
+        (:func:`flows.reporting.answers.answer_sentences`), the page's first paragraphs.
     """
 
     group: str
@@ -99,6 +102,7 @@ class Brief:
     markdown: str
     html: str
     n_events: int = 0
+    answers: tuple[str, ...] = ()
 
     @property
     def markdown_file(self) -> str:
@@ -106,7 +110,7 @@ class Brief:
 
     def manifest_entry(self) -> dict[str, object]:
         return {"group": self.group, "file": self.file, "headline": self.headline, "verdicts": list(self.verdicts),
-                "events": self.n_events}
+                "events": self.n_events, "answers": list(self.answers)}
 
 
 # --- text helpers -------------------------------------------------------------------------------
@@ -426,7 +430,8 @@ def group_briefs(result: StudyResult, descriptions: dict[str, str] | None = None
             + (f'<section id="answers"><h2>What the numbers say</h2>{answers_html}{figures(plots[1:])}</section>' if answers else "")
             + "".join(table_section(t) for t in more)
         )
-        briefs.append(Brief(group, file, headline, _verdict_lines(result, ids), markdown, page, rows[S.EVENT_ID].n_unique()))
+        briefs.append(Brief(group, file, headline, _verdict_lines(result, ids), markdown, page, rows[S.EVENT_ID].n_unique(),
+                            tuple(sentences)))
     return briefs
 
 
@@ -437,13 +442,14 @@ def brief_files(briefs: list[Brief]) -> dict[str, str]:
 
 def publish_brief_artifacts(briefs: list[dict[str, object]], report: Path) -> list[str]:
     """A markdown artifact ``<group>-brief`` per brief of the report in ``report`` (entries of
-    its manifest's ``briefs``): the headline, the claim verdicts and a link to the page."""
+    its manifest's ``briefs``): the answers, the group's line, the claim verdicts and a link to
+    the page."""
     from prefect.artifacts import create_markdown_artifact
 
     keys = []
     for b in briefs:
         url = (Path(report).resolve() / str(b["file"])).as_uri()
-        lines = [html.escape(str(b["headline"]), quote=False)]
+        lines = [*(f"{md_block(str(a))}\n" for a in b.get("answers", [])), md_block(str(b["headline"]))]  # type: ignore[union-attr]
         verdicts = [str(v) for v in b.get("verdicts", [])]  # type: ignore[union-attr]
         if verdicts:
             lines += ["", "**Claims**", ""] + [f"- {md_text(v)}" for v in verdicts]

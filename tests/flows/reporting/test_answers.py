@@ -67,3 +67,42 @@ def test_short_names():
     assert short_name("Amazon Q3 2025 results: net sales $180.2bn (+13%)", "x") == "Amazon Q3 2025 results"
     assert short_name("", "amzn-q3") == "amzn-q3" and short_name(None, "amzn-q3") == "amzn-q3"
     assert short_name("word " * 30, "x").endswith("…") and len(short_name("word " * 30, "x")) <= 61
+
+
+def test_one_number_reads_the_same_in_the_tables_and_the_text(result, catalog):
+    from flows.reporting.flagship import group_briefs
+    from flows.reporting.tables import all_tables, to_markdown
+    from tests.flows.reporting.test_flagship import plain
+
+    summary = to_markdown(all_tables(result)[0])
+    assert "$2,610.8bn" in summary and "tn |" not in summary  # was $2.6tn beside $2,610.8bn in the brief's text
+    (brief, _) = group_briefs(result, {e.id: e.description for e in catalog})
+    assert "on a market cap of $2,610.8bn" in plain(brief.html) and "| \\$2,610.8bn |" in brief.markdown
+
+
+def test_regressions_in_the_units_of_the_rest(catalog, shared_data):
+    from flows.reporting.tables import regressions_table
+
+    (aws,) = [replace(e, related=()) for e in catalog if e.id == AWS]
+    res = run_study(events_frame([aws]), shared_prices(shared_data), StudySpec(), exchange_calendar("XNYS"),
+                    shares(shared_data))
+    table = regressions_table(res)
+    cells = dict(zip(table.frame["term"], table.frame["estimate"]))
+    assert cells["d[0]"] == "+3.78%" and cells["alpha"].endswith("%") and cells["beta"] == "1.38"  # was 0.03782, 1.384
+    assert any("in percent" in n for n in table.notes)
+
+
+def test_no_share_of_a_move_the_abnormal_part_went_against(result, catalog):
+    """An abnormal return of the other sign than the day's move is no share of it (was
+    "-72% of the day's move")."""
+    import polars as pl
+
+    from analysis import schema as S
+    from flows.reporting.flagship import group_briefs
+    from tests.flows.reporting.test_flagship import plain
+
+    day0 = (pl.col(S.EVENT_ID) == AWS) & (pl.col(S.TICKER) == "AMZN") & (pl.col(S.EVENT_DAY) == 0)
+    flipped = replace(result, abnormal_returns=result.abnormal_returns.with_columns(
+        pl.when(day0).then(-0.0105).otherwise(pl.col(S.RET)).alias(S.RET)))
+    amzn = plain(group_briefs(flipped)[0].html).split("Abnormal: ")[1].split("CAR: ")[0]  # AMZN's bullet
+    assert "the abnormal return is +3.78%" in amzn and "of the day's move" not in amzn
