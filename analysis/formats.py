@@ -10,6 +10,7 @@ function                    example             used for
 :func:`num`                 ``2.76``            t and z statistics, betas, R² (2 decimals)
 :func:`signed`              ``+0.84``           signed statistics (2 decimals)
 :func:`pvalue`              ``0.006``           p-values (3 decimals; ``<0.001`` below 0.001)
+:func:`p_text`              ``p = 0.006``       a p-value in a sentence (``p < 0.001``)
 :func:`stars`               ``***``             p < 0.01, 0.05, 0.10
 :func:`starred`             ``+3.78%***``       a CAR with the stars of its p-value
 :func:`stat_p`              ``2.76 (0.006)``    a test's statistic with its p (``n/a``)
@@ -59,6 +60,12 @@ def pvalue(p: float | None) -> str:
     if _missing(p):
         return ""
     return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def p_text(p: float | None) -> str:
+    """A p-value in a sentence: ``p = 0.006``, ``p < 0.001``."""
+    text = pvalue(p)
+    return f"p < {text[1:]}" if text.startswith("<") else f"p = {text}"
 
 
 def stars(p: float | None) -> str:

@@ -3,7 +3,7 @@
 For each primary event row with a CAR on the study's first window, e.g.::
 
     AMZN rose 4.00% (+$104.6bn) on 2025-11-03; +3.78% (+$98.6bn) beyond what the market
-    explains, significant at 1% (t 2.76, p 0.006); the wider windows also hold Amazon Q3 2025
+    explains, significant at 1% (t = 2.76, p = 0.006); the wider windows also hold Amazon Q3 2025
     results the session before (+9.23% abnormal that day).
 
 * the raw move over the first window (``raw_return``) and its money value (``dollar_raw`` =
@@ -32,7 +32,7 @@ import polars as pl
 from analysis import schema as S
 from analysis.confounders import EVENT_WINDOW
 from analysis.engine import AR_AT_OFFSET, StudyResult
-from analysis.formats import dollars, num, pct, pvalue, significance
+from analysis.formats import dollars, num, p_text, pct, significance
 from flows.reporting.tables import _limit, shown_rows
 
 MAX_NAME = 60  # characters of a confounder's description named in a sentence
@@ -121,7 +121,7 @@ def answer_sentences(
             size = "" if raw == 0 else f" {pct(abs(raw)).lstrip('+')}" + (f" ({dollars(money_raw, signed=True)})" if money_raw is not None else "")
             move = f"{name} {verb}{size} {span} {r[S.DAY0]};"
         level = significance(r[S.P_VALUE])
-        stat = f"t {num(r[S.T_STAT])}, p {pvalue(r[S.P_VALUE])}"
+        stat = f"t = {num(r[S.T_STAT])}, {p_text(r[S.P_VALUE])}"
         text = (f"{move} {pct(car)}" + (f" ({dollars(r[S.DOLLAR_ABNORMAL], signed=True)})" if r[S.DOLLAR_ABNORMAL] is not None else "")
                 + " beyond what the market explains, " + (f"significant {level} ({stat})" if level else f"not significant ({stat})"))
         parts_in, parts_out = [], []

@@ -51,7 +51,7 @@ from analysis.paths import caar_paths
 from analysis.spillovers import RELATED_SUFFIX
 from flows.orchestration.artifacts import artifact_key
 from flows.reporting.plots import plotted_events, plotted_groups, slug
-from analysis.formats import dollars, num, offset, pct, price, pvalue, share, starred, stat_p
+from analysis.formats import dollars, num, offset, p_text, pct, price, pvalue, share, starred, stat_p
 from flows.reporting.answers import answer_sentences
 from flows.reporting.markup import PAGE_CSS, html_page, md_block, md_text, toc
 from flows.reporting.tables import (
@@ -114,10 +114,6 @@ class Brief:
 
 
 # --- text helpers -------------------------------------------------------------------------------
-
-
-def _p(x: float | None) -> str:
-    return "p < 0.001" if x is not None and x < 0.001 else f"p = {pvalue(x)}"
 
 
 def _limited(frame: pl.DataFrame, ids: list[str]) -> pl.DataFrame:
@@ -246,9 +242,9 @@ def _answers(result: StudyResult, group: str, shown: Shown) -> list[tuple[str, l
             for c in value_claims.iter_rows(named=True):
                 if 0 < ar * cap / c[CLAIMED] <= 1:
                     part += f"{',' if part else ' —'} {share(ar * cap / c[CLAIMED])} of the claimed {dollars(c[CLAIMED])}"
-        bullets.append(f"Abnormal: {model}; the abnormal return is {pct(ar)} (t = {num(r[S.AR_T])}, {_p(r[S.AR_P])}){worth}{part}.")
+        bullets.append(f"Abnormal: {model}; the abnormal return is {pct(ar)} (t = {num(r[S.AR_T])}, {p_text(r[S.AR_P])}){worth}{part}.")
         windows = [
-            f"{w.label} {starred(c[S.CAR], c[S.P_VALUE])} (t = {num(c[S.T_STAT])}, {_p(c[S.P_VALUE])}"
+            f"{w.label} {starred(c[S.CAR], c[S.P_VALUE])} (t = {num(c[S.T_STAT])}, {p_text(c[S.P_VALUE])}"
             + (f", {dollars(c[S.DOLLAR_ABNORMAL], signed=True)})" if c[S.DOLLAR_ABNORMAL] is not None else ")")
             for w in result.spec.windows if (c := car.get((event, ticker, w.start, w.end))) and c[S.CAR] is not None
         ]
@@ -276,7 +272,7 @@ def _answers(result: StudyResult, group: str, shown: Shown) -> list[tuple[str, l
                          if days else "") + ")"
             if c[CONFOUNDER_AR0] is not None:
                 text += (f". Its own AR on its day 0: {starred(c[CONFOUNDER_AR0], c[CONFOUNDER_AR0_P])} "
-                         f"({_p(c[CONFOUNDER_AR0_P])})"
+                         f"({p_text(c[CONFOUNDER_AR0_P])})"
                          + (f", worth {dollars(c[CONFOUNDER_DOLLARS], signed=True)}" if c[CONFOUNDER_DOLLARS] is not None else ""))
             elif not c[S.IN_STUDY]:
                 text += ". Not studied in this run (run it too for its own reaction)"
@@ -305,7 +301,7 @@ def _headline(result: StudyResult, group: str) -> str:
     cs = tests.get(CROSS_SECTIONAL_T)
     if cs and cs[S.MEAN] is not None:
         text += f". Average abnormal return {first.label} {pct(cs[S.MEAN])} across {cs[S.N_EVENTS]}"
-        parts = [f"{label} {num(t[S.STATISTIC])}, {_p(t[S.P_VALUE])}" for name, label in
+        parts = [f"{label} {num(t[S.STATISTIC])}, {p_text(t[S.P_VALUE])}" for name, label in
                  ((CROSS_SECTIONAL_T, "cross-sectional t"), (BMP_T, "BMP t")) if (t := tests.get(name)) and t[S.STATISTIC] is not None]
         if parts:
             text += " (" + "; ".join(parts) + ")"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 
-from analysis.formats import dollars, money_unit, num, offset, pct, pvalue, share, significance, starred, stat_p
+from analysis.formats import dollars, money_unit, num, offset, p_text, pct, pvalue, share, significance, starred, stat_p
 
 
 def test_returns_statistics_and_p_values():
     assert pct(0.0378) == "+3.78%" and pct(-0.0036) == "-0.36%" and pct(None) == "" and pct(math.nan) == ""
     assert num(2.7649) == "2.76" and pvalue(0.0061) == "0.006" and pvalue(0.0004) == "<0.001"
+    assert p_text(0.0061) == "p = 0.006" and p_text(0.0004) == "p < 0.001"
     assert starred(0.0378, 0.006) == "+3.78%***" and starred(0.02, 0.2) == "+2.00%"
     assert stat_p(4.7412, 0.0421) == "4.74 (0.042)" and stat_p(None, None) == "n/a"
     assert [significance(p) for p in (0.006, 0.03, 0.07, 0.2, None)] == ["at 1%", "at 5%", "at 10%", "", ""]

@@ -230,7 +230,7 @@ def test_serve_adhoc_run_schedule_and_idempotent_refresh(world):
         day0 = next(r for r in rows if r["ticker"] == "AMZN" and r["window_start"] == 0 and r["window_end"] == 0)
         assert day0["car"] == pytest.approx(0.0378, abs=5e-4) and day0["dollar_abnormal"] > 9e10
         assert json.loads(by_key[f"{EVENT}-tests"].data)[0]["group"] == "deals"
-        assert "AMZN rose 4.00% (+$104.6bn) on 2025-11-03; +3.78% (+$98.6bn) beyond what the market explains, significant at 1% (t 2.76" in by_key[f"{EVENT}-headline"].data
+        assert "AMZN rose 4.00% (+$104.6bn) on 2025-11-03; +3.78% (+$98.6bn) beyond what the market explains, significant at 1% (t = 2.76" in by_key[f"{EVENT}-headline"].data
         assert (report.resolve() / "report.html").as_uri() in by_key[f"{EVENT}-report"].data
 
         # 2. the cron deployment gets scheduled runs from the server's scheduler, 17:30 New York, weekdays

@@ -16,7 +16,7 @@ from flows.reporting.answers import answer_sentences, headline, short_name
 from tests.flows.reporting.test_flagship import AWS, CATALOG, shared_prices, shares, study
 
 AMZN = ("AMZN rose 4.00% (+$104.6bn) on 2025-11-03; +3.78% (+$98.6bn) beyond what the market explains, significant "
-        "at 1% (t 2.76, p 0.006); the wider windows also hold Amazon Q3 2025 results the session before (+9.23% abnormal "
+        "at 1% (t = 2.76, p = 0.006); the wider windows also hold Amazon Q3 2025 results the session before (+9.23% abnormal "
         "that day).")
 
 
@@ -35,7 +35,7 @@ def test_the_amazon_answer(result, catalog):
     answers = {(a.event_id, a.ticker): a for a in answer_sentences(result, descriptions)}
     assert answers[(AWS, "AMZN")].sentence == AMZN and answers[(AWS, "AMZN")].day0 == "2025-11-03"
     assert answers[("msft-openai-recap", "MSFT")].sentence.endswith(
-        "not significant (t 1.61, p 0.110); the wider windows also hold OpenAI-AWS multi-year strategic partnership "
+        "not significant (t = 1.61, p = 0.110); the wider windows also hold OpenAI-AWS multi-year strategic partnership "
         "4 sessions after (-0.36% abnormal that day).")
     # no related tickers, no event without prices (ORCL has none)
     assert {t for _, t in answers} == {"AMZN", "NVDA", "MSFT"}
@@ -60,7 +60,7 @@ def test_the_answer_without_a_market_cap(catalog, shared_data):
     res = run_study(events_frame([aws]), prices, StudySpec(), exchange_calendar("XNYS"), None, max_regressions=0)
     sentence = answer_sentences(res)[0].sentence
     assert sentence == ("AMZN rose 4.00% on 2025-11-03; +3.78% beyond what the market explains, significant at 1% "
-                        "(t 2.76, p 0.006).")
+                        "(t = 2.76, p = 0.006).")
 
 
 def test_short_names():

@@ -114,7 +114,7 @@ addEventListener("load", () => {
 visible table cell holding an id, a date or a window that spans more than one line, and the
 text right after the title."""
 AMZN_ANSWER = ("AMZN rose 4.00% (+$104.6bn) on 2025-11-03; +3.78% (+$98.6bn) beyond what the market explains, "
-               "significant at 1% (t 2.76, p 0.006); the wider windows also hold Amazon Q3 2025 results the session "
+               "significant at 1% (t = 2.76, p = 0.006); the wider windows also hold Amazon Q3 2025 results the session "
                "before (+9.23% abnormal that day).")
 
 
@@ -167,3 +167,12 @@ def test_pages_print_and_collapse_long_tables(catalog_report):
     assert '<nav class="toc"' in page and '<details><summary>Daily abnormal returns around day 0' in page
     assert '<a href="abnormal_returns.csv">all rows as CSV</a>' in page
     assert "white-space:nowrap" in page
+
+
+def test_empty_sections_are_left_out(report):
+    page = (report / "report.html").read_text()
+    # no claims checked and no catalog event around it in this study: neither table nor its contents entry
+    for key in ("claims", "confounders"):
+        assert f'<section id="{key}">' not in page and f'href="#{key}"' not in page
+    assert (report / "tables" / "claims.csv").is_file()  # the display files stay
+    assert page.index('<section class="answers" id="answer"><p>AMZN rose 4.00% (+$104.6bn) on 2025-11-03;') < page.index('<nav class="toc"')
