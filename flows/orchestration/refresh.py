@@ -62,7 +62,7 @@ from flows.reporting.plots import file_stem, slug
 from flows.settings import home
 from flows.io.store import PRICE_SCHEMA, PriceStore
 from flows.orchestration.study import (
-    acquire_prices, analyze, check_inputs, code_version, event_info, read_once,
+    acquire_prices, analyze, check_inputs, claim_tickers, code_version, event_info, load_data,
     publish_report, run_manifest, runner, update_index,
 )
 
@@ -318,10 +318,9 @@ def refresh_catalog(
     if changed or listed_events(folder / CATALOG_DIR) != ids:  # an event changed, or left / joined the catalog
         # One vectorised study of the whole catalog: the group tests and regressions need every
         # event of a group; only the changed events' own reports are written.
-        data, history = read_once(root, plan.needs, events, task_runner)
+        data = run(load_data, root, plan.needs, claim_tickers(events))
         with progress.stage("engine"):
-            everything = analyze(events, spec, root, plan.needs, factor_sets, history,
-                                 task_runner=task_runner, dask_address=dask_address, given=data)
+            everything = analyze(events, spec, data, factor_sets, task_runner=task_runner, dask_address=dask_address)
         with progress.stage("writing the reports"):
             store_ = PriceStore(Path(root))
             if changed:
