@@ -75,8 +75,11 @@ class SessionGrid:
 
     def only(self, tickers: pl.Series) -> SessionGrid:
         """The grid of those of its tickers that are in ``tickers``: their stretches copied
-        into new arrays, cell for cell, so every gather of them equals the whole grid's."""
+        into new arrays, cell for cell, so every gather of them equals the whole grid's (this
+        grid itself when it holds no other ticker)."""
         lay = self.tickers.filter(pl.col(S.TICKER).is_in(tickers.implode()))
+        if lay.height == self.tickers.height:
+            return self
         span = lay[SPAN].to_numpy()
         offset = np.cumsum(span) - span
         cells = np.repeat(lay[OFFSET].to_numpy() - offset, span) + np.arange(int(span.sum()), dtype=np.int64)

@@ -212,6 +212,7 @@ def test_panel_matches_reference_cell_by_cell(cal, sessions):
     both = p.filter(pl.col("row").is_in([0, 1])).partition_by("row", maintain_order=True)
     assert both[0].drop("row").equals(both[1].drop("row"))
     # the grid of some tickers (what a Dask batch gets) gathers the same cells for them, and none of the others
+    assert grid.only(pl.Series([*series, "NOPE"])) is grid  # every ticker: nothing copied
     for some in (["GAPPY", "ENDS", "NOPE"], ["LATE"], []):
         part = grid.only(pl.Series(some, dtype=pl.String))
         assert part.tickers[S.TICKER].to_list() == [t for t in grid.tickers[S.TICKER].to_list() if t in some]
