@@ -33,7 +33,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TypeVar
 
@@ -260,6 +260,19 @@ class StudyPlan:
         size = self.spec.batch_rows
         return [self.rows.slice(i, size) for i in range(0, self.rows.height, size)] or [self.rows]
 
+    def part(self, rows: pl.DataFrame) -> StudyPlan:
+        """What :func:`event_batch` reads of the plan for ``rows`` (one of :meth:`batches`):
+        the frames of the other rows left out, so a batch sent to another process carries
+        its own rows only."""
+        first = int(rows[ROW][0]) if rows.height else 0
+        mine = pl.col(ROW).is_between(first, first + rows.height - 1)
+        wanted = self.regression_rows
+        return replace(
+            self, aligned=self.aligned.clear(), rows=rows, confounders=self.confounders.clear(),
+            test_rows=self.test_rows.filter(mine), dropped=self.dropped.filter(mine),
+            regression_rows=wanted[(wanted >= first) & (wanted < first + rows.height)],
+        )
+
 
 def plan_study(
     events: pl.DataFrame, spec: StudySpec, cal: SessionCalendar, max_regressions: int = 100,
@@ -300,6 +313,13 @@ class PreparedPrices:
     grid: SessionGrid
     findings: pl.DataFrame
     factors: pl.DataFrame | None
+
+    def only(self, tickers: pl.Series) -> PreparedPrices:
+        """The prices and findings of those of its tickers in ``tickers`` (a batch that reads
+        only them computes the same numbers on these as on the whole)."""
+        return PreparedPrices(
+            self.grid.only(tickers), self.findings.filter(pl.col(S.TICKER).is_in(tickers.implode())), self.factors,
+        )
 
 
 def prepare_prices(

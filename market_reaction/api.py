@@ -263,7 +263,7 @@ def study(
             del given
             have = set(frame[S.TICKER].unique().to_list())
             notes = [f"{t}: no prices given" for t in needs[S.TICKER].to_list() if t not in have]
-        result = analyze(chosen, spec, root, needs, sets, data.history, context, given=data)
+        result = analyze(chosen, spec, data, sets, context)
     for note in notes:
         warnings.warn(note, DataWarning, stacklevel=2)
     inputs = _Inputs(chosen, spec, root, needs, notes, sets, source if prices is None else "frames", data)

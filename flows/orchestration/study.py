@@ -34,7 +34,7 @@ import polars as pl
 from analysis import schema as S
 from analysis.calendar import align_events
 from analysis.catalog import claims
-from analysis.claims import HISTORY_SCHEMA, catalog_claims, check_claims
+from analysis.claims import catalog_claims, check_claims
 from analysis.engine import ABNORMAL_RETURNS, StudyResult, price_requirements
 from analysis.errors import DataUnavailableError
 from analysis.options import BATCH_ROWS, ModelName, PooledCov, ReturnKind
@@ -204,45 +204,25 @@ def load_data(store_root: str, needs: pl.DataFrame, tickers: list[str]) -> Study
     return read_study_data(PriceStore(Path(store_root)), needs, tickers)
 
 
-def read_once(
-    store_root: str, needs: pl.DataFrame, events: tuple[EventSpec, ...], task_runner: TaskRunnerName,
-) -> tuple[StudyData | None, pl.DataFrame]:
-    """The run's prices (:func:`load_data`: each store file once) and the claim tickers'
-    history; on Dask only the history (each worker reads its batch's tickers)."""
-    run = runner()
-    if task_runner == "threads":
-        data = run(load_data, store_root, needs, claim_tickers(events))
-        return data, data.history
-    return None, run(load_history, store_root, claim_tickers(events))
-
-
-def load_history(store_root: str, tickers: list[str]) -> pl.DataFrame:
-    """The whole stored history (raw close, high, low) of ``tickers``, for the claim checks
-    ("record high" looks back as far as the store goes)."""
-    return PriceStore(Path(store_root)).read(tickers).select(S.TICKER, S.DATE, S.CLOSE, S.HIGH, S.LOW)
-
-
 def analyze(
-    events: tuple[EventSpec, ...], spec: StudySpec, store_root: str, needs: pl.DataFrame,
-    factors: dict[str, pl.DataFrame], history: pl.DataFrame | None = None, context: tuple[EventSpec, ...] = (),
-    task_runner: TaskRunnerName = "threads", dask_address: str | None = None,
-    spill: str | None = None, given: StudyData | None = None,
+    events: tuple[EventSpec, ...], spec: StudySpec, data: StudyData, factors: dict[str, pl.DataFrame],
+    context: tuple[EventSpec, ...] = (), task_runner: TaskRunnerName = "threads", dask_address: str | None = None,
+    spill: str | None = None,
 ) -> StudyResult:
-    """Run the study on the stored prices ``needs`` (or the ``given`` prices and shares) in
+    """Run the study on the prices and shares of ``data`` (:func:`load_data`, taken from it) in
     event batches on ``task_runner`` (``context``: further catalog events that may confound
     these; ``spill``: a folder the abnormal-return rows of a study of several batches are
     streamed to, :func:`flows.orchestration.batches.study_in_batches`) and check the events'
-    claims against ``history``."""
+    claims against ``data.history``."""
     progress.say(f"analysing {len(events)} event(s): {spec.model} model, estimation {spec.estimation.label}"
                  + (f", batches on Dask ({dask_address or 'local cluster'})" if task_runner == "dask" else ""))
     result = runner().study_batches(
-        task_runner, dask_address, events_frame(events), spec, store_root, needs, factors,
-        events_frame(context) if context else None, in_memory=task_runner == "threads", spill=spill, given=given,
+        task_runner, dask_address, events_frame(events), spec, data, factors,
+        events_frame(context) if context else None, remote=task_runner == "dask", spill=spill,
     )
     stated = catalog_claims(events)
     if stated.height:
-        history = history if history is not None else pl.DataFrame(schema=HISTORY_SCHEMA)
-        result = dataclasses.replace(result, claims=check_claims(stated, result.events, history))
+        result = dataclasses.replace(result, claims=check_claims(stated, result.events, data.history))
     return result
 
 
@@ -447,13 +427,12 @@ def study_events(
         plan, notes = acquire_prices(events, spec, root, source)
         if inputs.factors and plan.needs.height:
             notes += coverage_notes(inputs.factors, plan.needs["start"].min(), plan.needs["end"].max())
-        data, history = read_once(root, plan.needs, events, task_runner)
+        data = run(load_data, root, plan.needs, claim_tickers(events))
     folder = Path(reports) if reports else Path(out).parent if out else Path(DEFAULT_REPORTS)
     target = out or str(default_out(events, datetime.now(timezone.utc), folder))
     with scratch_folder(Path(target)) as scratch:  # for the rows a study of several batches streams to disk
         with progress.stage("engine"):
-            result = analyze(events, spec, root, plan.needs, inputs.factors, history, inputs.context,
-                             task_runner, dask_address, str(scratch), given=data)
+            result = analyze(events, spec, data, inputs.factors, inputs.context, task_runner, dask_address, str(scratch))
         run.outcome(result, notes)
         if not result.car[S.CAR].is_not_null().any():
             raise DataUnavailableError(no_result_message(result, notes, root))
