@@ -69,7 +69,7 @@ def _prefect_env(verbose: bool, command: str) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     from flows.params import (
-        BATCH_ROWS, DATE_FORMATS, FACTOR_UNITS, FRENCH_SETS, MODELS, PLAIN_MODELS, POOLED_COVS, RETURN_KINDS, SOURCES, TASK_RUNNERS,
+        BATCH_ROWS, DATE_FORMATS, DEFAULT_SIMULATIONS, FACTOR_UNITS, FRENCH_SETS, MODELS, PLAIN_MODELS, POOLED_COVS, RETURN_KINDS, SOURCES, TASK_RUNNERS,
     )
     from flows.orchestration.serve import DEFAULT_CRON, DEFAULT_TIMEZONE
 
@@ -153,7 +153,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--prefect", action="store_true", help=PREFECT_HELP)
 
     demo = sub.add_parser("demo", help="run the whole study on a simulated market with planted effects (offline)")
-    demo.add_argument("--out", type=Path, default=Path("reports") / "demo")
+    demo.add_argument("--out", type=Path, default=Path(DEFAULT_SIMULATIONS) / "demo",
+                      help="report folder (default: simulations/demo; its index is simulations/index.html, apart "
+                           "from the real reports)")
     demo.add_argument("--prefect", action="store_true", help=PREFECT_HELP)
 
     sim = sub.add_parser("simulate", help="size and power of the group tests on pseudo-events (Brown & Warner 1985)")
@@ -165,7 +167,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--tickers", help="comma-separated tickers to draw from (default: every stored ticker but indices)")
     sim.add_argument("--benchmark", default="^GSPC")
     sim.add_argument("--simulated", action="store_true", help="draw from a simulated market instead of the store (offline)")
-    sim.add_argument("--out", type=Path, help="folder for the tables and files (default: reports/<time>-simulate)")
+    sim.add_argument("--out", type=Path, help="folder for the tables and files (default: simulations/<time>-simulate)")
     sim.add_argument("--estimation", default="-260:-11")
     sim.add_argument("--window", action="append", dest="windows", metavar="START:END")
     sim.add_argument("--model", choices=PLAIN_MODELS, default="market",
