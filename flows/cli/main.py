@@ -12,7 +12,7 @@
     market-reaction rates import FILE [--name dtb3]
     market-reaction events validate|list [--catalog PATH]
     market-reaction run [EVENT_ID ...] [--catalog PATH] [--source auto|store|yfinance] [--out DIR]
-                        [--estimation -260:-11] [--window 0:0 --window -1:1 ...] [--model NAME]
+                        [--estimation -260:-11] [--window 0:0 --window -1:1 ...] [--model NAME] [--latex] [--xlsx]
                         [--factors NAME:COL,COL] [--risk-free NAME|none] [--drop-confounded]
                         [--task-runner threads|dask] [--dask-address ADDRESS] [--batch-rows N] [--prefect]
     market-reaction demo [--out DIR] [--prefect]
@@ -135,6 +135,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--returns", choices=RETURN_KINDS, default="simple")
     run.add_argument("--min-obs", type=int, default=120, dest="min_obs", help="minimum estimation returns (default 120)")
     run.add_argument("--latex", action="store_true", help="also write LaTeX tables")
+    run.add_argument("--xlsx", action="store_true",
+                     help="also write report.xlsx: a sheet per data table, numbers as numbers in the tables' formats")
     run.add_argument("--regressor", action="append", dest="regressors", metavar="NAME",
                      help="catalog characteristic for the cross-sectional CAR regression, repeatable "
                           "(default: every numeric one; --no-regressors for none)")
@@ -346,14 +348,14 @@ def _cmd_run(args) -> int:
             model=args.model, returns=args.returns, min_estimation_obs=args.min_obs, latex=args.latex,
             regressors=args.regressors, pooled_cov=args.pooled_cov, factors=args.factors, risk_free=args.risk_free,
             drop_confounded=args.drop_confounded, task_runner=args.task_runner, dask_address=args.dask_address,
-            batch_rows=args.batch_rows,
+            batch_rows=args.batch_rows, xlsx=args.xlsx,
         )
     else:
         from flows.orchestration.study import study_events
         from flows.settings import home
 
         out = study_events(inputs, str(home()), args.source, str(args.out) if args.out else None, args.latex,
-                           task_runner=args.task_runner, dask_address=args.dask_address)
+                           task_runner=args.task_runner, dask_address=args.dask_address, xlsx=args.xlsx)
     _print_summary(Path(out))
     return 0
 

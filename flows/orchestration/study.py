@@ -236,11 +236,11 @@ def analyze(
 
 def publish_report(
     result: StudyResult, out: str, manifest: dict[str, Any], title: str, latex: bool, extra: dict[str, str] | None = None,
-    briefs: bool = True, spilled: dict[str, str] | None = None,
+    briefs: bool = True, spilled: dict[str, str] | None = None, xlsx: bool = False,
 ) -> str:
     """Write the report; with ``briefs``, also the brief of every event group in it
     (:mod:`flows.reporting.flagship`), listed in the manifest's ``briefs``; ``spilled``: data files
-    already written (:func:`flows.reporting.publish.write_report`)."""
+    already written; ``xlsx``: also ``report.xlsx`` (:func:`flows.reporting.publish.write_report`)."""
     line = headline(result)
     pages: list[Brief] = []
 
@@ -251,7 +251,7 @@ def publish_report(
                      {"briefs": [b.manifest_entry() for b in pages]})
 
     path = write_report(
-        result, Path(out), {**manifest, "headline": line}, title=title, headline=line, latex=latex, extra=extra,
+        result, Path(out), {**manifest, "headline": line}, title=title, headline=line, latex=latex, xlsx=xlsx, extra=extra,
         spilled={name: Path(path) for name, path in (spilled or {}).items()}, pages=make_briefs,
     )
     progress.say(f"report written to {path}" + (f" (briefs: {', '.join(b.file for b in pages)})" if pages else ""))
@@ -352,6 +352,7 @@ def event_study(
     task_runner: TaskRunnerName = "threads",
     dask_address: str | None = None,
     batch_rows: int = BATCH_ROWS,
+    xlsx: bool = False,
 ) -> str:
     """Measure the market reaction to catalog events; write the report and the index of the
     reports folder (and, in a tracked run, the Prefect artifacts).
@@ -378,6 +379,8 @@ def event_study(
         ff5 model; ``none`` for raw returns with the ``factors`` model).
     latex
         Also write LaTeX tables.
+    xlsx
+        Also write ``report.xlsx``: the data tables as Excel sheets (:mod:`flows.reporting.workbook`).
     store
         Price store folder (default ``$MARKET_REACTION_HOME``).
     regressors
@@ -407,12 +410,13 @@ def event_study(
     root = store or str(home())
     with progress.stage("catalog"):
         inputs = check_inputs(spec, Path(catalog) if catalog else default_catalog_path(), event_ids, root)
-    return study_events(inputs, root, source, out, latex, reports, task_runner, dask_address)
+    return study_events(inputs, root, source, out, latex, reports, task_runner, dask_address, xlsx)
 
 
 def study_events(
     inputs: StudyInputs, root: str, source: Source = "auto", out: str | None = None, latex: bool = False,
     reports: str | None = None, task_runner: TaskRunnerName = "threads", dask_address: str | None = None,
+    xlsx: bool = False,
 ) -> str:
     """The study of checked inputs (:func:`event_study` for the parameters): prices, engine,
     report, index; return the report folder."""
@@ -438,7 +442,8 @@ def study_events(
         with progress.stage("writing the report"):
             manifest = run_manifest(inputs.catalog, events, spec, source, PriceStore(Path(root)), plan.needs, notes,
                                     inputs.factors, result=result, data=data)
-            report = run(publish_report, result, target, manifest, report_title(events), latex, spilled=spilled)
+            report = run(publish_report, result, target, manifest, report_title(events), latex, spilled=spilled,
+                         xlsx=xlsx)
             run.artifacts(result, dict.fromkeys(result.events[S.EVENT_ID].unique(maintain_order=True).to_list(), report))
             run.brief_artifacts(report)
             run(update_index, str(folder))
