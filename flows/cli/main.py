@@ -69,7 +69,8 @@ def _prefect_env(verbose: bool, command: str) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     from flows.params import (
-        BATCH_ROWS, DATE_FORMATS, DEFAULT_SIMULATIONS, FACTOR_UNITS, FRENCH_SETS, MODELS, PLAIN_MODELS, POOLED_COVS, RETURN_KINDS, SOURCES, TASK_RUNNERS,
+        BATCH_ROWS, DATE_FORMATS, DEFAULT_SIMULATIONS, FACTOR_UNITS, FRENCH_SETS, MODELS, PLAIN_MODELS, POOLED_COVS,
+        RETURN_KINDS, SOURCES, TASK_RUNNERS,
     )
     from flows.orchestration.serve import DEFAULT_CRON, DEFAULT_TIMEZONE
 

@@ -5,7 +5,10 @@ down; hidden folders such as unfinished ``.x.tmp-*`` ones are ignored) with link
 briefs (:mod:`flows.reporting.flagship`), the latest brief of every event group, and, per event and
 primary ticker, the result of its most recent report (by ``created_utc``; of a report with
 more than :data:`MAX_REPORT_ROWS` such rows, its :data:`MAX_REPORT_ROWS` most significant, the
-others counted, so the index stays small and quick whatever the reports hold). It is readable
+others counted, so the index stays small and quick whatever the reports hold; a skipped row
+gives the cause its ``events.parquet`` gives), and the folders of ``market-reaction simulate``
+in a section of their own. The demo and the simulations write below ``simulations/`` by
+default, real runs below ``reports/``: each folder's index lists what is below it. It is readable
 offline: relative links, inline CSS, no script. Every text that comes from a catalog or a
 file (descriptions, tickers, groups, headlines, titles) is HTML-escaped.
 
