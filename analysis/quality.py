@@ -25,6 +25,17 @@ ticker, date and check:
     3 % of 3:2 or 2:3 — while the adjusted close stays within a factor 1.25. The usual sign of
     a split in the raw close: returns (adjusted) are fine, but market capitalizations
     (close × shares outstanding) before and after it are on different share bases.
+``seam``
+    Consecutive rows where the adjusted close falls against the close: the ratio
+    ``q = P^adj / P`` drops, ``q_t / q_{t-1} < 1 - tol`` with ``tol`` = :data:`SEAM_TOLERANCE`
+    (0.1 %) plus half a cent of rounding on each of the four prices (``0.005 / P`` each). In
+    one consistent history ``q`` only rises (on ex-dividend days, where the adjustment ends),
+    so a fall is where two histories on different bases meet: raw closes followed by
+    adjusted ones, or adjusted closes downloaded on different dates (Yahoo's ``adj_close``
+    is relative to the day it was fetched; a later top-up starts lower). The adjusted return
+    across it is off by the factor ``q_t / q_{t-1}``. (Adjusted closes followed by raw ones
+    make ``q`` rise, like a dividend: the importer refuses to store that seam.) A pair that is
+    a ``jump`` or ``split-like`` is not also a seam.
 
 Ratios are taken between consecutive valid on-calendar rows of a ticker (across a gap too).
 """
@@ -42,12 +53,14 @@ from analysis.calendar import SessionCalendar
 from analysis.panel import ROW
 from analysis.returns import PlacedPrices, place_prices
 
-QualityCheck = Literal["off-calendar", "bad-price", "gap", "jump", "split-like"]
+QualityCheck = Literal["off-calendar", "bad-price", "gap", "jump", "split-like", "seam"]
 CHECKS: tuple[str, ...] = get_args(QualityCheck)
 JUMP_RATIO = 1.8
 SPLIT_FACTORS = (1.5, 1 / 1.5)
 SPLIT_TOLERANCE = 0.03
 ADJ_STEADY = 1.25
+SEAM_TOLERANCE = 1e-3
+HALF_CENT = 0.005
 MAX_LISTED = 3  # dates quoted per finding in a note
 
 QUALITY_SCHEMA = pl.Schema({
@@ -68,6 +81,12 @@ _LABELS = {  # check -> (one, many); the notes read "<ticker>: <n> <label>: <det
                    "use different share bases)",
                    "split-like close jumps with a steady adj_close (market caps before and after "
                    "use different share bases)"),
+    "seam": ("seam: adj_close falls against close (histories on different bases meet; the return "
+             "across it is off by the factor; re-import one file over the whole history, or re-fetch "
+             "with --source yfinance)",
+             "seams: adj_close falls against close (histories on different bases meet; the returns "
+             "across them are off by the factors; re-import one file over the whole history, or re-fetch "
+             "with --source yfinance)"),
 }
 
 
@@ -81,7 +100,7 @@ def _big(ratio: pl.Expr, factor: float) -> pl.Expr:
 
 
 def price_quality(prices: pl.DataFrame | PlacedPrices, cal: SessionCalendar) -> pl.DataFrame:
-    """Find off-calendar rows, bad prices, gaps, jumps and split-like jumps (module docstring).
+    """Find off-calendar rows, bad prices, gaps, jumps, split-like jumps and seams (module docstring).
 
     The rows of each ticker are together and in date order (:func:`analysis.returns.place_prices`),
     so consecutive rows are compared as whole NumPy columns (no sorting, no shifting of text);
@@ -99,8 +118,8 @@ def price_quality(prices: pl.DataFrame | PlacedPrices, cal: SessionCalendar) -> 
     Returns
     -------
     pl.DataFrame
-        :data:`QUALITY_SCHEMA`: ``ticker, date, check, ratio`` (the jump's factor, null for
-        other checks) and ``detail`` (the date, with the factor or the bad values), one row
+        :data:`QUALITY_SCHEMA`: ``ticker, date, check, ratio`` (the factor of a jump or a
+        seam, null for other checks) and ``detail`` (the date, with the factor or the bad values), one row
         per finding, sorted by ticker, date and check.
     """
     placed = place_prices(prices, cal)
@@ -153,6 +172,8 @@ def price_quality(prices: pl.DataFrame | PlacedPrices, cal: SessionCalendar) -> 
     ratios = at(now[candidate]).with_columns(
         pl.Series("_adj", a_now[candidate] / a_before[candidate]),
         pl.Series("_close", c_now[candidate] / c_before[candidate]),
+        pl.Series("_rounding", HALF_CENT * (1 / a_now[candidate] + 1 / a_before[candidate]
+                                            + 1 / c_now[candidate] + 1 / c_before[candidate])),
     )
     adj_r, close_r = pl.col("_adj"), pl.col("_close")
     # concat_str, not pl.format: polars 2.1 panicked ("i < self.len()") formatting a rounded ratio
@@ -161,13 +182,24 @@ def price_quality(prices: pl.DataFrame | PlacedPrices, cal: SessionCalendar) -> 
     split_like = _big(close_r, JUMP_RATIO) | pl.any_horizontal(
         *((close_r / f - 1).abs() <= SPLIT_TOLERANCE for f in SPLIT_FACTORS)
     )
-    parts.append(ratios.filter(split_like & ~_big(adj_r, ADJ_STEADY)).select(finding("split-like", close_r, factor(close_r))))
+    split_like = split_like & ~_big(adj_r, ADJ_STEADY)
+    parts.append(ratios.filter(split_like).select(finding("split-like", close_r, factor(close_r))))
+    step = adj_r / close_r  # q_t / q_{t-1}
+    seam = (step < 1 - SEAM_TOLERANCE - pl.col("_rounding")) & ~_big(adj_r, JUMP_RATIO) & ~split_like
+    parts.append(ratios.filter(seam).select(finding("seam", step, factor(step))))
     return _sorted(pl.concat([p.cast(dict(QUALITY_SCHEMA)) for p in parts]))
 
 
 def _sorted(findings: pl.DataFrame) -> pl.DataFrame:
     order = pl.col(S.CHECK).replace_strict(CHECKS, range(len(CHECKS)), return_dtype=pl.Int8)
     return findings.sort(S.TICKER, S.DATE, order)
+
+
+def shows_adjustment(prices: pl.DataFrame) -> bool:
+    """Whether some row's ``adj_close`` differs from its ``close`` by more than
+    :data:`SEAM_TOLERANCE` (0.1 %) and a cent: a dividend adjustment, not rounding."""
+    adj, close = pl.col(S.ADJ_CLOSE), pl.col(S.CLOSE)
+    return bool(prices.select(((adj - close).abs() > SEAM_TOLERANCE * close + 4 * HALF_CENT).any()).item())
 
 
 def merge_findings(parts: list[pl.DataFrame]) -> pl.DataFrame:
@@ -184,8 +216,9 @@ def _candidates(
     a_now: np.ndarray, a_before: np.ndarray, c_now: np.ndarray, c_before: np.ndarray, same: np.ndarray
 ) -> np.ndarray:
     """Positions of the consecutive pairs (of one ticker) whose adjusted-close or close ratio
-    comes near a jump or a split: a cheap superset of the findings, which the exact checks then
-    confirm. Done in blocks of rows, so no temporary is as long as the prices."""
+    comes near a jump or a split, or whose adjusted close falls against the close: a cheap
+    superset of the findings, which the exact checks then confirm. Done in blocks of rows, so
+    no temporary is as long as the prices."""
     jump_hi, jump_lo = JUMP_RATIO * 0.99, 1 / (JUMP_RATIO * 0.99)
     near = [(f * (1 - SPLIT_TOLERANCE * 1.01), f * (1 + SPLIT_TOLERANCE * 1.01)) for f in SPLIT_FACTORS]
     found = []
@@ -193,6 +226,7 @@ def _candidates(
         hi = min(lo + BLOCK, same.size)
         r_adj, r_close = a_now[lo:hi] / a_before[lo:hi], c_now[lo:hi] / c_before[lo:hi]
         hit = (r_adj > jump_hi) | (r_adj < jump_lo) | (r_close > jump_hi) | (r_close < jump_lo)
+        hit |= r_adj < r_close * (1 - SEAM_TOLERANCE * 0.99)
         for a, b in near:
             hit |= (r_close >= a) & (r_close <= b)
         found.append(np.flatnonzero(hit & same[lo:hi]) + lo)

@@ -1,6 +1,10 @@
 """Progress lines on stderr (``market-reaction [  1.2s] ...``); silenced by
 ``MARKET_REACTION_QUIET=1`` (the CLI's ``--quiet``) and inside :func:`silenced` (the Python API).
 
+Inside :func:`logging_to` every line also goes to a logger (a tracked run's flow-run logger:
+progress at INFO, :func:`warn` at WARNING), whatever ``--quiet`` says: the run's logs on the
+Prefect server say what the terminal would.
+
 Long steps are timed as named stages: ``with stage("prices"): ...`` prints
 ``prices: 1.23 s`` when the block ends, and :func:`stages` prints the times of stages measured
 elsewhere (e.g. inside the engine) from ``(name, seconds)`` pairs, so a slow stage is visible.
@@ -8,6 +12,7 @@ elsewhere (e.g. inside the engine) from ``(name, seconds)`` pairs, so a slow sta
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -16,9 +21,12 @@ from contextlib import contextmanager
 
 _T0 = time.monotonic()
 _SILENCED = [0]  # open silenced() blocks (a count, not a context variable: the batches say things on threads)
+_LOGGERS: list[logging.Logger | logging.LoggerAdapter] = []  # open logging_to() blocks, innermost last
 
 
 def say(message: str) -> None:
+    if _LOGGERS:
+        _LOGGERS[-1].info("%s", message)
     if not _SILENCED[0] and os.environ.get("MARKET_REACTION_QUIET") != "1":
         print(f"market-reaction [{time.monotonic() - _T0:5.1f}s] {message}", file=sys.stderr, flush=True)
 
@@ -26,6 +34,8 @@ def say(message: str) -> None:
 def warn(message: str) -> None:
     """``market-reaction: warning: <message>`` on stderr, whatever ``--quiet`` says (something
     the user must know: a file kept, a folder left alone)."""
+    if _LOGGERS:
+        _LOGGERS[-1].warning("%s", message)
     print(f"market-reaction: warning: {message}", file=sys.stderr, flush=True)
 
 
@@ -43,6 +53,17 @@ def silenced(quiet: bool = True) -> Iterator[None]:
         yield
     finally:
         _SILENCED[0] -= quiet
+
+
+@contextmanager
+def logging_to(logger: logging.Logger | logging.LoggerAdapter) -> Iterator[None]:
+    """Inside the block, every progress line and warning also goes to ``logger`` (a list, not a
+    context variable: the batches say things on threads)."""
+    _LOGGERS.append(logger)
+    try:
+        yield
+    finally:
+        _LOGGERS.remove(logger)
 
 
 @contextmanager

@@ -5,7 +5,8 @@ per-user data directory of the platform (``platformdirs.user_data_dir("market-re
 Nothing is created on import; the writers create what they need.
 
 It also says whether a Prefect API is configured (:func:`prefect_api_url`), without importing
-Prefect: the command line runs a study as a tracked Prefect flow run only then.
+Prefect: the command line runs a study as a tracked Prefect flow run only then; and where the
+reports folder is served (:func:`reports_url`), for the links of the Prefect artifacts.
 """
 
 from __future__ import annotations
@@ -65,3 +66,19 @@ def prefect_api_url() -> str | None:
     profile = table.get(name) if isinstance(table, dict) else None
     url = profile.get("PREFECT_API_URL") if isinstance(profile, dict) else None
     return url.strip() if isinstance(url, str) and url.strip() else None
+
+
+REPORTS_URL_ENV = "MARKET_REACTION_REPORTS_URL"
+
+
+def reports_url() -> str | None:
+    """Where the reports folder is served, for the links of the Prefect artifacts.
+
+    Returns
+    -------
+    str or None
+        ``$MARKET_REACTION_REPORTS_URL`` (e.g. ``https://reports.example.org/market-reaction``;
+        a page's path inside the reports folder is appended) if set and non-empty, else None:
+        the artifacts then name the path as text.
+    """
+    return os.environ.get(REPORTS_URL_ENV, "").strip() or None

@@ -60,11 +60,15 @@ PREFECT_HELP = ("a tracked Prefect flow run even without a configured Prefect AP
 
 def _prefect_env(verbose: bool, command: str) -> None:
     """Defaults for Prefect before it is imported (each can be overridden by the environment).
-    ``serve`` logs at INFO: its flow runs send their logs to the server."""
+    Flow runs log at INFO, so the server holds their progress lines and warnings; the
+    terminal shows Prefect's lines only with ``--verbose`` and for ``serve`` (elsewhere the
+    progress lines and warnings are printed by market-reaction itself)."""
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose or command == "serve" else "CRITICAL")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+    if not (verbose or command == "serve"):
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
         BATCH_ROWS, DATE_FORMATS, DEFAULT_SIMULATIONS, FACTOR_UNITS, FRENCH_SETS, MODELS, PLAIN_MODELS, POOLED_COVS,
         RETURN_KINDS, SOURCES, TASK_RUNNERS,
     )
-    from flows.orchestration.serve import DEFAULT_CRON, DEFAULT_TIMEZONE
+    from flows.orchestration.serve import ADHOC, DEFAULT_CRON, DEFAULT_TIMEZONE, NIGHTLY
 
     p = argparse.ArgumentParser(prog=PROG, description="Event studies: how the market reacted to announcements.")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
@@ -190,7 +194,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--workdir", type=Path, help="keep (and reuse) the synthetic market in this folder")
     bench.add_argument("--out", type=Path, help="also write the table (.md) and the raw results (.json) here")
 
-    serve = sub.add_parser("serve", help="serve the deployments refresh-catalog/nightly (cron) and event-study/adhoc")
+    serve = sub.add_parser("serve", help=f"serve the deployments refresh-catalog/{NIGHTLY} (cron) and event-study/{ADHOC}")
     serve.add_argument("--catalog", type=Path, help="catalog of the scheduled refresh (default: deployments/events.toml)")
     serve.add_argument("--reports", type=Path, default=Path("reports"), help="reports folder (default: reports)")
     serve.add_argument("--source", choices=SOURCES, default="auto")
@@ -416,11 +420,11 @@ def _cmd_demo(args) -> int:
 
 def _cmd_serve(args) -> int:
     from flows.io.catalog import default_catalog_path, load_catalog
-    from flows.orchestration.serve import serve
+    from flows.orchestration.serve import ADHOC, NIGHTLY, serve
 
     catalog = args.catalog or default_catalog_path()
     load_catalog(catalog)  # fail now, not at 17:30
-    print(f"serving refresh-catalog/nightly ({args.cron}, {args.timezone}) and event-study/adhoc; "
+    print(f"serving refresh-catalog/{NIGHTLY} ({args.cron}, {args.timezone}) and event-study/{ADHOC}; "
           f"catalog {catalog}, reports {args.reports}; Ctrl-C to stop", flush=True)
     serve(catalog, args.reports, args.source, args.cron, args.timezone, args.limit)
     return 0

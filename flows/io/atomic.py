@@ -24,6 +24,11 @@ Files and folders are fsync'ed before they are renamed and the parent after, so 
 swap also survives a power cut. The lock files (``.publish.lock`` and a writer's
 ``.tmp-<tag>.lock`` until it finishes) are the only things left beside the reports.
 ``flock`` needs a file system that honours it (local disks do; NFS v4 does).
+
+A write the system refuses (a full disk, a read-only folder) is raised as an ``OSError``
+naming the file or folder the user knows (never a hidden temporary one) and saying what the
+system said (:func:`write_failure`): polars writes in Rust and reports a full disk as a
+``ComputeError``, which would otherwise reach the user as an unexpected error.
 """
 
 from __future__ import annotations
@@ -47,6 +52,62 @@ LOCK = ".publish.lock"
 _ENTRY = re.compile(r"\.(?P<name>.+)\.(?P<kind>tmp|old|del)-(?P<tag>[0-9a-f]{12})(?P<guard>\.lock)?")
 TEMP_FILE = re.compile(r"\..+\.[0-9a-f]{32}\.tmp")
 """The hidden temporary files of :func:`replace_file` (``.<name>.<32 hex digits>.tmp``)."""
+NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+"""A write the disk has no room for: the disk is full, the user's quota is used up, or the
+file would pass the size limit (``ulimit -f``); told alike (:func:`write_failure`)."""
+_SYSTEM_ERROR = re.compile(r"\(os error (\d+)\)|\[errno (\d+)\]", re.IGNORECASE)
+
+
+def write_failure(error: BaseException, path: Path, then: str = "") -> OSError | None:
+    """``error``, raised while writing ``path``, as an ``OSError`` naming ``path``; None when
+    it is no refusal of the system (a bug, bad data).
+
+    The message is what the system said, after "not written: " (and "out of disk space" for
+    :data:`NO_SPACE`), then ``then`` (what that means, e.g. "; the store is as it was").
+    polars writes in Rust and reports the system's error as a ``ComputeError`` (or an
+    ``OSError`` without errno) whose text ends "(os error 28)"; pyarrow as an ``OSError``
+    "[Errno 28] ...": both are recognised by that text.
+    """
+    code = error.errno if isinstance(error, OSError) else None
+    if code is None and (isinstance(error, OSError) or type(error).__module__.startswith(("polars", "pyarrow"))):
+        found = _SYSTEM_ERROR.search(str(error))
+        code = int(found[1] or found[2]) if found else None
+    if not code:
+        return None
+    said = os.strerror(code)
+    return OSError(code, f"not written: {f'out of disk space ({said})' if code in NO_SPACE else said}{then}", str(path))
+
+
+@contextlib.contextmanager
+def naming(path: Path, then: str = "") -> Iterator[None]:
+    """Raise a refusal of the system in the block as :func:`write_failure` of ``path``."""
+    try:
+        yield
+    except Exception as error:
+        failure = write_failure(error, path, then)
+        if failure is None:
+            raise
+        raise failure from error
+
+
+@contextlib.contextmanager
+def _named_outside(tmp: Path, out: Path, unnamed: bool) -> Iterator[None]:
+    """Raise a refusal of the system to write below the hidden folder ``tmp`` (deleted on an
+    error) as :func:`write_failure` of the same place below ``out``, adding that nothing in
+    ``out`` changed (with ``unnamed``, also one that names no path: the block writes nothing
+    but below ``tmp``)."""
+    try:
+        yield
+    except Exception as error:
+        named = getattr(error, "filename", None)
+        inside = isinstance(named, str) and Path(named).is_relative_to(tmp)
+        if not (inside or (named is None and unnamed)):
+            raise
+        where = out / Path(named).relative_to(tmp) if inside else out
+        failure = write_failure(error, where, "; nothing in it changed" if where == out else f"; nothing in {out} changed")
+        if failure is None:
+            raise
+        raise failure from error
 
 
 def _tag() -> str:
@@ -154,8 +215,10 @@ def locked(parent: Path) -> Iterator[None]:
     """Hold the exclusive lock on ``parent/.publish.lock`` (released when the block ends or the
     process dies), after :func:`recover` has repaired ``parent`` (each repair is printed as a
     progress line)."""
-    parent.mkdir(parents=True, exist_ok=True)
-    with (parent / LOCK).open("ab") as lock:
+    with naming(parent):  # a read-only folder: one line naming it
+        parent.mkdir(parents=True, exist_ok=True)
+        lock = (parent / LOCK).open("ab")
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         for line in recover(parent):  # not silently: a writer was killed here
             progress.say(f"{parent}: {line}")
@@ -166,17 +229,50 @@ def replace_file(path: Path, data: bytes | Callable[[BinaryIO], object]) -> None
     """Make ``path`` hold ``data`` (bytes, or what ``data(file)`` writes) so that it is always
     either the old or the new file: written to a hidden temporary file in the same folder
     (:data:`TEMP_FILE`), fsync'ed, renamed over ``path``, then the folder fsync'ed. On any
-    failure the temporary file is removed and ``path`` is untouched; one left by a killed
-    writer is deleted by the next :func:`recover` (or the price store's lock). Call it with a
-    lock held on the folder (:func:`locked`, the store's)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_file(path)
+    failure the temporary file is removed and ``path`` is untouched (a refusal of the system
+    is raised naming ``path``, :func:`write_failure`); one left by a killed writer is deleted
+    by the next :func:`recover` (or the price store's lock). Call it with a lock held on the
+    folder (:func:`locked`, the store's)."""
+    with replacing_files() as write:
+        write(path, data)
+
+
+@contextlib.contextmanager
+def replacing_files(then: str = "; it is as it was") -> Iterator[Callable[[Path, bytes | Callable[[BinaryIO], object]], None]]:
+    """Replace several files, all of them or none: yield ``write(path, data)``, which writes
+    the new ``path`` to a hidden temporary file (as :func:`replace_file`) and fsyncs it; when
+    the block ends without an error every one is renamed over its ``path`` and the folders
+    are fsync'ed. On an error in the block (a full disk on the 19th of 60 files) the
+    temporary files are deleted and no ``path`` has changed; a refusal of the system is
+    raised naming the file it refused (:func:`write_failure`, its message ending ``then``).
+
+    A file whose mode lets nobody write it (``chmod a-w``) is not replaced: ``PermissionError``.
+    The renames are one at a time: a process killed among them leaves some files new and the
+    others old, each complete."""
+    staged: list[tuple[Path, Path]] = []
+
+    def write(path: Path, data: bytes | Callable[[BinaryIO], object]) -> None:
+        if path.exists() and not path.stat().st_mode & 0o222:
+            raise PermissionError(errno.EACCES, f"not written: the file is read-only (chmod u+w lets it be replaced){then}",
+                                  str(path))
+        with naming(path, then):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = temporary_file(path)
+            staged.append((tmp, path))
+            with tmp.open("xb") as f:
+                data(f) if callable(data) else f.write(data)
+            _fsync(tmp)
+
     try:
-        with tmp.open("xb") as f:
-            data(f) if callable(data) else f.write(data)
-        commit_file(tmp, path)
+        yield write
+        for tmp, path in staged:
+            with naming(path, then):
+                os.replace(tmp, path)
+        for folder in dict.fromkeys(path.parent for _, path in staged):
+            _fsync(folder)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
         raise
 
 
@@ -212,8 +308,9 @@ def staged_folder(
     out = Path(out)
     check_owned(out, marker, owned)
     with _guarded_folder(out) as tmp:
-        yield tmp
-        _fsync_tree(tmp)
+        with _named_outside(tmp, out, unnamed=True):
+            yield tmp
+            _fsync_tree(tmp)
         with locked(out.parent):
             check_owned(out, marker, owned)  # another process may have made it since
             if carry is not None and out.is_dir():
@@ -225,8 +322,13 @@ def staged_folder(
 def check_owned(out: Path, marker: str = "manifest.json", owned: Callable[[Path], bool] | None = None) -> None:
     """Raise ``FileExistsError`` naming ``out`` when it is a file, or a folder that holds
     anything but is not one this tool wrote (no file ``marker``; with ``owned``, ``owned(out)``
-    false: a ``marker`` another tool wrote)."""
+    false: a ``marker`` another tool wrote); ``PermissionError`` naming the folder ``out``
+    would be written in (its parent, or the nearest that exists) when this process may not
+    write there (so a run fails before it computes)."""
     out = Path(out)
+    where = next(p for p in out.absolute().parents if p.exists())
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, f"not written: {os.strerror(errno.EACCES)}; choose another --out", str(where))
     if out.exists() and not out.is_dir():
         raise FileExistsError(errno.EEXIST, "exists and is not a folder", str(out))
     if not out.is_dir() or not any(out.iterdir()):
@@ -248,9 +350,11 @@ def scratch_folder(out: Path) -> Iterator[Path]:
     """Yield an empty hidden folder beside ``out`` for files made before ``out`` is written
     (the rows a study streams to disk, moved into its report); deleted when the block ends,
     and, when this process is killed, by the next write into ``out``'s parent (:func:`recover`)."""
-    with _guarded_folder(Path(out)) as tmp:
+    out = Path(out)
+    with _guarded_folder(out) as tmp:
         try:
-            yield tmp
+            with _named_outside(tmp, out, unnamed=False):
+                yield tmp
         finally:
             _remove(tmp)
 

@@ -4,6 +4,12 @@ Price files are CSV (UTF-8, comma-separated, with a header) or Parquet, one row 
 
     date,open,high,low,close,adj_close,volume
 
+A CSV whose header has semicolons and no comma is read as ``;``-separated. If a price in it
+has a decimal comma, every price must be written so, without thousands separators
+(``254,00``), and a volume may group thousands with ``.`` (``47.229.600``); otherwise numbers
+have decimal points and a volume such as ``1.500`` is refused (1.5 or 1500?). A row with more
+or fewer fields than the header is refused, naming its row and line.
+
 Column names are case-insensitive, spaces and underscores are ignored, and common aliases are
 accepted (``timestamp`` for ``date``, ``Adj Close``/``adjclose`` for ``adj_close``, ``symbol``
 for ``ticker``); other columns are ignored. ``date`` and ``close`` are required. A ``ticker``
@@ -20,15 +26,20 @@ may come in any order; they are sorted.
 Every row is checked and all problems are collected: the error names the file, the first bad
 row and field, and how many other rows are bad; nothing of a bad file (or of the other files
 of the same import) is written. Files that are not text (an image, a workbook, UTF-16) or use
-another separator are named as such. When ``adj_close`` is absent or empty for every row of a
+another separator (tabs, "|") are named as such. When ``adj_close`` is absent or empty for every row of a
 ticker (price indices such as ^GSPC), ``close`` is used and a warning says so; an ``adj_close``
 missing on only some rows is an error. Rows with only a close (open, high, low, volume empty)
 are valid.
 
 What is suspicious but possible — sessions of the XNYS calendar missing inside a ticker's
-range, rows on non-session days, jumps beyond 1:1.8 and split-like jumps of the close
+range, rows on non-session days, jumps beyond 1:1.8, split-like jumps of the close and seams
 (:mod:`analysis.quality`) — is imported with a warning naming the file, the ticker, the count
 and the first dates (with the ratio of a jump).
+
+A stored history has one ``adj_close`` basis (:mod:`flows.io.store`): merging a file without
+``adj_close`` into stored rows with dividend-adjusted closes, or the reverse, is refused
+(``--replace`` makes the file the whole history); adjusted closes meeting stored adjusted ones
+of another download are imported with a warning on the seam.
 """
 
 from __future__ import annotations
@@ -47,12 +58,12 @@ import pyarrow.parquet as pq
 
 from analysis import schema as S
 from analysis.errors import InputError, separator_hint
-from analysis.quality import price_quality, quality_notes
+from analysis.quality import price_quality, quality_notes, shows_adjustment
 from analysis.specs import check_ticker
 from flows.io.calendars import exchange_calendar
 from flows.io.filetype import binary_kind
 from flows.params import DateFormat
-from flows.io.store import FIRST_DATE, LAST_DATE, PRICE_SCHEMA, ROWS, SOURCE, PriceStore, arrow_frame
+from flows.io.store import FIRST_DATE, LAST_DATE, PRICE_SCHEMA, ROWS, SOURCE, PriceStore, arrow_frame, rebased
 
 ACCEPTED_SUFFIXES = (".csv", ".parquet")
 PRICE_HEADER = ",".join(S.PRICE_COLUMNS)
@@ -110,10 +121,13 @@ class ImportedPrices:
     warnings
         Things the user should know: that returns of a ticker use close, and the findings of
         the data checks (gaps, off-calendar rows, jumps) per ticker.
+    close_only
+        The tickers without ``adj_close`` (their ``adj_close`` is the close).
     """
 
     frames: dict[str, pl.DataFrame]
     warnings: tuple[str, ...]
+    close_only: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,13 +170,14 @@ def read_price_file(path: Path, ticker: str | None = None, date_format: DateForm
         Naming the file, the first bad row and field, and the number of other bad rows.
     """
     path = Path(path)
-    table = _read_table(path)
-    return check_prices(table, str(path), None if _has_ticker(table) else _file_ticker(path, ticker), ticker, date_format)
+    table, separator = _read_table(path)
+    return check_prices(table, str(path), None if _has_ticker(table) else _file_ticker(path, ticker), ticker, date_format,
+                        separator == ";")
 
 
 def check_prices(
     table: pl.DataFrame, file: str, ticker: str | None = None, given: str | None = None,
-    date_format: DateFormat | None = None,
+    date_format: DateFormat | None = None, semicolons: bool = False,
 ) -> ImportedPrices:
     """Check and normalise a price table exactly as an imported file (module docstring).
 
@@ -179,6 +194,9 @@ def check_prices(
         The ticker the user gave, when it is an error for a table with a ticker column.
     date_format
         The order of slashed dates (module docstring).
+    semicolons
+        The table is a ``;``-separated file: its numbers may have decimal commas (module
+        docstring).
 
     Returns
     -------
@@ -199,17 +217,18 @@ def check_prices(
         text = text.with_columns(pl.lit(ticker).alias(S.TICKER))
     text = text.with_columns(pl.lit(None, pl.String).alias(c) for c in _NUMBERS if c not in text.columns)
     parse_date, date_reason = _date_parser(text[S.DATE], S.DATE, file, date_format)
+    numbers = _number_parsers(text, semicolons)
     adj_all_missing = pl.col(_raw(S.ADJ_CLOSE)).is_null().all().over(S.TICKER)
     frame = text.rename(_raw_name).with_row_index(_ROW, offset=1).with_columns(
         pl.col(_raw(S.TICKER)).str.to_uppercase().alias(S.TICKER),
         parse_date.alias(S.DATE),
-        *(pl.col(_raw(c)).cast(pl.Float64, strict=False).alias(c) for c in _NUMBERS),
+        *(parse.cast(pl.Float64, strict=False).alias(c) for c, (parse, _) in numbers.items()),
     )
     _raise_problems(frame, file, [
         *_ticker_checks(frame),
         *_date_checks(S.DATE, date_reason),
         (S.CLOSE, pl.col(_raw(S.CLOSE)).is_null(), pl.lit("missing close")),
-        *(_number_check(c) for c in _NUMBERS),
+        *((c, pl.col(c).is_null() & pl.col(_raw(c)).is_not_null(), reason) for c, (_, reason) in numbers.items()),
         *((c, (pl.col(c) <= 0) | ~pl.col(c).is_finite(), _got("expected a positive price", c)) for c in _PRICES),
         (S.VOLUME, (pl.col(S.VOLUME) < 0) | ~pl.col(S.VOLUME).is_finite(), _got("expected a volume >= 0", S.VOLUME)),
         (S.ADJ_CLOSE, pl.col(_raw(S.ADJ_CLOSE)).is_null() & ~adj_all_missing, pl.format(
@@ -234,6 +253,7 @@ def check_prices(
             *(f"{t}: no adj_close; returns use close (no dividend adjustment)" for t in no_adj),
             *(f"{file}: {note}" for note in notes[S.REASON]),
         ),
+        close_only=frozenset(no_adj),
     )
 
 
@@ -243,9 +263,12 @@ def import_price_files(
 ) -> ImportReport:
     """Validate all ``paths``, then store every ticker they hold.
 
-    Nothing is written unless every file is valid. Each ticker is upserted with covered range
-    = its first..last date and source ``import:<file name>``; imported rows replace stored
-    rows of the same dates.
+    Nothing is written unless every file is valid and no ticker would mix closes with and
+    without dividend adjustment (:func:`_check_seams`), and then every ticker or none
+    (:meth:`~flows.io.store.PriceStore.upsert_all`: a full disk or a read-only store file
+    stops the import with an ``OSError`` naming the file, the store as it was). Each ticker
+    is upserted with covered range = its first..last date and source ``import:<file name>``;
+    imported rows replace stored rows of the same dates.
 
     Parameters
     ----------
@@ -271,6 +294,7 @@ def import_price_files(
     if ticker is not None and len(paths) > 1:
         raise InputError(f"--ticker names the ticker of one file, but {len(paths)} files were given", field="--ticker")
     found: dict[str, tuple[Path, pl.DataFrame]] = {}
+    close_only: set[str] = set()
     warnings: list[str] = []
     for path in paths:
         imported = read_price_file(path, ticker, date_format)
@@ -280,22 +304,66 @@ def import_price_files(
                     f"{t} is also in {found[t][0]}; import each ticker from one file", file=str(path), field=S.TICKER
                 )
             found[t] = (path, frame)
+        close_only |= imported.close_only
         warnings.extend(imported.warnings)
-    for t in found:  # an unreadable store file stops the import before anything is written
-        store.coverage(t)
+    for t, (path, frame) in found.items():  # an unreadable store file or a mix of bases stops the import
+        store.coverage(t)  # before anything is written
+        if not replace:
+            warnings.extend(_check_seams(store, t, path, frame, t in close_only))
     for t, (path, frame) in found.items():
-        stored = store.read([t], frame[S.DATE].min(), frame[S.DATE].max(), columns=[S.CLOSE])
+        warnings.extend(_replaced(t, store.read([t], frame[S.DATE].min(), frame[S.DATE].max(), columns=[S.CLOSE]), frame))
         before = store.coverage(t)
-        store.upsert(t, frame, (frame[S.DATE].min(), frame[S.DATE].max()), f"import:{path.name}", replace=replace)
-        warnings.extend(_replaced(t, stored, frame))
         if replace and before is not None:
             warnings.append(f"{t}: replaced the whole stored history {before[0]}..{before[1]} (--replace)")
+    store.upsert_all(  # all or none: a full disk at the 19th of 60 tickers leaves the store as it was
+        [(t, frame, (frame[S.DATE].min(), frame[S.DATE].max()), f"import:{path.name}", t in close_only)
+         for t, (path, frame) in found.items()],
+        replace,
+    )
     summary = pl.DataFrame(
         [(t, f"import:{p.name}", f.height, f[S.DATE].min(), f[S.DATE].max()) for t, (p, f) in found.items()],
         schema={S.TICKER: pl.String, SOURCE: pl.String, ROWS: pl.Int64, FIRST_DATE: pl.Date, LAST_DATE: pl.Date},
         orient="row",
     )
     return ImportReport(summary=summary, warnings=tuple(warnings))
+
+
+def _check_seams(store: PriceStore, ticker: str, path: Path, frame: pl.DataFrame, close_only: bool) -> list[str]:
+    """Refuse to merge closes without dividend adjustment (no ``adj_close``) with adjusted
+    ones, either way (a stored history has one basis: :mod:`flows.io.store`); return notes on
+    the seams (:func:`analysis.quality.price_quality`) where the file's rows would meet the
+    stored ones (adjusted closes of different downloads)."""
+    stored_close_only = store.close_only(ticker)
+    if stored_close_only is None:
+        return []
+    stored = store.read([ticker], columns=[S.CLOSE, S.ADJ_CLOSE]).drop(S.TICKER)
+    if not (close_only or stored_close_only):
+        stored = rebased(stored, frame)
+    kept = stored.filter(~pl.col(S.DATE).is_in(frame[S.DATE].implode()))
+    if kept.is_empty():
+        return []
+    span = f"the stored {ticker} rows it would join ({kept[S.DATE].min()}..{kept[S.DATE].max()})"
+    remedy = f"or give --replace to make this file {ticker}'s whole history"
+    if close_only and shows_adjustment(kept):
+        raise InputError(
+            f"{ticker}: the file has no adj_close, but {span} have dividend-adjusted closes: raw closes beside "
+            f"adjusted ones make the returns where they meet wrong; import a file with an adj_close column, {remedy}",
+            file=str(path), field=S.ADJ_CLOSE,
+        )
+    if stored_close_only and not close_only and shows_adjustment(frame):
+        raise InputError(
+            f"{ticker}: the file's adj_close is dividend-adjusted, but {span} have none (imported without "
+            f"adj_close): adjusted closes beside raw ones make the returns where they meet wrong; import the "
+            f"file without its adj_close column, {remedy}",
+            file=str(path), field=S.ADJ_CLOSE,
+        )
+    merged = pl.concat([kept.with_columns(pl.lit(False).alias("_new")),
+                        frame.select(stored.columns).with_columns(pl.lit(True).alias("_new"))]).sort(S.DATE)
+    meets = merged.filter(pl.col("_new") != pl.col("_new").shift()).get_column(S.DATE)
+    cal = exchange_calendar()
+    seams = price_quality(merged.with_columns(pl.lit(ticker).alias(S.TICKER)), cal).filter(
+        (pl.col(S.CHECK) == "seam") & pl.col(S.DATE).is_in(meets.implode()))
+    return [f"{path}: where its rows meet the stored ones, {note}" for note in quality_notes(seams, cal)[S.REASON]]
 
 
 def _replaced(ticker: str, stored: pl.DataFrame, new: pl.DataFrame) -> list[str]:
@@ -326,7 +394,7 @@ def read_shares_file(path: Path) -> pl.DataFrame:
         ticker and date.
     """
     path = Path(path)
-    return check_shares(_read_table(path), str(path))
+    return check_shares(_read_table(path)[0], str(path))
 
 
 def check_shares(table: pl.DataFrame, file: str) -> pl.DataFrame:
@@ -355,8 +423,9 @@ def check_shares(table: pl.DataFrame, file: str) -> pl.DataFrame:
 # --- reading -------------------------------------------------------------------------------
 
 
-def _read_table(path: Path) -> pl.DataFrame:
-    """The file as a frame: CSV as text columns, Parquet with its own types."""
+def _read_table(path: Path) -> tuple[pl.DataFrame, str | None]:
+    """The file as a frame — CSV as text columns, Parquet with its own types — and the CSV's
+    separator (``,``, or ``;`` when the header has semicolons and no comma; None for Parquet)."""
     file = str(path)
     suffix = path.suffix.lower()
     if suffix not in ACCEPTED_SUFFIXES:
@@ -369,7 +438,7 @@ def _read_table(path: Path) -> pl.DataFrame:
     except OSError as error:
         raise InputError(f"cannot read the file ({error.strerror or error})", file=file) from None
     if suffix == ".parquet":
-        return _read_parquet(data, file)
+        return _read_parquet(data, file), None
     kind = binary_kind(data)
     if kind is not None:
         raise InputError(f"not a comma-separated text file: it is {kind}", file=file)
@@ -388,19 +457,46 @@ def _read_table(path: Path) -> pl.DataFrame:
     if not data or data.isspace():
         raise InputError("the file is empty", file=file)
     start = data[:65536].lstrip(b"\r\n").decode("utf-8", errors="replace")
-    header = next(csv.reader(io.StringIO(start, newline="")), [])
+    first = start.splitlines()[0] if start else ""
+    separator = ";" if ";" in first and "," not in first else ","  # ';': decimal commas, see check_prices
+    header = next(csv.reader(io.StringIO(start, newline=""), delimiter=separator), [])
     twice = sorted(c for c, n in Counter(c.strip() for c in header).items() if n > 1)
     if twice:  # polars would rename the second one and the first would win unnoticed
         raise InputError(f"the header names column {twice[0]!r} more than once; keep one", file=file, row=0,
                          field=twice[0])
     try:
-        table = pl.read_csv(data, infer_schema=False)
+        table = pl.read_csv(data, infer_schema=False, separator=separator)
     except pl.exceptions.PolarsError as error:
+        _raise_ragged(data, separator, file)  # more fields than the header: name the row
         raise InputError(f"not a readable comma-separated file ({_first_line(error)})", file=file) from None
+    # polars fills a row with fewer fields than the header with nulls: one count of the
+    # separators finds those (no row has more, or polars had refused the file); blank lines
+    # and quoted separators also change the count, so the rows are then looked at one by one
+    if table.height and data.count(separator.encode()) != (len(header) - 1) * (table.height + 1):
+        _raise_ragged(data, separator, file)
     blank = pl.all_horizontal(pl.all().is_null() | (pl.all().str.strip_chars() == ""))
     if table.height and table.select(blank.any()).item():  # blank lines are skipped; errors name the file's lines
         table = table.with_columns(blank.alias(_BAD)).with_row_index(_LINE, offset=2).filter(~pl.col(_BAD)).drop(_BAD)
-    return table
+    return table, separator
+
+
+def _raise_ragged(data: bytes, separator: str, file: str) -> None:
+    """Raise an InputError naming the first row whose field count is not the header's, if any
+    (blank lines skipped; a separator inside quotes is part of its field)."""
+    rows = csv.reader(io.StringIO(data.decode("utf-8"), newline=""), delimiter=separator)
+    header = next((fields for fields in rows if fields), [])
+    row = 0
+    for fields in rows:
+        if all(not f.strip() for f in fields) and len(fields) <= len(header):
+            continue  # a blank line
+        row += 1
+        if len(fields) != len(header):
+            hint = "; decimal commas? write decimal points, or save the file separated by ';'" if (
+                separator == "," and len(fields) > len(header)) else ""
+            raise InputError(
+                f"{len(fields)} fields where the header has {len(header)} ({separator.join(header)}){hint}",
+                file=file, row=row, line=rows.line_num,
+            )
 
 
 def _read_parquet(data: bytes, file: str) -> pl.DataFrame:
@@ -510,8 +606,37 @@ def _got(expected: str, column: str) -> pl.Expr:
     return pl.format(f"{expected}, got '{{}}'", pl.col(_raw(column)))
 
 
-def _number_check(column: str) -> tuple[str, pl.Expr, pl.Expr]:
-    return column, pl.col(column).is_null() & pl.col(_raw(column)).is_not_null(), _got("expected a number", column)
+_GROUPED = r"^\d{1,3}(?:\.\d{3})+$"  # 47.229.600
+
+
+def _number_parsers(text: pl.DataFrame, semicolons: bool) -> dict[str, tuple[pl.Expr, pl.Expr]]:
+    """Per number column, the expression giving its text as a number (cast to Float64; null
+    when it is not one) and the reason of a row where it is not.
+
+    In a ``;`` file whose prices have a decimal comma anywhere, every price must be written
+    with a decimal comma and no thousands separator (``254,00``), and a volume may group its
+    thousands with ``.`` (``47.229.600``: in such a file a ``.`` can only group thousands); in
+    other ``;`` files a volume such as ``1.500`` (1.5 or 1500?) is refused."""
+    raw = {c: pl.col(_raw(c)) for c in _NUMBERS}
+    if not semicolons:
+        comma = "; a decimal comma? write decimal points, or save the file separated by ';'"
+        return {c: (raw[c], pl.when(raw[c].str.contains(r"\d,\d")).then(_got("expected a number", c) + pl.lit(comma))
+                            .otherwise(_got("expected a number", c))) for c in _NUMBERS}
+    present = [c for c in _PRICES if c in text.columns]
+    if text.select(pl.any_horizontal(pl.col(c).str.contains(",", literal=True).any() for c in present)).item():
+        # a '.' can only group thousands here: refused in prices (no cast reads '1.234,56' or '1,234.56' either)
+        point = lambda c: pl.when(~raw[c].str.contains(".", literal=True)).then(raw[c].str.replace(",", ".", literal=True))  # noqa: E731
+        parsers = {c: (point(c), _got(
+            "expected a number with a decimal comma and no thousands separator, as the file's other prices "
+            "(such as '254,00')", c)) for c in _PRICES}
+        volume = point(S.VOLUME).when(raw[S.VOLUME].str.contains(_GROUPED)).then(
+            raw[S.VOLUME].str.replace_all(".", "", literal=True))
+        return parsers | {S.VOLUME: (volume, _got(
+            "expected a volume such as '47229600' or '47.229.600' (the file's prices have decimal commas)", S.VOLUME))}
+    return {c: (raw[c], _got("expected a number", c)) for c in _PRICES} | {S.VOLUME: (
+        pl.when(~raw[S.VOLUME].str.contains(_GROUPED)).then(raw[S.VOLUME]),
+        _got("expected a volume without thousands separators (is '1.500' 1.5 or 1500?)", S.VOLUME),
+    )}
 
 
 def _date_checks(column: str, expected: str) -> list[tuple[str, pl.Expr, pl.Expr]]:

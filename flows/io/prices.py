@@ -87,12 +87,12 @@ def download(batch: FetchBatch, retries: int = RETRIES):
 
 
 def store_download(store: PriceStore, batch: FetchBatch, prices: pl.DataFrame) -> list[str]:
-    """Write the tickers of ``batch`` that came back; their coverage becomes the batch's range."""
-    stored = []
-    for ticker, frame in prices.partition_by(S.TICKER, as_dict=True, include_key=False).items():
-        store.upsert(ticker[0], frame, (batch.start, batch.end), "yfinance")
-        stored.append(ticker[0])
-    return stored
+    """Write the tickers of ``batch`` that came back, all or none; their coverage becomes the batch's range.
+    Onto a history imported without ``adj_close``, the rows are stored with their close as
+    ``adj_close`` too (one basis per history: :meth:`flows.io.store.PriceStore.upsert`)."""
+    parts = prices.partition_by(S.TICKER, as_dict=True, include_key=False)
+    store.upsert_all([(ticker, frame, (batch.start, batch.end), "yfinance", False) for (ticker,), frame in parts.items()])
+    return [ticker for ticker, in parts]
 
 
 def ensure_shares(store: PriceStore, tickers: list[str], first: date, last: date, source: Source) -> dict[str, str]:

@@ -20,6 +20,7 @@ written the same way, from the Parquet file one row group at a time.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 from types import TracebackType
@@ -28,7 +29,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from flows.io.atomic import commit_file, temporary_file
+from flows.io.atomic import commit_file, naming, temporary_file
 
 NAME = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -53,24 +54,32 @@ class FrameSpill:
         if name not in self._open:
             if not NAME.fullmatch(name):
                 raise ValueError(f"not a plain file name: {name!r}")
-            self.folder.mkdir(parents=True, exist_ok=True)
-            tmp = temporary_file(self.folder / f"{name}.parquet")
-            self._open[name] = (pq.ParquetWriter(tmp, table.schema, compression="zstd"), tmp)
+            with naming(self.folder / f"{name}.parquet"):
+                self.folder.mkdir(parents=True, exist_ok=True)
+                tmp = temporary_file(self.folder / f"{name}.parquet")
+                self._open[name] = (pq.ParquetWriter(tmp, table.schema, compression="zstd"), tmp)
         writer, _ = self._open[name]
         if table.schema != writer.schema:
             try:
                 table = table.cast(writer.schema)
             except (pa.ArrowInvalid, ValueError) as e:
                 raise ValueError(f"{name}: a batch's columns differ from the first batch's: {e}") from None
-        writer.write_table(table)
+        with naming(self.folder / f"{name}.parquet"):  # a full disk: pyarrow's OSError names no file
+            writer.write_table(table)
 
     def close(self) -> dict[str, Path]:
         """Finish every file and rename it into place; returns the files by name."""
         done = {}
         while self._open:
             name, (writer, tmp) = self._open.popitem()
-            writer.close()
-            commit_file(tmp, self.folder / f"{name}.parquet")
+            try:
+                with naming(self.folder / f"{name}.parquet"):
+                    writer.close()
+                    commit_file(tmp, self.folder / f"{name}.parquet")
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                self.abort()
+                raise
             done[name] = self.folder / f"{name}.parquet"
         return done
 
@@ -78,7 +87,8 @@ class FrameSpill:
         """Delete the unfinished files (the final names are left untouched)."""
         while self._open:
             _, (writer, tmp) = self._open.popitem()
-            writer.close()
+            with contextlib.suppress(OSError):  # a full disk fails the close too
+                writer.close()
             tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> FrameSpill:
@@ -100,12 +110,13 @@ def write_csv_twin(parquet: Path, csv: Path | None = None) -> Path:
     tmp = temporary_file(csv)
     try:
         source = pq.ParquetFile(parquet)
-        with tmp.open("wb") as out:
+        with naming(csv), tmp.open("wb") as out:
             if source.metadata.num_row_groups == 0:
                 pl.from_arrow(source.schema_arrow.empty_table()).write_csv(out)
             for group in range(source.metadata.num_row_groups):
                 pl.from_arrow(source.read_row_group(group)).write_csv(out, include_header=group == 0)
-        commit_file(tmp, csv)
+        with naming(csv):
+            commit_file(tmp, csv)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -15,14 +15,21 @@ Parquet key-value metadata records the ticker, the *covered* range ``covered_sta
 covered_end`` (the calendar dates that have been fetched or imported, wider than the first and
 last row when the range ends on holidays; always one contiguous range) and the ``source``
 (``yfinance`` or ``import:<file name>``; several sources that contributed are joined by
-``"; "``).
+``"; "``) and the ``adj_close`` basis: ``close`` when the ``adj_close`` column is the close
+(imported without ``adj_close``: no dividend adjustment), else ``adjusted``. A history has one
+basis: rows merged into a ``close`` history, or a ``close`` import merged into an ``adjusted``
+history, make every row's ``adj_close`` its close (:meth:`PriceStore.upsert`; the importer
+first refuses a merge that would drop a real adjustment). Files written before the basis was
+recorded count as ``close`` when imported and ``adj_close`` equals ``close`` on every row.
 
 Writes are atomic (temporary file ``.<name>.<random>.tmp`` in the same directory, fsync,
 ``os.replace``), so a file is always either its old or its new version, even when the writer is
 killed (``kill -9``) at any moment; read-merge-write cycles hold an exclusive ``flock`` on
 ``.lock``, so concurrent writers (processes or threads) never lose each other's rows. A killed
 writer can leave its temporary file behind: no reader looks at those, and the next writer
-(holding the lock, so no write is in progress) deletes them. The lock is POSIX-only.
+(holding the lock, so no write is in progress) deletes them. The tickers of one import or one
+Yahoo download are written all or none (:meth:`PriceStore.upsert_all`): a full disk names the
+file it could not write and leaves the store as it was. The lock is POSIX-only.
 
 Readers need no lock: each file is opened once and read (metadata and rows) through that one
 open handle, so a reader sees one version of the file even while a writer replaces it (reading
@@ -41,6 +48,7 @@ from dataclasses import dataclass
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote, unquote
 
@@ -52,7 +60,7 @@ import pyarrow.parquet as pq
 from analysis import schema as S
 from analysis.errors import DataUnavailableError, InputError
 from analysis.specs import FACTOR_SET_PATTERN, check_factor_set, check_ticker
-from flows.io.atomic import TEMP_FILE, replace_file
+from flows.io.atomic import TEMP_FILE, naming, replace_file, replacing_files
 
 # Columns of PriceStore.tickers() and of the shares file beyond the schema module's names.
 SOURCE = "source"
@@ -61,6 +69,10 @@ FIRST_DATE = "first_date"
 LAST_DATE = "last_date"
 COVERED_START = "covered_start"
 COVERED_END = "covered_end"
+BASIS = "adj_close"  # metadata key: "close" or "adjusted"
+OVERLAP = timedelta(days=7)
+"""How far a fetch of missing prices reaches into the covered range (a week holds sessions to
+rebase the stored ``adj_close`` on: :meth:`PriceStore.missing_ranges`)."""
 
 PRICE_SCHEMA = pl.Schema(
     {S.DATE: pl.Date} | dict.fromkeys((S.OPEN, S.HIGH, S.LOW, S.CLOSE, S.ADJ_CLOSE, S.VOLUME), pl.Float64)
@@ -139,7 +151,10 @@ class PriceStore:
 
         Coverage stays one contiguous range, so a request that lies wholly before (after)
         the covered range is extended up to the day before its start (after its end): the
-        answer bridges the hole instead of leaving it.
+        answer bridges the hole instead of leaving it. Each part reaches :data:`OVERLAP` into
+        the covered range, so that the rows fetched share sessions with the stored ones: the
+        stored ``adj_close`` is rebased on them (:func:`rebased`; Yahoo re-adjusts the whole
+        history after each dividend).
 
         Parameters
         ----------
@@ -151,8 +166,8 @@ class PriceStore:
         Returns
         -------
         list of (date, date)
-            Empty when covered; else the part before and/or the part after the covered range
-            (the whole request when nothing is stored).
+            Empty when covered; else the part before and/or the part after the covered range,
+            each with its overlap (the whole request when nothing is stored).
         """
         if start > end:
             raise ValueError(f"start {start} is after end {end}")
@@ -160,19 +175,24 @@ class PriceStore:
         if covered is None:
             return [(start, end)]
         lo, hi = covered
-        return [r for r in ((start, lo - _DAY), (hi + _DAY, end)) if r[0] <= r[1]]
+        before = [(start, min(lo - _DAY + OVERLAP, hi))] if start < lo else []
+        return before + ([(max(hi + _DAY - OVERLAP, lo), end)] if end > hi else [])
 
     # --- prices ----------------------------------------------------------------------
 
     def upsert(
         self, ticker: str, prices: pl.DataFrame, covered: tuple[date, date], source: str, replace: bool = False,
+        close_only: bool = False,
     ) -> None:
         """Merge ``prices`` into the stored rows of ``ticker`` and widen its coverage (with
         ``replace``: make them its whole history, ``covered`` its coverage).
 
-        New rows win on the same date. The coverage becomes the smallest range holding the
-        old coverage, ``covered`` and the new rows (a gap between them is bridged). The whole
-        read-merge-write holds the store lock, and the file is replaced atomically.
+        New rows win on the same date; the stored ``adj_close`` is rebased on the new rows
+        where they share a date (:func:`rebased`). The coverage becomes the smallest range holding the
+        old coverage, ``covered`` and the new rows (a gap between them is bridged). When the
+        new rows and the stored rows they leave have different bases (module docstring), the
+        merged history's ``adj_close`` is its close. The whole read-merge-write holds the store lock, and the
+        file is replaced atomically.
 
         Parameters
         ----------
@@ -184,27 +204,34 @@ class PriceStore:
             The inclusive calendar range these rows were fetched or imported for.
         source
             ``yfinance`` or ``import:<file name>``.
+        close_only
+            The ``adj_close`` of ``prices`` is their close (no adjustment).
         """
-        new = _conform(prices)
-        start, end = covered
-        if new.height:
-            start, end = min(start, new[S.DATE].min()), max(end, new[S.DATE].max())
-        sources = [source]
-        path = self.path(ticker)
-        with self._locked():
-            old = None if replace else _load_prices(path)
-            if old is not None:
-                rows, (old_start, old_end, old_source) = old
-                start, end = min(start, old_start), max(end, old_end)
-                sources = [*old_source.split(SOURCE_SEPARATOR), source]
-                new = pl.concat([rows, new])
-            merged = new.unique(subset=S.DATE, keep="last", maintain_order=True).sort(S.DATE)
-            _write_atomic(path, merged, metadata={
-                S.TICKER: ticker,
-                COVERED_START: start.isoformat(),
-                COVERED_END: end.isoformat(),
-                SOURCE: SOURCE_SEPARATOR.join(dict.fromkeys(sources)),
-            })
+        self.upsert_all([(ticker, prices, covered, source, close_only)], replace)
+
+    def upsert_all(
+        self, updates: Sequence[tuple[str, pl.DataFrame, tuple[date, date], str, bool]], replace: bool = False,
+    ) -> None:
+        """:meth:`upsert` of every ``(ticker, prices, covered, source, close_only)`` of
+        ``updates``, all or none: each merged file is written under a temporary name, and only
+        when all are written are they renamed into place (:func:`flows.io.atomic.replacing_files`),
+        under one hold of the store lock. A full disk (or a read-only file or folder) at the 19th
+        of 60 tickers raises an ``OSError`` naming that file, saying none was stored, and
+        leaves the store as it was."""
+        tickers = [u[0] for u in updates]
+        then = (f"; {tickers[0]} was not stored" if len(tickers) == 1
+                else f"; none of the {len(tickers)} tickers was stored") + " (the store is as it was)"
+        with self._locked(), replacing_files(then) as write:
+            for ticker, prices, covered, source, close_only in updates:
+                path = self.path(ticker)
+                merged, metadata = _merged(path, ticker, prices, covered, source, replace, close_only)
+                write(path, partial(merged.write_parquet, metadata=metadata))
+
+    def close_only(self, ticker: str) -> bool | None:
+        """Whether the stored ``adj_close`` of ``ticker`` is its close (module docstring), or
+        None if it is not stored."""
+        loaded = _load_prices(self.path(ticker), columns=[S.DATE, S.CLOSE, S.ADJ_CLOSE])
+        return None if loaded is None else loaded[2]
 
     def remove(self, ticker: str) -> bool:
         """Delete the stored prices of ``ticker`` (under the store lock); False when there were none."""
@@ -409,8 +436,10 @@ class FactorStore:
 def _locked(root: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``root/.lock`` (released when the file closes, or when the
     process dies), after deleting the temporary files of writers that were killed."""
-    root.mkdir(parents=True, exist_ok=True)
-    with (root / ".lock").open("ab") as lock:
+    with naming(root):  # a read-only store: one line naming it
+        root.mkdir(parents=True, exist_ok=True)
+        lock = (root / ".lock").open("ab")
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         for folder in (root, root / "prices", root / "factors"):
             for stale in folder.glob(".*.tmp") if folder.is_dir() else ():
@@ -449,12 +478,14 @@ def _is_symbol(ticker: object) -> bool:
 
 def _load(path: Path, columns: list[str] | None = None) -> tuple[pl.DataFrame, dict[str, str]] | None:
     """Rows (``columns``, or all) and key-value metadata of a Parquet file, read through one
-    open handle (so from one version of the file); None if there is no file."""
+    open handle (so from one version of the file); None if there is no file. Read on this
+    thread: an Arrow thread reading a Python file object could still hold it at exit and then
+    aborted the process ("terminate called without an active exception", exit 134)."""
     try:
         with path.open("rb") as f:
-            parquet = pq.ParquetFile(f)
+            parquet = pq.ParquetFile(f, pre_buffer=False)
             meta = {k.decode(): v.decode() for k, v in (parquet.metadata.metadata or {}).items()}
-            return arrow_frame(parquet.read(columns=columns)), meta
+            return arrow_frame(parquet.read(columns=columns, use_threads=False)), meta
     except FileNotFoundError:
         return None
     except _PARQUET_ERRORS as error:
@@ -523,18 +554,54 @@ def _read_version(path: Path, ticker: str, columns: list[str], digest: bool = Fa
     return _Version(table, hashlib.sha256(data).hexdigest() if digest else None, covered)
 
 
-def _load_prices(path: Path, columns: list[str] | None = None) -> tuple[pl.DataFrame, tuple[date, date, str]] | None:
-    """:func:`_load` for a price file: rows with :data:`PRICE_SCHEMA` types, and the covered
-    range and source from its metadata."""
+def rebased(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
+    r"""``old`` with its ``adj_close`` on the basis of ``new``'s, where the two share a date.
+
+    A dividend-adjusted close is the close times the product of the adjustment factors of the
+    ex-dividend days after it, as of the download: a later download of the same days carries
+    the factors of the dividends since. On the last shared date d with positive prices,
+
+    .. math:: k = \frac{a^{new}_d / c^{new}_d}{a^{old}_d / c^{old}_d},
+
+    and every old row's ``adj_close`` becomes :math:`k \, a^{old}_t`: the same factor for all
+    of them, since those dividends are all after every stored day (the returns within the old
+    rows are unchanged; the one where old and new rows meet loses the step). ``old`` unchanged
+    when they share no date or :math:`k = 1`.
+    """
+    ratio = (pl.col(S.ADJ_CLOSE) / pl.col(S.CLOSE)).alias("_q")
+    valid = (pl.col(S.ADJ_CLOSE) > 0) & (pl.col(S.CLOSE) > 0)
+    shared = (
+        old.filter(valid).select(S.DATE, ratio)
+        .join(new.filter(valid).select(S.DATE, ratio), on=S.DATE, suffix="_new")
+        .sort(S.DATE)
+    )
+    if shared.is_empty():
+        return old
+    k = shared["_q_new"][-1] / shared["_q"][-1]
+    return old if k == 1 else old.with_columns(pl.col(S.ADJ_CLOSE) * k)
+
+
+def _load_prices(
+    path: Path, columns: list[str] | None = None,
+) -> tuple[pl.DataFrame, tuple[date, date, str], bool | None] | None:
+    """:func:`_load` for a price file: rows with :data:`PRICE_SCHEMA` types, the covered range
+    and source from its metadata, and whether its ``adj_close`` is the close (None when that
+    is not recorded and ``columns`` lack ``close`` or ``adj_close`` to tell)."""
     loaded = _load(path, columns)
     if loaded is None:
         return None
     frame, meta = loaded
     try:
         names = columns or PRICE_SCHEMA.names()
-        return frame.select(names).cast({c: PRICE_SCHEMA[c] for c in names}), _covered(meta)
+        rows, covered = frame.select(names).cast({c: PRICE_SCHEMA[c] for c in names}), _covered(meta)
     except (KeyError, ValueError, pl.exceptions.PolarsError) as error:
         raise _unreadable(path, error) from None
+    if BASIS in meta:
+        return rows, covered, meta[BASIS] == "close"
+    if S.CLOSE not in names or S.ADJ_CLOSE not in names:
+        return rows, covered, None
+    # written before the basis was recorded: an import whose adj_close is its close on every row
+    return rows, covered, "import:" in covered[2] and bool(rows.select((pl.col(S.ADJ_CLOSE) == pl.col(S.CLOSE)).all()).item())
 
 
 def _covered(meta: dict[str, str]) -> tuple[date, date, str]:
@@ -593,6 +660,39 @@ def _unreadable(path: Path, error: BaseException) -> DataUnavailableError:
         f"{path}: the store file cannot be read ({reason}); re-import or re-fetch the data, "
         f"or delete the file"
     )
+
+
+def _merged(
+    path: Path, ticker: str, prices: pl.DataFrame, covered: tuple[date, date], source: str, replace: bool,
+    close_only: bool,
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """The rows and metadata of the price file ``path`` of ``ticker`` once ``prices`` are
+    merged into what it holds (:meth:`PriceStore.upsert`); call it with the store lock held."""
+    new = _conform(prices)
+    start, end = covered
+    if new.height:
+        start, end = min(start, new[S.DATE].min()), max(end, new[S.DATE].max())
+    sources = [source]
+    old = None if replace else _load_prices(path)
+    if old is not None:
+        rows, (old_start, old_end, old_source), old_close_only = old
+        start, end = min(start, old_start), max(end, old_end)
+        sources = [*old_source.split(SOURCE_SEPARATOR), source]
+        if not (close_only or old_close_only):
+            rows = rebased(rows, new)
+        kept = rows.filter(~pl.col(S.DATE).is_in(new[S.DATE].implode()))
+        close_only = close_only or (old_close_only and kept.height > 0)
+        new = pl.concat([kept, new])
+    merged = new.unique(subset=S.DATE, keep="last", maintain_order=True).sort(S.DATE)
+    if close_only:
+        merged = merged.with_columns(pl.col(S.CLOSE).alias(S.ADJ_CLOSE))
+    return merged, {
+        S.TICKER: ticker,
+        COVERED_START: start.isoformat(),
+        COVERED_END: end.isoformat(),
+        SOURCE: SOURCE_SEPARATOR.join(dict.fromkeys(sources)),
+        BASIS: "close" if close_only else "adjusted",
+    }
 
 
 def _write_atomic(path: Path, frame: pl.DataFrame, metadata: dict[str, str] | None = None) -> None:

@@ -21,7 +21,10 @@ Bookkeeping: each event has a *fingerprint*, the sha256 of
 * ``confounders``: the other catalog events around it on its tickers (ids, day 0, where they
   fall; :mod:`analysis.confounders`) — a new earnings date in the catalog changes its flags
   (and, with ``drop_confounded``, its estimation window);
-* ``code``: the market-reaction version.
+* ``code``: the code that computes the numbers: the market-reaction version and the sha256
+  of the ``analysis`` package's sources (:func:`flows.orchestration.study.code_version`), so
+  an edit of the engine recomputes every event and an edit elsewhere (reporting, docs)
+  recomputes none.
 
 It is stored with its parts in ``events/<id>/fingerprint.json``. An event is recomputed when
 its fingerprint differs from the stored one (or none is stored, or ``force``); the log says
@@ -52,6 +55,7 @@ from analysis import schema as S
 from analysis.calendar import align_events
 from analysis.confounders import find_confounders
 from analysis.engine import StudyResult, price_requirements
+from analysis.errors import DataUnavailableError
 from analysis.options import BATCH_ROWS, ModelName, PooledCov, ReturnKind
 from analysis.specs import EventSpec, StudySpec, events_frame
 from flows.io.calendars import exchange_calendar
@@ -62,13 +66,14 @@ from flows.reporting.plots import file_stem, slug
 from flows.settings import home
 from flows.io.store import PRICE_SCHEMA, PriceStore
 from flows.orchestration.study import (
-    acquire_prices, analyze, check_inputs, code_version, event_info, read_once,
+    acquire_prices, analyze, check_inputs, code_version, event_info, no_result_message, read_once,
     publish_report, run_manifest, runner, update_index,
 )
 
 FINGERPRINT = "fingerprint.json"
 EVENTS_DIR = "events"
 CATALOG_DIR = "catalog"
+MAX_NAMED = 20  # changed events named (with why) in the progress line and the run's log
 FINGERPRINT_PARTS = ("event", "parameters", "prices", "shares", "factors", "confounders", "code")
 
 
@@ -106,7 +111,7 @@ def fingerprints(
     -------
     dict
         event id -> ``{"fingerprint": sha256, "parts": {"event", "parameters", "prices":
-        {ticker: sha256}, "shares", "code"}}``.
+        {ticker: sha256}, "shares", "factors", "confounders", "code"}}``.
     """
     cal = exchange_calendar(spec.calendar)
     aligned = align_events(events_frame(events), cal)
@@ -173,7 +178,8 @@ def what_changed(old: dict[str, Any] | None, new: dict[str, Any]) -> str | None:
         elif before.get(part) != after[part]:
             reasons.append({"event": "catalog entry changed", "parameters": "study parameters changed",
                             "shares": "shares outstanding changed", "factors": "factor data changed inside its window",
-                            "confounders": "confounding events changed", "code": "market-reaction version changed"}[part])
+                            "confounders": "confounding events changed",
+                            "code": "engine code changed (analysis/ or the version)"}[part])
     return "; ".join(reasons) or "fingerprint changed"
 
 
@@ -309,12 +315,14 @@ def refresh_catalog(
         changed = run(changed_events, prints, str(folder), force)
     ids = [e.id for e in events]
     if not changed:
-        run.log(f"nothing to recompute: all {len(events)} events unchanged")
-        progress.say(f"nothing to recompute: all {len(events)} events unchanged")
+        summary = f"nothing to recompute: all {len(events)} events unchanged"
+        progress.say(summary)
     else:
-        run.log(f"recomputing {len(changed)} of {len(events)} events: "
-                + "; ".join(f"{e} ({why})" for e, why in changed.items()))
-        progress.say(f"recomputing {len(changed)} of {len(events)} events")
+        summary = f"recomputed {len(changed)} of {len(events)} events"
+        named = "; ".join(f"{e} ({why})" for e, why in list(changed.items())[:MAX_NAMED])
+        more = f"; and {len(changed) - MAX_NAMED:,} more" if len(changed) > MAX_NAMED else ""
+        progress.say(f"recomputing {len(changed)} of {len(events)} events: {named}{more}")
+    everything = None
     if changed or listed_events(folder / CATALOG_DIR) != ids:  # an event changed, or left / joined the catalog
         # One vectorised study of the whole catalog: the group tests and regressions need every
         # event of a group; only the changed events' own reports are written.
@@ -322,6 +330,9 @@ def refresh_catalog(
         with progress.stage("engine"):
             everything = analyze(events, spec, root, plan.needs, factor_sets, history,
                                  task_runner=task_runner, dask_address=dask_address, given=data)
+        run.outcome(everything, notes, summary)
+        if not everything.car[S.CAR].is_not_null().any():
+            raise DataUnavailableError(no_result_message(everything, notes, root))
         with progress.stage("writing the reports"):
             store_ = PriceStore(Path(root))
             if changed:
@@ -334,8 +345,10 @@ def refresh_catalog(
             whole["fingerprints"] = {e: p["fingerprint"] for e, p in prints.items()}
             report = run(publish_report, everything, str(folder / CATALOG_DIR), whole,
                          f"Market reaction: catalog {catalog_path.name}", latex)
-            run.brief_artifacts(report)
+            run.brief_artifacts(report, reports, frozenset())
             if changed:
-                run.artifacts(everything, {e: str(event_folder(folder, e)) for e in changed})
+                run.artifacts(everything, {e: str(event_folder(folder, e)) for e in changed}, reports, frozenset())
+    if everything is None:
+        run.outcome(None, notes, summary)
     run(update_index, reports)
     return {"reports": str(folder), "recomputed": changed, "unchanged": [e.id for e in events if e.id not in changed]}

@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -54,7 +53,7 @@ from flows.params import (
 from flows.io.prices import (
     FetchBatch, PricePlan, StudyData, download, ensure_shares, plan_fetches, read_study_data, store_download,
 )
-from flows.reporting.publish import Pages, file_sha256, write_report
+from flows.reporting.publish import Pages, engine_digest, file_sha256, package_version, write_report
 from flows.settings import home
 from flows.io.store import FactorStore, PriceStore
 from flows.reporting.tables import MAX_EVENT_ROWS, headline
@@ -80,15 +79,27 @@ class Local:
         with local_batches(task_runner, dask_address) as map_batches:
             return study_in_batches(*args, map_batches=map_batches, **kwargs)
 
-    def artifacts(self, result: StudyResult, reports: dict[str, str]) -> None:
-        """Publish the artifacts of the events in ``reports`` (event id -> report folder): a
-        tracked run only."""
+    def artifacts(self, result: StudyResult, reports: dict[str, str], root: str, partial: frozenset[str]) -> None:
+        """Publish the artifacts of the events in ``reports`` (event id -> report folder) of the
+        reports folder ``root``; ``partial``: the groups the run covers only in part (their
+        artifacts keep the whole group's). A tracked run only."""
 
-    def brief_artifacts(self, report: str) -> None:
-        """Publish the briefs the report in the folder ``report`` lists: a tracked run only."""
+    def brief_artifacts(self, report: str, root: str, partial: frozenset[str]) -> None:
+        """Publish the briefs the report in the folder ``report`` lists (as for
+        :meth:`artifacts`): a tracked run only."""
+
+    def outcome(self, result: StudyResult | None, notes: list[str], summary: str = "") -> None:
+        """Say what the run computed, flagged and skipped (``result``; None: nothing studied),
+        the ``notes`` on its data and a ``summary`` of its own: a tracked run only (the
+        command line prints the manifest's warnings)."""
 
     def log(self, message: str) -> None:
         """Log to the flow run: a tracked run only (progress lines say it locally)."""
+
+    def flow_run(self) -> dict[str, str | None] | None:
+        """The flow run (``id``, ``name``, ``flow``, ``deployment_id``) a tracked run records in its
+        manifests; None here."""
+        return None
 
 
 _RUNNER: ContextVar[Local] = ContextVar("market_reaction_runner", default=Local())
@@ -115,11 +126,11 @@ def default_out(events: tuple[EventSpec, ...], now: datetime, reports: Path) -> 
     return reports / f"{now:%Y%m%d-%H%M%S}-{name}"
 
 
-def code_version() -> str:
-    try:
-        return metadata.version("market-reaction")
-    except metadata.PackageNotFoundError:
-        return "unknown"
+def code_version() -> dict[str, str]:
+    """The code that computes the numbers, as a refresh fingerprint and the tracked runs' cache
+    keys see it: the market-reaction version and the sha256 of the ``analysis`` sources
+    (:func:`flows.reporting.publish.engine_digest`), so an edit of the engine recomputes."""
+    return {"version": package_version("market-reaction"), "analysis": engine_digest()}
 
 
 def load_events(catalog: str, event_ids: list[str] | None) -> tuple[EventSpec, ...]:
@@ -282,7 +293,8 @@ def run_manifest(
     needs: pl.DataFrame, notes: list[str], factors: dict[str, pl.DataFrame] | None = None, kind: str = "run",
     result: StudyResult | None = None, data: StudyData | None = None,
 ) -> dict[str, Any]:
-    """Inputs, parameters and data coverage of a run (versions and outputs are added on write).
+    """Inputs, parameters and data coverage of a run, and the flow run of a tracked one
+    (versions, the code revision and outputs are added on write).
 
     ``kind``: ``run`` (an ad hoc ``event-study``), ``event`` (one event of ``refresh-catalog``)
     or ``catalog`` (the whole catalog of ``refresh-catalog``). ``event_info`` holds the
@@ -312,6 +324,7 @@ def run_manifest(
     return {
         "kind": kind,
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "flow_run": runner().flow_run(),
         "catalog": catalog and {"path": str(catalog), "sha256": file_sha256(catalog) if catalog.is_file() else None},
         "events": [e.id for e in events],
         "event_info": event_info(described),
@@ -367,11 +380,18 @@ def event_study(
         ``auto`` (store, topped up from Yahoo), ``store`` (no network) or ``yfinance``.
     out
         Report folder (default ``<reports>/<UTC time>-<event>``).
-    estimation, windows
-        Event-day windows as ``START:END``.
-    model, returns, min_estimation_obs
-        See :class:`analysis.specs.StudySpec` (``model`` defaults to ``market``, or to
-        ``factors`` when ``factors`` is given).
+    estimation
+        Estimation window in sessions relative to day 0, as ``START:END`` (default ``-260:-11``).
+    windows
+        Event windows as ``START:END`` (default ``["0:0", "-1:1", "-5:5"]``).
+    model
+        Normal-return model (:class:`analysis.specs.StudySpec`): ``market``, ``constant-mean``,
+        ``market-adjusted``, ``capm``, ``ff3``, ``carhart4``, ``ff5`` or ``factors`` (default
+        ``market``, or ``factors`` when ``factors`` is given).
+    returns
+        ``simple`` or ``log`` returns of the adjusted closes.
+    min_estimation_obs
+        Fewest estimation-window returns an event needs; with fewer it is skipped.
     factors
         ``NAME:col1,col2``: a stored factor set and its columns, for the ``factors`` model.
     risk_free
@@ -394,9 +414,12 @@ def event_study(
     drop_confounded
         Leave the event-window days of other catalog events on the same ticker out of each
         estimation window (:mod:`analysis.confounders`).
-    task_runner, dask_address
-        Where the event batches run: ``threads`` (two, in this process) or ``dask`` (the
-        cluster at ``dask_address``, else a local one; :mod:`flows.orchestration.batches`).
+    task_runner
+        Where the event batches run: ``threads`` (two, in this process) or ``dask``
+        (:mod:`flows.orchestration.batches`).
+    dask_address
+        The Dask scheduler of ``task_runner="dask"``, e.g. ``tcp://10.0.0.5:8786`` (default: a
+        local cluster).
     batch_rows
         Event rows per batch task.
 
@@ -433,6 +456,7 @@ def study_events(
         with progress.stage("engine"):
             result = analyze(events, spec, root, plan.needs, inputs.factors, history, inputs.context,
                              task_runner, dask_address, str(scratch), given=data)
+        run.outcome(result, notes)
         if not result.car[S.CAR].is_not_null().any():
             raise DataUnavailableError(no_result_message(result, notes, root))
         streamed = scratch / f"{ABNORMAL_RETURNS}.parquet"
@@ -444,8 +468,10 @@ def study_events(
                                     inputs.factors, result=result, data=data)
             report = run(publish_report, result, target, manifest, report_title(events), latex, spilled=spilled,
                          xlsx=xlsx)
-            run.artifacts(result, dict.fromkeys(result.events[S.EVENT_ID].unique(maintain_order=True).to_list(), report))
-            run.brief_artifacts(report)
+            partial = frozenset(e.group for e in inputs.context if e.group)
+            run.artifacts(result, dict.fromkeys(result.events[S.EVENT_ID].unique(maintain_order=True).to_list(), report),
+                          str(folder), partial)
+            run.brief_artifacts(report, str(folder), partial)
             run(update_index, str(folder))
     run.log(headline(result))
     return report

@@ -16,9 +16,17 @@ functions with the :class:`Tracked` runner, which calls each step as a task:
   concurrent task runs) on the Prefect server when it does not exist yet (an operator's own
   setting wins: ``prefect concurrency-limit create yahoo 4``). The batches are downloaded
   concurrently; a failure that may pass is retried inside the task by the adapter's bounded
-  loop (:func:`flows.io.prices.download`), an absent network is not retried; a batch that got
-  nothing because Yahoo was unreachable ends as a failed task (so it is not cached);
-- the report's events, briefs and links are published as Prefect artifacts.
+  loop (:func:`flows.io.prices.download`), an absent network is not retried. A download that
+  failed ends ``Completed`` with the reason as its state message and one WARNING line (no
+  traceback); a batch that got nothing because Yahoo was unreachable is not cached (its
+  transaction writes no record), so the next run asks again;
+- the report's events, briefs and links are published as Prefect artifacts, and the run's
+  skipped and flagged events as WARNING lines and a warnings artifact;
+- the progress lines go to the flow run's logger too (:func:`flows.progress.logging_to`);
+- the flow run ends ``Completed`` with a message counting the events (``8 events: 5 ok,
+  1 flagged, 2 skipped (no prices: ORCL, AMD)``), or ``Failed`` with the reason, without a
+  traceback, when the run stops on a :class:`analysis.errors.MarketReactionError` (bad input,
+  no data: nothing could be computed); any other exception fails it as Prefect does.
 
 Only tracked runs import this module (``run``/``demo`` with a Prefect API or ``--prefect``,
 ``serve``, the deployments): a local run (:class:`flows.orchestration.study.Local`) never imports Prefect.
@@ -39,15 +47,19 @@ from typing import Any
 import polars as pl
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
+from prefect.states import Completed, Failed
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect.utilities.hashing import hash_objects
 
 from analysis.engine import StudyResult
-from analysis.errors import DataUnavailableError
+from analysis.errors import MarketReactionError
 from analysis.specs import EventSpec, StudySpec
+from flows import progress
 from flows.orchestration import batches, refresh, study
-from flows.orchestration.artifacts import publish_artifacts
+from flows.orchestration.artifacts import publish_artifacts, publish_warnings
+from flows.orchestration.outcome import run_outcome
 from flows.orchestration.batches import DASK_LOCAL_CLUSTER, THREADS
+from flows.orchestration.forms import refresh_run_name, run_form_docstring, study_run_name, task_run_name
 from flows.reporting.flagship import publish_brief_artifacts
 from flows.params import TaskRunnerName
 from flows.io.prices import FetchBatch, StudyData
@@ -71,22 +83,24 @@ def _fetch_key(_context, parameters: dict[str, Any]) -> str:
     return hash_objects("fetch-prices", study.code_version(), parameters["store_root"], b.tickers, str(b.start), str(b.end))
 
 
-class YahooUnreachable(DataUnavailableError):
-    """A batch got nothing because Yahoo could not be reached; ``fetched`` is what came back."""
+def _fetch(store_root: str, batch: FetchBatch):
+    """:func:`flows.orchestration.study.fetch_batch`; what failed is said in one WARNING line and
+    the task run's state message, not as an exception (a traceback). When nothing came back
+    because Yahoo could not be reached, the task's transaction writes no cache record, so the
+    next run asks Yahoo again."""
+    from prefect.transactions import get_transaction
 
-    def __init__(self, fetched: Any) -> None:
-        super().__init__(next(iter(fetched.failures.values())))
-        self.fetched = fetched
-
-
-def _fetch_or_raise(store_root: str, batch: FetchBatch):
-    """:func:`flows.orchestration.study.fetch_batch`, raising :class:`YahooUnreachable` when nothing came back
-    because Yahoo could not be reached (a failed task run is not cached)."""
     fetched = study.fetch_batch(store_root, batch)
+    if not fetched.failures:
+        return fetched
     reasons = list(fetched.failures.values())
-    if fetched.prices.is_empty() and reasons and all("unreachable" in r for r in reasons):
-        raise YahooUnreachable(fetched)
-    return fetched
+    if fetched.prices.is_empty() and all("unreachable" in r for r in reasons):
+        txn = get_transaction()
+        if txn is not None:
+            txn.write_on_commit = False
+    said = "; ".join(study.grouped_notes([f"{t}: {why}" for t, why in fetched.failures.items()]))
+    get_run_logger().warning("not fetched: %s", said)
+    return Completed(message=f"{len(reasons)} of {len(batch.tickers)} ticker(s) not fetched: {said}", data=fetched)
 
 
 @task(name="ensure-yahoo-limit", cache_policy=NO_CACHE)
@@ -105,28 +119,32 @@ def ensure_yahoo_limit() -> int:
 
 
 fetch_prices = task(name="fetch-prices", tags=[YAHOO_TAG], cache_key_fn=_fetch_key,
-                    cache_expiration=timedelta(hours=12))(_fetch_or_raise)
+                    cache_expiration=timedelta(hours=12), task_run_name=task_run_name("fetch-prices"))(_fetch)
 
 
-@task(name="publish-artifacts", cache_policy=NO_CACHE)
-def artifacts(result: StudyResult, reports: dict[str, str]) -> list[str]:
-    """Artifacts of the events in ``reports`` (event id -> its report folder)."""
-    return publish_artifacts(result, {e: Path(r) for e, r in reports.items()}, headline_sentences(result))
+@task(name="publish-artifacts", cache_policy=NO_CACHE, task_run_name=task_run_name("publish-artifacts"))
+def artifacts(result: StudyResult, reports: dict[str, str], root: str, partial: frozenset[str]) -> list[str]:
+    """Artifacts of the events in ``reports`` (event id -> its report folder) of the reports
+    folder ``root`` (``partial``: groups the run covers only in part)."""
+    return publish_artifacts(result, {e: Path(r) for e, r in reports.items()}, headline_sentences(result), Path(root),
+                             partial)
 
 
-@task(name="publish-briefs", cache_policy=NO_CACHE)
-def brief_artifacts(report: str) -> list[str]:
-    """The markdown artifact ``<group>-brief`` of every brief the report at ``report`` lists."""
+@task(name="publish-briefs", cache_policy=NO_CACHE, task_run_name=task_run_name("publish-briefs"))
+def brief_artifacts(report: str, root: str, partial: frozenset[str]) -> list[str]:
+    """The markdown artifact ``<group>-brief`` of every brief the report at ``report`` lists
+    (no key for the groups in ``partial``)."""
     manifest = json.loads((Path(report) / "manifest.json").read_text(encoding="utf-8"))
-    return publish_brief_artifacts(manifest.get("briefs", []), Path(report))
+    return publish_brief_artifacts(manifest.get("briefs", []), Path(report), Path(root), partial)
 
 
 def _no_cache(name: str, step: Callable[..., Any], **options: Any):
-    return task(name=name, cache_policy=NO_CACHE, **options)(step)
+    return task(name=name, cache_policy=NO_CACHE, task_run_name=task_run_name(name), **options)(step)
 
 
 TASKS = {
-    study.load_events: task(name="load-catalog", cache_key_fn=_catalog_key, cache_expiration=timedelta(days=1))(study.load_events),
+    study.load_events: task(name="load-catalog", cache_key_fn=_catalog_key, cache_expiration=timedelta(days=1),
+                            task_run_name=task_run_name("load-catalog"))(study.load_events),
     study.load_factors: _no_cache("load-factors", study.load_factors),
     study.plan_prices: _no_cache("plan-prices", study.plan_prices),
     study.store_batch: _no_cache("store-prices", study.store_batch),
@@ -174,7 +192,11 @@ def study_batches(
 
 
 class Tracked(study.Local):
-    """Runs the steps of a study as Prefect tasks inside a flow run (module docstring)."""
+    """Runs the steps of a study as Prefect tasks inside a flow run (module docstring);
+    ``message`` is the final state's message, once the study has said its outcome."""
+
+    def __init__(self) -> None:
+        self.message: str | None = None
 
     def __call__(self, step, /, *args, **kwargs):
         return TASKS[step](*args, **kwargs)
@@ -185,39 +207,66 @@ class Tracked(study.Local):
             return []
         ensure_yahoo_limit()
         fetch = fetch_prices.with_options(refresh_cache=True) if refetch else fetch_prices
-        results = []
-        for fut in [fetch.submit(store_root, b) for b in downloads]:
-            try:
-                results.append(fut.result())
-            except YahooUnreachable as e:
-                results.append(e.fetched)
-        return results
+        return [fut.result() for fut in [fetch.submit(store_root, b) for b in downloads]]
 
     def study_batches(self, task_runner, dask_address, *args, **kwargs) -> StudyResult:
         return study_batches.with_options(task_runner=make_task_runner(task_runner, dask_address))(*args, **kwargs)
 
-    def artifacts(self, result: StudyResult, reports: dict[str, str]) -> None:
-        artifacts(result, reports)
+    def artifacts(self, result: StudyResult, reports: dict[str, str], root: str, partial: frozenset[str]) -> None:
+        artifacts(result, reports, root, partial)
 
-    def brief_artifacts(self, report: str) -> None:
-        brief_artifacts(report)
+    def brief_artifacts(self, report: str, root: str, partial: frozenset[str]) -> None:
+        brief_artifacts(report, root, partial)
+
+    def outcome(self, result: StudyResult | None, notes: list[str], summary: str = "") -> None:
+        """A WARNING line per skipped or flagged event and per note on the data, the warnings
+        artifact, and the final state's message (the counts, then ``summary``)."""
+        said = run_outcome(result, study.grouped_notes(notes))
+        self.message = "; ".join(m for m in (said.message(), summary) if m) or None
+        lines, logger = said.warnings(), get_run_logger()
+        for line in lines:
+            logger.warning("%s", line)
+        if lines:
+            publish_warnings(said.markdown())
 
     def log(self, message: str) -> None:
         get_run_logger().info("%s", message)
 
+    def flow_run(self) -> dict[str, str | None] | None:
+        from prefect.context import FlowRunContext
+
+        ctx = FlowRunContext.get()
+        if ctx is None or ctx.flow_run is None:
+            return None
+        run = ctx.flow_run
+        return {"id": str(run.id), "name": run.name, "flow": ctx.flow.name,
+                "deployment_id": str(run.deployment_id) if run.deployment_id else None}
+
 
 def _tracked(body: Callable[..., Any]) -> Callable[..., Any]:
-    """``body`` with its steps run by :class:`Tracked` (same signature and docstring)."""
+    """``body`` with its steps run by :class:`Tracked` and its progress lines in the flow run's
+    logs (same signature; its docstring in the style Prefect reads, for the run form:
+    :func:`flows.orchestration.forms.run_form_docstring`); it returns the final state:
+    ``Completed`` with the outcome as its message and ``body``'s value as its data, or ``Failed``
+    with the reason of a :class:`analysis.errors.MarketReactionError` (logged as one ERROR line;
+    the caller of the flow gets the exception back, as from ``body``)."""
 
     @functools.wraps(body)
     def run_tracked(*args: Any, **kwargs: Any) -> Any:
-        with study.running(Tracked()):
-            return body(*args, **kwargs)
+        tracked, logger = Tracked(), get_run_logger()
+        with study.running(tracked), progress.logging_to(logger):
+            try:
+                value = body(*args, **kwargs)
+            except MarketReactionError as e:
+                logger.error("%s", e)
+                return Failed(message=str(e), data=e)
+        return Completed(message=tracked.message, data=value)
 
     run_tracked.__signature__ = inspect.signature(body, eval_str=True)  # types resolved where written (Prefect validates)
+    run_tracked.__doc__ = run_form_docstring(body, {"event-study": study.event_study})
     run_tracked.__module__ = __name__  # a deployment's entrypoint is this module's flow, not the plain function
     return run_tracked
 
 
-event_study = flow(name="event-study")(_tracked(study.event_study))
-refresh_catalog = flow(name="refresh-catalog")(_tracked(refresh.refresh_catalog))
+event_study = flow(name="event-study", flow_run_name=study_run_name)(_tracked(study.event_study))
+refresh_catalog = flow(name="refresh-catalog", flow_run_name=refresh_run_name)(_tracked(refresh.refresh_catalog))

@@ -45,7 +45,7 @@ from analysis.engine import AR_AT_OFFSET, STATUS, StudyResult
 from analysis.inference import BMP_T, CORRADO_RANK, CROSS_SECTIONAL_T, GENERALIZED_SIGN, KP_ADJUSTED_BMP_T, PATELL_Z, TESTS
 from analysis.paths import caar_paths
 from analysis.spillovers import RELATED_SUFFIX
-from flows.orchestration.artifacts import artifact_key
+from flows.orchestration.artifacts import artifact_key, where
 from flows.reporting.plots import plotted_events, plotted_groups, slug
 from analysis.formats import billions, dollars, num, pct, pvalue, stars
 from flows.reporting.markup import html_page, md_block, md_text
@@ -426,20 +426,27 @@ def brief_files(briefs: list[Brief]) -> dict[str, str]:
     return {name: text for b in briefs for name, text in ((b.file, b.html), (b.markdown_file, b.markdown))}
 
 
-def publish_brief_artifacts(briefs: list[dict[str, object]], report: Path) -> list[str]:
+def publish_brief_artifacts(
+    briefs: list[dict[str, object]], report: Path, root: Path, partial: frozenset[str] = frozenset(),
+) -> list[str]:
     """A markdown artifact ``<group>-brief`` per brief of the report in ``report`` (entries of
-    its manifest's ``briefs``): the headline, the claim verdicts and a link to the page."""
+    its manifest's ``briefs``): the headline, the claim verdicts and where the page is
+    (:func:`flows.orchestration.artifacts.where`: a link under the reports URL, else its path in
+    the reports folder ``root``). The brief of a group in ``partial`` (the run studied only some
+    of its catalog events) gets no key: it stays in this flow run and never replaces the
+    brief of the whole group."""
     from prefect.artifacts import create_markdown_artifact
 
     keys = []
     for b in briefs:
-        url = (Path(report).resolve() / str(b["file"])).as_uri()
+        group = str(b["group"])
         lines = [html.escape(str(b["headline"]), quote=False)]
         verdicts = [str(v) for v in b.get("verdicts", [])]  # type: ignore[union-attr]
         if verdicts:
             lines += ["", "**Claims**", ""] + [f"- {md_text(v)}" for v in verdicts]
-        key = artifact_key(str(b["group"]), "brief")
-        create_markdown_artifact(markdown="\n".join(lines) + f"\n\n[brief]({url})", key=key,
-                                 description=f"group brief: {b['group']}")
-        keys.append(key)
+        key = None if group in partial else artifact_key(group, "brief")
+        scope = f" ({b.get('events')} of its catalog events)" if key is None else ""
+        create_markdown_artifact(markdown="\n".join(lines) + "\n\n" + where(Path(report) / str(b["file"]), root, "brief"),
+                                 key=key, description=f"group brief: {md_text(group)}{scope}")
+        keys += [key] if key else []
     return keys

@@ -44,12 +44,14 @@ events) are rendered, and a progress line gives the time of each part.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import html
 import json
 import os
 import re
 import shutil
+import subprocess
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -60,10 +62,11 @@ from urllib.parse import quote
 
 import polars as pl
 
+import analysis
 from analysis.engine import STATUS, StudyResult
 from analysis.paths import caar_paths
 from flows import progress
-from flows.io.atomic import staged_folder
+from flows.io.atomic import naming, staged_folder
 from flows.reporting.ownership import GENERATOR, is_report, report_manifest
 from flows.reporting.plots import event_plots, file_stems, group_plots
 from flows.io.spill import write_csv_twin
@@ -77,7 +80,7 @@ PACKAGES = (
     "exchange-calendars", "great-tables", "pandas",
 )
 CONTRACT_FILES = ("abnormal_returns", "models", "car", "tests", "events", "regressions", "confounders", "outliers", "claims")
-VARYING_FIELDS = ("created_utc",)  # the manifest's fields that differ between two runs on the same inputs
+VARYING_FIELDS = ("created_utc", "flow_run")  # the manifest's fields that differ between two runs on the same inputs
 SAFE_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")  # names of the ``extra`` files
 
 
@@ -85,13 +88,66 @@ def versions() -> dict[str, str]:
     """Installed versions of the packages that decide the numbers."""
     import platform
 
-    out = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
+    return {"python": platform.python_version(), **{name: package_version(name) for name in PACKAGES}}
+
+
+@functools.cache
+def package_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+@functools.cache
+def engine_digest() -> str:
+    """sha256 of the sources of the imported ``analysis`` package (the code that computes the
+    numbers): every file but compiled ones, in the order of their relative paths, each as its
+    path and content with their lengths. It follows the files, not their times, so two
+    machines with the same sources agree. Computed once per process (about 1 ms for 29 files)."""
+    root = Path(analysis.__file__).resolve().parent
+    files = sorted((p.relative_to(root).as_posix(), p) for p in root.rglob("*")
+                   if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
+    digest = hashlib.sha256()
+    for name, path in files:
+        data = path.read_bytes()
+        digest.update(b"%d:%s%d:" % (len(name.encode()), name.encode(), len(data)))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+CHECKOUT_CODE = ("analysis", "flows")  # the checkout's folders whose uncommitted edits a manifest names
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def code_revision() -> dict[str, Any]:
+    """The code a run used, for its manifest: the market-reaction ``version``, the
+    ``analysis_sha256`` of :func:`engine_digest` and, when ``analysis`` is imported from a git
+    checkout, its ``git_commit`` and the files of :data:`CHECKOUT_CODE` that differ from it
+    (``git_modified``; untracked files are not listed, the digest covers them)."""
+    return {"version": package_version("market-reaction"), "analysis_sha256": engine_digest(), **_checkout()}
+
+
+@functools.cache
+def _checkout() -> dict[str, Any]:
+    """The git commit of the checkout ``analysis`` is imported from, and its modified code
+    files (two ``git`` calls, about 8 ms, once per process)."""
+    root = Path(analysis.__file__).resolve().parent.parent
+    commit = status = None
+    if (root / ".git").exists():
+        commit = _git(root, "rev-parse", "HEAD")
+        status = _git(root, "status", "--porcelain", "--untracked-files=no", "--", *CHECKOUT_CODE)
+    return {
+        "git_commit": commit.strip() if commit else None,
+        "git_modified": sorted(line[3:] for line in status.splitlines()) if status is not None else None,
+    }
 
 
 def file_sha256(path: Path) -> str:
@@ -142,8 +198,11 @@ def write_data_file(frame: pl.DataFrame, folder: Path, name: str) -> None:
     """``<name>.parquet`` (the contract) and its CSV twin ``<name>.csv`` in ``folder``, every
     row: the one place a data file of the report is written. zstd level 1: half the time of
     the default level for the same size on these frames."""
-    frame.write_parquet(folder / f"{name}.parquet", compression="zstd", compression_level=1, statistics=False)
-    frame.write_csv(folder / f"{name}.csv")
+    parquet, csv = folder / f"{name}.parquet", folder / f"{name}.csv"
+    with naming(parquet):  # polars reports a full disk as a ComputeError naming no file
+        frame.write_parquet(parquet, compression="zstd", compression_level=1, statistics=False)
+    with naming(csv):
+        frame.write_csv(csv)
 
 
 def _write_data(folder: Path, result: StudyResult, spilled: Mapping[str, Path]) -> tuple[float, dict[str, str]]:
@@ -289,8 +348,9 @@ def _write_contents(
     """Write the report into ``tmp``; returns the seconds of each part so far."""
     (tmp / "tables").mkdir()
     clock = _Clock()
-    with ThreadPoolExecutor(1) as pool:  # polars writes the data files without the GIL while Python renders
+    with ThreadPoolExecutor(2) as pool:  # polars writes the data files without the GIL while Python renders
         data = pool.submit(_write_data, tmp, result, spilled)
+        code = pool.submit(code_revision)  # its git calls wait beside the rendering
         if pages is not None:
             made = pages()
             _check_names(made.files)
@@ -327,12 +387,14 @@ def _write_contents(
             write_workbook(tmp / WORKBOOK, result, title, headline)
             clock.lap("workbook")
         clock.times["data files and their hashes (beside the rest)"], hashes = data.result()
+        code_used = code.result()
         clock.lap("then waiting for them")
     full = {
         **manifest,
         "generator": GENERATOR,
         "varying_fields": list(VARYING_FIELDS),
         "versions": versions(),
+        "code": code_used,
         "warnings": [*manifest.get("warnings", []), *run_warnings(result)],
         "outputs": {
             name: hashes.get(name) or file_sha256(p)

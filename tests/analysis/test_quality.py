@@ -94,6 +94,24 @@ def test_jumps_and_split_like_moves(cal, close, adj, checks):
         assert row["detail"] == f"2025-06-10 ×{round(ratio, 3)}"
 
 
+@pytest.mark.parametrize(
+    ("close", "adj", "seam"),
+    [
+        ((100.0, 101.0), (100.0, 100.596), 0.996),  # raw closes, then adjusted ones: q falls 1 -> 0.996
+        ((100.0, 101.0), (99.6, 100.596), None),  # the same day in one adjusted history
+        ((100.0, 101.0), (99.6, 101.0), None),  # adjusted, then raw: q rises, like an ex-dividend day
+        ((5.12, 5.13), (5.1043, 5.1043 * 5.13 / 5.12 * 0.999), None),  # within a cent's rounding of $5 closes
+        ((100.0, 101.0), (100.0, 100.9), None),  # 0.1 %: within the tolerance
+    ],
+)
+def test_seams_where_adjusted_closes_fall_against_close(cal, close, adj, seam):
+    days = (date(2025, 11, 3), date(2025, 11, 4))
+    q = price_quality(frame([("A", d, c, a) for d, c, a in zip(days, close, adj)]), cal)
+    assert found(q) == ([] if seam is None else [("A", days[1], "seam")])
+    if seam is not None:
+        assert q["ratio"][0] == pytest.approx(seam) and q["detail"][0] == f"2025-11-04 ×{seam}"
+
+
 def test_ratios_skip_bad_rows_and_cross_gaps(cal):
     # 06-10 is a bad row and 06-12 is missing: the ratios are 06-09 -> 06-11 and 06-11 -> 06-13.
     prices = frame([
@@ -145,8 +163,12 @@ def reference_quality(rows: list[tuple], sessions: list[date]) -> set[tuple]:
             if max(ra, 1 / ra) > 1.8:
                 out.add((ticker, d1, "jump"))
             near = any(abs(rc / f - 1) <= 0.03 for f in (1.5, 1 / 1.5))
-            if (max(rc, 1 / rc) > 1.8 or near) and max(ra, 1 / ra) <= 1.25:
+            split_like = (max(rc, 1 / rc) > 1.8 or near) and max(ra, 1 / ra) <= 1.25
+            if split_like:
                 out.add((ticker, d1, "split-like"))
+            rounding = 0.005 * (1 / a0 + 1 / a1 + 1 / c0 + 1 / c1)
+            if ra / rc < 1 - 0.001 - rounding and max(ra, 1 / ra) <= 1.8 and not split_like:
+                out.add((ticker, d1, "seam"))
     return out
 
 
@@ -163,6 +185,8 @@ def test_random_histories_match_the_loop(cal, sessions, seed):
         close = adj * factor * 1.01
         for k in rng.integers(1, len(days), 2):  # unadjusted jumps
             adj[k:] *= rng.choice([0.5, 2.5])
+        for k in rng.integers(1, len(days), 2):  # seams: adjusted on another basis from day k
+            adj[k:] *= rng.choice([0.996, 0.98, 0.9995])
         keep = rng.random(len(days)) > 0.03
         for i, d in enumerate(days):
             if not keep[i]:
@@ -181,6 +205,7 @@ def test_random_histories_match_the_loop(cal, sessions, seed):
     assert len(found(q)) == len(set(found(q)))
     assert q.select("ticker", "date").rows() == sorted(q.select("ticker", "date").rows())
     assert set(q["check"]) <= set(CHECKS)
+    assert "seam" in set(q["check"])
 
 
 # --- on event rows --------------------------------------------------------------------------------
@@ -236,6 +261,28 @@ def test_findings_flag_only_the_events_whose_range_they_touch(days):
     assert "248 of 250 estimation returns" in got["b-jul"][1]  # the gap costs two returns
     assert set(result.quality["check"]) == {"split-like", "gap"}
     assert any(w.startswith("jul A: flagged: ") for w in result.warnings)
+
+
+def test_a_seam_flags_every_event_whose_range_crosses_it(days):
+    # A's adjusted closes from 2025-11-03 on were fetched later (0.4 % lower basis), spliced
+    # onto the older history: the adjusted return of 2025-11-03 is off by -0.4 %.
+    seam_day = date(2025, 11, 3)
+    prices = market(days).with_columns(
+        pl.when((pl.col("ticker") == "A") & (pl.col("date") >= seam_day)).then(pl.col("adj_close") * 0.996)
+        .otherwise(pl.col("adj_close")).alias("adj_close")
+    )
+    events = [
+        EventSpec("on", ("A",), seam_day),  # day 0 is the seam
+        EventSpec("after", ("A",), date(2025, 12, 1)),  # the seam is in its estimation window
+        EventSpec("before", ("A",), date(2025, 10, 1)),  # its range ends on day +5, before the seam
+        EventSpec("b", ("B",), seam_day),  # B has no seam
+    ]
+    got = status(run_study(events_frame(events), prices, StudySpec(), exchange_calendar("XNYS"), SHARES,
+                           max_regressions=0))
+    for event in ("on", "after"):
+        assert got[event][0] == "flagged"
+        assert "A: 1 seam: adj_close falls against close" in got[event][1] and "2025-11-03 ×0.996" in got[event][1]
+    assert got["before"] == ("ok", None) and got["b"] == ("ok", None)
 
 
 def test_a_bad_adjusted_close_is_a_missing_price_not_an_infinite_return(days):

@@ -147,6 +147,10 @@ class FakeYahoo:
         """From now on every request fails as it does without network (curl could not resolve host)."""
         self._offline = True
 
+    def online(self) -> None:
+        """The network is back: requests are answered again."""
+        self._offline = False
+
     # --- serving ----------------------------------------------------------------------
     def get(self, url: str, params: dict | None = None) -> Response:
         """What ``YfData.get`` returns under the fake."""

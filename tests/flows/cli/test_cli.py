@@ -175,6 +175,18 @@ def one_line_error(err: str) -> str:
     return err
 
 
+@pytest.mark.parametrize(("verbose", "command", "console"), [(False, "run", "CRITICAL"), (True, "run", None), (False, "serve", None)])
+def test_tracked_runs_log_to_the_server_and_keep_the_terminal_quiet(monkeypatch, verbose, command, console):
+    """Flow runs log at INFO (their progress lines and warnings reach the server; at CRITICAL
+    they never did); Prefect's lines stay off the terminal unless ``--verbose`` or ``serve``."""
+    from flows.cli.main import _prefect_env
+
+    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_LOGGING_")})
+    _prefect_env(verbose, command)
+    assert os.environ["PREFECT_LOGGING_LEVEL"] == "INFO"
+    assert os.environ.get("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL") == console
+
+
 def test_exit_0_on_success(capsys):
     assert run_cli(capsys, "events", "validate", "--catalog", str(CATALOG))[0] == 0
 

@@ -149,10 +149,60 @@ def test_bad_ticker_in_long_file(tmp_path):
         read_price_file(path)
 
 
-def test_semicolon_file_says_expected_header(tmp_path):
-    path = write(tmp_path, "X.csv", "date;close\n2025-01-02;1\n")
-    with pytest.raises(InputError, match="X.csv.*expected a comma-separated header such as 'date,open,high,low,close,adj_close,volume'"):
+def test_semicolon_files_with_decimal_commas_are_read(tmp_path):
+    """A ';' file (Excel in a decimal-comma locale) was refused with "separated by ';'"."""
+    text = ("Date;Open;Close;Adj Close;Volume\n2025-11-03;250,5;254,00;253,10;47.229.600\n"
+            "2025-11-04;251;255,25;254,3;1200\n")
+    got = read_price_file(write(tmp_path, "X.csv", text)).frames["X"]
+    assert got.select("open", "close", "adj_close", "volume").rows() == [
+        (250.5, 254.0, 253.1, 47229600.0), (251.0, 255.25, 254.3, 1200.0),
+    ]
+    points = read_price_file(write(tmp_path, "Y.csv", "date;close;volume\n2025-11-03;254.00;1000\n")).frames["Y"]
+    assert points.select("close", "volume").row(0) == (254.0, 1000.0)
+
+
+@pytest.mark.parametrize(("text", "row", "field", "reason"), [
+    ("date;close\n2025-11-03;254,00\n2025-11-04;1.234,56\n", 2, "close",
+     "expected a number with a decimal comma and no thousands separator, as the file's other prices (such as "
+     "'254,00'), got '1.234,56'"),
+    ("date;close\n2025-11-03;254,00\n2025-11-04;1,234.56\n", 2, "close", "got '1,234.56'"),
+    ("date;close;volume\n2025-11-03;254,00;1.5\n", 1, "volume",
+     "expected a volume such as '47229600' or '47.229.600' (the file's prices have decimal commas), got '1.5'"),
+    ("date;close;volume\n2025-11-03;254.00;1.500\n", 1, "volume",
+     "expected a volume without thousands separators (is '1.500' 1.5 or 1500?), got '1.500'"),
+    ('date,close\n2025-11-03,"254,00"\n', 1, "close",
+     "expected a number, got '254,00'; a decimal comma? write decimal points, or save the file separated by ';'"),
+], ids=["thousands-dot", "thousands-comma", "decimal-volume", "grouped-volume", "quoted-decimal-comma"])
+def test_ambiguous_numbers_are_refused_naming_row_and_field(tmp_path, text, row, field, reason):
+    with pytest.raises(InputError) as info:
+        read_price_file(write(tmp_path, "X.csv", text))
+    assert (info.value.row, info.value.field) == (row, field) and info.value.reason.endswith(reason)
+
+
+@pytest.mark.parametrize(("text", "row", "line", "reason"), [
+    ("date,close,volume\n2025-11-03,1,5\n2025-11-04,2\n2025-11-05,3,3\n", 2, 3,
+     "2 fields where the header has 3 (date,close,volume)"),
+    ("date,close,volume\n2025-11-03,1,5\n\n2025-11-04,2,4,4\n", 2, 4,
+     "4 fields where the header has 3 (date,close,volume); decimal commas? write decimal points, or save the file "
+     "separated by ';'"),
+    ("date,close\n2025-11-03,254,00\n", 1, 2,
+     "3 fields where the header has 2 (date,close); decimal commas? write decimal points, or save the file "
+     "separated by ';'"),
+    ("date;close;volume\n2025-11-03;254,00;5\n2025-11-04;255,00\n", 2, 3, "2 fields where the header has 3 (date;close;volume)"),
+], ids=["short", "long-below-a-blank-line", "decimal-commas-in-a-comma-file", "short-semicolons"])
+def test_ragged_rows_name_file_row_line_and_field_count(tmp_path, text, row, line, reason):
+    """A row with more fields than the header gave "not a readable comma-separated file (found
+    more fields than defined in 'Schema')"; one with fewer was read with its last fields empty."""
+    path = write(tmp_path, "X.csv", text)
+    with pytest.raises(InputError) as info:
         read_price_file(path)
+    assert (info.value.file, info.value.row, info.value.reason) == (str(path), row, reason)
+    assert f"row {row} (line {line})" in str(info.value)
+
+
+def test_quoted_separators_and_empty_fields_are_not_ragged(tmp_path):
+    text = 'date,close,volume,note\n2025-11-03,1,,"a, b"\n2025-11-04,2,,\n'
+    assert read_price_file(write(tmp_path, "X.csv", text)).frames["X"]["close"].to_list() == [1.0, 2.0]
 
 
 def test_non_utf8_file(tmp_path):
@@ -172,7 +222,7 @@ def test_header_only_and_corrupt_parquet(tmp_path):
         read_price_file(write(tmp_path, "X.csv", HEADER))
     with pytest.raises(InputError, match=r"X\.parquet.*not a readable Parquet file"):
         read_price_file(write(tmp_path, "X.parquet", b"not parquet"))
-    with pytest.raises(InputError, match=r"Y\.csv.*not a readable comma-separated file"):
+    with pytest.raises(InputError, match=r"Y\.csv, row 1 \(line 2\): 3 fields where the header has 2"):
         read_price_file(write(tmp_path, "Y.csv", "date,close\n2025-01-02,1,7\n"))
 
 
@@ -264,12 +314,12 @@ def parquet_bytes() -> bytes:
         ("AMZN.csv", None, r"it is a Parquet file; give it the suffix \.parquet"),
         ("AMZN.parquet", b"date,close\n2025-01-02,1\n", r"not a readable Parquet file .*; it looks like text: give a CSV file the suffix \.csv"),
         ("AMZN.parquet", PNG, r"not a readable Parquet file .*; it is a PNG image"),
-        ("AMZN.csv", b"date;close\n2025-01-02;1\n", r"separated by ';'; save it comma-separated"),
+        ("AMZN.csv", b"date|close\n2025-01-02|1\n", r"separated by '\|'; save it comma-separated"),
         ("AMZN.csv", b"date\tclose\n2025-01-02\t1\n", r"separated by tabs; save it comma-separated"),
         ("AMZN.csv", b"date,close,close\n2025-01-02,1,2\n", r"row 0 \(line 1\), field 'close': the header names column 'close' more than once"),
         ("AMZN.csv", b"\n\n  \n", r"the file is empty"),
     ],
-    ids=["png", "xlsx", "utf16", "nul", "parquet-as-csv", "csv-as-parquet", "png-as-parquet", "semicolons", "tabs",
+    ids=["png", "xlsx", "utf16", "nul", "parquet-as-csv", "csv-as-parquet", "png-as-parquet", "pipes", "tabs",
          "duplicate-column", "blank"],
 )
 def test_files_that_are_not_price_files_say_what_they_are(tmp_path, name, data, message):
@@ -313,7 +363,7 @@ def test_gaps_and_split_like_jumps_are_warned_about_not_rejected(tmp_path):
     # mourning for President Carter) and 01-20 (Martin Luther King Day).
     rows = [
         ("2025-01-02", 100, 98), ("2025-01-03", 101, 99), ("2025-01-08", 102, 100), ("2025-01-10", 51, 100.5),
-        ("2025-01-13", 52, 101), ("2025-01-17", 52, 101), ("2025-01-21", 52, 101), ("2025-01-22", 104, 202),
+        ("2025-01-13", 51, 101), ("2025-01-17", 51, 101), ("2025-01-21", 51, 101), ("2025-01-22", 104, 202),
     ]
     text = "date,close,adj_close\n" + "".join(f"{d},{c},{a}\n" for d, c, a in rows)
     path = write(tmp_path, "ACME.csv", text)
@@ -540,3 +590,71 @@ def test_a_date_in_another_format_among_slashed_ones_is_named(tmp_path):
     with pytest.raises(InputError) as bad:
         read_price_file(path)
     assert (bad.value.row, bad.value.field) == (2, "date")
+
+
+# --- seams: raw closes beside adjusted ones -------------------------------------------------------
+
+
+def test_raw_closes_over_an_adjusted_history_are_refused(shared_data, tmp_path, mr_home, capsys):
+    """`date,close` rows imported over AAPL's adjusted history were stored: the return where they
+    met moved by 0.4 points, with only a "no adj_close" warning and no flag on any event."""
+    from flows.cli.main import main
+    from flows.io.store import PriceStore
+
+    assert main(["prices", "import", str(shared_data / "prices" / "AAPL.csv")]) == 0
+    store = PriceStore(mr_home)
+    before = store.content_hash("AAPL")
+    raw = pl.read_csv(shared_data / "prices" / "AAPL.csv").filter(pl.col("date") >= "2025-11-03").select("date", "close")
+    path = tmp_path / "AAPL.csv"
+    raw.write_csv(path)
+    capsys.readouterr()
+    assert main(["prices", "import", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert (f"{path}, field 'adj_close': AAPL: the file has no adj_close, but the stored AAPL rows it would join "
+            "(2023-01-03..2025-10-31) have dividend-adjusted closes") in err
+    assert "import a file with an adj_close column, or give --replace to make this file AAPL's whole history" in err
+    assert store.content_hash("AAPL") == before  # nothing written
+    assert main(["prices", "import", str(path), "--replace"]) == 0
+    assert store.close_only("AAPL") and store.read(["AAPL"]).height == raw.height
+
+
+def test_adjusted_closes_over_a_raw_history_are_refused(tmp_path):
+    store = PriceStore(tmp_path / "home")
+    import_price_files(store, [write(tmp_path, "A.csv", "date,close\n2025-11-03,100\n2025-11-04,101\n")])
+    adjusted = write(tmp_path, "B.csv", "date,close,adj_close\n2025-11-05,102,101.5\n2025-11-06,103,102.5\n")
+    with pytest.raises(InputError, match=r"B\.csv, field 'adj_close': A: the file's adj_close is dividend-adjusted, "
+                                         r"but the stored A rows it would join \(2025-11-03..2025-11-04\) have none"):
+        import_price_files(store, [adjusted], ticker="A")
+    assert store.read(["A"]).height == 2
+
+
+def test_a_mix_that_changes_no_return_is_imported_on_one_basis(tmp_path):
+    """An index fetched with adj_close = close, then its file without adj_close: no seam."""
+    store = PriceStore(tmp_path / "home")
+    store.upsert("^GSPC", pl.DataFrame({"date": [date(2025, 11, 3)], "close": [6800.0], "adj_close": [6800.0]}),
+                 (date(2025, 11, 3), date(2025, 11, 3)), "yfinance")
+    assert store.close_only("^GSPC") is False
+    import_price_files(store, [write(tmp_path, "GSPC.csv", "date,close\n2025-11-04,6810\n")], ticker="^GSPC")
+    assert store.close_only("^GSPC") and store.read(["^GSPC"])["adj_close"].to_list() == [6800.0, 6810.0]
+
+
+def test_adjusted_histories_of_different_downloads_meet_at_a_seam_that_is_warned_about(tmp_path):
+    store = PriceStore(tmp_path / "home")
+    old = "date,close,adj_close\n2025-10-30,100,99\n2025-10-31,101,99.99\n2025-11-03,102,100.98\n"
+    import_price_files(store, [write(tmp_path, "A.csv", old)])
+    newer = write(tmp_path, "B.csv", "date,close,adj_close\n2025-11-04,103,101.562\n2025-11-05,104,102.5472\n")
+    report = import_price_files(store, [newer], ticker="A")  # no shared date: nothing to rebase on
+    (seam,) = [w for w in report.warnings if "seam" in w]
+    assert seam.startswith(f"{newer}: where its rows meet the stored ones, A: 1 seam: adj_close falls against close")
+    assert seam.endswith("2025-11-04 ×0.996")
+
+
+def test_a_later_download_sharing_a_date_rebases_the_stored_adjusted_closes(tmp_path):
+    store = PriceStore(tmp_path / "home")
+    old = "date,close,adj_close\n2025-10-30,100,99\n2025-10-31,101,99.99\n2025-11-03,102,100.98\n"
+    import_price_files(store, [write(tmp_path, "A.csv", old)])
+    newer = write(tmp_path, "B.csv", "date,close,adj_close\n2025-11-03,102,100.576\n2025-11-04,103,101.562\n")
+    report = import_price_files(store, [newer], ticker="A")
+    assert not [w for w in report.warnings if "seam" in w]
+    k = (100.576 / 102) / (100.98 / 102)  # the later download's factor on the shared 2025-11-03
+    assert store.read(["A"])["adj_close"].to_list() == pytest.approx([99 * k, 99.99 * k, 100.576, 101.562], rel=1e-12)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import os
+import threading
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import pytest
 from analysis import schema as S
 from analysis.errors import DataUnavailableError
 from flows import settings
-from flows.io.store import PRICE_SCHEMA, PriceStore
+from flows.io.store import PRICE_SCHEMA, PriceStore, rebased
 
 D = date(2025, 1, 1)
 
@@ -87,15 +89,42 @@ def test_read_ignores_metadata_that_is_not_utf8(store):
 @pytest.mark.parametrize(("start", "end", "expected"), [
     (10, 20, []),  # inside
     (12, 15, []),
-    (5, 15, [(5, 9)]),  # overlaps the start
-    (15, 25, [(21, 25)]),  # overlaps the end
-    (5, 25, [(5, 9), (21, 25)]),  # around
-    (1, 3, [(1, 9)]),  # before, bridged
-    (25, 30, [(21, 30)]),  # after, bridged
+    (5, 15, [(5, 16)]),  # overlaps the start (each part reaches OVERLAP, 7 days, into the covered range)
+    (15, 25, [(14, 25)]),  # overlaps the end
+    (5, 25, [(5, 16), (14, 25)]),  # around
+    (1, 3, [(1, 16)]),  # before, bridged
+    (25, 30, [(14, 30)]),  # after, bridged
 ])
 def test_missing_ranges(store, start, end, expected):
     store.upsert("X", prices([]), (day(10), day(20)), "yfinance")
     assert store.missing_ranges("X", day(start), day(end)) == [(day(a), day(b)) for a, b in expected]
+
+
+def test_a_later_download_rebases_the_stored_adjusted_closes(store):
+    """Yahoo re-adjusts a whole history after each dividend: rows fetched after one (sharing
+    the overlap's dates with the stored rows) carry a factor the stored rows lack. The stored
+    adj_close is rebased on them (one factor for all: the returns of the old rows unchanged),
+    so no seam is left where they meet; without a shared date nothing is rebased."""
+    from analysis.quality import price_quality
+    from flows.io.calendars import exchange_calendar
+
+    sessions = [d for d in (D + timedelta(days=n) for n in range(60)) if d.weekday() < 5]
+    close = pl.Series([100.0 + i for i in range(len(sessions))])
+    first = pl.DataFrame({S.DATE: sessions[:30], S.CLOSE: close[:30], S.ADJ_CLOSE: close[:30]})
+    store.upsert("X", first, (sessions[0], sessions[29]), "yfinance")
+    f = 0.99  # a dividend of 1% went ex on sessions[32]: the later download scales every earlier day by f
+    later = pl.DataFrame({S.DATE: sessions[25:], S.CLOSE: close[25:],
+                          S.ADJ_CLOSE: close[25:] * pl.Series([f if i < 32 else 1.0 for i in range(25, len(sessions))])})
+    store.upsert("X", later, (sessions[25], sessions[-1]), "yfinance")
+
+    got = store.read(["X"], columns=[S.CLOSE, S.ADJ_CLOSE])
+    assert got[S.ADJ_CLOSE].to_list() == pytest.approx((close * pl.Series([f if i < 32 else 1.0 for i in range(len(sessions))])).to_list(), rel=1e-12)
+    checks = price_quality(got, exchange_calendar())
+    assert checks.filter(pl.col(S.CHECK) == "seam").is_empty()
+    assert store.read(["X"]).filter(pl.col(S.DATE) < sessions[25])[S.ADJ_CLOSE].to_list() == pytest.approx((close[:25] * f).to_list())
+
+    separate = pl.DataFrame({S.DATE: sessions[40:], S.CLOSE: close[40:], S.ADJ_CLOSE: close[40:] * 0.5})
+    assert rebased(got.drop(S.TICKER), separate.head(0)).equals(got.drop(S.TICKER))
 
 
 def test_missing_ranges_without_data(store):
@@ -124,6 +153,30 @@ def test_failed_write_leaves_old_file_and_no_temp_files(store, monkeypatch):
         store.upsert("X", prices([2]), (day(2), day(2)), "yfinance")
     assert store.path("X").read_bytes() == before
     assert sorted(p.name for p in store.path("X").parent.iterdir()) == ["X.parquet"]
+
+
+def test_store_files_are_read_on_the_calling_thread(store, monkeypatch):
+    """An Arrow thread reading a Python file object (``pq.ParquetFile(f).read()``) could still
+    hold it at exit: 1 in 20-30 ``market-reaction prices import`` ended "terminate called
+    without an active exception" (exit 134) after their work was done."""
+    store.upsert("X", prices(list(range(300))), (day(0), day(299)), "a")
+    readers = set()
+    opened = Path.open
+
+    class Watched(io.FileIO):
+        def readinto(self, buffer):
+            readers.add(threading.current_thread().name)
+            return super().readinto(buffer)
+
+        def read(self, *args):
+            readers.add(threading.current_thread().name)
+            return super().read(*args)
+
+    monkeypatch.setattr(Path, "open", lambda self, mode="r", *a, **k: Watched(self, "rb") if mode == "rb"
+                        else opened(self, mode, *a, **k))
+    store.upsert("X", prices([400]), (day(400), day(400)), "b")  # reads the stored rows to merge them
+    assert store.tickers().height == 1 and store.coverage("X") == (day(0), day(400))
+    assert readers == {threading.current_thread().name}
 
 
 def _upsert_many(root: str, offset: int, count: int, start) -> None:
@@ -189,3 +242,32 @@ def test_a_file_copied_under_another_ticker_is_refused(tmp_path):
         with pytest.raises(DataUnavailableError, match=r"holds the prices of AMZN, not META \(copied or renamed\?\)"):
             read()
     assert store.read(["AMZN"])["close"].to_list() == [220.0]
+
+
+def test_a_history_keeps_one_adj_close_basis(store):
+    """A Yahoo top-up (adj_close dividend-adjusted) after an import without adj_close put
+    adjusted closes beside raw ones: the return where they met was off, and no event said so."""
+    from flows.io.prices import FetchBatch, store_download
+
+    store.upsert("A", prices([0, 1]).with_columns(pl.col(S.CLOSE).alias(S.ADJ_CLOSE)), (day(0), day(1)), "import:A.csv",
+                 close_only=True)
+    fetched = prices([2, 3]).with_columns((pl.col(S.CLOSE) * 0.99).alias(S.ADJ_CLOSE), pl.lit("A").alias(S.TICKER))
+    store_download(store, FetchBatch(("A",), day(2), day(3)), fetched)
+    rows = store.read(["A"])
+    assert rows[S.ADJ_CLOSE].to_list() == rows[S.CLOSE].to_list() and store.close_only("A")
+    # a file that replaces every stored row gives the history its own basis
+    store.upsert("A", prices([0, 1, 2, 3]).with_columns((pl.col(S.CLOSE) * 0.99).alias(S.ADJ_CLOSE)),
+                 (day(0), day(3)), "import:B.csv")
+    assert store.close_only("A") is False and store.read(["A"])[S.ADJ_CLOSE][0] == pytest.approx(0.99)
+
+
+def test_the_basis_of_a_file_written_before_it_was_recorded(store):
+    frame = prices([0, 1]).with_columns(pl.col(S.CLOSE).alias(S.ADJ_CLOSE))
+    for ticker, source, adj, close_only in [
+        ("A", "import:A.csv", 1.0, True), ("B", "yfinance", 1.0, False), ("C", "import:C.csv", 0.99, False),
+    ]:
+        store.upsert(ticker, frame.with_columns(pl.col(S.ADJ_CLOSE) * adj), (day(0), day(1)), source)
+        table, kv = pq.read_table(store.path(ticker)), pq.read_metadata(store.path(ticker)).metadata
+        meta = {k: v for k, v in kv.items() if k not in (b"adj_close", b"ARROW:schema")}
+        pq.write_table(table.replace_schema_metadata(meta), store.path(ticker))
+        assert store.close_only(ticker) is close_only, ticker

@@ -398,7 +398,7 @@ def test_two_runs_give_the_same_bytes_except_the_documented_manifest_fields(resu
     assert a.keys() == b.keys()
     assert {name for name in a if a[name] != b[name]} == {"manifest.json"}
     m1, m2 = (json.loads(x["manifest.json"]) for x in (a, b))
-    assert m1["varying_fields"] == list(VARYING_FIELDS) == ["created_utc"]
+    assert m1["varying_fields"] == list(VARYING_FIELDS) == ["created_utc", "flow_run"]
     assert {k: v for k, v in m1.items() if k not in VARYING_FIELDS} == {k: v for k, v in m2.items() if k not in VARYING_FIELDS}
     kinds = {Path(name).suffix for name in a}
     assert {".parquet", ".csv", ".md", ".html", ".tex", ".png", ".svg", ".json"} <= kinds

@@ -246,7 +246,7 @@ def test_artifacts_carry_no_live_markup(written, monkeypatch):
     made: list[dict] = []
     for fn in ("create_table_artifact", "create_markdown_artifact", "create_link_artifact"):
         monkeypatch.setattr(pa, fn, lambda _fn=fn, **kw: made.append({"fn": _fn, **kw}))
-    keys = publish_artifacts(result, {e.id: out for e in events}, headline_sentences(result))
+    keys = publish_artifacts(result, {e.id: out for e in events}, headline_sentences(result), out.parent)
     assert keys and all(re.fullmatch(r"[a-z0-9-]+", k) for k in keys)
     for art in made:
         for field in ("description", "markdown", "link_text"):

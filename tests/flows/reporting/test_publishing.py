@@ -9,7 +9,6 @@ import json
 import os
 import re
 from dataclasses import replace
-from datetime import date
 
 import polars as pl
 import pytest
@@ -21,7 +20,7 @@ from analysis.inference import TESTS
 from analysis.paths import caar_paths
 from flows.devtools.market import simulate_market
 from analysis.specs import StudySpec, events_frame
-from flows.orchestration.artifacts import artifact_key, json_rows
+from flows.orchestration.artifacts import MAX_COLUMNS, artifact_key, group_test_rows, summary_rows
 from flows.reporting.index import build_index, write_index
 from flows.reporting.plots import event_plots, group_plots, slug
 from flows.reporting.publish import write_report
@@ -81,9 +80,13 @@ def test_tests_table_shades_significant_tests(result):
 def test_artifact_payloads(result):
     res, _ = result
     assert artifact_key("Amzn_Deal 2025", "summary") == "amzn-deal-2025-summary"
-    rows = json_rows(pl.DataFrame({"d": [date(2025, 11, 3)], "x": [float("nan")], "y": [1.5]}))
-    assert rows == [{"d": "2025-11-03", "x": None, "y": 1.5}]
-    json.dumps(json_rows(res.car))  # every value is JSON-able
+    summary, tests = summary_rows(res.car), group_test_rows(res.tests)
+    assert summary.width <= MAX_COLUMNS and tests.width <= MAX_COLUMNS
+    assert all(dtype == pl.String for dtype in (*summary.dtypes, *tests.dtypes))  # display text, as the tables show
+    first = summary.row(0, named=True)
+    assert re.fullmatch(r"[+-]\d+\.\d\d%", first["CAR"]) and re.fullmatch(r"\[[+-]?\d+,[+-]?\d+\]", first["window"])
+    assert re.fullmatch(r"<0\.001|\d\.\d{3}", tests["p"][0])
+    json.dumps(summary.to_dicts() + tests.to_dicts())  # every value is JSON-able
     sentences = headline_sentences(res)
     assert ("acme-merger", "ACME") == sentences[0][:2] and "abnormal on 2025-06-16" in sentences[0][2]
 
