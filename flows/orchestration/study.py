@@ -56,7 +56,8 @@ from flows.io.prices import (
 from flows.reporting.publish import Pages, engine_digest, file_sha256, package_version, write_report
 from flows.settings import home
 from flows.io.store import FactorStore, PriceStore
-from flows.reporting.tables import MAX_EVENT_ROWS, headline
+from flows.reporting.answers import headline
+from flows.reporting.tables import MAX_EVENT_ROWS
 
 T = TypeVar("T")
 IMPORT_HINT = "market-reaction prices import"
@@ -247,23 +248,27 @@ def analyze(
 
 def publish_report(
     result: StudyResult, out: str, manifest: dict[str, Any], title: str, latex: bool, extra: dict[str, str] | None = None,
-    briefs: bool = True, spilled: dict[str, str] | None = None, xlsx: bool = False,
+    briefs: bool = True, spilled: dict[str, str] | None = None, context: dict[str, str] | None = None,
+    xlsx: bool = False,
 ) -> str:
     """Write the report; with ``briefs``, also the brief of every event group in it
     (:mod:`flows.reporting.flagship`), listed in the manifest's ``briefs``; ``spilled``: data files
-    already written; ``xlsx``: also ``report.xlsx`` (:func:`flows.reporting.publish.write_report`)."""
-    line = headline(result)
+    already written (:func:`flows.reporting.publish.write_report`); ``context``: event id ->
+    description of the catalog events around them, not studied (the answers name them); ``xlsx``:
+    also ``report.xlsx``."""
+    descriptions = (context or {}) | {e["id"]: e.get("description", "") for e in manifest.get("event_info", [])}
+    line = headline(result, descriptions=descriptions)
     pages: list[Brief] = []
 
     def make_briefs() -> Pages:  # while the data files are written (write_report)
-        descriptions = {e["id"]: e.get("description", "") for e in manifest.get("event_info", [])}
         pages.extend(group_briefs(result, descriptions, title) if briefs else [])
         return Pages(brief_files(pages), tuple((b.file, f"brief: {b.group}") for b in pages),
                      {"briefs": [b.manifest_entry() for b in pages]})
 
     path = write_report(
-        result, Path(out), {**manifest, "headline": line}, title=title, headline=line, latex=latex, xlsx=xlsx, extra=extra,
-        spilled={name: Path(path) for name, path in (spilled or {}).items()}, pages=make_briefs,
+        result, Path(out), {**manifest, "headline": line}, title=title, headline=line, latex=latex, xlsx=xlsx,
+        extra=extra, spilled={name: Path(path) for name, path in (spilled or {}).items()}, pages=make_briefs,
+        descriptions=descriptions,
     )
     progress.say(f"report written to {path}" + (f" (briefs: {', '.join(b.file for b in pages)})" if pages else ""))
     return str(path)
@@ -467,7 +472,7 @@ def study_events(
             manifest = run_manifest(inputs.catalog, events, spec, source, PriceStore(Path(root)), plan.needs, notes,
                                     inputs.factors, result=result, data=data)
             report = run(publish_report, result, target, manifest, report_title(events), latex, spilled=spilled,
-                         xlsx=xlsx)
+                         context=confounder_descriptions(result, inputs.context), xlsx=xlsx)
             partial = frozenset(e.group for e in inputs.context if e.group)
             run.artifacts(result, dict.fromkeys(result.events[S.EVENT_ID].unique(maintain_order=True).to_list(), report),
                           str(folder), partial)
@@ -475,6 +480,13 @@ def study_events(
             run(update_index, str(folder))
     run.log(headline(result))
     return report
+
+
+def confounder_descriptions(result: StudyResult, context: tuple[EventSpec, ...]) -> dict[str, str]:
+    """Event id -> description of the catalog events of ``context`` that confound an event of
+    ``result`` (the answers name them)."""
+    named = set(result.confounders[S.CONFOUNDER_ID].unique().to_list())
+    return {e.id: e.description for e in context if e.id in named and e.description}
 
 
 def report_title(events: tuple[EventSpec, ...]) -> str:

@@ -64,7 +64,7 @@ from flows.reporting.flagship import publish_brief_artifacts
 from flows.params import TaskRunnerName
 from flows.io.prices import FetchBatch, StudyData
 from flows.reporting.publish import file_sha256
-from flows.reporting.tables import headline_sentences
+from flows.reporting.answers import answer_sentences
 
 YAHOO_TAG = "yahoo"
 
@@ -126,8 +126,8 @@ fetch_prices = task(name="fetch-prices", tags=[YAHOO_TAG], cache_key_fn=_fetch_k
 def artifacts(result: StudyResult, reports: dict[str, str], root: str, partial: frozenset[str]) -> list[str]:
     """Artifacts of the events in ``reports`` (event id -> its report folder) of the reports
     folder ``root`` (``partial``: groups the run covers only in part)."""
-    return publish_artifacts(result, {e: Path(r) for e, r in reports.items()}, headline_sentences(result), Path(root),
-                             partial)
+    return publish_artifacts(result, {e: Path(r) for e, r in reports.items()}, [(a.event_id, a.ticker, a.sentence) for a in answer_sentences(result)],
+                             Path(root), partial)
 
 
 @task(name="publish-briefs", cache_policy=NO_CACHE, task_run_name=task_run_name("publish-briefs"))

@@ -19,6 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from analysis import schema as S
+from analysis.formats import pct
 from analysis.paths import BAND_Z, CAAR, CAAR_SE
 
 MAX_EVENT_PLOTS = 10
@@ -95,9 +96,9 @@ def _axes(title: str):
     ax.axvline(0.0, color="#888888", linewidth=0.8, linestyle=":")
     ax.set_xlabel("event day (sessions relative to day 0)")
     ax.set_ylabel("cumulative abnormal return")
-    from matplotlib.ticker import PercentFormatter
+    from matplotlib.ticker import FuncFormatter
 
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))  # enough decimals for the tick spacing
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: pct(y)))  # the tables' percent (analysis.formats)
     ax.set_title(_plain(title), fontsize=10, loc="left")
     ax.grid(True, color="#eeeeee")
     return fig, ax

@@ -5,21 +5,23 @@ Parquet files' columns, under their contract names), numbers written as numbers,
 column with the Excel number format that shows the digits the report's tables show
 (:mod:`analysis.formats`):
 
-===========================  ==========================  ===========================
-columns                      Excel number format         shown as
-===========================  ==========================  ===========================
-returns, ARs, CARs, BHARs    ``+0.00%;-0.00%;+0.00%``    ``+3.78%``
-t statistics                 ``0.00``                    ``2.76``
-p-values                     ``[<0.001]"<0.001";0.000``  ``0.006``, ``<0.001``
-dollar values                ``$#,##0.0,,,"bn"`` ...     ``$98.6bn``
-dates                        ``yyyy-mm-dd``              ``2025-11-03``
-===========================  ==========================  ===========================
+==============================  ===========================  ==========================
+columns                         Excel number format          shown as
+==============================  ===========================  ==========================
+returns, ARs, CARs, alphas      ``+0.00%;-0.00%;+0.00%``     ``+3.78%``
+t statistics, betas, R²         ``0.00``                     ``2.76``
+p-values                        ``[<0.001]"<0.001";0.000``   ``0.006``, ``<0.001``
+money (market cap)              ``$#,##0.0,,,"bn"`` ...      ``$2,610.8bn``
+money changes ($ abnormal)      ``+$#,##0.0,,,"bn"`` ...     ``+$98.6bn``
+dates                           ``yyyy-mm-dd``               ``2025-11-03``
+==============================  ===========================  ==========================
 
-Money has one unit per column (tn, bn or m, that of the column's median size; whole
-dollars below a million), so a column reads down in one unit: ``$0.5bn`` where a table
-cell says ``$500.0m``. Headers are frozen and filtered, the first sheet (``about``) gives
-the title, the headline and each sheet's rows. Text is written as text: a cell starting
-with ``=`` is never a formula, a URL never a link.
+Money has one unit per column, that of :func:`analysis.formats.money_unit` (bn or m, by the
+column's median size; whole dollars below a million), so a column reads down in one unit as a
+table does. The regressions' estimates and standard errors are percent, but those of ``beta``
+(a ratio). Headers are frozen and filtered, the first sheet (``about``) gives the title, the
+headline and each sheet's rows. Text is written as text: a cell starting with ``=`` is never
+a formula, a URL never a link.
 
 A sheet costs what a person reads, as the report's tables do: the sheets keyed by event
 list the event rows those tables list (:func:`flows.reporting.tables.shown_rows`: every row
@@ -41,7 +43,8 @@ import xlsxwriter
 from analysis import schema as S
 from analysis.confounders import CONFOUNDER_AR0, CONFOUNDER_AR0_P, CONFOUNDER_AR0_T, CONFOUNDER_DOLLARS
 from analysis.engine import AR_AT_OFFSET, StudyResult
-from analysis.regression import ESTIMATE, STD_ERROR
+from analysis.formats import money_unit
+from analysis.regression import ESTIMATE, STD_ERROR, TERM
 from flows.reporting.tables import Shown, shown_rows
 
 WORKBOOK = "report.xlsx"
@@ -56,42 +59,43 @@ SIGNED = "+0.00;-0.00;+0.00"  # analysis.formats.signed
 PVALUE = '[<0.001]"<0.001";0.000'  # analysis.formats.pvalue
 DATE = "yyyy-mm-dd"
 DATETIME = "yyyy-mm-dd hh:mm:ss"
-MONEY_UNITS = ((1e12, "tn", ",,,,"), (1e9, "bn", ",,,"), (1e6, "m", ",,"))  # analysis.formats.dollars' units
+SCALES = {"bn": ",,,", "m": ",,", "": ""}  # each trailing comma divides by 1,000: the units of analysis.formats.dollars
 FIXED_CREATED = datetime(2000, 1, 1)  # the workbook's creation date: fixed, so the file is reproducible
 
 COLUMN_FORMATS: dict[str, str] = {
     **dict.fromkeys((S.RET, S.BENCHMARK_RET, S.NORMAL_RET, S.ABNORMAL_RET, S.CUM_ABNORMAL_RET, S.AR_SE, S.CAR,
-                     S.CAR_SE, S.BHAR, S.RAW_RETURN, S.SIGMA, S.MEAN, AR_AT_OFFSET, CONFOUNDER_AR0), PERCENT),
-    **dict.fromkeys((S.AR_T, S.T_STAT, S.ABNORMAL_VOLUME_T, S.STATISTIC, S.STD_RESID, CONFOUNDER_AR0_T), STAT),
+                     S.CAR_SE, S.BHAR, S.RAW_RETURN, S.ALPHA, S.SIGMA, S.MEAN, AR_AT_OFFSET, CONFOUNDER_AR0), PERCENT),
+    **dict.fromkeys((S.AR_T, S.T_STAT, S.ABNORMAL_VOLUME_T, S.STATISTIC, S.STD_RESID, CONFOUNDER_AR0_T, S.BETA,
+                     S.R_SQUARED), STAT),
     **dict.fromkeys((S.AR_P, S.P_VALUE, CONFOUNDER_AR0_P), PVALUE),
     S.ABNORMAL_VOLUME: SIGNED,
-    **dict.fromkeys((S.ALPHA, ESTIMATE, STD_ERROR), "0.00000"),
-    **dict.fromkeys((S.BETA, S.R_SQUARED), "0.000"),
 }
 """Excel number formats by column name, as the report's tables format these columns."""
 MONEY_COLUMNS = frozenset((S.MARKET_CAP, S.DOLLAR_ABNORMAL, S.DOLLAR_RAW, CONFOUNDER_DOLLARS))
+MONEY_CHANGES = frozenset((S.DOLLAR_ABNORMAL, S.DOLLAR_RAW, CONFOUNDER_DOLLARS))
+"""Money columns that are changes: signed (``+$98.6bn``), as in the tables."""
 
 
-def money_format(values: pl.Series) -> str:
-    """The Excel format of a dollar column: the unit of the median |value| (``$#,##0.0,,,"bn"``
-    for billions: each trailing comma divides by 1,000), whole dollars below a million."""
-    sizes = values.drop_nulls().drop_nans().abs() if values.dtype.is_float() else values.drop_nulls().abs()
-    median = sizes.filter(sizes > 0).median() if sizes.len() else None
-    for scale, unit, commas in MONEY_UNITS:
-        if median is not None and median >= scale:
-            body = f'$#,##0.0{commas}"{unit}"'
-            return f"{body};-{body}"
-    return "$#,##0;-$#,##0"
+def money_format(values: pl.Series, signed: bool = False) -> str:
+    """The Excel format of a money column in the unit :func:`analysis.formats.money_unit` gives
+    its values: ``$#,##0.0,,,"bn";-$#,##0.0,,,"bn"`` (``signed``: ``+$...`` above zero)."""
+    unit = money_unit(values.to_list())
+    body = f'$#,##0.0{SCALES[unit]}"{unit}"' if unit else "$#,##0"
+    return f"+{body};-{body};{body}" if signed else f"{body};-{body}"
 
 
-def column_format(name: str, values: pl.Series) -> str | None:
-    """The Excel number format of column ``name`` (None: Excel's General)."""
+def column_formats(name: str, frame: pl.DataFrame) -> str | list[str] | None:
+    """The Excel number format of column ``name`` of ``frame`` (None: Excel's General), or one
+    per row: the regressions' ``estimate`` and ``std_error`` are percent but those of ``beta``."""
+    values = frame[name]
     if name in MONEY_COLUMNS:
-        return money_format(values)
+        return money_format(values, signed=name in MONEY_CHANGES)
+    if name in (ESTIMATE, STD_ERROR) and TERM in frame.columns:
+        return [STAT if term == "beta" else PERCENT for term in frame[TERM].to_list()]
     if name in COLUMN_FORMATS:
         return COLUMN_FORMATS[name]
     if name.startswith(S.LOADING_PREFIX):
-        return COLUMN_FORMATS[S.BETA]
+        return STAT
     if values.dtype == pl.Date:
         return DATE
     if values.dtype == pl.Datetime:
@@ -156,8 +160,9 @@ def write_workbook(path: Path, result: StudyResult, title: str, headline: str) -
         for name, (frame, total) in sheets.items():
             more = f" of {total:,}: every row in {name}.parquet" if frame.height < total else ""
             lines.append((name, f"{frame.height:,}{more}"))
-        lines += [("", ""), ("formats", "returns and CARs +0.00%; t 0.00; p 0.000 (<0.001 below); money in one unit per "
-                                        "column (tn, bn, m); dates yyyy-mm-dd; datetimes in UTC")]
+        lines += [("", ""), ("formats", "returns, CARs, alphas +0.00%; t, betas, R2 0.00; p 0.000 (<0.001 below); money "
+                                        "in one unit per column (bn, m or $), changes signed; dates yyyy-mm-dd; "
+                                        "datetimes in UTC")]
         for i, (key, text) in enumerate(lines):
             about.write_string(i, 0, key, bold)
             about.write_string(i, 1, text)
@@ -169,17 +174,25 @@ def write_workbook(path: Path, result: StudyResult, title: str, headline: str) -
 def _write_sheet(wb, ws, frame: pl.DataFrame, bold) -> None:
     """``frame`` under a frozen, filtered header, column by column, each in its number format."""
     ws.freeze_panes(1, 0)
+    made: dict[str, object] = {}
+
+    def fmt(spec: str | None):
+        if spec is not None and spec not in made:
+            made[spec] = wb.add_format({"num_format": spec})
+        return made.get(spec) if spec is not None else None
+
     for j, name in enumerate(frame.columns):
         values = frame[name]
-        spec = column_format(name, values)
-        fmt = wb.add_format({"num_format": spec}) if spec else None
+        spec = column_formats(name, frame)
+        specs = spec if isinstance(spec, list) else [spec] * frame.height
         cells = _cells(values)
         width = max([len(name), *(len(str(v)) for v in cells[:50] if v is not None)]) + 2
-        ws.set_column(j, j, min(width, 60) if spec is None else max(len(name) + 2, 12), fmt)
+        ws.set_column(j, j, min(width, 60) if spec is None else max(len(name) + 2, 12),
+                      None if isinstance(spec, list) else fmt(spec))
         ws.write_string(0, j, name, bold)
         write = _writer(ws, values.dtype)
-        for i, v in enumerate(cells, start=1):
+        for i, (v, s) in enumerate(zip(cells, specs, strict=True), start=1):
             if v is not None:
-                write(i, j, v, fmt)
+                write(i, j, v, fmt(s))
     if frame.width:
         ws.autofilter(0, 0, max(frame.height, 1), frame.width - 1)

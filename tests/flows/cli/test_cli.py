@@ -373,7 +373,8 @@ def test_a_local_run_imports_no_prefect_and_gives_the_amzn_numbers(amzn_store, t
                                           "--out", str(out), home=amzn_store)
     assert code == 0, err
     assert "prefect" not in loaded
-    assert "AMZN (amzn-openai-aws-2025): +3.78% abnormal on 2025-11-03, t = 2.76, p = 0.006, worth $98.6bn." in stdout
+    assert ("AMZN rose 4.00% (+$104.6bn) on 2025-11-03; +3.78% (+$98.6bn) beyond what the market explains, significant at "
+            "1% (t = 2.76, p = 0.006); the wider windows also hold Amazon Q3 2025 results the session before") in stdout
     assert (out / "car.parquet").is_file() and (tmp_path / "index.html").is_file()
     for stage in ("catalog", "prices", "engine", "writing the report"):  # the per-stage breakdown, each once
         assert err.count(f"] {stage}: ") == 1, (stage, err)

@@ -106,8 +106,13 @@ def test_the_workbook_holds_the_numbers_of_car_parquet(catalog_report):
     formats = {name: ws.cell(2, j + 1).number_format for j, name in enumerate(car.columns)}
     assert formats[S.CAR] == formats[S.BHAR] == PERCENT == "+0.00%;-0.00%;+0.00%"
     assert formats[S.T_STAT] == STAT == "0.00" and formats[S.P_VALUE] == PVALUE == '[<0.001]"<0.001";0.000'
-    assert formats[S.DOLLAR_ABNORMAL] == '$#,##0.0,,,"bn";-$#,##0.0,,,"bn"'  # $98.6bn, the table's text
-    assert formats[S.MARKET_CAP] == '$#,##0.0,,,,"tn";-$#,##0.0,,,,"tn"'
+    assert formats[S.DOLLAR_ABNORMAL] == '+$#,##0.0,,,"bn";-$#,##0.0,,,"bn";$#,##0.0,,,"bn"'  # +$98.6bn, as the tables
+    assert formats[S.MARKET_CAP] == '$#,##0.0,,,"bn";-$#,##0.0,,,"bn"'  # $2,610.8bn
+    regressions = wb["regressions"]
+    header = [c.value for c in regressions[1]]
+    for row in regressions.iter_rows(min_row=2, max_row=4):  # the market model: alpha in percent, beta a ratio
+        term, estimate = row[header.index("term")].value, row[header.index("estimate")]
+        assert estimate.number_format == (STAT if term == "beta" else PERCENT), term
     assert wb["tests"].max_row == pl.read_parquet(catalog_report / "tests.parquet").height + 1
     dates = next(wb["abnormal_returns"].iter_rows(min_row=2, max_row=2))
     assert dates[2].number_format == "yyyy-mm-dd" and dates[2].value.date().isoformat() == "2025-10-27"
