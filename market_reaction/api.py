@@ -392,9 +392,10 @@ class Study:
                              field="event")
         return event_figure(paths, event)
 
-    def to_report(self, path: str | Path, *, latex: bool = False) -> Path:
+    def to_report(self, path: str | Path, *, latex: bool = False, xlsx: bool = False) -> Path:
         """Write the report folder ``market-reaction run --out PATH`` writes (tables, plots,
-        briefs, Parquet and CSV files, the manifest), atomically; return its path."""
+        briefs, Parquet and CSV files, the manifest; ``report.xlsx`` with ``xlsx``), atomically;
+        return its path."""
         i = self._inputs
         manifest = run_manifest(
             None, i.events, i.spec, i.source, PriceStore(Path(i.store)), i.needs, i.notes, i.factors,
@@ -403,7 +404,7 @@ class Study:
         if i.source == "frames":
             manifest["store"] = None
         with progress.silenced():
-            return Path(publish_report(self._result, str(path), manifest, report_title(i.events), latex))
+            return Path(publish_report(self._result, str(path), manifest, report_title(i.events), latex, xlsx=xlsx))
 
 
 _FRAMES = frozenset(f.name for f in dataclasses.fields(StudyResult))

@@ -12,7 +12,7 @@
     market-reaction rates import FILE [--name dtb3]
     market-reaction events validate|list [--catalog PATH]
     market-reaction run [EVENT_ID ...] [--catalog PATH] [--source auto|store|yfinance] [--out DIR]
-                        [--estimation -260:-11] [--window 0:0 --window -1:1 ...] [--model NAME]
+                        [--estimation -260:-11] [--window 0:0 --window -1:1 ...] [--model NAME] [--latex] [--xlsx]
                         [--factors NAME:COL,COL] [--risk-free NAME|none] [--drop-confounded]
                         [--task-runner threads|dask] [--dask-address ADDRESS] [--batch-rows N] [--prefect]
     market-reaction demo [--out DIR] [--prefect]
@@ -73,7 +73,8 @@ def _prefect_env(verbose: bool, command: str) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     from flows.params import (
-        BATCH_ROWS, DATE_FORMATS, FACTOR_UNITS, FRENCH_SETS, MODELS, PLAIN_MODELS, POOLED_COVS, RETURN_KINDS, SOURCES, TASK_RUNNERS,
+        BATCH_ROWS, DATE_FORMATS, DEFAULT_SIMULATIONS, FACTOR_UNITS, FRENCH_SETS, MODELS, PLAIN_MODELS, POOLED_COVS,
+        RETURN_KINDS, SOURCES, TASK_RUNNERS,
     )
     from flows.orchestration.serve import ADHOC, DEFAULT_CRON, DEFAULT_TIMEZONE, NIGHTLY
 
@@ -139,6 +140,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--returns", choices=RETURN_KINDS, default="simple")
     run.add_argument("--min-obs", type=int, default=120, dest="min_obs", help="minimum estimation returns (default 120)")
     run.add_argument("--latex", action="store_true", help="also write LaTeX tables")
+    run.add_argument("--xlsx", action="store_true",
+                     help="also write report.xlsx: a sheet per data table, numbers as numbers in the tables' formats")
     run.add_argument("--regressor", action="append", dest="regressors", metavar="NAME",
                      help="catalog characteristic for the cross-sectional CAR regression, repeatable "
                           "(default: every numeric one; --no-regressors for none)")
@@ -157,7 +160,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--prefect", action="store_true", help=PREFECT_HELP)
 
     demo = sub.add_parser("demo", help="run the whole study on a simulated market with planted effects (offline)")
-    demo.add_argument("--out", type=Path, default=Path("reports") / "demo")
+    demo.add_argument("--out", type=Path, default=Path(DEFAULT_SIMULATIONS) / "demo",
+                      help="report folder (default: simulations/demo; its index is simulations/index.html, apart "
+                           "from the real reports)")
     demo.add_argument("--prefect", action="store_true", help=PREFECT_HELP)
 
     sim = sub.add_parser("simulate", help="size and power of the group tests on pseudo-events (Brown & Warner 1985)")
@@ -169,7 +174,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--tickers", help="comma-separated tickers to draw from (default: every stored ticker but indices)")
     sim.add_argument("--benchmark", default="^GSPC")
     sim.add_argument("--simulated", action="store_true", help="draw from a simulated market instead of the store (offline)")
-    sim.add_argument("--out", type=Path, help="folder for the tables and files (default: reports/<time>-simulate)")
+    sim.add_argument("--out", type=Path, help="folder for the tables and files (default: simulations/<time>-simulate)")
     sim.add_argument("--estimation", default="-260:-11")
     sim.add_argument("--window", action="append", dest="windows", metavar="START:END")
     sim.add_argument("--model", choices=PLAIN_MODELS, default="market",
@@ -348,14 +353,14 @@ def _cmd_run(args) -> int:
             model=args.model, returns=args.returns, min_estimation_obs=args.min_obs, latex=args.latex,
             regressors=args.regressors, pooled_cov=args.pooled_cov, factors=args.factors, risk_free=args.risk_free,
             drop_confounded=args.drop_confounded, task_runner=args.task_runner, dask_address=args.dask_address,
-            batch_rows=args.batch_rows,
+            batch_rows=args.batch_rows, xlsx=args.xlsx,
         )
     else:
         from flows.orchestration.study import study_events
         from flows.settings import home
 
         out = study_events(inputs, str(home()), args.source, str(args.out) if args.out else None, args.latex,
-                           task_runner=args.task_runner, dask_address=args.dask_address)
+                           task_runner=args.task_runner, dask_address=args.dask_address, xlsx=args.xlsx)
     _print_summary(Path(out))
     return 0
 

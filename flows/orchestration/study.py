@@ -229,11 +229,13 @@ def analyze(
 def publish_report(
     result: StudyResult, out: str, manifest: dict[str, Any], title: str, latex: bool, extra: dict[str, str] | None = None,
     briefs: bool = True, spilled: dict[str, str] | None = None, context: dict[str, str] | None = None,
+    xlsx: bool = False,
 ) -> str:
     """Write the report; with ``briefs``, also the brief of every event group in it
     (:mod:`flows.reporting.flagship`), listed in the manifest's ``briefs``; ``spilled``: data files
     already written (:func:`flows.reporting.publish.write_report`); ``context``: event id ->
-    description of the catalog events around them, not studied (the answers name them)."""
+    description of the catalog events around them, not studied (the answers name them); ``xlsx``:
+    also ``report.xlsx``."""
     descriptions = (context or {}) | {e["id"]: e.get("description", "") for e in manifest.get("event_info", [])}
     line = headline(result, descriptions=descriptions)
     pages: list[Brief] = []
@@ -244,8 +246,9 @@ def publish_report(
                      {"briefs": [b.manifest_entry() for b in pages]})
 
     path = write_report(
-        result, Path(out), {**manifest, "headline": line}, title=title, headline=line, latex=latex, extra=extra,
-        spilled={name: Path(path) for name, path in (spilled or {}).items()}, pages=make_briefs, descriptions=descriptions,
+        result, Path(out), {**manifest, "headline": line}, title=title, headline=line, latex=latex, xlsx=xlsx,
+        extra=extra, spilled={name: Path(path) for name, path in (spilled or {}).items()}, pages=make_briefs,
+        descriptions=descriptions,
     )
     progress.say(f"report written to {path}" + (f" (briefs: {', '.join(b.file for b in pages)})" if pages else ""))
     return str(path)
@@ -347,6 +350,7 @@ def event_study(
     task_runner: TaskRunnerName = "threads",
     dask_address: str | None = None,
     batch_rows: int = BATCH_ROWS,
+    xlsx: bool = False,
 ) -> str:
     """Measure the market reaction to catalog events; write the report and the index of the
     reports folder (and, in a tracked run, the Prefect artifacts).
@@ -380,6 +384,8 @@ def event_study(
         ff5 model; ``none`` for raw returns with the ``factors`` model).
     latex
         Also write LaTeX tables.
+    xlsx
+        Also write ``report.xlsx``: the data tables as Excel sheets (:mod:`flows.reporting.workbook`).
     store
         Price store folder (default ``$MARKET_REACTION_HOME``).
     regressors
@@ -412,12 +418,13 @@ def event_study(
     root = store or str(home())
     with progress.stage("catalog"):
         inputs = check_inputs(spec, Path(catalog) if catalog else default_catalog_path(), event_ids, root)
-    return study_events(inputs, root, source, out, latex, reports, task_runner, dask_address)
+    return study_events(inputs, root, source, out, latex, reports, task_runner, dask_address, xlsx)
 
 
 def study_events(
     inputs: StudyInputs, root: str, source: Source = "auto", out: str | None = None, latex: bool = False,
     reports: str | None = None, task_runner: TaskRunnerName = "threads", dask_address: str | None = None,
+    xlsx: bool = False,
 ) -> str:
     """The study of checked inputs (:func:`event_study` for the parameters): prices, engine,
     report, index; return the report folder."""
@@ -444,7 +451,7 @@ def study_events(
             manifest = run_manifest(inputs.catalog, events, spec, source, PriceStore(Path(root)), plan.needs, notes,
                                     inputs.factors, result=result, data=data)
             report = run(publish_report, result, target, manifest, report_title(events), latex, spilled=spilled,
-                         context=confounder_descriptions(result, inputs.context))
+                         context=confounder_descriptions(result, inputs.context), xlsx=xlsx)
             partial = frozenset(e.group for e in inputs.context if e.group)
             run.artifacts(result, dict.fromkeys(result.events[S.EVENT_ID].unique(maintain_order=True).to_list(), report),
                           str(folder), partial)

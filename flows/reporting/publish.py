@@ -26,6 +26,8 @@ A report folder holds::
                                     contents, plots and every table with rows on one page
                                     (long ones collapsed, linking their CSV; offline: relative
                                     links, no external CSS or scripts; a print stylesheet)
+    report.xlsx                     with xlsx=True: the data tables as Excel sheets, numbers as
+                                    numbers in the tables' formats (flows.reporting.workbook)
     manifest.json                   inputs, parameters, coverage, hashes, versions, warnings
                                     (the first MAX_EVENT_ROWS skipped or flagged rows, then a count)
 
@@ -241,7 +243,7 @@ class Pages:
 
 def write_report(
     result: StudyResult, out: Path, manifest: dict[str, Any], *, title: str, headline: str = "", latex: bool = False,
-    extra: dict[str, str] | None = None, links: tuple[tuple[str, str], ...] = (),
+    xlsx: bool = False, extra: dict[str, str] | None = None, links: tuple[tuple[str, str], ...] = (),
     spilled: Mapping[str, Path] | None = None, pages: Callable[[], Pages] | None = None,
     descriptions: Mapping[str, str] | None = None,
 ) -> Path:
@@ -264,6 +266,8 @@ def write_report(
         (:func:`flows.reporting.answers.answer_sentences`), or ``headline`` when none has one.
     latex
         Also write ``tables/*.tex``.
+    xlsx
+        Also write ``report.xlsx`` (:func:`flows.reporting.workbook.write_workbook`).
     extra
         Further text files, name -> content (e.g. ``fingerprint.json``, the group briefs),
         written in the same atomic swap.
@@ -292,8 +296,9 @@ def write_report(
     out = Path(out)
     _check_names(extra or {})
     with staged_folder(out, owned=is_report, carry=_keep_added_files) as tmp:
-        clock = _write_contents(tmp, result, manifest, title=title, headline=headline, latex=latex, extra=extra or {},
-                                links=links, spilled=spilled or {}, pages=pages, descriptions=descriptions or {})
+        clock = _write_contents(tmp, result, manifest, title=title, headline=headline, latex=latex, xlsx=xlsx,
+                                extra=extra or {}, links=links, spilled=spilled or {}, pages=pages,
+                                descriptions=descriptions or {})
     clock.lap("fsync and swap")
     progress.say("report files: " + ", ".join(f"{part} {t:.1f} s" for part, t in clock.times.items()))
     return out
@@ -340,7 +345,7 @@ class _Clock:
 
 
 def _write_contents(
-    tmp: Path, result: StudyResult, manifest: dict[str, Any], *, title: str, headline: str, latex: bool,
+    tmp: Path, result: StudyResult, manifest: dict[str, Any], *, title: str, headline: str, latex: bool, xlsx: bool,
     extra: dict[str, str], links: tuple[tuple[str, str], ...], spilled: Mapping[str, Path],
     pages: Callable[[], Pages] | None, descriptions: Mapping[str, str],
 ) -> _Clock:
@@ -381,6 +386,11 @@ def _write_contents(
         for name, text in extra.items():
             (tmp / name).write_text(text, encoding="utf-8")
         clock.lap("pages")
+        if xlsx:
+            from flows.reporting.workbook import WORKBOOK, write_workbook
+
+            write_workbook(tmp / WORKBOOK, result, title, headline)
+            clock.lap("workbook")
         clock.times["data files and their hashes (beside the rest)"], hashes = data.result()
         code_used = code.result()
         clock.lap("then waiting for them")

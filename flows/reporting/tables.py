@@ -250,13 +250,16 @@ STARS_NOTE = "*** p<0.01, ** p<0.05, * p<0.10; shaded cells: p<0.05 (two-sided).
 
 FLAGS_NOTE = (
     "flags: another catalog event of the ticker inside the event windows (confounded: its day in this event's time) "
-    "or the estimation window, and estimation-window outliers (|residual| > 4 sigma); see the events and confounders tables."
+    "or the estimation window, and estimation-window outliers (|residual| > 4 sigma); a row without numbers says why "
+    "(no data: ...); see the events and confounders tables."
 )
 
 
 def flags(result: StudyResult, rows: pl.DataFrame | None = None) -> pl.DataFrame:
     """``event_id, ticker, flags``: a short caveat per event row (``confounded: amzn-q3-2025-earnings
-    (day -1); 2 estimation outliers``), null when none; for the event rows of ``rows`` (default all)."""
+    (day -1); 2 estimation outliers``), or, for a skipped row, why it has no numbers (``no data: no
+    prices for AMD``: its reason in the events table); null when none; for the event rows of
+    ``rows`` (default all)."""
     keys = [S.EVENT_ID, S.TICKER]
     inside = pl.col(S.LOCATION) == EVENT_WINDOW
     events, confounders = result.events, result.confounders
@@ -267,14 +270,14 @@ def flags(result: StudyResult, rows: pl.DataFrame | None = None) -> pl.DataFrame
         .filter(inside).str.join("; ").replace("", None).alias("_in"),
         (~inside).sum().alias("_out"),
     )
-    return events.select(*keys, S.N_OUTLIERS).join(conf, on=keys, how="left", maintain_order="left").select(
+    return events.select(*keys, S.N_OUTLIERS, STATUS, S.REASON).join(conf, on=keys, how="left", maintain_order="left").select(
         *keys,
-        pl.concat_str(
+        pl.when(pl.col(STATUS) == "skipped").then(pl.format("no data: {}", S.REASON)).otherwise(pl.concat_str(
             pl.col("_in"),
             pl.when(pl.col("_out") > 0).then(pl.format("{} confounder(s) in the estimation window", "_out")),
             pl.when(pl.col(S.N_OUTLIERS) > 0).then(pl.format("{} estimation outlier(s)", S.N_OUTLIERS)),
             separator="; ", ignore_nulls=True,
-        ).replace("", None).alias("flags"),
+        ).replace("", None)).alias("flags"),
     )
 
 

@@ -85,7 +85,8 @@ def test_unknown_event_id(capsys):
 def test_run_amzn_from_store(prefect_api, amzn_store, tmp_path, capsys):
     """The spine's must-show, through the CLI and the Prefect flow, with no network."""
     out = tmp_path / "report"
-    code, stdout, err = run_cli(capsys, "run", AWS, "--catalog", str(CATALOG), "--source", "store", "--out", str(out))
+    code, stdout, err = run_cli(capsys, "run", AWS, "--catalog", str(CATALOG), "--source", "store", "--out", str(out),
+                                "--xlsx")
     assert code == 0, err
     assert "report:" in stdout and "AMZN" in stdout
     ar = pl.read_parquet(out / "abnormal_returns.parquet")
@@ -111,7 +112,7 @@ def test_run_amzn_from_store(prefect_api, amzn_store, tmp_path, capsys):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["parameters"]["estimation"] == "-260:-11" and manifest["events"] == [AWS]
     assert manifest["data"]["AMZN"]["sha256"] and manifest["versions"]["polars"].startswith("2.")
-    assert "car.parquet" in manifest["outputs"]
+    assert "car.parquet" in manifest["outputs"] and "report.xlsx" in manifest["outputs"]  # --xlsx through the flow
     summary = (out / "tables" / "summary.md").read_text()
     assert "amzn-openai-aws-2025" in summary and "$" in summary
 
