@@ -134,6 +134,7 @@ LOCATION = "location"  # event window / between the windows / estimation window 
 WINDOWS = "windows"  # labels of the event windows holding the confounder's day 0, e.g. "[-1,+1], [-5,+5]"
 CONTAMINATED_DAYS = "contaminated_days"  # the confounder's event-window days inside this estimation window
 IN_STUDY = "in_study"  # the confounder is an event of the same study (its own AR is measured)
+DISCOVERED = "discovered"  # the confounder is an SEC filing found by `events discover` (from the store), not a catalog event
 N_CONFOUNDERS = "n_confounders"
 N_DROPPED = "n_dropped"  # estimation days dropped as contaminated (drop_confounded)
 STD_RESID = "std_resid"  # estimation residual / sigma

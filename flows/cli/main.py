@@ -11,9 +11,11 @@
     market-reaction factors show
     market-reaction rates import FILE [--name dtb3]
     market-reaction events validate|list [--catalog PATH]
+    market-reaction events discover TICKER... [--since DATE] [--until DATE] [--forms 8-K,6-K] [--items 2.02,1.01]
+                                   [--catalog PATH | --format toml|csv] [--max-age SECONDS]
     market-reaction run [EVENT_ID ...] [--catalog PATH] [--source auto|store|yfinance] [--out DIR]
                         [--estimation -260:-11] [--window 0:0 --window -1:1 ...] [--model NAME] [--latex] [--xlsx]
-                        [--factors NAME:COL,COL] [--risk-free NAME|none] [--drop-confounded]
+                        [--factors NAME:COL,COL] [--risk-free NAME|none] [--drop-confounded] [--no-discovered]
                         [--task-runner threads|dask] [--dask-address ADDRESS] [--batch-rows N] [--prefect]
     market-reaction demo [--out DIR] [--prefect]
     market-reaction serve [--catalog PATH] [--reports DIR] [--source auto|store|yfinance]
@@ -117,9 +119,23 @@ def _parser() -> argparse.ArgumentParser:
     rimp.add_argument("file", type=Path, metavar="FILE")
     rimp.add_argument("--name", default="dtb3", help="name of the set holding the per-session rate rf (default dtb3)")
 
-    events = sub.add_parser("events", help="check or list a catalog")
-    events.add_argument("action", choices=["validate", "list"])
-    events.add_argument("--catalog", type=Path, help="TOML or CSV catalog (default: deployments/events.toml)")
+    events = sub.add_parser("events", help="check or list a catalog; discover SEC filings").add_subparsers(
+        dest="action", required=True)
+    for action, what in (("validate", "check a catalog"), ("list", "list a catalog's events")):
+        events.add_parser(action, help=what).add_argument(
+            "--catalog", type=Path, help="TOML or CSV catalog (default: deployments/events.toml)")
+    disc = events.add_parser("discover", help="find the SEC EDGAR filings of tickers (8-K, 6-K) as catalog events, "
+                                              "timed to the second from their SEC headers")
+    disc.add_argument("tickers", nargs="+", metavar="TICKER")
+    disc.add_argument("--since", metavar="DATE", help="first filing date, e.g. 2024-01-01 (default: the recent filings)")
+    disc.add_argument("--until", metavar="DATE", help="last filing date (default: none)")
+    disc.add_argument("--forms", default="8-K,6-K", help="forms, comma-separated (default 8-K,6-K; 8-K/A for amendments)")
+    disc.add_argument("--items", help="8-K items, comma-separated, e.g. 2.02,1.01 (default: all)")
+    disc.add_argument("--catalog", type=Path,
+                      help="append the new events to this TOML or CSV catalog (created when missing); default: print them")
+    disc.add_argument("--format", choices=["toml", "csv"], default="toml", help="printed format (default toml)")
+    disc.add_argument("--max-age", type=float, default=600.0, dest="max_age", metavar="SECONDS",
+                      help="use a cached submissions file younger than this (default 600; 0 asks EDGAR again)")
 
     run = sub.add_parser("run", help="run an event study and write the report")
     run.add_argument("event_ids", nargs="*", metavar="EVENT_ID", help="events of the catalog (default: all)")
@@ -150,6 +166,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="errors of the pooled dummy regression: cluster by date (default) or HAC within firm")
     run.add_argument("--drop-confounded", action="store_true", dest="drop_confounded",
                      help="leave the event-window days of other catalog events on the same ticker out of the estimation window")
+    run.add_argument("--no-discovered", action="store_false", dest="discovered",
+                     help="leave out the SEC filings `events discover` stored for the study's tickers (by default "
+                          "they are candidate confounders, read from the store without the network)")
     run.add_argument("--task-runner", choices=TASK_RUNNERS, default="threads", dest="task_runner",
                      help="where the event batches run: two threads here (default) or a Dask cluster")
     run.add_argument("--dask-address", dest="dask_address", metavar="ADDRESS",
@@ -320,6 +339,9 @@ def _cmd_rates(args) -> int:
 def _cmd_events(args) -> int:
     from flows.io.catalog import default_catalog_path, load_catalog
 
+    if args.action == "discover":
+        return _cmd_discover(args)
+
     path = args.catalog or default_catalog_path()
     events = load_catalog(path)
     if args.action == "validate":
@@ -329,6 +351,46 @@ def _cmd_events(args) -> int:
         related = f"  related {','.join(e.related)}" if e.related else ""
         print(f"{e.id:<28} {','.join(e.tickers):<10} {e.announced_text:<26} {e.timing:<11} "
               f"{e.benchmark:<7} {e.group}{related}")
+    return 0
+
+
+def _day(text: str | None, field: str):
+    from datetime import date
+
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(f"expected a date YYYY-MM-DD, got {text!r}", field=field) from None
+
+
+def _cmd_discover(args) -> int:
+    from analysis.catalog import csv_events, toml_events
+    from flows import progress
+    from flows.io.edgar import discover
+    from flows.settings import home
+
+    since, until = _day(args.since, "--since"), _day(args.until, "--until")
+    if since and until and since > until:
+        raise InputError(f"--since {since} is after --until {until}", field="--since")
+    if args.catalog and args.catalog.suffix.lower() not in (".toml", ".csv"):
+        raise InputError(f"unsupported catalog type {args.catalog.suffix or '(no suffix)'!r}; expected .toml or .csv",
+                         file=str(args.catalog))
+    found = discover(args.tickers, since, until, args.forms.split(","), args.items.split(",") if args.items else None,
+                     root=home(), max_age=args.max_age)
+    for note in found.notes:
+        progress.say(note)
+    if args.catalog is None:
+        sys.stdout.write((toml_events if args.format == "toml" else csv_events)(found.events))
+        return 0
+    from flows.io.catalog import append_events
+    from analysis.filings import accession_of
+
+    done = append_events(args.catalog, found.events, key=accession_of)
+    renamed = [f"{e.id} as {there}" for e, there in done.kept if e.id != there]
+    print(f"{args.catalog}: {len(done.added)} event(s) added, {len(done.kept)} already there"
+          + (f" ({'; '.join(renamed[:5])}{' ...' if len(renamed) > 5 else ''})" if renamed else ""))
     return 0
 
 
@@ -353,14 +415,15 @@ def _cmd_run(args) -> int:
             model=args.model, returns=args.returns, min_estimation_obs=args.min_obs, latex=args.latex,
             regressors=args.regressors, pooled_cov=args.pooled_cov, factors=args.factors, risk_free=args.risk_free,
             drop_confounded=args.drop_confounded, task_runner=args.task_runner, dask_address=args.dask_address,
-            batch_rows=args.batch_rows, xlsx=args.xlsx,
+            batch_rows=args.batch_rows, xlsx=args.xlsx, discovered=args.discovered,
         )
     else:
         from flows.orchestration.study import study_events
         from flows.settings import home
 
         out = study_events(inputs, str(home()), args.source, str(args.out) if args.out else None, args.latex,
-                           task_runner=args.task_runner, dask_address=args.dask_address, xlsx=args.xlsx)
+                           task_runner=args.task_runner, dask_address=args.dask_address, xlsx=args.xlsx,
+                           discovered=args.discovered)
     _print_summary(Path(out))
     return 0
 

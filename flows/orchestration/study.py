@@ -204,21 +204,31 @@ def load_data(store_root: str, needs: pl.DataFrame, tickers: list[str]) -> Study
     return read_study_data(PriceStore(Path(store_root)), needs, tickers)
 
 
+def load_discovered(root: str, events: tuple[EventSpec, ...], known: tuple[EventSpec, ...]) -> tuple[EventSpec, ...]:
+    """The SEC filings ``events discover`` stored for the tickers of ``events`` (primary and
+    related), less those among ``known`` (:func:`flows.io.edgar.discovered_events`: the store
+    only, no network)."""
+    from flows.io.edgar import discovered_events
+
+    return discovered_events(root, [t for e in events for t in (*e.tickers, *e.related)], known)
+
+
 def analyze(
     events: tuple[EventSpec, ...], spec: StudySpec, data: StudyData, factors: dict[str, pl.DataFrame],
     context: tuple[EventSpec, ...] = (), task_runner: TaskRunnerName = "threads", dask_address: str | None = None,
-    spill: str | None = None,
+    spill: str | None = None, discovered: frozenset[str] = frozenset(),
 ) -> StudyResult:
     """Run the study on the prices and shares of ``data`` (:func:`load_data`, taken from it) in
     event batches on ``task_runner`` (``context``: further catalog events that may confound
-    these; ``spill``: a folder the abnormal-return rows of a study of several batches are
-    streamed to, :func:`flows.orchestration.batches.study_in_batches`) and check the events'
-    claims against ``data.history``."""
+    these, the ids ``discovered`` among them being SEC filings of ``events discover``; ``spill``:
+    a folder the abnormal-return rows of a study of several batches are streamed to,
+    :func:`flows.orchestration.batches.study_in_batches`) and check the events' claims against
+    ``data.history``."""
     progress.say(f"analysing {len(events)} event(s): {spec.model} model, estimation {spec.estimation.label}"
                  + (f", batches on Dask ({dask_address or 'local cluster'})" if task_runner == "dask" else ""))
+    others = events_frame(context).with_columns(pl.col(S.EVENT_ID).is_in(list(discovered)).alias(S.DISCOVERED)) if context else None
     result = runner().study_batches(
-        task_runner, dask_address, events_frame(events), spec, data, factors,
-        events_frame(context) if context else None, remote=task_runner == "dask", spill=spill,
+        task_runner, dask_address, events_frame(events), spec, data, factors, others, remote=task_runner == "dask", spill=spill,
     )
     stated = catalog_claims(events)
     if stated.height:
@@ -351,6 +361,7 @@ def event_study(
     dask_address: str | None = None,
     batch_rows: int = BATCH_ROWS,
     xlsx: bool = False,
+    discovered: bool = True,
 ) -> str:
     """Measure the market reaction to catalog events; write the report and the index of the
     reports folder (and, in a tracked run, the Prefect artifacts).
@@ -407,6 +418,10 @@ def event_study(
         local cluster).
     batch_rows
         Event rows per batch task.
+    discovered
+        Take the SEC filings ``market-reaction events discover`` stored for the study's
+        tickers as candidate confounders (read from the store, no network; never studied
+        themselves): default true.
 
     Returns
     -------
@@ -418,18 +433,24 @@ def event_study(
     root = store or str(home())
     with progress.stage("catalog"):
         inputs = check_inputs(spec, Path(catalog) if catalog else default_catalog_path(), event_ids, root)
-    return study_events(inputs, root, source, out, latex, reports, task_runner, dask_address, xlsx)
+    return study_events(inputs, root, source, out, latex, reports, task_runner, dask_address, xlsx, discovered)
 
 
 def study_events(
     inputs: StudyInputs, root: str, source: Source = "auto", out: str | None = None, latex: bool = False,
     reports: str | None = None, task_runner: TaskRunnerName = "threads", dask_address: str | None = None,
-    xlsx: bool = False,
+    xlsx: bool = False, discovered: bool = True,
 ) -> str:
     """The study of checked inputs (:func:`event_study` for the parameters): prices, engine,
     report, index; return the report folder."""
     run = runner()
     spec, events = inputs.spec, inputs.events
+    if discovered:
+        found = run(load_discovered, root, events, events + inputs.context)
+        inputs = dataclasses.replace(inputs, context=inputs.context + found)
+        discovered_ids = frozenset(e.id for e in found)
+    else:
+        discovered_ids = frozenset()
     with progress.stage("prices"):
         plan, notes = acquire_prices(events, spec, root, source)
         if inputs.factors and plan.needs.height:
@@ -439,7 +460,8 @@ def study_events(
     target = out or str(default_out(events, datetime.now(timezone.utc), folder))
     with scratch_folder(Path(target)) as scratch:  # for the rows a study of several batches streams to disk
         with progress.stage("engine"):
-            result = analyze(events, spec, data, inputs.factors, inputs.context, task_runner, dask_address, str(scratch))
+            result = analyze(events, spec, data, inputs.factors, inputs.context, task_runner, dask_address, str(scratch),
+                             discovered_ids)
         run.outcome(result, notes)
         if not result.car[S.CAR].is_not_null().any():
             raise DataUnavailableError(no_result_message(result, notes, root))
@@ -452,7 +474,7 @@ def study_events(
                                     inputs.factors, result=result, data=data)
             report = run(publish_report, result, target, manifest, report_title(events), latex, spilled=spilled,
                          context=confounder_descriptions(result, inputs.context), xlsx=xlsx)
-            partial = frozenset(e.group for e in inputs.context if e.group)
+            partial = frozenset(e.group for e in inputs.context if e.group and e.id not in discovered_ids)
             run.artifacts(result, dict.fromkeys(result.events[S.EVENT_ID].unique(maintain_order=True).to_list(), report),
                           str(folder), partial)
             run.brief_artifacts(report, str(folder), partial)

@@ -147,6 +147,7 @@ TASKS = {
     study.load_events: task(name="load-catalog", cache_key_fn=_catalog_key, cache_expiration=timedelta(days=1),
                             task_run_name=task_run_name("load-catalog"))(study.load_events),
     study.load_factors: _no_cache("load-factors", study.load_factors),
+    study.load_discovered: _no_cache("load-discovered-filings", study.load_discovered),
     study.plan_prices: _no_cache("plan-prices", study.plan_prices),
     study.store_batch: _no_cache("store-prices", study.store_batch),
     study.fetch_shares: _no_cache("fetch-shares", study.fetch_shares, tags=[YAHOO_TAG]),

@@ -274,6 +274,8 @@ def _answers(result: StudyResult, group: str, shown: Shown) -> list[tuple[str, l
                 text += (f". Its own AR on its day 0: {starred(c[CONFOUNDER_AR0], c[CONFOUNDER_AR0_P])} "
                          f"({p_text(c[CONFOUNDER_AR0_P])})"
                          + (f", worth {dollars(c[CONFOUNDER_DOLLARS], signed=True)}" if c[CONFOUNDER_DOLLARS] is not None else ""))
+            elif c.get(S.DISCOVERED):
+                text += ". An SEC filing found by `events discover`, not studied (add it to the catalog for its own reaction)"
             elif not c[S.IN_STUDY]:
                 text += ". Not studied in this run (run it too for its own reaction)"
             bullets.append(text + ".")

@@ -593,6 +593,10 @@ def confounders_table(result: StudyResult, only: Sequence[str] | None = None, sh
         "AR that day: this event row's abnormal return on the confounder's day 0 (part of every window holding it). "
         "Own AR day 0 and $: the confounder's own reaction, when it is studied in this run. " + STARS_NOTE,
     ]
+    if result.confounders[S.DISCOVERED].fill_null(False).any():
+        notes.append("Studied \"no (SEC filing)\": a filing `market-reaction events discover` found on SEC EDGAR for the "
+                     "ticker (timed from its SEC header), taken from the store as a candidate confounder; "
+                     "`run --no-discovered` leaves them out.")
     shown = shown or shown_rows(result)
     conf = _limit(_only(result.confounders, only), shown, notes, "confounders.parquet")
     if not shown.complete and conf.height > MAX_EVENT_ROWS:
@@ -604,7 +608,9 @@ def confounders_table(result: StudyResult, only: Sequence[str] | None = None, sh
             offset_expr(),
             pl.coalesce(S.WINDOWS, S.LOCATION).alias(S.LOCATION),
             starred_expr(CONFOUNDER_AR0, CONFOUNDER_AR0_P).alias(CONFOUNDER_AR0),
-            pl.when(pl.col(S.IN_STUDY)).then(pl.lit("yes")).otherwise(pl.lit("no")).alias(S.IN_STUDY),
+            pl.when(pl.col(S.IN_STUDY)).then(pl.lit("yes"))
+            .when(pl.col(S.DISCOVERED).fill_null(False)).then(pl.lit("no (SEC filing)"))
+            .otherwise(pl.lit("no")).alias(S.IN_STUDY),
         ).select(S.EVENT_ID, S.TICKER, S.ROLE, S.CONFOUNDER_ID, S.CONFOUNDER_ROLE, S.CONFOUNDER_DAY0, S.OFFSET, S.LOCATION,
                  S.CONTAMINATED_DAYS, AR_AT_OFFSET, S.IN_STUDY, CONFOUNDER_AR0, CONFOUNDER_AR0_T, CONFOUNDER_AR0_P,
                  CONFOUNDER_DOLLARS),
