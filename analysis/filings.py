@@ -341,10 +341,13 @@ def item_group(form: str, items: Sequence[str]) -> str:
 
 
 def describe(form: str, items: Sequence[str], company: str) -> str:
-    """``8-K: 2.02 Results of Operations and Financial Condition; 9.01 Financial Statements and
-    Exhibits (AMAZON COM INC)``."""
-    named = "; ".join(f"{i} {ITEM_NAMES[i]}" if i in ITEM_NAMES else f"item {i}" for i in items)
-    return f"{form}{': ' + named if named else ''}" + (f" ({company})" if company else "")
+    """``AMAZON COM INC 8-K (items 2.02, 9.01): Results of Operations and Financial Condition;
+    Financial Statements and Exhibits`` (its first clause is what the answers name)."""
+    head = " ".join(p for p in (company, form) if p)
+    if not items:
+        return head
+    names = "; ".join(ITEM_NAMES.get(i, f"item {i}") for i in items)
+    return f"{head} (item{'s' if len(items) > 1 else ''} {', '.join(items)}): {names}"
 
 
 def wanted(filing: Filing, forms: Iterable[str], since: date | None, until: date | None) -> bool:

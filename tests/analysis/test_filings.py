@@ -110,4 +110,4 @@ def test_a_filing_of_a_cik_with_two_tickers_is_one_event(cal):
     h = FilingHeader(f.accession, "8-K", datetime(2025, 10, 29, 16, 3, 7, tzinfo=NY), (), "Alphabet Inc.")
     (e,) = filing_events([(f, h)], {1652044: ["GOOGL", "GOOG"]}, cal)
     assert e.id == "googl-8k-0001652044-25-000090" and e.tickers == ("GOOGL", "GOOG") and e.group == "earnings"
-    assert e.description.startswith("8-K: 2.02 Results of Operations")  # the JSON's items when the header has none
+    assert e.description.startswith("Alphabet Inc. 8-K (items 2.02, 9.01): Results of Operations")  # the JSON's items when the header has none
