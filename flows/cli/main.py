@@ -11,6 +11,7 @@
     market-reaction factors show
     market-reaction rates import FILE [--name dtb3]
     market-reaction events validate|list [--catalog PATH]
+    market-reaction events discover TICKER... --source earnings [--since DATE] [--until DATE] [--upcoming] [--catalog PATH]
     market-reaction run [EVENT_ID ...] [--catalog PATH] [--source auto|store|yfinance] [--out DIR]
                         [--estimation -260:-11] [--window 0:0 --window -1:1 ...] [--model NAME] [--latex] [--xlsx]
                         [--factors NAME:COL,COL] [--risk-free NAME|none] [--drop-confounded]
@@ -44,6 +45,7 @@ import json
 import os
 import re
 import sys
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -117,9 +119,15 @@ def _parser() -> argparse.ArgumentParser:
     rimp.add_argument("file", type=Path, metavar="FILE")
     rimp.add_argument("--name", default="dtb3", help="name of the set holding the per-session rate rf (default dtb3)")
 
-    events = sub.add_parser("events", help="check or list a catalog")
-    events.add_argument("action", choices=["validate", "list"])
+    events = sub.add_parser("events", help="check, list or discover catalog events")
+    events.add_argument("action", choices=["validate", "list", "discover"])
     events.add_argument("--catalog", type=Path, help="TOML or CSV catalog (default: deployments/events.toml)")
+    events.add_argument("tickers", nargs="*", metavar="TICKER", help="discover: the companies")
+    events.add_argument("--source", choices=["earnings"], help="discover: earnings = Yahoo's earnings calendar")
+    events.add_argument("--since", type=_day, help="discover: first announcement date (YYYY-MM-DD)")
+    events.add_argument("--until", type=_day, help="discover: last announcement date (YYYY-MM-DD)")
+    events.add_argument("--upcoming", action="store_true",
+                        help="discover: also the entries whose day 0 has not closed yet (Yahoo's estimates, which may move)")
 
     run = sub.add_parser("run", help="run an event study and write the report")
     run.add_argument("event_ids", nargs="*", metavar="EVENT_ID", help="events of the catalog (default: all)")
@@ -317,9 +325,45 @@ def _cmd_rates(args) -> int:
     return 0
 
 
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+
+
+def _cmd_events_discover(args) -> int:
+    """``events discover --source earnings``: the new events as TOML on stdout (``>> catalog.toml``
+    appends them), the rest on stderr."""
+    from flows.io.catalog import default_catalog_path
+    from flows.io.earnings import discover_earnings, events_toml
+
+    if not args.tickers:
+        raise InputError("name the companies: events discover TICKER... --source earnings", field="TICKER")
+    if args.source != "earnings":
+        raise InputError("expected --source earnings", field="source")
+    path = args.catalog or default_catalog_path()
+    found = discover_earnings(args.tickers, args.since, args.until, catalog=path, upcoming=args.upcoming)
+    for line in [*found.disagreements, *(f"{t}: {why}" for t, why in found.failures.items())]:
+        print(f"{PROG}: warning: {line}", file=sys.stderr)
+    same = len(found.matched) - len(found.disagreements)
+    notes = [f"{len(found.events)} new events from Yahoo's earnings calendar (not in {path})"]
+    notes += [f"{len(found.known)} already in the catalog"] if found.known else []
+    notes += [f"{same} the same release as a catalog event, with the same day 0"] if same else []
+    if found.upcoming:
+        first = found.upcoming[0]
+        notes.append(f"{len(found.upcoming)} upcoming left out (next: {first.tickers[0]} {first.announced_text}; "
+                     "--upcoming adds them)")
+    print(f"{PROG}: " + "; ".join(notes), file=sys.stderr)
+    sys.stdout.write(events_toml(found.events))
+    return 0
+
+
 def _cmd_events(args) -> int:
     from flows.io.catalog import default_catalog_path, load_catalog
 
+    if args.action == "discover":
+        return _cmd_events_discover(args)
     path = args.catalog or default_catalog_path()
     events = load_catalog(path)
     if args.action == "validate":
