@@ -27,7 +27,7 @@
 Exit codes: 0 success; 1 unexpected failure, or a file that cannot be written (the message
 names it); 2 bad input (arguments, catalog, price or factor file); 3 data unavailable (no
 prices in the store and none from Yahoo, a store file that cannot be read, a factor set not in
-the store, a failed factor download); 130 interrupted.
+the store, a failed factor download, no earnings dates for any ticker); 130 interrupted.
 Errors are one line on stderr: ``market-reaction: error: <what and where>``.
 
 ``run`` and ``demo`` run the study in this process with no Prefect at all, unless a Prefect
