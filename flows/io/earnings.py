@@ -118,9 +118,9 @@ def discover_earnings(
     if fetched.dates.is_empty():
         raise DataUnavailableError(_nothing(fetched.failures))
 
-    frame = calendar_frame(fetched.dates, cal, now or datetime.now(timezone.utc))
-    in_range = pl.col("announced_date").is_between(since or date.min, until or date.max)
-    frame = frame.filter(in_range)
+    frame = calendar_frame(fetched.dates, cal, now or datetime.now(timezone.utc)).filter(
+        pl.col("announced_date").is_between(since or date.min, until or date.max)
+    )
     later = calendar_events(frame.filter(pl.col(S.UPCOMING)), cal.tz)
     found = calendar_events(frame.filter(~pl.col(S.UPCOMING)), cal.tz) + (later if upcoming else ())
     ids = {ev.id for ev in known_events}
@@ -129,7 +129,7 @@ def discover_earnings(
     paired = set(matched[S.CALENDAR_PREFIX + S.EVENT_ID])
     return EarningsDiscovery(
         events=tuple(ev for ev in found if ev.id not in ids and ev.id not in paired),
-        upcoming=() if upcoming else later,
+        upcoming=() if upcoming else tuple(ev for ev in later if ev.id not in ids),
         matched=matched,
         known=tuple(ev.id for ev in found if ev.id in ids),
         failures=fetched.failures,

@@ -295,11 +295,13 @@ _EARNINGS_HEADER = ("Symbol", "Company", "Event Name", "Earnings Date", "EPS Est
 
 
 def _earnings_cells(row: dict) -> tuple[str, ...]:
-    """One calendar row as the page shows it: "October 30, 2025 at 4 PM EDT", numbers or "-"."""
+    """One calendar row as the page shows it: "October 30, 2025 at 4 PM EDT", numbers (the surprise
+    signed: "+24.2") or "-"."""
     at = row[schema.EARNINGS_AT]
     when = f"{at:%B} {at.day}, {at.year} at {at.hour % 12 or 12} {'AM' if at.hour < 12 else 'PM'} {at.tzname()}"
     numbers = (row[c] for c in _EARNINGS_TEXT[1:])
-    return row[schema.EARNINGS_NAME] or "-", when, *("-" if x is None else f"{x:g}" for x in numbers)
+    estimate, reported, surprise = (("-" if x is None else f"{x:{sign}g}") for x, sign in zip(numbers, ("", "", "+")))
+    return row[schema.EARNINGS_NAME] or "-", when, estimate, reported, surprise
 
 
 def point_caches_at(path: Path | str) -> None:
