@@ -145,6 +145,9 @@ def test_upcoming_entries_are_kept_when_asked_and_marked(fake_yahoo, mr_home, tm
         "AMZN Q4 2025 Earnings Release: EPS estimate 1.97 (upcoming: Yahoo's date as of 2025-11-20, may move)")
     assert found.upcoming == ()
 
+    again = discover_earnings(["AMZN"], date(2025, 10, 1), catalog=_appended(tmp_path / "new.toml", found.events), now=NOW)
+    assert again.events == () and again.upcoming == ()  # in the catalog now: not "left out"
+
 
 def test_since_and_until_are_inclusive(fake_yahoo, mr_home, tmp_path):
     fake_yahoo.add_earnings("AMZN", amzn_calendar())
@@ -180,7 +183,7 @@ def test_a_release_already_in_the_catalog_is_not_added_again_and_its_day0_is_che
 
 
 def _appended(catalog, events):
-    catalog.write_text(catalog.read_text() + "\n" + events_toml(events))
+    catalog.write_text((catalog.read_text() + "\n" if catalog.exists() else "") + events_toml(events))
     return catalog
 
 
