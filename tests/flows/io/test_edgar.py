@@ -189,9 +189,11 @@ def test_no_network_is_one_line_naming_the_url(mr_home, monkeypatch, capsys):
 
 
 def test_bad_dates_are_refused(mr_home, capsys):
-    assert main(["events", "discover", "AMZN", "--since", "2025-13-01"]) == 2
-    assert "field '--since': expected a date YYYY-MM-DD" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as raised:  # argparse
+        main(["events", "discover", "AMZN", "--since", "2025-13-01"])
+    assert raised.value.code == 2 and "expected a date YYYY-MM-DD, got '2025-13-01'" in capsys.readouterr().err
     assert main(["events", "discover", "AMZN", "--since", "2025-02-01", "--until", "2025-01-01"]) == 2
+    assert "--since 2025-02-01 is after --until 2025-01-01" in capsys.readouterr().err
 
 
 def test_discovered_events_come_from_the_store_without_the_network(fake_edgar, mr_home, monkeypatch):
