@@ -256,33 +256,3 @@ def align_events(events: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:
     ).with_columns(cal.dates_of(pl.col(S.DAY0_SESSION)).alias(S.DAY0))
     return out.select(*events.columns, S.DAY0, S.DAY0_SESSION, S.DAY0_RULE, "day0_warning")
 
-
-def timing_at(announced_utc: pl.Series, cal: SessionCalendar) -> pl.Series:
-    """The timing that follows from exact times (vectorised): on a session of ``cal``,
-    ``pre-open`` before its open, ``intraday`` from the open to before the close (early closes
-    from the calendar), ``after-close`` from the close on; on a day that is no session (a
-    weekend, a holiday such as Good Friday, when EDGAR is open), ``after-close``. With these,
-    :func:`align_events` places day 0 as the time alone would (a time at 16:21:59 New York,
-    after the close, gives the next session).
-
-    Parameters
-    ----------
-    announced_utc
-        Timezone-aware datetimes (any zone; compared in UTC).
-
-    Returns
-    -------
-    pl.Series
-        ``timing`` (String), one value per time (null for a null time).
-    """
-    t = announced_utc.dt.convert_time_zone("UTC").alias("_t")
-    frame = pl.DataFrame([t, t.dt.convert_time_zone(cal.tz).dt.date().alias(S.DATE)]).join(
-        cal.sessions.select(S.DATE, OPEN_UTC, CLOSE_UTC), on=S.DATE, how="left", maintain_order="left",
-    )
-    return frame.select(
-        pl.when(pl.col("_t").is_null()).then(None)
-        .when(pl.col(OPEN_UTC).is_null() | (pl.col("_t") >= pl.col(CLOSE_UTC))).then(pl.lit("after-close"))
-        .when(pl.col("_t") < pl.col(OPEN_UTC)).then(pl.lit("pre-open"))
-        .otherwise(pl.lit("intraday"))
-        .alias(S.TIMING)
-    ).to_series()

@@ -30,7 +30,8 @@ which clock it was on, for the record).
 **Events.** One per filing (:func:`filing_events`): id ``<ticker>-<form>-<accession>``
 (``amzn-8k-0001018724-25-000123``, :func:`filing_id`), the ticker(s), ``announced`` = the
 acceptance time in New York with its offset, the timing that follows from it on the
-exchange calendar (:func:`analysis.calendar.timing_at`), a description (form, item numbers
+exchange calendar (:func:`analysis.calendar.stated_timing`: ``unknown`` on a day with no
+session, such as Good Friday, when EDGAR is open; day 0 is then the next session either way), a description (form, item numbers
 and names, company), the filing's index page as source and a group by item
 (:func:`item_group`: ``earnings`` for 2.02, ``material-agreements`` for 1.01, ...).
 """
@@ -46,7 +47,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from analysis.calendar import SessionCalendar, timing_at
+from analysis.calendar import SessionCalendar, stated_timing
 from analysis.errors import DataUnavailableError
 from analysis.specs import EventSpec, check_ticker
 
@@ -373,8 +374,10 @@ def filing_events(
     """
     if not filings:
         return ()
-    utc = pl.Series([h.accepted.astimezone(timezone.utc) for _, h in filings], dtype=pl.Datetime("us", "UTC"))
-    timings = timing_at(utc, cal).to_list()
+    timings = stated_timing(pl.DataFrame({
+        "announced_date": pl.Series([h.accepted.date() for _, h in filings], dtype=pl.Date),
+        "announced_utc": pl.Series([h.accepted.astimezone(timezone.utc) for _, h in filings], dtype=pl.Datetime("us", "UTC")),
+    }), cal).to_list()
     events = []
     for (filing, header), timing in zip(filings, timings, strict=True):
         names = [check_ticker(t) for t in tickers[filing.cik]]

@@ -354,7 +354,8 @@ def _cmd_events_discover(args) -> int:
     """``events discover --source earnings``: the new events as TOML on stdout (``>> catalog.toml``
     appends them), the rest on stderr."""
     from flows.io.catalog import default_catalog_path
-    from flows.io.earnings import discover_earnings, events_toml
+    from analysis.catalog import toml_events
+    from flows.io.earnings import discover_earnings
 
     if not args.tickers:
         raise InputError("name the companies: events discover TICKER... --source earnings", field="TICKER")
@@ -371,7 +372,7 @@ def _cmd_events_discover(args) -> int:
         notes.append(f"{len(found.upcoming)} upcoming left out (next: {first.tickers[0]} {first.announced_text}; "
                      "--upcoming adds them)")
     print(f"{PROG}: " + "; ".join(notes), file=sys.stderr)
-    sys.stdout.write(events_toml(found.events))
+    sys.stdout.write(toml_events(found.events))
     return 0
 
 

@@ -10,14 +10,14 @@ Entries already in the catalog (same id) are not added again either, so a discov
 repeated. Upcoming entries (day 0 not closed yet: Yahoo's estimate, which may move) are left
 out unless asked for.
 
-:func:`events_toml` writes events as ``[[events]]`` tables that
+:func:`analysis.catalog.toml_events` writes events as ``[[events]]`` tables that
 :func:`analysis.catalog.parse_catalog_toml` reads back unchanged; the command prints them,
-so that ``>> catalog.toml`` appends them to a catalog.
+so that ``>> catalog.toml`` appends them to a catalog (or :func:`flows.io.catalog.append_events`
+appends them, idempotently).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -142,24 +142,3 @@ def _nothing(failures: dict[str, str]) -> str:
     for ticker, reason in failures.items():
         by_reason.setdefault(reason, []).append(ticker)
     return "no earnings dates: " + "; ".join(f"{', '.join(t)}: {reason}" for reason, t in by_reason.items())
-
-
-def events_toml(events: Sequence[EventSpec]) -> str:
-    """``[[events]]`` tables of ``events`` (the keys they set; strings escaped as TOML basic
-    strings), read back unchanged by :func:`analysis.catalog.parse_catalog_toml`."""
-    def text(value: str) -> str:
-        return json.dumps(value, ensure_ascii=False)  # JSON's escapes are TOML's
-
-    def array(values: Sequence[str]) -> str:
-        return "[" + ", ".join(map(text, values)) + "]"
-
-    tables = []
-    for ev in events:
-        lines = ["[[events]]", f"id = {text(ev.id)}", f"tickers = {array(ev.tickers)}",
-                 f"announced = {text(ev.announced_text)}", f"timing = {text(ev.timing)}",
-                 f"benchmark = {text(ev.benchmark)}"]
-        lines += [f"related = {array(ev.related)}"] if ev.related else []
-        lines += [f"group = {text(ev.group)}"]
-        lines += [f"{key} = {text(getattr(ev, key))}" for key in ("description", "source") if getattr(ev, key)]
-        tables.append("\n".join(lines) + "\n")
-    return "\n".join(tables)

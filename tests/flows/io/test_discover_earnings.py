@@ -15,7 +15,8 @@ from analysis.errors import DataUnavailableError
 from analysis.specs import EventSpec
 from flows.cli.main import main
 from flows.io import yahoo
-from flows.io.earnings import discover_earnings, events_toml
+from analysis.catalog import toml_events as events_toml
+from flows.io.earnings import discover_earnings
 from tests.conftest import REPO_ROOT
 
 NY = ZoneInfo("America/New_York")
