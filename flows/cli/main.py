@@ -32,9 +32,11 @@ Errors are one line on stderr: ``market-reaction: error: <what and where>``.
 ``run`` and ``demo`` run the study in this process with no Prefect at all, unless a Prefect
 API is configured (``PREFECT_API_URL`` in the environment or in the active Prefect profile)
 or ``--prefect`` is given: then the run is a tracked Prefect flow run (``event-study``) with
-its artifacts, on that API or on a temporary local server (:mod:`flows.orchestration.study`,
-:mod:`flows.orchestration.tracked`). Arguments and the catalog are checked first, before the engine's
-libraries (or Prefect) are imported, so mistakes are reported at once.
+its artifacts, on that API or on a temporary local server this process starts and stops
+(:mod:`flows.orchestration.study`, :mod:`flows.orchestration.tracked`,
+:mod:`flows.orchestration.ephemeral`). Arguments and the catalog are checked first, before the engine's
+libraries (or Prefect) are imported, so mistakes are reported at once; then ``PREFECT_HOME``.
+Ctrl-C ends any command with 130 within :data:`INTERRUPT_DEADLINE` seconds (:class:`_Interrupts`).
 """
 
 from __future__ import annotations
@@ -57,8 +59,8 @@ if TYPE_CHECKING:
 
 PROG = "market-reaction"
 MAX_WARNINGS = 20  # warnings printed after a run; the manifest lists them all
-PREFECT_HELP = ("a tracked Prefect flow run even without a configured Prefect API (Prefect starts a temporary "
-                "local server; default: tracked only when PREFECT_API_URL is set in the environment or profile)")
+PREFECT_HELP = ("a tracked Prefect flow run even without a configured Prefect API (on a temporary local server "
+                "started for the run; default: tracked only when PREFECT_API_URL is set in the environment or profile)")
 
 
 def _prefect_env(verbose: bool, command: str) -> None:
@@ -508,21 +510,21 @@ def main(argv: list[str] | None = None) -> int:
 
     Called without ``argv`` (the console script, ``python -m flows.cli.main``), main owns the
     process: a Ctrl-C is handled by :class:`_Interrupts` (exit 130 within
-    :data:`INTERRUPT_DEADLINE` seconds, never lost), and after a tracked run the process
-    leaves at once (``os._exit``, stdout and stderr flushed): its Prefect server is stopped
-    and Prefect's logs and events are sent by then (:func:`flows.orchestration.ephemeral.prefect_api`),
-    and Prefect's interpreter teardown took seconds, during which a Ctrl-C ended in a traceback."""
+    :data:`INTERRUPT_DEADLINE` seconds, never lost; not in ``serve``). After an interrupt or a
+    tracked run the process leaves at once (``os._exit``, stdout and stderr flushed): a
+    tracked run's Prefect server is stopped and Prefect's logs and events are sent by then
+    (:func:`flows.orchestration.ephemeral.prefect_api`), and Prefect's interpreter teardown
+    took seconds, during which a Ctrl-C ended in a traceback; after an interrupt, Python
+    would report a ``KeyboardInterrupt`` raised while a module was imported as a death by
+    SIGINT even though it was handled."""
     _REPORTED.clear()
     if argv is not None:
         return _main(argv)
-    interrupts = _Interrupts()
     try:
-        code = _main(None)
+        code = _main(None, owner=True)
     except KeyboardInterrupt:  # while the arguments were read
         code = _interrupted()
-    if interrupts.seen and code != 130:  # swallowed (Prefect does while a flow run ends): the run was stopped all the same
-        code = _interrupted()
-    if "flows.orchestration.ephemeral" in sys.modules:
+    if code == 130 or "flows.orchestration.ephemeral" in sys.modules:
         _leave(code)
     return code
 
@@ -572,8 +574,16 @@ class _Interrupts:
         raise KeyboardInterrupt
 
 
-def _main(argv: list[str] | None) -> int:
+def _main(argv: list[str] | None, owner: bool = False) -> int:
     args = _parser().parse_args(_glue_window_values(sys.argv[1:] if argv is None else list(argv)))
+    interrupts = _Interrupts() if owner and args.command != "serve" else None  # serve: Prefect's runner stops its own way
+    code = _command(args)
+    if interrupts and interrupts.seen and code != 130:  # swallowed (Prefect does while a flow run ends): stopped all the same
+        code = _interrupted()
+    return code
+
+
+def _command(args: argparse.Namespace) -> int:
     if args.quiet:
         os.environ["MARKET_REACTION_QUIET"] = "1"
     _prefect_env(args.verbose, args.command)

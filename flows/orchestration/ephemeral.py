@@ -89,7 +89,7 @@ def check_prefect_home(folder: Path | None = None) -> Path:
         if e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
             reason += f": {PROBE_BYTES >> 20} MiB could not be written"
         raise MarketReactionError(f"PREFECT_HOME {folder}: not writable ({reason}); "
-                                  "free space or point PREFECT_HOME at a writable folder") from None
+                                  "set PREFECT_HOME to a writable folder with free space") from None
     return folder
 
 
