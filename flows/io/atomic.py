@@ -21,7 +21,7 @@ repairs what killed writers left in ``<parent>`` (:func:`recover`):
 * a ``.del-`` folder (a deletion that was cut short): deleted.
 
 Files and folders are fsync'ed before they are renamed and the parent after, so a finished
-swap also survives a power cut. The lock files (``.publish.lock`` and a writer's
+swap also survives a power cut. A Ctrl-C during the swap takes effect when it is done. The lock files (``.publish.lock`` and a writer's
 ``.tmp-<tag>.lock`` until it finishes) are the only things left beside the reports.
 ``flock`` needs a file system that honours it (local disks do; NFS v4 does).
 """
@@ -35,7 +35,9 @@ import fcntl
 import os
 import re
 import shutil
+import signal
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -219,7 +221,8 @@ def staged_folder(
             if carry is not None and out.is_dir():
                 carry(out, tmp)
                 _fsync_tree(tmp)
-            _swap(tmp, out)
+            with _uninterrupted():
+                _swap(tmp, out)
 
 
 def check_owned(out: Path, marker: str = "manifest.json", owned: Callable[[Path], bool] | None = None) -> None:
@@ -275,6 +278,24 @@ def _guarded_folder(out: Path) -> Iterator[Path]:
     finally:
         guard.unlink(missing_ok=True)
         os.close(fd)
+
+
+@contextlib.contextmanager
+def _uninterrupted() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) back until the block ends, then deliver it: a swap cut between
+    its renames by ``KeyboardInterrupt`` left ``out`` missing (or a ``.del-`` folder behind)
+    until the next write. Only in the main thread, where Python runs signal handlers."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
+        yield
+        return
+    held: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if held:
+            signal.raise_signal(signal.SIGINT)
 
 
 def _swap(new: Path, out: Path) -> None:
