@@ -21,8 +21,9 @@ repairs what killed writers left in ``<parent>`` (:func:`recover`):
 * a ``.del-`` folder (a deletion that was cut short): deleted.
 
 Files and folders are fsync'ed before they are renamed and the parent after, so a finished
-swap also survives a power cut. A Ctrl-C during the swap takes effect when it is done. The lock files (``.publish.lock`` and a writer's
-``.tmp-<tag>.lock`` until it finishes) are the only things left beside the reports.
+swap also survives a power cut. A Ctrl-C during the swap takes effect when it is done. The
+lock files (``.publish.lock`` and a writer's ``.tmp-<tag>.lock`` until it finishes) are the
+only things left beside the reports.
 ``flock`` needs a file system that honours it (local disks do; NFS v4 does).
 """
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -176,15 +177,22 @@ def _wait_ready(server: subprocess.Popen, url: str, log) -> None:
         time.sleep(0.1)
     what = (f"exited with code {server.returncode}" if server.returncode is not None else
             f"did not answer within {timeout:g} s (PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS)")
-    raise MarketReactionError(f"the temporary Prefect server on {url} {what}{_last_line(log)}")
+    raise MarketReactionError(f"the temporary Prefect server on {url} {what}{_reason(log)}")
 
 
-def _last_line(log) -> str:
+_EXCEPTION = re.compile(r"[A-Za-z_][\w.]*(Error|Exception): .*")
+
+
+def _reason(log) -> str:
+    """``: <the last exception line, else the last line>`` of the server's output, and where to see it all."""
     if log is None:
         return ""
     log.seek(0)
-    lines = [line.strip() for line in log.read()[-4096:].decode(errors="replace").splitlines() if line.strip()]
-    return f": {lines[-1]}" if lines else ""
+    lines = [line.strip() for line in log.read()[-65536:].decode(errors="replace").splitlines() if line.strip()]
+    if not lines:
+        return ""
+    reason = next((line for line in reversed(lines) if _EXCEPTION.fullmatch(line)), lines[-1])
+    return f": {reason} (--verbose shows its output)"
 
 
 def _stop(server: subprocess.Popen, grace: float) -> None:

@@ -60,3 +60,17 @@ def test_an_unwritable_prefect_home_is_one_line_naming_it(monkeypatch, tmp_path,
     assert str(raised.value) == (f"PREFECT_HOME {home}: not writable ({reason}); "
                                  "set PREFECT_HOME to a writable folder with free space")
     assert raised.value.exit_code == 1 and list(home.iterdir()) == []
+
+
+@pytest.mark.prefect
+def test_a_server_that_fails_to_start_is_one_line_with_its_reason(monkeypatch, tmp_path):
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
+    monkeypatch.setenv("PREFECT_API_DATABASE_CONNECTION_URL", f"sqlite+aiosqlite:///{tmp_path}/missing/prefect.db")
+    with pytest.raises(MarketReactionError) as raised:
+        with ephemeral.prefect_api():
+            pytest.fail("the block ran")
+    message = str(raised.value)
+    assert "\n" not in message and message.startswith("the temporary Prefect server on http://127.0.0.1:")
+    assert "exited with code" in message and "unable to open database file (--verbose shows its output)" in message
+    assert "PREFECT_API_URL" not in os.environ
