@@ -555,7 +555,8 @@ class _Interrupts:
     ``KeyboardInterrupt`` in the main thread as usual (the run stops and deletes what it had
     begun to write; a temporary Prefect server is killed) and ends the process with 130 at
     most :data:`INTERRUPT_DEADLINE` seconds later whatever still runs (Prefect's teardown,
-    batch threads finishing their work); ``seen`` records it even when something swallows
+    batch threads finishing their work; the hidden folders still being written are deleted
+    then: :func:`flows.io.atomic.discard_unfinished`); ``seen`` records it even when something swallows
     the ``KeyboardInterrupt``. Later ones are ignored: a second Ctrl-C must not cut the
     cleanup short. Nothing is installed when SIGINT is ignored (``nohup``, ``&`` in a script)."""
 
@@ -568,10 +569,17 @@ class _Interrupts:
         if self.seen:
             return
         self.seen = True
-        deadline = threading.Timer(INTERRUPT_DEADLINE, lambda: _leave(_interrupted()))
+        deadline = threading.Timer(INTERRUPT_DEADLINE, self._deadline)
         deadline.daemon = True
         deadline.start()
         raise KeyboardInterrupt
+
+    @staticmethod
+    def _deadline() -> NoReturn:
+        atomic = sys.modules.get("flows.io.atomic")
+        if atomic is not None:
+            atomic.discard_unfinished()  # what the cleanup had not reached yet
+        _leave(_interrupted())
 
 
 def _main(argv: list[str] | None, owner: bool = False) -> int:

@@ -271,14 +271,30 @@ def _guarded_folder(out: Path) -> Iterator[Path]:
         fd = os.open(guard, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         fcntl.flock(fd, fcntl.LOCK_EX)
         tmp.mkdir()
+    _UNFINISHED[tmp] = guard
     try:
         yield tmp
     except BaseException:
         _remove(tmp)
         raise
     finally:
+        _UNFINISHED.pop(tmp, None)
         guard.unlink(missing_ok=True)
         os.close(fd)
+
+
+_UNFINISHED: dict[Path, Path] = {}
+"""This process's hidden folders being written (:func:`_guarded_folder`) -> their lock files."""
+
+
+def discard_unfinished() -> None:
+    """Delete this process's hidden folders still being written and their lock files, for a
+    process about to end without unwinding (``os._exit``) while threads may still write into
+    them: nothing it began is left for the next writer to find."""
+    for tmp, guard in list(_UNFINISHED.items()):
+        for _ in range(2):  # a file a thread made while the first pass ran
+            _remove(tmp)
+        guard.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

@@ -128,6 +128,7 @@ def _assert_nothing_partial(out: Path) -> None:
     ("temporary Prefect server:", False),  # the flow run begins; SIGINT to the process alone
     ("prices:", True),  # tasks running
     ("event row(s) in", True),  # the event batches (a subflow, on threads)
+    ("engine:", True),  # the report is being written (its plots and data files)
     ("writing the report:", True),  # the flow run ends (Prefect swallowed a KeyboardInterrupt here: exit 0)
 ])
 def test_ctrl_c_at_any_moment_exits_130_within_2_s_leaving_nothing(homes, tmp_path, moment, to_group):

@@ -397,6 +397,20 @@ def test_a_ctrl_c_during_the_swap_takes_effect_when_it_is_done(tmp_path, monkeyp
     assert (out / "manifest.json").read_text() == "new" and hidden(reports) == []
 
 
+def test_a_process_ending_without_unwinding_first_discards_its_unfinished_folders(tmp_path):
+    """What the Ctrl-C deadline of the command line does before ``os._exit``."""
+    reports = tmp_path / "reports"
+    with pytest.raises(KeyboardInterrupt):
+        with atomic.staged_folder(reports / "run") as new:
+            (new / "plots").mkdir()
+            (new / "plots" / "a.svg").write_text("<svg")
+            atomic.discard_unfinished()
+            assert hidden(reports) == []
+            raise KeyboardInterrupt
+    atomic.discard_unfinished()  # nothing left to discard
+    assert hidden(reports) == [] and not (reports / "run").exists()
+
+
 def test_a_scratch_folder_is_deleted_at_the_end_and_after_its_writer_is_killed(tmp_path):
     """The folder a study streams rows into (beside its report): gone when the run ends, and,
     when the run is killed, removed by the next write into that parent."""
