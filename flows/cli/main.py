@@ -35,21 +35,26 @@ Errors are one line on stderr: ``market-reaction: error: <what and where>``.
 ``run`` and ``demo`` run the study in this process with no Prefect at all, unless a Prefect
 API is configured (``PREFECT_API_URL`` in the environment or in the active Prefect profile)
 or ``--prefect`` is given: then the run is a tracked Prefect flow run (``event-study``) with
-its artifacts, on that API or on a temporary local server (:mod:`flows.orchestration.study`,
-:mod:`flows.orchestration.tracked`). Arguments and the catalog are checked first, before the engine's
-libraries (or Prefect) are imported, so mistakes are reported at once.
+its artifacts, on that API or on a temporary local server this process starts and stops
+(:mod:`flows.orchestration.study`, :mod:`flows.orchestration.tracked`,
+:mod:`flows.orchestration.ephemeral`). Arguments and the catalog are checked first, before the engine's
+libraries (or Prefect) are imported, so mistakes are reported at once; then ``PREFECT_HOME``.
+Ctrl-C ends any command with 130 within :data:`INTERRUPT_DEADLINE` seconds (:class:`_Interrupts`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
+import signal
 import sys
+import threading
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from analysis.errors import InputError, MarketReactionError
 
@@ -59,8 +64,8 @@ if TYPE_CHECKING:
 
 PROG = "market-reaction"
 MAX_WARNINGS = 20  # warnings printed after a run; the manifest lists them all
-PREFECT_HELP = ("a tracked Prefect flow run even without a configured Prefect API (Prefect starts a temporary "
-                "local server; default: tracked only when PREFECT_API_URL is set in the environment or profile)")
+PREFECT_HELP = ("a tracked Prefect flow run even without a configured Prefect API (on a temporary local server "
+                "started for the run; default: tracked only when PREFECT_API_URL is set in the environment or profile)")
 
 
 def _prefect_env(verbose: bool, command: str) -> None:
@@ -444,16 +449,19 @@ def _cmd_run(args) -> int:
     with progress.stage("catalog"):  # checked before the engine (or Prefect) is imported: mistakes fail fast
         inputs = _check_run(args)
     if _tracked(args):  # the flow checks its parameters again: a deployment run starts there
-        from flows.orchestration.tracked import event_study
+        from flows.orchestration.ephemeral import prefect_api
 
-        out = event_study(
-            event_ids=args.event_ids or None, catalog=str(inputs.catalog), source=args.source,
-            out=str(args.out) if args.out else None, estimation=args.estimation, windows=args.windows,
-            model=args.model, returns=args.returns, min_estimation_obs=args.min_obs, latex=args.latex,
-            regressors=args.regressors, pooled_cov=args.pooled_cov, factors=args.factors, risk_free=args.risk_free,
-            drop_confounded=args.drop_confounded, task_runner=args.task_runner, dask_address=args.dask_address,
-            batch_rows=args.batch_rows, xlsx=args.xlsx, discovered=args.discovered,
-        )
+        with prefect_api(args.verbose):
+            from flows.orchestration.tracked import event_study
+
+            out = event_study(
+                event_ids=args.event_ids or None, catalog=str(inputs.catalog), source=args.source,
+                out=str(args.out) if args.out else None, estimation=args.estimation, windows=args.windows,
+                model=args.model, returns=args.returns, min_estimation_obs=args.min_obs, latex=args.latex,
+                regressors=args.regressors, pooled_cov=args.pooled_cov, factors=args.factors, risk_free=args.risk_free,
+                drop_confounded=args.drop_confounded, task_runner=args.task_runner, dask_address=args.dask_address,
+                batch_rows=args.batch_rows, xlsx=args.xlsx, discovered=args.discovered,
+            )
     else:
         from flows.orchestration.study import study_events
         from flows.settings import home
@@ -514,7 +522,13 @@ def _print_summary(out: Path) -> None:
 def _cmd_demo(args) -> int:
     from flows.devtools.demo import run_demo
 
-    print(run_demo(args.out, tracked=_tracked(args)))
+    if not _tracked(args):
+        print(run_demo(args.out))
+        return 0
+    from flows.orchestration.ephemeral import prefect_api
+
+    with prefect_api(args.verbose):
+        print(run_demo(args.out, tracked=True))
     return 0
 
 
@@ -601,7 +615,92 @@ def _glue_window_values(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command ``argv`` (default ``sys.argv[1:]``) and return its exit code.
+
+    Called without ``argv`` (the console script, ``python -m flows.cli.main``), main owns the
+    process: a Ctrl-C is handled by :class:`_Interrupts` (exit 130 within
+    :data:`INTERRUPT_DEADLINE` seconds, never lost; not in ``serve``). After an interrupt or a
+    tracked run the process leaves at once (``os._exit``, stdout and stderr flushed): a
+    tracked run's Prefect server is stopped and Prefect's logs and events are sent by then
+    (:func:`flows.orchestration.ephemeral.prefect_api`), and Prefect's interpreter teardown
+    took seconds, during which a Ctrl-C ended in a traceback; after an interrupt, Python
+    would report a ``KeyboardInterrupt`` raised while a module was imported as a death by
+    SIGINT even though it was handled."""
+    _REPORTED.clear()
+    if argv is not None:
+        return _main(argv)
+    try:
+        code = _main(None, owner=True)
+    except KeyboardInterrupt:  # while the arguments were read
+        code = _interrupted()
+    if code == 130 or "flows.orchestration.ephemeral" in sys.modules:
+        _leave(code)
+    return code
+
+
+INTERRUPT_DEADLINE = 1.5
+"""Seconds from the first Ctrl-C to the end of the process, however far the cleanup got."""
+_REPORTED: list[str] = []
+
+
+def _interrupted() -> int:
+    """Say once that the command was interrupted; return 130."""
+    if not _REPORTED:
+        _REPORTED.append("interrupted")
+        print(f"{PROG}: interrupted", file=sys.stderr, flush=True)
+    return 130
+
+
+def _leave(code: int) -> NoReturn:
+    """End the process now with ``code``, stdout and stderr flushed (no interpreter teardown)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
+class _Interrupts:
+    """SIGINT (Ctrl-C) in a process :func:`main` owns. The first one raises
+    ``KeyboardInterrupt`` in the main thread as usual (the run stops and deletes what it had
+    begun to write; a temporary Prefect server is killed) and ends the process with 130 at
+    most :data:`INTERRUPT_DEADLINE` seconds later whatever still runs (Prefect's teardown,
+    batch threads finishing their work; the hidden folders still being written are deleted
+    then: :func:`flows.io.atomic.discard_unfinished`); ``seen`` records it even when something swallows
+    the ``KeyboardInterrupt``. Later ones are ignored: a second Ctrl-C must not cut the
+    cleanup short. Nothing is installed when SIGINT is ignored (``nohup``, ``&`` in a script)."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, self._on_sigint)
+
+    def _on_sigint(self, signum, frame) -> None:
+        if self.seen:
+            return
+        self.seen = True
+        deadline = threading.Timer(INTERRUPT_DEADLINE, self._deadline)
+        deadline.daemon = True
+        deadline.start()
+        raise KeyboardInterrupt
+
+    @staticmethod
+    def _deadline() -> NoReturn:
+        atomic = sys.modules.get("flows.io.atomic")
+        if atomic is not None:
+            atomic.discard_unfinished()  # what the cleanup had not reached yet
+        _leave(_interrupted())
+
+
+def _main(argv: list[str] | None, owner: bool = False) -> int:
     args = _parser().parse_args(_glue_window_values(sys.argv[1:] if argv is None else list(argv)))
+    interrupts = _Interrupts() if owner and args.command != "serve" else None  # serve: Prefect's runner stops its own way
+    code = _command(args)
+    if interrupts and interrupts.seen and code != 130:  # swallowed (Prefect does while a flow run ends): stopped all the same
+        code = _interrupted()
+    return code
+
+
+def _command(args: argparse.Namespace) -> int:
     if args.quiet:
         os.environ["MARKET_REACTION_QUIET"] = "1"
     _prefect_env(args.verbose, args.command)
@@ -612,8 +711,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         return _fail(str(e), e.exit_code)
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+        return _interrupted()
     except BrokenPipeError:  # the reader of stdout is gone (`| head`): nothing more to say, to anyone
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
