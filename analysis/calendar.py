@@ -141,6 +141,41 @@ def exchange_calendar(name: str = "XNYS") -> SessionCalendar:
     return SessionCalendar(name=name, tz=str(cal.tz), sessions=frame)
 
 
+def stated_timing(events: pl.DataFrame, cal: SessionCalendar) -> pl.Series:
+    """The timing an announcement's time of day says, by the rules of :func:`align_events`
+    (vectorised over events).
+
+    Parameters
+    ----------
+    events
+        Frame with ``announced_date`` (Date, the announcement's local date) and
+        ``announced_utc`` (UTC datetime, null when only a date is known).
+    cal
+        The exchange calendar (its sessions' opens and closes, early closes included).
+
+    Returns
+    -------
+    pl.Series
+        ``timing`` per row: ``pre-open`` before the open of the session of the local date,
+        ``intraday`` from the open until the close, ``after-close`` from the close on;
+        ``unknown`` without a time, or when the local date is no session (day 0 is then the
+        next session whatever the time) or outside the calendar. Given as the stated timing,
+        it places day 0 where the time alone would (:func:`align_events`).
+    """
+    utc = pl.col("announced_utc")
+    local = utc.dt.convert_time_zone(cal.tz).dt.date()
+    hours = events.select(local.alias(S.DATE), utc).join(
+        cal.sessions.select(S.DATE, OPEN_UTC, CLOSE_UTC), on=S.DATE, how="left", maintain_order="left"
+    )
+    return hours.select(
+        pl.when(utc.is_null() | pl.col(OPEN_UTC).is_null()).then(pl.lit("unknown"))
+        .when(utc < pl.col(OPEN_UTC)).then(pl.lit("pre-open"))
+        .when(utc < pl.col(CLOSE_UTC)).then(pl.lit("intraday"))
+        .otherwise(pl.lit("after-close"))
+        .alias(S.TIMING)
+    ).to_series()
+
+
 def align_events(events: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:
     """Place day 0 of every event on the calendar (vectorised over events).
 
@@ -221,33 +256,3 @@ def align_events(events: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:
     ).with_columns(cal.dates_of(pl.col(S.DAY0_SESSION)).alias(S.DAY0))
     return out.select(*events.columns, S.DAY0, S.DAY0_SESSION, S.DAY0_RULE, "day0_warning")
 
-
-def timing_at(announced_utc: pl.Series, cal: SessionCalendar) -> pl.Series:
-    """The timing that follows from exact times (vectorised): on a session of ``cal``,
-    ``pre-open`` before its open, ``intraday`` from the open to before the close (early closes
-    from the calendar), ``after-close`` from the close on; on a day that is no session (a
-    weekend, a holiday such as Good Friday, when EDGAR is open), ``after-close``. With these,
-    :func:`align_events` places day 0 as the time alone would (a time at 16:21:59 New York,
-    after the close, gives the next session).
-
-    Parameters
-    ----------
-    announced_utc
-        Timezone-aware datetimes (any zone; compared in UTC).
-
-    Returns
-    -------
-    pl.Series
-        ``timing`` (String), one value per time (null for a null time).
-    """
-    t = announced_utc.dt.convert_time_zone("UTC").alias("_t")
-    frame = pl.DataFrame([t, t.dt.convert_time_zone(cal.tz).dt.date().alias(S.DATE)]).join(
-        cal.sessions.select(S.DATE, OPEN_UTC, CLOSE_UTC), on=S.DATE, how="left", maintain_order="left",
-    )
-    return frame.select(
-        pl.when(pl.col("_t").is_null()).then(None)
-        .when(pl.col(OPEN_UTC).is_null() | (pl.col("_t") >= pl.col(CLOSE_UTC))).then(pl.lit("after-close"))
-        .when(pl.col("_t") < pl.col(OPEN_UTC)).then(pl.lit("pre-open"))
-        .otherwise(pl.lit("intraday"))
-        .alias(S.TIMING)
-    ).to_series()

@@ -30,7 +30,8 @@ which clock it was on, for the record).
 **Events.** One per filing (:func:`filing_events`): id ``<ticker>-<form>-<accession>``
 (``amzn-8k-0001018724-25-000123``, :func:`filing_id`), the ticker(s), ``announced`` = the
 acceptance time in New York with its offset, the timing that follows from it on the
-exchange calendar (:func:`analysis.calendar.timing_at`), a description (form, item numbers
+exchange calendar (:func:`analysis.calendar.stated_timing`: ``unknown`` on a day with no
+session, such as Good Friday, when EDGAR is open; day 0 is then the next session either way), a description (form, item numbers
 and names, company), the filing's index page as source and a group by item
 (:func:`item_group`: ``earnings`` for 2.02, ``material-agreements`` for 1.01, ...).
 """
@@ -46,7 +47,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from analysis.calendar import SessionCalendar, timing_at
+from analysis.calendar import SessionCalendar, stated_timing
 from analysis.errors import DataUnavailableError
 from analysis.specs import EventSpec, check_ticker
 
@@ -341,10 +342,13 @@ def item_group(form: str, items: Sequence[str]) -> str:
 
 
 def describe(form: str, items: Sequence[str], company: str) -> str:
-    """``8-K: 2.02 Results of Operations and Financial Condition; 9.01 Financial Statements and
-    Exhibits (AMAZON COM INC)``."""
-    named = "; ".join(f"{i} {ITEM_NAMES[i]}" if i in ITEM_NAMES else f"item {i}" for i in items)
-    return f"{form}{': ' + named if named else ''}" + (f" ({company})" if company else "")
+    """``AMAZON COM INC 8-K (items 2.02, 9.01): Results of Operations and Financial Condition;
+    Financial Statements and Exhibits`` (its first clause is what the answers name)."""
+    head = " ".join(p for p in (company, form) if p)
+    if not items:
+        return head
+    names = "; ".join(ITEM_NAMES.get(i, f"item {i}") for i in items)
+    return f"{head} (item{'s' if len(items) > 1 else ''} {', '.join(items)}): {names}"
 
 
 def wanted(filing: Filing, forms: Iterable[str], since: date | None, until: date | None) -> bool:
@@ -370,8 +374,10 @@ def filing_events(
     """
     if not filings:
         return ()
-    utc = pl.Series([h.accepted.astimezone(timezone.utc) for _, h in filings], dtype=pl.Datetime("us", "UTC"))
-    timings = timing_at(utc, cal).to_list()
+    timings = stated_timing(pl.DataFrame({
+        "announced_date": pl.Series([h.accepted.date() for _, h in filings], dtype=pl.Date),
+        "announced_utc": pl.Series([h.accepted.astimezone(timezone.utc) for _, h in filings], dtype=pl.Datetime("us", "UTC")),
+    }), cal).to_list()
     events = []
     for (filing, header), timing in zip(filings, timings, strict=True):
         names = [check_ticker(t) for t in tickers[filing.cik]]

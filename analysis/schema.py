@@ -148,3 +148,15 @@ VERDICT = "verdict"  # consistent / inconsistent / cannot tell
 WHY = "why"
 AT_CLOSE = "at_close"  # what the data say at the close of day 0, with the arithmetic
 AT_INTRADAY = "at_intraday"  # ... at the intraday extreme (high / low) of day 0
+
+# --- earnings calendars (flows.io.yahoo.fetch_earnings, analysis.earnings) ---------------
+EARNINGS_AT = "earnings_at"  # Yahoo's earnings date and time (aware, Yahoo's zone; midnight = no time given)
+EARNINGS_NAME = "earnings_name"  # Yahoo's "Event Name", e.g. "Q3 2025 Earnings Release" (null if absent)
+EPS_ESTIMATE = "eps_estimate"
+EPS_REPORTED = "eps_reported"
+EPS_SURPRISE_PCT = "eps_surprise_pct"  # (reported - estimate) / |estimate|, in percent, as Yahoo gives it
+UPCOMING = "upcoming"  # day 0 has not closed yet: Yahoo's date is an estimate
+CALENDAR_PREFIX = "calendar_"  # the calendar entry's side of a day-0 cross-check (calendar_announced, ...)
+FILING_PREFIX = "filing_"  # the other source's side (an 8-K item 2.02 filing, a curated catalog event)
+SESSIONS_APART = "sessions_apart"  # filing's day 0 minus the calendar's, in sessions
+FINDING = "finding"  # a sentence; null when the two day 0s agree

@@ -11,8 +11,9 @@
     market-reaction factors show
     market-reaction rates import FILE [--name dtb3]
     market-reaction events validate|list [--catalog PATH]
-    market-reaction events discover TICKER... [--since DATE] [--until DATE] [--forms 8-K,6-K] [--items 2.02,1.01]
-                                   [--catalog PATH | --format toml|csv] [--max-age SECONDS]
+    market-reaction events discover TICKER... [--source edgar|earnings] [--since DATE] [--until DATE] [--catalog PATH]
+                                   edgar (default): [--forms 8-K,6-K] [--items 2.02,1.01] [--format toml|csv] [--max-age SECONDS]
+                                   earnings: [--upcoming]
     market-reaction run [EVENT_ID ...] [--catalog PATH] [--source auto|store|yfinance] [--out DIR]
                         [--estimation -260:-11] [--window 0:0 --window -1:1 ...] [--model NAME] [--latex] [--xlsx]
                         [--factors NAME:COL,COL] [--risk-free NAME|none] [--drop-confounded] [--no-discovered]
@@ -29,7 +30,7 @@
 Exit codes: 0 success; 1 unexpected failure, or a file that cannot be written (the message
 names it); 2 bad input (arguments, catalog, price or factor file); 3 data unavailable (no
 prices in the store and none from Yahoo, a store file that cannot be read, a factor set not in
-the store, a failed factor download); 130 interrupted.
+the store, a failed factor download, no earnings dates for any ticker); 130 interrupted.
 Errors are one line on stderr: ``market-reaction: error: <what and where>``.
 
 ``run`` and ``demo`` run the study in this process with no Prefect at all, unless a Prefect
@@ -47,6 +48,7 @@ import json
 import os
 import re
 import sys
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -120,23 +122,28 @@ def _parser() -> argparse.ArgumentParser:
     rimp.add_argument("file", type=Path, metavar="FILE")
     rimp.add_argument("--name", default="dtb3", help="name of the set holding the per-session rate rf (default dtb3)")
 
-    events = sub.add_parser("events", help="check or list a catalog; discover SEC filings").add_subparsers(
-        dest="action", required=True)
+    events = sub.add_parser("events", help="check or list a catalog; discover events (SEC filings, earnings dates)"
+                            ).add_subparsers(dest="action", required=True)
     for action, what in (("validate", "check a catalog"), ("list", "list a catalog's events")):
         events.add_parser(action, help=what).add_argument(
             "--catalog", type=Path, help="TOML or CSV catalog (default: deployments/events.toml)")
-    disc = events.add_parser("discover", help="find the SEC EDGAR filings of tickers (8-K, 6-K) as catalog events, "
-                                              "timed to the second from their SEC headers")
-    disc.add_argument("tickers", nargs="+", metavar="TICKER")
-    disc.add_argument("--since", metavar="DATE", help="first filing date, e.g. 2024-01-01 (default: the recent filings)")
-    disc.add_argument("--until", metavar="DATE", help="last filing date (default: none)")
-    disc.add_argument("--forms", default="8-K,6-K", help="forms, comma-separated (default 8-K,6-K; 8-K/A for amendments)")
-    disc.add_argument("--items", help="8-K items, comma-separated, e.g. 2.02,1.01 (default: all)")
+    disc = events.add_parser("discover", help="find events of tickers: their SEC EDGAR filings (8-K, 6-K), timed to the "
+                                              "second from their SEC headers, or Yahoo's earnings dates")
+    disc.add_argument("tickers", nargs="*", metavar="TICKER", help="the companies")
+    disc.add_argument("--source", choices=["edgar", "earnings"], default="edgar",
+                      help="edgar: SEC EDGAR filings (default); earnings: Yahoo's earnings calendar")
+    disc.add_argument("--since", type=_day, help="first filing (edgar) or announcement (earnings) date, YYYY-MM-DD")
+    disc.add_argument("--until", type=_day, help="last filing or announcement date, YYYY-MM-DD")
     disc.add_argument("--catalog", type=Path,
-                      help="append the new events to this TOML or CSV catalog (created when missing); default: print them")
-    disc.add_argument("--format", choices=["toml", "csv"], default="toml", help="printed format (default toml)")
+                      help="edgar: append the new events to this TOML or CSV catalog (created when missing; default: "
+                           "print them); earnings: the catalog they are checked against (default: deployments/events.toml)")
+    disc.add_argument("--forms", default="8-K,6-K", help="edgar: forms, comma-separated (default 8-K,6-K; 8-K/A for amendments)")
+    disc.add_argument("--items", help="edgar: 8-K items, comma-separated, e.g. 2.02,1.01 (default: all)")
+    disc.add_argument("--format", choices=["toml", "csv"], default="toml", help="edgar: printed format (default toml)")
     disc.add_argument("--max-age", type=float, default=600.0, dest="max_age", metavar="SECONDS",
-                      help="use a cached submissions file younger than this (default 600; 0 asks EDGAR again)")
+                      help="edgar: use a cached submissions file younger than this (default 600; 0 asks EDGAR again)")
+    disc.add_argument("--upcoming", action="store_true",
+                      help="earnings: also the entries whose day 0 has not closed yet (Yahoo's estimates, which may move)")
 
     run = sub.add_parser("run", help="run an event study and write the report")
     run.add_argument("event_ids", nargs="*", metavar="EVENT_ID", help="events of the catalog (default: all)")
@@ -342,12 +349,44 @@ def _cmd_rates(args) -> int:
     return 0
 
 
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+
+
+def _cmd_events_discover(args) -> int:
+    """``events discover --source earnings``: the new events as TOML on stdout (``>> catalog.toml``
+    appends them), the rest on stderr."""
+    from flows.io.catalog import default_catalog_path
+    from analysis.catalog import toml_events
+    from flows.io.earnings import discover_earnings
+
+    if not args.tickers:
+        raise InputError("name the companies: events discover TICKER... --source earnings", field="TICKER")
+    path = args.catalog or default_catalog_path()
+    found = discover_earnings(args.tickers, args.since, args.until, catalog=path, upcoming=args.upcoming)
+    for line in [*found.disagreements, *(f"{t}: {why}" for t, why in found.failures.items())]:
+        print(f"{PROG}: warning: {line}", file=sys.stderr)
+    same = len(found.matched) - len(found.disagreements)
+    notes = [f"{len(found.events)} new events from Yahoo's earnings calendar (not in {path})"]
+    notes += [f"{len(found.known)} already in the catalog"] if found.known else []
+    notes += [f"{same} the same release as a catalog event, with the same day 0"] if same else []
+    if found.upcoming:
+        first = found.upcoming[0]
+        notes.append(f"{len(found.upcoming)} upcoming left out (next: {first.tickers[0]} {first.announced_text}; "
+                     "--upcoming adds them)")
+    print(f"{PROG}: " + "; ".join(notes), file=sys.stderr)
+    sys.stdout.write(toml_events(found.events))
+    return 0
+
+
 def _cmd_events(args) -> int:
     from flows.io.catalog import default_catalog_path, load_catalog
 
     if args.action == "discover":
-        return _cmd_discover(args)
-
+        return _cmd_events_discover(args) if args.source == "earnings" else _cmd_discover(args)
     path = args.catalog or default_catalog_path()
     events = load_catalog(path)
     if args.action == "validate":
@@ -360,24 +399,17 @@ def _cmd_events(args) -> int:
     return 0
 
 
-def _day(text: str | None, field: str):
-    from datetime import date
-
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(f"expected a date YYYY-MM-DD, got {text!r}", field=field) from None
-
-
 def _cmd_discover(args) -> int:
     from analysis.catalog import csv_events, toml_events
     from flows import progress
     from flows.io.edgar import discover
     from flows.settings import home
 
-    since, until = _day(args.since, "--since"), _day(args.until, "--until")
+    since, until = args.since, args.until
+    if not args.tickers:
+        raise InputError("name the companies: events discover TICKER...", field="TICKER")
+    if args.upcoming:
+        raise InputError("--upcoming goes with --source earnings (EDGAR lists filings made, none ahead)", field="--upcoming")
     if since and until and since > until:
         raise InputError(f"--since {since} is after --until {until}", field="--since")
     if args.catalog and args.catalog.suffix.lower() not in (".toml", ".csv"):

@@ -594,9 +594,9 @@ def confounders_table(result: StudyResult, only: Sequence[str] | None = None, sh
         "Own AR day 0 and $: the confounder's own reaction, when it is studied in this run. " + STARS_NOTE,
     ]
     if result.confounders[S.DISCOVERED].fill_null(False).any():
-        notes.append("Studied \"no (SEC filing)\": a filing `market-reaction events discover` found on SEC EDGAR for the "
-                     "ticker (timed from its SEC header), taken from the store as a candidate confounder; "
-                     "`run --no-discovered` leaves them out.")
+        notes.append("Studied \"no (SEC filing)\": a filing that market-reaction events discover found on SEC EDGAR for "
+                     "the ticker (timed from its SEC header), taken from the store as a candidate confounder; "
+                     "run --no-discovered leaves them out.")
     shown = shown or shown_rows(result)
     conf = _limit(_only(result.confounders, only), shown, notes, "confounders.parquet")
     if not shown.complete and conf.height > MAX_EVENT_ROWS:

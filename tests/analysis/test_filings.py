@@ -5,16 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-import polars as pl
 import pytest
 
-from analysis.calendar import timing_at
+from analysis.calendar import align_events
 from analysis.errors import DataUnavailableError
 from analysis.filings import (
     Filing, FilingHeader, acceptance_time, accession_of, filing_events, filing_id, item_group, json_clock, parse_header,
     parse_submissions, parse_ticker_map,
 )
-from analysis.specs import EventSpec
+from analysis.specs import EventSpec, events_frame
 
 NY = ZoneInfo("America/New_York")
 TEXT_HEADER = """<SEC-DOCUMENT>0000320193-19-000063.txt : 20190430
@@ -101,8 +100,13 @@ def test_timing_follows_from_the_time_on_the_exchange_calendar(cal):
     times = [datetime(2025, 10, 30, 16, 0, tzinfo=NY), datetime(2025, 10, 30, 15, 59, 59, tzinfo=NY),
              datetime(2025, 10, 30, 9, 29, 59, tzinfo=NY), datetime(2025, 4, 18, 10, 0, tzinfo=NY),  # Good Friday
              datetime(2025, 11, 28, 13, 0, tzinfo=NY), datetime(2025, 11, 28, 12, 59, tzinfo=NY)]  # early close
-    assert timing_at(pl.Series([t.astimezone(timezone.utc) for t in times]), cal).to_list() == [
-        "after-close", "intraday", "pre-open", "after-close", "after-close", "intraday"]
+    filings = [(Filing(1, f"0000000001-25-00000{n}", "8-K", t.date(), "", ("8.01",), "X"),
+                FilingHeader(f"0000000001-25-00000{n}", "8-K", t, ("8.01",), "X")) for n, t in enumerate(times)]
+    events = filing_events(filings, {1: ["X"]}, cal)
+    assert [e.timing for e in events] == ["after-close", "intraday", "pre-open", "unknown", "after-close", "intraday"]
+    days = dict(align_events(events_frame(events), cal).select("event_id", "day0").iter_rows())
+    assert [days[e.id] for e in events] == [date(2025, 10, 31), date(2025, 10, 30), date(2025, 10, 30), date(2025, 4, 21),
+                                            date(2025, 12, 1), date(2025, 11, 28)]
 
 
 def test_a_filing_of_a_cik_with_two_tickers_is_one_event(cal):
@@ -110,4 +114,4 @@ def test_a_filing_of_a_cik_with_two_tickers_is_one_event(cal):
     h = FilingHeader(f.accession, "8-K", datetime(2025, 10, 29, 16, 3, 7, tzinfo=NY), (), "Alphabet Inc.")
     (e,) = filing_events([(f, h)], {1652044: ["GOOGL", "GOOG"]}, cal)
     assert e.id == "googl-8k-0001652044-25-000090" and e.tickers == ("GOOGL", "GOOG") and e.group == "earnings"
-    assert e.description.startswith("8-K: 2.02 Results of Operations")  # the JSON's items when the header has none
+    assert e.description.startswith("Alphabet Inc. 8-K (items 2.02, 9.01): Results of Operations")  # the JSON's items when the header has none

@@ -43,8 +43,8 @@ def test_day0_comes_from_the_sec_header_whatever_clock_the_json_is_on(fake_edgar
     q3 = by_id[AMZN_Q3]
     assert q3.announced == datetime(2025, 10, 30, 16, 1, 52, tzinfo=NY) and q3.announced_text == "2025-10-30T16:01:52-04:00"
     assert q3.timing == "after-close" and q3.tickers == ("AMZN",) and q3.group == "earnings"
-    assert q3.description == ("8-K: 2.02 Results of Operations and Financial Condition; 9.01 Financial Statements and "
-                              "Exhibits (AMAZON COM INC)")
+    assert q3.description == ("AMAZON COM INC 8-K (items 2.02, 9.01): Results of Operations and Financial Condition; "
+                              "Financial Statements and Exhibits")
     assert q3.source == "https://www.sec.gov/Archives/edgar/data/1018724/000101872425000090/0001018724-25-000090-index.htm"
     # XUTC's JSON times are UTC (20:21:59Z = 16:21:59 New York): the header gives the same time.
     x = {e.id.split("-")[-1]: e for e in found.events if e.tickers == ("XUTC",)}
@@ -189,9 +189,11 @@ def test_no_network_is_one_line_naming_the_url(mr_home, monkeypatch, capsys):
 
 
 def test_bad_dates_are_refused(mr_home, capsys):
-    assert main(["events", "discover", "AMZN", "--since", "2025-13-01"]) == 2
-    assert "field '--since': expected a date YYYY-MM-DD" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as raised:  # argparse
+        main(["events", "discover", "AMZN", "--since", "2025-13-01"])
+    assert raised.value.code == 2 and "expected a date YYYY-MM-DD, got '2025-13-01'" in capsys.readouterr().err
     assert main(["events", "discover", "AMZN", "--since", "2025-02-01", "--until", "2025-01-01"]) == 2
+    assert "--since 2025-02-01 is after --until 2025-01-01" in capsys.readouterr().err
 
 
 def test_discovered_events_come_from_the_store_without_the_network(fake_edgar, mr_home, monkeypatch):
