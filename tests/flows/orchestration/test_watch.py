@@ -185,3 +185,28 @@ def test_the_page_lists_this_weeks_events_newest_first_with_their_day0_reaction(
     assert '<a href="../20251104-new/report.html">20251104-new</a>' in week and "+1.00%" not in text and "+50.00%" not in text
     assert "not yet studied (window closes; study due 2025-11-05 16:30:00)" in week
     assert "study requested 2025-11-04 16:31:00" in week
+
+
+def test_a_backfill_is_one_command_and_the_watch_announces_none_of_its_events(fake_edgar, mr_home, tmp_path, capsys):
+    """``events discover --since`` walks the older pages into the watch's catalog; the watch then
+    finds those filings already there: no Prefect event, no study per backfilled filing."""
+    from flows.cli.main import main
+
+    reports = tmp_path / "reports"
+    catalog = watch_folder(reports) / "filings.toml"
+    assert main(["events", "discover", "AMZN", "--since", "2025-01-01", "--catalog", str(catalog)]) == 0
+    backfilled = [e.id for e in load_catalog(catalog)]
+    assert AMZN_Q3 in backfilled and len(backfilled) > 1  # the recent filings and those of the older page
+    done, sent = run_watch(reports, at(2025, 11, 3, 17, 0), since="2025-01-01")
+    assert (done.added, done.ready, sent) == ((), (), [])
+    assert [e.id for e in load_catalog(catalog)] == backfilled
+
+
+@pytest.mark.parametrize("watchlist", [",", "AMZN,<b>"])
+def test_serve_refuses_a_bad_watchlist_before_serving(watchlist, monkeypatch, capsys):
+    from flows.cli.main import main
+    from flows.orchestration import serve
+
+    monkeypatch.setattr(serve, "serve", lambda *a, **k: pytest.fail("served"))
+    assert main(["serve", "--watchlist", watchlist]) == 2
+    assert "--watchlist" in capsys.readouterr().err
