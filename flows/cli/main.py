@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING
 from analysis.errors import InputError, MarketReactionError
 
 if TYPE_CHECKING:
+    from analysis.specs import EventSpec
     from flows.params import StudyInputs
 
 PROG = "market-reaction"
@@ -135,11 +136,11 @@ def _parser() -> argparse.ArgumentParser:
     disc.add_argument("--since", type=_day, help="first filing (edgar) or announcement (earnings) date, YYYY-MM-DD")
     disc.add_argument("--until", type=_day, help="last filing or announcement date, YYYY-MM-DD")
     disc.add_argument("--catalog", type=Path,
-                      help="edgar: append the new events to this TOML or CSV catalog (created when missing; default: "
-                           "print them); earnings: the catalog they are checked against (default: deployments/events.toml)")
+                      help="append the new events to this TOML or CSV catalog (created when missing; default: print "
+                           "them); earnings dates are also checked against its filings (default: deployments/events.toml)")
     disc.add_argument("--forms", default="8-K,6-K", help="edgar: forms, comma-separated (default 8-K,6-K; 8-K/A for amendments)")
     disc.add_argument("--items", help="edgar: 8-K items, comma-separated, e.g. 2.02,1.01 (default: all)")
-    disc.add_argument("--format", choices=["toml", "csv"], default="toml", help="edgar: printed format (default toml)")
+    disc.add_argument("--format", choices=["toml", "csv"], default="toml", help="printed format (default toml)")
     disc.add_argument("--max-age", type=float, default=600.0, dest="max_age", metavar="SECONDS",
                       help="edgar: use a cached submissions file younger than this (default 600; 0 asks EDGAR again)")
     disc.add_argument("--upcoming", action="store_true",
@@ -356,37 +357,11 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
 
 
-def _cmd_events_discover(args) -> int:
-    """``events discover --source earnings``: the new events as TOML on stdout (``>> catalog.toml``
-    appends them), the rest on stderr."""
-    from flows.io.catalog import default_catalog_path
-    from analysis.catalog import toml_events
-    from flows.io.earnings import discover_earnings
-
-    if not args.tickers:
-        raise InputError("name the companies: events discover TICKER... --source earnings", field="TICKER")
-    path = args.catalog or default_catalog_path()
-    found = discover_earnings(args.tickers, args.since, args.until, catalog=path, upcoming=args.upcoming)
-    for line in [*found.disagreements, *(f"{t}: {why}" for t, why in found.failures.items())]:
-        print(f"{PROG}: warning: {line}", file=sys.stderr)
-    same = len(found.matched) - len(found.disagreements)
-    notes = [f"{len(found.events)} new events from Yahoo's earnings calendar (not in {path})"]
-    notes += [f"{len(found.known)} already in the catalog"] if found.known else []
-    notes += [f"{same} the same release as a catalog event, with the same day 0"] if same else []
-    if found.upcoming:
-        first = found.upcoming[0]
-        notes.append(f"{len(found.upcoming)} upcoming left out (next: {first.tickers[0]} {first.announced_text}; "
-                     "--upcoming adds them)")
-    print(f"{PROG}: " + "; ".join(notes), file=sys.stderr)
-    sys.stdout.write(toml_events(found.events))
-    return 0
-
-
 def _cmd_events(args) -> int:
     from flows.io.catalog import default_catalog_path, load_catalog
 
     if args.action == "discover":
-        return _cmd_events_discover(args) if args.source == "earnings" else _cmd_discover(args)
+        return _cmd_discover(args)
     path = args.catalog or default_catalog_path()
     events = load_catalog(path)
     if args.action == "validate":
@@ -400,36 +375,66 @@ def _cmd_events(args) -> int:
 
 
 def _cmd_discover(args) -> int:
+    """``events discover``: the new events of ``--source`` appended to ``--catalog`` (each
+    event once: by id, and a filing by its accession number), or printed on stdout; notes,
+    and for earnings the day-0 disagreements with the catalog's filings, on stderr."""
     from analysis.catalog import csv_events, toml_events
     from flows import progress
-    from flows.io.edgar import discover
-    from flows.settings import home
 
     since, until = args.since, args.until
     if not args.tickers:
-        raise InputError("name the companies: events discover TICKER...", field="TICKER")
-    if args.upcoming:
-        raise InputError("--upcoming goes with --source earnings (EDGAR lists filings made, none ahead)", field="--upcoming")
+        raise InputError(f"name the companies: events discover TICKER... --source {args.source}", field="TICKER")
     if since and until and since > until:
         raise InputError(f"--since {since} is after --until {until}", field="--since")
     if args.catalog and args.catalog.suffix.lower() not in (".toml", ".csv"):
         raise InputError(f"unsupported catalog type {args.catalog.suffix or '(no suffix)'!r}; expected .toml or .csv",
                          file=str(args.catalog))
-    found = discover(args.tickers, since, until, args.forms.split(","), args.items.split(",") if args.items else None,
-                     root=home(), max_age=args.max_age)
-    for note in found.notes:
-        progress.say(note)
+    if args.source == "earnings":
+        events, key = _discover_earnings(args), None
+    else:
+        from analysis.filings import accession_of
+        from flows.io.edgar import discover
+        from flows.settings import home
+
+        if args.upcoming:
+            raise InputError("--upcoming goes with --source earnings (EDGAR lists filings made, none ahead)", field="--upcoming")
+        found = discover(args.tickers, since, until, args.forms.split(","), args.items.split(",") if args.items else None,
+                         root=home(), max_age=args.max_age)
+        for note in found.notes:
+            progress.say(note)
+        events, key = found.events, accession_of
     if args.catalog is None:
-        sys.stdout.write((toml_events if args.format == "toml" else csv_events)(found.events))
+        sys.stdout.write((toml_events if args.format == "toml" else csv_events)(events))
         return 0
     from flows.io.catalog import append_events
-    from analysis.filings import accession_of
 
-    done = append_events(args.catalog, found.events, key=accession_of)
+    done = append_events(args.catalog, events, key=key)
     renamed = [f"{e.id} as {there}" for e, there in done.kept if e.id != there]
     print(f"{args.catalog}: {len(done.added)} event(s) added, {len(done.kept)} already there"
           + (f" ({'; '.join(renamed[:5])}{' ...' if len(renamed) > 5 else ''})" if renamed else ""))
     return 0
+
+
+def _discover_earnings(args) -> tuple[EventSpec, ...]:
+    """The events of Yahoo's earnings calendar new to the catalog (``--catalog``, else the
+    default one), its notes and day-0 disagreements said on stderr."""
+    from flows.io.catalog import default_catalog_path
+    from flows.io.earnings import discover_earnings
+
+    path = args.catalog or default_catalog_path()
+    found = discover_earnings(args.tickers, args.since, args.until, catalog=path, upcoming=args.upcoming)
+    for line in [*found.disagreements, *(f"{t}: {why}" for t, why in found.failures.items())]:
+        print(f"{PROG}: warning: {line}", file=sys.stderr)
+    same = len(found.matched) - len(found.disagreements)
+    notes = [f"{len(found.events)} new events from Yahoo's earnings calendar (not in {path})"]
+    notes += [f"{len(found.known)} already in the catalog"] if found.known else []
+    notes += [f"{same} the same release as a catalog event, with the same day 0"] if same else []
+    if found.upcoming:
+        first = found.upcoming[0]
+        notes.append(f"{len(found.upcoming)} upcoming left out (next: {first.tickers[0]} {first.announced_text}; "
+                     "--upcoming adds them)")
+    print(f"{PROG}: " + "; ".join(notes), file=sys.stderr)
+    return found.events
 
 
 def _tracked(args) -> bool:

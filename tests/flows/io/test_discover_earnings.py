@@ -214,21 +214,37 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_cli_prints_the_new_events_as_toml_and_the_rest_on_stderr(fake_yahoo, mr_home, tmp_path, capsys):
+def test_cli_appends_the_new_events_to_the_catalog_and_says_the_rest_on_stderr(fake_yahoo, mr_home, tmp_path, capsys):
     fake_yahoo.add_earnings("AMZN", amzn_calendar().filter(pl.col(S.EPS_REPORTED).is_not_null()))
     msft = {S.EARNINGS_AT: [date(2030, 1, 29), date(2025, 10, 29)], S.EPS_ESTIMATE: [4.1, 3.67]}  # the CLI's clock is now
     fake_yahoo.add_earnings("MSFT", pl.DataFrame(msft))
+    catalog = tmp_path / "events.toml"
+    catalog.write_bytes(CATALOG.read_bytes())
+    before = {ev.id for ev in parse_catalog_toml(CATALOG.read_text(encoding="utf-8"), "shipped")}
 
     code, out, err = run_cli(capsys, "events", "discover", "AMZN", "MSFT", "ZZZZ", "--source", "earnings",
-                             "--since", "2025-07-01", "--catalog", str(CATALOG))
+                             "--since", "2025-07-01", "--catalog", str(catalog))
 
-    assert code == 0
-    assert [ev.id for ev in parse_catalog_toml(out, "stdout")] == ["amzn-earnings-2025-07-31", "msft-earnings-2025-10-29"]
+    assert code == 0 and out == f"{catalog}: 2 event(s) added, 0 already there\n"
+    now = [ev.id for ev in parse_catalog_toml(catalog.read_text(encoding="utf-8"), str(catalog))]
+    assert [i for i in now if i not in before] == ["amzn-earnings-2025-07-31", "msft-earnings-2025-10-29"]
     lines = err.splitlines()
     assert lines[0].startswith("market-reaction: warning: ZZZZ: Yahoo has no earnings dates")
     assert lines[1].startswith("market-reaction: 2 new events from Yahoo's earnings calendar")
     assert "1 the same release as a catalog event, with the same day 0" in lines[1]
     assert "1 upcoming left out (next: MSFT 2030-01-29; --upcoming adds them)" in lines[1]
+
+    code, out, err = run_cli(capsys, "events", "discover", "AMZN", "MSFT", "--source", "earnings", "--since", "2025-07-01",
+                             "--catalog", str(catalog))  # again: nothing new
+    assert code == 0 and out == f"{catalog}: 0 event(s) added, 0 already there\n" and "0 new events" in err
+
+
+def test_cli_prints_the_new_events_without_a_catalog_to_append_to(fake_yahoo, mr_home, capsys):
+    fake_yahoo.add_earnings("AMZN", amzn_calendar().filter(pl.col(S.EPS_REPORTED).is_not_null()))
+
+    code, out, _ = run_cli(capsys, "events", "discover", "AMZN", "--source", "earnings", "--since", "2025-07-01")
+
+    assert code == 0 and [ev.id for ev in parse_catalog_toml(out, "stdout")] == ["amzn-earnings-2025-07-31"]
 
 
 def test_cli_yahoo_unreachable_is_one_line_and_exit_3(fake_yahoo, mr_home, tmp_path, capsys):
