@@ -126,8 +126,8 @@ def records(events: tuple[EventSpec, ...], ready: pl.DataFrame, catalog: Path, n
 
 
 def due_records(state: dict[str, dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-    """The recorded events that can be studied at ``now`` and were not announced ready yet, in
-    announcement order."""
+    """The recorded events that can be studied at ``now`` and were not announced ready yet, by
+    ``ready_at`` (UTC ISO text, so in time order) and id."""
     due = [r for r in state.values()
            if r.get("ready_at") and not r.get("study_requested_at") and datetime.fromisoformat(r["ready_at"]) <= now]
     return sorted(due, key=lambda r: (r["ready_at"], r["id"]))
