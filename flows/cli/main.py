@@ -21,6 +21,7 @@
     market-reaction demo [--out DIR] [--prefect]
     market-reaction serve [--catalog PATH] [--reports DIR] [--source auto|store|yfinance]
                           [--cron "30 17 * * 1-5"] [--timezone America/New_York] [--limit N]
+                          [--watchlist TICKER,...] [--watch-cron "*/30 6-21 * * 1-5"]
     market-reaction simulate [--events 1000] [--group-size 50] [--effects 0.005,0.01,0.02] [--seed N]
                              [--tickers A,B,...] [--benchmark ^GSPC] [--simulated] [--out DIR] [study options]
     market-reaction bench [--events 100000] [--tickers 2000] [--sessions 5000] [--sizes 100,10000,100000]
@@ -86,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
         BATCH_ROWS, DATE_FORMATS, DEFAULT_SIMULATIONS, FACTOR_UNITS, FRENCH_SETS, MODELS, PLAIN_MODELS, POOLED_COVS,
         RETURN_KINDS, SOURCES, TASK_RUNNERS,
     )
-    from flows.orchestration.serve import ADHOC, DEFAULT_CRON, DEFAULT_TIMEZONE, NIGHTLY
+    from flows.orchestration.serve import ADHOC, DEFAULT_CRON, DEFAULT_TIMEZONE, NIGHTLY, ON_FILING, WATCH, WATCH_CRON
 
     p = argparse.ArgumentParser(prog=PROG, description="Event studies: how the market reacted to announcements.")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
@@ -233,6 +234,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--cron", default=DEFAULT_CRON, help=f"schedule of refresh-catalog (default {DEFAULT_CRON!r})")
     serve.add_argument("--timezone", default=DEFAULT_TIMEZONE, help=f"time zone of the cron (default {DEFAULT_TIMEZONE})")
     serve.add_argument("--limit", type=int, default=2, help="flow runs at once (default 2)")
+    serve.add_argument("--watchlist", metavar="TICKER,...",
+                       help=f"also serve watch-events/{WATCH} (new SEC filings of these tickers, every 30 minutes on "
+                            f"market days) and event-study/{ON_FILING}, which its events trigger")
+    serve.add_argument("--watch-cron", default=WATCH_CRON, dest="watch_cron",
+                       help=f"schedule of watch-events (default {WATCH_CRON!r}, in --timezone)")
     return p
 
 
@@ -533,14 +539,19 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_serve(args) -> int:
+    from analysis.specs import check_ticker
     from flows.io.catalog import default_catalog_path, load_catalog
-    from flows.orchestration.serve import ADHOC, NIGHTLY, serve
+    from flows.orchestration.serve import ADHOC, NIGHTLY, ON_FILING, WATCH, serve
 
     catalog = args.catalog or default_catalog_path()
     load_catalog(catalog)  # fail now, not at 17:30
-    print(f"serving refresh-catalog/{NIGHTLY} ({args.cron}, {args.timezone}) and event-study/{ADHOC}; "
+    watchlist = [check_ticker(t.strip(), field="--watchlist") for t in (args.watchlist or "").split(",") if t.strip()]
+    if args.watchlist is not None and not watchlist:
+        raise InputError("expected tickers, e.g. --watchlist AMZN,MSFT", field="--watchlist")
+    watching = f", watch-events/{WATCH} ({args.watch_cron}: {','.join(watchlist)}) and event-study/{ON_FILING}" if watchlist else ""
+    print(f"serving refresh-catalog/{NIGHTLY} ({args.cron}, {args.timezone}), event-study/{ADHOC}{watching}; "
           f"catalog {catalog}, reports {args.reports}; Ctrl-C to stop", flush=True)
-    serve(catalog, args.reports, args.source, args.cron, args.timezone, args.limit)
+    serve(catalog, args.reports, args.source, args.cron, args.timezone, args.limit, watchlist, args.watch_cron)
     return 0
 
 

@@ -12,7 +12,7 @@ the plain function stays the one source. A description that defers to another fl
 Run names come from the events or the catalog: ``amzn-openai-aws-2025``,
 ``amzn-openai-aws-2025-and-2-more`` or ``events-all`` for ``event-study``;
 ``events-2026-12-07`` (the catalog's name and the UTC day; ``-forced`` with ``force``) for
-``refresh-catalog``; tasks by what they work on (``fetch-prices AMZN,^GSPC 2024-10-01..2025-11-10``).
+``refresh-catalog``; ``watch-amzn-msft-20261207-1430`` for ``watch-events``; tasks by what they work on (``fetch-prices AMZN,^GSPC 2024-10-01..2025-11-10``).
 
 Only :mod:`flows.orchestration.tracked` imports this module (griffe comes with Prefect).
 """
@@ -90,6 +90,14 @@ def refresh_run_name() -> str:
     params = _current_parameters()
     day = datetime.now(timezone.utc).date().isoformat()
     return f"{_catalog_name(params.get('catalog'))}-{day}" + ("-forced" if params.get("force") else "")
+
+
+def watch_run_name() -> str:
+    """``watch-events``: ``watch-<the first tickers>-<UTC time to the minute>``
+    (``watch-amzn-msft-nvda-and-2-more-20261207-1430``)."""
+    tickers = [str(t) for t in _current_parameters().get("watchlist") or []]
+    few = "-".join(tickers[:SHOWN]) + (f"-and-{len(tickers) - SHOWN}-more" if len(tickers) > SHOWN else "")
+    return slug(f"watch-{few}-{datetime.now(timezone.utc):%Y%m%d-%H%M}".lower())
 
 
 def _few(names: Any) -> str:

@@ -97,6 +97,15 @@ class Local:
     def log(self, message: str) -> None:
         """Log to the flow run: a tracked run only (progress lines say it locally)."""
 
+    def announce(self, event: str, resource: dict[str, str], payload: dict[str, Any]) -> bool:
+        """Emit the Prefect event ``event`` about ``resource`` (:mod:`flows.orchestration.watch`):
+        a tracked run only; returns whether it was sent."""
+        return False
+
+    def deployment_name(self) -> str | None:
+        """The name of the deployment whose flow run this is: a tracked run only."""
+        return None
+
     def flow_run(self) -> dict[str, str | None] | None:
         """The flow run (``id``, ``name``, ``flow``, ``deployment_id``) a tracked run records in its
         manifests; None here."""

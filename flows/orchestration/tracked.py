@@ -1,6 +1,8 @@
-"""Tracked runs: the Prefect flows ``event-study``, ``refresh-catalog`` and the subflow
-``study-batches``, thin wrappers that run the steps of :mod:`flows.orchestration.study`,
-:mod:`flows.orchestration.refresh` and :mod:`flows.orchestration.batches` as Prefect tasks.
+"""Tracked runs: the Prefect flows ``event-study``, ``refresh-catalog``, ``watch-events`` and the
+subflow ``study-batches``, thin wrappers that run the steps of :mod:`flows.orchestration.study`,
+:mod:`flows.orchestration.refresh`, :mod:`flows.orchestration.watch` and
+:mod:`flows.orchestration.batches` as Prefect tasks (``watch-events`` emits its Prefect events
+through :meth:`Tracked.announce`).
 
 The flows have the signatures and docstrings of :func:`flows.orchestration.study.event_study` and
 :func:`flows.orchestration.refresh.refresh_catalog` (the deployments' parameters); they run those very
@@ -56,11 +58,11 @@ from analysis.engine import StudyResult
 from analysis.errors import MarketReactionError
 from analysis.specs import EventSpec, StudySpec
 from flows import progress
-from flows.orchestration import batches, refresh, study
+from flows.orchestration import batches, refresh, study, watch
 from flows.orchestration.artifacts import publish_artifacts, publish_warnings
 from flows.orchestration.outcome import run_outcome
 from flows.orchestration.batches import DASK_LOCAL_CLUSTER, THREADS
-from flows.orchestration.forms import refresh_run_name, run_form_docstring, study_run_name, task_run_name
+from flows.orchestration.forms import refresh_run_name, run_form_docstring, study_run_name, task_run_name, watch_run_name
 from flows.reporting.flagship import publish_brief_artifacts
 from flows.params import TaskRunnerName
 from flows.io.prices import FetchBatch, StudyData
@@ -233,6 +235,20 @@ class Tracked(study.Local):
     def log(self, message: str) -> None:
         get_run_logger().info("%s", message)
 
+    def announce(self, event: str, resource: dict[str, str], payload: dict[str, Any]) -> bool:
+        """Emit the Prefect event (sent by the process's events worker, flushed when the flow
+        run ends)."""
+        from prefect.events import emit_event
+
+        emit_event(event=event, resource=resource, payload=payload)
+        get_run_logger().info("emitted %s for %s", event, resource["prefect.resource.id"])
+        return True
+
+    def deployment_name(self) -> str | None:
+        from prefect.runtime import deployment
+
+        return deployment.name
+
     def flow_run(self) -> dict[str, str | None] | None:
         from prefect.context import FlowRunContext
 
@@ -244,11 +260,11 @@ class Tracked(study.Local):
                 "deployment_id": str(run.deployment_id) if run.deployment_id else None}
 
 
-def _tracked(body: Callable[..., Any]) -> Callable[..., Any]:
+def _tracked(body: Callable[..., Any], said: Callable[[Any], str | None] | None = None) -> Callable[..., Any]:
     """``body`` with its steps run by :class:`Tracked` and its progress lines in the flow run's
     logs (same signature; its docstring in the style Prefect reads, for the run form:
     :func:`flows.orchestration.forms.run_form_docstring`); it returns the final state:
-    ``Completed`` with the outcome as its message and ``body``'s value as its data, or ``Failed``
+    ``Completed`` with the outcome (or ``said(value)``) as its message and ``body``'s value as its data, or ``Failed``
     with the reason of a :class:`analysis.errors.MarketReactionError` (logged as one ERROR line;
     the caller of the flow gets the exception back, as from ``body``)."""
 
@@ -261,7 +277,7 @@ def _tracked(body: Callable[..., Any]) -> Callable[..., Any]:
             except MarketReactionError as e:
                 logger.error("%s", e)
                 return Failed(message=str(e), data=e)
-        return Completed(message=tracked.message, data=value)
+        return Completed(message=said(value) if said else tracked.message, data=value)
 
     run_tracked.__signature__ = inspect.signature(body, eval_str=True)  # types resolved where written (Prefect validates)
     run_tracked.__doc__ = run_form_docstring(body, {"event-study": study.event_study})
@@ -271,3 +287,4 @@ def _tracked(body: Callable[..., Any]) -> Callable[..., Any]:
 
 event_study = flow(name="event-study", flow_run_name=study_run_name)(_tracked(study.event_study))
 refresh_catalog = flow(name="refresh-catalog", flow_run_name=refresh_run_name)(_tracked(refresh.refresh_catalog))
+watch_events = flow(name="watch-events", flow_run_name=watch_run_name)(_tracked(watch.watch_events, lambda w: w.message))

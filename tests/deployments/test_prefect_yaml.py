@@ -22,10 +22,33 @@ BY_NAME = {d["name"]: d for d in SPEC["deployments"]}
 
 
 def test_served_and_yaml_deployments_have_distinct_names():
-    assert set(BY_NAME) == {"nightly", "adhoc"}
+    assert set(BY_NAME) == {"nightly", "adhoc", "watch", "on-filing"}
     served = {d.name for d in serve.build_deployments(Path("deployments/events.toml"), Path("reports"))}
     assert served == {serve.NIGHTLY, serve.ADHOC} == {"nightly-served", "adhoc-served"}
-    assert not served & set(BY_NAME)
+    watching = {d.name for d in serve.build_deployments(Path("deployments/events.toml"), Path("reports"), watchlist=["AMZN"])}
+    assert watching == served | {"watch-served", "on-filing-served"}
+    assert not watching & set(BY_NAME)
+
+
+def test_the_watch_runs_every_30_minutes_on_weekdays_and_its_ready_events_trigger_a_study_in_both():
+    watch, on_filing = BY_NAME["watch"], BY_NAME["on-filing"]
+    assert watch["entrypoint"] == "flows/orchestration/tracked.py:watch_events"
+    assert on_filing["entrypoint"] == "flows/orchestration/tracked.py:event_study"
+    assert watch["schedules"] == [{"cron": serve.WATCH_CRON, "timezone": "America/New_York", "active": True}]
+    assert watch["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
+    [trigger] = on_filing["triggers"]
+    from_yaml = DeploymentEventTrigger.model_validate(trigger)
+    keys = {"expect", "posture", "threshold", "within", "for_each", "after", "parameters"}
+    from_serve = serve.study_when_ready("on-filing", "watch")
+    assert from_yaml.model_dump(include=keys | {"match", "name"}) == from_serve.model_dump(include=keys | {"match", "name"})
+    assert from_yaml.parameters["event_ids"] == ["{{ event.payload.event_id }}"]
+    *_, served_watch, served_on_filing = serve.build_deployments(Path("deployments/events.toml"), Path("reports"),
+                                                                 watchlist=["AMZN", "MSFT"])
+    assert served_watch.parameters["watchlist"] == ["AMZN", "MSFT"] and served_watch.concurrency_limit == 1
+    [served_trigger] = served_on_filing.triggers
+    assert served_trigger.model_dump(include=keys) == from_serve.model_dump(include=keys)
+    assert served_trigger.match.model_dump() == {"prefect.resource.id": "market-reaction.event.*",
+                                                 "market-reaction.watch": "watch-served"}
 
 
 def test_the_nightly_refresh_does_not_overlap_and_is_rerun_after_a_crash_in_both():

@@ -13,7 +13,7 @@ from prefect.utilities.callables import parameter_docstrings, parameter_schema
 
 from flows.io.prices import FetchBatch
 from flows.orchestration import forms, refresh, study
-from flows.orchestration.tracked import TASKS, event_study, refresh_catalog
+from flows.orchestration.tracked import TASKS, event_study, refresh_catalog, watch_events
 
 
 @pytest.mark.parametrize("flow", [event_study, refresh_catalog], ids=lambda f: f.name)
@@ -31,6 +31,17 @@ def test_every_parameter_of_the_run_form_has_a_description(flow):
     # the plain functions keep their numpydoc docstrings; Prefect reads none of them
     assert parameter_docstrings(inspect.getdoc(study.event_study)) == {}
     assert "Parameters\n----------" in inspect.getdoc(study.event_study)
+
+
+def test_the_watch_run_form_is_described_and_its_runs_named_after_the_watchlist(monkeypatch):
+    schema = parameter_schema(watch_events)
+    assert list(schema.properties) == list(inspect.signature(watch_events.fn).parameters)
+    assert all(p.get("description") for p in schema.properties.values())
+    assert schema.properties["ready_day"]["description"].startswith("The event day whose close makes an event ready")
+    monkeypatch.setattr(forms, "_current_parameters", lambda: {"watchlist": ["AMZN", "MSFT", "NVDA", "GOOGL", "BRK-B"]})
+    name = forms.watch_run_name()
+    assert name.startswith("watch-amzn-msft-nvda-and-2-more-20") and len(name) == len("watch-amzn-msft-nvda-and-2-more-") + 13
+    assert watch_events.flow_run_name is forms.watch_run_name
 
 
 def test_a_parameter_without_a_description_is_refused():
