@@ -151,7 +151,8 @@ def _start(log) -> tuple[subprocess.Popen, str]:
     args = [sys.executable, "-c", _LAUNCH, str(os.getpid()), "--app-dir", str(app_dir), "--factory",
             "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port), "--log-level", "error",
             "--lifespan", "on"]
-    env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+    env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1",
+           "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "ERROR"}  # its errors reach its output (the command hides the run's)
     server = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=log,
                               stderr=None if log is None else subprocess.STDOUT, start_new_session=True)
     progress.say(f"starting a temporary Prefect server on {url}")
