@@ -46,7 +46,7 @@ from analysis.inference import BMP_T, CORRADO_RANK, CROSS_SECTIONAL_T, GENERALIZ
 from analysis.paths import caar_paths
 from analysis.spillovers import RELATED_SUFFIX
 from flows.orchestration.artifacts import artifact_key, where
-from flows.reporting.plots import plotted_events, plotted_groups, slug
+from flows.reporting.plots import moved_events, plotted_events, plotted_groups, slug
 from analysis.formats import billions, dollars, num, pct, pvalue, stars
 from flows.reporting.markup import html_page, md_block, md_text
 from flows.reporting.tables import (
@@ -67,7 +67,8 @@ BRIEF_CSS = (
     "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2em auto;max-width:96em;"
     "padding:0 1.5em;color:#1f2328}h1{font-size:1.5em}p.headline{font-size:1.1em;background:#f6f8fa;"
     "border-left:4px solid #0969da;padding:.6em 1em}section{margin:2em 0;overflow-x:auto}"
-    "figure{display:inline-block;margin:0 1.5em 1.5em 0}figure img{width:36em;max-width:100%;height:auto}"
+    "figure{display:inline-block;vertical-align:top;margin:0 1.5em 1.5em 0;max-width:100%}"
+    "figure img{width:40em;max-width:100%;height:auto}figure.move img{width:28em}"
     "figcaption{font-size:.85em;color:#57606a}li{margin:.3em 0}nav a{margin-right:1em}"
 )
 
@@ -323,8 +324,11 @@ def _plots(result: StudyResult, group: str, ids: list[str]) -> list[tuple[str, s
     out = []
     if group in plotted_groups(caar_paths(result.paths)):
         out.append((f"caar-{slug(group)}", f"CAAR of {group} with its 95% cross-sectional band"))
-    plotted = plotted_events(result.paths)
-    out += [(f"car-{e}", f"CAR of {e} with its 95% band; related tickers dashed") for e in ids if e in plotted]
+    plotted, moved = plotted_events(result.paths), moved_events(result)
+    for e in (e for e in ids if e in plotted):  # each event's move beside its CAR
+        out.append((f"car-{e}", f"CAR of {e} with its 95% band, confounders' days and the windows; related tickers dashed"))
+        if e in moved:
+            out.append((f"move-{e}", f"Day-0 move of {e} in dollars: the model's part, the abnormal part, the claim"))
     return out
 
 
@@ -401,7 +405,8 @@ def group_briefs(result: StudyResult, descriptions: dict[str, str] | None = None
 
         esc = html.escape
         figures = lambda chosen: "".join(  # noqa: E731
-            f'<figure><img src="plots/{esc(p)}.svg" alt="{esc(p)}"><figcaption>{esc(c)}</figcaption></figure>' for p, c in chosen
+            f'<figure class="{p.split("-")[0]}"><img src="plots/{esc(p)}.svg" alt="{esc(p)}"><figcaption>{esc(c)}</figcaption></figure>'
+            for p, c in chosen
         )
         events_html = "".join(f"<li><b>{esc(e)}</b>: {esc(d)}</li>" for e, d in described)
         answers_html = "".join(

@@ -18,8 +18,10 @@ A report folder holds::
                                     (50) of flows.reporting.tables.shown_rows and "N more in <file>.parquet"
     tables/cross_section_<group>.*  regressions of CARs on characteristics, summary_col layout
     tables/pooled_<group>.*         pooled dummy-variable event regression, summary_col layout
-    plots/car-<event>.png|.svg      CAR path with its 95 % band, per event (the first 10:
-                                    flows.reporting.plots.MAX_EVENT_PLOTS)
+    plots/car-<event>.png|.svg      CAR path with its 95 % band, confounders' days and the event
+                                    windows, per event (the first 10: flows.reporting.plots.MAX_EVENT_PLOTS)
+    plots/move-<event>.png|.svg     the day-0 move in dollars: the model's part, the abnormal
+                                    part, the claimed figure (the same events, with a market cap)
     plots/caar-<group>.png|.svg     CAAR path with its cross-sectional band, per group (the
                                     first 10: flows.reporting.plots.MAX_GROUP_PLOTS)
     report.md, report.html          headline, plots and every table on one page (offline:
@@ -62,7 +64,6 @@ import polars as pl
 
 import analysis
 from analysis.engine import STATUS, StudyResult
-from analysis.paths import caar_paths
 from flows import progress
 from flows.io.atomic import naming, staged_folder
 from flows.reporting.ownership import GENERATOR, is_report, report_manifest
@@ -157,7 +158,8 @@ PAGE_CSS = (
     "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2em auto;max-width:96em;"
     "padding:0 1.5em;color:#1f2328}h1{font-size:1.5em}p.headline{font-size:1.1em;background:#f6f8fa;"
     "border-left:4px solid #0969da;padding:.6em 1em}section{margin:2em 0;overflow-x:auto}"
-    "figure{display:inline-block;margin:0 1.5em 1.5em 0}figure img{width:36em;max-width:100%;height:auto}"
+    "figure{display:inline-block;vertical-align:top;margin:0 1.5em 1.5em 0;max-width:100%}"
+    "figure img{width:40em;max-width:100%;height:auto}figure.move img{width:28em}"
     "figcaption{font-size:.85em;color:#57606a}nav a{margin-right:1em}"
 )
 
@@ -170,8 +172,9 @@ def _page(
     checked regressor names only)."""
     esc = html.escape
     figures = "".join(
-        f'<figure><img src="{esc(quote(p))}" alt="{esc(Path(p).stem)}"><figcaption>{esc(Path(p).stem)}</figcaption></figure>'
-        for p in plots
+        f'<figure class="{Path(p).stem.split("-")[0]}"><img src="{esc(quote(p))}" alt="{esc(Path(p).stem)}">'
+        f'<figcaption>{esc(Path(p).stem)}</figcaption></figure>'
+        for p in plots  # a move plot beside its event's CAR plot (the order of event_plots)
     )
     nav = " ".join([f'<a href="{esc(quote(href))}">{esc(text)}</a>' for href, text in links]
                    + [f'<a href="#{t.key}">{esc(t.title)}</a>' for t, _ in tables])
@@ -367,7 +370,7 @@ def _write_contents(
             (tmp / "tables" / f"{key}.html").write_text(t.html, encoding="utf-8")
             (tmp / "tables" / f"{key}.tex").write_text(t.latex, encoding="utf-8")
         clock.lap("tables")
-        figures = event_plots(result.paths, tmp / "plots") + group_plots(caar_paths(result.paths), tmp / "plots")
+        figures = event_plots(result, tmp / "plots") + group_plots(result, tmp / "plots")
         clock.lap("plots")
         svgs = [p.relative_to(tmp).as_posix() for p in figures if p.suffix == ".svg"]
         pngs = [p.relative_to(tmp).as_posix() for p in figures if p.suffix == ".png"]
