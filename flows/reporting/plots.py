@@ -13,9 +13,8 @@ move in dollars, per group its CAAR path.
 * ``caar-<group>``: the CAAR of its events' primary tickers with the cross-sectional band
   ±1.96 × s/√N (:func:`analysis.paths.caar_paths`), the confounders of its events and the windows.
 
-Sizes read at 1400 px and on a phone: the SVGs scale to their box (the pages show them at most
-40em / 28em wide, 100 % on a narrow screen) and the text is about 1/40 of a figure's width;
-the PNGs are drawn at 150 dpi. Output is deterministic (no dates in the SVG metadata, fixed
+Sizes read at 1400 px and on a phone: the SVGs scale to their box (the pages show them 40em /
+28em wide, at most 100 % of a narrow screen) and the text is about 1/40 of a figure's width. Output is deterministic (no dates in the SVG metadata, fixed
 SVG ids), so an unchanged result gives byte-identical files.
 """
 
@@ -90,12 +89,13 @@ COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f
 LEGEND_ROW = 0.25  # inches a legend row takes
 WIDTH, MOVE_WIDTH = 6.4, 4.2
 """Figure widths in inches (the pages show them 40em and 28em wide)."""
-PNG_DPI = 150
+PNG_DPI = 100
+"""The PNGs' resolution (640 px wide CAR plots, text 15 px): at 150 dpi the plots of a report took 10 % longer."""
 MAX_MARKERS = 6
 """Confounder lines a plot draws (then "+N more")."""
 CONFOUNDER_COLOR = "#cf222e"
 CONFOUNDER_LABEL = "confounder: another event's day 0"
-BAND_LABEL = f"95% band: CAR ± {BAND_Z} s.e. of the CAR (s.e. ≈ σ·√days, σ: the model's residual s.d.)"
+BAND_LABEL = f"95% band: CAR ± {BAND_Z} s.e. (≈ σ·√days, σ the model's residual s.d.)"
 
 
 def _style():
@@ -107,49 +107,49 @@ def _style():
 
 
 def _save(fig, folder: Path, stem: str) -> list[Path]:
+    """Write ``fig`` as ``<stem>.png`` and ``<stem>.svg``; called inside :func:`_style` (the SVG's
+    settings are read when it is written)."""
     paths = []
-    with _style():  # the SVG's settings are read when it is written
-        for ext in FORMATS:
-            path = folder / f"{stem}.{ext}"
-            fig.savefig(path, format=ext, dpi=PNG_DPI,
-                        metadata={"Date": None} if ext == "svg" else {"Software": None})
-            paths.append(path)
+    for ext in FORMATS:
+        path = folder / f"{stem}.{ext}"
+        png = {"metadata": {"Software": None}, "pil_kwargs": {"compress_level": 1}}  # level 6: +13 ms a figure
+        fig.savefig(path, format=ext, dpi=PNG_DPI, **({"metadata": {"Date": None}} if ext == "svg" else png))
+        paths.append(path)
     return paths
 
 
 def _path_figure(title: str, windows: tuple[Window, ...], days: Window, n_lines: int, n_notes: int):
-    """A figure with the path axes, the strip of event windows under it and room below for a
-    legend of ``n_lines`` lines (two a row) and ``n_notes`` long entries (one a row); fixed
-    positions in inches (layout engines cost ~0.2 s a figure)."""
+    """A figure with the path axes, the event windows as bars between the axes and its tick
+    labels, and room below for a legend of ``n_lines`` lines (two a row) and ``n_notes`` long
+    entries (one a row). Fixed positions in inches (layout engines cost ~0.2 s a figure); the
+    bars are lines in figure coordinates (an axes of their own doubled the drawing time)."""
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-    top, main, gap, strip, ticks = 0.45, 2.7, 0.06, 0.22 * len(windows) + 0.08, 0.58
+    top, main, strip, ticks = 0.45, 2.7, 0.2 * len(windows) + 0.08, 0.55
     legend = LEGEND_ROW * (-(-n_lines // 2) + n_notes) + 0.12
-    height = top + main + gap + strip + ticks + legend
+    height = top + main + strip + ticks + legend
     left, right = 0.95 / WIDTH, 1 - 0.15 / WIDTH
     fig = Figure(figsize=(WIDTH, height))
-    y = lambda inches: inches / height  # noqa: E731
-    ax = fig.add_axes((left, y(legend + ticks + strip + gap), right - left, y(main)))
-    track = fig.add_axes((left, y(legend + ticks), right - left, y(strip)), sharex=ax)
+    ax = fig.add_axes((left, (legend + ticks + strip) / height, right - left, main / height))
     ax.axhline(0.0, color="#888888", linewidth=0.8)
     ax.axvline(0.0, color="#888888", linewidth=0.8, linestyle=":")
     ax.set_ylabel("cumulative abnormal return")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))  # enough decimals for the tick spacing
-    ax.set_title(_plain(title), loc="left", wrap=True, y=1.0)  # y given: no search for a free position (~20 ms)
+    ax.set_title(_plain(title), loc="left", y=1.0)  # y given: no search for a free position (~20 ms)
     ax.grid(True, color="#eeeeee")
-    ax.tick_params(labelbottom=False)
-    ax.set_xlim(days.start - 0.5, days.end + 0.5)
-    for k, w in enumerate(windows):  # the windows as bars, the first on top
-        track.plot([w.start - 0.35, w.end + 0.35], [-k, -k], color="#8c959f", linewidth=5, solid_capstyle="butt",
-                   gid=f"window-{k}")
-    track.set_yticks([-k for k in range(len(windows))], labels=[w.label for w in windows])
-    track.set_ylim(-len(windows) + 0.4, 0.6)
-    track.tick_params(axis="y", length=0, labelsize=9)
-    track.xaxis.set_major_locator(MaxNLocator(integer=True))
-    for side in ("top", "right", "left"):
-        track.spines[side].set_visible(False)
-    track.set_xlabel("event day (sessions relative to day 0); bars: the event windows")
+    lo, hi = days.start - 0.5, days.end + 0.5
+    ax.set_xlim(lo, hi)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.tick_params(axis="x", pad=strip * 72 + 3)  # the tick labels below the bars
+    ax.set_xlabel("event day (sessions relative to day 0); bars: the event windows")
+    x = lambda day: left + (day - lo) / (hi - lo) * (right - left)  # noqa: E731
+    for k, w in enumerate(windows):  # the first on top
+        level = (legend + ticks + strip - 0.08 - 0.2 * (k + 0.5)) / height
+        fig.add_artist(Line2D([x(w.start - 0.35), x(w.end + 0.35)], [level, level], transform=fig.transFigure,
+                              color="#8c959f", linewidth=5, solid_capstyle="butt", gid=f"window-{k}"))
+        fig.text(left - 0.08 / WIDTH, level, w.label, ha="right", va="center", fontsize=9)
     return fig, ax
 
 
@@ -231,37 +231,42 @@ def event_plots(result: StudyResult, folder: Path) -> list[Path]:
     events = plotted_events(result.paths)
     stems = file_stems(events)
     moves = day0_moves(result, events)
-    for event in events:  # one figure per event (drawing, not statistics)
-        written += _save(event_figure(result, event), folder, f"car-{stems[event]}")
-        mine = moves.filter(pl.col(S.EVENT_ID) == event)
-        if mine.height:
-            written += _save(_move_figure(event, mine, result.claims), folder, f"move-{stems[event]}")
+    with _style():
+        for event in events:  # one figure per event (drawing, not statistics)
+            written += _save(_car_figure(result, event), folder, f"car-{stems[event]}")
+            mine = moves.filter(pl.col(S.EVENT_ID) == event)
+            if mine.height:
+                written += _save(_move_figure(event, mine, result.claims), folder, f"move-{stems[event]}")
     return written
 
 
 def event_figure(result: StudyResult, event: str):
     """The figure of ``event``'s CAR paths: a line per ticker, with the band of ±:data:`BAND_Z`
     s.e. around the primary tickers' lines, its confounders' days and the event windows."""
+    with _style():
+        return _car_figure(result, event)
+
+
+def _car_figure(result: StudyResult, event: str):
     part = result.paths.filter(pl.col(S.EVENT_ID) == event).drop_nulls(S.CAR)
     lines = part.partition_by(S.TICKER, S.ROLE, as_dict=True, maintain_order=True)
     marks = _gids(confounder_marks(result, [event]))
-    with _style():
-        fig, ax = _path_figure(f"{event}: CAR of each ticker", result.spec.windows, result.spec.report_days,
-                               len(lines), bool(part.height) + bool(marks.height))
-        band = None
-        for (ticker, role), rows in lines.items():
-            day, car, se = rows[S.EVENT_DAY].to_numpy(), rows[S.CAR].to_numpy(), rows[S.CAR_SE].to_numpy()
-            primary = role == "primary"
-            (line,) = ax.plot(day, car, marker="o" if primary else None, markersize=3.5,
-                              linestyle="-" if primary else "--", linewidth=2.0 if primary else 1.2,
-                              label=_plain(f"{ticker}" + ("" if primary else " (related)")))
-            if primary:
-                band = ax.fill_between(day, car - BAND_Z * se, car + BAND_Z * se, color=line.get_color(), alpha=0.18,
-                                       linewidth=0)
-        extra = [(band, BAND_LABEL)] if band is not None else []
-        if _confounder_lines(ax, marks):
-            extra.append((_confounder_handle(), CONFOUNDER_LABEL))
-        _legend(fig, ax, extra)
+    fig, ax = _path_figure(f"{event}: CAR of each ticker", result.spec.windows, result.spec.report_days,
+                           len(lines), any(role == "primary" for _, role in lines) + bool(marks.height))
+    band = None
+    for (ticker, role), rows in lines.items():
+        day, car, se = rows[S.EVENT_DAY].to_numpy(), rows[S.CAR].to_numpy(), rows[S.CAR_SE].to_numpy()
+        primary = role == "primary"
+        (line,) = ax.plot(day, car, marker="o" if primary else None, markersize=3.5,
+                          linestyle="-" if primary else "--", linewidth=2.0 if primary else 1.2,
+                          label=_plain(f"{ticker}" + ("" if primary else " (related)")))
+        if primary:
+            band = ax.fill_between(day, car - BAND_Z * se, car + BAND_Z * se, color=line.get_color(), alpha=0.18,
+                                   linewidth=0)
+    extra = [(band, BAND_LABEL)] if band is not None else []
+    if _confounder_lines(ax, marks):
+        extra.append((_confounder_handle(), CONFOUNDER_LABEL))
+    _legend(fig, ax, extra)
     return fig
 
 
@@ -281,11 +286,11 @@ def group_plots(result: StudyResult, folder: Path) -> list[Path]:
     stems = file_stems([group for (group,) in parts])
     members = (result.paths.filter((pl.col(S.ROLE) == "primary") & pl.col(S.CAR).is_not_null())
                .select(S.GROUP, S.EVENT_ID).unique(maintain_order=True))  # the events in the CAAR
-    for (group,), rows in parts.items():
-        marks = _gids(confounder_marks(result, members.filter(pl.col(S.GROUP) == group)[S.EVENT_ID].to_list(),
-                                       primary_only=True))
-        band = rows.drop_nulls(CAAR_SE)
-        with _style():
+    with _style():
+        for (group,), rows in parts.items():
+            marks = _gids(confounder_marks(result, members.filter(pl.col(S.GROUP) == group)[S.EVENT_ID].to_list(),
+                                           primary_only=True))
+            band = rows.drop_nulls(CAAR_SE)
             fig, ax = _path_figure(f"group {group}: CAAR of {rows[S.N_EVENTS].max()} event(s)", result.spec.windows,
                                    result.spec.report_days, 1, bool(band.height) + bool(marks.height))
             (line,) = ax.plot(rows[S.EVENT_DAY].to_numpy(), rows[CAAR].to_numpy(), marker="o", markersize=3.5,
@@ -298,7 +303,7 @@ def group_plots(result: StudyResult, folder: Path) -> list[Path]:
             if _confounder_lines(ax, marks):
                 extra.append((_confounder_handle(), CONFOUNDER_LABEL))
             _legend(fig, ax, extra)
-        written += _save(fig, folder, f"caar-{stems[group]}")
+            written += _save(fig, folder, f"caar-{stems[group]}")
     return written
 
 
@@ -316,12 +321,14 @@ def day0_moves(result: StudyResult, events: list[str]) -> pl.DataFrame:
     M the market cap at the close of day −1 (``events``) and R, N, AR the day-0 return, normal
     and abnormal return (``abnormal_returns``); in the order of ``events``."""
     keys = [S.EVENT_ID, S.TICKER]
-    rows = result.events.filter((pl.col(S.ROLE) == "primary") & pl.col(S.EVENT_ID).is_in(events)).select(*keys, S.MARKET_CAP)
-    day0 = result.abnormal_returns.filter(pl.col(S.EVENT_DAY) == 0).select(*keys, S.RET, S.NORMAL_RET, S.ABNORMAL_RET)
+    rows = (result.events.filter((pl.col(S.ROLE) == "primary") & pl.col(S.MARKET_CAP).is_not_null()
+                                 & pl.col(S.EVENT_ID).is_in(events)).select(*keys, S.MARKET_CAP))
+    day0 = (result.abnormal_returns.filter((pl.col(S.EVENT_DAY) == 0) & pl.col(S.EVENT_ID).is_in(rows[S.EVENT_ID].unique()))
+            .select(*keys, S.RET, S.NORMAL_RET, S.ABNORMAL_RET))
     cap = pl.col(S.MARKET_CAP)
     return (
         rows.join(day0, on=keys, how="inner", maintain_order="left")
-        .drop_nulls([S.MARKET_CAP, S.RET, S.NORMAL_RET, S.ABNORMAL_RET])
+        .drop_nulls([S.RET, S.NORMAL_RET, S.ABNORMAL_RET])
         .select(*keys, S.MARKET_CAP, (pl.col(S.RET) * cap).alias(MOVE), (pl.col(S.NORMAL_RET) * cap).alias(NORMAL),
                 (pl.col(S.ABNORMAL_RET) * cap).alias(ABNORMAL))
     )
@@ -358,46 +365,45 @@ def _move_figure(event: str, moves: pl.DataFrame, claims: pl.DataFrame):
     from matplotlib.ticker import FuncFormatter
 
     several = moves.height > 1
-    with _style():
-        fig = Figure(figsize=(MOVE_WIDTH, 4.4))
-        ax = fig.add_axes((1.0 / MOVE_WIDTH, 1.25 / 4.4, 1 - 1.15 / MOVE_WIDTH, 2.7 / 4.4))
-        name = "" if several else f" of {moves[S.TICKER][0]}"
-        ax.set_title(_plain(f"{event}: day-0 move{name} in $"), loc="left", fontsize=11, wrap=True, y=1.0)
-        ax.axhline(0.0, color="#888888", linewidth=0.8)
-        ax.grid(True, axis="y", color="#eeeeee")
-        ax.set_axisbelow(True)
-        ticks, labels, claimed = [], [], False
-        for i, r in enumerate(moves.iter_rows(named=True)):
-            x0, ticker, n, a, m = 3.6 * i, r[S.TICKER], r[NORMAL], r[ABNORMAL], r[MOVE]
-            stem = file_stem(ticker.lower())
-            bars = ((x0, 0.0, n, "#8c959f", "normal"), (x0 + 1, n, a, "#0969da", "abnormal"), (x0 + 2, 0.0, m, "#1f2328", "move"))
-            for x, bottom, height, color, part in bars:
-                ax.bar(x, height, bottom=bottom, width=0.7, color=color, gid=f"move-{stem}-{part}")
-                top = bottom + height
-                ax.annotate(billions(height, signed=True), (x, top), xytext=(0, 3 if height >= 0 else -3),
-                            textcoords="offset points", ha="center", va="bottom" if height >= 0 else "top", fontsize=9)
-            ax.plot([x0 + 0.35, x0 + 0.65], [n, n], color="#8c959f", linewidth=0.8)  # the step of the waterfall
-            for value, label in _claimed_usd(claims, r[S.EVENT_ID], ticker, r[S.MARKET_CAP]):
-                ax.plot([x0 + 2], [value], marker="D", markersize=7, color="#bf8700", linestyle="none",
-                        gid=f"claim-{stem}")
-                ax.annotate(_plain(label), (x0 + 2, value), xytext=(-8, 0), textcoords="offset points", ha="right",
-                            va="center", fontsize=9, color="#9a6700",
-                            bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
-                claimed = True
-            prefix = f"{ticker}\n" if several else ""
-            ticks += [x0, x0 + 1, x0 + 2]
-            labels += [_plain(f"{prefix}model"), _plain(f"{prefix}abnormal"), _plain(f"{prefix}day 0")]
-        ax.set_xticks(ticks, labels=labels)
-        ax.set_xlim(-0.6, ticks[-1] + 0.6)
-        low, high = ax.get_ylim()
-        ax.set_ylim(low - 0.08 * (high - low), high + 0.08 * (high - low))  # room for the values
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: dollars(v)))
-        handles = [Line2D([], [], color=c, linewidth=6) for c in ("#8c959f", "#0969da", "#1f2328")]
-        texts = ["model: expected return × market cap", "abnormal: abnormal return × market cap",
-                 "day 0: return × market cap (day −1 close)"]
-        if claimed:
-            handles.append(Line2D([], [], marker="D", color="#bf8700", linestyle="none"))
-            texts.append("claimed (press)")
-        fig.legend(handles, texts, loc="lower left", bbox_to_anchor=(0.02, 0.0), frameon=False, fontsize=9.5,
-                   handlelength=1.4, borderaxespad=0.3)
+    fig = Figure(figsize=(MOVE_WIDTH, 4.4))
+    ax = fig.add_axes((1.0 / MOVE_WIDTH, 1.25 / 4.4, 1 - 1.15 / MOVE_WIDTH, 2.7 / 4.4))
+    name = "" if several else f" of {moves[S.TICKER][0]}"
+    ax.set_title(_plain(f"{event}: day-0 move{name} in $"), loc="left", fontsize=11, wrap=True, y=1.0)
+    ax.axhline(0.0, color="#888888", linewidth=0.8)
+    ax.grid(True, axis="y", color="#eeeeee")
+    ax.set_axisbelow(True)
+    ticks, labels, claimed = [], [], False
+    for i, r in enumerate(moves.iter_rows(named=True)):
+        x0, ticker, n, a, m = 3.6 * i, r[S.TICKER], r[NORMAL], r[ABNORMAL], r[MOVE]
+        stem = file_stem(ticker.lower())
+        bars = ((x0, 0.0, n, "#8c959f", "normal"), (x0 + 1, n, a, "#0969da", "abnormal"), (x0 + 2, 0.0, m, "#1f2328", "move"))
+        for x, bottom, height, color, part in bars:
+            ax.bar(x, height, bottom=bottom, width=0.7, color=color, gid=f"move-{stem}-{part}")
+            top = bottom + height
+            ax.annotate(billions(height, signed=True), (x, top), xytext=(0, 3 if height >= 0 else -3),
+                        textcoords="offset points", ha="center", va="bottom" if height >= 0 else "top", fontsize=9)
+        ax.plot([x0 + 0.35, x0 + 0.65], [n, n], color="#8c959f", linewidth=0.8)  # the step of the waterfall
+        for value, label in _claimed_usd(claims, r[S.EVENT_ID], ticker, r[S.MARKET_CAP]):
+            ax.plot([x0 + 2], [value], marker="D", markersize=7, color="#bf8700", linestyle="none",
+                    gid=f"claim-{stem}")
+            ax.annotate(_plain(label), (x0 + 2, value), xytext=(-8, 0), textcoords="offset points", ha="right",
+                        va="center", fontsize=9, color="#9a6700",
+                        bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+            claimed = True
+        prefix = f"{ticker}\n" if several else ""
+        ticks += [x0, x0 + 1, x0 + 2]
+        labels += [_plain(f"{prefix}model"), _plain(f"{prefix}abnormal"), _plain(f"{prefix}day 0")]
+    ax.set_xticks(ticks, labels=labels)
+    ax.set_xlim(-0.6, ticks[-1] + 0.6)
+    low, high = ax.get_ylim()
+    ax.set_ylim(low - 0.08 * (high - low), high + 0.08 * (high - low))  # room for the values
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: dollars(v)))
+    handles = [Line2D([], [], color=c, linewidth=6) for c in ("#8c959f", "#0969da", "#1f2328")]
+    texts = ["model: expected return × market cap", "abnormal: abnormal return × market cap",
+             "day 0: return × market cap (day −1 close)"]
+    if claimed:
+        handles.append(Line2D([], [], marker="D", color="#bf8700", linestyle="none"))
+        texts.append("claimed (press)")
+    fig.legend(handles, texts, loc="lower left", bbox_to_anchor=(0.02, 0.0), frameon=False, fontsize=9.5,
+               handlelength=1.4, borderaxespad=0.3)
     return fig
