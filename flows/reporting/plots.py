@@ -323,7 +323,7 @@ def day0_moves(result: StudyResult, events: list[str]) -> pl.DataFrame:
     keys = [S.EVENT_ID, S.TICKER]
     rows = (result.events.filter((pl.col(S.ROLE) == "primary") & pl.col(S.MARKET_CAP).is_not_null()
                                  & pl.col(S.EVENT_ID).is_in(events)).select(*keys, S.MARKET_CAP))
-    day0 = (result.abnormal_returns.filter((pl.col(S.EVENT_DAY) == 0) & pl.col(S.EVENT_ID).is_in(rows[S.EVENT_ID].unique()))
+    day0 = (result.abnormal_returns.filter((pl.col(S.EVENT_DAY) == 0) & pl.col(S.EVENT_ID).is_in(rows[S.EVENT_ID].unique().to_list()))
             .select(*keys, S.RET, S.NORMAL_RET, S.ABNORMAL_RET))
     cap = pl.col(S.MARKET_CAP)
     return (
@@ -340,6 +340,16 @@ def moved_events(result: StudyResult) -> list[str]:
     events = plotted_events(result.paths)
     have = set(day0_moves(result, events)[S.EVENT_ID].to_list())
     return [e for e in events if e in have]
+
+
+def move_figure(result: StudyResult, event: str):
+    """The figure of ``event``'s day-0 move in dollars (see :func:`_move_figure`), or None
+    when no primary ticker of the event has a market cap and a day-0 abnormal return."""
+    moves = day0_moves(result, [event])
+    if not moves.height:
+        return None
+    with _style():
+        return _move_figure(event, moves, result.claims)
 
 
 def _claimed_usd(claims: pl.DataFrame, event: str, ticker: str, cap: float) -> list[tuple[float, str]]:
