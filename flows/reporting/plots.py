@@ -13,7 +13,7 @@ move in dollars, per group its CAAR path.
 * ``caar-<group>``: the CAAR of its events' primary tickers with the cross-sectional band
   ±1.96 × s/√N (:func:`analysis.paths.caar_paths`), the confounders of its events and the windows.
 
-Sizes read at 1400 px and on a phone: the SVGs scale to their box (the pages show them 40em /
+Sizes read at 1400 px and on a phone: the SVGs scale to their box (the pages show them 36em /
 28em wide, at most 100 % of a narrow screen) and the text is about 1/40 of a figure's width. Output is deterministic (no dates in the SVG metadata, fixed
 SVG ids), so an unchanged result gives byte-identical files.
 """
@@ -87,15 +87,17 @@ COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f
 """The lines' colours: tab10 without its red, the confounders' colour."""
 """matplotlib settings of every figure (text about 1/40 of a figure's width)."""
 LEGEND_ROW = 0.25  # inches a legend row takes
-WIDTH, MOVE_WIDTH = 6.4, 4.2
-"""Figure widths in inches (the pages show them 40em and 28em wide)."""
+WIDTH, MOVE_WIDTH = 5.2, 4.2
+"""Figure widths in inches (the pages show them 36em and 28em wide): 10 pt tick labels are
+9 px on a 390 px phone (342 px of page), 15 px at 36em."""
 PNG_DPI = 100
-"""The PNGs' resolution (640 px wide CAR plots, text 15 px): at 150 dpi the plots of a report took 10 % longer."""
-MAX_MARKERS = 6
+"""The PNGs' resolution (520 px wide CAR plots, text 15 px): at 150 dpi the plots of a report took 10 % longer."""
+MAX_MARKERS = 4
 """Confounder lines a plot draws (then "+N more")."""
 CONFOUNDER_COLOR = "#cf222e"
+CLAIM_COLORS = ("#bf8700", "#8250df", "#1a7f37")
 CONFOUNDER_LABEL = "confounder: another event's day 0"
-BAND_LABEL = f"95% band: CAR ± {BAND_Z} s.e. (≈ σ·√days, σ the model's residual s.d.)"
+BAND_LABEL = f"95% band: CAR ± {BAND_Z} s.e. of the CAR\n(s.e. ≈ σ·√days, σ: the model's residual s.d.)"
 
 
 def _style():
@@ -127,7 +129,7 @@ def _path_figure(title: str, windows: tuple[Window, ...], days: Window, n_lines:
     from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-    top, main, strip, ticks = 0.45, 2.7, 0.2 * len(windows) + 0.08, 0.55
+    top, main, strip, ticks = 0.45, 2.6, 0.2 * len(windows) + 0.08, 0.55
     legend = LEGEND_ROW * (-(-n_lines // 2) + n_notes) + 0.12
     height = top + main + strip + ticks + legend
     left, right = 0.95 / WIDTH, 1 - 0.15 / WIDTH
@@ -137,13 +139,13 @@ def _path_figure(title: str, windows: tuple[Window, ...], days: Window, n_lines:
     ax.axvline(0.0, color="#888888", linewidth=0.8, linestyle=":")
     ax.set_ylabel("cumulative abnormal return")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))  # enough decimals for the tick spacing
-    ax.set_title(_plain(title), loc="left", y=1.0)  # y given: no search for a free position (~20 ms)
+    ax.set_title(_plain(title), loc="left", wrap=True, y=1.0)  # y given: no search for a free position (~20 ms)
     ax.grid(True, color="#eeeeee")
     lo, hi = days.start - 0.5, days.end + 0.5
     ax.set_xlim(lo, hi)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.tick_params(axis="x", pad=strip * 72 + 3)  # the tick labels below the bars
-    ax.set_xlabel("event day (sessions relative to day 0); bars: the event windows")
+    ax.set_xlabel("event day (sessions from day 0); bars: event windows")
     x = lambda day: left + (day - lo) / (hi - lo) * (right - left)  # noqa: E731
     for k, w in enumerate(windows):  # the first on top
         level = (legend + ticks + strip - 0.08 - 0.2 * (k + 0.5)) / height
@@ -158,24 +160,27 @@ def _legend(fig, ax, notes=()) -> None:
     style = {"frameon": False, "borderaxespad": 0.0, "handlelength": 1.8, "columnspacing": 1.2, "loc": "lower left"}
     if notes:
         fig.legend(*zip(*notes), bbox_to_anchor=(0.1 / WIDTH, 0.08 / fig.get_figheight()), **style)
+    rows = sum(text.count("\n") + 1 for _, text in notes)
     fig.legend(*ax.get_legend_handles_labels(), ncols=2, **style,
-               bbox_to_anchor=(0.1 / WIDTH, (0.08 + LEGEND_ROW * len(notes)) / fig.get_figheight()))
+               bbox_to_anchor=(0.1 / WIDTH, (0.1 + LEGEND_ROW * rows) / fig.get_figheight()))
 
 
 def _confounder_lines(ax, marks: pl.DataFrame) -> bool:
     """A dashed vertical line on each confounder's day 0 (``marks``: ``offset, label, gid``),
-    labelled at the top of the plot; True if any was drawn."""
+    labelled (two lines) at the top of the plot beside it; True if any was drawn."""
     shown = marks.head(MAX_MARKERS)
     lo, hi = ax.get_xlim()
-    per_char = 0.55 * 9.5 / 72 * (hi - lo) / (ax.get_position().width * ax.figure.get_figwidth())  # days per character
+    width, height = (ax.get_position().width * ax.figure.get_figwidth(), ax.get_position().height * ax.figure.get_figheight())
+    per_char = 0.57 * 9.5 / 72 * (hi - lo) / width  # days a character takes (DejaVu Sans)
+    step = 2 * 1.25 * 9.5 / 72 / height + 0.025  # axes height a label takes
     for k, (offset, label, gid) in enumerate(shown.select(S.OFFSET, "label", "gid").iter_rows()):
         ax.axvline(offset, color=CONFOUNDER_COLOR, linewidth=1.4, linestyle="--", gid=gid)
-        width = len(label) * per_char + 0.15
-        x, ha = ((offset + 0.12, "left") if offset + width <= hi else (offset - 0.12, "right") if offset - width >= lo
+        need = max(map(len, label.split("\n"))) * per_char + 0.15
+        x, ha = ((offset + 0.12, "left") if offset + need <= hi else (offset - 0.12, "right") if offset - need >= lo
                  else (lo + 0.05, "left"))  # beside its line, else from the left edge across it
-        ax.text(x, 0.97 - 0.09 * k, _plain(label), transform=ax.get_xaxis_transform(), ha=ha, va="top", fontsize=9.5,
-                color=CONFOUNDER_COLOR, bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none",
-                                              "alpha": 0.8})
+        ax.text(x, 0.98 - step * k, _plain(label), transform=ax.get_xaxis_transform(), ha=ha, va="top", fontsize=9.5,
+                color=CONFOUNDER_COLOR, linespacing=1.1,
+                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
     if marks.height > shown.height:
         ax.text(0.99, 0.03, f"+{marks.height - shown.height} more confounders (confounders.parquet)",
                 transform=ax.transAxes, ha="right", va="bottom", fontsize=9, color=CONFOUNDER_COLOR)
@@ -184,7 +189,7 @@ def _confounder_lines(ax, marks: pl.DataFrame) -> bool:
 
 def confounder_marks(result: StudyResult, events: list[str], primary_only: bool = False) -> pl.DataFrame:
     """The confounders of ``events`` whose day 0 is a reported day, as plot marks: ``event_id,
-    ticker, confounder_id, offset, label`` ("AMZN: amzn-q3-2025-earnings (day -1)"),
+    ticker, confounder_id, offset, label`` ("amzn-q3-2025-earnings\\nAMZN, day -1"),
     one per (event, confounder, day)."""
     days = result.spec.report_days
     c = result.confounders.filter(pl.col(S.EVENT_ID).is_in(events) & pl.col(S.OFFSET).is_between(days.start, days.end))
@@ -194,7 +199,7 @@ def confounder_marks(result: StudyResult, events: list[str], primary_only: bool 
          .agg(pl.col(S.TICKER).unique(maintain_order=True).str.join(", ")))
     return c.select(
         S.EVENT_ID, S.TICKER, S.CONFOUNDER_ID, S.OFFSET,
-        pl.format("{}: {} (day {})", S.TICKER, S.CONFOUNDER_ID,
+        pl.format("{}\n{}, day {}", S.CONFOUNDER_ID, S.TICKER,
                   pl.when(pl.col(S.OFFSET) > 0).then(pl.format("+{}", S.OFFSET)).otherwise(pl.col(S.OFFSET).cast(pl.String)))
         .alias("label"),
     )
@@ -252,7 +257,7 @@ def _car_figure(result: StudyResult, event: str):
     lines = part.partition_by(S.TICKER, S.ROLE, as_dict=True, maintain_order=True)
     marks = _gids(confounder_marks(result, [event]))
     fig, ax = _path_figure(f"{event}: CAR of each ticker", result.spec.windows, result.spec.report_days,
-                           len(lines), any(role == "primary" for _, role in lines) + bool(marks.height))
+                           len(lines), 2 * any(role == "primary" for _, role in lines) + bool(marks.height))
     band = None
     for (ticker, role), rows in lines.items():
         day, car, se = rows[S.EVENT_DAY].to_numpy(), rows[S.CAR].to_numpy(), rows[S.CAR_SE].to_numpy()
@@ -292,14 +297,14 @@ def group_plots(result: StudyResult, folder: Path) -> list[Path]:
                                            primary_only=True))
             band = rows.drop_nulls(CAAR_SE)
             fig, ax = _path_figure(f"group {group}: CAAR of {rows[S.N_EVENTS].max()} event(s)", result.spec.windows,
-                                   result.spec.report_days, 1, bool(band.height) + bool(marks.height))
+                                   result.spec.report_days, 1, 2 * bool(band.height) + bool(marks.height))
             (line,) = ax.plot(rows[S.EVENT_DAY].to_numpy(), rows[CAAR].to_numpy(), marker="o", markersize=3.5,
                               linewidth=2.0, label="CAAR")
             extra = []
             if band.height:
                 d, m, se = band[S.EVENT_DAY].to_numpy(), band[CAAR].to_numpy(), band[CAAR_SE].to_numpy()
                 fill = ax.fill_between(d, m - BAND_Z * se, m + BAND_Z * se, color=line.get_color(), alpha=0.18, linewidth=0)
-                extra.append((fill, f"95% band: CAAR ± {BAND_Z} s/√N (s: the cross-sectional s.d. of the CARs)"))
+                extra.append((fill, f"95% band: CAAR ± {BAND_Z} s/√N\n(s: the cross-sectional s.d. of the CARs)"))
             if _confounder_lines(ax, marks):
                 extra.append((_confounder_handle(), CONFOUNDER_LABEL))
             _legend(fig, ax, extra)
@@ -359,30 +364,35 @@ def _claimed_usd(claims: pl.DataFrame, event: str, ticker: str, cap: float) -> l
     out = []
     for kind, value in mine.select(S.CLAIM_KIND, CLAIMED).iter_rows():
         if kind == "value_change":
-            out.append((value, f"claimed {dollars(value)}"))
+            out.append((value, f"claimed: {dollars(value)}"))
         elif kind == "pct_change":
-            out.append((value * cap, f"claimed {pct(value)} = {dollars(value * cap)}"))
+            out.append((value * cap, f"claimed: {pct(value)} × cap = {dollars(value * cap)}"))
     return out
 
 
 def _move_figure(event: str, moves: pl.DataFrame, claims: pl.DataFrame):
     """The waterfall of ``event``'s day-0 moves (``moves``: its rows of :func:`day0_moves`):
     per ticker a bar for the part the model expects (0 to N·M), the abnormal part (N·M to
-    R·M) and the day's move (0 to R·M), and each claimed figure as a diamond on the move's bar.
+    R·M) and the day's move (0 to R·M), and each claimed figure as a diamond on the move's bar
+    (its figure in the legend).
     The bars have SVG ids ``move-<ticker>-normal``, ``-abnormal``, ``-move``."""
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.ticker import FuncFormatter
 
     several = moves.height > 1
-    fig = Figure(figsize=(MOVE_WIDTH, 4.4))
-    ax = fig.add_axes((1.0 / MOVE_WIDTH, 1.25 / 4.4, 1 - 1.15 / MOVE_WIDTH, 2.7 / 4.4))
+    claims = [(r[S.TICKER], *c) for r in moves.iter_rows(named=True)
+              for c in _claimed_usd(claims, r[S.EVENT_ID], r[S.TICKER], r[S.MARKET_CAP])]
+    top, main, ticks, legend = 0.6, 2.5, 0.45 + 0.2 * several, LEGEND_ROW * (3 + len(claims)) + 0.1
+    height = top + main + ticks + legend
+    fig = Figure(figsize=(MOVE_WIDTH, height))
+    ax = fig.add_axes((1.0 / MOVE_WIDTH, (ticks + legend) / height, 1 - 1.15 / MOVE_WIDTH, main / height))
     name = "" if several else f" of {moves[S.TICKER][0]}"
     ax.set_title(_plain(f"{event}: day-0 move{name} in $"), loc="left", fontsize=11, wrap=True, y=1.0)
     ax.axhline(0.0, color="#888888", linewidth=0.8)
     ax.grid(True, axis="y", color="#eeeeee")
     ax.set_axisbelow(True)
-    ticks, labels, claimed = [], [], False
+    ticks, labels, handles, texts = [], [], [], []
     for i, r in enumerate(moves.iter_rows(named=True)):
         x0, ticker, n, a, m = 3.6 * i, r[S.TICKER], r[NORMAL], r[ABNORMAL], r[MOVE]
         stem = file_stem(ticker.lower())
@@ -393,13 +403,11 @@ def _move_figure(event: str, moves: pl.DataFrame, claims: pl.DataFrame):
             ax.annotate(billions(height, signed=True), (x, top), xytext=(0, 3 if height >= 0 else -3),
                         textcoords="offset points", ha="center", va="bottom" if height >= 0 else "top", fontsize=9)
         ax.plot([x0 + 0.35, x0 + 0.65], [n, n], color="#8c959f", linewidth=0.8)  # the step of the waterfall
-        for value, label in _claimed_usd(claims, r[S.EVENT_ID], ticker, r[S.MARKET_CAP]):
-            ax.plot([x0 + 2], [value], marker="D", markersize=7, color="#bf8700", linestyle="none",
-                    gid=f"claim-{stem}")
-            ax.annotate(_plain(label), (x0 + 2, value), xytext=(-8, 0), textcoords="offset points", ha="right",
-                        va="center", fontsize=9, color="#9a6700",
-                        bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
-            claimed = True
+        for k, (_, value, label) in enumerate(c for c in claims if c[0] == ticker):
+            (mark,) = ax.plot([x0 + 2], [value], marker="D", markersize=7, color=CLAIM_COLORS[k % 3], linestyle="none",
+                              gid=f"claim-{stem}" + (f"-{k + 1}" if k else ""))
+            handles.append(mark)
+            texts.append(_plain(f"{ticker} {label}" if several else label))
         prefix = f"{ticker}\n" if several else ""
         ticks += [x0, x0 + 1, x0 + 2]
         labels += [_plain(f"{prefix}model"), _plain(f"{prefix}abnormal"), _plain(f"{prefix}day 0")]
@@ -408,12 +416,9 @@ def _move_figure(event: str, moves: pl.DataFrame, claims: pl.DataFrame):
     low, high = ax.get_ylim()
     ax.set_ylim(low - 0.08 * (high - low), high + 0.08 * (high - low))  # room for the values
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: dollars(v)))
-    handles = [Line2D([], [], color=c, linewidth=6) for c in ("#8c959f", "#0969da", "#1f2328")]
+    handles = [*(Line2D([], [], color=c, linewidth=6) for c in ("#8c959f", "#0969da", "#1f2328")), *handles]
     texts = ["model: expected return × market cap", "abnormal: abnormal return × market cap",
-             "day 0: return × market cap (day −1 close)"]
-    if claimed:
-        handles.append(Line2D([], [], marker="D", color="#bf8700", linestyle="none"))
-        texts.append("claimed (press)")
-    fig.legend(handles, texts, loc="lower left", bbox_to_anchor=(0.02, 0.0), frameon=False, fontsize=9.5,
-               handlelength=1.4, borderaxespad=0.3)
+             "day 0: return × market cap (day −1 close)", *texts]
+    fig.legend(handles, texts, loc="lower left", bbox_to_anchor=(0.1 / MOVE_WIDTH, 0.08 / height), frameon=False,
+               fontsize=9.5, handlelength=1.4, borderaxespad=0.0)
     return fig

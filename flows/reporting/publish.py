@@ -158,8 +158,8 @@ PAGE_CSS = (
     "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2em auto;max-width:96em;"
     "padding:0 1.5em;color:#1f2328}h1{font-size:1.5em}p.headline{font-size:1.1em;background:#f6f8fa;"
     "border-left:4px solid #0969da;padding:.6em 1em}section{margin:2em 0;overflow-x:auto}"
-    "figure{display:inline-block;vertical-align:top;margin:0 1.5em 1.5em 0;max-width:100%}"
-    "figure img{width:40em;max-width:100%;height:auto}figure.move img{width:28em}"
+    "figure{display:inline-block;vertical-align:top;margin:0 1.5em 1.5em 0;width:36em;max-width:100%}"
+    "figure.move{width:28em}figure img{width:100%;height:auto}"
     "figcaption{font-size:.85em;color:#57606a}nav a{margin-right:1em}"
 )
 
