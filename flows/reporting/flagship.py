@@ -141,11 +141,12 @@ def _groups(result: StudyResult) -> list[str]:
 def _caar_table(result: StudyResult, group: str) -> Table:
     labels = {t.name: t.label for t in TESTS}
     tests = result.tests.filter(pl.col(S.GROUP) == group)
+    flagged, confounded = _confounded_windows(result, group)
     rows = []
     for w in result.spec.windows:
         part = {r[S.TEST]: r for r in tests.filter((pl.col(S.WINDOW_START) == w.start) & (pl.col(S.WINDOW_END) == w.end)).iter_rows(named=True)}
         cs = part.get(CROSS_SECTIONAL_T, {})
-        rows.append({"window": w.label, "N": str(cs.get(S.N_EVENTS) or 0), "CAAR": pct(cs.get(S.MEAN)),
+        rows.append({"window": w.label + (" †" if w in flagged else ""), "N": str(cs.get(S.N_EVENTS) or 0), "CAAR": pct(cs.get(S.MEAN)),
                      **{labels[t]: _stat(part.get(t, {}).get(S.STATISTIC), part.get(t, {}).get(S.P_VALUE)) for t in BRIEF_TESTS}})
     frame = pl.DataFrame(rows, schema={"window": pl.String, "N": pl.String, "CAAR": pl.String,
                                        **{labels[t]: pl.String for t in BRIEF_TESTS}})
@@ -154,9 +155,31 @@ def _caar_table(result: StudyResult, group: str) -> Table:
         ("N: events of the group with an abnormal return in the window (primary tickers). Cells: statistic (two-sided p); "
          "CS t cross-sectional t (Brown & Warner 1985), Patell (1976) Z, BMP t Boehmer-Musumeci-Poulsen (1991), "
          "KP adj. BMP t Kolari-Pynnonen (2010), Gen. sign Z Cowan (1992), Rank Z Corrado (1989). All twelve tests are "
-         "in the report's tests table.",),
+         "in the report's tests table.", *confounded),
         numeric=tuple(frame.columns[1:]),
     )
+
+
+MAX_CONFOUNDED = 5  # footnotes on confounded windows in a group's CAAR table
+
+
+def _confounded_windows(result: StudyResult, group: str) -> tuple[set, list[str]]:
+    """The windows of the group's CAAR that hold another event's day 0 for one of its primary
+    event rows (flagged †), and a footnote per such day naming it and that row's AR on it."""
+    rows = _group_rows(result, group).filter(pl.col(STATUS) != "skipped").select(S.EVENT_ID, S.TICKER)
+    inside = (result.confounders.filter((pl.col(S.ROLE) == "primary") & (pl.col(S.LOCATION) == EVENT_WINDOW))
+              .join(rows, on=[S.EVENT_ID, S.TICKER], how="semi", maintain_order="left"))
+    flagged, notes = set(), []
+    for r in inside.iter_rows(named=True):
+        windows = [w for w in result.spec.windows if w.start <= r[S.OFFSET] <= w.end]
+        flagged.update(windows)
+        notes.append(f"† {', '.join(w.label for w in windows)} include{'s' * (len(windows) == 1)} day {r[S.OFFSET]:+d} of "
+                     f"{r[S.EVENT_ID]} ({r[S.TICKER]}), the day 0 of {r[S.CONFOUNDER_ID]}"
+                     + (f": its AR that day, {pct(r[AR_AT_OFFSET])}, is in the CAAR" if r[AR_AT_OFFSET] is not None else "")
+                     + ".")
+    if len(notes) > MAX_CONFOUNDED:
+        notes = [*notes[:MAX_CONFOUNDED], f"† ... and {len(notes) - MAX_CONFOUNDED} more: the confounders table."]
+    return flagged, notes
 
 
 def _deals_table(result: StudyResult, group: str, shown: Shown) -> Table:

@@ -127,3 +127,14 @@ def test_at_most_the_first_events_are_plotted(amzn, tmp_path):
     names = sorted(p.name for p in event_plots(many, tmp_path))
     assert len(names) == 2 * 2 * MAX_EVENT_PLOTS and names[-1] == f"move-e{MAX_EVENT_PLOTS - 1:02d}.svg"
     assert moved_events(many) == [f"e{i:02d}" for i in range(MAX_EVENT_PLOTS)]
+
+
+def test_group_caar_table_flags_windows_holding_a_confounders_day(amzn):
+    """The brief's CAAR [-1,+1] of the group counts AMZN's earnings day (day -1 of the AWS deal):
+    the window is flagged and a footnote names the day."""
+    res, *_ = amzn
+    md = next(b for b in group_briefs(res) if b.group == GROUP).markdown
+    table = md.split("## The events")[0]
+    assert "| [0,0] |" in table and "| [-1,+1] † |" in table and "| [-5,+5] † |" in table
+    assert ("† [-1,+1], [-5,+5] include day -1 of amzn-openai-aws-2025 (AMZN), the day 0 of amzn-q3-2025-earnings: "
+            "its AR that day, +9.23%, is in the CAAR.") in table
