@@ -83,10 +83,10 @@ STYLE = {
     "svg.hashsalt": "market-reaction", "svg.fonttype": "none", "font.size": 11, "axes.titlesize": 12,
     "axes.labelsize": 11, "xtick.labelsize": 10, "ytick.labelsize": 10, "legend.fontsize": 10,
 }
+"""matplotlib settings of every figure (text about 1/40 of a figure's width)."""
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 """The lines' colours: tab10 without its red, the confounders' colour."""
-"""matplotlib settings of every figure (text about 1/40 of a figure's width)."""
-LEGEND_ROW = 0.25  # inches a legend row takes
+LEGEND_ROW = 0.22  # inches a legend row takes
 WIDTH, MOVE_WIDTH = 5.2, 4.2
 """Figure widths in inches (the pages show them 36em and 28em wide): 10 pt tick labels are
 9 px on a 390 px phone (342 px of page), 15 px at 36em."""
@@ -190,31 +190,27 @@ def _confounder_lines(ax, marks: pl.DataFrame) -> bool:
 
 def confounder_marks(result: StudyResult, events: list[str], primary_only: bool = False) -> pl.DataFrame:
     """The confounders of ``events`` whose day 0 is a reported day, as plot marks: ``event_id,
-    ticker, confounder_id, offset, label`` ("amzn-q3-2025-earnings\\nAMZN, day -1"),
-    one per (event, confounder, day)."""
+    ticker, confounder_id, offset, label`` ("amzn-q3-2025-earnings\\nAMZN, day -1") and ``gid``,
+    the SVG id of its line (``confounder-<file stem of its id>``, then ``-2``, ``-3``... for a
+    confounder marked again), one per (event, confounder, day): the marks of one figure."""
     days = result.spec.report_days
     c = result.confounders.filter(pl.col(S.EVENT_ID).is_in(events) & pl.col(S.OFFSET).is_between(days.start, days.end))
     if primary_only:
         c = c.filter(pl.col(S.ROLE) == "primary")
     c = (c.group_by(S.EVENT_ID, S.CONFOUNDER_ID, S.OFFSET, maintain_order=True)
          .agg(pl.col(S.TICKER).unique(maintain_order=True).str.join(", ")))
+    seen: dict[str, int] = {}
+    gids = []
+    for cid in c[S.CONFOUNDER_ID]:  # a figure's few marks
+        seen[cid] = seen.get(cid, 0) + 1
+        gids.append(f"confounder-{file_stem(cid)}" + (f"-{seen[cid]}" if seen[cid] > 1 else ""))
     return c.select(
         S.EVENT_ID, S.TICKER, S.CONFOUNDER_ID, S.OFFSET,
         pl.format("{}\n{}, day {}", S.CONFOUNDER_ID, S.TICKER,
                   pl.when(pl.col(S.OFFSET) > 0).then(pl.format("+{}", S.OFFSET)).otherwise(pl.col(S.OFFSET).cast(pl.String)))
         .alias("label"),
+        pl.Series("gid", gids, dtype=pl.String),
     )
-
-
-def _gids(marks: pl.DataFrame) -> pl.DataFrame:
-    """``marks`` with ``gid``: the SVG id of each line, ``confounder-<file stem of its id>``
-    (``-2``, ``-3``... for a confounder marked twice in one figure)."""
-    seen: dict[str, int] = {}
-    gids = []
-    for c in marks[S.CONFOUNDER_ID]:
-        seen[c] = seen.get(c, 0) + 1
-        gids.append(f"confounder-{file_stem(c)}" + (f"-{seen[c]}" if seen[c] > 1 else ""))
-    return marks.with_columns(pl.Series("gid", gids, dtype=pl.String))
 
 
 def plotted_events(paths: pl.DataFrame) -> list[str]:
@@ -256,7 +252,7 @@ def event_figure(result: StudyResult, event: str):
 def _car_figure(result: StudyResult, event: str):
     part = result.paths.filter(pl.col(S.EVENT_ID) == event).drop_nulls(S.CAR)
     lines = part.partition_by(S.TICKER, S.ROLE, as_dict=True, maintain_order=True)
-    marks = _gids(confounder_marks(result, [event]))
+    marks = confounder_marks(result, [event])
     fig, ax = _path_figure(f"{event}: CAR of each ticker", result.spec.windows, result.spec.report_days,
                            len(lines), 2 * any(role == "primary" for _, role in lines) + bool(marks.height))
     band = None
@@ -294,8 +290,8 @@ def group_plots(result: StudyResult, folder: Path) -> list[Path]:
                .select(S.GROUP, S.EVENT_ID).unique(maintain_order=True))  # the events in the CAAR
     with _style():
         for (group,), rows in parts.items():
-            marks = _gids(confounder_marks(result, members.filter(pl.col(S.GROUP) == group)[S.EVENT_ID].to_list(),
-                                           primary_only=True))
+            marks = confounder_marks(result, members.filter(pl.col(S.GROUP) == group)[S.EVENT_ID].to_list(),
+                                     primary_only=True)
             band = rows.drop_nulls(CAAR_SE)
             fig, ax = _path_figure(f"group {group}: CAAR of {rows[S.N_EVENTS].max()} event(s)", result.spec.windows,
                                    result.spec.report_days, 1, 2 * bool(band.height) + bool(marks.height))
@@ -325,7 +321,7 @@ def day0_moves(result: StudyResult, events: list[str]) -> pl.DataFrame:
     and the day-0 abnormal return are known: ``event_id, ticker, market_cap``, ``move_usd``
     = R·M, ``normal_usd`` = N·M (the model's expected return), ``abnormal_usd`` = AR·M, with
     M the market cap at the close of day −1 (``events``) and R, N, AR the day-0 return, normal
-    and abnormal return (``abnormal_returns``); in the order of ``events``."""
+    and abnormal return (``abnormal_returns``); in the order of ``result.events``."""
     keys = [S.EVENT_ID, S.TICKER]
     rows = (result.events.filter((pl.col(S.ROLE) == "primary") & pl.col(S.MARKET_CAP).is_not_null()
                                  & pl.col(S.EVENT_ID).is_in(events)).select(*keys, S.MARKET_CAP))
@@ -382,14 +378,14 @@ def _move_figure(event: str, moves: pl.DataFrame, claims: pl.DataFrame):
     from matplotlib.ticker import FuncFormatter
 
     several = moves.height > 1
-    claims = [(r[S.TICKER], *c) for r in moves.iter_rows(named=True)
-              for c in _claimed_usd(claims, r[S.EVENT_ID], r[S.TICKER], r[S.MARKET_CAP])]
-    top, main, ticks, legend = 0.6, 2.5, 0.45 + 0.2 * several, LEGEND_ROW * (3 + len(claims)) + 0.1
-    height = top + main + ticks + legend
-    fig = Figure(figsize=(MOVE_WIDTH, height))
-    ax = fig.add_axes((1.0 / MOVE_WIDTH, (ticks + legend) / height, 1 - 1.15 / MOVE_WIDTH, main / height))
-    name = "" if several else f" of {moves[S.TICKER][0]}"
-    ax.set_title(_plain(f"{event}: day-0 move{name} in $"), loc="left", fontsize=11, wrap=True, y=1.0)
+    claimed = [(r[S.TICKER], *c) for r in moves.iter_rows(named=True)
+               for c in _claimed_usd(claims, r[S.EVENT_ID], r[S.TICKER], r[S.MARKET_CAP])]
+    below = 0.45 + 0.2 * several + LEGEND_ROW * (3 + len(claimed)) + 0.1  # inches: tick labels, legend
+    fig_height = 0.6 + 2.5 + below
+    fig = Figure(figsize=(MOVE_WIDTH, fig_height))
+    ax = fig.add_axes((1.0 / MOVE_WIDTH, below / fig_height, 1 - 1.15 / MOVE_WIDTH, 2.5 / fig_height))
+    whose = "" if several else f"{moves[S.TICKER][0]}'s "
+    ax.set_title(_plain(f"{event}\n{whose}day-0 move in dollars"), loc="left", fontsize=11, wrap=len(event) > 34, y=1.0)
     ax.axhline(0.0, color="#888888", linewidth=0.8)
     ax.grid(True, axis="y", color="#eeeeee")
     ax.set_axisbelow(True)
@@ -398,13 +394,12 @@ def _move_figure(event: str, moves: pl.DataFrame, claims: pl.DataFrame):
         x0, ticker, n, a, m = 3.6 * i, r[S.TICKER], r[NORMAL], r[ABNORMAL], r[MOVE]
         stem = file_stem(ticker.lower())
         bars = ((x0, 0.0, n, "#8c959f", "normal"), (x0 + 1, n, a, "#0969da", "abnormal"), (x0 + 2, 0.0, m, "#1f2328", "move"))
-        for x, bottom, height, color, part in bars:
-            ax.bar(x, height, bottom=bottom, width=0.7, color=color, gid=f"move-{stem}-{part}")
-            top = bottom + height
-            ax.annotate(billions(height, signed=True), (x, top), xytext=(0, 3 if height >= 0 else -3),
-                        textcoords="offset points", ha="center", va="bottom" if height >= 0 else "top", fontsize=9)
+        for x, base, size, color, part in bars:
+            ax.bar(x, size, bottom=base, width=0.7, color=color, gid=f"move-{stem}-{part}")
+            ax.annotate(_plain(billions(size, signed=True)), (x, base + size), xytext=(0, 3 if size >= 0 else -3),
+                        textcoords="offset points", ha="center", va="bottom" if size >= 0 else "top", fontsize=9)
         ax.plot([x0 + 0.35, x0 + 0.65], [n, n], color="#8c959f", linewidth=0.8)  # the step of the waterfall
-        for k, (_, value, label) in enumerate(c for c in claims if c[0] == ticker):
+        for k, (_, value, label) in enumerate(c for c in claimed if c[0] == ticker):
             (mark,) = ax.plot([x0 + 2], [value], marker="D", markersize=7, color=CLAIM_COLORS[k % 3], linestyle="none",
                               gid=f"claim-{stem}" + (f"-{k + 1}" if k else ""))
             handles.append(mark)
@@ -416,10 +411,10 @@ def _move_figure(event: str, moves: pl.DataFrame, claims: pl.DataFrame):
     ax.set_xlim(-0.6, ticks[-1] + 0.6)
     low, high = ax.get_ylim()
     ax.set_ylim(low - 0.08 * (high - low), high + 0.08 * (high - low))  # room for the values
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: dollars(v)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _plain(dollars(v))))
     handles = [*(Line2D([], [], color=c, linewidth=6) for c in ("#8c959f", "#0969da", "#1f2328")), *handles]
     texts = ["model: expected return × market cap", "abnormal: abnormal return × market cap",
              "day 0: return × market cap (day −1 close)", *texts]
-    fig.legend(handles, texts, loc="lower left", bbox_to_anchor=(0.1 / MOVE_WIDTH, 0.08 / height), frameon=False,
+    fig.legend(handles, texts, loc="lower left", bbox_to_anchor=(0.1 / MOVE_WIDTH, 0.08 / fig_height), frameon=False,
                fontsize=9.5, handlelength=1.4, borderaxespad=0.0)
     return fig
