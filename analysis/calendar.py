@@ -141,6 +141,41 @@ def exchange_calendar(name: str = "XNYS") -> SessionCalendar:
     return SessionCalendar(name=name, tz=str(cal.tz), sessions=frame)
 
 
+def stated_timing(events: pl.DataFrame, cal: SessionCalendar) -> pl.Series:
+    """The timing an announcement's time of day says, by the rules of :func:`align_events`
+    (vectorised over events).
+
+    Parameters
+    ----------
+    events
+        Frame with ``announced_date`` (Date, the announcement's local date) and
+        ``announced_utc`` (UTC datetime, null when only a date is known).
+    cal
+        The exchange calendar (its sessions' opens and closes, early closes included).
+
+    Returns
+    -------
+    pl.Series
+        ``timing`` per row: ``pre-open`` before the open of the session of the local date,
+        ``intraday`` from the open until the close, ``after-close`` from the close on;
+        ``unknown`` without a time, or when the local date is no session (day 0 is then the
+        next session whatever the time) or outside the calendar. Given as the stated timing,
+        it places day 0 where the time alone would (:func:`align_events`).
+    """
+    utc = pl.col("announced_utc")
+    local = utc.dt.convert_time_zone(cal.tz).dt.date()
+    hours = events.select(local.alias(S.DATE), utc).join(
+        cal.sessions.select(S.DATE, OPEN_UTC, CLOSE_UTC), on=S.DATE, how="left", maintain_order="left"
+    )
+    return hours.select(
+        pl.when(utc.is_null() | pl.col(OPEN_UTC).is_null()).then(pl.lit("unknown"))
+        .when(utc < pl.col(OPEN_UTC)).then(pl.lit("pre-open"))
+        .when(utc < pl.col(CLOSE_UTC)).then(pl.lit("intraday"))
+        .otherwise(pl.lit("after-close"))
+        .alias(S.TIMING)
+    ).to_series()
+
+
 def align_events(events: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:
     """Place day 0 of every event on the calendar (vectorised over events).
 
@@ -220,3 +255,4 @@ def align_events(events: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:
         warning.alias("day0_warning"),
     ).with_columns(cal.dates_of(pl.col(S.DAY0_SESSION)).alias(S.DAY0))
     return out.select(*events.columns, S.DAY0, S.DAY0_SESSION, S.DAY0_RULE, "day0_warning")
+

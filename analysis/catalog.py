@@ -53,6 +53,7 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import json
 import math
 import re
 import tomllib
@@ -199,6 +200,57 @@ def parse_announced(value: object, *, file: str | None = None, event: str | None
     except (ValueError, OverflowError):
         raise fail(f"date out of range: {value!r}") from None
     return parsed
+
+
+# --- writing events --------------------------------------------------------------------------
+
+
+def toml_events(events: Sequence[EventSpec]) -> str:
+    """The events as ``[[events]]`` tables that :func:`parse_catalog_toml` reads back to equal
+    events (appended to a catalog, a ``[defaults]`` benchmark applies to those whose benchmark
+    is the default ``^GSPC``, which is left out)."""
+
+    def text(value: str) -> str:  # a TOML basic string: JSON's escapes are TOML's
+        return json.dumps(value, ensure_ascii=False)
+
+    out = []
+    for e in events:
+        lines = ["[[events]]", f"id = {text(e.id)}", f"tickers = [{', '.join(map(text, e.tickers))}]",
+                 f"announced = {text(e.announced_text)}", f"timing = {text(e.timing)}"]
+        if e.benchmark != DEFAULT_BENCHMARK:
+            lines.append(f"benchmark = {text(e.benchmark)}")
+        if e.related:
+            lines.append(f"related = [{', '.join(map(text, e.related))}]")
+        lines += [f"{k} = {text(getattr(e, k))}" for k in ("group", "description", "source") if getattr(e, k)]
+        if claims(e):
+            lines.append(f"claims = [{', '.join(map(text, claims(e)))}]")
+        chars = characteristics(e)
+        if chars:
+            lines.append("[events.characteristics]")
+            lines += [f"{text(k)} = {v!r}" if isinstance(v, float) else f"{text(k)} = {text(v)}" for k, v in chars.items()]
+        out.append("\n".join(lines) + "\n")
+    return "\n".join(out)
+
+
+def csv_events(events: Sequence[EventSpec], header: bool = True) -> str:
+    """The events as CSV rows (one per event x primary ticker; :data:`CSV_HEADER`, then
+    ``description``, ``source``, ``related`` when any event has related tickers, and one column
+    per characteristic), with the header line unless ``header`` is False. Claims have no CSV
+    column and are left out."""
+    chars = list(dict.fromkeys(k for e in events for k in characteristics(e)))
+    related = any(e.related for e in events)
+    columns = [*CSV_HEADER, "description", "source", *(["related"] if related else []), *chars]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    if header:
+        writer.writerow(columns)
+    for e in events:
+        values = characteristics(e)
+        tail = ([" ".join(e.related)] if related else []) + [
+            repr(values[c]) if isinstance(values.get(c), float) else values.get(c, "") for c in chars]
+        for t in e.tickers:
+            writer.writerow([e.id, t, e.announced_text, e.timing, e.benchmark, e.group, e.description, e.source, *tail])
+    return buf.getvalue()
 
 
 # --- TOML ----------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ import polars as pl
 
 from analysis import schema as S
 from analysis.catalog import claims as event_claims
-from analysis.formats import billions, pct, price
+from analysis.formats import dollars, pct, price
 from analysis.specs import EventSpec
 
 Kind = Literal["record", "value_change", "valuation", "pct_change"]
@@ -406,33 +406,33 @@ def _check(part: ClaimPart, f: dict[str, Any], ticker: str) -> tuple[str, str, s
         return CANNOT_TELL, "", "", f"no shares outstanding for {ticker}"
     n = f"{shares:,} shares"
     lo, hi = _band(part.value, part.qualifier)  # type: ignore[arg-type]
-    band = _band_text(part, lambda v: billions(v, signed=part.kind == "value_change"))
+    band = _band_text(part, lambda v: dollars(v, signed=part.kind == "value_change"))
     if part.kind == "valuation":
         x = close0 * shares
-        at_close = f"{price(close0)} x {n} = {billions(x)}"
+        at_close = f"{price(close0)} x {n} = {dollars(x)}"
         close_ok = _within(lo, hi, x)
-        close_why = f"{band}; the close gives {billions(x)}"
+        close_why = f"{band}; the close gives {dollars(x)}"
         if has_range:
             a, b = low0 * shares, high0 * shares
-            at_intraday = f"at the intraday high {price(high0)}: {billions(b)}; at the low {price(low0)}: {billions(a)}"
+            at_intraday = f"at the intraday high {price(high0)}: {dollars(b)}; at the low {price(low0)}: {dollars(a)}"
             intraday_ok = _meets(lo, hi, a, b)
-            intraday_why = f"the day's range {billions(a)} to {billions(b)} {'reaches' if intraday_ok else 'misses'} it"
+            intraday_why = f"the day's range {dollars(a)} to {dollars(b)} {'reaches' if intraday_ok else 'misses'} it"
         else:
             at_intraday, intraday_ok, intraday_why = "", None, no_range
         verdict, why = _judge(part.basis, close_ok, intraday_ok, close_why, intraday_why, "high")
         return verdict, at_close, at_intraday, why
     # value_change
     x = (close0 - prev) * shares
-    at_close = (f"{price(close0)} x {n} = {billions(close0 * shares)}; change vs {price(prev)} close of {f['prev_date']}: "
-                f"{billions(x, True)} ({pct(close0 / prev - 1)})")
+    at_close = (f"{price(close0)} x {n} = {dollars(close0 * shares)}; change vs {price(prev)} close of {f['prev_date']}: "
+                f"{dollars(x, signed=True)} ({pct(close0 / prev - 1)})")
     close_ok = _within(lo, hi, x)
-    close_why = f"{band}; the close gives {billions(x, True)}"
+    close_why = f"{band}; the close gives {dollars(x, signed=True)}"
     if has_range:
         a, b = (low0 - prev) * shares, (high0 - prev) * shares
-        at_intraday = f"at the intraday {word} {price(extreme)}: {billions((extreme - prev) * shares, True)} ({pct(extreme / prev - 1)})"
+        at_intraday = f"at the intraday {word} {price(extreme)}: {dollars((extreme - prev) * shares, signed=True)} ({pct(extreme / prev - 1)})"
         intraday_ok = _meets(lo, hi, a, b)
         needed = prev + part.value / shares  # type: ignore[operator]
-        intraday_why = (f"the day's range {billions(a, True)} to {billions(b, True)} {'reaches' if intraday_ok else 'misses'} it "
+        intraday_why = (f"the day's range {dollars(a, signed=True)} to {dollars(b, signed=True)} {'reaches' if intraday_ok else 'misses'} it "
                         f"(the claimed figure means a price of {price(needed)}; the day traded {price(low0)} to {price(high0)})")
     else:
         at_intraday, intraday_ok, intraday_why = "", None, no_range

@@ -51,7 +51,7 @@ BEFORE = "before the estimation window"
 CONFOUNDER_SCHEMA = {
     S.EVENT_ID: pl.String, S.TICKER: pl.String, S.ROLE: pl.String, S.CONFOUNDER_ID: pl.String,
     S.CONFOUNDER_ROLE: pl.String, S.CONFOUNDER_DAY0: pl.Date, S.OFFSET: pl.Int32, S.LOCATION: pl.String,
-    S.WINDOWS: pl.String, S.CONTAMINATED_DAYS: pl.Int32, S.IN_STUDY: pl.Boolean,
+    S.WINDOWS: pl.String, S.CONTAMINATED_DAYS: pl.Int32, S.IN_STUDY: pl.Boolean, S.DISCOVERED: pl.Boolean,
 }
 OUTLIER_SCHEMA = {ROW: pl.UInt32, S.EVENT_DAY: pl.Int32, S.ABNORMAL_RET: pl.Float64, S.STD_RESID: pl.Float64}
 
@@ -68,7 +68,8 @@ def find_confounders(rows: pl.DataFrame, spec: StudySpec, others: pl.DataFrame |
         Study parameters (estimation window, event windows).
     others
         Further catalog event rows, not studied, in the same form: they can confound the
-        study's events (``in_study`` false) but are not listed themselves.
+        study's events (``in_study`` false) but are not listed themselves. A Boolean column
+        ``discovered`` marks the SEC filings found by ``events discover`` among them.
 
     Returns
     -------
@@ -77,15 +78,17 @@ def find_confounders(rows: pl.DataFrame, spec: StudySpec, others: pl.DataFrame |
         confounder_day0, offset`` (o), ``location`` (``event window``, ``between the windows``,
         ``estimation window`` or ``before the estimation window``), ``windows`` (labels of the
         event windows holding o, comma-separated, null if none), ``contaminated_days``,
-        ``in_study``; sorted by event, ticker, offset and confounder.
+        ``in_study``, ``discovered`` (an SEC filing of ``events discover``, from ``others``);
+        sorted by event, ticker, offset and confounder.
     """
     keys = [S.EVENT_ID, S.TICKER, S.ROLE, S.DAY0, S.DAY0_SESSION]
     row = [ROW] if ROW in rows.columns else []
     mine = rows.select(*row, *keys).filter(pl.col(S.DAY0_SESSION).is_not_null())
-    pool = mine.select(keys).with_columns(pl.lit(True).alias(S.IN_STUDY))
+    pool = mine.select(keys).with_columns(pl.lit(True).alias(S.IN_STUDY), pl.lit(False).alias(S.DISCOVERED))
     if others is not None:
-        placed = others.select(keys).filter(pl.col(S.DAY0_SESSION).is_not_null())
-        pool = pl.concat([pool, placed.with_columns(pl.lit(False).alias(S.IN_STUDY))])
+        found = pl.col(S.DISCOVERED).fill_null(False) if S.DISCOVERED in others.columns else pl.lit(False)
+        placed = others.select(*keys, found.alias(S.DISCOVERED)).filter(pl.col(S.DAY0_SESSION).is_not_null())
+        pool = pl.concat([pool, placed.with_columns(pl.lit(False).alias(S.IN_STUDY))], how="diagonal")
     est, span = spec.estimation, spec.report_days
     # Every listed pair has o in [lo, hi]: its day 0 before the last event-window day, its event
     # window not entirely before the estimation window. Sessions in buckets of that width: a pair
@@ -126,6 +129,7 @@ def find_confounders(rows: pl.DataFrame, spec: StudySpec, others: pl.DataFrame |
             *(mine[c].gather(i) for c in (*row, S.EVENT_ID, S.TICKER, S.ROLE)),
             pool[S.EVENT_ID].gather(j).alias(S.CONFOUNDER_ID), pool[S.ROLE].gather(j).alias(S.CONFOUNDER_ROLE),
             pool[S.DAY0].gather(j).alias(S.CONFOUNDER_DAY0), pairs[S.OFFSET], pool[S.IN_STUDY].gather(j),
+            pool[S.DISCOVERED].gather(j),
         ])
         .with_columns(contaminated.cast(pl.Int32).alias(S.CONTAMINATED_DAYS),
                       pl.concat_str(labels, separator=", ", ignore_nulls=True).replace("", None).alias(S.WINDOWS))

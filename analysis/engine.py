@@ -33,7 +33,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TypeVar
 
@@ -260,6 +260,19 @@ class StudyPlan:
         size = self.spec.batch_rows
         return [self.rows.slice(i, size) for i in range(0, self.rows.height, size)] or [self.rows]
 
+    def part(self, rows: pl.DataFrame) -> StudyPlan:
+        """What :func:`event_batch` reads of the plan for ``rows`` (one of :meth:`batches`):
+        the frames of the other rows left out, so a batch sent to another process carries
+        its own rows only."""
+        first = int(rows[ROW][0]) if rows.height else 0
+        mine = pl.col(ROW).is_between(first, first + rows.height - 1)
+        wanted = self.regression_rows
+        return replace(
+            self, aligned=self.aligned.clear(), rows=rows, confounders=self.confounders.clear(),
+            test_rows=self.test_rows.filter(mine), dropped=self.dropped.filter(mine),
+            regression_rows=wanted[(wanted >= first) & (wanted < first + rows.height)],
+        )
+
 
 def plan_study(
     events: pl.DataFrame, spec: StudySpec, cal: SessionCalendar, max_regressions: int = 100,
@@ -300,6 +313,13 @@ class PreparedPrices:
     grid: SessionGrid
     findings: pl.DataFrame
     factors: pl.DataFrame | None
+
+    def only(self, tickers: pl.Series) -> PreparedPrices:
+        """The prices and findings of those of its tickers in ``tickers`` (a batch that reads
+        only them computes the same numbers on these as on the whole)."""
+        return PreparedPrices(
+            self.grid.only(tickers), self.findings.filter(pl.col(S.TICKER).is_in(tickers.implode())), self.factors,
+        )
 
 
 def prepare_prices(
@@ -373,6 +393,8 @@ def event_batch(
     caps = market_caps(rows.select(ROW, S.TICKER, S.DAY0_SESSION), prices.grid, shares, cal)
 
     label = rows.select(ROW, *ROW_KEYS, S.DAY0_SESSION)
+    causes = _missing_data(rows, prices.grid, cal)
+    cause = causes.to_series()
     models_out = (
         models.join(label, on=ROW, maintain_order="left")
         .with_columns(
@@ -384,6 +406,8 @@ def event_batch(
             S.DF_RESID, S.MKT_MEAN, S.MKT_SXX, S.LOG_VOLUME_MEAN, S.LOG_VOLUME_SD, S.VOLUME_N_OBS,
             S.ROLE, S.GROUP, S.REASON, S.VOLUME_REASON, ROW,
         )
+        # a model not fitted for want of data says so, not how few returns that left
+        .with_columns(pl.when(pl.col(S.REASON).is_not_null()).then(pl.coalesce(cause, pl.col(S.REASON))).alias(S.REASON))
     )
     tau = np.arange(ar.days.start, ar.days.end + 1)
     day0 = rows[S.DAY0_SESSION].to_numpy().astype(np.int64)
@@ -406,12 +430,12 @@ def event_batch(
         .with_columns(
             (pl.col(S.CAR) * pl.col(S.MARKET_CAP)).alias(S.DOLLAR_ABNORMAL),
             (pl.col(S.RAW_RETURN) * pl.col(S.MARKET_CAP)).alias(S.DOLLAR_RAW),
-            _join_reasons(
+            pl.coalesce(cause.gather(each), _join_reasons(
                 pl.col(S.REASON),
                 pl.when(pl.col(S.REASON).is_null() & (pl.col(S.N_DAYS) < window_len)).then(
                     pl.format("{} of {} window days without an abnormal return", window_len - pl.col(S.N_DAYS), window_len)
                 ),
-            ).alias(S.REASON),
+            )).alias(S.REASON),
         )
         .select(
             *S.CAR_COLUMNS, S.N_DAYS, S.RAW_RETURN, S.MARKET_CAP, S.DOLLAR_RAW, S.ABNORMAL_VOLUME, S.ABNORMAL_VOLUME_T,
@@ -432,7 +456,7 @@ def event_batch(
     quality = event_quality(prices.findings, rows, spec.first_day, spec.report_days.end, cal)
     status = (
         pl.concat([models.select(ROW, S.N_OBS, pl.col(S.REASON).alias("_model_reason")), caps.drop(ROW),
-                   rows.select(S.TICKER, S.BENCHMARK, DAY0_WARNING), _after_the_data(rows, prices.grid, cal)],
+                   rows.select(DAY0_WARNING), causes],
                   how="horizontal")
         .with_columns(
             pl.when(fitted).then(pl.Series(has_car.any(axis=1))).alias("_any_car"),
@@ -477,10 +501,11 @@ def event_batch(
     return EventBatch(models_out, ar_out, car_out, status, window_obs, daily, regression_panel, outliers, paths)
 
 
-def _after_the_data(rows: pl.DataFrame, grid: SessionGrid, cal: SessionCalendar) -> pl.DataFrame:
-    """``_after``: a note for each event row whose day 0 comes after the last price of its
-    ticker (or of its benchmark), naming that day (its models would only say how few
-    estimation returns there are)."""
+def _missing_data(rows: pl.DataFrame, grid: SessionGrid, cal: SessionCalendar) -> pl.DataFrame:
+    """``_cause``: why an event row can have no result whatever its model says, else null: no
+    prices for its ticker or its benchmark, or day 0 after the last price of either (naming
+    that day). It is the row's reason in every table (events, models, car), not the model's
+    count of the estimation returns this left."""
     last = grid.tickers.select(S.TICKER, (pl.col(FIRST) + pl.col(SPAN) - 1).alias("_last"))
     placed = (
         rows.select(S.TICKER, S.BENCHMARK, S.DAY0_SESSION)
@@ -488,18 +513,20 @@ def _after_the_data(rows: pl.DataFrame, grid: SessionGrid, cal: SessionCalendar)
         .join(last.rename({S.TICKER: S.BENCHMARK, "_last": "_last_b"}), on=S.BENCHMARK, how="left", maintain_order="left")
     )
     day0 = pl.col(S.DAY0_SESSION)
-    return placed.select(
+    return placed.select(_join_reasons(
+        pl.when(pl.col("_last").is_null()).then(pl.format("no prices for {}", pl.col(S.TICKER))),
+        pl.when(pl.col("_last_b").is_null()).then(pl.format("no prices for benchmark {}", pl.col(S.BENCHMARK))),
         pl.when(day0 > pl.col("_last")).then(pl.format(
             "day 0 ({}) is after the data: the last price of {} is on {}",
             cal.dates_of(day0), pl.col(S.TICKER), cal.dates_of(pl.col("_last")),
         )).when(day0 > pl.col("_last_b")).then(pl.format(
             "day 0 ({}) is after the data: the last price of the benchmark {} is on {}",
             cal.dates_of(day0), pl.col(S.BENCHMARK), cal.dates_of(pl.col("_last_b")),
-        )).alias("_after")
-    )
+        )),
+    ).alias("_cause"))
 
 
-def _row_status(plan: StudyPlan, status: pl.DataFrame, outliers: pl.DataFrame, known: Collection[str]) -> pl.DataFrame:
+def _row_status(plan: StudyPlan, status: pl.DataFrame, outliers: pl.DataFrame) -> pl.DataFrame:
     """The events table's columns of a batch's event rows: ``row, n_obs``, the market-cap
     columns, ``n_confounders, n_outliers, outlier_dates, n_dropped, status, reason``, from the
     batch's ``status`` and ``outliers`` (:class:`EventBatch`) and the plan's confounders and
@@ -507,7 +534,6 @@ def _row_status(plan: StudyPlan, status: pl.DataFrame, outliers: pl.DataFrame, k
     spec, reported = plan.spec, plan.spec.report_days
     first = int(status[ROW][0]) if status.height else 0
     mine = pl.col(ROW).is_between(first, first + status.height - 1)
-    no_prices, no_bench = _no_prices(known)
     return (
         status.join(confounder_reasons(plan.confounders.filter(mine), spec.drop_confounded, [ROW])
                     .rename({S.REASON: "_confounded"}), on=ROW, how="left", maintain_order="left")
@@ -516,8 +542,7 @@ def _row_status(plan: StudyPlan, status: pl.DataFrame, outliers: pl.DataFrame, k
         .join(plan.dropped.filter(mine).group_by(ROW).agg(pl.len().cast(pl.Int32).alias(S.N_DROPPED)), on=ROW,
               how="left", maintain_order="left")
         .with_columns(*_verdict(
-            [no_prices, no_bench, pl.col("_after"),
-             pl.when(no_prices.is_null() & no_bench.is_null() & pl.col("_after").is_null()).then(pl.col("_model_reason")),
+            [pl.coalesce("_cause", "_model_reason"),
              pl.when(~pl.col("_any_car")).then(pl.lit(
                  f"no abnormal return on any event-window day ({reported.start:+d}..{reported.end:+d}): "
                  "the ticker's or the benchmark's returns are missing there"
@@ -526,8 +551,8 @@ def _row_status(plan: StudyPlan, status: pl.DataFrame, outliers: pl.DataFrame, k
              pl.col("_quality"), pl.col("_confounded"), pl.col("_outliers")],
         ))
         .with_columns(pl.col(S.N_CONFOUNDERS, S.N_OUTLIERS, S.N_DROPPED).fill_null(0))
-        .drop(S.TICKER, S.BENCHMARK, DAY0_WARNING, "_model_reason", "_any_car", "_short", "_windows", "_quality",
-              "_confounded", "_outliers", "_after")
+        .drop(DAY0_WARNING, "_model_reason", "_any_car", "_short", "_windows", "_quality", "_confounded", "_outliers",
+              "_cause")
     )
 
 
@@ -586,8 +611,9 @@ def combine_batches(
     quality
         The findings of :func:`analysis.quality.price_quality` on the study's prices.
     known
-        The tickers that have prices (an event row of any other ticker or benchmark is
-        skipped with "no prices for ...").
+        The tickers that have prices: an event row without a day 0 whose ticker or benchmark
+        is not among them also says "no prices for ..." (the rows with a day 0 got that
+        note in their batch, :func:`_missing_data`).
     sink
         Called as ``sink("abnormal_returns", frame)`` with each batch's rows of the
         abnormal-returns table, in row order (every row exactly once), for the caller to
@@ -655,7 +681,7 @@ def combine_batches(
     confounders = plan.confounders.drop(ROW).with_columns(pl.Series(AR_AT_OFFSET, at_offset, nan_to_null=True))
     # The rows' notes are joined batch by batch, once the group tests have released their daily
     # series: the long texts (confounder notes) are made once and never held with those series.
-    status = pl.concat([_row_status(plan, *part, known) for part in zip(kept.pop("status"), kept["outliers"], strict=True)],
+    status = pl.concat([_row_status(plan, *part) for part in zip(kept.pop("status"), kept["outliers"], strict=True)],
                        how="diagonal_relaxed")
     no_prices, no_bench = _no_prices(known)
     unplaced = _verdict([pl.format("day 0: {}", pl.col(S.DAY0_RULE)), no_prices, no_bench], [pl.col(DAY0_WARNING)])

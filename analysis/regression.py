@@ -40,7 +40,8 @@ reacting to the same news on the same day are correlated; Petersen 2009) or, wit
 ``cov="hac"``, Newey–West within firm (``hac-panel``, 5 lags).
 
 Regression tables in the summary_col layout (coefficients with stars, standard errors in
-parentheses, R², N) come back as text (Markdown, HTML, LaTeX) in :class:`SummaryTable`.
+parentheses, R², N) come back as text (Markdown, HTML, LaTeX) in :class:`SummaryTable`, the
+coefficients in percentage points (the tidy frames keep decimals, as every Parquet file).
 """
 
 from __future__ import annotations
@@ -153,12 +154,27 @@ def _window_label(start: int, end: int) -> str:
     return f"[{start:+d},{end:+d}]".replace("+0", "0")
 
 
+class _PercentPoints(str):
+    """The ``float_format`` of statsmodels' ``summary_col``, which formats each coefficient and
+    standard error ``x`` as ``float_format % x``: here ``100 x`` with two decimals, so that a
+    return (a CAR, a pooled abnormal return, or one per unit of a characteristic) reads in
+    percentage points, as in every other table (:mod:`analysis.formats`)."""
+
+    def __mod__(self, x: float) -> str:
+        return f"{100 * x:.2f}"
+
+
+PERCENT_POINTS = _PercentPoints("%.2f")
+UNITS_NOTE = "Coefficients and standard errors in percentage points"
+
+
 def _summary(key: str, title: str, results: list, names: list[str], order: list[str], drop_others: bool = False) -> SummaryTable:
     from statsmodels.iolib.summary2 import summary_col
 
     table = summary_col(
-        results, stars=True, model_names=names, float_format="%.4f", regressor_order=order,
-        drop_omitted=drop_others, info_dict={"N": lambda r: f"{int(r.nobs)}"},
+        results, stars=True, model_names=names, float_format=PERCENT_POINTS, regressor_order=order,
+        drop_omitted=drop_others, include_r2=False,
+        info_dict={"R-squared": lambda r: f"{r.rsquared:.2f}", "N": lambda r: f"{int(r.nobs)}"},
     )
     frame = table.tables[0]
     head = "| | " + " | ".join(str(c) for c in frame.columns) + " |"
@@ -166,8 +182,9 @@ def _summary(key: str, title: str, results: list, names: list[str], order: list[
     for idx, row in frame.iterrows():
         cells = [str(v).replace("*", "\\*") for v in row]
         lines.append(f"| {idx} | " + " | ".join(cells) + " |")
-    note = "\n\n*Standard errors in parentheses; \\*\\*\\* p<0.01, \\*\\* p<0.05, \\* p<0.10.*\n"
+    note = f"\n\n*{UNITS_NOTE}; standard errors in parentheses; \\*\\*\\* p<0.01, \\*\\* p<0.05, \\* p<0.10.*\n"
     markdown = f"## {title}\n\n" + "\n".join(lines) + note
+    table.add_text(f"{UNITS_NOTE}.")
     return SummaryTable(key, title, markdown, table.as_html(), table.as_latex())
 
 

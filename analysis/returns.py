@@ -73,6 +73,21 @@ class SessionGrid:
         first, span, offset = (lay[c].fill_null(0).to_numpy().astype(np.int64) for c in (FIRST, SPAN, OFFSET))
         return window_gather(arrays, offset, np.asarray(day0, dtype=np.int64) + days.start - first, span, known, days.length)
 
+    def only(self, tickers: pl.Series) -> SessionGrid:
+        """The grid of those of its tickers that are in ``tickers``: their stretches copied
+        into new arrays, cell for cell, so every gather of them equals the whole grid's (this
+        grid itself when it holds no other ticker)."""
+        lay = self.tickers.filter(pl.col(S.TICKER).is_in(tickers.implode()))
+        if lay.height == self.tickers.height:
+            return self
+        span = lay[SPAN].to_numpy()
+        offset = np.cumsum(span) - span
+        cells = np.repeat(lay[OFFSET].to_numpy() - offset, span) + np.arange(int(span.sum()), dtype=np.int64)
+        return SessionGrid(
+            lay.with_columns(pl.Series(OFFSET, offset, dtype=pl.Int64)), self.ret[cells], self.close[cells],
+            None if self.log_volume is None else self.log_volume[cells], self.present[cells],
+        )
+
     def to_frame(self, cal: SessionCalendar) -> pl.DataFrame:
         """The long form: one row per price row on a session (:func:`session_returns`)."""
         lay = self.tickers

@@ -134,6 +134,7 @@ LOCATION = "location"  # event window / between the windows / estimation window 
 WINDOWS = "windows"  # labels of the event windows holding the confounder's day 0, e.g. "[-1,+1], [-5,+5]"
 CONTAMINATED_DAYS = "contaminated_days"  # the confounder's event-window days inside this estimation window
 IN_STUDY = "in_study"  # the confounder is an event of the same study (its own AR is measured)
+DISCOVERED = "discovered"  # the confounder is an SEC filing found by `events discover` (from the store), not a catalog event
 N_CONFOUNDERS = "n_confounders"
 N_DROPPED = "n_dropped"  # estimation days dropped as contaminated (drop_confounded)
 STD_RESID = "std_resid"  # estimation residual / sigma
@@ -147,3 +148,15 @@ VERDICT = "verdict"  # consistent / inconsistent / cannot tell
 WHY = "why"
 AT_CLOSE = "at_close"  # what the data say at the close of day 0, with the arithmetic
 AT_INTRADAY = "at_intraday"  # ... at the intraday extreme (high / low) of day 0
+
+# --- earnings calendars (flows.io.yahoo.fetch_earnings, analysis.earnings) ---------------
+EARNINGS_AT = "earnings_at"  # Yahoo's earnings date and time (aware, Yahoo's zone; midnight = no time given)
+EARNINGS_NAME = "earnings_name"  # Yahoo's "Event Name", e.g. "Q3 2025 Earnings Release" (null if absent)
+EPS_ESTIMATE = "eps_estimate"
+EPS_REPORTED = "eps_reported"
+EPS_SURPRISE_PCT = "eps_surprise_pct"  # (reported - estimate) / |estimate|, in percent, as Yahoo gives it
+UPCOMING = "upcoming"  # day 0 has not closed yet: Yahoo's date is an estimate
+CALENDAR_PREFIX = "calendar_"  # the calendar entry's side of a day-0 cross-check (calendar_announced, ...)
+FILING_PREFIX = "filing_"  # the other source's side (an 8-K item 2.02 filing, a curated catalog event)
+SESSIONS_APART = "sessions_apart"  # filing's day 0 minus the calendar's, in sessions
+FINDING = "finding"  # a sentence; null when the two day 0s agree

@@ -39,6 +39,10 @@ FRENCH_SETS = ("ff3", "ff5", "mom")
 DEFAULT_ESTIMATION = "-260:-11"
 DEFAULT_WINDOWS = ["0:0", "-1:1", "-5:5"]
 DEFAULT_REPORTS = "reports"
+DEFAULT_SIMULATIONS = "simulations"
+"""The folder of ``market-reaction demo``'s report and of the simulations by default, apart
+from :data:`DEFAULT_REPORTS`: its own index never mixes the simulated market's fictional events
+(or the pseudo-events) with real ones."""
 
 
 def study_spec(

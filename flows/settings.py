@@ -4,9 +4,10 @@ Everything lives under one home directory: ``$MARKET_REACTION_HOME`` when set, o
 per-user data directory of the platform (``platformdirs.user_data_dir("market-reaction")``).
 Nothing is created on import; the writers create what they need.
 
-It also says whether a Prefect API is configured (:func:`prefect_api_url`), without importing
-Prefect: the command line runs a study as a tracked Prefect flow run only then; and where the
-reports folder is served (:func:`reports_url`), for the links of the Prefect artifacts.
+It also says where Prefect keeps its files (:func:`prefect_home`) and whether a Prefect API is
+configured (:func:`prefect_api_url`), without importing Prefect: the command line runs a study
+as a tracked Prefect flow run only then; and where the reports folder is served
+(:func:`reports_url`), for the links of the Prefect artifacts.
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ def cache_dir() -> Path:
     return home() / "cache"
 
 
+def prefect_home() -> Path:
+    """Prefect's home folder (its database, cached task results, profiles): ``$PREFECT_HOME``
+    (with ``~`` expanded) if set and non-empty, else ``~/.prefect``, as Prefect finds it."""
+    return Path(os.environ.get("PREFECT_HOME", "").strip() or "~/.prefect").expanduser()
+
+
 def prefect_api_url() -> str | None:
     """The Prefect API this process would talk to, found as Prefect finds it but without
     importing Prefect (which takes seconds).
@@ -55,8 +62,7 @@ def prefect_api_url() -> str | None:
     url = os.environ.get("PREFECT_API_URL", "").strip()
     if url:
         return url
-    prefect_home = Path(os.environ.get("PREFECT_HOME", "").strip() or "~/.prefect").expanduser()
-    path = Path(os.environ.get("PREFECT_PROFILES_PATH", "").strip() or prefect_home / "profiles.toml").expanduser()
+    path = Path(os.environ.get("PREFECT_PROFILES_PATH", "").strip() or prefect_home() / "profiles.toml").expanduser()
     try:
         profiles = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):

@@ -263,7 +263,7 @@ def study(
             del given
             have = set(frame[S.TICKER].unique().to_list())
             notes = [f"{t}: no prices given" for t in needs[S.TICKER].to_list() if t not in have]
-        result = analyze(chosen, spec, root, needs, sets, data.history, context, given=data)
+        result = analyze(chosen, spec, data, sets, context)
     for note in notes:
         warnings.warn(note, DataWarning, stacklevel=2)
     inputs = _Inputs(chosen, spec, root, needs, notes, sets, source if prices is None else "frames", data)
@@ -393,9 +393,10 @@ class Study:
                              field="event")
         return event_figure(self._result, event)
 
-    def to_report(self, path: str | Path, *, latex: bool = False) -> Path:
+    def to_report(self, path: str | Path, *, latex: bool = False, xlsx: bool = False) -> Path:
         """Write the report folder ``market-reaction run --out PATH`` writes (tables, plots,
-        briefs, Parquet and CSV files, the manifest), atomically; return its path."""
+        briefs, Parquet and CSV files, the manifest; ``report.xlsx`` with ``xlsx``), atomically;
+        return its path."""
         i = self._inputs
         manifest = run_manifest(
             None, i.events, i.spec, i.source, PriceStore(Path(i.store)), i.needs, i.notes, i.factors,
@@ -404,7 +405,7 @@ class Study:
         if i.source == "frames":
             manifest["store"] = None
         with progress.silenced():
-            return Path(publish_report(self._result, str(path), manifest, report_title(i.events), latex))
+            return Path(publish_report(self._result, str(path), manifest, report_title(i.events), latex, xlsx=xlsx))
 
 
 _FRAMES = frozenset(f.name for f in dataclasses.fields(StudyResult))

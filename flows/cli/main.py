@@ -11,9 +11,12 @@
     market-reaction factors show
     market-reaction rates import FILE [--name dtb3]
     market-reaction events validate|list [--catalog PATH]
+    market-reaction events discover TICKER... [--source edgar|earnings] [--since DATE] [--until DATE] [--catalog PATH]
+                                   edgar (default): [--forms 8-K,6-K] [--items 2.02,1.01] [--format toml|csv] [--max-age SECONDS]
+                                   earnings: [--upcoming]
     market-reaction run [EVENT_ID ...] [--catalog PATH] [--source auto|store|yfinance] [--out DIR]
-                        [--estimation -260:-11] [--window 0:0 --window -1:1 ...] [--model NAME]
-                        [--factors NAME:COL,COL] [--risk-free NAME|none] [--drop-confounded]
+                        [--estimation -260:-11] [--window 0:0 --window -1:1 ...] [--model NAME] [--latex] [--xlsx]
+                        [--factors NAME:COL,COL] [--risk-free NAME|none] [--drop-confounded] [--no-discovered]
                         [--task-runner threads|dask] [--dask-address ADDRESS] [--batch-rows N] [--prefect]
     market-reaction demo [--out DIR] [--prefect]
     market-reaction serve [--catalog PATH] [--reports DIR] [--source auto|store|yfinance]
@@ -26,36 +29,43 @@
 Exit codes: 0 success; 1 unexpected failure, or a file that cannot be written (the message
 names it); 2 bad input (arguments, catalog, price or factor file); 3 data unavailable (no
 prices in the store and none from Yahoo, a store file that cannot be read, a factor set not in
-the store, a failed factor download); 130 interrupted.
+the store, a failed factor download, no earnings dates for any ticker); 130 interrupted.
 Errors are one line on stderr: ``market-reaction: error: <what and where>``.
 
 ``run`` and ``demo`` run the study in this process with no Prefect at all, unless a Prefect
 API is configured (``PREFECT_API_URL`` in the environment or in the active Prefect profile)
 or ``--prefect`` is given: then the run is a tracked Prefect flow run (``event-study``) with
-its artifacts, on that API or on a temporary local server (:mod:`flows.orchestration.study`,
-:mod:`flows.orchestration.tracked`). Arguments and the catalog are checked first, before the engine's
-libraries (or Prefect) are imported, so mistakes are reported at once.
+its artifacts, on that API or on a temporary local server this process starts and stops
+(:mod:`flows.orchestration.study`, :mod:`flows.orchestration.tracked`,
+:mod:`flows.orchestration.ephemeral`). Arguments and the catalog are checked first, before the engine's
+libraries (or Prefect) are imported, so mistakes are reported at once; then ``PREFECT_HOME``.
+Ctrl-C ends any command with 130 within :data:`INTERRUPT_DEADLINE` seconds (:class:`_Interrupts`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
+import signal
 import sys
+import threading
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from analysis.errors import InputError, MarketReactionError
 
 if TYPE_CHECKING:
+    from analysis.specs import EventSpec
     from flows.params import StudyInputs
 
 PROG = "market-reaction"
 MAX_WARNINGS = 20  # warnings printed after a run; the manifest lists them all
-PREFECT_HELP = ("a tracked Prefect flow run even without a configured Prefect API (Prefect starts a temporary "
-                "local server; default: tracked only when PREFECT_API_URL is set in the environment or profile)")
+PREFECT_HELP = ("a tracked Prefect flow run even without a configured Prefect API (on a temporary local server "
+                "started for the run; default: tracked only when PREFECT_API_URL is set in the environment or profile)")
 
 
 def _prefect_env(verbose: bool, command: str) -> None:
@@ -73,7 +83,8 @@ def _prefect_env(verbose: bool, command: str) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     from flows.params import (
-        BATCH_ROWS, DATE_FORMATS, FACTOR_UNITS, FRENCH_SETS, MODELS, PLAIN_MODELS, POOLED_COVS, RETURN_KINDS, SOURCES, TASK_RUNNERS,
+        BATCH_ROWS, DATE_FORMATS, DEFAULT_SIMULATIONS, FACTOR_UNITS, FRENCH_SETS, MODELS, PLAIN_MODELS, POOLED_COVS,
+        RETURN_KINDS, SOURCES, TASK_RUNNERS,
     )
     from flows.orchestration.serve import ADHOC, DEFAULT_CRON, DEFAULT_TIMEZONE, NIGHTLY
 
@@ -116,9 +127,28 @@ def _parser() -> argparse.ArgumentParser:
     rimp.add_argument("file", type=Path, metavar="FILE")
     rimp.add_argument("--name", default="dtb3", help="name of the set holding the per-session rate rf (default dtb3)")
 
-    events = sub.add_parser("events", help="check or list a catalog")
-    events.add_argument("action", choices=["validate", "list"])
-    events.add_argument("--catalog", type=Path, help="TOML or CSV catalog (default: deployments/events.toml)")
+    events = sub.add_parser("events", help="check or list a catalog; discover events (SEC filings, earnings dates)"
+                            ).add_subparsers(dest="action", required=True)
+    for action, what in (("validate", "check a catalog"), ("list", "list a catalog's events")):
+        events.add_parser(action, help=what).add_argument(
+            "--catalog", type=Path, help="TOML or CSV catalog (default: deployments/events.toml)")
+    disc = events.add_parser("discover", help="find events of tickers: their SEC EDGAR filings (8-K, 6-K), timed to the "
+                                              "second from their SEC headers, or Yahoo's earnings dates")
+    disc.add_argument("tickers", nargs="*", metavar="TICKER", help="the companies")
+    disc.add_argument("--source", choices=["edgar", "earnings"], default="edgar",
+                      help="edgar: SEC EDGAR filings (default); earnings: Yahoo's earnings calendar")
+    disc.add_argument("--since", type=_day, help="first filing (edgar) or announcement (earnings) date, YYYY-MM-DD")
+    disc.add_argument("--until", type=_day, help="last filing or announcement date, YYYY-MM-DD")
+    disc.add_argument("--catalog", type=Path,
+                      help="append the new events to this TOML or CSV catalog (created when missing; default: print "
+                           "them); earnings dates are also checked against its filings (default: deployments/events.toml)")
+    disc.add_argument("--forms", default="8-K,6-K", help="edgar: forms, comma-separated (default 8-K,6-K; 8-K/A for amendments)")
+    disc.add_argument("--items", help="edgar: 8-K items, comma-separated, e.g. 2.02,1.01 (default: all)")
+    disc.add_argument("--format", choices=["toml", "csv"], default="toml", help="printed format (default toml)")
+    disc.add_argument("--max-age", type=float, default=600.0, dest="max_age", metavar="SECONDS",
+                      help="edgar: use a cached submissions file younger than this (default 600; 0 asks EDGAR again)")
+    disc.add_argument("--upcoming", action="store_true",
+                      help="earnings: also the entries whose day 0 has not closed yet (Yahoo's estimates, which may move)")
 
     run = sub.add_parser("run", help="run an event study and write the report")
     run.add_argument("event_ids", nargs="*", metavar="EVENT_ID", help="events of the catalog (default: all)")
@@ -139,6 +169,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--returns", choices=RETURN_KINDS, default="simple")
     run.add_argument("--min-obs", type=int, default=120, dest="min_obs", help="minimum estimation returns (default 120)")
     run.add_argument("--latex", action="store_true", help="also write LaTeX tables")
+    run.add_argument("--xlsx", action="store_true",
+                     help="also write report.xlsx: a sheet per data table, numbers as numbers in the tables' formats")
     run.add_argument("--regressor", action="append", dest="regressors", metavar="NAME",
                      help="catalog characteristic for the cross-sectional CAR regression, repeatable "
                           "(default: every numeric one; --no-regressors for none)")
@@ -147,6 +179,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="errors of the pooled dummy regression: cluster by date (default) or HAC within firm")
     run.add_argument("--drop-confounded", action="store_true", dest="drop_confounded",
                      help="leave the event-window days of other catalog events on the same ticker out of the estimation window")
+    run.add_argument("--no-discovered", action="store_false", dest="discovered",
+                     help="leave out the SEC filings `events discover` stored for the study's tickers (by default "
+                          "they are candidate confounders, read from the store without the network)")
     run.add_argument("--task-runner", choices=TASK_RUNNERS, default="threads", dest="task_runner",
                      help="where the event batches run: two threads here (default) or a Dask cluster")
     run.add_argument("--dask-address", dest="dask_address", metavar="ADDRESS",
@@ -157,7 +192,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--prefect", action="store_true", help=PREFECT_HELP)
 
     demo = sub.add_parser("demo", help="run the whole study on a simulated market with planted effects (offline)")
-    demo.add_argument("--out", type=Path, default=Path("reports") / "demo")
+    demo.add_argument("--out", type=Path, default=Path(DEFAULT_SIMULATIONS) / "demo",
+                      help="report folder (default: simulations/demo; its index is simulations/index.html, apart "
+                           "from the real reports)")
     demo.add_argument("--prefect", action="store_true", help=PREFECT_HELP)
 
     sim = sub.add_parser("simulate", help="size and power of the group tests on pseudo-events (Brown & Warner 1985)")
@@ -169,7 +206,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--tickers", help="comma-separated tickers to draw from (default: every stored ticker but indices)")
     sim.add_argument("--benchmark", default="^GSPC")
     sim.add_argument("--simulated", action="store_true", help="draw from a simulated market instead of the store (offline)")
-    sim.add_argument("--out", type=Path, help="folder for the tables and files (default: reports/<time>-simulate)")
+    sim.add_argument("--out", type=Path, help="folder for the tables and files (default: simulations/<time>-simulate)")
     sim.add_argument("--estimation", default="-260:-11")
     sim.add_argument("--window", action="append", dest="windows", metavar="START:END")
     sim.add_argument("--model", choices=PLAIN_MODELS, default="market",
@@ -312,9 +349,18 @@ def _cmd_rates(args) -> int:
     return 0
 
 
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+
+
 def _cmd_events(args) -> int:
     from flows.io.catalog import default_catalog_path, load_catalog
 
+    if args.action == "discover":
+        return _cmd_discover(args)
     path = args.catalog or default_catalog_path()
     events = load_catalog(path)
     if args.action == "validate":
@@ -325,6 +371,69 @@ def _cmd_events(args) -> int:
         print(f"{e.id:<28} {','.join(e.tickers):<10} {e.announced_text:<26} {e.timing:<11} "
               f"{e.benchmark:<7} {e.group}{related}")
     return 0
+
+
+def _cmd_discover(args) -> int:
+    """``events discover``: the new events of ``--source`` appended to ``--catalog`` (each
+    event once: by id, and a filing by its accession number), or printed on stdout; notes,
+    and for earnings the day-0 disagreements with the catalog's filings, on stderr."""
+    from analysis.catalog import csv_events, toml_events
+    from flows import progress
+
+    since, until = args.since, args.until
+    if not args.tickers:
+        raise InputError(f"name the companies: events discover TICKER... --source {args.source}", field="TICKER")
+    if since and until and since > until:
+        raise InputError(f"--since {since} is after --until {until}", field="--since")
+    if args.catalog and args.catalog.suffix.lower() not in (".toml", ".csv"):
+        raise InputError(f"unsupported catalog type {args.catalog.suffix or '(no suffix)'!r}; expected .toml or .csv",
+                         file=str(args.catalog))
+    if args.source == "earnings":
+        events, key = _discover_earnings(args), None
+    else:
+        from analysis.filings import accession_of
+        from flows.io.edgar import discover
+        from flows.settings import home
+
+        if args.upcoming:
+            raise InputError("--upcoming goes with --source earnings (EDGAR lists filings made, none ahead)", field="--upcoming")
+        found = discover(args.tickers, since, until, args.forms.split(","), args.items.split(",") if args.items else None,
+                         root=home(), max_age=args.max_age)
+        for note in found.notes:
+            progress.say(note)
+        events, key = found.events, accession_of
+    if args.catalog is None:
+        sys.stdout.write((toml_events if args.format == "toml" else csv_events)(events))
+        return 0
+    from flows.io.catalog import append_events
+
+    done = append_events(args.catalog, events, key=key)
+    renamed = [f"{e.id} as {there}" for e, there in done.kept if e.id != there]
+    print(f"{args.catalog}: {len(done.added)} event(s) added, {len(done.kept)} already there"
+          + (f" ({'; '.join(renamed[:5])}{' ...' if len(renamed) > 5 else ''})" if renamed else ""))
+    return 0
+
+
+def _discover_earnings(args) -> tuple[EventSpec, ...]:
+    """The events of Yahoo's earnings calendar new to the catalog (``--catalog``, else the
+    default one), its notes and day-0 disagreements said on stderr."""
+    from flows.io.catalog import default_catalog_path
+    from flows.io.earnings import discover_earnings
+
+    path = args.catalog or default_catalog_path()
+    found = discover_earnings(args.tickers, args.since, args.until, catalog=path, upcoming=args.upcoming)
+    for line in [*found.disagreements, *(f"{t}: {why}" for t, why in found.failures.items())]:
+        print(f"{PROG}: warning: {line}", file=sys.stderr)
+    same = len(found.matched) - len(found.disagreements)
+    notes = [f"{len(found.events)} new events from Yahoo's earnings calendar (not in {path})"]
+    notes += [f"{len(found.known)} already in the catalog"] if found.known else []
+    notes += [f"{same} the same release as a catalog event, with the same day 0"] if same else []
+    if found.upcoming:
+        first = found.upcoming[0]
+        notes.append(f"{len(found.upcoming)} upcoming left out (next: {first.tickers[0]} {first.announced_text}; "
+                     "--upcoming adds them)")
+    print(f"{PROG}: " + "; ".join(notes), file=sys.stderr)
+    return found.events
 
 
 def _tracked(args) -> bool:
@@ -340,22 +449,26 @@ def _cmd_run(args) -> int:
     with progress.stage("catalog"):  # checked before the engine (or Prefect) is imported: mistakes fail fast
         inputs = _check_run(args)
     if _tracked(args):  # the flow checks its parameters again: a deployment run starts there
-        from flows.orchestration.tracked import event_study
+        from flows.orchestration.ephemeral import prefect_api
 
-        out = event_study(
-            event_ids=args.event_ids or None, catalog=str(inputs.catalog), source=args.source,
-            out=str(args.out) if args.out else None, estimation=args.estimation, windows=args.windows,
-            model=args.model, returns=args.returns, min_estimation_obs=args.min_obs, latex=args.latex,
-            regressors=args.regressors, pooled_cov=args.pooled_cov, factors=args.factors, risk_free=args.risk_free,
-            drop_confounded=args.drop_confounded, task_runner=args.task_runner, dask_address=args.dask_address,
-            batch_rows=args.batch_rows,
-        )
+        with prefect_api(args.verbose):
+            from flows.orchestration.tracked import event_study
+
+            out = event_study(
+                event_ids=args.event_ids or None, catalog=str(inputs.catalog), source=args.source,
+                out=str(args.out) if args.out else None, estimation=args.estimation, windows=args.windows,
+                model=args.model, returns=args.returns, min_estimation_obs=args.min_obs, latex=args.latex,
+                regressors=args.regressors, pooled_cov=args.pooled_cov, factors=args.factors, risk_free=args.risk_free,
+                drop_confounded=args.drop_confounded, task_runner=args.task_runner, dask_address=args.dask_address,
+                batch_rows=args.batch_rows, xlsx=args.xlsx, discovered=args.discovered,
+            )
     else:
         from flows.orchestration.study import study_events
         from flows.settings import home
 
         out = study_events(inputs, str(home()), args.source, str(args.out) if args.out else None, args.latex,
-                           task_runner=args.task_runner, dask_address=args.dask_address)
+                           task_runner=args.task_runner, dask_address=args.dask_address, xlsx=args.xlsx,
+                           discovered=args.discovered)
     _print_summary(Path(out))
     return 0
 
@@ -409,7 +522,13 @@ def _print_summary(out: Path) -> None:
 def _cmd_demo(args) -> int:
     from flows.devtools.demo import run_demo
 
-    print(run_demo(args.out, tracked=_tracked(args)))
+    if not _tracked(args):
+        print(run_demo(args.out))
+        return 0
+    from flows.orchestration.ephemeral import prefect_api
+
+    with prefect_api(args.verbose):
+        print(run_demo(args.out, tracked=True))
     return 0
 
 
@@ -496,7 +615,92 @@ def _glue_window_values(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command ``argv`` (default ``sys.argv[1:]``) and return its exit code.
+
+    Called without ``argv`` (the console script, ``python -m flows.cli.main``), main owns the
+    process: a Ctrl-C is handled by :class:`_Interrupts` (exit 130 within
+    :data:`INTERRUPT_DEADLINE` seconds, never lost; not in ``serve``). After an interrupt or a
+    tracked run the process leaves at once (``os._exit``, stdout and stderr flushed): a
+    tracked run's Prefect server is stopped and Prefect's logs and events are sent by then
+    (:func:`flows.orchestration.ephemeral.prefect_api`), and Prefect's interpreter teardown
+    took seconds, during which a Ctrl-C ended in a traceback; after an interrupt, Python
+    would report a ``KeyboardInterrupt`` raised while a module was imported as a death by
+    SIGINT even though it was handled."""
+    _REPORTED.clear()
+    if argv is not None:
+        return _main(argv)
+    try:
+        code = _main(None, owner=True)
+    except KeyboardInterrupt:  # while the arguments were read
+        code = _interrupted()
+    if code == 130 or "flows.orchestration.ephemeral" in sys.modules:
+        _leave(code)
+    return code
+
+
+INTERRUPT_DEADLINE = 1.5
+"""Seconds from the first Ctrl-C to the end of the process, however far the cleanup got."""
+_REPORTED: list[str] = []
+
+
+def _interrupted() -> int:
+    """Say once that the command was interrupted; return 130."""
+    if not _REPORTED:
+        _REPORTED.append("interrupted")
+        print(f"{PROG}: interrupted", file=sys.stderr, flush=True)
+    return 130
+
+
+def _leave(code: int) -> NoReturn:
+    """End the process now with ``code``, stdout and stderr flushed (no interpreter teardown)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
+class _Interrupts:
+    """SIGINT (Ctrl-C) in a process :func:`main` owns. The first one raises
+    ``KeyboardInterrupt`` in the main thread as usual (the run stops and deletes what it had
+    begun to write; a temporary Prefect server is killed) and ends the process with 130 at
+    most :data:`INTERRUPT_DEADLINE` seconds later whatever still runs (Prefect's teardown,
+    batch threads finishing their work; the hidden folders still being written are deleted
+    then: :func:`flows.io.atomic.discard_unfinished`); ``seen`` records it even when something swallows
+    the ``KeyboardInterrupt``. Later ones are ignored: a second Ctrl-C must not cut the
+    cleanup short. Nothing is installed when SIGINT is ignored (``nohup``, ``&`` in a script)."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, self._on_sigint)
+
+    def _on_sigint(self, signum, frame) -> None:
+        if self.seen:
+            return
+        self.seen = True
+        deadline = threading.Timer(INTERRUPT_DEADLINE, self._deadline)
+        deadline.daemon = True
+        deadline.start()
+        raise KeyboardInterrupt
+
+    @staticmethod
+    def _deadline() -> NoReturn:
+        atomic = sys.modules.get("flows.io.atomic")
+        if atomic is not None:
+            atomic.discard_unfinished()  # what the cleanup had not reached yet
+        _leave(_interrupted())
+
+
+def _main(argv: list[str] | None, owner: bool = False) -> int:
     args = _parser().parse_args(_glue_window_values(sys.argv[1:] if argv is None else list(argv)))
+    interrupts = _Interrupts() if owner and args.command != "serve" else None  # serve: Prefect's runner stops its own way
+    code = _command(args)
+    if interrupts and interrupts.seen and code != 130:  # swallowed (Prefect does while a flow run ends): stopped all the same
+        code = _interrupted()
+    return code
+
+
+def _command(args: argparse.Namespace) -> int:
     if args.quiet:
         os.environ["MARKET_REACTION_QUIET"] = "1"
     _prefect_env(args.verbose, args.command)
@@ -507,8 +711,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         return _fail(str(e), e.exit_code)
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+        return _interrupted()
     except BrokenPipeError:  # the reader of stdout is gone (`| head`): nothing more to say, to anyone
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -8,7 +8,10 @@ Reads the prices (the store, or a simulated market with ``--simulated``), runs
     rejection_rates.parquet/.csv  effect x test x window x level: groups, rejected, mc_se, stat_mean, stat_sd
     group_tests.parquet           every group test of every run (effect + the tests.parquet columns)
     pseudo_events.csv             the drawn pseudo-events (event_id, ticker, group, day0)
-    manifest.json                 parameters, data, timing, versions
+    manifest.json                 parameters, data, timing, versions (kind "simulation")
+
+and updates the ``index.html`` of the folder holding it. By default that folder is
+``simulations/`` (:data:`flows.params.DEFAULT_SIMULATIONS`), beside the demo's report and apart from ``reports/``.
 """
 
 from __future__ import annotations
@@ -32,8 +35,11 @@ from analysis.size_power import (
 from analysis.specs import StudySpec
 from flows import progress
 from flows.io.atomic import staged_folder
+from flows.reporting.index import write_index
+from flows.reporting.ownership import GENERATOR, SIMULATION_KIND
 from flows.reporting.publish import versions
 from flows.io.store import PriceStore
+from flows.params import DEFAULT_SIMULATIONS
 from analysis.formats import num
 from flows.reporting.tables import Table, to_markdown, window_label
 
@@ -138,9 +144,11 @@ def rates_tables(run: SimulationRun) -> list[Table]:
 
 def write_simulation(run: SimulationRun, out: Path) -> Path:
     """Write the simulation's files (see the module docstring) to ``out``, atomically (a
-    hidden sibling folder swapped into place: :func:`flows.io.atomic.staged_folder`)."""
+    hidden sibling folder swapped into place: :func:`flows.io.atomic.staged_folder`), and
+    the index of the folder holding it (:func:`flows.reporting.index.write_index`), which lists it."""
     with staged_folder(out) as tmp:
         _write_simulation(run, tmp)
+    write_index(Path(out).parent)
     return out
 
 
@@ -156,6 +164,7 @@ def _write_simulation(run: SimulationRun, out: Path) -> None:
     res.tests.write_parquet(out / "group_tests.parquet")
     res.pseudo_events.write_csv(out / "pseudo_events.csv")
     manifest = {
+        "generator": GENERATOR, "kind": SIMULATION_KIND,
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "source": run.source, "tickers": list(run.tickers), "benchmark": run.benchmark,
         "study": res.spec.as_dict(),
@@ -169,4 +178,4 @@ def _write_simulation(run: SimulationRun, out: Path) -> None:
 
 
 def default_out(now: datetime) -> Path:
-    return Path("reports") / f"{now:%Y%m%d-%H%M%S}-simulate"
+    return Path(DEFAULT_SIMULATIONS) / f"{now:%Y%m%d-%H%M%S}-simulate"

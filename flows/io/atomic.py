@@ -21,8 +21,9 @@ repairs what killed writers left in ``<parent>`` (:func:`recover`):
 * a ``.del-`` folder (a deletion that was cut short): deleted.
 
 Files and folders are fsync'ed before they are renamed and the parent after, so a finished
-swap also survives a power cut. The lock files (``.publish.lock`` and a writer's
-``.tmp-<tag>.lock`` until it finishes) are the only things left beside the reports.
+swap also survives a power cut. A Ctrl-C during the swap takes effect when it is done. The
+lock files (``.publish.lock`` and a writer's ``.tmp-<tag>.lock`` until it finishes) are the
+only things left beside the reports.
 ``flock`` needs a file system that honours it (local disks do; NFS v4 does).
 
 A write the system refuses (a full disk, a read-only folder) is raised as an ``OSError``
@@ -40,7 +41,9 @@ import fcntl
 import os
 import re
 import shutil
+import signal
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -316,7 +319,8 @@ def staged_folder(
             if carry is not None and out.is_dir():
                 carry(out, tmp)
                 _fsync_tree(tmp)
-            _swap(tmp, out)
+            with _uninterrupted():
+                _swap(tmp, out)
 
 
 def check_owned(out: Path, marker: str = "manifest.json", owned: Callable[[Path], bool] | None = None) -> None:
@@ -371,14 +375,48 @@ def _guarded_folder(out: Path) -> Iterator[Path]:
         fd = os.open(guard, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         fcntl.flock(fd, fcntl.LOCK_EX)
         tmp.mkdir()
+    _UNFINISHED[tmp] = guard
     try:
         yield tmp
     except BaseException:
         _remove(tmp)
         raise
     finally:
+        _UNFINISHED.pop(tmp, None)
         guard.unlink(missing_ok=True)
         os.close(fd)
+
+
+_UNFINISHED: dict[Path, Path] = {}
+"""This process's hidden folders being written (:func:`_guarded_folder`) -> their lock files."""
+
+
+def discard_unfinished() -> None:
+    """Delete this process's hidden folders still being written and their lock files, for a
+    process about to end without unwinding (``os._exit``) while threads may still write into
+    them: nothing it began is left for the next writer to find."""
+    for tmp, guard in list(_UNFINISHED.items()):
+        for _ in range(2):  # a file a thread made while the first pass ran
+            _remove(tmp)
+        guard.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _uninterrupted() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) back until the block ends, then deliver it: a swap cut between
+    its renames by ``KeyboardInterrupt`` left ``out`` missing (or a ``.del-`` folder behind)
+    until the next write. Only in the main thread, where Python runs signal handlers."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
+        yield
+        return
+    held: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if held:
+            signal.raise_signal(signal.SIGINT)
 
 
 def _swap(new: Path, out: Path) -> None:

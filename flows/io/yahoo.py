@@ -37,7 +37,7 @@ from yfinance.data import YfData
 from analysis import schema
 from analysis.errors import PriceSourceError
 
-__all__ = ["FetchResult", "configure_cache", "fetch_prices", "fetch_shares"]
+__all__ = ["EarningsResult", "FetchResult", "configure_cache", "fetch_earnings", "fetch_prices", "fetch_shares"]
 
 _YAHOO_FIELDS = {
     "Open": schema.OPEN, "High": schema.HIGH, "Low": schema.LOW, "Close": schema.CLOSE,
@@ -61,6 +61,17 @@ _NETWORK_FAILURES = (
 _LOCAL = re.compile(r"database is locked", re.I)
 # What yfinance logs when Yahoo has no data for a symbol (as opposed to an answer it could not read).
 _NO_DATA = re.compile(r"HTTP Error 404|Not Found|delisted|PricesMissing|TzMissing|no price data|No data found", re.I)
+# Yahoo's earnings calendar (the page yfinance's ``get_earnings_dates`` reads): its columns -> ours.
+_EARNINGS_FIELDS = {
+    "Event Name": schema.EARNINGS_NAME, "EPS Estimate": schema.EPS_ESTIMATE, "Reported EPS": schema.EPS_REPORTED,
+    "Surprise(%)": schema.EPS_SURPRISE_PCT,
+}
+_EARNINGS_SCHEMA = {
+    schema.TICKER: pl.String, schema.EARNINGS_AT: pl.Datetime("us", "UTC"), schema.EARNINGS_NAME: pl.String,
+    schema.EPS_ESTIMATE: pl.Float64, schema.EPS_REPORTED: pl.Float64, schema.EPS_SURPRISE_PCT: pl.Float64,
+}
+EARNINGS_ROWS = 100
+"""Rows asked of Yahoo's earnings calendar per ticker (its cap): about 25 years of quarters."""
 _LOCK = threading.Lock()
 _cache_dir: Path | None = None
 
@@ -213,6 +224,117 @@ def fetch_shares(ticker: str, start: date, end: date) -> pl.DataFrame:
     cause, _ = _network_failure(" ".join(errors + log))
     reason = f"Yahoo Finance is unreachable ({cause})" if cause else "no shares outstanding from Yahoo"
     raise PriceSourceError(ticker, f"{reason}; import them with `market-reaction shares import FILE`")
+
+
+@dataclass(frozen=True)
+class EarningsResult:
+    """What one :func:`fetch_earnings` call obtained.
+
+    Attributes
+    ----------
+    dates
+        One row per ticker and calendar entry: TICKER, EARNINGS_AT (UTC; Yahoo gives US
+        Eastern wall times to the hour, midnight when it has no time of day), EARNINGS_NAME,
+        EPS_ESTIMATE, EPS_REPORTED, EPS_SURPRISE_PCT (nulls where Yahoo shows "-"), sorted by
+        ticker and time. Past and upcoming entries alike.
+    failures
+        Upper-case ticker -> why Yahoo gave no earnings dates for it.
+    offline
+        Nothing came back because the network is absent.
+    """
+
+    dates: pl.DataFrame
+    failures: dict[str, str]
+    offline: bool = False
+
+
+def fetch_earnings(
+    tickers: Sequence[str],
+    *,
+    retries: int = 2,
+    backoff: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> EarningsResult:
+    """Past and upcoming earnings dates of ``tickers`` from Yahoo's earnings calendar.
+
+    One ``Ticker.get_earnings_dates(limit=EARNINGS_ROWS)`` per ticker (yfinance reads the
+    calendar page's table: one request each). Failures that may pass (timeouts, rate limits,
+    a page yfinance could not read) are retried up to ``retries`` times after ``backoff *
+    2**k`` seconds; "no earnings dates" is not retried; once the network is found absent
+    (DNS failure, connection refused) no further ticker is asked.
+
+    Parameters
+    ----------
+    tickers
+        Yahoo symbols; upper-cased and de-duplicated.
+    retries, backoff, sleep
+        As for :func:`fetch_prices`.
+
+    Returns
+    -------
+    EarningsResult
+        The calendar entries that came back, and a reason for every ticker that got none.
+    """
+    pending = list(dict.fromkeys(t.upper() for t in tickers))
+    frames = [pl.DataFrame(schema=_EARNINGS_SCHEMA)]
+    failures: dict[str, str] = {}
+    unreachable: str | None = None  # the reason, once the network is found absent
+    for attempt in range(retries + 1):
+        if not pending:
+            break
+        if attempt:
+            sleep(backoff * 2 ** (attempt - 1))
+            YfData.cache_get.cache_clear()  # yfinance memoises the pages it read, unreadable ones too
+        retry = []
+        for ticker in pending:
+            dates, (reason, kind) = (None, (unreachable, "absent")) if unreachable else _earnings_of(ticker)
+            if dates is not None:
+                frames.append(dates)
+                failures.pop(ticker, None)
+                continue
+            failures[ticker] = reason
+            if kind == "absent":
+                unreachable = reason
+            elif kind == "may pass":
+                retry.append(ticker)
+        pending = [] if unreachable else retry
+    dates = pl.concat(frames).sort(schema.TICKER, schema.EARNINGS_AT)
+    return EarningsResult(dates, failures, offline=unreachable is not None and dates.is_empty())
+
+
+def _earnings_of(ticker: str) -> tuple[pl.DataFrame | None, tuple[str, FailureKind]]:
+    """One ticker's calendar entries; or None, why, and whether to ask again."""
+    error = None
+    with _yfinance_quietly() as log:
+        try:
+            table = yf.Ticker(ticker).get_earnings_dates(limit=EARNINGS_ROWS)
+        except Exception as raised:  # yfinance raises whatever its transport or pandas raised
+            error, table = raised, None
+    if table is not None and not table.empty:
+        dates = _earnings_frame(ticker, table)
+        if not dates.is_empty():
+            return dates, ("", "no data")
+    cause, absent = _network_failure(" ".join([repr(error), *log]))
+    if cause:
+        return None, (f"Yahoo Finance is unreachable ({cause})", "absent" if absent else "may pass")
+    if error is not None:
+        answer = f"{type(error).__name__}: {error}"[:200]
+        return None, (f"Yahoo's earnings calendar could not be read ({answer}); try again later", "may pass")
+    return None, ("Yahoo has no earnings dates for it (unknown or delisted symbol, or none reported yet)", "no data")
+
+
+def _earnings_frame(ticker: str, table: pd.DataFrame) -> pl.DataFrame:
+    """``get_earnings_dates``'s frame (aware "Earnings Date" index) -> our columns, in UTC."""
+    frame = pl.from_pandas(table.rename_axis(index=schema.EARNINGS_AT).reset_index(), nan_to_null=True)
+    return frame.select(
+        pl.lit(ticker, pl.String).alias(schema.TICKER),
+        pl.col(schema.EARNINGS_AT).dt.convert_time_zone("UTC").dt.cast_time_unit("us"),
+        *(
+            (pl.col(yahoo) if yahoo in frame.columns else pl.lit(None))
+            .cast(_EARNINGS_SCHEMA[ours], strict=False).alias(ours)
+            for yahoo, ours in _EARNINGS_FIELDS.items()
+        ),
+    ).drop_nulls(schema.EARNINGS_AT)
 
 
 class _Capture(logging.Handler):

@@ -1,11 +1,11 @@
 """Prefect artifacts of a report, under stable keys per event, written for a person to read.
 
 For every event with a result (the first :data:`MAX_EVENTS` of the headline sentences of a
-run, :func:`flows.reporting.tables.headline_sentences`: of a large run, the most significant)::
+run, :func:`flows.reporting.answers.answer_sentences`: of a large run, the most significant)::
 
     <event>-summary    table: per ticker and window CAR, t, p, BHAR and dollar value, and the note
     <event>-tests      table: per window and test the statistic, p and N of the event's group
-    <event>-headline   markdown: the headline sentence(s) of the event, and where its report is
+    <event>-headline   markdown: the answer sentence(s) of the event, and where its report is
     <event>-report     link: the report's page under $MARKET_REACTION_REPORTS_URL (only when set)
 
 The tables hold text formatted as the report's tables are (:mod:`analysis.formats`: percent,
@@ -98,7 +98,7 @@ def publish_artifacts(
     reports
         Event id -> the report folder holding the event (its ``report.html`` is linked).
     sentences
-        ``(event_id, ticker, sentence)`` headlines (:func:`flows.reporting.tables.headline_sentences`).
+        ``(event_id, ticker, sentence)`` headlines (:func:`flows.reporting.answers.answer_sentences`).
     root
         The reports folder (links are relative to it: :func:`page_location`).
     partial

@@ -12,10 +12,17 @@ and the group statistics on the combined batches (:func:`analysis.engine.combine
 - tracked (:mod:`flows.orchestration.tracked`): the same steps as ``event-batch`` tasks of the Prefect
   subflow ``study-batches``, on a ``ThreadPoolTaskRunner`` or prefect-dask's ``DaskTaskRunner``.
 
-On threads the prices are read from the store and laid out once, and every batch gets them
-in memory. On Dask each batch reads its own tickers from the price store (the workers must see
-the store's folder), over the same date span as the whole study, so every ticker's prices,
-data checks and numbers are those of a single-process run.
+The flow process reads the prices once, on either runner: one version of every store file
+(:func:`flows.io.prices.read_study_data`, or the Python API's frames), laid out once
+(:func:`analysis.engine.prepare_prices`). On threads every batch reads them in memory. On
+Dask each batch carries its part of the plan and the laid-out prices, data-check findings and
+shares outstanding of its own tickers and benchmarks (:func:`own_batch`), and the calendar:
+a worker reads no file, so it needs no price store, no ``MARKET_REACTION_HOME`` and no shared
+disk, only the same market-reaction version, and every batch reads the same version of each
+file, the one the manifest's sha256 names. A ticker's numbers do not depend on which other
+tickers a batch holds (:meth:`analysis.returns.SessionGrid.only`). The batches are made and
+submitted as the results are combined (:func:`submit_in_order`), so the flow process holds a
+bounded number of them.
 
 Nothing in a batch depends on another batch, and the group statistics run once on the
 combined rows, so every runner gives exactly the frames of :func:`analysis.engine.run_study`.
@@ -23,11 +30,11 @@ combined rows, so every runner gives exactly the frames of :func:`analysis.engin
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -39,14 +46,13 @@ from analysis.engine import (
     AHEAD, EventBatch, PreparedPrices, StudyPlan, StudyResult, combine_batches, event_batch, in_order,
     plan_study, prepare_prices,
 )
-from analysis.quality import merge_findings
+from analysis.calendar import SessionCalendar
 from analysis.specs import StudySpec
 from flows.io.calendars import exchange_calendar
 from flows import progress
 from flows.params import TaskRunnerName
-from flows.io.prices import StudyData, read_study_prices
+from flows.io.prices import StudyData
 from flows.io.spill import FrameSpill
-from flows.io.store import PriceStore
 
 THREADS = 2  # batch tasks at once in one process (the engine's NumPy and polars work releases the GIL)
 DASK_LOCAL_CLUSTER = {"n_workers": 2, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
@@ -57,40 +63,49 @@ BatchMap = Callable[..., Iterable[Any]]
 concurrently, the results in the order of ``batches`` (an iterable consumed once)."""
 
 
-def study_batch(
-    rows: pl.DataFrame, plan: StudyPlan, prices: PreparedPrices | None, shares: pl.DataFrame | None,
-    store_root: str, needs: pl.DataFrame, factors: dict[str, pl.DataFrame],
-) -> tuple[EventBatch, pl.DataFrame, list[str]]:
-    """The per-event numbers of one batch of event rows, the data-check findings and the
-    tickers with prices. Without ``prices``, the batch's tickers are read from the store at
-    ``store_root`` over the span of ``needs`` (what a Dask worker does)."""
-    cal = exchange_calendar(plan.spec.calendar)
-    if prices is None:
-        mine = set(rows[S.TICKER].to_list()) | set(rows[S.BENCHMARK].to_list())
-        raw, shares = read_study_prices(PriceStore(Path(store_root)), needs, mine)
-        prices = prepare_prices(raw, plan.spec, cal, factors)
-    batch = event_batch(plan, rows, prices, cal, shares)
-    return batch, prices.findings, prices.grid.tickers[S.TICKER].to_list()
+@dataclass(frozen=True, eq=False)
+class Batch:
+    """One batch of event rows with the plan, laid-out prices and shares outstanding it reads."""
+
+    rows: pl.DataFrame
+    plan: StudyPlan
+    prices: PreparedPrices
+    shares: pl.DataFrame
+
+
+def own_batch(rows: pl.DataFrame, plan: StudyPlan, prices: PreparedPrices, shares: pl.DataFrame) -> Batch:
+    """``rows`` with their part of the plan (:meth:`analysis.engine.StudyPlan.part`) and the
+    prices, findings and shares outstanding of their tickers and benchmarks only
+    (:meth:`analysis.engine.PreparedPrices.only`): what a Dask task carries to its worker."""
+    tickers = pl.concat([rows[S.TICKER], rows[S.BENCHMARK]]).unique()
+    return Batch(rows, plan.part(rows), prices.only(tickers), shares.filter(pl.col(S.TICKER).is_in(tickers.implode())))
+
+
+def study_batch(batch: Batch, cal: SessionCalendar) -> EventBatch:
+    """The per-event numbers of one batch of event rows (:func:`analysis.engine.event_batch`)."""
+    return event_batch(batch.plan, batch.rows, batch.prices, cal, batch.shares)
 
 
 def study_in_batches(
-    events: pl.DataFrame, spec: StudySpec, store_root: str, needs: pl.DataFrame, factors: dict[str, pl.DataFrame],
-    context: pl.DataFrame | None = None, in_memory: bool = True, spill: str | None = None, *, map_batches: BatchMap,
-    given: StudyData | None = None,
+    events: pl.DataFrame, spec: StudySpec, data: StudyData, factors: dict[str, pl.DataFrame],
+    context: pl.DataFrame | None = None, remote: bool = False, spill: str | None = None, *, map_batches: BatchMap,
 ) -> StudyResult:
-    """The study of ``events`` (:func:`analysis.specs.events_frame`) on the prices in the store,
-    batch by batch (module docstring).
+    """The study of ``events`` (:func:`analysis.specs.events_frame`) on the prices and shares
+    outstanding of ``data``, batch by batch (module docstring).
 
     Parameters
     ----------
-    needs
-        ``ticker, start, end``: the prices the study reads
-        (:func:`analysis.engine.price_requirements`).
+    data
+        The prices and shares outstanding read once (:class:`flows.io.prices.StudyData`: one
+        version of each store file, or the Python API's frames), taken from it
+        (:meth:`flows.io.prices.StudyData.take`) so the raw prices are freed once laid out.
+    factors
+        The factor sets of the study's model (:func:`analysis.engine.prepare_prices`).
     context
         Further catalog events that may confound these (:func:`analysis.engine.run_study`).
-    in_memory
-        Read and lay out the prices once here and hand them to the batches (threads); else
-        each batch reads its own tickers (Dask workers).
+    remote
+        The batches run in other processes (Dask): each carries only its own tickers'
+        prices and shares (:func:`own_batch`); else every batch shares them all.
     spill
         A folder: with more than one batch, each batch's abnormal-return rows are appended to
         ``<spill>/abnormal_returns.parquet`` as the batch is combined
@@ -98,40 +113,31 @@ def study_in_batches(
         (:func:`analysis.engine.combine_batches`), so memory does not grow with the event days.
     map_batches
         How the batches run (:data:`BatchMap`); its results are consumed one by one.
-    given
-        The prices and shares outstanding already read (:class:`flows.io.prices.StudyData`:
-        one version of each store file, or the Python API's frames), taken from it once;
-        with ``in_memory`` only.
     """
     cal = exchange_calendar(spec.calendar)
     plan = plan_study(events, spec, cal, context=context)
-    batches = plan.batches()
-    prices = shares = None
-    if in_memory:
-        raw, shares = given.take() if given is not None else read_study_prices(PriceStore(Path(store_root)), needs)
-        prices = prepare_prices(raw, spec, cal, factors)
-        del raw
-    progress.say(f"{plan.rows.height} event row(s) in {len(batches)} batch(es) of at most {spec.batch_rows}")
-    parts = map_batches(
-        study_batch, batches, plan=plan, prices=prices, shares=shares, store_root=store_root, needs=needs, factors=factors,
-    )
-    quality = prices.findings if prices is not None else None
-    del prices  # the laid-out prices are freed once the last batch is computed, before the group statistics
-    known: set[str] = set()  # filled as the batches come in; read once they all have
-    findings: list[pl.DataFrame] = []
-
-    def computed() -> Iterator[EventBatch]:
-        for batch, found, tickers in parts:
-            known.update(tickers)
-            findings.append(found)
-            yield batch
-
+    raw, shares = data.take()
+    prices = prepare_prices(raw, spec, cal, factors)
+    del raw
+    findings, known = prices.findings, prices.grid.tickers[S.TICKER]
+    rows = plan.batches()
+    progress.say(f"{plan.rows.height} event row(s) in {len(rows)} batch(es) of at most {spec.batch_rows}")
+    parts = map_batches(study_batch, _batches(rows, plan, prices, shares, remote), cal=cal)
+    del prices  # the laid-out prices are freed once the last batch has taken them, before the group statistics
     timings: list[tuple[str, float]] = []
-    with FrameSpill(Path(spill)) if spill and len(batches) > 1 else nullcontext() as sink:
-        result = combine_batches(plan, computed(), pl.DataFrame(), known, sink=sink and sink.append,
+    with FrameSpill(Path(spill)) if spill and len(rows) > 1 else nullcontext() as sink:
+        result = combine_batches(plan, parts, findings, known, sink=sink and sink.append,
                                  on_stage=lambda name, seconds: timings.append((name, seconds)))
     progress.stages((f"engine, {name}", seconds) for name, seconds in timings)
-    return dataclasses.replace(result, quality=quality if quality is not None else merge_findings(findings))
+    return result
+
+
+def _batches(
+    rows: list[pl.DataFrame], plan: StudyPlan, prices: PreparedPrices, shares: pl.DataFrame, remote: bool,
+) -> Iterator[Batch]:
+    """Each batch of ``rows`` with what it reads, made as the batch is handed out."""
+    for part in rows:
+        yield own_batch(part, plan, prices, shares) if remote else Batch(part, plan, prices, shares)
 
 
 @contextmanager
@@ -149,4 +155,22 @@ def local_batches(task_runner: TaskRunnerName, dask_address: str | None = None) 
 
     local = {} if dask_address else {**DASK_LOCAL_CLUSTER, "silence_logs": logging.ERROR}
     with Client(dask_address, **local) as client:  # without an address, the client's own LocalCluster (closed with it)
-        yield lambda step, batches, **shared: (f.result() for f in client.map(step, batches, **shared, pure=False))
+        yield lambda step, batches, **shared: submit_in_order(
+            partial(client.submit, step, pure=False, **shared), batches, client)
+
+
+def submit_in_order(submit: Callable[[Any], Any], items: Iterable[Any], client: Any = None) -> Iterator[Any]:
+    """The result of the future ``submit(item)`` of every item, in order, each item submitted
+    when at most :data:`analysis.engine.AHEAD` are waiting beyond the one being combined, or on
+    a Dask cluster (``client``, a ``distributed.Client``) as many as it has worker threads, if
+    more: every worker is busy and the flow process holds a bounded number of batches."""
+    ahead = AHEAD if client is None else max(AHEAD, sum(client.nthreads().values()))
+    return in_order(_Calls(), submit, items, ahead)
+
+
+class _Calls:
+    """:func:`analysis.engine.in_order`'s pool for functions that submit: ``submit(fn, item)`` is ``fn(item)``."""
+
+    @staticmethod
+    def submit(fn: Callable[[Any], Any], item: Any) -> Any:
+        return fn(item)

@@ -105,6 +105,7 @@ def _batch(batch: Any) -> str:
 NAMED_BY: dict[str, Callable[[dict[str, Any]], str]] = {
     "load-catalog": lambda p: Path(p["catalog"]).name,
     "load-factors": lambda p: p["spec"].model,
+    "load-discovered-filings": lambda p: _few(dict.fromkeys(t for e in p["events"] for t in (*e.tickers, *e.related))),
     "plan-prices": lambda p: f"{len(p['events'])} events",
     "fetch-prices": lambda p: _batch(p["batch"]),
     "store-prices": lambda p: _batch(p["batch"]),

@@ -66,7 +66,7 @@ from flows.reporting.plots import file_stem, slug
 from flows.settings import home
 from flows.io.store import PRICE_SCHEMA, PriceStore
 from flows.orchestration.study import (
-    acquire_prices, analyze, check_inputs, code_version, event_info, no_result_message, read_once,
+    acquire_prices, analyze, check_inputs, claim_tickers, code_version, event_info, load_data, no_result_message,
     publish_report, run_manifest, runner, update_index,
 )
 
@@ -326,10 +326,9 @@ def refresh_catalog(
     if changed or listed_events(folder / CATALOG_DIR) != ids:  # an event changed, or left / joined the catalog
         # One vectorised study of the whole catalog: the group tests and regressions need every
         # event of a group; only the changed events' own reports are written.
-        data, history = read_once(root, plan.needs, events, task_runner)
+        data = run(load_data, root, plan.needs, claim_tickers(events))
         with progress.stage("engine"):
-            everything = analyze(events, spec, root, plan.needs, factor_sets, history,
-                                 task_runner=task_runner, dask_address=dask_address, given=data)
+            everything = analyze(events, spec, data, factor_sets, task_runner=task_runner, dask_address=dask_address)
         run.outcome(everything, notes, summary)
         if not everything.car[S.CAR].is_not_null().any():
             raise DataUnavailableError(no_result_message(everything, notes, root))

@@ -34,7 +34,7 @@ import polars as pl
 from analysis import schema as S
 from analysis.calendar import align_events
 from analysis.catalog import claims
-from analysis.claims import HISTORY_SCHEMA, catalog_claims, check_claims
+from analysis.claims import catalog_claims, check_claims
 from analysis.engine import ABNORMAL_RETURNS, StudyResult, price_requirements
 from analysis.errors import DataUnavailableError
 from analysis.options import BATCH_ROWS, ModelName, PooledCov, ReturnKind
@@ -56,7 +56,8 @@ from flows.io.prices import (
 from flows.reporting.publish import Pages, engine_digest, file_sha256, package_version, write_report
 from flows.settings import home
 from flows.io.store import FactorStore, PriceStore
-from flows.reporting.tables import MAX_EVENT_ROWS, headline
+from flows.reporting.answers import headline
+from flows.reporting.tables import MAX_EVENT_ROWS
 
 T = TypeVar("T")
 IMPORT_HINT = "market-reaction prices import"
@@ -203,67 +204,61 @@ def load_data(store_root: str, needs: pl.DataFrame, tickers: list[str]) -> Study
     return read_study_data(PriceStore(Path(store_root)), needs, tickers)
 
 
-def read_once(
-    store_root: str, needs: pl.DataFrame, events: tuple[EventSpec, ...], task_runner: TaskRunnerName,
-) -> tuple[StudyData | None, pl.DataFrame]:
-    """The run's prices (:func:`load_data`: each store file once) and the claim tickers'
-    history; on Dask only the history (each worker reads its batch's tickers)."""
-    run = runner()
-    if task_runner == "threads":
-        data = run(load_data, store_root, needs, claim_tickers(events))
-        return data, data.history
-    return None, run(load_history, store_root, claim_tickers(events))
+def load_discovered(root: str, events: tuple[EventSpec, ...], known: tuple[EventSpec, ...]) -> tuple[EventSpec, ...]:
+    """The SEC filings ``events discover`` stored for the tickers of ``events`` (primary and
+    related), less those among ``known`` (:func:`flows.io.edgar.discovered_events`: the store
+    only, no network)."""
+    from flows.io.edgar import discovered_events
 
-
-def load_history(store_root: str, tickers: list[str]) -> pl.DataFrame:
-    """The whole stored history (raw close, high, low) of ``tickers``, for the claim checks
-    ("record high" looks back as far as the store goes)."""
-    return PriceStore(Path(store_root)).read(tickers).select(S.TICKER, S.DATE, S.CLOSE, S.HIGH, S.LOW)
+    return discovered_events(root, [t for e in events for t in (*e.tickers, *e.related)], known)
 
 
 def analyze(
-    events: tuple[EventSpec, ...], spec: StudySpec, store_root: str, needs: pl.DataFrame,
-    factors: dict[str, pl.DataFrame], history: pl.DataFrame | None = None, context: tuple[EventSpec, ...] = (),
-    task_runner: TaskRunnerName = "threads", dask_address: str | None = None,
-    spill: str | None = None, given: StudyData | None = None,
+    events: tuple[EventSpec, ...], spec: StudySpec, data: StudyData, factors: dict[str, pl.DataFrame],
+    context: tuple[EventSpec, ...] = (), task_runner: TaskRunnerName = "threads", dask_address: str | None = None,
+    spill: str | None = None, discovered: frozenset[str] = frozenset(),
 ) -> StudyResult:
-    """Run the study on the stored prices ``needs`` (or the ``given`` prices and shares) in
+    """Run the study on the prices and shares of ``data`` (:func:`load_data`, taken from it) in
     event batches on ``task_runner`` (``context``: further catalog events that may confound
-    these; ``spill``: a folder the abnormal-return rows of a study of several batches are
-    streamed to, :func:`flows.orchestration.batches.study_in_batches`) and check the events'
-    claims against ``history``."""
+    these, the ids ``discovered`` among them being SEC filings of ``events discover``; ``spill``:
+    a folder the abnormal-return rows of a study of several batches are streamed to,
+    :func:`flows.orchestration.batches.study_in_batches`) and check the events' claims against
+    ``data.history``."""
     progress.say(f"analysing {len(events)} event(s): {spec.model} model, estimation {spec.estimation.label}"
                  + (f", batches on Dask ({dask_address or 'local cluster'})" if task_runner == "dask" else ""))
+    others = events_frame(context).with_columns(pl.col(S.EVENT_ID).is_in(list(discovered)).alias(S.DISCOVERED)) if context else None
     result = runner().study_batches(
-        task_runner, dask_address, events_frame(events), spec, store_root, needs, factors,
-        events_frame(context) if context else None, in_memory=task_runner == "threads", spill=spill, given=given,
+        task_runner, dask_address, events_frame(events), spec, data, factors, others, remote=task_runner == "dask", spill=spill,
     )
     stated = catalog_claims(events)
     if stated.height:
-        history = history if history is not None else pl.DataFrame(schema=HISTORY_SCHEMA)
-        result = dataclasses.replace(result, claims=check_claims(stated, result.events, history))
+        result = dataclasses.replace(result, claims=check_claims(stated, result.events, data.history))
     return result
 
 
 def publish_report(
     result: StudyResult, out: str, manifest: dict[str, Any], title: str, latex: bool, extra: dict[str, str] | None = None,
-    briefs: bool = True, spilled: dict[str, str] | None = None,
+    briefs: bool = True, spilled: dict[str, str] | None = None, context: dict[str, str] | None = None,
+    xlsx: bool = False,
 ) -> str:
     """Write the report; with ``briefs``, also the brief of every event group in it
     (:mod:`flows.reporting.flagship`), listed in the manifest's ``briefs``; ``spilled``: data files
-    already written (:func:`flows.reporting.publish.write_report`)."""
-    line = headline(result)
+    already written (:func:`flows.reporting.publish.write_report`); ``context``: event id ->
+    description of the catalog events around them, not studied (the answers name them); ``xlsx``:
+    also ``report.xlsx``."""
+    descriptions = (context or {}) | {e["id"]: e.get("description", "") for e in manifest.get("event_info", [])}
+    line = headline(result, descriptions=descriptions)
     pages: list[Brief] = []
 
     def make_briefs() -> Pages:  # while the data files are written (write_report)
-        descriptions = {e["id"]: e.get("description", "") for e in manifest.get("event_info", [])}
         pages.extend(group_briefs(result, descriptions, title) if briefs else [])
         return Pages(brief_files(pages), tuple((b.file, f"brief: {b.group}") for b in pages),
                      {"briefs": [b.manifest_entry() for b in pages]})
 
     path = write_report(
-        result, Path(out), {**manifest, "headline": line}, title=title, headline=line, latex=latex, extra=extra,
-        spilled={name: Path(path) for name, path in (spilled or {}).items()}, pages=make_briefs,
+        result, Path(out), {**manifest, "headline": line}, title=title, headline=line, latex=latex, xlsx=xlsx,
+        extra=extra, spilled={name: Path(path) for name, path in (spilled or {}).items()}, pages=make_briefs,
+        descriptions=descriptions,
     )
     progress.say(f"report written to {path}" + (f" (briefs: {', '.join(b.file for b in pages)})" if pages else ""))
     return str(path)
@@ -365,6 +360,8 @@ def event_study(
     task_runner: TaskRunnerName = "threads",
     dask_address: str | None = None,
     batch_rows: int = BATCH_ROWS,
+    xlsx: bool = False,
+    discovered: bool = True,
 ) -> str:
     """Measure the market reaction to catalog events; write the report and the index of the
     reports folder (and, in a tracked run, the Prefect artifacts).
@@ -398,6 +395,8 @@ def event_study(
         ff5 model; ``none`` for raw returns with the ``factors`` model).
     latex
         Also write LaTeX tables.
+    xlsx
+        Also write ``report.xlsx``: the data tables as Excel sheets (:mod:`flows.reporting.workbook`).
     store
         Price store folder (default ``$MARKET_REACTION_HOME``).
     regressors
@@ -419,6 +418,10 @@ def event_study(
         local cluster).
     batch_rows
         Event rows per batch task.
+    discovered
+        Take the SEC filings ``market-reaction events discover`` stored for the study's
+        tickers as candidate confounders (read from the store, no network; never studied
+        themselves): default true.
 
     Returns
     -------
@@ -430,28 +433,35 @@ def event_study(
     root = store or str(home())
     with progress.stage("catalog"):
         inputs = check_inputs(spec, Path(catalog) if catalog else default_catalog_path(), event_ids, root)
-    return study_events(inputs, root, source, out, latex, reports, task_runner, dask_address)
+    return study_events(inputs, root, source, out, latex, reports, task_runner, dask_address, xlsx, discovered)
 
 
 def study_events(
     inputs: StudyInputs, root: str, source: Source = "auto", out: str | None = None, latex: bool = False,
     reports: str | None = None, task_runner: TaskRunnerName = "threads", dask_address: str | None = None,
+    xlsx: bool = False, discovered: bool = True,
 ) -> str:
     """The study of checked inputs (:func:`event_study` for the parameters): prices, engine,
     report, index; return the report folder."""
     run = runner()
     spec, events = inputs.spec, inputs.events
+    if discovered:
+        found = run(load_discovered, root, events, events + inputs.context)
+        inputs = dataclasses.replace(inputs, context=inputs.context + found)
+        discovered_ids = frozenset(e.id for e in found)
+    else:
+        discovered_ids = frozenset()
     with progress.stage("prices"):
         plan, notes = acquire_prices(events, spec, root, source)
         if inputs.factors and plan.needs.height:
             notes += coverage_notes(inputs.factors, plan.needs["start"].min(), plan.needs["end"].max())
-        data, history = read_once(root, plan.needs, events, task_runner)
+        data = run(load_data, root, plan.needs, claim_tickers(events))
     folder = Path(reports) if reports else Path(out).parent if out else Path(DEFAULT_REPORTS)
     target = out or str(default_out(events, datetime.now(timezone.utc), folder))
     with scratch_folder(Path(target)) as scratch:  # for the rows a study of several batches streams to disk
         with progress.stage("engine"):
-            result = analyze(events, spec, root, plan.needs, inputs.factors, history, inputs.context,
-                             task_runner, dask_address, str(scratch), given=data)
+            result = analyze(events, spec, data, inputs.factors, inputs.context, task_runner, dask_address, str(scratch),
+                             discovered_ids)
         run.outcome(result, notes)
         if not result.car[S.CAR].is_not_null().any():
             raise DataUnavailableError(no_result_message(result, notes, root))
@@ -462,14 +472,22 @@ def study_events(
         with progress.stage("writing the report"):
             manifest = run_manifest(inputs.catalog, events, spec, source, PriceStore(Path(root)), plan.needs, notes,
                                     inputs.factors, result=result, data=data)
-            report = run(publish_report, result, target, manifest, report_title(events), latex, spilled=spilled)
-            partial = frozenset(e.group for e in inputs.context if e.group)
+            report = run(publish_report, result, target, manifest, report_title(events), latex, spilled=spilled,
+                         context=confounder_descriptions(result, inputs.context), xlsx=xlsx)
+            partial = frozenset(e.group for e in inputs.context if e.group and e.id not in discovered_ids)
             run.artifacts(result, dict.fromkeys(result.events[S.EVENT_ID].unique(maintain_order=True).to_list(), report),
                           str(folder), partial)
             run.brief_artifacts(report, str(folder), partial)
             run(update_index, str(folder))
     run.log(headline(result))
     return report
+
+
+def confounder_descriptions(result: StudyResult, context: tuple[EventSpec, ...]) -> dict[str, str]:
+    """Event id -> description of the catalog events of ``context`` that confound an event of
+    ``result`` (the answers name them)."""
+    named = set(result.confounders[S.CONFOUNDER_ID].unique().to_list())
+    return {e.id: e.description for e in context if e.id in named and e.description}
 
 
 def report_title(events: tuple[EventSpec, ...]) -> str:

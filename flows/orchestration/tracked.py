@@ -39,13 +39,14 @@ import functools
 import inspect
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-from prefect import flow, get_run_logger, task, unmapped
+from prefect import flow, get_run_logger, task
+from prefect.context import FlowRunContext
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
@@ -64,7 +65,7 @@ from flows.reporting.flagship import publish_brief_artifacts
 from flows.params import TaskRunnerName
 from flows.io.prices import FetchBatch, StudyData
 from flows.reporting.publish import file_sha256
-from flows.reporting.tables import headline_sentences
+from flows.reporting.answers import answer_sentences
 
 YAHOO_TAG = "yahoo"
 
@@ -126,8 +127,8 @@ fetch_prices = task(name="fetch-prices", tags=[YAHOO_TAG], cache_key_fn=_fetch_k
 def artifacts(result: StudyResult, reports: dict[str, str], root: str, partial: frozenset[str]) -> list[str]:
     """Artifacts of the events in ``reports`` (event id -> its report folder) of the reports
     folder ``root`` (``partial``: groups the run covers only in part)."""
-    return publish_artifacts(result, {e: Path(r) for e, r in reports.items()}, headline_sentences(result), Path(root),
-                             partial)
+    return publish_artifacts(result, {e: Path(r) for e, r in reports.items()}, [(a.event_id, a.ticker, a.sentence) for a in answer_sentences(result)],
+                             Path(root), partial)
 
 
 @task(name="publish-briefs", cache_policy=NO_CACHE, task_run_name=task_run_name("publish-briefs"))
@@ -146,10 +147,10 @@ TASKS = {
     study.load_events: task(name="load-catalog", cache_key_fn=_catalog_key, cache_expiration=timedelta(days=1),
                             task_run_name=task_run_name("load-catalog"))(study.load_events),
     study.load_factors: _no_cache("load-factors", study.load_factors),
+    study.load_discovered: _no_cache("load-discovered-filings", study.load_discovered),
     study.plan_prices: _no_cache("plan-prices", study.plan_prices),
     study.store_batch: _no_cache("store-prices", study.store_batch),
     study.fetch_shares: _no_cache("fetch-shares", study.fetch_shares, tags=[YAHOO_TAG]),
-    study.load_history: _no_cache("load-history", study.load_history),
     study.load_data: _no_cache("load-data", study.load_data),
     study.publish_report: _no_cache("write-report", study.publish_report),
     study.update_index: _no_cache("update-index", study.update_index),
@@ -174,21 +175,21 @@ def make_task_runner(name: TaskRunnerName, dask_address: str | None = None) -> T
     return DaskTaskRunner(cluster_kwargs=DASK_LOCAL_CLUSTER)
 
 
-def _task_map(step: Callable[..., Any], items: list[pl.DataFrame], **shared: Any) -> list[Any]:
-    """:data:`flows.orchestration.batches.BatchMap` of the step's tasks on the flow's task runner."""
-    return TASKS[step].map(items, **{k: unmapped(v) for k, v in shared.items()}).result()
+def _task_map(step: Callable[..., Any], items: Iterable[Any], **shared: Any) -> Iterator[Any]:
+    """:data:`flows.orchestration.batches.BatchMap` of the step's tasks on the flow's task runner,
+    submitted as the results are consumed (:func:`flows.orchestration.batches.submit_in_order`)."""
+    client = getattr(FlowRunContext.get().task_runner, "client", None)  # DaskTaskRunner's
+    return batches.submit_in_order(functools.partial(TASKS[step].submit, **shared), items, client)
 
 
 @flow(name="study-batches", validate_parameters=False)
 def study_batches(
-    events: pl.DataFrame, spec: StudySpec, store_root: str, needs: pl.DataFrame, factors: dict[str, pl.DataFrame],
-    context: pl.DataFrame | None = None, in_memory: bool = True, spill: str | None = None,
-    given: StudyData | None = None,
+    events: pl.DataFrame, spec: StudySpec, data: StudyData, factors: dict[str, pl.DataFrame],
+    context: pl.DataFrame | None = None, remote: bool = False, spill: str | None = None,
 ) -> StudyResult:
     """:func:`flows.orchestration.batches.study_in_batches` with each batch an ``event-batch`` task; run it
     with ``.with_options(task_runner=make_task_runner(...))``."""
-    return batches.study_in_batches(events, spec, store_root, needs, factors, context, in_memory, spill,
-                                    map_batches=_task_map, given=given)
+    return batches.study_in_batches(events, spec, data, factors, context, remote, spill, map_batches=_task_map)
 
 
 class Tracked(study.Local):

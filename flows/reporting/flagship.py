@@ -4,6 +4,9 @@ Every report folder gets, for each event group of its primary tickers, ``brief-<
 and ``brief-<group>.md`` (offline: relative links to ``plots/``, inline CSS, no script; every
 catalog text escaped). A brief puts on one page:
 
+* first, per event with a result, the answer in one sentence
+  (:func:`flows.reporting.answers.answer_sentences`), then the group's line (events, data,
+  CAAR and tests, claims: :attr:`Brief.headline`) and a table of contents;
 * the group's CAAR per window with the main tests, and its CAAR path plot;
 * each event's reaction — AR on day 0 and the CAR of every window with t, p and dollar value,
   and events without data ("no data: no prices for ORCL") with the reason;
@@ -11,7 +14,8 @@ catalog text escaped). A brief puts on one page:
   model attributes to the market, the abnormal part (AR(0) × market cap) and its
   significance, the share of a claimed dollar figure it explains, the confounding events with
   their own reaction and what each window is without their day, and the claim verdicts;
-* the claims table, the confounders table and the "who moved" table of the group's events.
+* the claims table, the confounders table and the "who moved" table of the group's events
+  (those with rows; a long one collapsed, with a link to the CSV of every row).
 
 A page costs what a person reads: a group of more than :data:`BRIEF_ROWS` event rows lists
 :data:`BRIEF_SELECTED` of them (:func:`flows.reporting.tables.shown_rows`: the most significant, the
@@ -24,7 +28,7 @@ The *flagship* report of the 2025 OpenAI compute deals is the brief of the group
 writes ``brief-openai-compute-deals.html`` into the run's report folder; the nightly
 ``refresh-catalog`` writes it into ``<reports>/events/catalog/``. The report index lists the
 latest brief of every group, and each brief is published as the Prefect markdown artifact
-``<group>-brief`` (headline, claim verdicts, link).
+``<group>-brief`` (the answers, the group's line, claim verdicts, link).
 """
 
 from __future__ import annotations
@@ -47,10 +51,12 @@ from analysis.paths import caar_paths
 from analysis.spillovers import RELATED_SUFFIX
 from flows.orchestration.artifacts import artifact_key, where
 from flows.reporting.plots import moved_events, plotted_events, plotted_groups, slug
-from analysis.formats import billions, dollars, num, pct, pvalue, stars
-from flows.reporting.markup import html_page, md_block, md_text
+from analysis.formats import dollars, num, offset, p_text, pct, price, pvalue, share, starred, stat_p
+from flows.reporting.answers import answer_sentences
+from flows.reporting.markup import PAGE_CSS, html_page, md_block, md_text, toc
 from flows.reporting.tables import (
-    STARS_NOTE, Shown, Table, _fmt, _limit, claims_table, confounders_table, flags, shown_rows, spillovers_table, to_html, to_markdown,
+    STARS_NOTE, Shown, Table, _fmt, _limit, _money, claims_table, confounders_table, flags, shown_rows, spillovers_table,
+    starred_expr, table_section, to_html, to_markdown,
 )
 
 BRIEF_PREFIX = "brief-"
@@ -63,14 +69,6 @@ the Parquet files hold."""
 BRIEF_SELECTED = 10
 MAX_NAMED = 10  # tickers named in a headline's "no data: ..." list
 BRIEF_TESTS = (CROSS_SECTIONAL_T, PATELL_Z, BMP_T, KP_ADJUSTED_BMP_T, GENERALIZED_SIGN, CORRADO_RANK)
-BRIEF_CSS = (
-    "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2em auto;max-width:96em;"
-    "padding:0 1.5em;color:#1f2328}h1{font-size:1.5em}p.headline{font-size:1.1em;background:#f6f8fa;"
-    "border-left:4px solid #0969da;padding:.6em 1em}section{margin:2em 0;overflow-x:auto}"
-    "figure{display:inline-block;vertical-align:top;margin:0 1.5em 1.5em 0;width:36em;max-width:100%}"
-    "figure.move{width:28em}figure img{width:100%;height:auto}"
-    "figcaption{font-size:.85em;color:#57606a}li{margin:.3em 0}nav a{margin-right:1em}"
-)
 
 
 @dataclass(frozen=True)
@@ -84,13 +82,17 @@ class Brief:
     file
         ``brief-<group slug>.html`` (with its ``.md`` twin), relative to the report folder.
     headline
-        One paragraph: events, data, the group's CAAR on the first window with its tests.
+        The group's line: events, data, the group's CAAR on the first window with its tests,
+        the claims (the page opens with the answers of its events, then this line).
     verdicts
         One line per claim part: ``event ticker: "claim": verdict``.
     markdown, html
         The page.
     n_events
         The group's events in the brief (the index prefers the brief covering the most).
+    answers
+        The answer sentence of each event row of the brief with a result
+        (:func:`flows.reporting.answers.answer_sentences`), the page's first paragraphs.
     """
 
     group: str
@@ -100,6 +102,7 @@ class Brief:
     markdown: str
     html: str
     n_events: int = 0
+    answers: tuple[str, ...] = ()
 
     @property
     def markdown_file(self) -> str:
@@ -107,18 +110,10 @@ class Brief:
 
     def manifest_entry(self) -> dict[str, object]:
         return {"group": self.group, "file": self.file, "headline": self.headline, "verdicts": list(self.verdicts),
-                "events": self.n_events}
+                "events": self.n_events, "answers": list(self.answers)}
 
 
 # --- text helpers -------------------------------------------------------------------------------
-
-
-def _p(x: float | None) -> str:
-    return "p < 0.001" if x is not None and x < 0.001 else f"p = {pvalue(x)}"
-
-
-def _stat(statistic: float | None, p: float | None) -> str:
-    return "n/a" if statistic is None else f"{num(statistic)} ({pvalue(p)})"
 
 
 def _limited(frame: pl.DataFrame, ids: list[str]) -> pl.DataFrame:
@@ -147,7 +142,7 @@ def _caar_table(result: StudyResult, group: str) -> Table:
         part = {r[S.TEST]: r for r in tests.filter((pl.col(S.WINDOW_START) == w.start) & (pl.col(S.WINDOW_END) == w.end)).iter_rows(named=True)}
         cs = part.get(CROSS_SECTIONAL_T, {})
         rows.append({"window": w.label + (" †" if w in flagged else ""), "N": str(cs.get(S.N_EVENTS) or 0), "CAAR": pct(cs.get(S.MEAN)),
-                     **{labels[t]: _stat(part.get(t, {}).get(S.STATISTIC), part.get(t, {}).get(S.P_VALUE)) for t in BRIEF_TESTS}})
+                     **{labels[t]: stat_p(part.get(t, {}).get(S.STATISTIC), part.get(t, {}).get(S.P_VALUE)) for t in BRIEF_TESTS}})
     frame = pl.DataFrame(rows, schema={"window": pl.String, "N": pl.String, "CAAR": pl.String,
                                        **{labels[t]: pl.String for t in BRIEF_TESTS}})
     return Table(
@@ -156,7 +151,7 @@ def _caar_table(result: StudyResult, group: str) -> Table:
          "CS t cross-sectional t (Brown & Warner 1985), Patell (1976) Z, BMP t Boehmer-Musumeci-Poulsen (1991), "
          "KP adj. BMP t Kolari-Pynnonen (2010), Gen. sign Z Cowan (1992), Rank Z Corrado (1989). All twelve tests are "
          "in the report's tests table.", *confounded),
-        numeric=tuple(frame.columns[1:]),
+        numeric=tuple(frame.columns[1:]), data="tests",
     )
 
 
@@ -191,22 +186,25 @@ def _deals_table(result: StudyResult, group: str, shown: Shown) -> Table:
     day0 = (result.abnormal_returns.filter(pl.col(S.EVENT_DAY) == 0).join(rows.select(keys), on=keys, how="semi")
             .select(*keys, S.ABNORMAL_RET, S.AR_T, S.AR_P))
     wide = rows.select(*keys, S.DAY0, STATUS, S.MARKET_CAP, S.REASON).join(day0, on=keys, how="left", maintain_order="left")
-    formats = {S.MARKET_CAP: dollars, S.AR_T: num, S.AR_P: pvalue}
+    formats = {S.AR_T: num, S.AR_P: pvalue}
+    money = [S.MARKET_CAP]
     spanners = [("Day 0", ("AR day 0", "t", "p"))]
     for w in result.spec.windows:
         c, p, d = (f"{name} {w.label}" for name in ("CAR", "p", "$ abnormal"))
         part = result.car.filter((pl.col(S.WINDOW_START) == w.start) & (pl.col(S.WINDOW_END) == w.end)).join(
             rows.select(keys), on=keys, how="semi").select(
-            *keys, pl.struct(S.CAR, S.P_VALUE).map_elements(lambda s: f"{pct(s[S.CAR])}{stars(s[S.P_VALUE])}", return_dtype=pl.String).alias(c),
+            *keys, starred_expr(S.CAR, S.P_VALUE).alias(c),
             pl.col(S.P_VALUE).alias(p), pl.col(S.DOLLAR_ABNORMAL).alias(d),
         )
         wide = wide.join(part, on=keys, how="left", maintain_order="left")
-        formats |= {p: pvalue, d: dollars}
+        formats[p] = pvalue
+        money.append(d)
         spanners.append((f"CAR {w.label}", (c, p, d)))
     wide = wide.join(flags(result, rows), on=keys, how="left", maintain_order="left").with_columns(
         pl.when(pl.col(STATUS) == "skipped").then(pl.concat_str(pl.lit("no data: "), pl.col(S.REASON)))
         .otherwise(pl.col("flags")).alias("note")
     ).drop(S.REASON, "flags")
+    formats |= _money(wide, money, changes=money[1:])
     frame = _fmt(wide.with_columns(pl.col(S.ABNORMAL_RET).map_elements(pct, return_dtype=pl.String)), formats).rename(
         {S.EVENT_ID: "event", S.DAY0: "day 0", S.MARKET_CAP: "market cap (day -1)", S.ABNORMAL_RET: "AR day 0",
          S.AR_T: "t", S.AR_P: "p"}
@@ -218,6 +216,7 @@ def _deals_table(result: StudyResult, group: str, shown: Shown) -> Table:
          "Events without data stay in the table with the reason (no data: ...); note: confounders and outliers "
          "(see below and the events table).", *notes),
         spanners=tuple(spanners), numeric=tuple(c for c in frame.columns if c not in ("event", "ticker", "day 0", STATUS, "note")),
+        data="car",
     )
 
 
@@ -248,33 +247,35 @@ def _answers(result: StudyResult, group: str, shown: Shown) -> list[tuple[str, l
         bullets = []
         cap, ar, raw = r[S.MARKET_CAP], r[S.ABNORMAL_RET], r[S.RET]
         if cap is not None and raw is not None:
-            shares = f" = {r[S.CLOSE]:,.2f} x {r[S.SHARES]:,} shares" if r[S.SHARES] is not None else ""
-            bullets.append(f"Move: {pct(raw)} on day 0 = {billions(raw * cap, signed=True)} on a market cap of {billions(cap)} at the "
+            shares = f" = {price(r[S.CLOSE])} x {r[S.SHARES]:,} shares" if r[S.SHARES] is not None else ""
+            bullets.append(f"Move: {pct(raw)} on day 0 = {dollars(raw * cap, signed=True)} on a market cap of {dollars(cap)} at the "
                            f"close of day -1{shares}.")
-        model = (f"the market model (alpha {num(r[S.ALPHA], 5)}, beta {num(r[S.BETA], 3)} on {r[S.BENCHMARK]}, which moved "
+        model = (f"the market model (alpha {pct(r[S.ALPHA])} a day, beta {num(r[S.BETA])} on {r[S.BENCHMARK]}, which moved "
                  f"{pct(r[S.BENCHMARK_RET])}) expected {pct(r[S.NORMAL_RET])}" if r[S.BETA] is not None
                  else f"the {result.spec.model} model expected {pct(r[S.NORMAL_RET])}")
         if cap is not None:
-            model += f" ({billions(r[S.NORMAL_RET] * cap, signed=True)})"
-        worth = f", worth {billions(ar * cap, signed=True)} (AR x market cap)" if cap is not None else ""
-        share = ""
+            model += f" ({dollars(r[S.NORMAL_RET] * cap, signed=True)})"
+        worth = f", worth {dollars(ar * cap, signed=True)} (AR x market cap)" if cap is not None else ""
+        part = ""
         if cap is not None and raw:
-            share = f" — {ar / raw:.0%} of the day's move"
+            # a share only when the abnormal part moved with the day (not "-72% of the day's move")
+            part = f" — {share(ar / raw)} of the day's move" if 0 < ar / raw <= 1 else ""
             value_claims = claims.filter((pl.col(S.EVENT_ID) == event) & (pl.col(S.TICKER) == ticker)
                                          & (pl.col(S.CLAIM_KIND) == "value_change") & pl.col(CLAIMED).is_not_null())
             for c in value_claims.iter_rows(named=True):
-                share += f", {ar * cap / c[CLAIMED]:.0%} of the claimed {dollars(c[CLAIMED])}"
-        bullets.append(f"Abnormal: {model}; the abnormal return is {pct(ar)} (t = {num(r[S.AR_T])}, {_p(r[S.AR_P])}){worth}{share}.")
+                if 0 < ar * cap / c[CLAIMED] <= 1:
+                    part += f"{',' if part else ' —'} {share(ar * cap / c[CLAIMED])} of the claimed {dollars(c[CLAIMED])}"
+        bullets.append(f"Abnormal: {model}; the abnormal return is {pct(ar)} (t = {num(r[S.AR_T])}, {p_text(r[S.AR_P])}){worth}{part}.")
         windows = [
-            f"{w.label} {pct(c[S.CAR])}{stars(c[S.P_VALUE])} (t = {num(c[S.T_STAT])}, {_p(c[S.P_VALUE])}"
-            + (f", {dollars(c[S.DOLLAR_ABNORMAL])})" if c[S.DOLLAR_ABNORMAL] is not None else ")")
+            f"{w.label} {starred(c[S.CAR], c[S.P_VALUE])} (t = {num(c[S.T_STAT])}, {p_text(c[S.P_VALUE])}"
+            + (f", {dollars(c[S.DOLLAR_ABNORMAL], signed=True)})" if c[S.DOLLAR_ABNORMAL] is not None else ")")
             for w in result.spec.windows if (c := car.get((event, ticker, w.start, w.end))) and c[S.CAR] is not None
         ]
         if windows:
             bullets.append("CAR: " + "; ".join(windows) + ".")
         mine = conf.filter((pl.col(S.EVENT_ID) == event) & (pl.col(S.TICKER) == ticker))
         for c in mine.iter_rows(named=True):
-            day = f"day 0 {c[S.CONFOUNDER_DAY0]} = day {c[S.OFFSET]:+d}" if c[S.OFFSET] else f"day 0 {c[S.CONFOUNDER_DAY0]} = day 0"
+            day = f"day 0 {c[S.CONFOUNDER_DAY0]} = day {offset(c[S.OFFSET])}"
             text = f"Confounder {c[S.CONFOUNDER_ID]} ({day}"
             if c[S.LOCATION] == EVENT_WINDOW:
                 text += f", inside {c[S.WINDOWS]})"
@@ -293,9 +294,11 @@ def _answers(result: StudyResult, group: str, shown: Shown) -> list[tuple[str, l
                          + ("dropped" if result.spec.drop_confounded else "kept (--drop-confounded drops them)")
                          if days else "") + ")"
             if c[CONFOUNDER_AR0] is not None:
-                text += (f". Its own AR on its day 0: {pct(c[CONFOUNDER_AR0])}{stars(c[CONFOUNDER_AR0_P])} "
-                         f"({_p(c[CONFOUNDER_AR0_P])})"
-                         + (f", worth {dollars(c[CONFOUNDER_DOLLARS])}" if c[CONFOUNDER_DOLLARS] is not None else ""))
+                text += (f". Its own AR on its day 0: {starred(c[CONFOUNDER_AR0], c[CONFOUNDER_AR0_P])} "
+                         f"({p_text(c[CONFOUNDER_AR0_P])})"
+                         + (f", worth {dollars(c[CONFOUNDER_DOLLARS], signed=True)}" if c[CONFOUNDER_DOLLARS] is not None else ""))
+            elif c.get(S.DISCOVERED):
+                text += ". An SEC filing found by `events discover`, not studied (add it to the catalog for its own reaction)"
             elif not c[S.IN_STUDY]:
                 text += ". Not studied in this run (run it too for its own reaction)"
             bullets.append(text + ".")
@@ -315,16 +318,16 @@ def _headline(result: StudyResult, group: str) -> str:
     tests = {r[S.TEST]: r for r in result.tests.filter(
         (pl.col(S.GROUP) == group) & (pl.col(S.WINDOW_START) == first.start) & (pl.col(S.WINDOW_END) == first.end)
     ).iter_rows(named=True)}
-    text = f"{group}: {n_events} event(s), {prim.height - without.height} ticker row(s) with a result"
+    text = f"{group}: {n_events} event(s), {prim.height - without.height} with a result"
     if without.height:
         names = without[S.TICKER].unique(maintain_order=True)
         text += (" (no data: " + ", ".join(names.head(MAX_NAMED).to_list())
                  + (f" and {names.len() - MAX_NAMED:,} more" if names.len() > MAX_NAMED else "") + ")")
     cs = tests.get(CROSS_SECTIONAL_T)
     if cs and cs[S.MEAN] is not None:
-        text += f". CAAR {first.label} {pct(cs[S.MEAN])} across {cs[S.N_EVENTS]}"
-        parts = [f"{label} {num(t[S.STATISTIC])}, {_p(t[S.P_VALUE])}" for name, label in
-                 ((CROSS_SECTIONAL_T, "CS t"), (BMP_T, "BMP t")) if (t := tests.get(name)) and t[S.STATISTIC] is not None]
+        text += f". Average abnormal return {first.label} {pct(cs[S.MEAN])} across {cs[S.N_EVENTS]}"
+        parts = [f"{label} {num(t[S.STATISTIC])}, {p_text(t[S.P_VALUE])}" for name, label in
+                 ((CROSS_SECTIONAL_T, "cross-sectional t"), (BMP_T, "BMP t")) if (t := tests.get(name)) and t[S.STATISTIC] is not None]
         if parts:
             text += " (" + "; ".join(parts) + ")"
     elif not result.tests.height:
@@ -395,7 +398,7 @@ def group_briefs(result: StudyResult, descriptions: dict[str, str] | None = None
     descriptions
         Event id -> catalog description (user text; escaped).
     title
-        The report's title, shown above the group's name.
+        The report's title, the tooltip of the link to the full report.
     """
     descriptions = descriptions or {}
     briefs = []
@@ -405,25 +408,32 @@ def group_briefs(result: StudyResult, descriptions: dict[str, str] | None = None
         ids = shown.keys[S.EVENT_ID].unique(maintain_order=True).to_list()
         headline = _headline(result, group)
         view = _view(result, ids)
-        tables = [
-            _caar_table(result, group), _deals_table(view, group, shown), claims_table(view, ids, shown),
-            confounders_table(view, ids, shown), spillovers_table(view, ids, shown),
-        ]
+        caar, deals = _caar_table(result, group), _deals_table(view, group, shown)
+        more = [t for t in (claims_table(view, ids, shown), confounders_table(view, ids, shown), spillovers_table(view, ids, shown))
+                if t.frame.height]  # empty sections are left out
+        sentences = [a.sentence for a in answer_sentences(view, descriptions, rows=shown.keys)]
         answers = _answers(view, group, shown)
         plots = _plots(result, group, ids)
         described = [(e, descriptions[e]) for e in ids if descriptions.get(e)]
         name = f"Group brief: {group}"
         file = f"{BRIEF_PREFIX}{slug(group)}.html"
+        contents = [("#group", "The group: average abnormal return and tests"), ("#events", "The events and their reactions")]
+        contents += [("#answers", "What the numbers say")] if answers else []
+        contents += [(f"#{t.key}", t.title) for t in more]
 
-        md = [f"# {md_text(name)}", "", f"*{md_text(title)}*" if title else "", "", md_block(headline), ""]
+        md = [f"# {md_text(name)}", ""] + [md_block(x) + "\n" for x in sentences]
+        md += [f"[Full report](report.html) · {md_text(headline)}", ""]
+        md += ["## The group: average abnormal return and tests", ""]
         md += [f"![{p}](plots/{p}.png)" for p, _ in plots[:1]] + [""]
-        md += [to_markdown(tables[0]), "## The events", ""]
+        md += [to_markdown(caar, heading="###"), "## The events and their reactions", ""]
         md += [f"- **{md_text(e)}**: {md_text(d)}" for e, d in described] + [""]
-        md += [to_markdown(tables[1]), "## What the numbers say", ""]
+        md += [to_markdown(deals, heading="###")]
+        if answers:
+            md += ["## What the numbers say", ""]
         for head, bullets in answers:
             md += [f"### {md_text(head)}", ""] + [f"- {md_text(b)}" for b in bullets] + [""]
         md += [f"![{p}](plots/{p}.png)" for p, _ in plots[1:]] + [""]
-        md += [to_markdown(t) for t in tables[2:]]
+        md += [to_markdown(t) for t in more]
         markdown = "\n".join(md).replace("\n\n\n", "\n\n")
 
         esc = html.escape
@@ -431,21 +441,22 @@ def group_briefs(result: StudyResult, descriptions: dict[str, str] | None = None
             f'<figure class="{p.split("-")[0]}"><img src="plots/{esc(p)}.svg" alt="{esc(p)}"><figcaption>{esc(c)}</figcaption></figure>'
             for p, c in chosen
         )
-        events_html = "".join(f"<li><b>{esc(e)}</b>: {esc(d)}</li>" for e, d in described)
+        events_html = "".join(f"<li><b class=\"nowrap\">{esc(e)}</b>: {esc(d)}</li>" for e, d in described)
         answers_html = "".join(
             f"<h3>{esc(head)}</h3><ul>" + "".join(f"<li>{esc(b)}</li>" for b in bullets) + "</ul>" for head, bullets in answers
         )
-        nav = " ".join(f'<a href="#{esc(t.key)}">{esc(t.title)}</a>' for t in tables)
-        page = html_page(name, BRIEF_CSS,
-            f"<h1>{esc(name)}</h1>" + (f"<p>{esc(title)} — <a href=\"report.html\">full report</a></p>" if title else
-                                       '<p><a href="report.html">full report</a></p>')
-            + f"<p class=\"headline\">{esc(headline)}</p><nav>{nav}</nav>"
-            f"<section id=\"caar\">{figures(plots[:1])}{to_html(tables[0])}</section>"
-            f"<section id=\"events\"><h2>The events</h2><ul>{events_html}</ul>{to_html(tables[1])}</section>"
-            f"<section id=\"answers\"><h2>What the numbers say</h2>{answers_html}{figures(plots[1:])}</section>"
-            + "".join(f'<section id="{esc(t.key)}">{to_html(t)}</section>' for t in tables[2:])
+        report_link = f'<a href="report.html"{f" title={chr(34)}{esc(title)}{chr(34)}" if title else ""}>Full report</a>'
+        page = html_page(name, PAGE_CSS,
+            f"<h1>{esc(name)}</h1>"
+            + (f'<section class="answers" id="answer">{"".join(f"<p>{esc(x)}</p>" for x in sentences)}</section>' if sentences else "")
+            + f'<p class="meta">{report_link} · {esc(headline)}</p>{toc(contents)}'
+            f'<section id="group"><h2>The group: average abnormal return and tests</h2>{figures(plots[:1])}{to_html(caar)}</section>'
+            f'<section id="events"><h2>The events and their reactions</h2><ul>{events_html}</ul>{to_html(deals)}</section>'
+            + (f'<section id="answers"><h2>What the numbers say</h2>{answers_html}{figures(plots[1:])}</section>' if answers else "")
+            + "".join(table_section(t) for t in more)
         )
-        briefs.append(Brief(group, file, headline, _verdict_lines(result, ids), markdown, page, rows[S.EVENT_ID].n_unique()))
+        briefs.append(Brief(group, file, headline, _verdict_lines(result, ids), markdown, page, rows[S.EVENT_ID].n_unique(),
+                            tuple(sentences)))
     return briefs
 
 
@@ -458,17 +469,17 @@ def publish_brief_artifacts(
     briefs: list[dict[str, object]], report: Path, root: Path, partial: frozenset[str] = frozenset(),
 ) -> list[str]:
     """A markdown artifact ``<group>-brief`` per brief of the report in ``report`` (entries of
-    its manifest's ``briefs``): the headline, the claim verdicts and where the page is
-    (:func:`flows.orchestration.artifacts.where`: a link under the reports URL, else its path in
-    the reports folder ``root``). The brief of a group in ``partial`` (the run studied only some
-    of its catalog events) gets no key: it stays in this flow run and never replaces the
-    brief of the whole group."""
+    its manifest's ``briefs``): the answers, the group's line, the claim verdicts and where the
+    page is (:func:`flows.orchestration.artifacts.where`: a link under the reports URL, else its
+    path in the reports folder ``root``). The brief of a group in ``partial`` (the run studied
+    only some of its catalog events) gets no key: it stays in this flow run and never replaces
+    the brief of the whole group."""
     from prefect.artifacts import create_markdown_artifact
 
     keys = []
     for b in briefs:
         group = str(b["group"])
-        lines = [html.escape(str(b["headline"]), quote=False)]
+        lines = [*(f"{md_block(str(a))}\n" for a in b.get("answers", [])), md_block(str(b["headline"]))]  # type: ignore[union-attr]
         verdicts = [str(v) for v in b.get("verdicts", [])]  # type: ignore[union-attr]
         if verdicts:
             lines += ["", "**Claims**", ""] + [f"- {md_text(v)}" for v in verdicts]

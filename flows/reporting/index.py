@@ -5,7 +5,10 @@ down; hidden folders such as unfinished ``.x.tmp-*`` ones are ignored) with link
 briefs (:mod:`flows.reporting.flagship`), the latest brief of every event group, and, per event and
 primary ticker, the result of its most recent report (by ``created_utc``; of a report with
 more than :data:`MAX_REPORT_ROWS` such rows, its :data:`MAX_REPORT_ROWS` most significant, the
-others counted, so the index stays small and quick whatever the reports hold). It is readable
+others counted, so the index stays small and quick whatever the reports hold; a skipped row
+gives the cause its ``events.parquet`` gives), and the folders of ``market-reaction simulate``
+in a section of their own. The demo and the simulations write below ``simulations/`` by
+default, real runs below ``reports/``: each folder's index lists what is below it. It is readable
 offline: relative links, inline CSS, no script. Every text that comes from a catalog or a
 file (descriptions, tickers, groups, headlines, titles) is HTML-escaped.
 
@@ -23,12 +26,13 @@ from urllib.parse import quote
 import polars as pl
 
 from analysis import schema as S
+from analysis.engine import STATUS
 from analysis.specs import Window
 from flows import progress
 from flows.io.atomic import locked, replace_file
 from analysis.formats import dollars, num, pct, pvalue, stars
 from flows.reporting.markup import html_page
-from flows.reporting.ownership import is_own_index, report_manifest
+from flows.reporting.ownership import is_own_index, report_manifest, simulation_manifest
 
 INDEX = "index.html"
 MAX_DEPTH = 3
@@ -66,7 +70,8 @@ def _latest_rows(folder: Path, manifest: dict) -> tuple[pl.DataFrame, int] | Non
             car = car.with_row_index("_order").sort(
                 S.P_VALUE, pl.col(S.T_STAT).abs(), "_order", descending=[False, True, False], nulls_last=True,
             ).head(MAX_REPORT_ROWS).sort("_order").drop("_order")
-        events = pl.read_parquet(folder / "events.parquet", columns=[*keys, S.DAY0]).join(car.select(keys), on=keys, how="semi")
+        events = pl.read_parquet(folder / "events.parquet", columns=[*keys, S.DAY0, STATUS, S.REASON]).join(
+            car.select(keys), on=keys, how="semi").rename({S.REASON: "_why"})
     except (OSError, KeyError, IndexError, pl.exceptions.PolarsError, ValueError):
         return None
     shown = set(car[S.EVENT_ID].to_list())
@@ -74,7 +79,10 @@ def _latest_rows(folder: Path, manifest: dict) -> tuple[pl.DataFrame, int] | Non
     rows = (
         car.join(events, on=keys, how="left", maintain_order="left")
         .select(
-            S.EVENT_ID, S.TICKER, S.DAY0, S.CAR, S.T_STAT, S.P_VALUE, S.DOLLAR_ABNORMAL, S.REASON,
+            S.EVENT_ID, S.TICKER, S.DAY0, S.CAR, S.T_STAT, S.P_VALUE, S.DOLLAR_ABNORMAL,
+            # a skipped row: its cause as the events table gives it (a report written before the car
+            # table gave it too said how few estimation returns the missing prices left)
+            pl.when(pl.col(STATUS) == "skipped").then(pl.format("no data: {}", "_why")).otherwise(S.REASON).alias(S.REASON),
             pl.lit(first.label).alias("window"),
             pl.col(S.EVENT_ID).replace_strict({k: str(v.get("description", "")) for k, v in info.items()},
                                               default="", return_dtype=pl.String).alias("description"),
@@ -109,9 +117,12 @@ def build_index(root: Path) -> str:
     """The HTML text of the index of the reports below ``root``."""
     esc = html.escape
     root = Path(root)
-    reports, latest, left_out = [], [], []
+    reports, latest, left_out, simulations = [], [], [], []
     for folder in _reports(root):
         manifest = report_manifest(folder)
+        if manifest is None and (sim := simulation_manifest(folder)) is not None:
+            simulations.append((str(sim.get("created_utc", "")), folder, sim))
+            continue
         if manifest is None:
             progress.warn(f"{folder / 'manifest.json'}: not a report market-reaction wrote (unreadable or "
                           "another tool's); left out of the index")
@@ -177,7 +188,27 @@ def build_index(root: Path) -> str:
            if brief_rows else "")
         + f"<h2>All reports ({len(reports)})</h2><table><tr><th>created (UTC)</th><th>report</th><th>kind</th>"
         f"<th>events</th><th>briefs</th><th>headline</th></tr>{''.join(runs)}</table>"
+        + _simulations(root, simulations)
     )
+
+
+def _simulations(root: Path, found: list[tuple[str, Path, dict]]) -> str:
+    """The section listing the ``market-reaction simulate`` folders (size and power of the group
+    tests), newest first; empty without any."""
+    if not found:
+        return ""
+    esc = html.escape
+    rows = []
+    for created, folder, m in sorted(found, key=lambda r: (r[0], r[1].as_posix()), reverse=True):
+        sim = m.get("simulation") if isinstance(m.get("simulation"), dict) else {}
+        rows.append(
+            f"<tr><td>{esc(created)}</td><td>{_link(root, folder, folder.relative_to(root).as_posix(), 'simulation.md')}</td>"
+            f"<td>{esc(str(m.get('source', '')))}</td><td class=\"n\">{esc(str(sim.get('events', '')))}</td>"
+            f"<td class=\"n\">{esc(str(sim.get('group_size', '')))}</td><td>{esc(str(sim.get('seed', '')))}</td></tr>"
+        )
+    return (f"<h2>Simulations ({len(found)})</h2><p class=\"muted\">Size and power of the group tests on pseudo-events "
+            "(market-reaction simulate).</p><table><tr><th>created (UTC)</th><th>tables</th><th>prices</th>"
+            f"<th>pseudo-events</th><th>per group</th><th>seed</th></tr>{''.join(rows)}</table>")
 
 
 def write_index(root: Path) -> Path:

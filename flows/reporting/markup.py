@@ -35,3 +35,42 @@ def html_page(title: str, css: str, body: str) -> str:
     and ``body`` as given (its text escaped by the caller); marked :data:`GENERATOR_MARK`."""
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">{GENERATOR_MARK}'
             f"<title>{html.escape(title)}</title><style>{css}</style></head><body>{body}</body></html>\n")
+
+
+PAGE_CSS = (
+    "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2em auto;max-width:96em;"
+    "padding:0 1.5em;color:#1f2328}h1{font-size:1.5em;margin-bottom:.4em}"
+    "section.answers p{font-size:1.1em;background:#f6f8fa;border-left:4px solid #0969da;padding:.6em 1em;margin:.5em 0}"
+    "p.meta{color:#57606a}section{margin:1.5em 0;overflow-x:auto}"
+    "nav.toc ol{columns:2 22em;padding-left:1.4em;margin:.4em 0}nav.toc li{margin:.15em 0}"
+    "details{margin:1em 0}details>summary{cursor:pointer;font-weight:600;padding:.3em 0}"
+    "summary .meta{font-weight:normal;color:#57606a}"
+    "figure{display:inline-block;vertical-align:top;margin:0 1.5em 1.5em 0;width:36em;max-width:100%}"
+    "figure.move{width:28em}figure img{width:100%;height:auto}"  # a move plot beside its CAR plot
+    "figcaption{font-size:.85em;color:#57606a}li{margin:.3em 0}.nowrap,abbr{white-space:nowrap}"
+    "abbr[title]{text-decoration:underline dotted}"
+    "@media print{body{margin:0;max-width:none;padding:0;font-size:10pt}nav.toc,summary .meta a{display:none}"
+    "details::details-content{content-visibility:visible;display:block}"
+    "section{overflow:visible}section.answers p{border-left-color:#000;background:none}"
+    "h2,h3,summary{break-after:avoid}tr,figure{break-inside:avoid}a{color:inherit;text-decoration:none}"
+    "figure{width:30em}figure.move{width:22em}}"
+)
+"""The CSS of every page (the report, the briefs): offline, no web fonts; ids and dates never
+wrap (``.nowrap``, and the id columns of the tables, :data:`flows.reporting.tables.NOWRAP`);
+printed, the collapsed sections open and the navigation is left out."""
+
+
+def toc(entries: list[tuple[str, str]]) -> str:
+    """A table of contents of ``(anchor or relative href, text)`` (escaped)."""
+    items = "".join(f'<li><a href="{html.escape(href)}">{html.escape(text)}</a></li>' for href, text in entries)
+    return f'<nav class="toc" aria-label="contents"><b>Contents</b><ol>{items}</ol></nav>' if entries else ""
+
+
+def collapsible(key: str, title: str, inner: str, rows: int | None = None, csv: str = "", opened: bool = False) -> str:
+    """``inner`` in a ``<section id=key>`` whose ``<details>`` summary is ``title`` with its
+    ``rows`` count and a link to ``csv`` (the full data, every row); open when ``opened``."""
+    facts = ([f"{rows:,} row{'' if rows == 1 else 's'}"] if rows is not None else []) + (
+        [f'<a href="{html.escape(csv)}">all rows as CSV</a>'] if csv else [])
+    meta = f' <span class="meta">({" · ".join(facts)})</span>' if facts else ""
+    return (f'<section id="{html.escape(key)}"><details{" open" if opened else ""}><summary>{html.escape(title)}{meta}'
+            f"</summary>{inner}</details></section>")

@@ -19,6 +19,15 @@ GENERATOR_MARK = "<!-- generator: market-reaction -->"
 """Marks every page this tool writes, in its head (:func:`flows.reporting.markup.html_page`)."""
 
 
+def _manifest(folder: Path) -> dict[str, Any] | None:
+    """The JSON object in ``folder/manifest.json``, else None."""
+    try:
+        manifest = json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
 def report_manifest(folder: Path) -> dict[str, Any] | None:
     """The manifest of a report folder this tool wrote, else None (no manifest, not JSON, or
     another tool's ``manifest.json``).
@@ -27,16 +36,27 @@ def report_manifest(folder: Path) -> dict[str, Any] | None:
     ``varying_fields`` and ``versions``) whose ``outputs`` list ``report.html`` and
     ``car.parquet``, both present in ``folder``: a web app's or another tool's manifest has
     neither."""
-    try:
-        manifest = json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(manifest, dict):
+    manifest = _manifest(folder)
+    if manifest is None:
         return None
     marked = manifest.get("generator") == GENERATOR or {"varying_fields", "versions"} <= manifest.keys()
     outputs = manifest.get("outputs")
     files = ("report.html", "car.parquet")
     if marked and isinstance(outputs, dict) and all(f in outputs and (Path(folder) / f).is_file() for f in files):
+        return manifest
+    return None
+
+
+SIMULATION_KIND = "simulation"
+"""The ``kind`` in the manifest of a ``market-reaction simulate`` folder (:mod:`flows.devtools.simulate`)."""
+
+
+def simulation_manifest(folder: Path) -> dict[str, Any] | None:
+    """The manifest of a folder ``market-reaction simulate`` wrote (marked :data:`GENERATOR`, of
+    kind :data:`SIMULATION_KIND`, with its ``simulation.md``), else None."""
+    manifest = _manifest(folder)
+    if (manifest is not None and manifest.get("generator") == GENERATOR and manifest.get("kind") == SIMULATION_KIND
+            and (Path(folder) / "simulation.md").is_file()):
         return manifest
     return None
 

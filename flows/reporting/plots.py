@@ -29,7 +29,7 @@ import polars as pl
 from analysis import schema as S
 from analysis.claims import CLAIMED
 from analysis.engine import StudyResult
-from analysis.formats import billions, dollars, pct
+from analysis.formats import dollars, money_unit, offset, pct
 from analysis.paths import BAND_Z, CAAR, CAAR_SE, caar_paths
 from analysis.specs import Window
 
@@ -127,7 +127,7 @@ def _path_figure(title: str, windows: tuple[Window, ...], days: Window, n_lines:
     bars are lines in figure coordinates (an axes of their own doubled the drawing time)."""
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
-    from matplotlib.ticker import MaxNLocator, PercentFormatter
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     top, main, strip, ticks = 0.45, 2.6, 0.2 * len(windows) + 0.08, 0.55
     legend = LEGEND_ROW * (-(-n_lines // 2) + n_notes) + 0.12
@@ -138,7 +138,7 @@ def _path_figure(title: str, windows: tuple[Window, ...], days: Window, n_lines:
     ax.axhline(0.0, color="#888888", linewidth=0.8)
     ax.axvline(0.0, color="#888888", linewidth=0.8, linestyle=":")
     ax.set_ylabel("cumulative abnormal return")
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))  # enough decimals for the tick spacing
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: pct(y)))  # the tables' percent (analysis.formats)
     # y given: no search for a free position (~20 ms); wrapping measures each word: only long titles
     ax.set_title(_plain(title), loc="left", wrap=len(title) > 42, y=1.0)
     ax.grid(True, color="#eeeeee")
@@ -174,10 +174,10 @@ def _confounder_lines(ax, marks: pl.DataFrame) -> bool:
     width, height = (ax.get_position().width * ax.figure.get_figwidth(), ax.get_position().height * ax.figure.get_figheight())
     per_char = 0.57 * 9.5 / 72 * (hi - lo) / width  # days a character takes (DejaVu Sans)
     step = 2 * 1.25 * 9.5 / 72 / height + 0.025  # axes height a label takes
-    for k, (offset, label, gid) in enumerate(shown.select(S.OFFSET, "label", "gid").iter_rows()):
-        ax.axvline(offset, color=CONFOUNDER_COLOR, linewidth=1.4, linestyle="--", gid=gid)
+    for k, (day, label, gid) in enumerate(shown.select(S.OFFSET, "label", "gid").iter_rows()):
+        ax.axvline(day, color=CONFOUNDER_COLOR, linewidth=1.4, linestyle="--", gid=gid)
         need = max(map(len, label.split("\n"))) * per_char + 0.15
-        x, ha = ((offset + 0.12, "left") if offset + need <= hi else (offset - 0.12, "right") if offset - need >= lo
+        x, ha = ((day + 0.12, "left") if day + need <= hi else (day - 0.12, "right") if day - need >= lo
                  else (lo + 0.05, "left"))  # beside its line, else from the left edge across it
         ax.text(x, 0.98 - step * k, _plain(label), transform=ax.get_xaxis_transform(), ha=ha, va="top", fontsize=9.5,
                 color=CONFOUNDER_COLOR, linespacing=1.1,
@@ -200,17 +200,13 @@ def confounder_marks(result: StudyResult, events: list[str], primary_only: bool 
     c = (c.group_by(S.EVENT_ID, S.CONFOUNDER_ID, S.OFFSET, maintain_order=True)
          .agg(pl.col(S.TICKER).unique(maintain_order=True).str.join(", ")))
     seen: dict[str, int] = {}
-    gids = []
-    for cid in c[S.CONFOUNDER_ID]:  # a figure's few marks
+    labels, gids = [], []
+    for cid, tickers, day in c.select(S.CONFOUNDER_ID, S.TICKER, S.OFFSET).iter_rows():  # a figure's few marks
         seen[cid] = seen.get(cid, 0) + 1
+        labels.append(f"{cid}\n{tickers}, day {offset(day)}")
         gids.append(f"confounder-{file_stem(cid)}" + (f"-{seen[cid]}" if seen[cid] > 1 else ""))
-    return c.select(
-        S.EVENT_ID, S.TICKER, S.CONFOUNDER_ID, S.OFFSET,
-        pl.format("{}\n{}, day {}", S.CONFOUNDER_ID, S.TICKER,
-                  pl.when(pl.col(S.OFFSET) > 0).then(pl.format("+{}", S.OFFSET)).otherwise(pl.col(S.OFFSET).cast(pl.String)))
-        .alias("label"),
-        pl.Series("gid", gids, dtype=pl.String),
-    )
+    return c.select(S.EVENT_ID, S.TICKER, S.CONFOUNDER_ID, S.OFFSET).with_columns(
+        pl.Series("label", labels, dtype=pl.String), pl.Series("gid", gids, dtype=pl.String))
 
 
 def plotted_events(paths: pl.DataFrame) -> list[str]:
@@ -354,17 +350,12 @@ def move_figure(result: StudyResult, event: str):
         return _move_figure(event, moves, result.claims)
 
 
-def _claimed_usd(claims: pl.DataFrame, event: str, ticker: str, cap: float) -> list[tuple[float, str]]:
-    """Each claimed dollar move of the event's ticker with its label: a ``value_change``
-    claim's figure, a ``pct_change`` claim's percentage × M."""
+def _claimed_usd(claims: pl.DataFrame, event: str, ticker: str, cap: float) -> list[tuple[float, float | None]]:
+    """Each claimed dollar move of the event's ticker: ``(dollars, claimed percentage)`` — a
+    ``value_change`` claim's figure (no percentage), a ``pct_change`` claim's percentage × M."""
     mine = claims.filter((pl.col(S.EVENT_ID) == event) & (pl.col(S.TICKER) == ticker) & pl.col(CLAIMED).is_not_null())
-    out = []
-    for kind, value in mine.select(S.CLAIM_KIND, CLAIMED).iter_rows():
-        if kind == "value_change":
-            out.append((value, f"claimed: {dollars(value)}"))
-        elif kind == "pct_change":
-            out.append((value * cap, f"claimed: {pct(value)} × cap = {dollars(value * cap)}"))
-    return out
+    kinds = {"value_change": lambda v: (v, None), "pct_change": lambda v: (v * cap, v)}
+    return [kinds[kind](value) for kind, value in mine.select(S.CLAIM_KIND, CLAIMED).iter_rows() if kind in kinds]
 
 
 def _move_figure(event: str, moves: pl.DataFrame, claims: pl.DataFrame):
@@ -380,6 +371,7 @@ def _move_figure(event: str, moves: pl.DataFrame, claims: pl.DataFrame):
     several = moves.height > 1
     claimed = [(r[S.TICKER], *c) for r in moves.iter_rows(named=True)
                for c in _claimed_usd(claims, r[S.EVENT_ID], r[S.TICKER], r[S.MARKET_CAP])]
+    unit = money_unit([*moves[MOVE], *moves[NORMAL], *moves[ABNORMAL]])  # one unit in a figure, as in a table
     below = 0.45 + 0.2 * several + LEGEND_ROW * (3 + len(claimed)) + 0.1  # inches: tick labels, legend
     fig_height = 0.6 + 2.5 + below
     fig = Figure(figsize=(MOVE_WIDTH, fig_height))
@@ -396,10 +388,11 @@ def _move_figure(event: str, moves: pl.DataFrame, claims: pl.DataFrame):
         bars = ((x0, 0.0, n, "#8c959f", "normal"), (x0 + 1, n, a, "#0969da", "abnormal"), (x0 + 2, 0.0, m, "#1f2328", "move"))
         for x, base, size, color, part in bars:
             ax.bar(x, size, bottom=base, width=0.7, color=color, gid=f"move-{stem}-{part}")
-            ax.annotate(_plain(billions(size, signed=True)), (x, base + size), xytext=(0, 3 if size >= 0 else -3),
+            ax.annotate(_plain(dollars(size, unit, signed=True)), (x, base + size), xytext=(0, 3 if size >= 0 else -3),
                         textcoords="offset points", ha="center", va="bottom" if size >= 0 else "top", fontsize=9)
         ax.plot([x0 + 0.35, x0 + 0.65], [n, n], color="#8c959f", linewidth=0.8)  # the step of the waterfall
-        for k, (_, value, label) in enumerate(c for c in claimed if c[0] == ticker):
+        for k, (_, value, share) in enumerate(c for c in claimed if c[0] == ticker):
+            label = f"claimed: {pct(share)} × cap = {dollars(value, unit)}" if share is not None else f"claimed: {dollars(value, unit)}"
             (mark,) = ax.plot([x0 + 2], [value], marker="D", markersize=7, color=CLAIM_COLORS[k % 3], linestyle="none",
                               gid=f"claim-{stem}" + (f"-{k + 1}" if k else ""))
             handles.append(mark)
@@ -411,7 +404,7 @@ def _move_figure(event: str, moves: pl.DataFrame, claims: pl.DataFrame):
     ax.set_xlim(-0.6, ticks[-1] + 0.6)
     low, high = ax.get_ylim()
     ax.set_ylim(low - 0.08 * (high - low), high + 0.08 * (high - low))  # room for the values
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _plain(dollars(v))))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _plain(dollars(v, unit))))
     handles = [*(Line2D([], [], color=c, linewidth=6) for c in ("#8c959f", "#0969da", "#1f2328")), *handles]
     texts = ["model: expected return × market cap", "abnormal: abnormal return × market cap",
              "day 0: return × market cap (day −1 close)", *texts]

@@ -24,8 +24,12 @@ A report folder holds::
                                     part, the claimed figure (the same events, with a market cap)
     plots/caar-<group>.png|.svg     CAAR path with its cross-sectional band, per group (the
                                     first 10: flows.reporting.plots.MAX_GROUP_PLOTS)
-    report.md, report.html          headline, plots and every table on one page (offline:
-                                    relative links, no external CSS or scripts)
+    report.md, report.html          the answer per event (flows.reporting.answers), a table of
+                                    contents, plots and every table with rows on one page
+                                    (long ones collapsed, linking their CSV; offline: relative
+                                    links, no external CSS or scripts; a print stylesheet)
+    report.xlsx                     with xlsx=True: the data tables as Excel sheets, numbers as
+                                    numbers in the tables' formats (flows.reporting.workbook)
     manifest.json                   inputs, parameters, coverage, hashes, versions, warnings
                                     (the first MAX_EVENT_ROWS skipped or flagged rows, then a count)
 
@@ -69,9 +73,10 @@ from flows.io.atomic import naming, staged_folder
 from flows.reporting.ownership import GENERATOR, is_report, report_manifest
 from flows.reporting.plots import event_plots, file_stems, group_plots
 from flows.io.spill import write_csv_twin
-from flows.reporting.markup import html_page, md_block, md_text
+from flows.reporting.answers import answer_sentences
+from flows.reporting.markup import PAGE_CSS, collapsible, html_page, md_block, md_text, toc
 from flows.reporting.tables import (
-    MAX_EVENT_ROWS, Table, all_tables, summary_markdown, to_csv, to_html, to_latex, to_markdown,
+    MAX_EVENT_ROWS, Table, all_tables, summary_markdown, table_section, to_csv, to_html, to_latex, to_markdown,
 )
 
 PACKAGES = (
@@ -154,45 +159,39 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-PAGE_CSS = (
-    "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2em auto;max-width:96em;"
-    "padding:0 1.5em;color:#1f2328}h1{font-size:1.5em}p.headline{font-size:1.1em;background:#f6f8fa;"
-    "border-left:4px solid #0969da;padding:.6em 1em}section{margin:2em 0;overflow-x:auto}"
-    "figure{display:inline-block;vertical-align:top;margin:0 1.5em 1.5em 0;width:36em;max-width:100%}"
-    "figure.move{width:28em}figure img{width:100%;height:auto}"
-    "figcaption{font-size:.85em;color:#57606a}nav a{margin-right:1em}"
-)
-
-
 def _page(
-    title: str, tables: list[tuple[Table, str]], headline: str, plots: list[str], regression_tables=(), links=(),
+    title: str, tables: list[tuple[Table, str]], answers: list[str], plots: list[str], regression_tables=(), links=(),
 ) -> str:
-    """``report.html``: every text is escaped (titles, headline and links here, table cells by
-    great_tables, regression titles here; statsmodels' regression tables hold numbers and
-    checked regressor names only)."""
+    """``report.html``: the title, the ``answers`` (one paragraph each), a table of contents
+    (``links`` first: the briefs), the plots and the tables with rows (long ones collapsed, see
+    :func:`flows.reporting.tables.table_section`). Every text is escaped (titles, answers and
+    links here, table cells by great_tables, regression titles here; statsmodels' regression
+    tables hold numbers and checked regressor names only)."""
     esc = html.escape
     figures = "".join(
         f'<figure class="{Path(p).stem.split("-")[0]}"><img src="{esc(quote(p))}" alt="{esc(Path(p).stem)}">'
         f'<figcaption>{esc(Path(p).stem)}</figcaption></figure>'
         for p in plots  # a move plot beside its event's CAR plot (the order of event_plots)
     )
-    nav = " ".join([f'<a href="{esc(quote(href))}">{esc(text)}</a>' for href, text in links]
-                   + [f'<a href="#{t.key}">{esc(t.title)}</a>' for t, _ in tables])
-    body = "\n".join(
-        [f'<section id="{t.key}">{rendered}</section>' for t, rendered in tables]
-        + [f'<section id="{esc(key)}"><h2>{esc(t.title)}</h2>{t.html}</section>' for key, t in regression_tables]
+    tables = [(t, rendered) for t, rendered in tables if t.frame.height]  # empty sections are left out
+    contents = ([(quote(href), text) for href, text in links] + ([("#plots", "Plots")] if plots else [])
+                + [(f"#{t.key}", t.title) for t, _ in tables] + [(f"#{key}", t.title) for key, t in regression_tables])
+    body = "".join(
+        [table_section(t, rendered) for t, rendered in tables]
+        + [collapsible(key, t.title, t.html) for key, t in regression_tables]
     )
-    return html_page(title, PAGE_CSS, f"<h1>{esc(title)}</h1><p class=\"headline\">{esc(headline)}</p><nav>{nav}</nav>"
-                                      f"<section id=\"plots\">{figures}</section>{body}")
+    opening = "".join(f"<p>{esc(a)}</p>" for a in answers)
+    return html_page(title, PAGE_CSS, f"<h1>{esc(title)}</h1>" + (f'<section class="answers" id="answer">{opening}</section>' if opening else "")
+                     + toc(contents) + (f'<section id="plots">{figures}</section>' if figures else "") + body)
 
 
-def _markdown(title: str, headline: str, tables: list[Table], plots: list[str], regression_tables=(), links=()) -> str:
-    """``report.md``: title, headline, link and image alt texts through :func:`md_text` /
-    :func:`md_block`; tables through :func:`to_markdown` / :func:`summary_markdown`."""
+def _markdown(title: str, answers: list[str], tables: list[Table], plots: list[str], regression_tables=(), links=()) -> str:
+    """``report.md``: title, answers, link and image alt texts through :func:`md_text` /
+    :func:`md_block`; tables (those with rows) through :func:`to_markdown` / :func:`summary_markdown`."""
     refs = "".join(f"[{md_text(text, link=True)}]({quote(href)})\n" for href, text in links)
     images = "".join(f"![{md_text(Path(p).stem, link=True)}]({quote(p)})\n" for p in plots)
-    body = [*(to_markdown(t) for t in tables), *(summary_markdown(t) for _, t in regression_tables)]
-    return f"# {md_text(title)}\n\n{md_block(headline)}\n\n{refs}{images}\n" + "\n".join(body)
+    body = [*(to_markdown(t) for t in tables if t.frame.height), *(summary_markdown(t) for _, t in regression_tables)]
+    return f"# {md_text(title)}\n\n" + "".join(f"{md_block(a)}\n\n" for a in answers) + f"{refs}{images}\n" + "\n".join(body)
 
 
 def write_data_file(frame: pl.DataFrame, folder: Path, name: str) -> None:
@@ -246,8 +245,9 @@ class Pages:
 
 def write_report(
     result: StudyResult, out: Path, manifest: dict[str, Any], *, title: str, headline: str = "", latex: bool = False,
-    extra: dict[str, str] | None = None, links: tuple[tuple[str, str], ...] = (),
+    xlsx: bool = False, extra: dict[str, str] | None = None, links: tuple[tuple[str, str], ...] = (),
     spilled: Mapping[str, Path] | None = None, pages: Callable[[], Pages] | None = None,
+    descriptions: Mapping[str, str] | None = None,
 ) -> Path:
     """Write the report of ``result`` to ``out`` atomically and return ``out``.
 
@@ -264,9 +264,12 @@ def write_report(
         are added here, and :data:`VARYING_FIELDS` names its fields that differ between two
         runs on the same inputs.
     title, headline
-        Shown at the top of ``report.md`` / ``report.html``.
+        The title of ``report.md`` / ``report.html``; they open with the answer of each event
+        (:func:`flows.reporting.answers.answer_sentences`), or ``headline`` when none has one.
     latex
         Also write ``tables/*.tex``.
+    xlsx
+        Also write ``report.xlsx`` (:func:`flows.reporting.workbook.write_workbook`).
     extra
         Further text files, name -> content (e.g. ``fingerprint.json``, the group briefs),
         written in the same atomic swap.
@@ -280,6 +283,9 @@ def write_report(
         Makes further pages (the group briefs): called while the data files are written, on
         the other thread, as the tables and plots are; its files, links and manifest entries
         join ``extra``, ``links`` and ``manifest``.
+    descriptions
+        Event id -> catalog description (of the events and of the catalog events around them):
+        the answers name the confounders by it.
 
     Notes
     -----
@@ -292,8 +298,9 @@ def write_report(
     out = Path(out)
     _check_names(extra or {})
     with staged_folder(out, owned=is_report, carry=_keep_added_files) as tmp:
-        clock = _write_contents(tmp, result, manifest, title=title, headline=headline, latex=latex, extra=extra or {},
-                                links=links, spilled=spilled or {}, pages=pages)
+        clock = _write_contents(tmp, result, manifest, title=title, headline=headline, latex=latex, xlsx=xlsx,
+                                extra=extra or {}, links=links, spilled=spilled or {}, pages=pages,
+                                descriptions=descriptions or {})
     clock.lap("fsync and swap")
     progress.say("report files: " + ", ".join(f"{part} {t:.1f} s" for part, t in clock.times.items()))
     return out
@@ -340,9 +347,9 @@ class _Clock:
 
 
 def _write_contents(
-    tmp: Path, result: StudyResult, manifest: dict[str, Any], *, title: str, headline: str, latex: bool,
+    tmp: Path, result: StudyResult, manifest: dict[str, Any], *, title: str, headline: str, latex: bool, xlsx: bool,
     extra: dict[str, str], links: tuple[tuple[str, str], ...], spilled: Mapping[str, Path],
-    pages: Callable[[], Pages] | None,
+    pages: Callable[[], Pages] | None, descriptions: Mapping[str, str],
 ) -> _Clock:
     """Write the report into ``tmp``; returns the seconds of each part so far."""
     (tmp / "tables").mkdir()
@@ -373,13 +380,19 @@ def _write_contents(
         figures = event_plots(result, tmp / "plots") + group_plots(result, tmp / "plots")
         clock.lap("plots")
         svgs = [p.relative_to(tmp).as_posix() for p in figures if p.suffix == ".svg"]
+        answers = [a.sentence for a in answer_sentences(result, descriptions)] or ([headline] if headline else [])
         pngs = [p.relative_to(tmp).as_posix() for p in figures if p.suffix == ".png"]
-        (tmp / "report.md").write_text(_markdown(title, headline, [t for t, _ in tables], pngs, regression_tables, links),
+        (tmp / "report.md").write_text(_markdown(title, answers, [t for t, _ in tables], pngs, regression_tables, links),
                                        encoding="utf-8")
-        (tmp / "report.html").write_text(_page(title, tables, headline, svgs, regression_tables, links), encoding="utf-8")
+        (tmp / "report.html").write_text(_page(title, tables, answers, svgs, regression_tables, links), encoding="utf-8")
         for name, text in extra.items():
             (tmp / name).write_text(text, encoding="utf-8")
         clock.lap("pages")
+        if xlsx:
+            from flows.reporting.workbook import WORKBOOK, write_workbook
+
+            write_workbook(tmp / WORKBOOK, result, title, headline)
+            clock.lap("workbook")
         clock.times["data files and their hashes (beside the rest)"], hashes = data.result()
         code_used = code.result()
         clock.lap("then waiting for them")

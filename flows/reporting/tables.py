@@ -4,10 +4,17 @@ Tables are built as small :class:`Table` values (a frame of already formatted te
 notes) and rendered at the very end to Markdown, HTML (great_tables) or LaTeX, so every
 format shows the same digits. Formatting conventions:
 
-* returns, CARs, BHARs: percent with two decimals and a sign (``+3.78%``);
+every number goes through :mod:`analysis.formats` (the one place):
+
+* returns, CARs, BHARs, alphas and the regression estimates of returns: percent with two
+  decimals and a sign (``+3.78%``);
 * significance stars on CARs: ``***`` p < 0.01, ``**`` p < 0.05, ``*`` p < 0.10;
-* t statistics two decimals; p-values three decimals (``<0.001`` below);
-* dollars compact (``$98.6bn``, ``-$1.2bn``, ``$850.0m``).
+* t statistics, betas, R² two decimals; p-values three decimals (``<0.001`` below);
+* money with ``$`` in one unit per table, chosen by the size of its amounts (``$98.6bn``,
+  ``-$1.2bn``, ``$2,610.8bn``; :func:`analysis.formats.money_unit`), changes signed.
+
+Ids and dates never wrap (:data:`NOWRAP`); each table names the data file holding every row
+(``data``), which the pages link as CSV.
 
 Human tables cost what a person reads, not what the study computed: up to
 :data:`MAX_EVENT_ROWS` event rows they list every row; beyond, they list the event rows that
@@ -18,8 +25,10 @@ many more the Parquet/CSV files beside the tables hold.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import polars as pl
 
@@ -31,10 +40,10 @@ from analysis.confounders import (
 from analysis.engine import AR_AT_OFFSET, STATUS, StudyResult
 from analysis.inference import CROSS_SECTIONAL_T, TEST_NAMES, TESTS
 from analysis.regression import ESTIMATE, REGRESSION, STD_ERROR, TERM, SummaryTable
-from analysis.formats import dollars, num, pct, pvalue, signed, stars
+from analysis.formats import dollars, money_unit, num, offset, pct, pvalue, signed, starred, stat_p
 from analysis.specs import Window
 from analysis.spillovers import RANK, who_moved
-from flows.reporting.markup import md_text
+from flows.reporting.markup import collapsible, md_text
 
 MAX_EVENT_ROWS = 200
 """Event rows (event x ticker) a human table lists: all up to this many, else a selection of
@@ -74,6 +83,9 @@ class Table:
         ``(column, rows)``: cells to highlight as significant (HTML).
     numeric
         Columns aligned right.
+    data
+        The data file (stem, e.g. ``car``) holding every row of the table's kind; the pages link
+        its CSV twin.
     """
 
     key: str
@@ -84,6 +96,30 @@ class Table:
     spanners: tuple[tuple[str, tuple[str, ...]], ...] = ()
     highlight: tuple[tuple[str, tuple[int, ...]], ...] = ()
     numeric: tuple[str, ...] = ()
+    data: str = ""
+
+
+NOWRAP = frozenset({"event", "ticker", "day 0", "date", "window", "group", "announced", "confounder", "its day 0",
+                    "from", "to", "day", "rank", "role", "its role", "status", "timing"})
+"""Columns whose cells never wrap (ids, tickers, dates, windows, event days)."""
+
+
+def _money(frame: pl.DataFrame, columns: Sequence[str], changes: Sequence[str] = ()) -> dict[str, Callable[[float | None], str]]:
+    """Formats of the money ``columns`` of ``frame``: one unit for all of them
+    (:func:`analysis.formats.money_unit`), signed for the ``changes``."""
+    cols = [c for c in columns if c in frame.columns]
+    unit = money_unit(v for c in cols for v in frame[c].to_list())
+    return {c: partial(dollars, unit=unit, signed=c in changes) for c in cols}
+
+
+def starred_expr(value: str, p: str) -> pl.Expr:
+    """``value`` (a return) with the stars of ``p``: ``+3.78%***`` (:func:`analysis.formats.starred`)."""
+    return pl.struct(value, p).map_elements(lambda s: starred(s[value], s[p]), return_dtype=pl.String)
+
+
+def offset_expr(column: str = S.OFFSET) -> pl.Expr:
+    """An event-day column as signed text (:func:`analysis.formats.offset`)."""
+    return pl.col(column).map_elements(offset, return_dtype=pl.String)
 
 
 def _fmt(frame: pl.DataFrame, formats: dict[str, Callable[[float | None], str]]) -> pl.DataFrame:
@@ -214,31 +250,34 @@ STARS_NOTE = "*** p<0.01, ** p<0.05, * p<0.10; shaded cells: p<0.05 (two-sided).
 
 FLAGS_NOTE = (
     "flags: another catalog event of the ticker inside the event windows (confounded: its day in this event's time) "
-    "or the estimation window, and estimation-window outliers (|residual| > 4 sigma); see the events and confounders tables."
+    "or the estimation window, and estimation-window outliers (|residual| > 4 sigma); a row without numbers says why "
+    "(no data: ...); see the events and confounders tables."
 )
 
 
 def flags(result: StudyResult, rows: pl.DataFrame | None = None) -> pl.DataFrame:
     """``event_id, ticker, flags``: a short caveat per event row (``confounded: amzn-q3-2025-earnings
-    (day -1); 2 estimation outliers``), null when none; for the event rows of ``rows`` (default all)."""
+    (day -1); 2 estimation outliers``), or, for a skipped row, why it has no numbers (``no data: no
+    prices for AMD``: its reason in the events table); null when none; for the event rows of
+    ``rows`` (default all)."""
     keys = [S.EVENT_ID, S.TICKER]
     inside = pl.col(S.LOCATION) == EVENT_WINDOW
     events, confounders = result.events, result.confounders
     if rows is not None:
         events, confounders = (f.join(rows.select(keys), on=keys, how="semi", maintain_order="left") for f in (events, confounders))
     conf = confounders.sort(*keys, S.OFFSET).group_by(keys, maintain_order=True).agg(
-        pl.format("confounded: {} (day {})", S.CONFOUNDER_ID, pl.col(S.OFFSET).map_elements(lambda d: f"{d:+d}" if d else "0", return_dtype=pl.String))
+        pl.format("confounded: {} (day {})", S.CONFOUNDER_ID, offset_expr())
         .filter(inside).str.join("; ").replace("", None).alias("_in"),
         (~inside).sum().alias("_out"),
     )
-    return events.select(*keys, S.N_OUTLIERS).join(conf, on=keys, how="left", maintain_order="left").select(
+    return events.select(*keys, S.N_OUTLIERS, STATUS, S.REASON).join(conf, on=keys, how="left", maintain_order="left").select(
         *keys,
-        pl.concat_str(
+        pl.when(pl.col(STATUS) == "skipped").then(pl.format("no data: {}", S.REASON)).otherwise(pl.concat_str(
             pl.col("_in"),
             pl.when(pl.col("_out") > 0).then(pl.format("{} confounder(s) in the estimation window", "_out")),
             pl.when(pl.col(S.N_OUTLIERS) > 0).then(pl.format("{} estimation outlier(s)", S.N_OUTLIERS)),
             separator="; ", ignore_nulls=True,
-        ).replace("", None).alias("flags"),
+        ).replace("", None)).alias("flags"),
     )
 
 
@@ -311,7 +350,8 @@ def _reaction_table(
         rows.join(result.events.select(*keys, S.DAY0, S.MARKET_CAP), on=keys, how="left", maintain_order="left")
         .join(day0, on=keys, how="left", maintain_order="left")
     )
-    formats: dict[str, Callable[[float | None], str]] = {S.MARKET_CAP: dollars, "AR day 0": pct, "t day 0": num, "p day 0": pvalue}
+    formats: dict[str, Callable[[float | None], str]] = {"AR day 0": pct, "t day 0": num, "p day 0": pvalue}
+    money: list[str] = [S.MARKET_CAP]
     labels = [("AR day 0", "AR"), ("t day 0", "t"), ("p day 0", "p")]
     spanners = [("Day 0", ("AR day 0", "t day 0", "p day 0"))]
     marks = [("AR day 0", "p day 0")]
@@ -319,27 +359,27 @@ def _reaction_table(
         c, t, p, d, raw = (f"{name} {w.label}" for name in ("CAR", "t", "p", "$ abnormal", "$ raw"))
         part = car.filter((pl.col(S.WINDOW_START) == w.start) & (pl.col(S.WINDOW_END) == w.end)).select(
             *keys,
-            pl.struct(S.CAR, S.P_VALUE).map_elements(
-                lambda s: f"{pct(s[S.CAR])}{stars(s[S.P_VALUE])}", return_dtype=pl.String
-            ).alias(c),
+            starred_expr(S.CAR, S.P_VALUE).alias(c),
             pl.col(S.T_STAT).alias(t), pl.col(S.P_VALUE).alias(p), pl.col(S.DOLLAR_ABNORMAL).alias(d),
             *([pl.col(S.DOLLAR_RAW).alias(raw)] if i == 0 else []),
         )
         wide = wide.join(part, on=keys, how="left", maintain_order="left")
         cols = (c, t, p, d, *((raw,) if i == 0 else ()))
-        formats |= {t: num, p: pvalue, d: dollars, raw: dollars}
+        formats |= {t: num, p: pvalue}
+        money += [d, raw]
         labels += [(c, "CAR"), (t, "t"), (p, "p"), (d, "$ abnormal"), (raw, "$ raw")][: len(cols)]
         spanners.append((f"CAR {w.label}", cols))
         marks.append((c, p))
     wide = wide.join(flags(result, rows), on=keys, how="left", maintain_order="left")
     highlight = tuple((col, _rows_where(wide, _significant(p))) for col, p in marks)
+    formats |= _money(wide, money, changes=money[1:])
     frame = _fmt(wide, {k: v for k, v in formats.items() if k in wide.columns}).rename(
         {S.EVENT_ID: "event", S.TICKER: "ticker", S.ROLE: "role", S.DAY0: "day 0", S.MARKET_CAP: "market cap (day -1)"}
     )
     numeric = tuple(c for c in frame.columns if c not in ("event", "ticker", "role", "day 0", "flags"))
     return Table(
         key, title, frame, tuple(notes),
-        labels=tuple(labels), spanners=tuple(spanners), highlight=highlight, numeric=numeric,
+        labels=tuple(labels), spanners=tuple(spanners), highlight=highlight, numeric=numeric, data="car",
     )
 
 
@@ -363,7 +403,7 @@ def abnormal_returns_table(result: StudyResult, shown: Shown | None = None) -> T
         "abnormal_returns", "Daily abnormal returns around day 0", frame, tuple(notes),
         spanners=(("Returns", ("return", "benchmark", "normal")), ("Abnormal", ("AR", "t", "p", "CAR to date"))),
         highlight=(("AR", marks), ("p", marks)),
-        numeric=("day", "return", "benchmark", "normal", "AR", "t", "p", "CAR to date"),
+        numeric=("day", "return", "benchmark", "normal", "AR", "t", "p", "CAR to date"), data="abnormal_returns",
     )
 
 
@@ -378,13 +418,14 @@ def car_table(result: StudyResult, shown: Shown | None = None) -> Table:
     ]
     car = _limit(result.car, shown or shown_rows(result), notes, "car.parquet")
     marks = _rows_where(car, _significant(S.P_VALUE))
+    money = _money(car, (S.DOLLAR_ABNORMAL, S.DOLLAR_RAW), changes=(S.DOLLAR_ABNORMAL, S.DOLLAR_RAW))
     frame = _fmt(
         car.with_columns(_window_label()).select(
             S.EVENT_ID, S.TICKER, "window", S.N_DAYS, S.CAR, S.CAR_SE, S.T_STAT, S.P_VALUE, S.BHAR, S.RAW_RETURN,
             S.DOLLAR_ABNORMAL, S.DOLLAR_RAW, S.ABNORMAL_VOLUME, S.ABNORMAL_VOLUME_T, S.REASON,
         ),
         {S.CAR: pct, S.CAR_SE: pct, S.T_STAT: num, S.P_VALUE: pvalue, S.BHAR: pct, S.RAW_RETURN: pct,
-         S.DOLLAR_ABNORMAL: dollars, S.DOLLAR_RAW: dollars, S.ABNORMAL_VOLUME: signed, S.ABNORMAL_VOLUME_T: num},
+         S.ABNORMAL_VOLUME: signed, S.ABNORMAL_VOLUME_T: num} | money,
     ).rename({S.EVENT_ID: "event", S.N_DAYS: "days", S.CAR: "CAR", S.CAR_SE: "s.e.", S.T_STAT: "t", S.P_VALUE: "p",
               S.BHAR: "BHAR", S.RAW_RETURN: "raw return", S.DOLLAR_ABNORMAL: "$ abnormal", S.DOLLAR_RAW: "$ raw",
               S.ABNORMAL_VOLUME: "AV", S.ABNORMAL_VOLUME_T: "t(AV)", S.REASON: "note"})
@@ -393,7 +434,7 @@ def car_table(result: StudyResult, shown: Shown | None = None) -> Table:
         spanners=(("Abnormal", ("CAR", "s.e.", "t", "p", "BHAR")), ("Dollar value", ("$ abnormal", "$ raw")),
                   ("Volume", ("AV", "t(AV)"))),
         highlight=(("CAR", marks), ("p", marks)),
-        numeric=("days", "CAR", "s.e.", "t", "p", "BHAR", "raw return", "$ abnormal", "$ raw", "AV", "t(AV)"),
+        numeric=("days", "CAR", "s.e.", "t", "p", "BHAR", "raw return", "$ abnormal", "$ raw", "AV", "t(AV)"), data="car",
     )
 
 
@@ -402,7 +443,8 @@ def models_table(result: StudyResult, shown: Shown | None = None) -> Table:
     spec = result.spec
     notes: list[str] = [
         f"Normal-return model: {spec.model}, fitted by OLS on the estimation window {spec.estimation.label}; "
-        "sigma = sqrt(SSR / (T - k)), the daily residual standard deviation with k coefficients; T: estimation returns."
+        "alpha and sigma = sqrt(SSR / (T - k)) (the daily residual standard deviation with k coefficients) in percent "
+        "per session; T: estimation returns."
     ]
     if spec.risk_free:
         notes.append(f"Regression on excess returns over the risk-free rate rf of the factor set {spec.risk_free}; "
@@ -412,14 +454,13 @@ def models_table(result: StudyResult, shown: Shown | None = None) -> Table:
     frame = _fmt(
         m.select(S.EVENT_ID, S.TICKER, S.MODEL, S.ALPHA, S.BETA, *loadings, S.SIGMA, S.R_SQUARED, S.N_OBS,
                  S.ESTIMATION_START, S.ESTIMATION_END, S.REASON),
-        {S.ALPHA: lambda x: num(x, 5), S.SIGMA: pct, S.R_SQUARED: lambda x: num(x, 3)}
-        | {c: (lambda x: num(x, 3)) for c in (S.BETA, *loadings)},
+        {S.ALPHA: pct, S.SIGMA: pct, S.R_SQUARED: num} | dict.fromkeys((S.BETA, *loadings), num),
     ).rename({S.EVENT_ID: "event", S.SIGMA: "sigma (daily)", S.R_SQUARED: "R2", S.N_OBS: "T",
               S.ESTIMATION_START: "from", S.ESTIMATION_END: "to", S.REASON: "note"})
     return Table(
         "models", "Normal-return models (estimation window)", frame, tuple(notes),
         spanners=(("Estimates", ("alpha", "beta", *loadings, "sigma (daily)", "R2")), ("Estimation window", ("T", "from", "to"))),
-        numeric=("alpha", "beta", *loadings, "sigma (daily)", "R2", "T"),
+        numeric=("alpha", "beta", *loadings, "sigma (daily)", "R2", "T"), data="models",
     )
 
 
@@ -440,10 +481,7 @@ def tests_table(result: StudyResult) -> Table:
         bound = [f"{MAX_TEST_GROUPS} of {size.height:,} groups: those with the most events; "
                  f"{size.height - MAX_TEST_GROUPS:,} more in tests.parquet (every group, with its CSV twin)."]
     keys = [S.GROUP, S.WINDOW_START, S.WINDOW_END]
-    cell = pl.struct(S.STATISTIC, S.P_VALUE).map_elements(
-        lambda s: "n/a" if s[S.STATISTIC] is None else f"{num(s[S.STATISTIC])} ({pvalue(s[S.P_VALUE])})",
-        return_dtype=pl.String,
-    )
+    cell = pl.struct(S.STATISTIC, S.P_VALUE).map_elements(lambda s: stat_p(s[S.STATISTIC], s[S.P_VALUE]), return_dtype=pl.String)
     labels = {t.name: t.label for t in TESTS}
     multi = [w for w in result.spec.windows if w.length > 1]  # after the days, in the study's order
     order = pl.DataFrame(
@@ -495,7 +533,7 @@ def tests_table(result: StudyResult) -> Table:
         "tests", "Tests across the events of each group", frame, tuple(notes),
         spanners=tuple((family.capitalize(), tuple(t.label for t in TESTS if t.family == family))
                        for family in ("parametric", "non-parametric")),
-        highlight=highlight, numeric=("N", "AAR / CAAR", *labels.values()),
+        highlight=highlight, numeric=("N", "AAR / CAAR", *labels.values()), data="tests",
     )
 
 
@@ -503,17 +541,22 @@ def regressions_table(result: StudyResult, shown: Shown | None = None) -> Table:
     """The per-event regressions of the event rows (of ``shown``, default :func:`shown_rows`, at
     most :data:`MAX_DAILY_EVENT_ROWS` of a selection)."""
     notes = ["market_model: R = a + b Rm on the estimation window; event_dummies: R = a + b Rm + sum_k g_k D_k "
-             "over the estimation window and event days, so g_k = AR_k (statsmodels OLS). Shaded: p<0.05."]
+             "over the estimation window and event days, so g_k = AR_k (statsmodels OLS). Units: alpha, the event-day "
+             "dummies d[k] and their s.e. in percent of the daily return (as the ARs); beta and R2 as ratios. Shaded: p<0.05."]
     reg = _limit(result.regressions.filter(pl.col(S.EVENT_ID).is_not_null()),
                  (shown or shown_rows(result)).head(MAX_DAILY_EVENT_ROWS), notes, "regressions.parquet")
     marks = _rows_where(reg, _significant(S.P_VALUE))
+    ratio = pl.col(TERM) == "beta"  # a ratio; alpha and the event-day dummies are returns (percent)
     frame = _fmt(
-        reg.select(S.EVENT_ID, S.TICKER, REGRESSION, TERM, ESTIMATE, STD_ERROR, S.T_STAT, S.P_VALUE, S.N_OBS, S.R_SQUARED),
-        {ESTIMATE: lambda x: num(x, 5), STD_ERROR: lambda x: num(x, 5), S.T_STAT: num, S.P_VALUE: pvalue, S.R_SQUARED: lambda x: num(x, 3)},
+        reg.select(S.EVENT_ID, S.TICKER, REGRESSION, TERM, *(
+            pl.when(ratio).then(pl.col(c).map_elements(num, return_dtype=pl.String))
+            .otherwise(pl.col(c).map_elements(pct, return_dtype=pl.String)).alias(c) for c in (ESTIMATE, STD_ERROR)),
+            S.T_STAT, S.P_VALUE, S.N_OBS, S.R_SQUARED),
+        {S.T_STAT: num, S.P_VALUE: pvalue, S.R_SQUARED: num},
     ).rename({S.EVENT_ID: "event", STD_ERROR: "s.e.", S.T_STAT: "t", S.P_VALUE: "p", S.N_OBS: "n", S.R_SQUARED: "R2"})
     return Table(
         "regressions", "Per-event regressions (statsmodels OLS)", frame, tuple(notes),
-        highlight=((ESTIMATE, marks), ("p", marks)), numeric=(ESTIMATE, "s.e.", "t", "p", "n", "R2"),
+        highlight=((ESTIMATE, marks), ("p", marks)), numeric=(ESTIMATE, "s.e.", "t", "p", "n", "R2"), data="regressions",
     )
 
 
@@ -533,7 +576,8 @@ def events_table(result: StudyResult, shown: Shown | None = None) -> Table:
         {},
     ).rename({S.EVENT_ID: "event", S.DAY0: "day 0", S.DAY0_RULE: "day 0 rule", S.N_OBS: "T", S.N_DROPPED: "dropped",
               S.N_CONFOUNDERS: "confounders", S.N_OUTLIERS: "outliers", S.REASON: "note"})
-    return Table("events", "Events, day 0 and status", frame, tuple(notes), numeric=("T", "dropped", "confounders", "outliers"))
+    return Table("events", "Events, day 0 and status", frame, tuple(notes), numeric=("T", "dropped", "confounders", "outliers"),
+                 data="events")
 
 
 def confounders_table(result: StudyResult, only: Sequence[str] | None = None, shown: Shown | None = None) -> Table:
@@ -549,6 +593,10 @@ def confounders_table(result: StudyResult, only: Sequence[str] | None = None, sh
         "AR that day: this event row's abnormal return on the confounder's day 0 (part of every window holding it). "
         "Own AR day 0 and $: the confounder's own reaction, when it is studied in this run. " + STARS_NOTE,
     ]
+    if result.confounders[S.DISCOVERED].fill_null(False).any():
+        notes.append("Studied \"no (SEC filing)\": a filing that market-reaction events discover found on SEC EDGAR for "
+                     "the ticker (timed from its SEC header), taken from the store as a candidate confounder; "
+                     "run --no-discovered leaves them out.")
     shown = shown or shown_rows(result)
     conf = _limit(_only(result.confounders, only), shown, notes, "confounders.parquet")
     if not shown.complete and conf.height > MAX_EVENT_ROWS:
@@ -557,15 +605,16 @@ def confounders_table(result: StudyResult, only: Sequence[str] | None = None, sh
     conf = confounder_effects(conf, result.abnormal_returns, result.events)
     frame = _fmt(
         conf.with_columns(
-            pl.col(S.OFFSET).map_elements(lambda d: f"{d:+d}" if d else "0", return_dtype=pl.String),
+            offset_expr(),
             pl.coalesce(S.WINDOWS, S.LOCATION).alias(S.LOCATION),
-            pl.struct(CONFOUNDER_AR0, CONFOUNDER_AR0_P).map_elements(
-                lambda s: f"{pct(s[CONFOUNDER_AR0])}{stars(s[CONFOUNDER_AR0_P])}", return_dtype=pl.String).alias(CONFOUNDER_AR0),
-            pl.when(pl.col(S.IN_STUDY)).then(pl.lit("yes")).otherwise(pl.lit("no")).alias(S.IN_STUDY),
+            starred_expr(CONFOUNDER_AR0, CONFOUNDER_AR0_P).alias(CONFOUNDER_AR0),
+            pl.when(pl.col(S.IN_STUDY)).then(pl.lit("yes"))
+            .when(pl.col(S.DISCOVERED).fill_null(False)).then(pl.lit("no (SEC filing)"))
+            .otherwise(pl.lit("no")).alias(S.IN_STUDY),
         ).select(S.EVENT_ID, S.TICKER, S.ROLE, S.CONFOUNDER_ID, S.CONFOUNDER_ROLE, S.CONFOUNDER_DAY0, S.OFFSET, S.LOCATION,
                  S.CONTAMINATED_DAYS, AR_AT_OFFSET, S.IN_STUDY, CONFOUNDER_AR0, CONFOUNDER_AR0_T, CONFOUNDER_AR0_P,
                  CONFOUNDER_DOLLARS),
-        {AR_AT_OFFSET: pct, CONFOUNDER_AR0_T: num, CONFOUNDER_AR0_P: pvalue, CONFOUNDER_DOLLARS: dollars},
+        {AR_AT_OFFSET: pct, CONFOUNDER_AR0_T: num, CONFOUNDER_AR0_P: pvalue} | _money(conf, (CONFOUNDER_DOLLARS,), (CONFOUNDER_DOLLARS,)),
     ).rename({S.EVENT_ID: "event", S.CONFOUNDER_ID: "confounder", S.CONFOUNDER_ROLE: "its role",
               S.CONFOUNDER_DAY0: "its day 0", S.OFFSET: "day", S.LOCATION: "where", S.CONTAMINATED_DAYS: "estimation days",
               AR_AT_OFFSET: "AR that day", S.IN_STUDY: "studied", CONFOUNDER_AR0: "own AR day 0", CONFOUNDER_AR0_T: "t",
@@ -573,7 +622,7 @@ def confounders_table(result: StudyResult, only: Sequence[str] | None = None, sh
     return Table(
         "confounders", "Confounding events: other catalog events of the same ticker", frame, tuple(notes),
         spanners=(("Its own reaction", ("own AR day 0", "t", "p", "own $ day 0")),),
-        numeric=("day", "estimation days", "AR that day", "own AR day 0", "t", "p", "own $ day 0"),
+        numeric=("day", "estimation days", "AR that day", "own AR day 0", "t", "p", "own $ day 0"), data="confounders",
     )
 
 
@@ -597,7 +646,7 @@ def claims_table(result: StudyResult, only: Sequence[str] | None = None, shown: 
         "high. Records are judged over the stored history only (its start is stated).",
         *(() if shown.complete else (f"The claims of the events of {shown.note('claims.parquet')}",)),
     )
-    return Table("claims", "Headline claims beside the data", frame, notes)
+    return Table("claims", "Headline claims beside the data", frame, notes, data="claims")
 
 
 def all_tables(result: StudyResult) -> list[Table]:
@@ -658,6 +707,9 @@ def gt(table: Table):
         g = g.cols_label(cases=dict(table.labels))
     if table.numeric:
         g = g.cols_align("right", columns=list(table.numeric))
+    nowrap = [c for c in table.frame.columns if c in NOWRAP]
+    if nowrap and table.frame.height:
+        g = g.tab_style(style=style.css("white-space:nowrap"), locations=loc.body(columns=nowrap))
     for col, rows in table.highlight:
         if rows:
             g = g.tab_style(
@@ -676,36 +728,23 @@ def to_html(table: Table) -> str:
     return gt(table).as_raw_html()
 
 
+LONG_TABLE = 12
+"""Rows above which a page shows a table collapsed (``<details>``), with a link to its data."""
+
+
+def table_section(table: Table, rendered: str | None = None) -> str:
+    """``table`` (``rendered``: its :func:`to_html`) in a ``<section id=key>`` of a page; a
+    table of more than :data:`LONG_TABLE` rows collapsed, with a link to the CSV twin of its
+    data file (every row)."""
+    rendered = to_html(table) if rendered is None else rendered
+    if table.frame.height > LONG_TABLE:
+        return collapsible(table.key, table.title, rendered, table.frame.height, f"{table.data}.csv" if table.data else "")
+    return f'<section id="{html.escape(table.key)}">{rendered}</section>'
+
+
 def to_latex(table: Table) -> str:
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "Styles are not yet supported in LaTeX output."
         return gt(table).as_latex()
-
-
-def headline_sentences(result: StudyResult) -> list[tuple[str, str, str]]:
-    """``(event_id, ticker, sentence)`` for every primary event row with a CAR on the first
-    window, e.g. ``AMZN (amzn-openai-aws-2025): +3.78% abnormal on 2025-11-03, t = 2.76,
-    p = 0.006, worth $98.6bn.``; beyond :data:`MAX_EVENT_ROWS` rows, for those of
-    :func:`shown_rows` (the most significant first)."""
-    w = result.spec.windows[0]
-    rows = result.car.filter(
-        (pl.col(S.ROLE) == "primary") & (pl.col(S.WINDOW_START) == w.start) & (pl.col(S.WINDOW_END) == w.end)
-        & pl.col(S.CAR).is_not_null()
-    )
-    rows = _limit(rows, shown_rows(result, rows), [], "car.parquet").join(result.events.select(S.EVENT_ID, S.TICKER, S.DAY0), on=[S.EVENT_ID, S.TICKER], how="left", maintain_order="left")
-    span = "on" if w.length == 1 else f"over {w.label} around"
-    return [
-        (r[S.EVENT_ID], r[S.TICKER],
-         f"{r[S.TICKER]} ({r[S.EVENT_ID]}): {pct(r[S.CAR])} abnormal {span} {r[S.DAY0]}, "
-         f"t = {num(r[S.T_STAT])}, p {'< 0.001' if r[S.P_VALUE] < 0.001 else '= ' + pvalue(r[S.P_VALUE])}"
-         + (f", worth {dollars(r[S.DOLLAR_ABNORMAL])}" if r[S.DOLLAR_ABNORMAL] is not None else "")
-         + ".")
-        for r in rows.iter_rows(named=True)
-    ]
-
-
-def headline(result: StudyResult, limit: int = 5) -> str:
-    """The sentences of :func:`headline_sentences` for the first ``limit`` event rows."""
-    return " ".join(s for _, _, s in headline_sentences(result)[:limit])

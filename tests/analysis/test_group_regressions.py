@@ -64,6 +64,12 @@ def test_cross_section_matches_hc3_formula():
         assert (got["cov_type"] == "HC3").all() and (got[S.N_OBS] == n).all()
     assert len(tables) == 1 and "CAR [-1,+1]" in tables[0].markdown and "size" in tables[0].html
     assert "\\begin{tabular}" in tables[0].latex
+    # the tables in percentage points, as every other table (the tidy frame in decimals)
+    size = tidy.filter((pl.col(S.WINDOW_START) == -1) & (pl.col("term") == "size")).row(0, named=True)  # the first column
+    row = next(line for line in tables[0].markdown.splitlines() if line.startswith("| size |"))
+    assert row.split("|")[2].strip().rstrip("\\*") == f"{100 * size['estimate']:.2f}"
+    assert "percentage points" in tables[0].markdown and "percentage points" in tables[0].html
+    assert "percentage points" in tables[0].latex and "R-squared" in tables[0].markdown
 
 
 def test_cross_section_reports_why_it_cannot_fit():
@@ -118,6 +124,8 @@ def test_pooled_regression_matches_cluster_formula():
     assert car["std_error"] == pytest.approx(np.sqrt(r @ v @ r), **TOL)
     assert days.filter(pl.col("term") == "d[0]")["estimate"][0] == pytest.approx(0.03, abs=0.01)  # the planted effect
     assert len(tables) == 1 and "d[0]" in tables[0].markdown and "a[0]" not in tables[0].markdown
+    row = next(line for line in tables[0].markdown.splitlines() if line.startswith("| d[0] |"))
+    assert row.split("|")[2].strip().rstrip("\\*") == f"{100 * b[9]:.2f}"
 
 
 def test_pooled_regression_hac_and_too_few_rows():

@@ -327,6 +327,14 @@ def test_every_event_row_is_reported_whatever_happens_to_its_data(days):
     assert got["unknown-benchmark"][0] == "skipped" and "no prices for benchmark ^NOPE" in got["unknown-benchmark"][1]
     assert got["past-the-calendar"][0] == "skipped" and "outside the XNYS calendar" in got["past-the-calendar"][1]
     assert len(result.warnings) == 6
+    # the car and models tables give the same cause, not the count of estimation returns it left (issue 14)
+    car_why = dict(result.car.select("event_id", "reason").unique("event_id", keep="first").iter_rows())
+    model_why = dict(result.models.select("event_id", "reason").iter_rows())
+    for why in (car_why, model_why):
+        assert why["unknown-ticker"] == "no prices for ZZZZ"
+        assert why["unknown-benchmark"] == "no prices for benchmark ^NOPE"
+        assert "fewer than the minimum 120" in why["before-data"]
+    assert car_why["after-data"] == "day 0 (2026-03-02) is after the data: the last price of A is on 2025-12-31"
     # the event with data keeps its numbers whatever the others lack
     alone = run_study(events_frame(events[:1]), prices, StudySpec(), exchange_calendar("XNYS"), SHARES, max_regressions=0)
     assert result.car.filter(pl.col("event_id") == "fine")["car"].to_list() == alone.car["car"].to_list()

@@ -13,8 +13,10 @@ from datetime import date
 import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 import reference as ref
+from analysis import schema as S
 from analysis.panel import event_panel
 from analysis.returns import off_calendar_rows, session_grid, session_returns
 from analysis.specs import Window
@@ -209,6 +211,16 @@ def test_panel_matches_reference_cell_by_cell(cal, sessions):
         )
     both = p.filter(pl.col("row").is_in([0, 1])).partition_by("row", maintain_order=True)
     assert both[0].drop("row").equals(both[1].drop("row"))
+    # the grid of some tickers (what a Dask batch gets) gathers the same cells for them, and none of the others
+    assert grid.only(pl.Series([*series, "NOPE"])) is grid  # every ticker: nothing copied
+    for some in (["GAPPY", "ENDS", "NOPE"], ["LATE"], []):
+        part = grid.only(pl.Series(some, dtype=pl.String))
+        assert part.tickers[S.TICKER].to_list() == [t for t in grid.tickers[S.TICKER].to_list() if t in some]
+        assert part.ret.size == part.tickers["_span"].sum()
+        for ticker in grid.tickers[S.TICKER]:
+            rows = panel_rows(cal, [(ticker, ticker, date(2025, 11, 3)), (ticker, ticker, date(2024, 1, 2))])
+            want = event_panel(rows, grid if ticker in some else session_grid(pl.DataFrame(schema=PRICE_SCHEMA), cal), days).to_frame()
+            assert_frame_equal(event_panel(rows, part, days).to_frame(), want, check_exact=True)
 
 
 def test_panel_specific_cells(cal, sessions):

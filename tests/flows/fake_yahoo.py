@@ -7,11 +7,12 @@ still run. Usage::
     def test_something(fake_yahoo):
         fake_yahoo.add("AMZN", prices)      # columns DATE, OPEN, HIGH, LOW, CLOSE, ADJ_CLOSE, VOLUME
         fake_yahoo.add_shares("AMZN", shares)  # columns AS_OF_DATE (Date or Datetime), SHARES
+        fake_yahoo.add_earnings("AMZN", entries)  # EARNINGS_AT (aware Datetime, or Date: no time), EPS_...
         fake_yahoo.nan_ticker("DEAD")       # every quote value null
         fake_yahoo.fail("AMZN", times=1)    # the next request for AMZN times out (a failure that may pass)
         fake_yahoo.fail("AMZN", dns=True)   # ... or cannot resolve Yahoo's host (an absent network)
         fake_yahoo.offline()                # every request fails like a missing network
-        fake_yahoo.garble("AMZN", 500, b"oops")  # AMZN's price requests get this answer
+        fake_yahoo.garble("AMZN", 500, b"oops")  # AMZN's price and earnings requests get this answer
         ...
         assert fake_yahoo.requests["AMZN"] == 2
 
@@ -24,6 +25,12 @@ Endpoints answered:
 * ``/ws/fundamentals-timeseries/v1/finance/timeseries/{SYM}`` (``Ticker.get_shares_full``
   and ``fast_info["shares"]``): ``shares_out`` points from the UTC day of ``period1`` to
   ``period2`` (exclusive). yfinance reads the stamps' UTC wall time as exchange time.
+* ``/calendar/earnings?symbol={SYM}`` (``Ticker.get_earnings_dates``): the calendar page's
+  table, as yfinance reads it (``Symbol, Company, Event Name, Earnings Date, EPS Estimate,
+  Reported EPS, Surprise (%)``; dates as ``October 30, 2025 at 4 PM EDT``: US Eastern, the
+  hour only, ``12 AM`` for an entry without a time; ``-`` for a missing number), the
+  ``offset`` and ``size`` rows of them, latest first. A symbol without entries gets the page
+  without a table.
 * ``/v10/finance/quoteSummary/{SYM}`` and ``/v7/finance/quote`` for unregistered symbols only
   (yfinance asks them when the timezone probe fails): Yahoo's "not found" answers.
 
@@ -36,6 +43,7 @@ in-process response memo (``YfData.cache_get``) and yfinance caches in ``tmp_pat
 from __future__ import annotations
 
 import collections
+import html
 import json
 import re
 import warnings
@@ -111,6 +119,7 @@ class FakeYahoo:
         self.unexpected: list[str] = []
         self._bars: dict[str, pl.DataFrame] = {}
         self._shares: dict[str, pl.DataFrame] = {}
+        self._earnings: dict[str, pl.DataFrame] = {}
         self._flaps: dict[str, list[bool]] = collections.defaultdict(list)  # per symbol: the next failures (dns?)
         self._garbled: dict[str, tuple[int, bytes]] = {}
         self._offline = False
@@ -132,13 +141,24 @@ class FakeYahoo:
         instant = pl.col(schema.AS_OF_DATE).cast(pl.Datetime("ms"))
         self._shares[ticker.upper()] = shares.select(instant.dt.epoch("s").alias(_TS), schema.SHARES).sort(_TS)
 
+    def add_earnings(self, ticker: str, entries: pl.DataFrame) -> None:
+        """Serve earnings calendar entries: EARNINGS_AT (an aware Datetime, shown in US Eastern
+        time to the hour as Yahoo does; a Date is shown as ``12 AM``, Yahoo's "no time"), and
+        optionally EARNINGS_NAME, EPS_ESTIMATE, EPS_REPORTED, EPS_SURPRISE_PCT."""
+        at = entries[schema.EARNINGS_AT]
+        if at.dtype == pl.Date:
+            at = at.cast(pl.Datetime("us")).dt.replace_time_zone(_EASTERN)
+        optional = [pl.col(c) if c in entries.columns else pl.lit(None).alias(c) for c in _EARNINGS_TEXT]
+        frame = entries.select(at.dt.convert_time_zone(_EASTERN).alias(schema.EARNINGS_AT), *optional)
+        self._earnings[ticker.upper()] = frame.sort(schema.EARNINGS_AT, descending=True)
+
     def fail(self, ticker: str, times: int = 1, dns: bool = False) -> None:
         """Make the next ``times`` requests for ``ticker`` time out (a flap), or fail to resolve
         Yahoo's host with ``dns``."""
         self._flaps[ticker.upper()] += [dns] * times
 
     def garble(self, ticker: str, status: int, body: bytes) -> None:
-        """Answer ``ticker``'s price requests (not the timezone probe) with ``status`` and ``body``
+        """Answer ``ticker``'s price and earnings requests (not the timezone probe) with ``status`` and ``body``
         (an HTML error page, a server error, JSON of another shape...); status 429 raises
         yfinance's ``YFRateLimitError`` as its ``YfData.get`` does."""
         self._garbled[ticker.upper()] = (status, body)
@@ -181,6 +201,8 @@ class FakeYahoo:
         ):
             if match := re.search(pattern, path):
                 return handler, unquote(match.group(1)).upper()
+        if path.endswith("/calendar/earnings") and "symbol" in query:
+            return self._earnings_page, query["symbol"].upper()
         if path.endswith("/v7/finance/quote") and "symbols" in query:
             return self._quote, query["symbols"].upper()
         return None
@@ -194,12 +216,7 @@ class FakeYahoo:
             return _response(url, 404, {"chart": {"result": None, "error": _NOT_FOUND}})
         registered = self._bars[symbol]
         if symbol in self._garbled and query.get("range") != "1d":
-            status, body = self._garbled[symbol]
-            if status == 429:  # what yfinance's own YfData.get does with a 429 (see its source)
-                raise YFRateLimitError()
-            response = _response(url, status, {})
-            response.content, response.ok = body, status < 400
-            return response
+            return self._garbled_answer(url, symbol)
         if query.get("range") == "1d":
             bars = registered.clear()
         elif "period1" in query and "period2" in query:
@@ -222,6 +239,33 @@ class FakeYahoo:
             result["indicators"] = {"quote": [quote], "adjclose": [{"adjclose": bars[schema.ADJ_CLOSE].to_list()}]}
         return _response(url, 200, {"chart": {"result": [result], "error": None}})
 
+    def _garbled_answer(self, url: str, symbol: str) -> Response:
+        status, body = self._garbled[symbol]
+        if status == 429:  # what yfinance's own YfData.get does with a 429 (see its source)
+            raise YFRateLimitError()
+        response = _response(url, status, {})
+        response.content, response.ok = body, status < 400
+        return response
+
+    def _earnings_page(self, url: str, symbol: str, query: dict) -> Response:
+        if symbol in self._garbled:
+            return self._garbled_answer(url, symbol)
+        start = int(query.get("offset", 0))
+        entries = self._earnings.get(symbol, pl.DataFrame()).slice(start, int(query.get("size", 25)))
+        table = ""
+        if not entries.is_empty():
+            head = "".join(f"<th>{name}</th>" for name in _EARNINGS_HEADER)
+            rows = "".join(
+                "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in (symbol, f"{symbol} Inc.", *_earnings_cells(row)))
+                + "</tr>"
+                for row in entries.iter_rows(named=True)
+            )
+            table = f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+        page = f"<html><body><h1>Earnings Calendar</h1>{table or '<p>We could not find any results.</p>'}</body></html>"
+        response = _response(url, 200, {})
+        response.content = page.encode()
+        return response
+
     def _shares_out(self, url: str, symbol: str, query: dict) -> Response | None:
         if "period1" not in query or "period2" not in query:
             return None
@@ -243,6 +287,21 @@ class FakeYahoo:
         if symbol in self._bars:
             return None
         return _response(url, 200, {"quoteResponse": {"result": [], "error": None}})
+
+
+_EASTERN = "America/New_York"
+_EARNINGS_TEXT = (schema.EARNINGS_NAME, schema.EPS_ESTIMATE, schema.EPS_REPORTED, schema.EPS_SURPRISE_PCT)
+_EARNINGS_HEADER = ("Symbol", "Company", "Event Name", "Earnings Date", "EPS Estimate", "Reported EPS", "Surprise (%)")
+
+
+def _earnings_cells(row: dict) -> tuple[str, ...]:
+    """One calendar row as the page shows it: "October 30, 2025 at 4 PM EDT", numbers (the surprise
+    signed: "+24.2") or "-"."""
+    at = row[schema.EARNINGS_AT]
+    when = f"{at:%B} {at.day}, {at.year} at {at.hour % 12 or 12} {'AM' if at.hour < 12 else 'PM'} {at.tzname()}"
+    numbers = (row[c] for c in _EARNINGS_TEXT[1:])
+    estimate, reported, surprise = (("-" if x is None else f"{x:{sign}g}") for x, sign in zip(numbers, ("", "", "+")))
+    return row[schema.EARNINGS_NAME] or "-", when, estimate, reported, surprise
 
 
 def point_caches_at(path: Path | str) -> None:

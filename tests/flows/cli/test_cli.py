@@ -85,7 +85,8 @@ def test_unknown_event_id(capsys):
 def test_run_amzn_from_store(prefect_api, amzn_store, tmp_path, capsys):
     """The spine's must-show, through the CLI and the Prefect flow, with no network."""
     out = tmp_path / "report"
-    code, stdout, err = run_cli(capsys, "run", AWS, "--catalog", str(CATALOG), "--source", "store", "--out", str(out))
+    code, stdout, err = run_cli(capsys, "run", AWS, "--catalog", str(CATALOG), "--source", "store", "--out", str(out),
+                                "--xlsx")
     assert code == 0, err
     assert "report:" in stdout and "AMZN" in stdout
     ar = pl.read_parquet(out / "abnormal_returns.parquet")
@@ -111,7 +112,7 @@ def test_run_amzn_from_store(prefect_api, amzn_store, tmp_path, capsys):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["parameters"]["estimation"] == "-260:-11" and manifest["events"] == [AWS]
     assert manifest["data"]["AMZN"]["sha256"] and manifest["versions"]["polars"].startswith("2.")
-    assert "car.parquet" in manifest["outputs"]
+    assert "car.parquet" in manifest["outputs"] and "report.xlsx" in manifest["outputs"]  # --xlsx through the flow
     summary = (out / "tables" / "summary.md").read_text()
     assert "amzn-openai-aws-2025" in summary and "$" in summary
 
@@ -372,7 +373,8 @@ def test_a_local_run_imports_no_prefect_and_gives_the_amzn_numbers(amzn_store, t
                                           "--out", str(out), home=amzn_store)
     assert code == 0, err
     assert "prefect" not in loaded
-    assert "AMZN (amzn-openai-aws-2025): +3.78% abnormal on 2025-11-03, t = 2.76, p = 0.006, worth $98.6bn." in stdout
+    assert ("AMZN rose 4.00% (+$104.6bn) on 2025-11-03; +3.78% (+$98.6bn) beyond what the market explains, significant at "
+            "1% (t = 2.76, p = 0.006); the wider windows also hold Amazon Q3 2025 results the session before") in stdout
     assert (out / "car.parquet").is_file() and (tmp_path / "index.html").is_file()
     for stage in ("catalog", "prices", "engine", "writing the report"):  # the per-stage breakdown, each once
         assert err.count(f"] {stage}: ") == 1, (stage, err)

@@ -150,3 +150,61 @@ def test_a_catalog_with_cr_only_line_endings_is_read(tmp_path):
     path.write_bytes(b"event_id,ticker,announced\rev,AMZN,2025-11-03\r")
     (event,) = load_catalog(path)
     assert (event.id, event.tickers) == ("ev", ("AMZN",))
+
+
+# --- appending events (flows.io.catalog.append_events) ------------------------------------------
+
+def _found():
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from analysis.specs import EventSpec
+
+    at = datetime(2025, 10, 30, 16, 1, 52, tzinfo=ZoneInfo("America/New_York"))
+    src = "https://www.sec.gov/Archives/edgar/data/1018724/000101872425000090/0001018724-25-000090-index.htm"
+    return [EventSpec("amzn-8k-0001018724-25-000090", ("AMZN",), at, "after-close", group="earnings",
+                      description='8-K: 2.02 "Results", with a comma', source=src),
+            EventSpec("amd-6gw", ("AMD",), at, "after-close", related=("NVDA",))]
+
+
+@pytest.mark.parametrize("suffix", [".toml", ".csv"])
+def test_append_keeps_the_text_adds_only_new_events_and_reads_back(tmp_path, suffix):
+    from analysis.filings import accession_of
+    from flows.io.catalog import append_events
+
+    path = tmp_path / f"events{suffix}"
+    path.write_text(TOML if suffix == ".toml" else "event_id,ticker,announced,timing,benchmark,group\namd-6gw,AMD,2025-10-06,,,\n",
+                    encoding="utf-8")  # the CSV gains the columns description and source
+    before = path.read_text(encoding="utf-8")
+    done = append_events(path, _found(), key=accession_of)
+    assert [e.id for e in done.added] == ["amzn-8k-0001018724-25-000090"] and [t for _, t in done.kept] == ["amd-6gw"]
+    after = load_catalog(path)
+    assert [e.id for e in after][-1] == "amzn-8k-0001018724-25-000090" and after[-1] == _found()[0]
+    if suffix == ".toml":
+        assert path.read_text(encoding="utf-8").startswith(before.rstrip())  # the analyst's text as it was
+    again = path.read_bytes()
+    assert append_events(path, _found(), key=accession_of).added == () and path.read_bytes() == again
+    assert not list(tmp_path.glob(".*.tmp"))  # no temporary file left
+
+
+def test_append_creates_a_missing_catalog_and_fills_one_with_only_defaults(tmp_path):
+    from flows.io.catalog import append_events
+
+    new = tmp_path / "sub" / "found.csv"
+    assert len(append_events(new, _found()).added) == 2 and len(load_catalog(new)) == 2
+    defaults = tmp_path / "d.toml"
+    defaults.write_text('[defaults]\nbenchmark = "^NDX"\n', encoding="utf-8")
+    append_events(defaults, _found()[:1])
+    assert load_catalog(defaults)[0].benchmark == "^NDX"  # the catalog's default applies
+
+
+def test_append_to_a_broken_catalog_writes_nothing(tmp_path):
+    from flows.io.catalog import append_events
+
+    path = tmp_path / "events.toml"
+    path.write_text("[[events]]\nid = 'x'\n", encoding="utf-8")
+    with pytest.raises(InputError, match="missing required key 'tickers'"):
+        append_events(path, _found())
+    assert path.read_text(encoding="utf-8") == "[[events]]\nid = 'x'\n"
+    with pytest.raises(InputError, match="unsupported catalog type '.txt'"):
+        append_events(tmp_path / "events.txt", _found())

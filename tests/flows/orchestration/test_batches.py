@@ -17,7 +17,7 @@ from flows.devtools.floor import BENCH_SPEC, SyntheticSpec, bench_events, bench_
 from analysis.calendar import align_events, exchange_calendar
 from analysis.engine import StudyResult, price_requirements, run_study
 from flows.orchestration.batches import local_batches, study_in_batches
-from flows.io.prices import read_study_prices
+from flows.io.prices import StudyData, read_study_data, read_study_prices
 from flows.io.store import PriceStore
 
 MARKET = SyntheticSpec(tickers=25, sessions=420, events=500, missing=0.02, seed=7)
@@ -47,6 +47,12 @@ def reference(market) -> StudyResult:
     return result
 
 
+def snapshot(market) -> StudyData:
+    """The run's one read of the store (what the flow process takes before the batches)."""
+    root, _, needs = market
+    return read_study_data(PriceStore(Path(root)), needs, [])
+
+
 def assert_same(got: StudyResult, want: StudyResult) -> None:
     for name in FRAMES:
         try:
@@ -60,17 +66,15 @@ def assert_same(got: StudyResult, want: StudyResult) -> None:
 def test_batches_equal_the_single_process_study(market, reference, runner):
     from flows.orchestration.tracked import make_task_runner, study_batches
 
-    root, events, needs = market
     flow = study_batches.with_options(task_runner=make_task_runner(runner))
-    got = flow(events, SMALL_BATCHES, root, needs, {}, in_memory=runner == "threads")
+    got = flow(market[1], SMALL_BATCHES, snapshot(market), {}, remote=runner == "dask")
     assert_same(got, reference)
 
 
 @pytest.mark.parametrize("runner", ["threads", pytest.param("dask", marks=pytest.mark.dask)])
 def test_local_batches_equal_the_single_process_study(market, reference, runner):
-    root, events, needs = market
     with local_batches(runner) as map_batches:
-        got = study_in_batches(events, SMALL_BATCHES, root, needs, {}, in_memory=runner == "threads",
+        got = study_in_batches(market[1], SMALL_BATCHES, snapshot(market), {}, remote=runner == "dask",
                                map_batches=map_batches)
     assert_same(got, reference)
 
@@ -79,9 +83,8 @@ def test_local_batches_equal_the_single_process_study(market, reference, runner)
 def test_streamed_batches_write_every_abnormal_return_and_keep_day_0(market, reference, runner, tmp_path):
     """With ``spill``, the abnormal-return rows go to Parquet batch by batch (the file equals
     the whole frame) and the result keeps their day-0 rows; every other frame is unchanged."""
-    root, events, needs = market
     with local_batches(runner) as map_batches:
-        got = study_in_batches(events, SMALL_BATCHES, root, needs, {}, in_memory=runner == "threads",
+        got = study_in_batches(market[1], SMALL_BATCHES, snapshot(market), {}, remote=runner == "dask",
                                spill=str(tmp_path / "spill"), map_batches=map_batches)
     assert_frame_equal(pl.read_parquet(tmp_path / "spill" / "abnormal_returns.parquet"), reference.abnormal_returns,
                        check_exact=True)

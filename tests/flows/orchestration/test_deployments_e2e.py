@@ -303,7 +303,7 @@ def test_deploy_then_serve_on_one_server(deployed):
         assert (day0["CAR"], day0["t"], day0["$ abnormal"][-2:]) == ("+3.78%", "2.76", "bn")
         assert {"MSFT (related)"} == {r["ticker"] for r in rows} - {"AMZN"}
         assert {"window", "test", "statistic", "p", "N"} == set(json.loads(by_key[f"{EVENT}-tests"].data)[0])
-        assert f"AMZN ({EVENT}): +3.78% abnormal on 2025-11-03, t = 2.76" in by_key[f"{EVENT}-headline"].data
+        assert "AMZN rose 4.00% (+$104.6bn) on 2025-11-03; +3.78% (+$98.6bn) beyond what the market explains, significant at 1% (t = 2.76" in by_key[f"{EVENT}-headline"].data
         assert f"({REPORTS_URL}/{report.name}/report.html)" in by_key[f"{EVENT}-report"].data
         with client(world) as c:  # flagged: its confounders, MSFT's dollar value... (said in the log)
             assert c.read_flow_run(run_id).state.message == "1 event: 0 ok, 1 flagged, 0 skipped"

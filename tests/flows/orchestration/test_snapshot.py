@@ -1,7 +1,8 @@
 """One snapshot per run: while another process keeps replacing AMZN's store file (two
 versions, as imports do), every report's prices, claim check and manifest hash come from
 the same version of the file (issue "never touch what you did not write"; before, nine runs
-in ten mixed versions)."""
+in ten mixed versions), on threads and on a Dask cluster (whose batches carry the prices the
+run read: they read no store file)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import hashlib
 import json
 import subprocess
 import sys
-import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import polars as pl
@@ -22,6 +23,7 @@ REPO = Path(__file__).resolve().parents[3]
 CATALOG = REPO / "deployments" / "events.toml"
 AWS = "amzn-openai-aws-2025"
 RUNS = 10
+DASK_RUNS = 4  # each run's batches on a cluster of two worker processes (about 4 s a run)
 
 FLIPPER = """
 import os, sys, time
@@ -40,7 +42,10 @@ print("flips", n, flush=True)
 
 
 @pytest.mark.slow
-def test_a_report_never_mixes_versions_of_a_file_replaced_during_the_run(mr_home, shared_data, tmp_path, capsys):
+@pytest.mark.parametrize("runner", ["threads", pytest.param("dask", marks=pytest.mark.dask)])
+def test_a_report_never_mixes_versions_of_a_file_replaced_during_the_run(
+    mr_home, shared_data, tmp_path, capsys, dask_cluster, runner,
+):
     p = shared_data / "prices"
     assert main(["prices", "import", str(p / "GSPC.csv"), "--ticker", "^GSPC"]) == 0
     versions = {}
@@ -55,26 +60,29 @@ def test_a_report_never_mixes_versions_of_a_file_replaced_during_the_run(mr_home
     sha = {hashlib.sha256(path.read_bytes()).hexdigest(): name for name, path in versions.items()}
     assert len(sha) == 2
     capsys.readouterr()
-    flipper = subprocess.Popen(
-        [sys.executable, "-c", FLIPPER, str(PriceStore(mr_home).path("AMZN")), str(versions["a"]), str(versions["b"]),
-         "120", "200000"], stdout=subprocess.PIPE, text=True)
-    try:
-        assert flipper.stdout.readline().strip() == "ready"
-        seen = []
-        for i in range(RUNS):
-            out = tmp_path / "reports" / f"run{i}"
-            assert main(["run", AWS, "--catalog", str(CATALOG), "--source", "store", "--out", str(out)]) == 0
-            manifest = json.loads((out / "manifest.json").read_text())
-            by_hash = sha[manifest["data"]["AMZN"]["sha256"]]
-            day0 = pl.read_parquet(out / "abnormal_returns.parquet").filter(
-                (pl.col("ticker") == "AMZN") & (pl.col("event_day") == 0))["ret"].item()
-            by_return = "b" if day0 > 0.08 else "a"  # +4.0% as stored, +9.2% with b's close
-            claim = pl.read_parquet(out / "claims.parquet").filter(pl.col("claim") == "record high close")["at_close"].item()
-            by_claim = "b" if "266.70" in claim else "a"
-            assert by_hash == by_return == by_claim, (i, by_hash, by_return, by_claim, claim)
-            seen.append(by_hash)
-    finally:
-        flipper.kill()
-        flipper.wait(timeout=30)
+    runs = RUNS if runner == "threads" else DASK_RUNS
+    with dask_cluster([None, None]) if runner == "dask" else nullcontext() as address:  # up before the flips start
+        options = ["--task-runner", "dask", "--dask-address", address] if address else []
+        flipper = subprocess.Popen(
+            [sys.executable, "-c", FLIPPER, str(PriceStore(mr_home).path("AMZN")), str(versions["a"]),
+             str(versions["b"]), "120", "200000"], stdout=subprocess.PIPE, text=True)
+        try:
+            assert flipper.stdout.readline().strip() == "ready"
+            seen = []
+            for i in range(runs):
+                out = tmp_path / "reports" / f"run{i}"
+                assert main(["run", AWS, "--catalog", str(CATALOG), "--source", "store", "--out", str(out), *options]) == 0
+                manifest = json.loads((out / "manifest.json").read_text())
+                by_hash = sha[manifest["data"]["AMZN"]["sha256"]]
+                day0 = pl.read_parquet(out / "abnormal_returns.parquet").filter(
+                    (pl.col("ticker") == "AMZN") & (pl.col("event_day") == 0))["ret"].item()
+                by_return = "b" if day0 > 0.08 else "a"  # +4.0% as stored, +9.2% with b's close
+                claim = pl.read_parquet(out / "claims.parquet").filter(pl.col("claim") == "record high close")["at_close"].item()
+                by_claim = "b" if "266.70" in claim else "a"
+                assert by_hash == by_return == by_claim, (i, by_hash, by_return, by_claim, claim)
+                seen.append(by_hash)
+        finally:
+            flipper.kill()
+            flipper.wait(timeout=30)
     capsys.readouterr()
-    assert len(seen) == RUNS  # mixed reports: 0 of 10 (versions seen: both, when the flips interleave)
+    assert len(seen) == runs  # mixed reports: 0 of 10 (versions seen: both, when the flips interleave)

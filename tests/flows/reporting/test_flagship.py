@@ -91,13 +91,13 @@ def test_the_amazon_answer_with_its_arithmetic(flagship):
     assert ("Confounder amzn-q3-2025-earnings (day 0 2025-10-31 = day -1, inside [-1,+1], [-5,+5]): this event's AR on "
             "that day is +9.23%") in text
     assert "without that day the CAR is [-1,+1] +3.57%" in text
-    assert "Its own AR on its day 0: +9.22%*** (p < 0.001), worth $219.7bn" in text
+    assert "Its own AR on its day 0: +9.22%*** (p < 0.001), worth +$219.7bn" in text
     # the claims, with the arithmetic and the verdicts
     assert "254.00 x 10,690,216,011 shares = $2,715.3bn; change vs 244.22 close of 2025-10-31: +$104.6bn (+4.00%)" in text
     assert "at the intraday high 258.60: +$153.7bn (+5.89%)" in text
     assert "consistent at the intraday high, not at the close" in text
     assert "254.00 is the highest close since 2015-01-02, the start of the stored history" in text
-    assert brief.headline.startswith(f"{GROUP}: 6 event(s), 3 ticker row(s) with a result (no data: ORCL, AMD, AVGO). CAAR [0,0] +")
+    assert brief.headline.startswith(f"{GROUP}: 6 event(s), 3 with a result (no data: ORCL, AMD, AVGO). Average abnormal return [0,0] +")
     # NVDA's "ended 3.97% higher" (close +3.93%) and MSFT's "surged 2% to close" (+1.98%) hold;
     # ORCL, AMD and AVGO have no stored prices
     assert brief.headline.endswith("Claims: 4 consistent, 3 cannot tell.")
@@ -189,8 +189,11 @@ def test_run_on_the_catalog_writes_the_flagship(prefect_api, store, tmp_path, ca
 def test_a_single_event_run_lists_catalog_confounders_and_can_drop_them(prefect_api, store, tmp_path, capsys):
     out = tmp_path / "aws"
     code = main(["run", AWS, "--catalog", str(CATALOG), "--source", "store", "--out", str(out), "--drop-confounded"])
-    _, err = capsys.readouterr()
+    said, err = capsys.readouterr()
     assert code == 0, err
+    # the answer names the catalog's confounder, not studied, by its description
+    assert said.startswith("AMZN rose 4.00% (+$104.6bn) on 2025-11-03; ") and (
+        "the wider windows also hold Amazon Q3 2025 results the session before" in said.splitlines()[0])
     conf = pl.read_parquet(out / "confounders.parquet")
     q3 = conf.filter(pl.col(S.CONFOUNDER_ID) == "amzn-q3-2025-earnings").row(0, named=True)
     assert q3[S.OFFSET] == -1 and q3[S.IN_STUDY] is False  # from the catalog, not studied in this run

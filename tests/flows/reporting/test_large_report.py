@@ -19,11 +19,12 @@ from analysis import schema as S
 from flows.devtools.floor import BENCH_SPEC, SyntheticSpec, bench_events, bench_prices
 from analysis.calendar import exchange_calendar
 from analysis.engine import STATUS, run_study
+from flows.reporting.answers import answer_sentences
 from flows.reporting.flagship import BRIEF_SELECTED, MAX_BRIEFS, brief_files, group_briefs
 from flows.reporting.index import MAX_REPORT_ROWS, build_index
 from flows.reporting.publish import write_report
 from flows.reporting.tables import (
-    MAX_DAILY_EVENT_ROWS, MAX_EVENT_ROWS, SELECTED_ROWS, abnormal_returns_table, all_tables, events_table, headline_sentences, shown_rows, summary_table,
+    MAX_DAILY_EVENT_ROWS, MAX_EVENT_ROWS, SELECTED_ROWS, abnormal_returns_table, all_tables, events_table, shown_rows, summary_table,
 )
 
 MARKET = SyntheticSpec(tickers=400, sessions=420, events=5_000, seed=11)
@@ -75,7 +76,7 @@ def test_human_tables_are_bounded_and_say_where_the_rest_is(result):
     assert any("more event rows in abnormal_returns.parquet" in note for note in daily.notes)
     for table in all_tables(result):
         assert table.frame.height <= 300, table.key  # a page, whatever the number of events
-    assert len(headline_sentences(result)) <= SELECTED_ROWS
+    assert len(answer_sentences(result)) <= SELECTED_ROWS
 
 
 def test_report_of_a_large_study_is_small_and_its_data_files_are_whole(result, tmp_path):

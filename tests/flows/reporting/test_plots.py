@@ -14,12 +14,12 @@ import pytest
 
 from analysis import schema as S
 from analysis.catalog import parse_catalog_toml
-from analysis.formats import billions
+from analysis.formats import dollars
 from flows.reporting.flagship import group_briefs
 from flows.reporting.plots import (
     MAX_EVENT_PLOTS, MOVE_WIDTH, WIDTH, event_figure, event_plots, group_plots, move_figure, moved_events,
 )
-from flows.reporting.publish import PAGE_CSS
+from flows.reporting.markup import PAGE_CSS
 from tests.flows.reporting.test_flagship import AWS, CATALOG, GROUP, study
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -78,8 +78,8 @@ def test_move_bars_equal_the_frames(amzn):
     claim = next(a for a in fig.axes[0].lines if a.get_gid() == "claim-amzn")
     assert list(claim.get_ydata()) == [140e9]  # "added about $140bn in market value"
     _, texts = svg_texts(folder / f"move-{AWS}.svg")
-    assert {billions(ar * cap, signed=True), billions(ret * cap, signed=True), "claimed: $140.0bn"} <= set(texts)
-    assert billions(ar * cap, signed=True) == "+$98.6bn"
+    assert {dollars(ar * cap, "bn", signed=True), dollars(ret * cap, "bn", signed=True), "claimed: $140.0bn"} <= set(texts)
+    assert dollars(ar * cap, "bn", signed=True) == "+$98.6bn"
     names = [p.name for p in written]  # each event's move plot right after its CAR plot
     assert names.index(f"move-{AWS}.png") == names.index(f"car-{AWS}.svg") + 1
     # an event without a market cap (ORCL has no prices) has none

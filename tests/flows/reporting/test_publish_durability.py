@@ -372,6 +372,45 @@ def test_stale_temporary_folders_are_removed_and_live_ones_kept(tmp_path):
     assert (reports / "notes" / "mine.txt").exists()
 
 
+@pytest.mark.parametrize("how", ["exchange", "renames"])
+def test_a_ctrl_c_during_the_swap_takes_effect_when_it_is_done(tmp_path, monkeypatch, how):
+    """SIGINT after each rename of the swap: ``KeyboardInterrupt`` once the new report is in
+    place, nothing hidden left (it left a ``.run.del-`` folder; with two renames, no ``run`` at
+    all and the previous report in ``.run.old-``)."""
+    reports = tmp_path / "reports"
+    out = reports / "run"
+    out.mkdir(parents=True)
+    (out / "manifest.json").write_text("old")
+    if how == "renames":
+        monkeypatch.setattr(atomic, "exchange", lambda a, b: False)
+    replace = os.replace
+
+    def interrupted(src, dst):
+        replace(src, dst)
+        signal.raise_signal(signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        with atomic.staged_folder(out) as new:
+            (new / "manifest.json").write_text("new")
+            monkeypatch.setattr(os, "replace", interrupted)
+    monkeypatch.undo()
+    assert (out / "manifest.json").read_text() == "new" and hidden(reports) == []
+
+
+def test_a_process_ending_without_unwinding_first_discards_its_unfinished_folders(tmp_path):
+    """What the Ctrl-C deadline of the command line does before ``os._exit``."""
+    reports = tmp_path / "reports"
+    with pytest.raises(KeyboardInterrupt):
+        with atomic.staged_folder(reports / "run") as new:
+            (new / "plots").mkdir()
+            (new / "plots" / "a.svg").write_text("<svg")
+            atomic.discard_unfinished()
+            assert hidden(reports) == []
+            raise KeyboardInterrupt
+    atomic.discard_unfinished()  # nothing left to discard
+    assert hidden(reports) == [] and not (reports / "run").exists()
+
+
 def test_a_scratch_folder_is_deleted_at_the_end_and_after_its_writer_is_killed(tmp_path):
     """The folder a study streams rows into (beside its report): gone when the run ends, and,
     when the run is killed, removed by the next write into that parent."""

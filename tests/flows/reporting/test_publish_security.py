@@ -31,7 +31,7 @@ from flows.reporting.publish import write_report
 from flows.orchestration.refresh import event_folder
 from flows.io.store import PriceStore
 from flows.orchestration.study import run_manifest
-from flows.reporting.tables import headline
+from flows.reporting.answers import headline
 
 HOSTILE = (
     "<script>alert(1)</script><img src=x onerror=alert(2)> [click](javascript:alert(3)) ![i](http://x.test/i.png) "
@@ -117,7 +117,7 @@ class Page(HTMLParser):
 
 def assert_inert(page: Page, where: str, images: str = r"plots/[a-z0-9_-]+\.svg") -> None:
     """No script, frame or form; images only our plots; links only inside the page or to
-    reports (relative, or file URLs in artifacts); no event-handler attribute, no javascript:
+    reports (relative, or file URLs in artifacts) or the report's data CSVs; no event-handler attribute, no javascript:
     anywhere in an attribute."""
     for tag, attrs in page.tags:
         assert tag not in {"script", "iframe", "object", "embed", "base", "form", "link", "meta"} or (
@@ -130,7 +130,8 @@ def assert_inert(page: Page, where: str, images: str = r"plots/[a-z0-9_-]+\.svg"
             assert re.fullmatch(images, attrs.get("src") or ""), (where, attrs)
         for ref in ("href", "src", "xlink:href"):
             if ref in attrs and tag != "img":
-                assert re.fullmatch(r"#[\w-]*|(file://)?[\w./%-]*report\.html", attrs[ref] or ""), (where, tag, attrs)
+                # inside the page, a report, or a data file of the report beside the page (its CSV)
+                assert re.fullmatch(r"#[\w-]*|(file://)?[\w./%-]*report\.html|[a-z_]+\.csv", attrs[ref] or ""), (where, tag, attrs)
 
 
 def test_html_pages_show_user_text_as_text(written):
@@ -240,13 +241,14 @@ def test_artifacts_carry_no_live_markup(written, monkeypatch):
     import prefect.artifacts as pa
 
     from flows.orchestration.artifacts import publish_artifacts
-    from flows.reporting.tables import headline_sentences
+    from flows.reporting.answers import answer_sentences
 
     _, out, events, result = written
     made: list[dict] = []
     for fn in ("create_table_artifact", "create_markdown_artifact", "create_link_artifact"):
         monkeypatch.setattr(pa, fn, lambda _fn=fn, **kw: made.append({"fn": _fn, **kw}))
-    keys = publish_artifacts(result, {e.id: out for e in events}, headline_sentences(result), out.parent)
+    keys = publish_artifacts(result, {e.id: out for e in events}, [(a.event_id, a.ticker, a.sentence) for a in answer_sentences(result)],
+                             out.parent)
     assert keys and all(re.fullmatch(r"[a-z0-9-]+", k) for k in keys)
     for art in made:
         for field in ("description", "markdown", "link_text"):

@@ -25,7 +25,8 @@ from flows.reporting.plots import event_plots, group_plots, slug
 from flows.reporting.publish import write_report
 from flows.reporting import tables
 from flows.reporting.markup import md_text
-from flows.reporting.tables import headline_sentences, summary_table, to_html, to_latex, to_markdown
+from flows.reporting.answers import answer_sentences
+from flows.reporting.tables import summary_table, to_html, to_latex, to_markdown
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +87,8 @@ def test_artifact_payloads(result):
     assert re.fullmatch(r"[+-]\d+\.\d\d%", first["CAR"]) and re.fullmatch(r"\[[+-]?\d+,[+-]?\d+\]", first["window"])
     assert re.fullmatch(r"<0\.001|\d\.\d{3}", tests["p"][0])
     json.dumps(summary.to_dicts() + tests.to_dicts())  # every value is JSON-able
-    sentences = headline_sentences(res)
-    assert ("acme-merger", "ACME") == sentences[0][:2] and "abnormal on 2025-06-16" in sentences[0][2]
+    first = answer_sentences(res)[0]
+    assert (first.event_id, first.ticker) == ("acme-merger", "ACME") and " on 2025-06-16; " in first.sentence
 
 
 def test_plots_are_written_and_deterministic(result, tmp_path):
