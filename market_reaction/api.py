@@ -374,8 +374,9 @@ class Study:
         return self._summary.as_raw_html()
 
     def plot(self, event: str) -> Figure:
-        """The CAR path of ``event``'s tickers with the 95% band of its primary tickers (the
-        report's ``plots/car-<event>.png``), as a matplotlib figure.
+        """The CAR path of ``event``'s tickers with the 95% band of its primary tickers, its
+        confounders' days and the event windows (the report's ``plots/car-<event>.png``), as a
+        matplotlib figure.
 
         Raises
         ------
@@ -390,7 +391,7 @@ class Study:
             known = self._result.paths.drop_nulls(S.CAR)[S.EVENT_ID].unique(maintain_order=True).to_list()
             raise InputError(f"no CAR path for {event!r}; events with one: {', '.join(known[:10]) or 'none'}",
                              field="event")
-        return event_figure(paths, event)
+        return event_figure(self._result, event)
 
     def to_report(self, path: str | Path, *, latex: bool = False, xlsx: bool = False) -> Path:
         """Write the report folder ``market-reaction run --out PATH`` writes (tables, plots,

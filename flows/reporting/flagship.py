@@ -50,7 +50,7 @@ from analysis.inference import BMP_T, CORRADO_RANK, CROSS_SECTIONAL_T, GENERALIZ
 from analysis.paths import caar_paths
 from analysis.spillovers import RELATED_SUFFIX
 from flows.orchestration.artifacts import artifact_key, where
-from flows.reporting.plots import plotted_events, plotted_groups, slug
+from flows.reporting.plots import moved_events, plotted_events, plotted_groups, slug
 from analysis.formats import dollars, num, offset, p_text, pct, price, pvalue, share, starred, stat_p
 from flows.reporting.answers import answer_sentences
 from flows.reporting.markup import PAGE_CSS, html_page, md_block, md_text, toc
@@ -136,11 +136,12 @@ def _groups(result: StudyResult) -> list[str]:
 def _caar_table(result: StudyResult, group: str) -> Table:
     labels = {t.name: t.label for t in TESTS}
     tests = result.tests.filter(pl.col(S.GROUP) == group)
+    flagged, confounded = _confounded_windows(result, group)
     rows = []
     for w in result.spec.windows:
         part = {r[S.TEST]: r for r in tests.filter((pl.col(S.WINDOW_START) == w.start) & (pl.col(S.WINDOW_END) == w.end)).iter_rows(named=True)}
         cs = part.get(CROSS_SECTIONAL_T, {})
-        rows.append({"window": w.label, "N": str(cs.get(S.N_EVENTS) or 0), "CAAR": pct(cs.get(S.MEAN)),
+        rows.append({"window": w.label + (" †" if w in flagged else ""), "N": str(cs.get(S.N_EVENTS) or 0), "CAAR": pct(cs.get(S.MEAN)),
                      **{labels[t]: stat_p(part.get(t, {}).get(S.STATISTIC), part.get(t, {}).get(S.P_VALUE)) for t in BRIEF_TESTS}})
     frame = pl.DataFrame(rows, schema={"window": pl.String, "N": pl.String, "CAAR": pl.String,
                                        **{labels[t]: pl.String for t in BRIEF_TESTS}})
@@ -149,9 +150,31 @@ def _caar_table(result: StudyResult, group: str) -> Table:
         ("N: events of the group with an abnormal return in the window (primary tickers). Cells: statistic (two-sided p); "
          "CS t cross-sectional t (Brown & Warner 1985), Patell (1976) Z, BMP t Boehmer-Musumeci-Poulsen (1991), "
          "KP adj. BMP t Kolari-Pynnonen (2010), Gen. sign Z Cowan (1992), Rank Z Corrado (1989). All twelve tests are "
-         "in the report's tests table.",),
+         "in the report's tests table.", *confounded),
         numeric=tuple(frame.columns[1:]), data="tests",
     )
+
+
+MAX_CONFOUNDED = 5  # footnotes on confounded windows in a group's CAAR table
+
+
+def _confounded_windows(result: StudyResult, group: str) -> tuple[set, list[str]]:
+    """The windows of the group's CAAR that hold another event's day 0 for one of its primary
+    event rows (flagged †), and a footnote per such day naming it and that row's AR on it."""
+    rows = _group_rows(result, group).filter(pl.col(STATUS) != "skipped").select(S.EVENT_ID, S.TICKER)
+    inside = (result.confounders.filter((pl.col(S.ROLE) == "primary") & (pl.col(S.LOCATION) == EVENT_WINDOW))
+              .join(rows, on=[S.EVENT_ID, S.TICKER], how="semi", maintain_order="left"))
+    flagged, notes = set(), []
+    for r in inside.iter_rows(named=True):
+        windows = [w for w in result.spec.windows if w.start <= r[S.OFFSET] <= w.end]
+        flagged.update(windows)
+        notes.append(f"† {', '.join(w.label for w in windows)} include{'s' * (len(windows) == 1)} day {r[S.OFFSET]:+d} of "
+                     f"{r[S.EVENT_ID]} ({r[S.TICKER]}), the day 0 of {r[S.CONFOUNDER_ID]}"
+                     + (f": its AR that day, {pct(r[AR_AT_OFFSET])}, is in the CAAR" if r[AR_AT_OFFSET] is not None else "")
+                     + ".")
+    if len(notes) > MAX_CONFOUNDED:
+        notes = [*notes[:MAX_CONFOUNDED], f"† ... and {len(notes) - MAX_CONFOUNDED} more: the confounders table."]
+    return flagged, notes
 
 
 def _deals_table(result: StudyResult, group: str, shown: Shown) -> Table:
@@ -327,8 +350,11 @@ def _plots(result: StudyResult, group: str, ids: list[str]) -> list[tuple[str, s
     out = []
     if group in plotted_groups(caar_paths(result.paths)):
         out.append((f"caar-{slug(group)}", f"CAAR of {group} with its 95% cross-sectional band"))
-    plotted = plotted_events(result.paths)
-    out += [(f"car-{e}", f"CAR of {e} with its 95% band; related tickers dashed") for e in ids if e in plotted]
+    plotted, moved = plotted_events(result.paths), moved_events(result)
+    for e in (e for e in ids if e in plotted):  # each event's move beside its CAR
+        out.append((f"car-{e}", f"CAR of {e} with its 95% band, confounders' days and the windows; related tickers dashed"))
+        if e in moved:
+            out.append((f"move-{e}", f"Day-0 move of {e} in dollars: the model's part, the abnormal part, the claim"))
     return out
 
 
@@ -412,7 +438,8 @@ def group_briefs(result: StudyResult, descriptions: dict[str, str] | None = None
 
         esc = html.escape
         figures = lambda chosen: "".join(  # noqa: E731
-            f'<figure><img src="plots/{esc(p)}.svg" alt="{esc(p)}"><figcaption>{esc(c)}</figcaption></figure>' for p, c in chosen
+            f'<figure class="{p.split("-")[0]}"><img src="plots/{esc(p)}.svg" alt="{esc(p)}"><figcaption>{esc(c)}</figcaption></figure>'
+            for p, c in chosen
         )
         events_html = "".join(f"<li><b class=\"nowrap\">{esc(e)}</b>: {esc(d)}</li>" for e, d in described)
         answers_html = "".join(

@@ -45,14 +45,15 @@ PAGE_CSS = (
     "nav.toc ol{columns:2 22em;padding-left:1.4em;margin:.4em 0}nav.toc li{margin:.15em 0}"
     "details{margin:1em 0}details>summary{cursor:pointer;font-weight:600;padding:.3em 0}"
     "summary .meta{font-weight:normal;color:#57606a}"
-    "figure{display:inline-block;margin:0 1.5em 1.5em 0}figure img{width:36em;max-width:100%;height:auto}"
+    "figure{display:inline-block;vertical-align:top;margin:0 1.5em 1.5em 0;width:36em;max-width:100%}"
+    "figure.move{width:28em}figure img{width:100%;height:auto}"  # a move plot beside its CAR plot
     "figcaption{font-size:.85em;color:#57606a}li{margin:.3em 0}.nowrap,abbr{white-space:nowrap}"
     "abbr[title]{text-decoration:underline dotted}"
     "@media print{body{margin:0;max-width:none;padding:0;font-size:10pt}nav.toc,summary .meta a{display:none}"
     "details::details-content{content-visibility:visible;display:block}"
     "section{overflow:visible}section.answers p{border-left-color:#000;background:none}"
     "h2,h3,summary{break-after:avoid}tr,figure{break-inside:avoid}a{color:inherit;text-decoration:none}"
-    "figure img{width:30em}}"
+    "figure{width:30em}figure.move{width:22em}}"
 )
 """The CSS of every page (the report, the briefs): offline, no web fonts; ids and dates never
 wrap (``.nowrap``, and the id columns of the tables, :data:`flows.reporting.tables.NOWRAP`);

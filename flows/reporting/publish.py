@@ -18,8 +18,10 @@ A report folder holds::
                                     (50) of flows.reporting.tables.shown_rows and "N more in <file>.parquet"
     tables/cross_section_<group>.*  regressions of CARs on characteristics, summary_col layout
     tables/pooled_<group>.*         pooled dummy-variable event regression, summary_col layout
-    plots/car-<event>.png|.svg      CAR path with its 95 % band, per event (the first 10:
-                                    flows.reporting.plots.MAX_EVENT_PLOTS)
+    plots/car-<event>.png|.svg      CAR path with its 95 % band, confounders' days and the event
+                                    windows, per event (the first 10: flows.reporting.plots.MAX_EVENT_PLOTS)
+    plots/move-<event>.png|.svg     the day-0 move in dollars: the model's part, the abnormal
+                                    part, the claimed figure (the same events, with a market cap)
     plots/caar-<group>.png|.svg     CAAR path with its cross-sectional band, per group (the
                                     first 10: flows.reporting.plots.MAX_GROUP_PLOTS)
     report.md, report.html          the answer per event (flows.reporting.answers), a table of
@@ -66,7 +68,6 @@ import polars as pl
 
 import analysis
 from analysis.engine import STATUS, StudyResult
-from analysis.paths import caar_paths
 from flows import progress
 from flows.io.atomic import naming, staged_folder
 from flows.reporting.ownership import GENERATOR, is_report, report_manifest
@@ -168,8 +169,9 @@ def _page(
     tables hold numbers and checked regressor names only)."""
     esc = html.escape
     figures = "".join(
-        f'<figure><img src="{esc(quote(p))}" alt="{esc(Path(p).stem)}"><figcaption>{esc(Path(p).stem)}</figcaption></figure>'
-        for p in plots
+        f'<figure class="{Path(p).stem.split("-")[0]}"><img src="{esc(quote(p))}" alt="{esc(Path(p).stem)}">'
+        f'<figcaption>{esc(Path(p).stem)}</figcaption></figure>'
+        for p in plots  # a move plot beside its event's CAR plot (the order of event_plots)
     )
     tables = [(t, rendered) for t, rendered in tables if t.frame.height]  # empty sections are left out
     contents = ([(quote(href), text) for href, text in links] + ([("#plots", "Plots")] if plots else [])
@@ -375,7 +377,7 @@ def _write_contents(
             (tmp / "tables" / f"{key}.html").write_text(t.html, encoding="utf-8")
             (tmp / "tables" / f"{key}.tex").write_text(t.latex, encoding="utf-8")
         clock.lap("tables")
-        figures = event_plots(result.paths, tmp / "plots") + group_plots(caar_paths(result.paths), tmp / "plots")
+        figures = event_plots(result, tmp / "plots") + group_plots(result, tmp / "plots")
         clock.lap("plots")
         svgs = [p.relative_to(tmp).as_posix() for p in figures if p.suffix == ".svg"]
         answers = [a.sentence for a in answer_sentences(result, descriptions)] or ([headline] if headline else [])

@@ -150,7 +150,7 @@ def test_html_pages_show_user_text_as_text(written):
 def test_svg_plots_are_well_formed_and_inert(written):
     _, out, *_ = written
     svgs = sorted((out / "plots").glob("*.svg"))
-    assert len(svgs) == 4 + 3  # 4 events, 3 groups
+    assert len(svgs) == 4 + 4 + 3  # 4 events (CAR and move), 3 groups
     titles = []
     for path in svgs:
         text = path.read_text()

@@ -17,7 +17,6 @@ from analysis import schema as S
 from analysis.calendar import exchange_calendar
 from analysis.engine import run_study
 from analysis.inference import TESTS
-from analysis.paths import caar_paths
 from flows.devtools.market import simulate_market
 from analysis.specs import StudySpec, events_frame
 from flows.orchestration.artifacts import MAX_COLUMNS, artifact_key, group_test_rows, summary_rows
@@ -94,10 +93,9 @@ def test_artifact_payloads(result):
 
 def test_plots_are_written_and_deterministic(result, tmp_path):
     res, _ = result
-    paths = res.paths
-    first = event_plots(paths, tmp_path / "a") + group_plots(caar_paths(paths), tmp_path / "a")
-    second = event_plots(paths, tmp_path / "b") + group_plots(caar_paths(paths), tmp_path / "b")
-    assert len(first) == 2 * (4 + 1)  # 4 events and the group "all", PNG and SVG
+    first = event_plots(res, tmp_path / "a") + group_plots(res, tmp_path / "a")
+    second = event_plots(res, tmp_path / "b") + group_plots(res, tmp_path / "b")
+    assert len(first) == 2 * (4 + 4 + 1)  # 4 events (CAR and move) and the group "all", PNG and SVG
     for a, b in zip(first, second):
         assert a.name == b.name and a.read_bytes() == b.read_bytes()
     assert slug("deals") == "deals" and slug("A/B deals") != slug("A-B deals")

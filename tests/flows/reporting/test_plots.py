@@ -1,0 +1,140 @@
+"""The plots that explain: the CAR plot marks each confounder's day and the event windows and
+says what its band is, the move plot splits the day-0 move in dollars as the frames do, and
+both read at 1400 px and on a phone. The reference case: AMZN's Q3 earnings on day -1 of the
+AWS-OpenAI deal, on the shared real prices."""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+import xml.etree.ElementTree as ET
+
+import polars as pl
+import pytest
+
+from analysis import schema as S
+from analysis.catalog import parse_catalog_toml
+from analysis.formats import dollars
+from flows.reporting.flagship import group_briefs
+from flows.reporting.plots import (
+    MAX_EVENT_PLOTS, MOVE_WIDTH, WIDTH, event_figure, event_plots, group_plots, move_figure, moved_events,
+)
+from flows.reporting.markup import PAGE_CSS
+from tests.flows.reporting.test_flagship import AWS, CATALOG, GROUP, study
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture(scope="module")
+def amzn(shared_data, tmp_path_factory):
+    """The shipped catalog on the shared prices, and its plots."""
+    res = study(parse_catalog_toml(CATALOG.read_text(encoding="utf-8"), "events.toml"), shared_data)
+    folder = tmp_path_factory.mktemp("plots")
+    return res, folder, event_plots(res, folder) + group_plots(res, folder)
+
+
+def svg_texts(path) -> tuple[ET.Element, list[str]]:
+    root = ET.parse(path).getroot()
+    return root, ["".join(t.itertext()) for t in root.iter(f"{SVG}text")]
+
+
+def by_id(root: ET.Element, gid: str) -> ET.Element | None:
+    return next((e for e in root.iter() if e.get("id") == gid), None)
+
+
+def test_amzn_car_plot_marks_the_earnings_day_the_windows_and_the_band(amzn):
+    res, folder, _ = amzn
+    root, texts = svg_texts(folder / f"car-{AWS}.svg")
+    assert by_id(root, "confounder-amzn-q3-2025-earnings") is not None  # the line on day -1 ...
+    assert {"amzn-q3-2025-earnings", "AMZN, day -1"} <= set(texts)  # ... with its label
+    assert {"msft-openai-recap", "MSFT, day -4"} <= set(texts)  # a related ticker's confounder too
+    line = next(a for a in event_figure(res, AWS).axes[0].lines if a.get_gid() == "confounder-amzn-q3-2025-earnings")
+    assert list(line.get_xdata()) == [-1, -1]
+    for k, w in enumerate(res.spec.windows):  # the event windows: a bar each, labelled
+        assert by_id(root, f"window-{k}") is not None and w.label in texts
+    assert any(t.startswith("95% band: CAR ± 1.96 s.e.") for t in texts)
+    # the group's CAAR plot marks it too (AMZN is a primary ticker of the group)
+    root, texts = svg_texts(folder / f"caar-{GROUP}.svg")
+    assert by_id(root, "confounder-amzn-q3-2025-earnings") is not None and "AMZN, day -1" in texts
+    assert any(t.startswith("95% band: CAAR ± 1.96 s/√N") for t in texts)
+
+
+def test_move_bars_equal_the_frames(amzn):
+    res, folder, written = amzn
+    keys = [S.EVENT_ID, S.TICKER]
+    day0 = res.abnormal_returns.filter((pl.col(S.EVENT_DAY) == 0) & (pl.col(S.EVENT_ID) == AWS) & (pl.col(S.TICKER) == "AMZN"))
+    cap = res.events.filter((pl.col(S.EVENT_ID) == AWS) & (pl.col(S.TICKER) == "AMZN"))[S.MARKET_CAP].item()
+    ret, normal, ar = (day0[c].item() for c in (S.RET, S.NORMAL_RET, S.ABNORMAL_RET))
+    # the abnormal dollars as car.parquet has them: CAR[0,0] x market cap
+    car00 = res.car.filter((pl.col(S.WINDOW_START) == 0) & (pl.col(S.WINDOW_END) == 0)).join(day0.select(keys), on=keys)
+    assert car00[S.DOLLAR_ABNORMAL].item() == pytest.approx(ar * cap, rel=1e-12)
+    fig = move_figure(res, AWS)
+    bars = {p.get_gid(): p for p in fig.axes[0].patches}
+    expected = {"normal": (0.0, normal * cap), "abnormal": (normal * cap, ar * cap), "move": (0.0, ret * cap)}
+    for part, (bottom, height) in expected.items():
+        bar = bars[f"move-amzn-{part}"]
+        assert (bar.get_y(), bar.get_height()) == pytest.approx((bottom, height), rel=1e-12)
+    assert normal * cap + ar * cap == pytest.approx(ret * cap, rel=1e-12)  # the waterfall closes
+    claim = next(a for a in fig.axes[0].lines if a.get_gid() == "claim-amzn")
+    assert list(claim.get_ydata()) == [140e9]  # "added about $140bn in market value"
+    _, texts = svg_texts(folder / f"move-{AWS}.svg")
+    assert {dollars(ar * cap, "bn", signed=True), dollars(ret * cap, "bn", signed=True), "claimed: $140.0bn"} <= set(texts)
+    assert dollars(ar * cap, "bn", signed=True) == "+$98.6bn"
+    names = [p.name for p in written]  # each event's move plot right after its CAR plot
+    assert names.index(f"move-{AWS}.png") == names.index(f"car-{AWS}.svg") + 1
+    # an event without a market cap (ORCL has no prices) has none
+    assert "orcl-openai-300b-report" not in moved_events(res) and move_figure(res, "orcl-openai-300b-report") is None
+
+
+def png_size(path) -> tuple[int, int]:
+    return struct.unpack(">II", path.read_bytes()[16:24])
+
+
+def test_plot_sizes_read_at_1400_px_and_on_a_phone(amzn):
+    _, folder, written = amzn
+    assert png_size(folder / f"car-{AWS}.png")[0] == WIDTH * 100 and png_size(folder / f"move-{AWS}.png")[0] == MOVE_WIDTH * 100
+    for path in (p for p in written if p.suffix == ".svg"):
+        root = ET.parse(path).getroot()
+        width = float(root.get("width").removesuffix("pt"))
+        assert root.get("viewBox") and min(abs(width - w * 72) for w in (WIDTH, MOVE_WIDTH)) < 0.01, path.name  # scales
+        sizes = [float(s.split("font-size:")[1].split("px")[0]) for t in root.iter(f"{SVG}text")
+                 if "font-size:" in (s := t.get("style", ""))]
+        # text at least 1/42 of the width: 8 px on a 390 px phone (342 px of page), 13 px at 36em
+        assert sizes and min(sizes) >= 9 and width / min(sizes) <= 42, path.name
+    # the pages show them 36em (CAR) and 28em (move) wide, never wider than the screen
+    assert "width:36em;max-width:100%" in PAGE_CSS and "figure.move{width:28em}" in PAGE_CSS
+    assert "figure img{width:100%" in PAGE_CSS
+
+
+def test_brief_shows_each_move_beside_its_car_plot(amzn):
+    res, *_ = amzn
+    brief = next(b for b in group_briefs(res) if b.group == GROUP)
+    car, move = f'src="plots/car-{AWS}.svg"', f'<figure class="move"><img src="plots/move-{AWS}.svg"'
+    assert car in brief.html and move in brief.html
+    assert brief.html.index(move) - brief.html.index(car) < 300  # the next figure
+    assert f"![move-{AWS}](plots/move-{AWS}.png)" in brief.markdown
+
+
+def test_at_most_the_first_events_are_plotted(amzn, tmp_path):
+    """A study of many events draws the first MAX_EVENT_PLOTS CAR and move plots, no more."""
+    res, *_ = amzn
+    n = MAX_EVENT_PLOTS + 3
+    copies = lambda frame: pl.concat([  # noqa: E731
+        frame.filter(pl.col(S.EVENT_ID) == AWS).with_columns(pl.lit(f"e{i:02d}").alias(S.EVENT_ID)) for i in range(n)
+    ])
+    many = dataclasses.replace(res, paths=copies(res.paths), events=copies(res.events),
+                               abnormal_returns=copies(res.abnormal_returns), confounders=copies(res.confounders))
+    names = sorted(p.name for p in event_plots(many, tmp_path))
+    assert len(names) == 2 * 2 * MAX_EVENT_PLOTS and names[-1] == f"move-e{MAX_EVENT_PLOTS - 1:02d}.svg"
+    assert moved_events(many) == [f"e{i:02d}" for i in range(MAX_EVENT_PLOTS)]
+
+
+def test_group_caar_table_flags_windows_holding_a_confounders_day(amzn):
+    """The brief's CAAR [-1,+1] of the group counts AMZN's earnings day (day -1 of the AWS deal):
+    the window is flagged and a footnote names the day."""
+    res, *_ = amzn
+    md = next(b for b in group_briefs(res) if b.group == GROUP).markdown
+    table = md.split("## The events")[0]
+    assert "| [0,0] |" in table and "| [-1,+1] † |" in table and "| [-5,+5] † |" in table
+    assert ("† [-1,+1], [-5,+5] include day -1 of amzn-openai-aws-2025 (AMZN), the day 0 of amzn-q3-2025-earnings: "
+            "its AR that day, +9.23%, is in the CAAR.") in table
