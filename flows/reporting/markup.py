@@ -32,8 +32,10 @@ def md_block(text: str) -> str:
 
 def html_page(title: str, css: str, body: str) -> str:
     """A standalone HTML page: ``title`` escaped, the ``css`` inline (no external resources),
-    and ``body`` as given (its text escaped by the caller); marked :data:`GENERATOR_MARK`."""
+    and ``body`` as given (its text escaped by the caller); marked :data:`GENERATOR_MARK`; laid
+    out at the device's width (a phone does not shrink a 980 px layout)."""
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">{GENERATOR_MARK}'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{html.escape(title)}</title><style>{css}</style></head><body>{body}</body></html>\n")
 
 
