@@ -255,4 +255,3 @@ def align_events(events: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:
         warning.alias("day0_warning"),
     ).with_columns(cal.dates_of(pl.col(S.DAY0_SESSION)).alias(S.DAY0))
     return out.select(*events.columns, S.DAY0, S.DAY0_SESSION, S.DAY0_RULE, "day0_warning")
-
