@@ -148,8 +148,8 @@ def stated_timing(events: pl.DataFrame, cal: SessionCalendar) -> pl.Series:
     Parameters
     ----------
     events
-        Frame with ``announced_date`` (Date, the announcement's local date) and
-        ``announced_utc`` (UTC datetime, null when only a date is known).
+        Frame with ``announced_utc`` (UTC datetime, null when only a date is known); the
+        local date is that of this time on the exchange's clock.
     cal
         The exchange calendar (its sessions' opens and closes, early closes included).
 
