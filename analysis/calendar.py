@@ -148,8 +148,8 @@ def stated_timing(events: pl.DataFrame, cal: SessionCalendar) -> pl.Series:
     Parameters
     ----------
     events
-        Frame with ``announced_date`` (Date, the announcement's local date) and
-        ``announced_utc`` (UTC datetime, null when only a date is known).
+        Frame with ``announced_utc`` (UTC datetime, null when only a date is known); the
+        local date is that of this time on the exchange's clock.
     cal
         The exchange calendar (its sessions' opens and closes, early closes included).
 
@@ -255,4 +255,3 @@ def align_events(events: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:
         warning.alias("day0_warning"),
     ).with_columns(cal.dates_of(pl.col(S.DAY0_SESSION)).alias(S.DAY0))
     return out.select(*events.columns, S.DAY0, S.DAY0_SESSION, S.DAY0_RULE, "day0_warning")
-

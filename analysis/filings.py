@@ -374,10 +374,8 @@ def filing_events(
     """
     if not filings:
         return ()
-    timings = stated_timing(pl.DataFrame({
-        "announced_date": pl.Series([h.accepted.date() for _, h in filings], dtype=pl.Date),
-        "announced_utc": pl.Series([h.accepted.astimezone(timezone.utc) for _, h in filings], dtype=pl.Datetime("us", "UTC")),
-    }), cal).to_list()
+    utc = pl.Series("announced_utc", [h.accepted.astimezone(timezone.utc) for _, h in filings], pl.Datetime("us", "UTC"))
+    timings = stated_timing(utc.to_frame(), cal).to_list()
     events = []
     for (filing, header), timing in zip(filings, timings, strict=True):
         names = [check_ticker(t) for t in tickers[filing.cik]]

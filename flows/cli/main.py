@@ -12,7 +12,8 @@
     market-reaction rates import FILE [--name dtb3]
     market-reaction events validate|list [--catalog PATH]
     market-reaction events discover TICKER... [--source edgar|earnings] [--since DATE] [--until DATE] [--catalog PATH]
-                                   edgar (default): [--forms 8-K,6-K] [--items 2.02,1.01] [--format toml|csv] [--max-age SECONDS]
+                                   [--format toml|csv]
+                                   edgar (default): [--forms 8-K,6-K] [--items 2.02,1.01] [--max-age SECONDS]
                                    earnings: [--upcoming]
     market-reaction run [EVENT_ID ...] [--catalog PATH] [--source auto|store|yfinance] [--out DIR]
                         [--estimation -260:-11] [--window 0:0 --window -1:1 ...] [--model NAME] [--latex] [--xlsx]
@@ -145,7 +146,8 @@ def _parser() -> argparse.ArgumentParser:
                            "them); earnings dates are also checked against its filings (default: deployments/events.toml)")
     disc.add_argument("--forms", default="8-K,6-K", help="edgar: forms, comma-separated (default 8-K,6-K; 8-K/A for amendments)")
     disc.add_argument("--items", help="edgar: 8-K items, comma-separated, e.g. 2.02,1.01 (default: all)")
-    disc.add_argument("--format", choices=["toml", "csv"], default="toml", help="printed format (default toml)")
+    disc.add_argument("--format", choices=["toml", "csv"], default="toml",
+                      help="printed format without --catalog (default toml; with --catalog, the catalog's own)")
     disc.add_argument("--max-age", type=float, default=600.0, dest="max_age", metavar="SECONDS",
                       help="edgar: use a cached submissions file younger than this (default 600; 0 asks EDGAR again)")
     disc.add_argument("--upcoming", action="store_true",

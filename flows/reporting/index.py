@@ -30,7 +30,7 @@ from analysis.engine import STATUS
 from analysis.specs import Window
 from flows import progress
 from flows.io.atomic import locked, replace_file
-from analysis.formats import dollars, num, pct, pvalue, stars
+from analysis.formats import dollars, num, pvalue, starred
 from flows.reporting.markup import html_page
 from flows.reporting.ownership import is_own_index, report_manifest, simulation_manifest
 
@@ -158,7 +158,7 @@ def build_index(root: Path) -> str:
         )
         for r in best.iter_rows(named=True):
             sig = r[S.P_VALUE] is not None and r[S.P_VALUE] < 0.05
-            car = pct(r[S.CAR]) + stars(r[S.P_VALUE]) if r[S.CAR] is not None else esc(r[S.REASON] or "no result")
+            car = starred(r[S.CAR], r[S.P_VALUE]) if r[S.CAR] is not None else r[S.REASON] or "no result"  # escaped below
             body.append(
                 f'<tr class="{"sig" if sig else ""}"><td>{esc(r[S.EVENT_ID])}</td><td>{esc(r[S.TICKER])}</td>'
                 f"<td>{esc(str(r[S.DAY0] or ''))}</td><td>{esc(r['window'])}</td>"

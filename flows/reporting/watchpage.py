@@ -23,7 +23,7 @@ from urllib.parse import quote
 import polars as pl
 
 from analysis import schema as S
-from analysis.formats import dollars, money_unit, num, pct, stars
+from analysis.formats import dollars, money_unit, num, starred
 from flows import progress
 from flows.io.atomic import replace_file
 from flows.reporting.index import CSS, _reports
@@ -97,7 +97,7 @@ def build_watch_page(root: Path, page_folder: Path, state: dict[str, dict[str, A
                 if r is not None and r[S.CAR] is not None:
                     href = quote(Path(os.path.relpath(Path(r[FOLDER]) / "report.html", page_folder)).as_posix(), safe="/.")
                     sig = r[S.P_VALUE] is not None and r[S.P_VALUE] < 0.05
-                    cells = (f'<td class="n car">{esc(pct(r[S.CAR]) + stars(r[S.P_VALUE]))}</td><td class="n">{num(r[S.T_STAT])}</td>'
+                    cells = (f'<td class="n car">{esc(starred(r[S.CAR], r[S.P_VALUE]))}</td><td class="n">{num(r[S.T_STAT])}</td>'
                              f'<td class="n">{esc(dollars(r[S.DOLLAR_ABNORMAL], unit, signed=True))}</td>'
                              f'<td><a href="{esc(href)}">{esc(Path(r[FOLDER]).name)}</a></td>')
                 else:

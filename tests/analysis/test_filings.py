@@ -1,4 +1,4 @@
-"""EDGAR's answers parsed and filings timed (pure: :mod:`analysis.filings`, :func:`analysis.calendar.timing_at`)."""
+"""EDGAR's answers parsed and filings timed (pure: :mod:`analysis.filings`, :func:`analysis.calendar.stated_timing`)."""
 
 from __future__ import annotations
 

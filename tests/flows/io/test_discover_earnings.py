@@ -15,7 +15,7 @@ from analysis.errors import DataUnavailableError
 from analysis.specs import EventSpec
 from flows.cli.main import main
 from flows.io import yahoo
-from analysis.catalog import toml_events as events_toml
+from analysis.catalog import toml_events
 from flows.io.earnings import discover_earnings
 from tests.conftest import REPO_ROOT
 
@@ -165,7 +165,7 @@ def test_a_release_already_in_the_catalog_is_not_added_again_and_its_day0_is_che
     catalog = tmp_path / "events.toml"
     filing = EventSpec("amzn-8k-2025-07-31", ("AMZN",), datetime(2025, 7, 31, 16, 4, tzinfo=NY), group="earnings",
                        source="8-K item 2.02")
-    catalog.write_text(CATALOG.read_text() + "\n" + events_toml([filing]))
+    catalog.write_text(CATALOG.read_text() + "\n" + toml_events([filing]))
     fake_yahoo.add_earnings("AMZN", amzn_calendar())
 
     found = discover_earnings(["AMZN"], catalog=catalog, now=NOW)
@@ -184,18 +184,18 @@ def test_a_release_already_in_the_catalog_is_not_added_again_and_its_day0_is_che
 
 
 def _appended(catalog, events):
-    catalog.write_text((catalog.read_text() + "\n" if catalog.exists() else "") + events_toml(events))
+    catalog.write_text((catalog.read_text() + "\n" if catalog.exists() else "") + toml_events(events))
     return catalog
 
 
-def test_events_toml_reads_back_unchanged():
+def test_toml_events_reads_back_unchanged():
     events = (
         EventSpec("a-1", ("AMZN",), datetime(2025, 10, 30, 16, tzinfo=NY), "after-close", group="earnings",
                   description='quote " backslash \\ tab \t line\nbreak é', source="Yahoo Finance earnings calendar"),
         EventSpec("b", ("BRK-B", "MSFT"), date(2025, 7, 31), related=("NVDA",), benchmark="SPY"),
     )
 
-    assert parse_catalog_toml(events_toml(events), "x.toml") == events
+    assert parse_catalog_toml(toml_events(events), "x.toml") == events
 
 
 def test_nothing_from_yahoo_is_one_line_naming_the_cause(fake_yahoo, mr_home, tmp_path):

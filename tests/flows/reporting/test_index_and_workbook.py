@@ -7,6 +7,7 @@ prices for ORCL, AMD and AVGO) serves the reason and workbook tests."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -87,6 +88,18 @@ def test_the_index_of_a_report_written_before_gives_the_true_reason(catalog_repo
                      ).write_parquet(old / "car.parquet")
     index = build_index(tmp_path / "reports")
     assert "no data: no prices for AMD" in index_row(index, "amd-openai-6gw", "AMD") and wrong not in index
+
+
+def test_a_reason_is_escaped_once_in_the_index(catalog_report, tmp_path):
+    """Before: a skipped row's reason was escaped twice (``&amp;#x27;`` for a quote)."""
+    old = tmp_path / "reports" / "old"
+    shutil.copytree(catalog_report, old)
+    said = "no prices for 'AMD' <b> & more"
+    events = pl.read_parquet(old / "events.parquet")
+    events.with_columns(pl.when(pl.col(S.TICKER) == "AMD").then(pl.lit(said)).otherwise(pl.col(S.REASON)).alias(S.REASON)
+                        ).write_parquet(old / "events.parquet")
+    row = index_row(build_index(tmp_path / "reports"), "amd-openai-6gw", "AMD")
+    assert f"no data: {html.escape(said)}" in row and "&amp;" not in row.replace("&amp; more", "")
 
 
 def test_the_workbook_holds_the_numbers_of_car_parquet(catalog_report):
