@@ -72,3 +72,13 @@ def stage(name: str) -> Iterator[None]:
     start = time.monotonic()
     yield
     stages([(name, time.monotonic() - start)])
+
+
+def grouped_notes(notes: list[str]) -> list[str]:
+    """Notes ``TICKER: reason`` whose reasons are the same up to the ticker they name, as one
+    note ``T1, T2: reason`` (the import hint then says ``--ticker SYMBOL``)."""
+    tickers: dict[str, list[str]] = {}
+    for note in notes:
+        ticker, _, reason = note.partition(": ")
+        tickers.setdefault(reason.replace(f"--ticker {ticker}`", "--ticker SYMBOL`"), []).append(ticker)
+    return [f"{', '.join(names)}: {reason}" for reason, names in tickers.items()]

@@ -88,3 +88,15 @@ def reports_url() -> str | None:
         the artifacts then name the path as text.
     """
     return os.environ.get(REPORTS_URL_ENV, "").strip() or None
+
+
+RETRY_BACKOFF_ENV = "MARKET_REACTION_RETRY_BACKOFF"
+YAHOO_BACKOFF = 5.0
+EDGAR_BACKOFF = 1.0
+
+
+def retry_backoff(default: float) -> float:
+    """Seconds before the first retry of a request that may pass (doubled per retry):
+    ``$MARKET_REACTION_RETRY_BACKOFF`` if set, else the service's ``default``
+    (:data:`YAHOO_BACKOFF`; :data:`EDGAR_BACKOFF`, when its answer carries no ``Retry-After``)."""
+    return float(os.environ.get(RETRY_BACKOFF_ENV, "").strip() or default)

@@ -30,7 +30,7 @@ from analysis.calendar import exchange_calendar
 from analysis.earnings import EARNINGS_GROUP, YAHOO_SOURCE, calendar_events, calendar_frame, compare_day0
 from analysis.errors import DataUnavailableError, InputError
 from analysis.specs import EventSpec, check_ticker
-from flows import settings
+from flows import progress, settings
 from flows.io.catalog import load_catalog
 
 
@@ -114,9 +114,10 @@ def discover_earnings(
     known_events = load_catalog(catalog) if catalog is not None and catalog.exists() else ()
     cal = exchange_calendar(calendar)
     yahoo.configure_cache(settings.cache_dir())
-    fetched = yahoo.fetch_earnings(symbols, retries=retries)
+    fetched = yahoo.fetch_earnings(symbols, retries=retries, backoff=settings.retry_backoff(settings.YAHOO_BACKOFF))
     if fetched.dates.is_empty():
-        raise DataUnavailableError(_nothing(fetched.failures))
+        reasons = progress.grouped_notes([f"{t}: {why}" for t, why in fetched.failures.items()])
+        raise DataUnavailableError("no earnings dates: " + "; ".join(reasons))
 
     frame = calendar_frame(fetched.dates, cal, now or datetime.now(timezone.utc)).filter(
         pl.col("announced_date").is_between(since or date.min, until or date.max)
@@ -134,11 +135,3 @@ def discover_earnings(
         known=tuple(ev.id for ev in found if ev.id in ids),
         failures=fetched.failures,
     )
-
-
-def _nothing(failures: dict[str, str]) -> str:
-    """One line for "no ticker got earnings dates": the reasons, each with its tickers."""
-    by_reason: dict[str, list[str]] = {}
-    for ticker, reason in failures.items():
-        by_reason.setdefault(reason, []).append(ticker)
-    return "no earnings dates: " + "; ".join(f"{', '.join(t)}: {reason}" for reason, t in by_reason.items())

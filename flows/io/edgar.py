@@ -49,7 +49,7 @@ from analysis.filings import (
     parse_submissions, parse_submissions_page, parse_ticker_map, split_items, wanted,
 )
 from analysis.specs import EventSpec, check_ticker
-from flows import progress
+from flows import progress, settings
 from flows.io.atomic import replace_file
 from flows.io.catalog import Appended, append_events, load_catalog
 
@@ -150,7 +150,7 @@ class EdgarClient:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.cache = Path(cache)
         self.bucket = bucket or _BUCKET
-        self.backoff = float(os.environ.get("MARKET_REACTION_RETRY_BACKOFF", "1")) if backoff is None else backoff
+        self.backoff = settings.retry_backoff(settings.EDGAR_BACKOFF) if backoff is None else backoff
         self.sleep = sleep
         self.data_url = os.environ.get(DATA_URL_ENV, "").strip().rstrip("/") or DATA_URL
         self.www_url = os.environ.get(WWW_URL_ENV, "").strip().rstrip("/") or WWW_URL

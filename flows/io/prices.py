@@ -16,7 +16,6 @@ is never stored as final.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -76,14 +75,14 @@ def plan_fetches(
 
 def download(batch: FetchBatch, retries: int = RETRIES):
     """Download one batch from Yahoo (yfinance adapter); returns its ``FetchResult``. Failures
-    that may pass are retried after ``$MARKET_REACTION_RETRY_BACKOFF`` seconds (default 5),
-    doubled per retry; an absent network is not retried."""
+    that may pass are retried after ``$MARKET_REACTION_RETRY_BACKOFF`` seconds (default
+    :data:`flows.settings.YAHOO_BACKOFF`), doubled per retry; an absent network is not retried."""
     from flows import settings
     from flows.io import yahoo
 
     yahoo.configure_cache(settings.cache_dir())
-    backoff = float(os.environ.get("MARKET_REACTION_RETRY_BACKOFF", "5"))
-    return yahoo.fetch_prices(batch.tickers, batch.start, batch.end, retries=retries, backoff=backoff)
+    return yahoo.fetch_prices(batch.tickers, batch.start, batch.end, retries=retries,
+                              backoff=settings.retry_backoff(settings.YAHOO_BACKOFF))
 
 
 def store_download(store: PriceStore, batch: FetchBatch, prices: pl.DataFrame) -> list[str]:

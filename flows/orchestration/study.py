@@ -517,7 +517,7 @@ def with_displayed_days(result: StudyResult, parquet: Path) -> StudyResult:
 def no_result_message(result: StudyResult, notes: list[str], root: str) -> str:
     """One paragraph saying why no event got a result and how to fix it (each fix once)."""
     reasons = sorted(set(result.warnings))
-    notes = grouped_notes(notes)
+    notes = progress.grouped_notes(notes)
     fix = f"The price store ({root}) lacks the data."
     if not any(IMPORT_HINT in n for n in notes):
         fix += (f" Import prices with `{IMPORT_HINT} FILE --ticker SYMBOL` (CSV/Parquet with date and close), "
@@ -525,11 +525,3 @@ def no_result_message(result: StudyResult, notes: list[str], root: str) -> str:
     return "no event could be analysed: " + "; ".join(reasons[:5] + notes[:5]) + ". " + fix
 
 
-def grouped_notes(notes: list[str]) -> list[str]:
-    """Notes ``TICKER: reason`` whose reasons are the same up to the ticker they name, as one
-    note ``T1, T2: reason`` (the import hint then says ``--ticker SYMBOL``)."""
-    tickers: dict[str, list[str]] = {}
-    for note in notes:
-        ticker, _, reason = note.partition(": ")
-        tickers.setdefault(reason.replace(f"--ticker {ticker}`", "--ticker SYMBOL`"), []).append(ticker)
-    return [f"{', '.join(names)}: {reason}" for reason, names in tickers.items()]

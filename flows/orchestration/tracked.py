@@ -101,7 +101,7 @@ def _fetch(store_root: str, batch: FetchBatch):
         txn = get_transaction()
         if txn is not None:
             txn.write_on_commit = False
-    said = "; ".join(study.grouped_notes([f"{t}: {why}" for t, why in fetched.failures.items()]))
+    said = "; ".join(progress.grouped_notes([f"{t}: {why}" for t, why in fetched.failures.items()]))
     get_run_logger().warning("not fetched: %s", said)
     return Completed(message=f"{len(reasons)} of {len(batch.tickers)} ticker(s) not fetched: {said}", data=fetched)
 
@@ -129,8 +129,8 @@ fetch_prices = task(name="fetch-prices", tags=[YAHOO_TAG], cache_key_fn=_fetch_k
 def artifacts(result: StudyResult, reports: dict[str, str], root: str, partial: frozenset[str]) -> list[str]:
     """Artifacts of the events in ``reports`` (event id -> its report folder) of the reports
     folder ``root`` (``partial``: groups the run covers only in part)."""
-    return publish_artifacts(result, {e: Path(r) for e, r in reports.items()}, [(a.event_id, a.ticker, a.sentence) for a in answer_sentences(result)],
-                             Path(root), partial)
+    sentences = [(a.event_id, a.ticker, a.sentence) for a in answer_sentences(result)]
+    return publish_artifacts(result, {e: Path(r) for e, r in reports.items()}, sentences, Path(root), partial)
 
 
 @task(name="publish-briefs", cache_policy=NO_CACHE, task_run_name=task_run_name("publish-briefs"))
@@ -224,7 +224,7 @@ class Tracked(study.Local):
     def outcome(self, result: StudyResult | None, notes: list[str], summary: str = "") -> None:
         """A WARNING line per skipped or flagged event and per note on the data, the warnings
         artifact, and the final state's message (the counts, then ``summary``)."""
-        said = run_outcome(result, study.grouped_notes(notes))
+        said = run_outcome(result, progress.grouped_notes(notes))
         self.message = "; ".join(m for m in (said.message(), summary) if m) or None
         lines, logger = said.warnings(), get_run_logger()
         for line in lines:

@@ -27,10 +27,10 @@ import polars as pl
 
 from analysis import schema as S
 from analysis.engine import STATUS
+from analysis.formats import dollars, num, pvalue, starred
 from analysis.specs import Window
 from flows import progress
 from flows.io.atomic import locked, replace_file
-from analysis.formats import dollars, num, pvalue, starred
 from flows.reporting.markup import html_page
 from flows.reporting.ownership import is_own_index, report_manifest, simulation_manifest
 
