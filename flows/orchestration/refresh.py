@@ -66,8 +66,8 @@ from flows.reporting.plots import file_stem, slug
 from flows.settings import home
 from flows.io.store import PRICE_SCHEMA, PriceStore
 from flows.orchestration.study import (
-    acquire_prices, analyze, check_inputs, claim_tickers, code_version, event_info, load_data, no_result_message,
-    publish_report, run_manifest, runner, update_index,
+    acquire_prices, analyze, check_inputs, claim_tickers, code_version, confounder_descriptions, event_info, load_data,
+    load_discovered, no_result_message, publish_report, run_manifest, runner, update_index,
 )
 
 FINGERPRINT = "fingerprint.json"
@@ -103,9 +103,11 @@ def _factor_digests(needs: pl.DataFrame, factors: dict[str, pl.DataFrame]) -> di
 
 
 def fingerprints(
-    events: tuple[EventSpec, ...], spec: StudySpec, store: PriceStore, factors: dict[str, pl.DataFrame] | None = None
+    events: tuple[EventSpec, ...], spec: StudySpec, store: PriceStore, factors: dict[str, pl.DataFrame] | None = None,
+    context: tuple[EventSpec, ...] = (),
 ) -> dict[str, dict[str, Any]]:
-    """The fingerprint of every event and its parts (see the module docstring).
+    """The fingerprint of every event and its parts (see the module docstring); ``context``:
+    events not studied that may confound them (the SEC filings discovered for their tickers).
 
     Returns
     -------
@@ -117,7 +119,8 @@ def fingerprints(
     aligned = align_events(events_frame(events), cal)
     needs = price_requirements(aligned, spec, cal, per_event=True)
     around: dict[str, list[list[Any]]] = {}
-    for row in find_confounders(aligned, spec).iter_rows():  # a few per event
+    others = align_events(events_frame(context), cal) if context else None
+    for row in find_confounders(aligned, spec, others).iter_rows():  # a few per event
         around.setdefault(row[0], []).append([str(v) for v in row])
     tickers = needs[S.TICKER].unique().sort().to_list()
     prices = store.read(tickers, needs["start"].min(), needs["end"].max()) if tickers else store.read([])
@@ -219,9 +222,10 @@ def split_by_event(result: StudyResult, event_ids: list[str]) -> dict[str, Study
 
 
 def fingerprint_events(
-    events: tuple[EventSpec, ...], spec: StudySpec, store_root: str, factors: dict[str, pl.DataFrame]
+    events: tuple[EventSpec, ...], spec: StudySpec, store_root: str, factors: dict[str, pl.DataFrame],
+    context: tuple[EventSpec, ...] = (),
 ) -> dict[str, dict[str, Any]]:
-    return fingerprints(events, spec, PriceStore(Path(store_root)), factors)
+    return fingerprints(events, spec, PriceStore(Path(store_root)), factors, context)
 
 
 def changed_events(prints: dict[str, dict[str, Any]], folder: str, force: bool) -> dict[str, str]:
@@ -236,9 +240,10 @@ def changed_events(prints: dict[str, dict[str, Any]], folder: str, force: bool) 
 
 def write_event_reports(
     result: StudyResult, folder: str, manifest: dict[str, Any], prints: dict[str, dict[str, Any]],
-    events: tuple[EventSpec, ...], latex: bool,
+    events: tuple[EventSpec, ...], latex: bool, context: dict[str, str] | None = None,
 ) -> list[str]:
-    """Write ``<folder>/events/<id>/`` for every event of ``events``, each with its fingerprint."""
+    """Write ``<folder>/events/<id>/`` for every event of ``events``, each with its fingerprint
+    (``context``: event id -> description of the events around them, not studied)."""
     by_id = {e.id: e for e in events}
     written = []
     for event, part in split_by_event(result, list(by_id)).items():  # one report (files) per event
@@ -252,7 +257,7 @@ def write_event_reports(
         }
         fp = json.dumps(prints[event], indent=2, sort_keys=True) + "\n"
         written.append(publish_report(part, str(event_folder(folder, event)), own,
-                                      f"Market reaction: {event}", latex, {FINGERPRINT: fp}, briefs=False))
+                                      f"Market reaction: {event}", latex, {FINGERPRINT: fp}, briefs=False, context=context))
     return written
 
 
@@ -276,6 +281,7 @@ def refresh_catalog(
     regressors: list[str] | None = None,
     pooled_cov: PooledCov = "cluster",
     batch_rows: int = BATCH_ROWS,
+    discovered: bool = True,
 ) -> dict[str, Any]:
     """Fetch new prices for every event of a catalog, recompute the events whose fingerprint
     changed, skip the rest, and republish.
@@ -288,7 +294,7 @@ def refresh_catalog(
         ``auto`` (store, topped up from Yahoo; default), ``store`` or ``yfinance``.
     reports
         Reports folder; the catalog's reports go to ``<reports>/<catalog name>/``.
-    estimation, windows, model, returns, min_estimation_obs, latex, store, factors, risk_free, drop_confounded, task_runner, dask_address, regressors, pooled_cov, batch_rows
+    estimation, windows, model, returns, min_estimation_obs, latex, store, factors, risk_free, drop_confounded, task_runner, dask_address, regressors, pooled_cov, batch_rows, discovered
         As for ``event-study`` (one spec: :func:`flows.params.study_spec`).
     force
         Recompute every event.
@@ -308,10 +314,11 @@ def refresh_catalog(
     with progress.stage("catalog"):
         inputs = check_inputs(spec, catalog_path, None, root)
         events, factor_sets = inputs.events, inputs.factors
+    context = run(load_discovered, root, events, events) if discovered else ()  # SEC filings as confounders
     with progress.stage("prices"):
         plan, notes = acquire_prices(events, spec, root, source)
     with progress.stage("fingerprints"):
-        prints = run(fingerprint_events, events, spec, root, factor_sets)
+        prints = run(fingerprint_events, events, spec, root, factor_sets, context)
         changed = run(changed_events, prints, str(folder), force)
     ids = [e.id for e in events]
     if not changed:
@@ -328,22 +335,24 @@ def refresh_catalog(
         # event of a group; only the changed events' own reports are written.
         data = run(load_data, root, plan.needs, claim_tickers(events))
         with progress.stage("engine"):
-            everything = analyze(events, spec, data, factor_sets, task_runner=task_runner, dask_address=dask_address)
+            everything = analyze(events, spec, data, factor_sets, context, task_runner, dask_address,
+                                 discovered=frozenset(e.id for e in context))
         run.outcome(everything, notes, summary)
         if not everything.car[S.CAR].is_not_null().any():
             raise DataUnavailableError(no_result_message(everything, notes, root))
         with progress.stage("writing the reports"):
             store_ = PriceStore(Path(root))
+            named = confounder_descriptions(everything, context)
             if changed:
                 todo = tuple(e for e in events if e.id in changed)
                 manifest = run_manifest(catalog_path, todo, spec, source, store_, plan.needs, notes, factor_sets, kind="event",
                                         data=data)
-                run(write_event_reports, everything, str(folder), manifest, prints, todo, latex)
+                run(write_event_reports, everything, str(folder), manifest, prints, todo, latex, named)
             whole = run_manifest(catalog_path, events, spec, source, store_, plan.needs, notes, factor_sets, kind="catalog",
                                  result=everything, data=data)
             whole["fingerprints"] = {e: p["fingerprint"] for e, p in prints.items()}
             report = run(publish_report, everything, str(folder / CATALOG_DIR), whole,
-                         f"Market reaction: catalog {catalog_path.name}", latex)
+                         f"Market reaction: catalog {catalog_path.name}", latex, context=named)
             run.brief_artifacts(report, reports, frozenset())
             if changed:
                 run.artifacts(everything, {e: str(event_folder(folder, e)) for e in changed}, reports, frozenset())

@@ -51,3 +51,33 @@ def test_the_discovered_earnings_8k_confounds_the_deal(fake_edgar, mr_home, shar
     off = tmp_path / "reports" / "off"
     assert main(["-q", "run", "--catalog", str(catalog), "--source", "store", "--out", str(off), "--no-discovered"]) == 0
     assert pl.read_parquet(off / "confounders.parquet").filter(pl.col(S.DISCOVERED)).is_empty()
+
+
+def test_the_nightly_refresh_takes_the_discovered_filings_too(fake_edgar, mr_home, shared_data, tmp_path, monkeypatch, capsys):
+    """refresh-catalog (local run) finds the same confounder; a filing discovered later changes
+    the deal's fingerprint ("confounders" part) and recomputes it; nothing changes on a rerun."""
+    from flows.orchestration.refresh import refresh_catalog
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    prices = shared_data / "prices"
+    assert main(["-q", "prices", "import", str(prices / "AMZN.csv")]) == 0
+    assert main(["-q", "prices", "import", str(prices / "GSPC.csv"), "--ticker", "^GSPC"]) == 0
+    catalog = tmp_path / "deal.toml"
+    catalog.write_text(DEAL, encoding="utf-8")
+    reports = tmp_path / "reports"
+
+    first = refresh_catalog(catalog=str(catalog), source="store", reports=str(reports))
+    assert list(first["recomputed"]) == ["amzn-openai-aws-2025"]
+    assert pl.read_parquet(reports / "deal" / "catalog" / "confounders.parquet").filter(pl.col(S.DISCOVERED)).is_empty()
+
+    assert main(["-q", "events", "discover", "AMZN", "--since", "2025-01-01"]) == 0  # stored for AMZN
+    capsys.readouterr()
+    second = refresh_catalog(catalog=str(catalog), source="store", reports=str(reports))
+    assert second["recomputed"] == {"amzn-openai-aws-2025": "confounding events changed"}
+    conf = pl.read_parquet(reports / "deal" / "catalog" / "confounders.parquet")
+    assert conf.filter(pl.col(S.CONFOUNDER_ID) == Q3).row(0, named=True)[S.OFFSET] == -1
+    assert "AMAZON COM INC 8-K (items 2.02, 9.01) the session before" in (reports / "deal" / "catalog" / "report.md").read_text(encoding="utf-8")
+
+    assert refresh_catalog(catalog=str(catalog), source="store", reports=str(reports))["recomputed"] == {}
+    off = refresh_catalog(catalog=str(catalog), source="store", reports=str(reports), discovered=False)
+    assert off["recomputed"] == {"amzn-openai-aws-2025": "confounding events changed"}
