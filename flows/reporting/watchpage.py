@@ -1,7 +1,7 @@
 """The watch page, ``<reports>/watch/index.html``: what happened this week.
 
 The newest events the watch found (:mod:`flows.orchestration.watch`), newest first by
-acceptance time (New York): those of the last :data:`WEEK` under "This week", then older ones
+acceptance time (the exchange's clock): those of the last :data:`WEEK` under "This week", then older ones
 up to :data:`MAX_ROWS` in all. Each row gives the event's day-0 reaction from the newest
 report that studied it (its ``car.parquet``, window ``[0,0]``, primary tickers): the abnormal
 return with its stars, its t statistic and its dollar value (one money unit per table), and a
@@ -66,6 +66,11 @@ def day0_results(root: Path, ids: set[str]) -> pl.DataFrame:
             .unique([S.EVENT_ID, S.TICKER], keep="first", maintain_order=True))
 
 
+def _clock(tz: tzinfo) -> str:
+    """The clock's name as people say it: ``America/New_York`` -> ``New York``."""
+    return str(getattr(tz, "key", tz)).rsplit("/", 1)[-1].replace("_", " ")
+
+
 def _local(iso: str | None, tz: tzinfo) -> str:
     return datetime.fromisoformat(iso).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if iso else ""
 
@@ -114,13 +119,13 @@ def build_watch_page(root: Path, page_folder: Path, state: dict[str, dict[str, A
                 )
         return "".join(out)
 
-    head = ("<tr><th>accepted (New York)</th><th>event</th><th>ticker</th><th>day 0</th><th>AR day 0</th><th>t</th>"
+    head = (f"<tr><th>accepted ({esc(_clock(tz))})</th><th>event</th><th>ticker</th><th>day 0</th><th>AR day 0</th><th>t</th>"
             f"<th>$ abnormal{f' ({unit})' if unit else ''}</th><th>report</th><th>filing</th></tr>")
     week = [r for r in newest if datetime.fromisoformat(r["announced"]) >= week_start]
     earlier = [r for r in newest if datetime.fromisoformat(r["announced"]) < week_start]
     body = (
         "<h1>What happened this week</h1>"
-        f'<p class="muted">As of {esc(now.astimezone(tz).strftime("%Y-%m-%d %H:%M"))} New York. The filings the watch '
+        f'<p class="muted">As of {esc(now.astimezone(tz).strftime("%Y-%m-%d %H:%M"))} {esc(_clock(tz))}. The filings the watch '
         "found, newest first, with the day-0 abnormal return of their study (window [0,0]), its t statistic and dollar "
         "value; *** p&lt;0.01, ** p&lt;0.05, * p&lt;0.10; shaded: p&lt;0.05. An event is studied once its first "
         "event window has closed.</p>"
