@@ -684,16 +684,47 @@ class _Interrupts:
 
     def __init__(self) -> None:
         self.seen = False
+        self._armed = threading.Lock()
         if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
             signal.signal(signal.SIGINT, self._on_sigint)
+            self._watch_signals()
+
+    def _watch_signals(self) -> None:
+        """Start the deadline when the signal arrives, not when the main thread gets to run its
+        handler (it runs only between bytecodes of the main thread, which may be inside a long
+        call): the C-level handler writes the signal's number to a pipe (``signal.set_wakeup_fd``)
+        that a daemon thread reads."""
+        r, w = os.pipe()
+        os.set_blocking(w, False)
+        try:
+            signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+        except ValueError:
+            os.close(r), os.close(w)
+            return
+
+        def watch() -> None:
+            while True:
+                got = os.read(r, 64)
+                if not got:
+                    return
+                if signal.SIGINT in got:
+                    self._arm()
+
+        threading.Thread(target=watch, name="market-reaction-sigint", daemon=True).start()
+
+    def _arm(self) -> None:
+        """Start the deadline, once."""
+        if not self._armed.acquire(blocking=False):
+            return
+        deadline = threading.Timer(INTERRUPT_DEADLINE, self._deadline)
+        deadline.daemon = True
+        deadline.start()
 
     def _on_sigint(self, signum, frame) -> None:
         if self.seen:
             return
         self.seen = True
-        deadline = threading.Timer(INTERRUPT_DEADLINE, self._deadline)
-        deadline.daemon = True
-        deadline.start()
+        self._arm()
         raise KeyboardInterrupt
 
     @staticmethod
