@@ -67,6 +67,20 @@ def mr_home(tmp_path, monkeypatch) -> Path:
     return home
 
 
+@pytest.fixture
+def amzn_store(mr_home, shared_data, capsys) -> Path:
+    """A store (``MARKET_REACTION_HOME``) with the reference AMZN, ^GSPC, MSFT, NVDA and GOOGL
+    prices and AMZN's shares outstanding: what the AWS deal of the shipped catalog needs."""
+    from flows.cli.main import main
+
+    p = shared_data / "prices"
+    assert main(["prices", "import", *(str(p / f"{t}.csv") for t in ("AMZN", "MSFT", "NVDA", "GOOGL"))]) == 0
+    assert main(["prices", "import", str(p / "GSPC.csv"), "--ticker", "^GSPC"]) == 0
+    assert main(["shares", "import", str(shared_data / "shares_outstanding.csv")]) == 0
+    capsys.readouterr()
+    return mr_home
+
+
 @pytest.fixture(scope="session")
 def prefect_server() -> str:
     """A throw-away Prefect API (temporary SQLite DB) for the session; its URL."""

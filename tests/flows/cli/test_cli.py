@@ -29,16 +29,6 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-@pytest.fixture
-def amzn_store(mr_home, shared_data, capsys):
-    """A store with the reference AMZN, ^GSPC, MSFT, NVDA, GOOGL prices and AMZN's shares."""
-    p = shared_data / "prices"
-    assert run_cli(capsys, "prices", "import", str(p / "AMZN.csv"), str(p / "MSFT.csv"), str(p / "NVDA.csv"), str(p / "GOOGL.csv"))[0] == 0
-    assert run_cli(capsys, "prices", "import", str(p / "GSPC.csv"), "--ticker", "^GSPC")[0] == 0
-    assert run_cli(capsys, "shares", "import", str(shared_data / "shares_outstanding.csv"))[0] == 0
-    return mr_home
-
-
 def test_events_validate_and_list(capsys):
     code, out, _ = run_cli(capsys, "events", "validate", "--catalog", str(CATALOG))
     assert code == 0 and "8 events, all valid" in out

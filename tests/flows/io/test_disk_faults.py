@@ -174,8 +174,8 @@ def test_calendar_cache_on_a_full_disk_is_skipped(mr_home, monkeypatch):
     assert not list((mr_home / "cache").iterdir())
 
 
-def test_read_only_file_is_not_replaced(amzn_home, shared_data, capsys):
-    target = amzn_home / "prices" / "AMZN.parquet"
+def test_read_only_file_is_not_replaced(amzn_store, shared_data, capsys):
+    target = amzn_store / "prices" / "AMZN.parquet"
     before = target.read_bytes()
     target.chmod(0o444)
     assert main(["prices", "import", str(shared_data / "prices" / "AMZN.csv")]) == 1
@@ -184,35 +184,24 @@ def test_read_only_file_is_not_replaced(amzn_home, shared_data, capsys):
     assert target.read_bytes() == before
 
 
-@pytest.fixture
-def amzn_home(mr_home, shared_data, capsys) -> Path:
-    """A store of the reference prices the AWS event needs and AMZN's shares."""
-    p = shared_data / "prices"
-    assert main(["prices", "import", *(str(p / f"{t}.csv") for t in ("AMZN", "MSFT", "NVDA", "GOOGL"))]) == 0
-    assert main(["prices", "import", str(p / "GSPC.csv"), "--ticker", "^GSPC"]) == 0
-    assert main(["shares", "import", str(shared_data / "shares_outstanding.csv")]) == 0
-    capsys.readouterr()
-    return mr_home
-
-
-def test_read_only_store_serves_runs_and_refuses_imports(amzn_home, shared_data, tmp_path):
+def test_read_only_store_serves_runs_and_refuses_imports(amzn_store, shared_data, tmp_path):
     """Was: the import named the hidden temporary file it could not create."""
-    (amzn_home / ".lock").unlink()  # a run must not need it: none can be made below
-    for folder in (amzn_home / "prices", amzn_home):
+    (amzn_store / ".lock").unlink()  # a run must not need it: none can be made below
+    for folder in (amzn_store / "prices", amzn_store):
         folder.chmod(0o555)
-    before = tree(amzn_home)
-    done = cli(amzn_home, "run", AWS, "--catalog", str(CATALOG), "--out", str(tmp_path / "r"), obey_modes=True)
+    before = tree(amzn_store)
+    done = cli(amzn_store, "run", AWS, "--catalog", str(CATALOG), "--out", str(tmp_path / "r"), obey_modes=True)
     assert done.returncode == 0, done.stderr  # --source auto: everything is stored, nothing fetched
     assert (tmp_path / "r" / "car.parquet").is_file()
     aapl = str(shared_data / "prices" / "AAPL.csv")
-    done = cli(amzn_home, "prices", "import", aapl, obey_modes=True)
+    done = cli(amzn_store, "prices", "import", aapl, obey_modes=True)
     assert done.returncode == 1
-    assert one_line(done.stderr) == f"market-reaction: error: {amzn_home}: not written: Permission denied"
-    assert tree(amzn_home) == before  # nothing written: no lock file, no calendar cache
-    amzn_home.chmod(0o755)  # the prices folder alone read-only
-    done = cli(amzn_home, "prices", "import", aapl, obey_modes=True)
+    assert one_line(done.stderr) == f"market-reaction: error: {amzn_store}: not written: Permission denied"
+    assert tree(amzn_store) == before  # nothing written: no lock file, no calendar cache
+    amzn_store.chmod(0o755)  # the prices folder alone read-only
+    done = cli(amzn_store, "prices", "import", aapl, obey_modes=True)
     assert done.returncode == 1
-    assert one_line(done.stderr) == (f"market-reaction: error: {amzn_home / 'prices' / 'AAPL.parquet'}: not written: "
+    assert one_line(done.stderr) == (f"market-reaction: error: {amzn_store / 'prices' / 'AAPL.parquet'}: not written: "
                                      "Permission denied; AAPL was not stored (the store is as it was)")
 
 
@@ -223,16 +212,16 @@ def report_files(sizes_of: Path) -> list[int]:
     return sorted(p.stat().st_size for p in sizes_of.rglob("*") if p.is_file())
 
 
-def test_report_on_a_full_disk_names_the_folder_and_keeps_the_previous_report(amzn_home, tmp_path):
+def test_report_on_a_full_disk_names_the_folder_and_keeps_the_previous_report(amzn_store, tmp_path):
     """Was: "File too large" (no path) or "unexpected ComputeError"."""
     out = tmp_path / "reports" / "aws"
     args = ("run", AWS, "--catalog", str(CATALOG), "--source", "store", "--out", str(out))
-    assert cli(amzn_home, *args).returncode == 0
+    assert cli(amzn_store, *args).returncode == 0
     previous = tree(out.parent)
     sizes = report_files(out)
     # fail at the largest file (the page), then at a data file, then with the batches streamed to disk
     for fsize, more in ((sizes[-1] - 1, ()), (sizes[len(sizes) // 2], ()), (2_000, ("--batch-rows", "1"))):
-        done = cli(amzn_home, *args, *more, fsize=fsize)
+        done = cli(amzn_store, *args, *more, fsize=fsize)
         line = one_line(done.stderr)
         assert done.returncode == 1 and f"error: {out}" in line, line
         assert "not written: out of disk space (File too large); nothing in " in line and ".tmp" not in line
@@ -240,7 +229,7 @@ def test_report_on_a_full_disk_names_the_folder_and_keeps_the_previous_report(am
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".") and p.name != ".publish.lock"]
 
 
-def test_spilled_batches_on_a_full_disk_name_the_report_file(amzn_home, tmp_path, monkeypatch, capsys):
+def test_spilled_batches_on_a_full_disk_name_the_report_file(amzn_store, tmp_path, monkeypatch, capsys):
     out = tmp_path / "r"
 
     def full(self, table, *args, **kwargs):
@@ -255,12 +244,12 @@ def test_spilled_batches_on_a_full_disk_name_the_report_file(amzn_home, tmp_path
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == [".publish.lock", "home"]
 
 
-def test_read_only_report_parent_is_refused_before_the_study(amzn_home, tmp_path):
+def test_read_only_report_parent_is_refused_before_the_study(amzn_store, tmp_path):
     """Was: refused after the prices were read, naming the hidden lock file."""
     parent = tmp_path / "reports"
     parent.mkdir(mode=0o555)
     parent.chmod(0o555)
-    done = cli(amzn_home, "run", AWS, "--catalog", str(CATALOG), "--source", "store", "--out", str(parent / "aws"),
+    done = cli(amzn_store, "run", AWS, "--catalog", str(CATALOG), "--source", "store", "--out", str(parent / "aws"),
                obey_modes=True)
     assert done.returncode == 1
     assert one_line(done.stderr) == f"market-reaction: error: {parent}: not written: Permission denied; choose another --out"

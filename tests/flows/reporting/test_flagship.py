@@ -144,18 +144,8 @@ def test_user_text_is_escaped_everywhere(shared_data):
     assert verdicts[0] == "consistent" and res.claims[S.WHY].to_list()[-1].endswith("claim not understood")
 
 
-@pytest.fixture
-def store(mr_home, shared_data, capsys):
-    p = shared_data / "prices"
-    assert main(["prices", "import", *(str(p / f"{t}.csv") for t in ("AMZN", "MSFT", "NVDA", "GOOGL"))]) == 0
-    assert main(["prices", "import", str(p / "GSPC.csv"), "--ticker", "^GSPC"]) == 0
-    assert main(["shares", "import", str(shared_data / "shares_outstanding.csv")]) == 0
-    capsys.readouterr()
-    return mr_home
-
-
 @pytest.mark.slow
-def test_run_on_the_catalog_writes_the_flagship(prefect_api, store, tmp_path, capsys):
+def test_run_on_the_catalog_writes_the_flagship(prefect_api, amzn_store, tmp_path, capsys):
     out = tmp_path / "reports" / "openai"
     code = main(["run", "--catalog", str(CATALOG), "--source", "store", "--out", str(out)])
     stdout, err = capsys.readouterr()
@@ -186,7 +176,7 @@ def test_run_on_the_catalog_writes_the_flagship(prefect_api, store, tmp_path, ca
 
 
 @pytest.mark.slow
-def test_a_single_event_run_lists_catalog_confounders_and_can_drop_them(prefect_api, store, tmp_path, capsys):
+def test_a_single_event_run_lists_catalog_confounders_and_can_drop_them(prefect_api, amzn_store, tmp_path, capsys):
     out = tmp_path / "aws"
     code = main(["run", AWS, "--catalog", str(CATALOG), "--source", "store", "--out", str(out), "--drop-confounded"])
     said, err = capsys.readouterr()
