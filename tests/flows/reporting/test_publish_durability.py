@@ -1,12 +1,12 @@
 """Publishing under faults: report writers killed with SIGKILL at random moments and at every
 step of the swap, two writers on the same folder at once, and the bytes of two runs.
 
-Writers are processes forked from a *zygote* that has imported polars, matplotlib, scipy and
-the project once (8 s) and done no polars work (so forking is safe); each child computes the
-simulated study (~1.5 s) and writes reports. Versions are told apart by the manifest's
-``version`` (and ``version.txt``), and the CARs of version v are shifted by v x 1e-4, so
-every data file and table differs between versions. A report is *complete* when its files
-are exactly those its manifest lists, with the listed hashes.
+Writers are fresh Python processes running ``WRITER`` (imports take about 1 s), so no writer
+inherits the locks of another process's threads as a forked one would (polars starts threads
+when it is imported); each computes the simulated study (~1 s) and writes reports. Versions
+are told apart by the manifest's ``version`` (and ``version.txt``), and the CARs of version v
+are shifted by v x 1e-4, so every data file and table differs between versions. A report is
+*complete* when its files are exactly those its manifest lists, with the listed hashes.
 """
 
 from __future__ import annotations
@@ -38,14 +38,13 @@ from flows.reporting.index import write_index
 from flows.reporting.publish import VARYING_FIELDS, file_sha256, write_report
 from tests.conftest import REPO_ROOT
 
-ZYGOTE = textwrap.dedent("""
-    import os, shutil, signal, sys, traceback
+WRITER = textwrap.dedent("""
+    import os, signal, sys
     from dataclasses import replace
     from pathlib import Path
     import matplotlib
     matplotlib.use("Agg")
-    import matplotlib.pyplot, great_tables, polars as pl
-    import statsmodels.iolib.summary2, statsmodels.regression.linear_model  # imported by the first study otherwise
+    import polars as pl
     from analysis.calendar import exchange_calendar
     from analysis.engine import run_study
     from flows.devtools.market import DEMO_EVENTS, simulate_market
@@ -120,39 +119,28 @@ ZYGOTE = textwrap.dedent("""
         write(res, out, 2, "w")
         say("done")
 
-    COMMANDS = {"loop": loop, "crash": crash}
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the system
-    print("zygote", flush=True)
-    for line in sys.stdin:
-        args = line.split()
-        sys.stdout.flush()
-        pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                COMMANDS[args[0]](*args[1:])
-            except BaseException:
-                traceback.print_exc()
-                code = 1
-            sys.stdout.flush()
-            os._exit(code)
-        print("pid", pid, flush=True)
+    {"loop": loop, "crash": crash}[sys.argv[1]](*sys.argv[2:])
 """)
 
 
-class Zygote:
-    """The zygote process: ``start(command, *args)`` forks a writer and returns its pid."""
+class Writers:
+    """Writer processes: ``start(command, *args)`` runs ``WRITER`` with them and returns its pid;
+    the lines they print come on one queue, their stderr goes to ``log``."""
 
     def __init__(self, log: Path):
-        self.stderr = log.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", ZYGOTE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
-            text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        )
+        self.log, self.stderr = log, log.open("w")
+        self.procs: dict[int, subprocess.Popen] = {}
         self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=lambda: [self.lines.put(line.strip()) for line in self.proc.stdout], daemon=True).start()
-        self.log, self.said = log, []
-        self.expect(lambda line: line == "zygote", timeout=240)
+        self.said: list[str] = []
+
+    def start(self, *args: str) -> int:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, *map(str, args)], stdout=subprocess.PIPE, stderr=self.stderr, text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        )
+        threading.Thread(target=lambda: [self.lines.put(line.strip()) for line in proc.stdout], daemon=True).start()
+        self.procs[proc.pid] = proc
+        return proc.pid
 
     def expect(self, match, timeout: float = 120) -> str:
         end = time.monotonic() + timeout
@@ -164,7 +152,7 @@ class Zygote:
             try:
                 self.said.append(self.lines.get(timeout=max(0.0, end - time.monotonic())))
             except queue.Empty:
-                raise TimeoutError(f"zygote: no line expected after {timeout}s; stderr: {self.log.read_text()[-3000:]}") from None
+                raise TimeoutError(f"writers: no line expected after {timeout}s; stderr: {self.log.read_text()[-3000:]}") from None
 
     def poll(self, match) -> str | None:
         try:
@@ -172,42 +160,28 @@ class Zygote:
         except TimeoutError:
             return None
 
-    def start(self, *args: str) -> int:
-        self.proc.stdin.write(" ".join(map(str, args)) + "\n")
-        self.proc.stdin.flush()
-        return int(self.expect(lambda line: line.startswith("pid ")).split()[1])
-
-    def wait(self, pid: int, word: str, timeout: float = 240) -> None:
+    def wait(self, pid: int, word: str, timeout: float = 120) -> None:
         self.expect(lambda line: line == f"{pid} {word}", timeout)
 
+    def kill(self, pid: int) -> None:
+        self.procs[pid].kill()
+        self.gone(pid)
+
+    def gone(self, pid: int, timeout: float = 120) -> int:
+        """Wait for writer ``pid`` to exit; its exit code."""
+        return self.procs.pop(pid).wait(timeout)
+
     def stop(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait(timeout=30)
+        for pid in list(self.procs):
+            self.kill(pid)
         self.stderr.close()
 
 
-def kill(pid: int) -> None:
-    os.kill(pid, signal.SIGKILL)
-    gone(pid)
-
-
-def gone(pid: int, timeout: float = 30) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"writer {pid} did not exit")
-
-
-@pytest.fixture(scope="module")
-def zygote(tmp_path_factory):
-    z = Zygote(tmp_path_factory.mktemp("zygote") / "stderr.txt")
-    yield z
-    z.stop()
-    assert "deadlock" not in z.log.read_text()  # polars' warning about forking after its thread pool started
+@pytest.fixture
+def writers(tmp_path):
+    w = Writers(tmp_path / "writers-stderr.txt")
+    yield w
+    w.stop()
 
 
 @pytest.fixture(scope="module")
@@ -252,7 +226,7 @@ def hidden(parent: Path) -> list[str]:
 
 
 @pytest.mark.slow
-def test_writers_killed_at_random_moments_leave_the_old_or_the_new_report(zygote, result, tmp_path):
+def test_writers_killed_at_random_moments_leave_the_old_or_the_new_report(writers, result, tmp_path):
     reports = tmp_path / "reports"
     out = reports / "run"
     rng = random.Random(20251103)
@@ -260,12 +234,12 @@ def test_writers_killed_at_random_moments_leave_the_old_or_the_new_report(zygote
     for i in range(20):
         how = ("exchange", "renames")[i % 2]
         first = versions[-1] + 1
-        pid = zygote.start("loop", out, how, "w", first, 0)
-        zygote.wait(pid, "ready")
+        pid = writers.start("loop", out, how, "w", first, 0)
+        writers.wait(pid, "ready")
         started = time.monotonic()
-        zygote.wait(pid, f"wrote {first}")
+        writers.wait(pid, f"wrote {first}")
         time.sleep(rng.uniform(0.0, 1.2 * (time.monotonic() - started)))  # a random moment of the next write
-        kill(pid)
+        writers.kill(pid)
         if out.exists():
             versions.append(int(complete_version(out)[1:]))
         elif versions[-1]:  # only a kill between the two renames of the fallback: the next write restores .old-
@@ -302,14 +276,14 @@ CRASH_POINTS = [
 @pytest.mark.slow
 @pytest.mark.parametrize(("how", "step", "after_kill"), CRASH_POINTS, ids=[f"{h}-{s}" for h, s, _ in CRASH_POINTS])
 def test_a_kill_at_each_step_of_the_swap_is_repaired_by_the_next_write(
-    zygote, result, clean_versions, tmp_path, how, step, after_kill
+    writers, result, clean_versions, tmp_path, how, step, after_kill
 ):
     reports = tmp_path / "reports"
     out = reports / "run"
     shutil.copytree(clean_versions["w1"], out)
     expected = {name: tree(folder) for name, folder in clean_versions.items()}
-    pid = zygote.start("crash", out, how, step)
-    gone(pid, timeout=240)
+    pid = writers.start("crash", out, how, step)
+    assert writers.gone(pid) == -signal.SIGKILL
     if after_kill is None:
         assert not out.exists() and [p.name for p in reports.iterdir() if ".run.old-" in p.name]
     else:
@@ -325,22 +299,22 @@ def test_a_kill_at_each_step_of_the_swap_is_repaired_by_the_next_write(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["exchange", "renames"])
-def test_two_writers_on_the_same_folder_leave_one_complete_report(zygote, tmp_path, how):
+def test_two_writers_on_the_same_folder_leave_one_complete_report(writers, tmp_path, how):
     reports = tmp_path / "reports"
     out = reports / "run"
-    writers = [zygote.start("loop", out, how, tag, 1, 4) for tag in ("a", "b")]
+    pids = [writers.start("loop", out, how, tag, 1, 4) for tag in ("a", "b")]
     seen_missing = 0
-    for pid in writers:
-        zygote.wait(pid, "ready")
+    for pid in pids:
+        writers.wait(pid, "ready")
     while not out.exists():
         time.sleep(0.01)
-    pending, end = {str(pid) for pid in writers}, time.monotonic() + 300
+    pending, end = {str(pid) for pid in pids}, time.monotonic() + 300
     while pending and time.monotonic() < end:  # never missing while both write (exchange)
         seen_missing += not out.is_dir()
-        line = zygote.poll(lambda line: line.split()[0] in pending and line.endswith(" done"))
+        line = writers.poll(lambda line: line.split()[0] in pending and line.endswith(" done"))
         if line:
             pending.discard(line.split()[0])
-    assert not pending, zygote.log.read_text()[-3000:]
+    assert not pending, writers.log.read_text()[-3000:]
     if how == "exchange":
         assert seen_missing == 0
     assert complete_version(out) in {"a4", "b4"}  # the last of the eight writes won, complete
