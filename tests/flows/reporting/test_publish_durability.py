@@ -393,12 +393,16 @@ def test_a_scratch_folder_is_deleted_at_the_end_and_after_its_writer_is_killed(t
         (scratch / "abnormal_returns.parquet").write_bytes(b"rows")
         assert atomic.recover(reports) == []  # a live run's scratch survives a recovery
     assert hidden(reports) == []
-    child = os.fork()
-    if child == 0:  # a run killed while it streams
-        with atomic.scratch_folder(reports / "run") as scratch:
+    # a run killed while it streams
+    killed = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+        import os, signal
+        from pathlib import Path
+        from flows.io import atomic
+        with atomic.scratch_folder(Path({str(reports / "run")!r})) as scratch:
             (scratch / "abnormal_returns.parquet").write_bytes(b"rows")
             os.kill(os.getpid(), signal.SIGKILL)
-    os.waitpid(child, 0)
+    """)], env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, timeout=120)
+    assert killed.returncode == -signal.SIGKILL
     assert len(hidden(reports)) == 2  # the folder and its lock file
     assert [line.endswith("(unfinished: its writer was killed)") for line in atomic.recover(reports)] == [True]
     assert hidden(reports) == []
