@@ -39,7 +39,24 @@ def html_page(title: str, css: str, body: str) -> str:
             f"<title>{html.escape(title)}</title><style>{css}</style></head><body>{body}</body></html>\n")
 
 
-PAGE_CSS = (
+HIGHLIGHT_FILL = "#fff3bf"
+"""The fill of a significant cell."""
+
+TABLE_CSS = (
+    "table.t{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;border-collapse:collapse;"
+    "font-size:13px;margin:.3em 0;border-top:2px solid #d0d7de;border-bottom:2px solid #d0d7de}"
+    "table.t caption{text-align:left;font-weight:600;font-size:1.15em;padding:.4em 0}"
+    "table.t th,table.t td{padding:3px 8px;text-align:left;vertical-align:top}"
+    "table.t thead th{font-weight:bold;border-bottom:1px solid #d0d7de}table.t th[colspan]{text-align:center}"
+    "table.t tbody tr:nth-child(even){background:#f6f8fa}"
+    "table.t .n{text-align:right;font-variant-numeric:tabular-nums}table.t .nowrap{white-space:nowrap}"
+    f"table.t td.sig{{background:{HIGHLIGHT_FILL};font-weight:bold}}"
+    "table.t tfoot td{font-size:11px;color:#57606a;border-top:1px solid #d0d7de}"
+)
+"""The CSS of the report's tables (:func:`flows.reporting.tables.to_html`): in every page's
+CSS, and in each ``tables/<key>.html`` so that it shows styled on its own."""
+
+PAGE_CSS = TABLE_CSS + (
     "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2em auto;max-width:96em;"
     "padding:0 1.5em;color:#1f2328}h1{font-size:1.5em;margin-bottom:.4em}"
     "section.answers p{font-size:1.1em;background:#f6f8fa;border-left:4px solid #0969da;padding:.6em 1em;margin:.5em 0}"

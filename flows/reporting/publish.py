@@ -74,7 +74,7 @@ from flows.reporting.ownership import GENERATOR, is_report, report_manifest
 from flows.reporting.plots import event_plots, file_stems, group_plots
 from flows.io.spill import write_csv_twin
 from flows.reporting.answers import answer_sentences
-from flows.reporting.markup import PAGE_CSS, collapsible, html_page, md_block, md_text, toc
+from flows.reporting.markup import PAGE_CSS, TABLE_CSS, collapsible, html_page, md_block, md_text, toc
 from flows.reporting.tables import (
     MAX_EVENT_ROWS, Table, all_tables, summary_markdown, table_section, to_csv, to_html, to_latex, to_markdown,
 )
@@ -165,7 +165,7 @@ def _page(
     """``report.html``: the title, the ``answers`` (one paragraph each), a table of contents
     (``links`` first: the briefs), the plots and the tables with rows (long ones collapsed, see
     :func:`flows.reporting.tables.table_section`). Every text is escaped (titles, answers and
-    links here, table cells by great_tables, regression titles here; statsmodels' regression
+    links here, table cells by :func:`~flows.reporting.tables.to_html`, regression titles here; statsmodels' regression
     tables hold numbers and checked regressor names only)."""
     esc = html.escape
     figures = "".join(
@@ -365,7 +365,7 @@ def _write_contents(
         tables = [(t, to_html(t)) for t in all_tables(result)]
         for t, rendered in tables:
             (tmp / "tables" / f"{t.key}.md").write_text(to_markdown(t), encoding="utf-8")
-            (tmp / "tables" / f"{t.key}.html").write_text(rendered, encoding="utf-8")
+            (tmp / "tables" / f"{t.key}.html").write_text(f"<style>{TABLE_CSS}</style>{rendered}", encoding="utf-8")
             (tmp / "tables" / f"{t.key}.csv").write_text(to_csv(t), encoding="utf-8")
             if latex:
                 (tmp / "tables" / f"{t.key}.tex").write_text(to_latex(t), encoding="utf-8")

@@ -49,8 +49,13 @@ def test_summary_has_a_spanner_per_window_and_shades_significant_cars(result):
     significant = {e for e, p in zip(p0[S.EVENT_ID], p0[S.P_VALUE]) if p < 0.05}
     assert {events[i] for i in shaded} == significant == {"acme-merger", "bolt-recall", "crux-guidance"}
     page = to_html(table)
-    assert page.count("#fff3bf") >= len(significant) and 'id="summary"' in page
-    assert ">Day 0<" in page and ">$ abnormal<" in page  # spanner and short labels
+    rows = [re.findall(r"<td([^>]*)>", row) for row in re.findall(r"<tr>(<td.*?)</tr>", page.split("<tfoot>")[0])]
+    cells = {(r, c) for r, row in enumerate(rows) for c, attrs in enumerate(row) if "sig" in attrs}
+    cols = table.frame.columns
+    assert cells == {(r, cols.index(col)) for col, rs in table.highlight for r in rs}  # shaded: these cells, no other
+    assert {(r, cols.index("CAR [0,0]")) for r in shaded} <= cells
+    assert 'id="summary"' in page and 'scope="colgroup">Day 0</th>' in page  # spanner
+    assert ">$ abnormal<" in page  # short labels under it
 
 
 def test_every_format_shows_the_same_digits(result):

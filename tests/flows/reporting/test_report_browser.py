@@ -77,7 +77,7 @@ def test_report_renders_in_chromium(report, tmp_path):
     dom = done.stdout
     for key in ("summary", "events", "car", "abnormal_returns", "models", "tests", "regressions"):
         assert f'<section id="{key}">' in dom
-    assert dom.count("<table") >= 7 and "gt_table" in dom
+    assert dom.count('<table class="t"') >= 6
     assert "Reaction per event" in dom and "+3.78%***" in dom and "$98.6bn" in dom
     assert 'src="plots/car-amzn-openai-aws-2025.svg"' in dom
     shot = tmp_path / "report.png"
@@ -105,14 +105,17 @@ addEventListener("load", () => {
   const next = document.querySelector("h1").nextElementSibling;
   const out = document.createElement("pre");
   out.id = "probe";
+  const shaded = [...document.querySelectorAll("td.sig")].map((td) => getComputedStyle(td).backgroundColor);
+  const numbers = [...document.querySelectorAll("td.n")].map((td) => getComputedStyle(td).textAlign);
   out.textContent = JSON.stringify({width: document.documentElement.getBoundingClientRect().width, wrapped,
-                                    first: next ? next.innerText.trim() : ""});
+                                    first: next ? next.innerText.trim() : "", shaded, numbers});
   document.body.append(out);
 });
 </script>"""
 """Test-only: the pages have no script; a copy of a page gets this one, which lists every
-visible table cell holding an id, a date or a window that spans more than one line, and the
-text right after the title."""
+visible table cell holding an id, a date or a window that spans more than one line, the
+text right after the title, and the background of the significant cells and the alignment of
+the numeric ones as laid out."""
 AMZN_ANSWER = ("AMZN rose 4.00% (+$104.6bn) on 2025-11-03; +3.78% (+$98.6bn) beyond what the market explains, "
                "significant at 1% (t = 2.76, p = 0.006); the wider windows also hold Amazon Q3 2025 results the session "
                "before (+9.23% abnormal that day).")
@@ -159,6 +162,8 @@ def test_the_answer_comes_first_and_ids_never_wrap(catalog_report, tmp_path, nam
     assert seen["width"] == width
     assert seen["first"].startswith(AMZN_ANSWER)
     assert seen["wrapped"] == []
+    assert seen["shaded"] and set(seen["shaded"]) == {"rgb(255, 243, 191)"}  # HIGHLIGHT_FILL
+    assert seen["numbers"] and set(seen["numbers"]) == {"right"}
 
 
 def test_pages_print_and_collapse_long_tables(catalog_report):
