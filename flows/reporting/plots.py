@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -32,12 +34,15 @@ from analysis.engine import StudyResult
 from analysis.formats import dollars, money_unit, offset, pct
 from analysis.paths import BAND_Z, CAAR, CAAR_SE, caar_paths
 from analysis.specs import Window
+from flows.reporting.figures import dollar_tick, pct_tick, plain, save_figures, style
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 MAX_EVENT_PLOTS = 10
 """Events plotted (the first of ``StudyResult.paths``): their CAR and move plots."""
 MAX_GROUP_PLOTS = 10
 """Groups plotted (the first of :func:`analysis.paths.caar_paths`)."""
-FORMATS = ("png", "svg")
 
 
 def slug(text: str) -> str:
@@ -74,50 +79,16 @@ def file_stems(texts: list[str]) -> dict[str, str]:
     return out
 
 
-def _plain(text: str) -> str:
-    """User text shown by matplotlib: escape '$' so it is not read as mathtext."""
-    return text.replace("$", r"\$")
-
-
-STYLE = {
-    "svg.hashsalt": "market-reaction", "svg.fonttype": "none", "font.size": 11, "axes.titlesize": 12,
-    "axes.labelsize": 11, "xtick.labelsize": 10, "ytick.labelsize": 10, "legend.fontsize": 10,
-}
-"""matplotlib settings of every figure (text about 1/40 of a figure's width)."""
-COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
-"""The lines' colours: tab10 without its red, the confounders' colour."""
 LEGEND_ROW = 0.22  # inches a legend row takes
 WIDTH, MOVE_WIDTH = 5.2, 4.2
 """Figure widths in inches (the pages show them 36em and 28em wide): 10 pt tick labels are
 9 px on a 390 px phone (342 px of page), 15 px at 36em."""
-PNG_DPI = 100
-"""The PNGs' resolution (520 px wide CAR plots, text 15 px): at 150 dpi the plots of a report took 10 % longer."""
 MAX_MARKERS = 4
 """Confounder lines a plot draws (then "+N more")."""
 CONFOUNDER_COLOR = "#cf222e"
 CLAIM_COLORS = ("#bf8700", "#8250df", "#1a7f37")
 CONFOUNDER_LABEL = "confounder: another event's day 0"
 BAND_LABEL = f"95% band: CAR ± {BAND_Z} s.e. of the CAR\n(s.e. ≈ σ·√days, σ: the model's residual s.d.)"
-
-
-def _style():
-    """The settings of :data:`STYLE` while a figure is made or saved (a notebook's own stay as they are)."""
-    import matplotlib
-    from cycler import cycler
-
-    return matplotlib.rc_context({**STYLE, "axes.prop_cycle": cycler(color=COLORS)})
-
-
-def _save(fig, folder: Path, stem: str) -> list[Path]:
-    """Write ``fig`` as ``<stem>.png`` and ``<stem>.svg``; called inside :func:`_style` (the SVG's
-    settings are read when it is written)."""
-    paths = []
-    for ext in FORMATS:
-        path = folder / f"{stem}.{ext}"
-        png = {"metadata": {"Software": None}, "pil_kwargs": {"compress_level": 1}}  # level 6: +13 ms a figure
-        fig.savefig(path, format=ext, dpi=PNG_DPI, **({"metadata": {"Date": None}} if ext == "svg" else png))
-        paths.append(path)
-    return paths
 
 
 def _path_figure(title: str, windows: tuple[Window, ...], days: Window, n_lines: int, n_notes: int):
@@ -138,9 +109,9 @@ def _path_figure(title: str, windows: tuple[Window, ...], days: Window, n_lines:
     ax.axhline(0.0, color="#888888", linewidth=0.8)
     ax.axvline(0.0, color="#888888", linewidth=0.8, linestyle=":")
     ax.set_ylabel("cumulative abnormal return")
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: pct(y)))  # the tables' percent (analysis.formats)
+    ax.yaxis.set_major_formatter(FuncFormatter(pct_tick))
     # y given: no search for a free position (~20 ms); wrapping measures each word: only long titles
-    ax.set_title(_plain(title), loc="left", wrap=len(title) > 42, y=1.0)
+    ax.set_title(plain(title), loc="left", wrap=len(title) > 42, y=1.0)
     ax.grid(True, color="#eeeeee")
     lo, hi = days.start - 0.5, days.end + 0.5
     ax.set_xlim(lo, hi)
@@ -179,7 +150,7 @@ def _confounder_lines(ax, marks: pl.DataFrame) -> bool:
         need = max(map(len, label.split("\n"))) * per_char + 0.15
         x, ha = ((day + 0.12, "left") if day + need <= hi else (day - 0.12, "right") if day - need >= lo
                  else (lo + 0.05, "left"))  # beside its line, else from the left edge across it
-        ax.text(x, 0.98 - step * k, _plain(label), transform=ax.get_xaxis_transform(), ha=ha, va="top", fontsize=9.5,
+        ax.text(x, 0.98 - step * k, plain(label), transform=ax.get_xaxis_transform(), ha=ha, va="top", fontsize=9.5,
                 color=CONFOUNDER_COLOR, linespacing=1.1,
                 bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
     if marks.height > shown.height:
@@ -220,28 +191,32 @@ def plotted_groups(caar: pl.DataFrame) -> list[str]:
     return caar[S.GROUP].unique(maintain_order=True).head(MAX_GROUP_PLOTS).to_list()
 
 
-def event_plots(result: StudyResult, folder: Path) -> list[Path]:
-    """``car-<event>.png/.svg`` and ``move-<event>.png/.svg`` for the events of
+def event_figures(result: StudyResult) -> list[tuple[str, Figure]]:
+    """``(stem, figure)``: ``car-<event>`` and ``move-<event>`` for the events of
     :func:`plotted_events` (a move plot where :func:`day0_moves` has a row), each event's
-    two plots next to each other in the list."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    two next to each other."""
+    figures = []
     events = plotted_events(result.paths)
     stems = file_stems(events)
     moves = day0_moves(result, events)
-    with _style():
+    with style():
         for event in events:  # one figure per event (drawing, not statistics)
-            written += _save(_car_figure(result, event), folder, f"car-{stems[event]}")
+            figures.append((f"car-{stems[event]}", _car_figure(result, event)))
             mine = moves.filter(pl.col(S.EVENT_ID) == event)
             if mine.height:
-                written += _save(_move_figure(event, mine, result.claims), folder, f"move-{stems[event]}")
-    return written
+                figures.append((f"move-{stems[event]}", _move_figure(event, mine, result.claims)))
+    return figures
+
+
+def event_plots(result: StudyResult, folder: Path) -> list[Path]:
+    """:func:`event_figures` saved in ``folder`` (:func:`save_figures`)."""
+    return save_figures(event_figures(result), folder)
 
 
 def event_figure(result: StudyResult, event: str):
     """The figure of ``event``'s CAR paths: a line per ticker, with the band of ±:data:`BAND_Z`
     s.e. around the primary tickers' lines, its confounders' days and the event windows."""
-    with _style():
+    with style():
         return _car_figure(result, event)
 
 
@@ -257,7 +232,7 @@ def _car_figure(result: StudyResult, event: str):
         primary = role == "primary"
         (line,) = ax.plot(day, car, marker="o" if primary else None, markersize=3.5,
                           linestyle="-" if primary else "--", linewidth=2.0 if primary else 1.2,
-                          label=_plain(f"{ticker}" + ("" if primary else " (related)")))
+                          label=plain(f"{ticker}" + ("" if primary else " (related)")))
         if primary:
             band = ax.fill_between(day, car - BAND_Z * se, car + BAND_Z * se, color=line.get_color(), alpha=0.18,
                                    linewidth=0)
@@ -274,17 +249,16 @@ def _confounder_handle():
     return Line2D([], [], color=CONFOUNDER_COLOR, linewidth=1.4, linestyle="--")
 
 
-def group_plots(result: StudyResult, folder: Path) -> list[Path]:
-    """``caar-<group>.png/.svg`` for the groups of :func:`plotted_groups` (the CAAR of
-    :func:`analysis.paths.caar_paths`), with the confounders of the group's plotted event rows."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+def group_figures(result: StudyResult) -> list[tuple[str, Figure]]:
+    """``(stem, figure)``: ``caar-<group>`` for the groups of :func:`plotted_groups` (the CAAR
+    of :func:`analysis.paths.caar_paths`), with the confounders of the group's plotted event rows."""
+    figures = []
     caar = caar_paths(result.paths)
     parts = caar.filter(pl.col(S.GROUP).is_in(plotted_groups(caar))).partition_by(S.GROUP, as_dict=True, maintain_order=True)
     stems = file_stems([group for (group,) in parts])
     members = (result.paths.filter((pl.col(S.ROLE) == "primary") & pl.col(S.CAR).is_not_null())
                .select(S.GROUP, S.EVENT_ID).unique(maintain_order=True))  # the events in the CAAR
-    with _style():
+    with style():
         for (group,), rows in parts.items():
             marks = confounder_marks(result, members.filter(pl.col(S.GROUP) == group)[S.EVENT_ID].to_list(),
                                      primary_only=True)
@@ -301,8 +275,13 @@ def group_plots(result: StudyResult, folder: Path) -> list[Path]:
             if _confounder_lines(ax, marks):
                 extra.append((_confounder_handle(), CONFOUNDER_LABEL))
             _legend(fig, ax, extra)
-            written += _save(fig, folder, f"caar-{stems[group]}")
-    return written
+            figures.append((f"caar-{stems[group]}", fig))
+    return figures
+
+
+def group_plots(result: StudyResult, folder: Path) -> list[Path]:
+    """:func:`group_figures` saved in ``folder`` (:func:`save_figures`)."""
+    return save_figures(group_figures(result), folder)
 
 
 # --- the day-0 move in dollars -------------------------------------------------------------------
@@ -346,7 +325,7 @@ def move_figure(result: StudyResult, event: str):
     moves = day0_moves(result, [event])
     if not moves.height:
         return None
-    with _style():
+    with style():
         return _move_figure(event, moves, result.claims)
 
 
@@ -377,7 +356,7 @@ def _move_figure(event: str, moves: pl.DataFrame, claims: pl.DataFrame):
     fig = Figure(figsize=(MOVE_WIDTH, fig_height))
     ax = fig.add_axes((1.0 / MOVE_WIDTH, below / fig_height, 1 - 1.15 / MOVE_WIDTH, 2.5 / fig_height))
     whose = "" if several else f"{moves[S.TICKER][0]}'s "
-    ax.set_title(_plain(f"{event}\n{whose}day-0 move in dollars"), loc="left", fontsize=11, wrap=len(event) > 34, y=1.0)
+    ax.set_title(plain(f"{event}\n{whose}day-0 move in dollars"), loc="left", fontsize=11, wrap=len(event) > 34, y=1.0)
     ax.axhline(0.0, color="#888888", linewidth=0.8)
     ax.grid(True, axis="y", color="#eeeeee")
     ax.set_axisbelow(True)
@@ -388,7 +367,7 @@ def _move_figure(event: str, moves: pl.DataFrame, claims: pl.DataFrame):
         bars = ((x0, 0.0, n, "#8c959f", "normal"), (x0 + 1, n, a, "#0969da", "abnormal"), (x0 + 2, 0.0, m, "#1f2328", "move"))
         for x, base, size, color, part in bars:
             ax.bar(x, size, bottom=base, width=0.7, color=color, gid=f"move-{stem}-{part}")
-            ax.annotate(_plain(dollars(size, unit, signed=True)), (x, base + size), xytext=(0, 3 if size >= 0 else -3),
+            ax.annotate(plain(dollars(size, unit, signed=True)), (x, base + size), xytext=(0, 3 if size >= 0 else -3),
                         textcoords="offset points", ha="center", va="bottom" if size >= 0 else "top", fontsize=9)
         ax.plot([x0 + 0.35, x0 + 0.65], [n, n], color="#8c959f", linewidth=0.8)  # the step of the waterfall
         for k, (_, value, share) in enumerate(c for c in claimed if c[0] == ticker):
@@ -396,15 +375,15 @@ def _move_figure(event: str, moves: pl.DataFrame, claims: pl.DataFrame):
             (mark,) = ax.plot([x0 + 2], [value], marker="D", markersize=7, color=CLAIM_COLORS[k % 3], linestyle="none",
                               gid=f"claim-{stem}" + (f"-{k + 1}" if k else ""))
             handles.append(mark)
-            texts.append(_plain(f"{ticker} {label}" if several else label))
+            texts.append(plain(f"{ticker} {label}" if several else label))
         prefix = f"{ticker}\n" if several else ""
         ticks += [x0, x0 + 1, x0 + 2]
-        labels += [_plain(f"{prefix}model"), _plain(f"{prefix}abnormal"), _plain(f"{prefix}day 0")]
+        labels += [plain(f"{prefix}model"), plain(f"{prefix}abnormal"), plain(f"{prefix}day 0")]
     ax.set_xticks(ticks, labels=labels)
     ax.set_xlim(-0.6, ticks[-1] + 0.6)
     low, high = ax.get_ylim()
     ax.set_ylim(low - 0.08 * (high - low), high + 0.08 * (high - low))  # room for the values
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _plain(dollars(v, unit))))
+    ax.yaxis.set_major_formatter(FuncFormatter(partial(dollar_tick, unit=unit)))
     handles = [*(Line2D([], [], color=c, linewidth=6) for c in ("#8c959f", "#0969da", "#1f2328")), *handles]
     texts = ["model: expected return × market cap", "abnormal: abnormal return × market cap",
              "day 0: return × market cap (day −1 close)", *texts]

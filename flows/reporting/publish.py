@@ -71,8 +71,8 @@ from analysis.engine import STATUS, StudyResult
 from flows import progress
 from flows.io.atomic import naming, staged_folder
 from flows.reporting.ownership import GENERATOR, is_report, report_manifest
-from flows.reporting.plots import event_plots, file_stems, group_plots
-from flows.io.spill import write_csv_twin
+from flows.reporting.figures import OWN_PROCESS, saving_figures
+from flows.reporting.plots import event_figures, file_stems, group_figures
 from flows.reporting.answers import answer_sentences
 from flows.reporting.markup import PAGE_CSS, TABLE_CSS, collapsible, html_page, md_block, md_text, toc
 from flows.reporting.tables import (
@@ -206,15 +206,15 @@ def write_data_file(frame: pl.DataFrame, folder: Path, name: str) -> None:
 
 
 def _write_data(folder: Path, result: StudyResult, spilled: Mapping[str, Path]) -> tuple[float, dict[str, str]]:
-    """Every data file of :data:`CONTRACT_FILES` (those in ``spilled`` moved in, with their CSV
+    """Every data file of :data:`CONTRACT_FILES` (those in ``spilled`` moved in with their CSV
     twins); returns the seconds it took and the files' sha256 (hashed while the file is in the
     page cache)."""
     started = time.perf_counter()
     hashes = {}
     for name in CONTRACT_FILES:
-        if name in spilled:
-            os.replace(spilled[name], folder / f"{name}.parquet")
-            write_csv_twin(folder / f"{name}.parquet")
+        if name in spilled:  # with its CSV twin beside it
+            for ext in ("parquet", "csv"):
+                os.replace(spilled[name].with_suffix(f".{ext}"), folder / f"{name}.{ext}")
         else:
             write_data_file(getattr(result, name), folder, name)
         hashes |= {f"{name}.{ext}": file_sha256(folder / f"{name}.{ext}") for ext in ("parquet", "csv")}
@@ -357,45 +357,47 @@ def _write_contents(
     with ThreadPoolExecutor(2) as pool:  # polars writes the data files without the GIL while Python renders
         data = pool.submit(_write_data, tmp, result, spilled)
         code = pool.submit(code_revision)  # its git calls wait beside the rendering
-        if pages is not None:
-            made = pages()
-            _check_names(made.files)
-            extra, links, manifest = {**extra, **made.files}, (*made.links, *links), {**manifest, **made.manifest}
-            clock.lap("briefs")
-        tables = [(t, to_html(t)) for t in all_tables(result)]
-        for t, rendered in tables:
-            (tmp / "tables" / f"{t.key}.md").write_text(to_markdown(t), encoding="utf-8")
-            (tmp / "tables" / f"{t.key}.html").write_text(f"<style>{TABLE_CSS}</style>{rendered}", encoding="utf-8")
-            (tmp / "tables" / f"{t.key}.csv").write_text(to_csv(t), encoding="utf-8")
-            if latex:
-                (tmp / "tables" / f"{t.key}.tex").write_text(to_latex(t), encoding="utf-8")
-        # statsmodels summary_col layout; keys name the group (user text): safe, unique file names
-        stems = file_stems([t.key for t in result.regression_tables])
-        regression_tables = [(stems[t.key], t) for t in result.regression_tables]
-        for key, t in regression_tables:
-            (tmp / "tables" / f"{key}.md").write_text(summary_markdown(t), encoding="utf-8")
-            (tmp / "tables" / f"{key}.html").write_text(t.html, encoding="utf-8")
-            (tmp / "tables" / f"{key}.tex").write_text(t.latex, encoding="utf-8")
-        clock.lap("tables")
-        figures = event_plots(result, tmp / "plots") + group_plots(result, tmp / "plots")
-        clock.lap("plots")
-        svgs = [p.relative_to(tmp).as_posix() for p in figures if p.suffix == ".svg"]
-        answers = [a.sentence for a in answer_sentences(result, descriptions)] or ([headline] if headline else [])
-        pngs = [p.relative_to(tmp).as_posix() for p in figures if p.suffix == ".png"]
-        (tmp / "report.md").write_text(_markdown(title, answers, [t for t, _ in tables], pngs, regression_tables, links),
-                                       encoding="utf-8")
-        (tmp / "report.html").write_text(_page(title, tables, answers, svgs, regression_tables, links), encoding="utf-8")
-        for name, text in extra.items():
-            (tmp / name).write_text(text, encoding="utf-8")
-        clock.lap("pages")
-        if xlsx:
-            from flows.reporting.workbook import WORKBOOK, write_workbook
+        figures = event_figures(result) + group_figures(result)
+        clock.lap("figures")
+        with saving_figures(figures, tmp / "plots") as plots:  # in a process of its own for many figures
+            if pages is not None:
+                made = pages()
+                _check_names(made.files)
+                extra, links, manifest = {**extra, **made.files}, (*made.links, *links), {**manifest, **made.manifest}
+                clock.lap("briefs")
+            tables = [(t, to_html(t)) for t in all_tables(result)]
+            for t, rendered in tables:
+                (tmp / "tables" / f"{t.key}.md").write_text(to_markdown(t), encoding="utf-8")
+                (tmp / "tables" / f"{t.key}.html").write_text(f"<style>{TABLE_CSS}</style>{rendered}", encoding="utf-8")
+                (tmp / "tables" / f"{t.key}.csv").write_text(to_csv(t), encoding="utf-8")
+                if latex:
+                    (tmp / "tables" / f"{t.key}.tex").write_text(to_latex(t), encoding="utf-8")
+            # statsmodels summary_col layout; keys name the group (user text): safe, unique file names
+            stems = file_stems([t.key for t in result.regression_tables])
+            regression_tables = [(stems[t.key], t) for t in result.regression_tables]
+            for key, t in regression_tables:
+                (tmp / "tables" / f"{key}.md").write_text(summary_markdown(t), encoding="utf-8")
+                (tmp / "tables" / f"{key}.html").write_text(t.html, encoding="utf-8")
+                (tmp / "tables" / f"{key}.tex").write_text(t.latex, encoding="utf-8")
+            clock.lap("tables")
+            svgs = [p.relative_to(tmp).as_posix() for p in plots if p.suffix == ".svg"]
+            pngs = [p.relative_to(tmp).as_posix() for p in plots if p.suffix == ".png"]
+            answers = [a.sentence for a in answer_sentences(result, descriptions)] or ([headline] if headline else [])
+            (tmp / "report.md").write_text(_markdown(title, answers, [t for t, _ in tables], pngs, regression_tables, links),
+                                           encoding="utf-8")
+            (tmp / "report.html").write_text(_page(title, tables, answers, svgs, regression_tables, links), encoding="utf-8")
+            for name, text in extra.items():
+                (tmp / name).write_text(text, encoding="utf-8")
+            clock.lap("pages")
+            if xlsx:
+                from flows.reporting.workbook import WORKBOOK, write_workbook
 
-            write_workbook(tmp / WORKBOOK, result, title, headline)
-            clock.lap("workbook")
+                write_workbook(tmp / WORKBOOK, result, title, headline)
+                clock.lap("workbook")
+        clock.lap(f"then waiting for the plots ({'saved beside the rest' if len(figures) >= OWN_PROCESS else 'saved here'})")
         clock.times["data files and their hashes (beside the rest)"], hashes = data.result()
         code_used = code.result()
-        clock.lap("then waiting for them")
+        clock.lap("then waiting for the data files")
     full = {
         **manifest,
         "generator": GENERATOR,

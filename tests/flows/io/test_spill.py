@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from flows.io.spill import FrameSpill, write_csv_twin
+from flows.io.spill import FrameSpill
 
 
 def batches() -> list[pl.DataFrame]:
@@ -26,12 +26,14 @@ def test_the_file_equals_the_concatenated_frames_and_appears_on_close(tmp_path):
         for frame in parts:
             spill.append("abnormal_returns", frame)
         spill.append("car", parts[0])
-        assert not (tmp_path / "abnormal_returns.parquet").exists()  # only a hidden temporary until closed
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["abnormal_returns.parquet", "car.parquet"]
-    assert_frame_equal(pl.read_parquet(tmp_path / "abnormal_returns.parquet"), pl.concat(parts), check_exact=True)
-    csv = write_csv_twin(tmp_path / "abnormal_returns.parquet")
-    assert csv.read_text() == pl.concat(parts).write_csv()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["abnormal_returns.csv", "abnormal_returns.parquet", "car.parquet"]
+        spill.append("empty", parts[1])
+        assert not (tmp_path / "abnormal_returns.parquet").exists()  # only hidden temporaries until closed
+        assert not [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "abnormal_returns.csv", "abnormal_returns.parquet", "car.csv", "car.parquet", "empty.csv", "empty.parquet"]
+    for name, frame in (("abnormal_returns", pl.concat(parts)), ("car", parts[0]), ("empty", parts[1])):
+        assert_frame_equal(pl.read_parquet(tmp_path / f"{name}.parquet"), frame, check_exact=True)
+        assert (tmp_path / f"{name}.csv").read_text() == pl.read_parquet(tmp_path / f"{name}.parquet").write_csv()
 
 
 def test_an_error_leaves_no_file(tmp_path):
@@ -48,3 +50,21 @@ def test_a_batch_with_other_columns_is_refused(tmp_path):
             spill.append("car", pl.DataFrame({"car": ["text"]}))
         with pytest.raises(ValueError, match="not a plain file name"):
             spill.append("../car", pl.DataFrame({"car": [0.1]}))
+
+
+def test_an_error_of_the_writing_thread_is_raised_by_the_caller_and_leaves_no_file(tmp_path, monkeypatch):
+    from flows.io import spill as module
+
+    def full(self, table):
+        raise OSError(28, "No space left on device", str(self.final))
+
+    parts = batches()
+    spill = FrameSpill(tmp_path)
+    spill.append("abnormal_returns", parts[0])
+    spill.close()
+    monkeypatch.setattr(module._Files, "write", full)
+    with pytest.raises(OSError, match="No space left on device"), FrameSpill(tmp_path) as spill:
+        for frame in parts * 3:  # raised by a later append or by the close
+            spill.append("abnormal_returns", frame)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["abnormal_returns.csv", "abnormal_returns.parquet"]
+    assert_frame_equal(pl.read_parquet(tmp_path / "abnormal_returns.parquet"), parts[0])  # the earlier file untouched

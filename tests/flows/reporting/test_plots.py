@@ -6,6 +6,9 @@ AWS-OpenAI deal, on the shared real prices."""
 from __future__ import annotations
 
 import dataclasses
+import errno
+import shutil
+import signal
 import struct
 import xml.etree.ElementTree as ET
 
@@ -138,3 +141,57 @@ def test_group_caar_table_flags_windows_holding_a_confounders_day(amzn):
     assert "| [0,0] |" in table and "| [-1,+1] † |" in table and "| [-5,+5] † |" in table
     assert ("† [-1,+1], [-5,+5] include day -1 of amzn-openai-aws-2025 (AMZN), the day 0 of amzn-q3-2025-earnings: "
             "its AR that day, +9.23%, is in the CAAR.") in table
+
+
+# --- saving many figures in a process of their own ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_figures():
+    """The figures of the simulated market's four events and their group (nine: above OWN_PROCESS)."""
+    from analysis.calendar import exchange_calendar
+    from analysis.engine import run_study
+    from analysis.specs import StudySpec, events_frame
+    from flows.devtools.market import DEMO_EVENTS, simulate_market
+    from flows.reporting.plots import event_figures, group_figures
+
+    cal = exchange_calendar()
+    market = simulate_market(cal, events=DEMO_EVENTS)
+    res = run_study(events_frame(market.events), market.prices, StudySpec(), cal, market.shares)
+    return event_figures(res) + group_figures(res)
+
+
+def test_figures_saved_in_their_own_process_are_the_bytes_saved_here(demo_figures, tmp_path):
+    from flows.reporting.figures import OWN_PROCESS, save_figures, saving_figures
+
+    assert len(demo_figures) >= OWN_PROCESS
+    here = save_figures(demo_figures, tmp_path / "here")
+    with saving_figures(demo_figures, tmp_path / "there") as there:
+        assert [p.name for p in there] == [p.name for p in here]  # the names at once
+    assert [p.read_bytes() for p in there] == [p.read_bytes() for p in here]
+    with saving_figures(demo_figures[:2], tmp_path / "few") as few:  # a few: saved here, before the block
+        assert [p.read_bytes() for p in few] == [p.read_bytes() for p in here[:4]]
+
+
+def test_the_saving_process_says_which_file_it_could_not_write(demo_figures, tmp_path):
+    from flows.reporting.figures import saving_figures
+
+    folder = tmp_path / "plots"
+    with pytest.raises(OSError, match="plots") as raised:
+        with saving_figures(demo_figures, folder):
+            shutil.rmtree(folder)
+            folder.write_text("a file where the folder was")
+    assert raised.value.errno in (errno.ENOTDIR, errno.ENOENT) and str(folder) in raised.value.filename
+
+
+def test_an_error_of_the_caller_stops_the_saving_process(demo_figures, tmp_path):
+    from flows.reporting import figures
+
+    started = []
+    real = figures.subprocess.Popen
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(figures.subprocess, "Popen", lambda *a, **k: started.append(real(*a, **k)) or started[-1])
+        with pytest.raises(KeyboardInterrupt), figures.saving_figures(demo_figures, tmp_path / "plots"):
+            raise KeyboardInterrupt
+    (proc,) = started
+    assert proc.poll() == -signal.SIGKILL  # killed and reaped, not left running
