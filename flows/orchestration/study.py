@@ -45,6 +45,7 @@ from flows.io.atomic import scratch_folder
 from flows.orchestration.batches import local_batches, study_in_batches
 from flows.io.catalog import default_catalog_path, select_events
 from flows.io.factors import coverage_notes, load_factor_sets
+from flows.reporting.figures import OWN_PROCESS, warm_up
 from flows.reporting.flagship import Brief, brief_files, displayed_events, group_briefs
 from flows.reporting.index import write_index
 from flows.params import (
@@ -467,6 +468,8 @@ def study_events(
         data = run(load_data, root, plan.needs, claim_tickers(events))
     folder = Path(reports) if reports else Path(out).parent if out else Path(DEFAULT_REPORTS)
     target = out or str(default_out(events, datetime.now(timezone.utc), folder))
+    if len(events) >= OWN_PROCESS:  # its plots will be saved in a process of their own: start it now
+        warm_up()
     with scratch_folder(Path(target)) as scratch:  # for the rows a study of several batches streams to disk
         with progress.stage("engine"):
             result = analyze(events, spec, data, inputs.factors, inputs.context, task_runner, dask_address, str(scratch),

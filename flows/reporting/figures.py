@@ -7,6 +7,7 @@ this module, and every figure pickles with references to it alone (its tick form
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import pickle
@@ -98,10 +99,7 @@ def saving_figures(figures: list[tuple[str, Figure]], folder: Path) -> Iterator[
         yield save_figures(figures, folder)
         return
     folder.mkdir(parents=True, exist_ok=True)
-    root = str(Path(__file__).resolve().parents[2])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen([sys.executable, "-c", "from flows.reporting.figures import _save_pickled; _save_pickled()"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, process_group=0)
+    proc = _READY.pop() if _READY else _saver()
     said: list[bytes] = []
     talk = threading.Thread(target=lambda: said.extend(proc.communicate(pickle.dumps((figures, folder)))), daemon=True)
     talk.start()
@@ -119,6 +117,41 @@ def saving_figures(figures: list[tuple[str, Figure]], folder: Path) -> Iterator[
         raise RuntimeError(f"saving the plots in {folder}: {error['message']}")
 
 
+def _saver() -> subprocess.Popen:
+    """A saving process (:func:`_save_pickled`), waiting for its figures on stdin."""
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    return subprocess.Popen([sys.executable, "-c", "from flows.reporting.figures import _save_pickled; _save_pickled()"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, process_group=0)
+
+
+_READY: list[subprocess.Popen] = []
+
+
+def warm_up() -> None:
+    """Get ready to save many figures while the caller computes them (a study of many events,
+    before its engine): start the saving process (it imports matplotlib while it waits), and
+    import matplotlib here on a thread (0.4 s each: the engine's group tests leave a core
+    idle). A process left unused is stopped at exit."""
+    if not _READY:
+        _READY.append(_saver())
+        atexit.register(_stop_unused)
+    threading.Thread(target=_import_matplotlib, name="import-matplotlib", daemon=True).start()
+
+
+def _import_matplotlib() -> None:
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.backends.backend_svg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+
+
+def _stop_unused() -> None:
+    while _READY:
+        proc = _READY.pop()
+        proc.kill()
+        proc.wait()
+
+
 def _save_pickled() -> None:
     """The saving process of :func:`saving_figures`: ``(figures, folder)`` pickled on stdin;
     on an error, exit 1 with it as JSON on stdout."""
@@ -129,8 +162,12 @@ def _save_pickled() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
     except (AttributeError, OSError):
         pass  # elsewhere it ends when its work is done
+    _import_matplotlib()  # while the run computes what to draw (warm_up)
+    sent = sys.stdin.buffer.read()
+    if not sent:  # an unused process of warm_up: its run ended
+        return
     try:
-        _write(*pickle.loads(sys.stdin.buffer.read()))  # into the folder the run made
+        _write(*pickle.loads(sent))  # into the folder the run made
     except OSError as e:
         print(json.dumps({"errno": e.errno, "strerror": e.strerror, "filename": str(e.filename)}))
         sys.exit(1)

@@ -195,3 +195,19 @@ def test_an_error_of_the_caller_stops_the_saving_process(demo_figures, tmp_path)
             raise KeyboardInterrupt
     (proc,) = started
     assert proc.poll() == -signal.SIGKILL  # killed and reaped, not left running
+
+
+def test_a_warmed_up_saving_process_is_the_one_used_and_an_unused_one_is_stopped(demo_figures, tmp_path):
+    from flows.reporting import figures
+
+    figures.warm_up()
+    (ready,) = figures._READY
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(figures, "_saver", lambda: pytest.fail("a second saving process"))
+        with figures.saving_figures(demo_figures, tmp_path / "plots") as paths:
+            pass
+    assert ready.returncode == 0 and figures._READY == [] and all(p.stat().st_size for p in paths)
+    figures.warm_up()
+    (unused,) = figures._READY
+    figures._stop_unused()  # at exit
+    assert unused.returncode == -signal.SIGKILL and figures._READY == []
