@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -187,7 +188,8 @@ def run_stages(workdir: Path, options: BenchOptions) -> tuple[list[Row], dict[st
         c, r, f = (_median_run([t[k] for t in triple]) for k in (0, 1, 2))
         raw[f"cli-{n}"], raw[f"engine-{n}"], raw[f"floor-{n}"] = c, r, f
         cli_rows.append(Row("command line, catalog CSV to report folder", n, c["seconds"], c["peak_mb"],
-                            f"{c['report_mb']:.1f} MB written, {c['human_mb']:.2f} MB of it for people"))
+                            f"{c['report_mb']:.1f} MB written, {c['human_mb']:.2f} MB of it for people; "
+                            f"writing the report {report_seconds(c['stderr']):.2f} s"))
         engine_rows.append(Row("engine, end to end from Parquet", n, r["seconds"], r["peak_mb"],
                                f"read {r['read']:.2f} s + run_study {r['study']:.2f} s"))
         floor_rows.append(Row("NumPy floor, from Parquet", n, f["seconds"], f["peak_mb"],
@@ -240,6 +242,16 @@ def _command(argv: list[str], env: dict[str, str] | None = None, expect: int = 0
     if child.returncode != expect:
         raise RuntimeError(f"{' '.join(argv[3:])} exited {child.returncode}, expected {expect}: {lines[-3:]}")
     return {"seconds": seconds, "peak_mb": usage.ru_maxrss / 1024, "stderr": lines}
+
+
+REPORT_SHARE_GOAL = 0.25
+"""Of a 10^5-event command line's time, what writing its report may take (issue: "a small share")."""
+
+
+def report_seconds(progress_lines: list[str]) -> float:
+    """The seconds of the stage "writing the report" in a run's progress lines (0 without it)."""
+    found = [re.search(r"writing the report: ([\d.]+) s", line) for line in progress_lines]
+    return next((float(m.group(1)) for m in found if m), 0.0)
 
 
 def _folder_mb(folder: Path, human: bool = False) -> float:
@@ -309,6 +321,10 @@ def table(rows: Sequence[Row], raw: dict[str, Any], options: BenchOptions) -> st
         parts = [f"{name} {size[n].seconds / floor[n].seconds:.2f}" for name, size in (("command line", cli),
                                                                                         ("engine", engine)) if n in size]
         lines.append(f"- at {n:,} events, time / NumPy floor: {', '.join(parts)}")
+    for n in sorted(cli):
+        share = report_seconds(raw[f"cli-{n}"]["stderr"]) / cli[n].seconds
+        lines.append(f"- at {n:,} events, writing the report / the command line: {share:.0%} (the goal: at most "
+                     f"{REPORT_SHARE_GOAL:.0%} at 100,000 events)")
     if len(cli) > 1:
         small, top = sorted(cli)[-2:]
         lines.append(f"- command line {top:,} / {small:,} events: {cli[top].seconds / cli[small].seconds:.1f} x the "

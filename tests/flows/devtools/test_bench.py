@@ -6,6 +6,7 @@ asserted here."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -26,6 +27,8 @@ def test_bench_runs_every_stage_and_checks_the_engine_against_the_floor(tmp_path
                  "engine, full test battery", "input: CSV catalog"):
         assert what in table, what
     assert "one event on the command line / import floor" in table and "command line 400 / 100 events" in table
+    share = re.search(r"at 400 events, writing the report / the command line: (\d+)%", table)
+    assert share and 0 < int(share.group(1)) < 100, table
     for n in (100, 400):
         assert f"at {n} events, time / NumPy floor: command line" in table
     raw = json.loads((tmp_path / "out" / "bench.json").read_text())
