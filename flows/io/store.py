@@ -499,7 +499,7 @@ def _assemble(found: list[tuple[str, pa.Table]], names: list[str], start: date |
     if not found:
         return _empty_prices().select(S.TICKER, *names)
     owner = np.repeat(np.arange(len(found), dtype=np.uint32), [table.num_rows for _, table in found])
-    out = arrow_frame(pa.concat_tables([table for _, table in found]).combine_chunks()).with_columns(
+    out = arrow_frame(pa.concat_tables([table for _, table in found])).rechunk().with_columns(
         pl.Series(S.TICKER, [t for t, _ in found], dtype=pl.String).gather(pl.Series(owner))
     ).select(S.TICKER, *names)
     found.clear()
