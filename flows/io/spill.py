@@ -34,8 +34,9 @@ import pyarrow.parquet as pq
 from flows.io.atomic import commit_file, naming, temporary_file
 
 NAME = re.compile(r"[a-z][a-z0-9_]*")
-QUEUED = 2
-"""Batches that wait for :class:`FrameSpill`'s thread (each ~25 MB at 25,000 event rows)."""
+QUEUED = 1
+"""Batches that wait for :class:`FrameSpill`'s thread (each ~50 MB at 25,000 event rows of 21
+days: one more than a writer on the caller's thread holds)."""
 
 
 class FrameSpill:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import re
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -34,7 +33,7 @@ from analysis.engine import StudyResult
 from analysis.formats import dollars, money_unit, offset, pct
 from analysis.paths import BAND_Z, CAAR, CAAR_SE, caar_paths
 from analysis.specs import Window
-from flows.reporting.figures import dollar_tick, pct_tick, plain, save_figures, style
+from flows.reporting.figures import dollar_tick, pct_tick, plain, style
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -181,13 +180,13 @@ def confounder_marks(result: StudyResult, events: list[str], primary_only: bool 
 
 
 def plotted_events(paths: pl.DataFrame) -> list[str]:
-    """The events :func:`event_plots` draws: the first :data:`MAX_EVENT_PLOTS` of ``paths``
+    """The events :func:`event_figures` draws: the first :data:`MAX_EVENT_PLOTS` of ``paths``
     that have a CAR."""
     return paths.drop_nulls(S.CAR)[S.EVENT_ID].unique(maintain_order=True).head(MAX_EVENT_PLOTS).to_list()
 
 
 def plotted_groups(caar: pl.DataFrame) -> list[str]:
-    """The groups :func:`group_plots` draws: the first :data:`MAX_GROUP_PLOTS` of ``caar``."""
+    """The groups :func:`group_figures` draws: the first :data:`MAX_GROUP_PLOTS` of ``caar``."""
     return caar[S.GROUP].unique(maintain_order=True).head(MAX_GROUP_PLOTS).to_list()
 
 
@@ -206,11 +205,6 @@ def event_figures(result: StudyResult) -> list[tuple[str, Figure]]:
             if mine.height:
                 figures.append((f"move-{stems[event]}", _move_figure(event, mine, result.claims)))
     return figures
-
-
-def event_plots(result: StudyResult, folder: Path) -> list[Path]:
-    """:func:`event_figures` saved in ``folder`` (:func:`save_figures`)."""
-    return save_figures(event_figures(result), folder)
 
 
 def event_figure(result: StudyResult, event: str):
@@ -277,11 +271,6 @@ def group_figures(result: StudyResult) -> list[tuple[str, Figure]]:
             _legend(fig, ax, extra)
             figures.append((f"caar-{stems[group]}", fig))
     return figures
-
-
-def group_plots(result: StudyResult, folder: Path) -> list[Path]:
-    """:func:`group_figures` saved in ``folder`` (:func:`save_figures`)."""
-    return save_figures(group_figures(result), folder)
 
 
 # --- the day-0 move in dollars -------------------------------------------------------------------

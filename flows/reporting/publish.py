@@ -171,7 +171,7 @@ def _page(
     figures = "".join(
         f'<figure class="{Path(p).stem.split("-")[0]}"><img src="{esc(quote(p))}" alt="{esc(Path(p).stem)}">'
         f'<figcaption>{esc(Path(p).stem)}</figcaption></figure>'
-        for p in plots  # a move plot beside its event's CAR plot (the order of event_plots)
+        for p in plots  # a move plot beside its event's CAR plot (the order of event_figures)
     )
     tables = [(t, rendered) for t, rendered in tables if t.frame.height]  # empty sections are left out
     contents = ([(quote(href), text) for href, text in links] + ([("#plots", "Plots")] if plots else [])

@@ -18,9 +18,10 @@ import pytest
 from analysis import schema as S
 from analysis.catalog import parse_catalog_toml
 from analysis.formats import dollars
+from flows.reporting.figures import save_figures
 from flows.reporting.flagship import group_briefs
 from flows.reporting.plots import (
-    MAX_EVENT_PLOTS, MOVE_WIDTH, WIDTH, event_figure, event_plots, group_plots, move_figure, moved_events,
+    MAX_EVENT_PLOTS, MOVE_WIDTH, WIDTH, event_figure, event_figures, group_figures, move_figure, moved_events,
 )
 from flows.reporting.markup import PAGE_CSS
 from tests.flows.reporting.test_flagship import AWS, CATALOG, GROUP, study
@@ -33,7 +34,7 @@ def amzn(shared_data, tmp_path_factory):
     """The shipped catalog on the shared prices, and its plots."""
     res = study(parse_catalog_toml(CATALOG.read_text(encoding="utf-8"), "events.toml"), shared_data)
     folder = tmp_path_factory.mktemp("plots")
-    return res, folder, event_plots(res, folder) + group_plots(res, folder)
+    return res, folder, save_figures(event_figures(res) + group_figures(res), folder)
 
 
 def svg_texts(path) -> tuple[ET.Element, list[str]]:
@@ -127,7 +128,7 @@ def test_at_most_the_first_events_are_plotted(amzn, tmp_path):
     ])
     many = dataclasses.replace(res, paths=copies(res.paths), events=copies(res.events),
                                abnormal_returns=copies(res.abnormal_returns), confounders=copies(res.confounders))
-    names = sorted(p.name for p in event_plots(many, tmp_path))
+    names = sorted(p.name for p in save_figures(event_figures(many), tmp_path))
     assert len(names) == 2 * 2 * MAX_EVENT_PLOTS and names[-1] == f"move-e{MAX_EVENT_PLOTS - 1:02d}.svg"
     assert moved_events(many) == [f"e{i:02d}" for i in range(MAX_EVENT_PLOTS)]
 

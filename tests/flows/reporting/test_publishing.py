@@ -21,7 +21,8 @@ from flows.devtools.market import simulate_market
 from analysis.specs import StudySpec, events_frame
 from flows.orchestration.artifacts import MAX_COLUMNS, artifact_key, group_test_rows, summary_rows
 from flows.reporting.index import build_index, write_index
-from flows.reporting.plots import event_plots, group_plots, slug
+from flows.reporting.figures import save_figures
+from flows.reporting.plots import event_figures, group_figures, slug
 from flows.reporting.publish import write_report
 from flows.reporting import tables
 from flows.reporting.markup import md_text
@@ -98,8 +99,8 @@ def test_artifact_payloads(result):
 
 def test_plots_are_written_and_deterministic(result, tmp_path):
     res, _ = result
-    first = event_plots(res, tmp_path / "a") + group_plots(res, tmp_path / "a")
-    second = event_plots(res, tmp_path / "b") + group_plots(res, tmp_path / "b")
+    first = save_figures(event_figures(res) + group_figures(res), tmp_path / "a")
+    second = save_figures(event_figures(res) + group_figures(res), tmp_path / "b")
     assert len(first) == 2 * (4 + 4 + 1)  # 4 events (CAR and move) and the group "all", PNG and SVG
     for a, b in zip(first, second):
         assert a.name == b.name and a.read_bytes() == b.read_bytes()
