@@ -70,8 +70,11 @@ def _latest_rows(folder: Path, manifest: dict) -> tuple[pl.DataFrame, int] | Non
             car = car.with_row_index("_order").sort(
                 S.P_VALUE, pl.col(S.T_STAT).abs(), "_order", descending=[False, True, False], nulls_last=True,
             ).head(MAX_REPORT_ROWS).sort("_order").drop("_order")
-        events = pl.read_parquet(folder / "events.parquet", columns=[*keys, S.DAY0, STATUS, S.REASON]).join(
-            car.select(keys), on=keys, how="semi").rename({S.REASON: "_why"})
+        events = (  # the shown events' rows, filtered as each row group is read (10^6 reasons: 1.5 GB)
+            pl.scan_parquet(folder / "events.parquet").select(*keys, S.DAY0, STATUS, S.REASON)
+            .filter(pl.col(S.EVENT_ID).is_in(car[S.EVENT_ID].unique().implode()))
+            .join(car.lazy().select(keys), on=keys, how="semi").rename({S.REASON: "_why"}).collect()
+        )
     except (OSError, KeyError, IndexError, pl.exceptions.PolarsError, ValueError):
         return None
     shown = set(car[S.EVENT_ID].to_list())
