@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -375,17 +376,27 @@ def _group_rows(result: StudyResult, group: str) -> pl.DataFrame:
     return result.events.filter((pl.col(S.ROLE) == "primary") & (pl.col(S.GROUP) == group))
 
 
-def _brief_rows(result: StudyResult, rows: pl.DataFrame) -> Shown:
-    """The event rows of a group (``rows``) its brief lists."""
-    return shown_rows(result, rows, BRIEF_ROWS, BRIEF_SELECTED)
+_LAST: list[tuple[weakref.ref, weakref.ref, dict[str | None, Shown]]] = []
+
+
+def _selections(result: StudyResult) -> dict[str | None, Shown]:
+    """The event rows the pages list (:func:`~flows.reporting.tables.shown_rows`): of the whole
+    study (key ``None``) and of each brief's group (its primary rows). Made once per study (its
+    ``events`` and ``car`` frames): the read-back of streamed rows (:func:`displayed_events`),
+    the manifest and the briefs all ask (some 0.2 s each at 10^5 events)."""
+    if not (_LAST and _LAST[0][0]() is result.events and _LAST[0][1]() is result.car):
+        chosen: dict[str | None, Shown] = {None: shown_rows(result)}
+        for group in _groups(result):
+            chosen[group] = shown_rows(result, _group_rows(result, group), BRIEF_ROWS, BRIEF_SELECTED)
+        _LAST[:] = [(weakref.ref(result.events), weakref.ref(result.car), chosen)]
+    return _LAST[0][2]
 
 
 def displayed_events(result: StudyResult) -> list[str]:
     """The ids of every event a page lists, the report's tables or a brief: the events whose
     daily abnormal returns the pages need (a study that streamed them to disk reads back
     only these)."""
-    keys = [shown_rows(result).keys, *(_brief_rows(result, _group_rows(result, g)).keys for g in _groups(result))]
-    return pl.concat(keys)[S.EVENT_ID].unique(maintain_order=True).to_list()
+    return pl.concat([s.keys for s in _selections(result).values()])[S.EVENT_ID].unique(maintain_order=True).to_list()
 
 
 def group_briefs(result: StudyResult, descriptions: dict[str, str] | None = None, title: str = "") -> list[Brief]:
@@ -402,9 +413,9 @@ def group_briefs(result: StudyResult, descriptions: dict[str, str] | None = None
     """
     descriptions = descriptions or {}
     briefs = []
+    selections = _selections(result)
     for group in _groups(result):  # at most MAX_BRIEFS
-        rows = _group_rows(result, group)
-        shown = _brief_rows(result, rows)
+        rows, shown = _group_rows(result, group), selections[group]
         ids = shown.keys[S.EVENT_ID].unique(maintain_order=True).to_list()
         headline = _headline(result, group)
         view = _view(result, ids)
