@@ -14,10 +14,11 @@ import pickle
 import subprocess
 import sys
 import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from analysis.formats import dollars, pct
 
@@ -86,35 +87,78 @@ OWN_PROCESS = 8
 
 @contextmanager
 def saving_figures(figures: list[tuple[str, Figure]], folder: Path) -> Iterator[list[Path]]:
-    """:func:`save_figures` beside the caller: gives the paths at once and returns when every
-    file is written, raising the error of the first that could not be.
+    """:func:`save_figures` beside the caller's block: gives the paths at once and returns when
+    every file is written, raising the error of the first that could not be (a few figures:
+    saved after the block).
 
     Saving is most of a plot's cost (the demo's figures: PNG 62 %, SVG 24 %, drawing them
     14 %), and matplotlib's drawing is Python code that holds the GIL, so from
-    :data:`OWN_PROCESS` figures on they are pickled (~70 kB each) to a Python process of their
-    own (``python -c`` :func:`_save_pickled`: in its own process group, so a terminal's Ctrl-C
-    reaches only the run, which stops it; it dies with the run, ``PR_SET_PDEATHSIG``), which
-    imports matplotlib and this module only (0.4 s)."""
+    :data:`OWN_PROCESS` figures on a Python process of their own saves them (``python -c``
+    :func:`_save_pickled`, which imports matplotlib and this module only, 0.4 s; in its own
+    process group, so a terminal's Ctrl-C reaches only the run, which stops it; it dies with
+    the run, ``PR_SET_PDEATHSIG``). It takes the figures one at a time, pickled (~70 kB each),
+    from the front of the list; when the caller's block ends, the caller saves the figures
+    from the back until they meet."""
+    paths = [folder / f"{stem}.{ext}" for stem, _ in figures for ext in FORMATS]
     if len(figures) < OWN_PROCESS:
-        yield save_figures(figures, folder)
+        yield paths
+        save_figures(figures, folder)
         return
     folder.mkdir(parents=True, exist_ok=True)
     proc = _READY.pop() if _READY else _saver()
-    said: list[bytes] = []
-    talk = threading.Thread(target=lambda: said.extend(proc.communicate(pickle.dumps((figures, folder)))), daemon=True)
-    talk.start()
+    left = deque(figures)
+    errors: list[str] = []
+    feed = threading.Thread(target=_feed, args=(proc, left, folder, errors), name="save-figures", daemon=True)
+    feed.start()
     try:
-        yield [folder / f"{stem}.{ext}" for stem, _ in figures for ext in FORMATS]
+        yield paths
+        while True:  # the caller's share: from the back
+            try:
+                mine = left.pop()
+            except IndexError:
+                break
+            _write([mine], folder)
     except BaseException:
         proc.kill()
         raise
     finally:
-        talk.join()
+        feed.join()
+        proc.wait()
     if proc.returncode:
-        error = json.loads(said[0] or "null") or {"message": said[1].decode(errors="replace").strip()[-2000:]}
+        error = json.loads(errors[-1]) if errors else {"message": proc.stderr.read().decode(errors="replace").strip()[-2000:]}
         if "errno" in error:
             raise OSError(error["errno"], error["strerror"], error["filename"])
         raise RuntimeError(f"saving the plots in {folder}: {error['message']}")
+
+
+def _feed(proc: subprocess.Popen, left: deque, folder: Path, errors: list[str]) -> None:
+    """Hand ``proc`` the figures of ``left`` from the front, one each time it asks (a line
+    ``next``), then an empty frame; keep a line that is not ``next`` (its error) in ``errors``."""
+    try:
+        _send(proc.stdin, folder)
+        for line in proc.stdout:
+            if line.strip() != b"next":
+                errors.append(line.decode(errors="replace"))
+                break
+            try:
+                figure = left.popleft()
+            except IndexError:
+                break
+            _send(proc.stdin, figure)
+        proc.stdin.close()
+    except OSError:  # it died (killed, or an error it said): the caller reads why
+        pass
+
+
+def _send(pipe: IO[bytes], value: object) -> None:
+    data = pickle.dumps(value)
+    pipe.write(len(data).to_bytes(8, "little") + data)
+    pipe.flush()
+
+
+def _receive(pipe: IO[bytes]) -> object | None:
+    head = pipe.read(8)
+    return pickle.loads(pipe.read(int.from_bytes(head, "little"))) if len(head) == 8 else None
 
 
 def _saver() -> subprocess.Popen:
@@ -153,7 +197,8 @@ def _stop_unused() -> None:
 
 
 def _save_pickled() -> None:
-    """The saving process of :func:`saving_figures`: ``(figures, folder)`` pickled on stdin;
+    """The saving process of :func:`saving_figures`: the folder, then one ``(stem, figure)``
+    after each ``next`` it says, pickled and length-prefixed on stdin, until an empty frame;
     on an error, exit 1 with it as JSON on stdout."""
     import ctypes
     import signal
@@ -163,16 +208,17 @@ def _save_pickled() -> None:
     except (AttributeError, OSError):
         pass  # elsewhere it ends when its work is done
     _import_matplotlib()  # while the run computes what to draw (warm_up)
-    sent = sys.stdin.buffer.read()
-    if not sent:  # an unused process of warm_up: its run ended
-        return
+    folder = _receive(sys.stdin.buffer)  # None: an unused process of warm_up, its run ended
     try:
-        _write(*pickle.loads(sent))  # into the folder the run made
+        while folder is not None:
+            print("next", flush=True)
+            figure = _receive(sys.stdin.buffer)
+            if figure is None:
+                break
+            _write([figure], folder)  # into the folder the run made
     except OSError as e:
-        print(json.dumps({"errno": e.errno, "strerror": e.strerror, "filename": str(e.filename)}))
+        print(json.dumps({"errno": e.errno, "strerror": e.strerror, "filename": str(e.filename)}), flush=True)
         sys.exit(1)
     except Exception as e:  # noqa: BLE001 - said by the run
-        print(json.dumps({"message": f"{type(e).__name__}: {e}"}))
+        print(json.dumps({"message": f"{type(e).__name__}: {e}"}), flush=True)
         sys.exit(1)
-
-

@@ -394,7 +394,7 @@ def _write_contents(
 
                 write_workbook(tmp / WORKBOOK, result, title, headline)
                 clock.lap("workbook")
-        clock.lap(f"then waiting for the plots ({'saved beside the rest' if len(figures) >= OWN_PROCESS else 'saved here'})")
+        clock.lap("then the plots left" + (" (the rest saved beside, by a process of their own)" if len(figures) >= OWN_PROCESS else ""))
         clock.times["data files and their hashes (beside the rest)"], hashes = data.result()
         code_used = code.result()
         clock.lap("then waiting for the data files")

@@ -170,8 +170,9 @@ def test_figures_saved_in_their_own_process_are_the_bytes_saved_here(demo_figure
     with saving_figures(demo_figures, tmp_path / "there") as there:
         assert [p.name for p in there] == [p.name for p in here]  # the names at once
     assert [p.read_bytes() for p in there] == [p.read_bytes() for p in here]
-    with saving_figures(demo_figures[:2], tmp_path / "few") as few:  # a few: saved here, before the block
-        assert [p.read_bytes() for p in few] == [p.read_bytes() for p in here[:4]]
+    with saving_figures(demo_figures[:2], tmp_path / "few") as few:  # a few: saved here, after the block
+        assert not (tmp_path / "few").exists()
+    assert [p.read_bytes() for p in few] == [p.read_bytes() for p in here[:4]]
 
 
 def test_the_saving_process_says_which_file_it_could_not_write(demo_figures, tmp_path):
