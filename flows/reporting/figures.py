@@ -13,6 +13,7 @@ import os
 import pickle
 import subprocess
 import sys
+import tempfile
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -125,7 +126,12 @@ def saving_figures(figures: list[tuple[str, Figure]], folder: Path) -> Iterator[
         feed.join()
         proc.wait()
     if proc.returncode:
-        error = json.loads(errors[-1]) if errors else {"message": proc.stderr.read().decode(errors="replace").strip()[-2000:]}
+        proc.log.seek(0)
+        said = proc.log.read().decode(errors="replace").strip()[-2000:]
+        try:
+            error = json.loads(errors[-1]) if errors else {"message": said or f"exit {proc.returncode}"}
+        except json.JSONDecodeError:
+            error = {"message": errors[-1].strip()}
         if "errno" in error:
             raise OSError(error["errno"], error["strerror"], error["filename"])
         raise RuntimeError(f"saving the plots in {folder}: {error['message']}")
@@ -165,8 +171,11 @@ def _saver() -> subprocess.Popen:
     """A saving process (:func:`_save_pickled`), waiting for its figures on stdin."""
     root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    return subprocess.Popen([sys.executable, "-c", "from flows.reporting.figures import _save_pickled; _save_pickled()"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, process_group=0)
+    log = tempfile.TemporaryFile()  # its stderr: a pipe nobody reads while it works could fill
+    proc = subprocess.Popen([sys.executable, "-c", "from flows.reporting.figures import _save_pickled; _save_pickled()"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env, process_group=0)
+    proc.log = log
+    return proc
 
 
 _READY: list[subprocess.Popen] = []

@@ -213,3 +213,24 @@ def test_a_warmed_up_saving_process_is_the_one_used_and_an_unused_one_is_stopped
     (unused,) = figures._READY
     figures._stop_unused()  # at exit
     assert unused.returncode == -signal.SIGKILL and figures._READY == []
+
+
+def test_a_saving_process_that_fails_on_its_own_is_an_error_with_what_it_said(demo_figures, tmp_path):
+    import subprocess
+    import sys
+    import tempfile
+
+    from flows.reporting import figures
+
+    def broken():
+        log = tempfile.TemporaryFile()
+        proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stderr.write('no matplotlib here'); sys.exit(3)"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
+        proc.log = log
+        return proc
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(figures, "_saver", broken)
+        with pytest.raises(RuntimeError, match="saving the plots in .*: no matplotlib here"):
+            with figures.saving_figures(demo_figures, tmp_path / "plots"):
+                pass
