@@ -11,6 +11,7 @@ import shutil
 import signal
 import struct
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -234,3 +235,38 @@ def test_a_saving_process_that_fails_on_its_own_is_an_error_with_what_it_said(de
         with pytest.raises(RuntimeError, match="saving the plots in .*: no matplotlib here"):
             with figures.saving_figures(demo_figures, tmp_path / "plots"):
                 pass
+
+
+def test_a_saving_process_dies_with_its_run(tmp_path):
+    """A run killed (SIGKILL: no atexit) while its warmed-up saving process waits: that process
+    goes too (``PR_SET_PDEATHSIG``; waiting, the end of its stdin would end it as well), though
+    it is in a process group of its own, out of reach of a terminal's Ctrl-C."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO_ROOT
+
+    run = subprocess.Popen(
+        [sys.executable, "-c", "from flows.reporting import figures; figures.warm_up(); "
+         "print(figures._READY[0].pid, flush=True); import time; time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    saver = int(run.stdout.readline())
+    time.sleep(1.0)  # it has armed the signal (its first steps)
+    run.kill()
+    run.wait()
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        try:
+            os.kill(saver, 0)
+        except ProcessLookupError:
+            return
+        try:  # reaped by init; a zombie of ours would still answer
+            if Path(f"/proc/{saver}/stat").read_text().split(") ")[1].startswith("Z"):
+                return
+        except OSError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the saving process {saver} outlived its run")
