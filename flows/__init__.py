@@ -10,6 +10,7 @@
 - :mod:`flows.devtools` — ``bench``, ``simulate``, ``demo`` and their synthetic markets;
 
 and, shared by them and light enough for the command line to import before anything heavy,
-:mod:`flows.params` (a run's inputs and its spec), :mod:`flows.progress` (progress lines) and
-:mod:`flows.settings` (the home folder, the Prefect API).
+:mod:`flows.params` (a run's inputs and its spec), :mod:`flows.progress` (progress lines),
+:mod:`flows.settings` (the home folder, the Prefect API) and :mod:`flows.lifetime` (helper
+processes that die with the run).
 """

@@ -14,8 +14,7 @@ thousands of traceback lines when ``PREFECT_HOME`` could not be written. Here:
   UI off, on 127.0.0.1 at a free port) in a session of its own: a terminal's Ctrl-C reaches
   the run only, and the run stops the server on its way out (SIGTERM, SIGKILL after
   :data:`STOP_GRACE` seconds);
-- the server dies with the run however the run dies: on Linux the kernel kills it
-  (``PR_SET_PDEATHSIG``), elsewhere a thread in it watches for its parent to go;
+- the server dies with the run however the run dies (:func:`flows.lifetime.die_with_parent`);
 - ``PREFECT_API_URL`` points at it before Prefect is imported (Prefect is imported while the
   server starts) and is restored afterwards.
 """
@@ -49,20 +48,9 @@ PROBE_BYTES = 1 << 20
 
 # Runs in the server's interpreter before uvicorn: die with the parent (argv[1]), however it dies.
 _LAUNCH = """\
-import os, sys, threading, time
-parent = int(sys.argv[1])
-try:
-    import ctypes, signal
-    if ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL) != 0:  # PR_SET_PDEATHSIG (Linux)
-        raise OSError
-except (AttributeError, OSError):
-    def watch():
-        while os.getppid() == parent:
-            time.sleep(0.2)
-        os._exit(1)
-    threading.Thread(target=watch, daemon=True).start()
-if os.getppid() != parent:  # the parent died before the signal was armed
-    sys.exit(1)
+import sys
+from flows.lifetime import die_with_parent
+die_with_parent(int(sys.argv[1]))
 import runpy
 sys.argv = ["uvicorn", *sys.argv[2:]]
 runpy.run_module("uvicorn", run_name="__main__", alter_sys=True)

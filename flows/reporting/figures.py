@@ -1,7 +1,7 @@
 """Figure files: the style every plot is drawn and saved in, and saving figures as PNG and SVG,
 in a process of its own when there are many (:func:`saving_figures`).
 
-Light on purpose (matplotlib and :mod:`analysis.formats` only): the saving process imports
+Light on purpose (matplotlib, :mod:`analysis.formats` and :mod:`flows.lifetime` only): the saving process imports
 this module, and every figure pickles with references to it alone (its tick formatters).
 """
 
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from analysis.formats import dollars, pct
+from flows.lifetime import die_with_parent
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -97,9 +98,9 @@ def saving_figures(figures: list[tuple[str, Figure]], folder: Path) -> Iterator[
     :data:`OWN_PROCESS` figures on a Python process of their own saves them (``python -c``
     :func:`_save_pickled`, which imports matplotlib and this module only, 0.4 s; in its own
     process group, so a terminal's Ctrl-C reaches only the run, which stops it; it dies with
-    the run, ``PR_SET_PDEATHSIG``). It takes the figures one at a time, pickled (~70 kB each),
-    from the front of the list; when the caller's block ends, the caller saves the figures
-    from the back until they meet."""
+    the run, :func:`flows.lifetime.die_with_parent`). It takes the figures one at a time,
+    pickled (~70 kB each), from the front of the list; when the caller's block ends, the
+    caller saves the figures from the back until they meet."""
     paths = [folder / f"{stem}.{ext}" for stem, _ in figures for ext in FORMATS]
     if len(figures) < OWN_PROCESS:
         yield paths
@@ -172,8 +173,8 @@ def _saver() -> subprocess.Popen:
     root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     log = tempfile.TemporaryFile()  # its stderr: a pipe nobody reads while it works could fill
-    proc = subprocess.Popen([sys.executable, "-c", "from flows.reporting.figures import _save_pickled; _save_pickled()"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env, process_group=0)
+    proc = subprocess.Popen([sys.executable, "-c", "from flows.reporting.figures import _save_pickled; _save_pickled()",
+                             str(os.getpid())], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env, process_group=0)
     proc.log = log
     return proc
 
@@ -209,13 +210,7 @@ def _save_pickled() -> None:
     """The saving process of :func:`saving_figures`: the folder, then one ``(stem, figure)``
     after each ``next`` it says, pickled and length-prefixed on stdin, until an empty frame;
     on an error, exit 1 with it as JSON on stdout."""
-    import ctypes
-    import signal
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
-    except (AttributeError, OSError):
-        pass  # elsewhere it ends when its work is done
+    die_with_parent(int(sys.argv[1]))
     _import_matplotlib()  # while the run computes what to draw (warm_up)
     folder = _receive(sys.stdin.buffer)  # None: an unused process of warm_up, its run ended
     try:
