@@ -56,6 +56,8 @@ _NETWORK_FAILURES = (
     (re.compile(r"ConnectionError|SSLError|ProxyError", re.I), "connection failed", False),
     (re.compile(r"RateLimit|Too Many Requests", re.I), "rate limited", False),
 )
+BUSY_RETRIES = 3
+"""Times a ticker that met yfinance's busy timezone cache is asked again, at once."""
 # What yfinance logs when its own timezone cache (SQLite, shared by its download threads) was busy:
 # a local hiccup, not Yahoo's answer (seen 1 in ~15 offline runs), asked again at once.
 _LOCAL = re.compile(r"database is locked", re.I)
@@ -130,7 +132,8 @@ def fetch_prices(
     One ``yf.download`` per attempt covers every ticker still missing; tickers whose failure
     may pass (timeout, rate limit, an answer that is not prices) are retried up to ``retries``
     times, waiting ``backoff * 2**k`` seconds before the k-th retry (k = 0, 1, ...); those that
-    only met yfinance's busy timezone cache are retried without waiting. Tickers that Yahoo
+    only met yfinance's busy timezone cache are asked again at once, up to :data:`BUSY_RETRIES`
+    times whatever ``retries`` says (a local hiccup, not Yahoo's answer). Tickers that Yahoo
     has no data for, or that failed because the network is absent, are not.
 
     Parameters
@@ -156,14 +159,9 @@ def fetch_prices(
     pending = list(dict.fromkeys(t.upper() for t in tickers))
     frames = [pl.DataFrame(schema=_PRICES_SCHEMA)]
     failures: dict[str, str] = {}
-    absent = waits = False
-    for attempt in range(retries + 1):
-        if not pending:
-            break
-        if attempt:
-            if waits:
-                sleep(backoff * 2 ** (attempt - 1))
-            YfData.cache_get.cache_clear()  # yfinance memoises answers for past ranges, failures too
+    absent = False
+    retried, busy_left = 0, BUSY_RETRIES
+    while pending:
         prices, log = _download(pending, start, end)
         frames.append(prices)
         got = set(prices[schema.TICKER])
@@ -172,8 +170,16 @@ def fetch_prices(
             failures.pop(ticker, None)  # came back on a retry
         failures |= {ticker: reason for ticker, (reason, _) in why.items()}
         absent = absent or any(kind == "absent" for _, kind in why.values())
-        pending = [ticker for ticker, (_, kind) in why.items() if kind in ("may pass", "local")]
-        waits = any(kind == "may pass" for _, kind in why.values())
+        pending = []
+        may_pass = [ticker for ticker, (_, kind) in why.items() if kind == "may pass"]
+        if may_pass and retried < retries:
+            sleep(backoff * 2 ** retried)
+            retried, pending = retried + 1, may_pass
+        busy = [ticker for ticker, (_, kind) in why.items() if kind == "local"]
+        if busy and busy_left:
+            busy_left, pending = busy_left - 1, pending + busy
+        if pending:
+            YfData.cache_get.cache_clear()  # yfinance memoises answers for past ranges, failures too
     prices = pl.concat(frames).sort(schema.TICKER, schema.DATE)
     return FetchResult(prices, failures, offline=absent and prices.is_empty())
 

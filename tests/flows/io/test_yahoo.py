@@ -250,6 +250,27 @@ def test_a_busy_yfinance_cache_is_asked_again_at_once(monkeypatch):
     assert set(result.failures) == {"AMZN", "MSFT"}
 
 
+def test_a_busy_cache_is_asked_again_without_retries_and_not_forever(monkeypatch):
+    """The busy cache has its own few attempts: with ``retries=0`` (seen failing an offline test
+    once) AMZN is still asked again; a cache that stays busy is given up after BUSY_RETRIES."""
+    busy = "['AMZN']: OperationalError('database is locked')"
+    dns = "['AMZN']: DNSError('Failed to perform, curl: (6) Could not resolve host: query2.finance.yahoo.com')"
+    calls = []
+
+    def download(answers):
+        it = iter(answers)
+        return lambda tickers, start, end: calls.append(tickers) or (pl.DataFrame(schema=yahoo._PRICES_SCHEMA), next(it))
+
+    monkeypatch.setattr(yahoo, "_download", download([["\n1 Failed download:", busy], ["\n1 Failed download:", dns]]))
+    result = fetch(["AMZN"], "2025-03-03", "2025-03-07", retries=0, sleep=Sleeps())
+    assert len(calls) == 2 and result.offline and result.failures["AMZN"].startswith("Yahoo Finance is unreachable")
+
+    calls.clear()
+    monkeypatch.setattr(yahoo, "_download", download([["\n1 Failed download:", busy]] * 10))
+    result = fetch(["AMZN"], "2025-03-03", "2025-03-07", retries=0, sleep=Sleeps())
+    assert len(calls) == 1 + yahoo.BUSY_RETRIES and "timezone cache was busy" in result.failures["AMZN"]
+
+
 def test_yfinance_noise_is_contained(fake_yahoo, capfd):
     fake_yahoo.add("AAPL", bars("2025-03-03", "2025-03-07"))
     logger = logging.getLogger("yfinance")
